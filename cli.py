@@ -118,6 +118,92 @@ def hardware_show(
     console.print(table)
 
 
+# ---------------------------------------------------------------- run / validate
+SUMMARY_ROWS = (
+    ("it_energy_kwh", "IT energy", "{:,.1f} kWh"),
+    ("facility_energy_kwh", "facility energy", "{:,.1f} kWh"),
+    ("cooling_energy_kwh", "cooling energy", "{:,.1f} kWh"),
+    ("pue", "PUE (energy-weighted)", "{:.3f}"),
+    ("carbon_kg", "carbon", "{:,.1f} kg CO2"),
+    ("wue_l_per_kwh", "WUE", "{:.3f} L/kWh"),
+    ("mean_tokens_per_s", "throughput", "{:,.0f} tokens/s"),
+    ("train_steps_completed", "optimizer steps", "{:,}"),
+    ("mean_step_time_s", "mean step time", "{:.2f} s"),
+    ("energy_per_token_j", "facility energy per token", "{:.3f} J"),
+    ("max_inlet_c", "hottest inlet", "{:.1f} C"),
+    ("violation_steps", "thermal violations", "{:,} intervals"),
+    ("violation_degree_hours", "violation severity", "{:.2f} C*h"),
+)
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    from dcsim.config import parse_override
+
+    return dict(parse_override(s) for s in items or [])
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: str = typer.Argument(None, help="Scenario YAML (default: the built-in scenarios/default.yaml)."),
+    agent: str = typer.Option("fixed", "--agent", "-a", help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip)."),
+    steps: int = typer.Option(None, "--steps", "-n", min=1, help="Control intervals to run (default: scenario time.steps)."),
+    seed: int = typer.Option(None, "--seed", "-s", min=0, help="Random seed (default: scenario seed)."),
+    out: str = typer.Option("runs", "--out", "-o", help="Output root; the run goes to OUT/<scenario>/<run_id>/."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a field: --set cooling.supply_air_setpoint_c=24"),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (no table, no progress)."),
+) -> None:
+    """Run a scenario with an agent; write config, manifest, summary, time series and a plot."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dcsim.config import load_scenario
+    from dcsim.runner import run_and_write
+
+    loaded = load_scenario(scenario, parse_overrides(set_))
+    n = steps or loaded.scenario.time.steps
+    if as_json:
+        res = run_and_write(loaded, Path(out), agent, n, seed, plot=not no_plot)
+    else:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err_console, transient=True) as prog:
+            task = prog.add_task(f"{loaded.scenario.name} [{agent}]", total=n)
+            res = run_and_write(loaded, Path(out), agent, n, seed, plot=not no_plot,
+                                on_step=lambda k, _n: prog.update(task, completed=k))
+    if as_json:
+        print_json({"run_dir": str(res.run_dir), "run_id": res.run_id, "summary": res.summary, "system": res.system})
+        return
+    s = res.summary
+    sysd = res.system
+    rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
+    title = (f"{loaded.scenario.name}: {sysd['accelerators']} x {sysd['hardware']}, "
+             f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}")
+    console.print(kv_table(title, rows))
+    console.print(f"run directory: [bold]{res.run_dir}[/]")
+
+
+@app.command()
+@user_errors
+def validate(
+    files: list[str] = typer.Argument(..., help="Scenario, topology, hardware or sweep YAML files."),
+    kind: str = typer.Option("auto", "--kind", help="auto | scenario | topology | hardware | sweep"),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
+) -> None:
+    """Check YAML inputs against their schemas without running anything (exit 2 on the first bad file)."""
+    from dcsim.validate import validate_file
+
+    results = []
+    for f in files:
+        results.append({"file": f, "kind": validate_file(f, kind), "ok": True})
+    if as_json:
+        print_json(results)
+    else:
+        for r in results:
+            console.print(f"[green]ok[/] {r['file']} ({r['kind']})")
+
+
 # ---------------------------------------------------------------- (more commands below)
 
 

@@ -1,0 +1,81 @@
+"""Heuristic baselines for `dcsim/Datacenter-v0`: one per actuator family.
+
+- `fixed`: what most operators run: 18 C supply air, 7 C chilled water, no cap
+  (ASHRAE TC9.9 recommended envelope's cold end; conservative legacy practice).
+- `reactive`: a proportional controller that raises supply air (and chilled
+  water with it) until the hottest inlet sits a margin below the limit: the
+  "raise the setpoint" practice (Google/DeepMind 2016 and ASHRAE guidance that
+  warmer supply saves chiller energy).
+- `carbon-cap`: full power when the grid is clean, a lower accelerator cap when
+  grid carbon is above its running average (carbon-aware capping, as in
+  Google's carbon-intelligent computing, Radovanovic et al. 2022).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dcsim.envs.datacenter import OBS_NAMES
+
+IDX = {name: i for i, name in enumerate(OBS_NAMES)}
+
+
+class FixedSetpoint:
+    name = "fixed"
+
+    def __init__(self, env, supply_air_c: float = 18.0, chw_c: float = 7.0, cap_frac: float = 1.0):
+        self.action = env.unwrapped.to_action(supply_air_c, chw_c, cap_frac)
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        return self.action.copy()
+
+    def reset(self) -> None:
+        pass
+
+
+class ReactiveSetpoint:
+    """Proportional setpoint control on the hottest inlet's margin to the limit."""
+
+    name = "reactive"
+
+    def __init__(self, env, margin_c: float = 1.5, gain: float = 0.5):
+        self.env = env.unwrapped
+        self.margin_c = margin_c
+        self.gain = gain
+        self.reset()
+
+    def reset(self) -> None:
+        self.supply_c = 18.0
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        margin = -float(obs[IDX["(inlet_max-limit)/10"]]) * 10.0  # limit - inlet_max, C
+        if float(obs[IDX["it_w/design"]]) > 0:  # after the first interval
+            self.supply_c += self.gain * (margin - self.margin_c)
+        lo, hi = self.env.low[0], self.env.high[0]
+        self.supply_c = float(np.clip(self.supply_c, lo, hi))
+        chw = float(np.clip(self.supply_c - 8.0, self.env.low[1], self.env.high[1]))
+        return self.env.to_action(self.supply_c, chw, 1.0)
+
+
+class CarbonAwareCap:
+    """Cap accelerators to `low_cap` when grid carbon is above its running mean."""
+
+    name = "carbon-cap"
+
+    def __init__(self, env, low_cap: float = 0.7, supply_air_c: float = 18.0, chw_c: float = 7.0):
+        self.env = env.unwrapped
+        self.low_cap = max(low_cap, float(self.env.low[2]))
+        self.supply_air_c = supply_air_c
+        self.chw_c = chw_c
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.mean = 0.0
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        ci = float(obs[IDX["carbon_g_per_kwh/1000"]])
+        self.n += 1
+        self.mean += (ci - self.mean) / self.n
+        cap = self.low_cap if (self.n > 1 and ci > self.mean * 1.02) else 1.0
+        return self.env.to_action(self.supply_air_c, self.chw_c, cap)

@@ -1,0 +1,173 @@
+"""Scenario: the validated, fully resolved input of one simulation run.
+
+YAML -> Scenario (pydantic, unknown fields rejected) -> Simulation. Paths inside
+a scenario (topology, weather and carbon files) resolve against the scenario's
+own folder first, then the project's bundled topologies/ and scenarios/.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, field_validator
+
+from dcsim.climate import ClimateConfig
+from dcsim.cooling import CoolingConfig
+from dcsim.errors import InputError
+from dcsim.schema import StrictModel, read_yaml, validate_model
+from dcsim.workload import TrainingConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TOPOLOGY_DIR = PROJECT_ROOT / "topologies"
+SCENARIO_DIR = PROJECT_ROOT / "scenarios"
+DEFAULT_SCENARIO = SCENARIO_DIR / "default.yaml"
+
+
+class TimeConfig(StrictModel):
+    dt_s: float = Field(60.0, gt=0, le=3600, description="control interval")
+    steps: int = Field(1440, gt=0, le=10_000_000, description="control intervals per episode")
+    start_day_of_year: int = Field(196, ge=1, le=366, description="weather/carbon start day (196 = mid July)")
+    start_hour: float = Field(0.0, ge=0, lt=24)
+
+
+class ClusterConfig(StrictModel):
+    hardware: str = Field("H100-SXM", description="profile name from `dcsim hardware list`")
+    servers: int = Field(32, gt=0, le=1_000_000)
+    servers_per_rack: int = Field(4, gt=0, le=64)
+    topology: str | dict[str, Any] = Field(
+        "leaf_spine_small.yaml", description="topology YAML path, or an inline topology mapping"
+    )
+
+    @field_validator("hardware")
+    @classmethod
+    def _known_hardware(cls, v: str) -> str:
+        from dcsim.hardware import catalog
+
+        names = {n.lower(): n for n in catalog()}
+        if v.lower() not in names:
+            raise ValueError(f"unknown hardware; expected one of: {', '.join(catalog())}")
+        return names[v.lower()]
+
+
+class PowerConfig(StrictModel):
+    cap_frac: float = Field(1.0, gt=0, le=1, description="initial per-accelerator power cap, share of TDP")
+    min_cap_frac: float = Field(0.5, gt=0, le=1, description="lowest cap an agent may set, share of TDP")
+    ups_efficiency: float = Field(
+        0.96, gt=0.5, le=1,
+        description="UPS + distribution efficiency; 0.94-0.97 for modern double-conversion/eco-mode UPS "
+        "(The Green Grid WP#49; Barroso et al., The Datacenter as a Computer, 3rd ed., ch. 5)",
+    )
+
+
+class RewardConfig(StrictModel):
+    """Weights of the reward terms; reward = sum(weight * term)."""
+
+    energy: float = Field(1.0, ge=0, description="per facility kWh, normalized by design load")
+    carbon: float = Field(0.0, ge=0, description="per kg CO2, normalized by design load")
+    throughput: float = Field(1.0, ge=0, description="tokens/s relative to uncapped full-speed")
+    violation: float = Field(2.0, ge=0, description="per degree C of the hottest inlet above the limit")
+
+
+class Scenario(StrictModel):
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    time: TimeConfig = TimeConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    workload: TrainingConfig = TrainingConfig()
+    power: PowerConfig = PowerConfig()
+    cooling: CoolingConfig = CoolingConfig()
+    climate: ClimateConfig = ClimateConfig()
+    reward: RewardConfig = RewardConfig()
+
+    @property
+    def n_accelerators(self) -> int:
+        from dcsim.hardware import get_profile
+
+        return self.cluster.servers * get_profile(self.cluster.hardware).server.accelerators
+
+    def config_hash(self) -> str:
+        """Stable hash of the resolved config (sorted JSON), used for run ids and manifests."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class LoadedScenario:
+    """A Scenario plus the folder its relative paths resolve against."""
+
+    def __init__(self, scenario: Scenario, source: Path | None):
+        self.scenario = scenario
+        self.source = source
+        self.base_dir = source.parent if source else SCENARIO_DIR
+
+
+def resolve_path(name: str, base_dir: Path, fallback: Path | None = None) -> Path:
+    """Find a file named in a scenario: absolute, next to the scenario, cwd, then fallback dir."""
+    p = Path(name)
+    candidates = [p] if p.is_absolute() else [base_dir / p, Path.cwd() / p]
+    if fallback is not None and not p.is_absolute():
+        candidates.append(fallback / p)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return candidates[0]
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set data['a']['b'] for key 'a.b', creating mappings as needed."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise InputError(f"cannot set '{key}': '{part}' is not a mapping", field=key)
+        node = nxt
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'a.b=value' -> ('a.b', YAML-parsed value)."""
+    if "=" not in text:
+        raise InputError(f"override '{text}' must look like key.path=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def load_scenario(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> LoadedScenario:
+    """Read, override and validate a scenario; path None means the built-in default."""
+    source = Path(path) if path else DEFAULT_SCENARIO
+    if path and not source.is_file() and (SCENARIO_DIR / source).is_file():
+        source = SCENARIO_DIR / source
+    data = read_yaml(source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"expected a mapping at the top level, got {type(data).__name__}", file=str(source))
+    data = copy.deepcopy(data)
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    scenario = validate_model(Scenario, data, file=str(source))
+    return LoadedScenario(scenario, source)
+
+
+def scenario_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> LoadedScenario:
+    """Validate an in-memory scenario mapping (used by sweeps and tests)."""
+    sc = validate_model(Scenario, data, file="<scenario>")
+    loaded = LoadedScenario(sc, None)
+    if base_dir is not None:
+        loaded.base_dir = base_dir
+    return loaded

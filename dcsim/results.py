@@ -1,0 +1,156 @@
+"""Run directories written atomically: a run appears complete or not at all.
+
+Layout: `<out>/<scenario-name>/<run_id>/` with config.resolved.yaml,
+manifest.json, summary.json, timeseries.csv and figures. Files are written to
+a temporary sibling directory and renamed into place at the end, so an
+interrupted run leaves no half-written results under the final name.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dcsim import __version__
+from dcsim.errors import InputError
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """A path component that cannot escape its parent (no separators, no '..')."""
+    cleaned = SAFE_NAME.sub("_", name).strip("._") or "run"
+    return cleaned[:80]
+
+
+def contained(root: Path, *parts: str) -> Path:
+    """root/parts, refusing anything that resolves outside root."""
+    root_r = root.resolve()
+    p = root_r.joinpath(*parts).resolve()
+    if p != root_r and root_r not in p.parents:
+        raise InputError(f"output path {p} escapes the output directory {root_r}", field="out")
+    return p
+
+
+def run_id(config: dict[str, Any], seed: int, extra: dict[str, Any] | None = None) -> str:
+    """Stable id from the resolved config, the seed and run options (agent, steps)."""
+    blob = json.dumps({"config": config, "seed": seed, "extra": extra or {}}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def clean_number(x: Any) -> Any:
+    """Round floats to 12 significant digits so summaries are byte-stable; NaN/inf become None."""
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return None
+        return float(f"{x:.12g}")
+    if isinstance(x, dict):
+        return {k: clean_number(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [clean_number(v) for v in x]
+    return x
+
+
+def dumps_json(obj: Any) -> str:
+    return json.dumps(clean_number(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder and os.replace (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def csv_text(rows: Iterable[dict[str, Any]]) -> str:
+    rows = list(rows)
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def environment_versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import simpy
+
+    return {
+        "dcsim": __version__,
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "simpy": simpy.__version__,
+        "platform": platform.platform(),
+    }
+
+
+class RunWriter:
+    """Collects a run's files in a temp dir; `commit()` moves it to its final name atomically."""
+
+    def __init__(self, final_dir: Path):
+        self.final_dir = final_dir
+        final_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.partial-", dir=final_dir.parent))
+
+    def path(self, name: str) -> Path:
+        return self.tmp_dir / name
+
+    def write_text(self, name: str, text: str) -> None:
+        atomic_write_text(self.tmp_dir / name, text)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        self.write_text(name, dumps_json(obj))
+
+    def write_yaml(self, name: str, obj: Any) -> None:
+        self.write_text(name, yaml.safe_dump(obj, sort_keys=False))
+
+    def commit(self) -> Path:
+        """Replace any previous run of the same id with this one."""
+        if self.final_dir.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.old-", dir=self.final_dir.parent))
+            os.replace(self.final_dir, trash / "old")
+            os.replace(self.tmp_dir, self.final_dir)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(self.tmp_dir, self.final_dir)
+        return self.final_dir
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+
+def is_complete(run_dir: Path) -> bool:
+    """A run directory counts only if its manifest says complete and its summary parses."""
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("status") == "complete"

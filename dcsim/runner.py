@@ -1,0 +1,103 @@
+"""Run one scenario with one agent through the env API and write its run directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dcsim.config import LoadedScenario
+from dcsim.results import RunWriter, contained, csv_text, environment_versions, is_complete, run_id, safe_name
+from dcsim.sim import summarize
+
+
+@dataclass
+class RunResult:
+    run_dir: Path | None
+    run_id: str
+    summary: dict[str, Any]
+    system: dict[str, Any]
+    reused: bool = False
+
+
+def simulate(
+    loaded: LoadedScenario,
+    agent: str = "fixed",
+    steps: int | None = None,
+    seed: int | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict[str, float]], dict[str, Any], dict[str, Any]]:
+    """Step the Datacenter env with the named agent; returns (timeseries rows, summary, system facts)."""
+    from agents import make_agent
+    from dcsim.envs.datacenter import DatacenterEnv
+
+    sc = loaded.scenario
+    seed = sc.seed if seed is None else seed
+    n = steps or sc.time.steps
+    env = DatacenterEnv(loaded, steps=n)
+    pol = make_agent(agent, env)
+    obs, _ = env.reset(seed=seed)
+    pol.reset()
+    records = []
+    rows = []
+    total_reward = 0.0
+    for k in range(n):
+        obs, reward, _, truncated, info = env.step(pol.predict(obs))
+        records.append(env.sim.last)
+        rows.append(info["metrics"])
+        total_reward += reward
+        if on_step:
+            on_step(k + 1, n)
+        if truncated:
+            break
+    summary = summarize(records, env.sim)
+    summary["total_reward"] = total_reward
+    return rows, summary, env.sim.describe()
+
+
+def run_and_write(
+    loaded: LoadedScenario,
+    out: Path,
+    agent: str = "fixed",
+    steps: int | None = None,
+    seed: int | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    plot: bool = True,
+    resume: bool = False,
+) -> RunResult:
+    """Simulate and write `out/<scenario>/<run_id>/` atomically; with resume, reuse a complete run."""
+    import json
+
+    sc = loaded.scenario
+    seed = sc.seed if seed is None else seed
+    n = steps or sc.time.steps
+    config = sc.model_dump(mode="json")
+    rid = run_id(config, seed, {"agent": agent, "steps": n})
+    final = contained(out, safe_name(sc.name), rid)
+    if resume and is_complete(final):
+        return RunResult(final, rid, json.loads((final / "summary.json").read_text()),
+                         json.loads((final / "manifest.json").read_text()).get("system", {}), reused=True)
+    writer = RunWriter(final)
+    try:
+        rows, summary, system = simulate(loaded, agent, n, seed, on_step)
+        writer.write_yaml("config.resolved.yaml", config)
+        writer.write_text("timeseries.csv", csv_text(rows))
+        writer.write_json("summary.json", summary)
+        if plot and rows:
+            from dcsim.plots import plot_run_timeseries
+
+            plot_run_timeseries(rows, writer.path("timeseries.png"),
+                                f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}",
+                                sc.cooling.inlet_limit_c)
+        writer.write_json("manifest.json", {
+            "status": "complete", "run_id": rid, "scenario": sc.name,
+            "source": str(loaded.source) if loaded.source else None,
+            "config_hash": sc.config_hash(), "seed": seed, "agent": agent, "steps": n,
+            "versions": environment_versions(), "system": system,
+        })
+        run_dir = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return RunResult(run_dir, rid, summary, system)

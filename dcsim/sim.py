@@ -1,0 +1,358 @@
+"""The Simulation: hardware, fabric, power, cooling, climate and workload in one deterministic loop.
+
+Plain Python, steppable. Each control interval (dt) runs a SimPy discrete-event
+engine for the training job's iterations (compute phase, exposed-communication
+phase; a control change interrupts the running phase and re-times the rest of
+its work), then evaluates the vectorized physics: accelerator power at the
+interval's clock and mean activity, server and rack aggregation, the cooling
+plant (with thermal mass and throttling fed back to the next interval), UPS
+losses, PUE, water and carbon.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from dcsim.climate import build_carbon, build_weather
+from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
+from dcsim.cooling import CoolingControls, CoolingPlant
+from dcsim.errors import InputError
+from dcsim.hardware import get_profile
+from dcsim.network import collective_time, load_topology
+from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w, switch_power_w
+from dcsim.workload import gradient_bytes_per_rank, step_flops, training_step_time
+
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass
+class Controls:
+    """Actuator settings for one interval; None keeps the current value."""
+
+    supply_air_c: float | None = None
+    chw_supply_c: float | None = None
+    economizer: str | None = None
+    cap_frac: float | None = None
+    routing: str | None = None
+
+
+@dataclass
+class JobAccounting:
+    """Time the job spent in each phase during the current interval, and its progress."""
+
+    compute_s: float = 0.0
+    comm_s: float = 0.0
+    iterations: float = 0.0
+    completed: int = 0
+
+    def reset(self) -> None:
+        self.compute_s = self.comm_s = self.iterations = 0.0
+        self.completed = 0
+
+
+@dataclass
+class StepRecord:
+    """What one interval produced; every field is a finite float (timeseries.csv columns)."""
+
+    t_s: float
+    outdoor_c: float
+    wetbulb_c: float
+    carbon_g_per_kwh: float
+    supply_air_c: float
+    cap_frac: float
+    freq_frac: float
+    throttle_min: float
+    activity: float
+    it_w: float
+    accel_w: float
+    cooling_w: float
+    facility_w: float
+    pue: float
+    inlet_max_c: float
+    inlet_mean_c: float
+    violation_c: float
+    step_time_s: float
+    exposed_comm_s: float
+    tokens_per_s: float
+    iterations: float
+    it_kwh: float
+    facility_kwh: float
+    carbon_kg: float
+    water_l: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_row(self) -> dict[str, float]:
+        row = asdict(self)
+        extra = row.pop("extra")
+        row.update(extra)
+        return row
+
+
+class Simulation:
+    """One datacenter running one training job, stepped one control interval at a time."""
+
+    def __init__(self, loaded: LoadedScenario, seed: int | None = None):
+        self.loaded = loaded
+        self.sc = sc = loaded.scenario
+        self.seed = sc.seed if seed is None else seed
+        self.profile = get_profile(sc.cluster.hardware)
+        self.power = DevicePowerModel.from_profile(self.profile)
+        self.acc_per_server = self.profile.server.accelerators
+        self.n_servers = sc.cluster.servers
+        self.n_dev = self.n_servers * self.acc_per_server
+        self.n_racks = math.ceil(self.n_servers / sc.cluster.servers_per_rack)
+        self.server_rack = np.arange(self.n_servers) // sc.cluster.servers_per_rack
+        self.n_active = int(round(sc.workload.active_fraction * self.n_servers))
+        self.active = np.arange(self.n_servers) < self.n_active
+        self.dt = sc.time.dt_s
+        self.t0 = (sc.time.start_day_of_year - 1) * SECONDS_PER_DAY + sc.time.start_hour * 3600.0
+
+        topo = sc.cluster.topology
+        if isinstance(topo, str):
+            topo = resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR)
+        self.fabric = load_topology(topo)
+        if self.fabric.n_hosts < self.n_dev:
+            raise InputError(
+                f"topology has {self.fabric.n_hosts} hosts (NICs) but the cluster has {self.n_dev} "
+                f"accelerators ({self.n_servers} servers x {self.acc_per_server}); "
+                "expected a fabric with at least one host per accelerator",
+                file=str(loaded.source) if loaded.source else None, field="cluster.topology",
+            )
+        self.switch_w = float(switch_power_w(self.fabric))
+        self._comm_cache: dict[str, float] = {}
+
+        self.host_w = self.profile.server.host_power_w.value
+        self.psu_eff = self.profile.server.psu_efficiency.value
+        server_peak = server_wall_power_w(self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff)
+        self.design_it_w = float(server_peak) * self.n_servers + self.switch_w
+        self.plant = CoolingPlant(sc.cooling, self.n_racks, self.design_it_w)
+        self.weather = build_weather(sc.climate, loaded.base_dir, self.seed)
+        self.carbon = build_carbon(sc.climate, loaded.base_dir, self.seed)
+        # Reference throughput: the job at full clock, no throttling (normalizes rewards).
+        self.ref_tokens_per_s = self._tokens_per_s(self._step_time(1.0, sc.workload.routing))
+        self.reset()
+
+    # ------------------------------------------------------------ job model
+    def comm_time(self, routing: str) -> float:
+        """DP gradient all-reduce time on the fabric (cached per routing policy).
+
+        Data parallelism runs across servers, one ring per rail (the accelerators
+        with the same local index, each behind its own NIC); the rails are
+        independent collectives of the same size, so one rail is solved on the
+        fabric with the others' traffic left out. This is exact on rail-optimized
+        and non-blocking fabrics and optimistic under oversubscription.
+        """
+        if routing not in self._comm_cache:
+            if self.n_active < 2:
+                self._comm_cache[routing] = 0.0
+            else:
+                ranks = [i * self.acc_per_server for i in range(self.n_active)]
+                res = collective_time(
+                    self.fabric, collective="all-reduce", algorithm=self.sc.workload.algorithm,
+                    size_bytes=gradient_bytes_per_rank(self.sc.workload), routing=routing,
+                    seed=self.seed, ranks=ranks,
+                )
+                self._comm_cache[routing] = float(res.time_s)
+        return self._comm_cache[routing]
+
+    def _step_time(self, freq_frac: float, routing: str):
+        w = self.sc.workload
+        scale = float(self.power.time_scale(np.asarray(freq_frac), w.memory_bound_fraction))
+        n = max(self.n_active * self.acc_per_server, 1)
+        return training_step_time(w, n, self.profile.peak_flops, scale, self.comm_time(routing))
+
+    def _tokens_per_s(self, st) -> float:
+        if self.n_active == 0:
+            return 0.0
+        return self.sc.workload.global_batch_tokens / st.total_s
+
+    def _job(self):
+        """SimPy process: iterations of compute then exposed communication.
+
+        Work is kept in 'fraction of the current phase left'; an interrupt at
+        an interval boundary re-times the remainder at the new clock.
+        """
+        phase, left = "compute", 1.0
+        while True:
+            st = self._cur_step
+            dur = (st.compute_s if phase == "compute" else st.exposed_comm_s) * left
+            start = self.env.now
+            try:
+                if dur > 0:
+                    yield self.env.timeout(dur)
+                done = 1.0
+            except simpy.Interrupt:
+                done = (self.env.now - start) / dur if dur > 0 else 1.0
+            spent = self.env.now - start
+            acc = self.acct
+            if phase == "compute":
+                acc.compute_s += spent
+            else:
+                acc.comm_s += spent
+            acc.iterations += spent / st.total_s if st.total_s > 0 else 0.0
+            left *= 1.0 - done
+            if left <= 1e-12:
+                if phase == "compute":
+                    phase = "comm"
+                else:
+                    phase = "compute"
+                    acc.completed += 1
+                left = 1.0
+
+    # ------------------------------------------------------------ stepping
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None and seed != self.seed:
+            self.seed = seed
+            self.weather = build_weather(self.sc.climate, self.loaded.base_dir, seed)
+            self.carbon = build_carbon(self.sc.climate, self.loaded.base_dir, seed)
+            self._comm_cache.clear()
+        sc = self.sc
+        self.k = 0
+        self.t = self.t0
+        self.cap_frac = sc.power.cap_frac
+        self.routing = sc.workload.routing
+        self.supply_air_c = sc.cooling.supply_air_setpoint_c
+        self.throttle = np.ones(self.n_racks)
+        self.env = simpy.Environment(initial_time=self.t0)
+        self.acct = JobAccounting()
+        self.total_iterations = 0
+        self._cur_step = self._step_time(self._job_freq(), self.routing)
+        self._proc = self.env.process(self._job()) if self.n_active > 0 else None
+        idle_rack = np.bincount(
+            self.server_rack,
+            weights=np.full(self.n_servers, server_wall_power_w(
+                self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
+                self.host_w, self.psu_eff)),
+            minlength=self.n_racks,
+        )
+        self.plant.reset(self.weather.at(self.t), idle_rack + self.switch_w / self.n_racks)
+        self.last: StepRecord | None = None
+
+    def _job_freq(self) -> float:
+        """Clock of the synchronous job: the power cap's clock, lowered by any throttled rack it runs on."""
+        cap_w = self.cap_frac * self.profile.tdp_w
+        f_cap = float(self.power.freq_for_cap(np.asarray(cap_w), self.sc.workload.compute_activity))
+        if self.n_active == 0:
+            return f_cap
+        f_thermal = float(self.throttle[self.server_rack[self.active]].min())
+        return max(min(f_cap, f_thermal), self.power.f_min_frac)
+
+    def step(self, controls: Controls | None = None) -> StepRecord:
+        c = controls or Controls()
+        sc = self.sc
+        if c.cap_frac is not None:
+            self.cap_frac = float(np.clip(c.cap_frac, sc.power.min_cap_frac, 1.0))
+        if c.routing is not None:
+            self.routing = c.routing
+        if c.supply_air_c is not None:
+            self.supply_air_c = float(c.supply_air_c)
+
+        f = self._job_freq()
+        self._cur_step = st = self._step_time(f, self.routing)
+        t_start, t_end = self.t, self.t + self.dt
+        self.acct.reset()
+        if self._proc is not None:
+            if self.k > 0:
+                self._proc.interrupt("retime")
+            self.env.run(until=t_end)
+        acc = self.acct
+        self.total_iterations += acc.completed
+
+        w = sc.workload
+        busy = (acc.compute_s * w.compute_activity + acc.comm_s * w.comm_activity) / self.dt
+        idle_share = max(0.0, 1.0 - (acc.compute_s + acc.comm_s) / self.dt)
+        act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
+        activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
+        freq = np.where(self.active, f, 1.0)
+        accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
+        server_w = server_wall_power_w(accel_w, self.host_w, self.psu_eff)
+        rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
+        rack_w = rack_w + self.switch_w / self.n_racks
+
+        t_mid = t_start + 0.5 * self.dt
+        ws = self.weather.at(t_mid)
+        ci = float(self.carbon.at(t_mid))
+        res = self.plant.step(
+            rack_w, ws, self.dt,
+            CoolingControls(supply_air_c=self.supply_air_c, chw_supply_c=c.chw_supply_c, economizer=c.economizer),
+        )
+        it_w = float(rack_w.sum() + np.sum(res.server_fan_w))
+        facility_w = it_w / sc.power.ups_efficiency + float(res.facility_w)
+        it_kwh = it_w * self.dt / 3.6e6
+        fac_kwh = facility_w * self.dt / 3.6e6
+        limit = sc.cooling.inlet_limit_c
+        inlet_max = float(np.max(res.inlet_c))
+        self.throttle = np.asarray(res.throttle, dtype=float)
+        rec = StepRecord(
+            t_s=t_start - self.t0,
+            outdoor_c=float(ws.dry_bulb_c), wetbulb_c=float(ws.wet_bulb_c), carbon_g_per_kwh=ci,
+            supply_air_c=self.supply_air_c, cap_frac=self.cap_frac, freq_frac=f,
+            throttle_min=float(self.throttle.min()), activity=float(np.mean(activity)),
+            it_w=it_w, accel_w=float(accel_w.sum()), cooling_w=float(res.facility_w), facility_w=facility_w,
+            pue=facility_w / it_w, inlet_max_c=inlet_max, inlet_mean_c=float(np.mean(res.inlet_c)),
+            violation_c=max(0.0, inlet_max - limit),
+            step_time_s=st.total_s if self.n_active else 0.0,
+            exposed_comm_s=st.exposed_comm_s if self.n_active else 0.0,
+            tokens_per_s=acc.iterations * w.global_batch_tokens / self.dt if self.n_active else 0.0,
+            iterations=acc.iterations, it_kwh=it_kwh, facility_kwh=fac_kwh,
+            carbon_kg=fac_kwh * ci / 1000.0, water_l=float(res.water_l),
+            extra={f"cooling_{k}_w": float(v) for k, v in sorted(res.breakdown.items())},
+        )
+        self.t = t_end
+        self.k += 1
+        self.last = rec
+        return rec
+
+    @property
+    def done(self) -> bool:
+        return self.k >= self.sc.time.steps
+
+    def describe(self) -> dict[str, Any]:
+        """Static facts of the built system (for manifests and summaries)."""
+        return {
+            "hardware": self.profile.name,
+            "accelerators": self.n_dev,
+            "servers": self.n_servers,
+            "racks": self.n_racks,
+            "design_it_kw": self.design_it_w / 1e3,
+            "rack_design_kw": self.design_it_w / 1e3 / self.n_racks,
+            "switch_kw": self.switch_w / 1e3,
+            "fabric": self.fabric.summary(),
+            "step_flops": step_flops(self.sc.workload),
+            "ref_tokens_per_s": self.ref_tokens_per_s,
+        }
+
+
+def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, float]:
+    """Episode totals: energy, PUE (energy-weighted), carbon, WUE, throughput, violations."""
+    if not records:
+        return {}
+    it = sum(r.it_kwh for r in records)
+    fac = sum(r.facility_kwh for r in records)
+    water = sum(r.water_l for r in records)
+    hours = len(records) * sim.dt / 3600.0
+    return {
+        "steps": len(records),
+        "hours": hours,
+        "it_energy_kwh": it,
+        "facility_energy_kwh": fac,
+        "cooling_energy_kwh": sum(r.cooling_w for r in records) * sim.dt / 3.6e6,
+        "pue": fac / it if it > 0 else float("nan"),
+        "carbon_kg": sum(r.carbon_kg for r in records),
+        "water_l": water,
+        "wue_l_per_kwh": water / it if it > 0 else 0.0,
+        "mean_tokens_per_s": float(np.mean([r.tokens_per_s for r in records])),
+        "tokens": sum(r.tokens_per_s for r in records) * sim.dt,
+        "train_steps_completed": sim.total_iterations,
+        "mean_step_time_s": float(np.mean([r.step_time_s for r in records])),
+        "peak_facility_kw": max(r.facility_w for r in records) / 1e3,
+        "max_inlet_c": max(r.inlet_max_c for r in records),
+        "violation_steps": sum(1 for r in records if r.violation_c > 0),
+        "violation_degree_hours": sum(r.violation_c for r in records) * sim.dt / 3600.0,
+        "energy_per_token_j": (fac * 3.6e6) / max(sum(r.tokens_per_s for r in records) * sim.dt, 1e-9),
+    }

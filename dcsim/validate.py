@@ -1,0 +1,48 @@
+"""`dcsim validate`: check any dcsim YAML input against its schema, guessing its kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dcsim.errors import InputError
+from dcsim.schema import read_yaml, validate_model
+
+KINDS = ("scenario", "topology", "hardware", "sweep")
+
+
+def guess_kind(data: object) -> str:
+    if isinstance(data, dict):
+        if "base" in data or "parameters" in data or "method" in data:
+            return "sweep"
+        if "compute" in data and "memory" in data:
+            return "hardware"
+        if "kind" in data and "cluster" not in data:
+            return "topology"
+    return "scenario"
+
+
+def validate_file(path: str | Path, kind: str = "auto") -> str:
+    """Validate one file; returns its kind or raises InputError naming file and field."""
+    if kind != "auto" and kind not in KINDS:
+        raise InputError(f"unknown kind '{kind}'; expected auto or one of: {', '.join(KINDS)}", field="--kind")
+    data = read_yaml(path)
+    k = guess_kind(data) if kind == "auto" else kind
+    if k == "scenario":
+        from dcsim.config import load_scenario
+        from dcsim.sim import Simulation
+
+        loaded = load_scenario(path)
+        Simulation(loaded)  # resolves hardware, topology and climate files; checks sizes fit
+    elif k == "topology":
+        from dcsim.network import load_topology
+
+        load_topology(Path(path))
+    elif k == "hardware":
+        from dcsim.hardware import HardwareProfile
+
+        validate_model(HardwareProfile, data, file=str(path))
+    elif k == "sweep":
+        from dcsim.sweep import load_sweep
+
+        load_sweep(path)
+    return k

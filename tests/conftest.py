@@ -1,0 +1,28 @@
+"""Shared fixtures: small, fast scenarios built from the default one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# A small cluster and a short episode keep whole-loop tests fast.
+SMALL = {
+    "cluster.servers": 8,
+    "cluster.servers_per_rack": 2,
+    "time.steps": 30,
+    "time.dt_s": 60,
+}
+
+
+@pytest.fixture
+def small_overrides() -> dict:
+    return dict(SMALL)
+
+
+@pytest.fixture
+def tmp_out(tmp_path: Path) -> Path:
+    return tmp_path / "runs"

@@ -1,0 +1,87 @@
+"""Bad YAML: file, field path and expectation on stderr, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+def write(tmp_path: Path, data, name: str = "bad.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return p
+
+
+def assert_clean_error(res, *needles: str) -> None:
+    assert res.exit_code == 2, res.output
+    text = res.stderr if hasattr(res, "stderr") else res.output
+    assert "Traceback" not in res.output
+    for n in needles:
+        assert n in " ".join(text.split()), (n, text)
+
+
+CASES = [
+    ({"cluster": {"servers": 4, "colour": "red"}}, "cluster.colour", "unknown field"),
+    ({"cluster": {"servers": "many"}}, "cluster.servers", "valid integer"),
+    ({"cluster": {"servers": -4}}, "cluster.servers", "greater than 0"),
+    ({"cluster": {"hardware": "H999"}}, "cluster.hardware", "unknown hardware"),
+    ({"cooling": {"supply_air_setpoint_c": "warm"}}, "cooling.supply_air_setpoint_c", "valid number"),
+    ({"time": {"dt_s": 0}}, "time.dt_s", "greater than 0"),
+    ({"workload": {"mfu": 1.5}}, "workload.mfu", "less than or equal to 1"),
+    ({"climate": {"weather": {"preset": "martian"}}}, "climate", "martian"),
+]
+
+
+@pytest.mark.parametrize(("data", "field", "expect"), CASES)
+def test_bad_scenario_run(tmp_path, data, field, expect):
+    p = write(tmp_path, data)
+    res = runner.invoke(app, ["run", str(p), "--steps", "1", "--out", str(tmp_path / "o")])
+    assert_clean_error(res, str(p), field, expect)
+
+
+@pytest.mark.parametrize(("data", "field", "expect"), CASES)
+def test_bad_scenario_validate(tmp_path, data, field, expect):
+    p = write(tmp_path, data)
+    res = runner.invoke(app, ["validate", str(p), "--kind", "scenario"])
+    assert_clean_error(res, str(p), field, expect)
+
+
+def test_invalid_yaml_syntax(tmp_path):
+    p = write(tmp_path, "cluster: {servers: 4\n  bad")
+    res = runner.invoke(app, ["run", str(p), "--steps", "1"])
+    assert_clean_error(res, str(p), "invalid YAML", "line")
+
+
+def test_top_level_not_a_mapping(tmp_path):
+    p = write(tmp_path, "- 1\n- 2\n")
+    res = runner.invoke(app, ["run", str(p), "--steps", "1"])
+    assert_clean_error(res, str(p), "mapping")
+
+
+def test_missing_file(tmp_path):
+    res = runner.invoke(app, ["run", str(tmp_path / "nope.yaml")])
+    assert_clean_error(res, "nope.yaml", "file not found")
+
+
+def test_bad_override(tmp_path):
+    res = runner.invoke(app, ["run", "--set", "cluster.servers=-1", "--steps", "1", "--out", str(tmp_path)])
+    assert_clean_error(res, "cluster.servers", "greater than 0")
+
+
+def test_safe_loader_only(tmp_path):
+    p = write(tmp_path, "name: !!python/object/apply:os.system ['echo pwned']\n")
+    res = runner.invoke(app, ["validate", str(p)])
+    assert_clean_error(res, str(p), "invalid YAML")
+
+
+def test_cluster_bigger_than_fabric(tmp_path):
+    p = write(tmp_path, {"cluster": {"servers": 100000}})
+    res = runner.invoke(app, ["run", str(p), "--steps", "1"])
+    assert_clean_error(res, "cluster.topology", "hosts")
