@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dcsim.errors import InputError
 
@@ -26,6 +27,16 @@ class Sourced(StrictModel):
     unit: str = ""
     source: str
     confidence: Literal["high", "medium", "low"] = "high"
+
+    @field_validator("value")
+    @classmethod
+    def _physical(cls, v: float) -> float:
+        """Sourced numbers are physical magnitudes (capacities, rates, powers): finite and >= 0."""
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        if v < 0:
+            raise ValueError("must be >= 0 (a physical magnitude cannot be negative)")
+        return v
 
 
 def read_yaml(path: str | Path) -> Any:
