@@ -146,12 +146,22 @@ class ChillerConfig(StrictModel):
     )
     t_chw_bounds_c: tuple[float, float] = (7.22, 12.78)
     t_cond_bounds_c: tuple[float, float] = (12.78, 26.67)
-    extrapolation_k: float = Field(
+    cond_extrapolation_k: float = Field(
         5.0,
         ge=0,
         le=15,
-        description="curves are evaluated up to this far beyond their published bounds before clamping "
-        "(EnergyPlus clamps at the bounds; a margin keeps hot-day condenser penalties)",
+        description="curves are evaluated up to this far above/below their published condenser "
+        "bounds before clamping (EnergyPlus clamps at the bounds; the margin keeps hot-day penalties)",
+    )
+    chw_extrapolation_k: float = Field(
+        0.0, ge=0, le=15, description="same for chilled water; 0 = clamp like EnergyPlus"
+    )
+    max_second_law_efficiency: float = Field(
+        0.65,
+        gt=0,
+        le=1,
+        description="guard: COP <= this x Carnot COP (T_chw, T_cond + 2 K); best centrifugal "
+        "chillers reach ~0.6 of Carnot",
     )
     sizing_factor: float = Field(1.2, ge=1, le=3, description="chiller capacity / design load")
 
@@ -283,7 +293,17 @@ class CoolingConfig(StrictModel):
         description="share of IT heat to cold plates when type is liquid (cold plates capture ~70-80 %)",
     )
     supply_air_setpoint_c: float = Field(22.0, ge=10, le=35, description="CRAH supply air, C")
-    chilled_water_setpoint_c: float = Field(10.0, ge=4, le=25, description="CHW supply, C")
+    chilled_water_setpoint_c: float = Field(
+        10.0, ge=4, le=25, description="CHW supply, C (the floor when chw_reset is on)"
+    )
+    chw_reset: bool = Field(
+        True,
+        description="raise CHW supply with the supply-air setpoint when no explicit CHW control is "
+        "given: max(setpoint, min(supply air - coil approach - margin, reset max)) "
+        "(ASHRAE 90.1 section 6.5.4.4 requires CHW reset)",
+    )
+    chw_reset_margin_k: float = Field(1.0, ge=0, le=10)
+    chw_reset_max_c: float = Field(18.0, ge=4, le=25)
     economizer: EconomizerMode = "auto"
     economizer_hx_approach_k: float = Field(1.5, gt=0, le=6, description="plate HX approach, K")
     inlet_limit_c: float = Field(
@@ -479,8 +499,8 @@ class CoolingPlant:
         self.drycooler_rated_w = lq.sizing_factor * self.q_liq_design
         self.drycooler_fan_rated_w = lq.drycooler_fan_w_per_w * self.drycooler_rated_w
         # chiller curve bounds with extrapolation margin
-        m = ch.extrapolation_k
-        self._chw_lo, self._chw_hi = ch.t_chw_bounds_c[0] - m, ch.t_chw_bounds_c[1] + m
+        m, mc = ch.cond_extrapolation_k, ch.chw_extrapolation_k
+        self._chw_lo, self._chw_hi = ch.t_chw_bounds_c[0] - mc, ch.t_chw_bounds_c[1] + mc
         self._cond_lo, self._cond_hi = ch.t_cond_bounds_c[0] - m, ch.t_cond_bounds_c[1] + m
         self._capft = tuple(ch.capft)
         self._eirft = tuple(ch.eirft)
@@ -518,11 +538,38 @@ class CoolingPlant:
         pmin = self.cfg.chiller.min_plr
         plr_eval = min(max(plr, pmin), 1.0)
         cycling = min(1.0, plr / pmin)
-        eir = max(biquadratic(self._eirft, x, y), 0.05) * max(
-            quadratic(self._eirfplr, plr_eval), 0.01
+        eir_t = biquadratic(self._eirft, x, y)
+        # second-law guard at the actual (unclamped) temperatures
+        t_ev = t_chw_c + 273.15
+        lift = max(t_cond_c + 2.0 - t_chw_c, 1.0)
+        eir_min = (
+            lift / (self.cfg.chiller.max_second_law_efficiency * t_ev) * self.cfg.chiller.cop_ref
         )
+        eir = max(eir_t, eir_min) * max(quadratic(self._eirfplr, plr_eval), 0.01)
         power = cap / self.cfg.chiller.cop_ref * eir * cycling
         return power, plr, cap
+
+    def setpoints(self, controls: CoolingControls | None = None) -> tuple[float, float, str]:
+        """(supply air C, CHW supply C, economizer mode) after controls and CHW reset."""
+        cfg = self.cfg
+        sa = cfg.supply_air_setpoint_c
+        econ = cfg.economizer
+        chw = None
+        if controls is not None:
+            if controls.supply_air_c is not None:
+                sa = float(controls.supply_air_c)
+            if controls.chw_supply_c is not None:
+                chw = float(controls.chw_supply_c)
+            if controls.economizer is not None:
+                econ = controls.economizer
+        if chw is None:
+            chw = cfg.chilled_water_setpoint_c
+            if cfg.chw_reset:
+                reset = min(
+                    sa - cfg.air.coil_approach_k - cfg.chw_reset_margin_k, cfg.chw_reset_max_c
+                )
+                chw = max(chw, reset)
+        return sa, chw, econ
 
     # ------------------------------------------------------------------ state
     def reset(
@@ -531,13 +578,11 @@ class CoolingPlant:
         """Put the plant in steady state for this load and the configured setpoints."""
         cfg = self.cfg
         self.t_supply = float(cfg.supply_air_setpoint_c)
-        self.t_chw = float(cfg.chilled_water_setpoint_c)
         self.p_chiller_prev = 0.0
         self.t_cond_prev = self.cfg.chiller.t_cond_ref_c
         p = np.zeros(self.n) if rack_it_w is None else np.asarray(rack_it_w, dtype=float)
-        t_sa_target = max(
-            cfg.supply_air_setpoint_c, cfg.chilled_water_setpoint_c + cfg.air.coil_approach_k
-        )
+        sa0, chw0, _ = self.setpoints(None)
+        t_sa_target = max(sa0, chw0 + cfg.air.coil_approach_k)
         self.t_supply = t_sa_target
         q_base = (1.0 - self.f_liq) * p
         t_in = np.full(self.n, t_sa_target + cfg.air.supply_offset_k)
@@ -572,16 +617,7 @@ class CoolingPlant:
         cfg = self.cfg
         a, tw, pu, lq = cfg.air, cfg.tower, cfg.pumps, cfg.liquid
         p = np.asarray(rack_it_w, dtype=float)
-        sa_set = cfg.supply_air_setpoint_c
-        chw_set = cfg.chilled_water_setpoint_c
-        econ_mode = cfg.economizer
-        if controls is not None:
-            if controls.supply_air_c is not None:
-                sa_set = float(controls.supply_air_c)
-            if controls.chw_supply_c is not None:
-                chw_set = float(controls.chw_supply_c)
-            if controls.economizer is not None:
-                econ_mode = controls.economizer
+        sa_set, chw_set, econ_mode = self.setpoints(controls)
         t_wb, t_db = float(weather.wet_bulb_c), float(weather.dry_bulb_c)
 
         # ---- air side: inlet from supply + recirculation (previous server delta-T)
