@@ -1,0 +1,673 @@
+"""Row-level power oversubscription of LLM inference servers (POLCA, arXiv 2308.12908).
+
+Structure follows POLCA's own evaluation (Sec. 6): characterise one inference server's power
+and latency at each GPU clock, then simulate a row of servers against a fixed power budget
+with a row-level controller acting through slow out-of-band commands and a fast power brake.
+
+1. ``characterize``: for every (load, clock) cell, the continuous-batching DES of
+   ``dcsim.inference`` serves a Gamma/Zipf conversation workload on one DGX-class server
+   (one tensor-parallel replica over all its GPUs) and records mean GPU power, its 1-s
+   fluctuation and the end-to-end latency of every request (common random numbers across clocks).
+2. ``RowSimulation``: per-server arrivals are a Gamma renewal process (Splitwise fit) whose
+   rate follows a row-wide burst process (log-rate Ornstein-Uhlenbeck fitted to the per-minute
+   rate of the Azure 2023 conversation trace: sigma 0.21, tau 390 s); load = arrivals smoothed
+   over a request lifetime / saturation throughput. Server wall power = GPUs (table) + host
+   (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. A SimPy
+   process ticks the physics every second, a controller process samples row power every
+   control period, clock commands land after a random out-of-band delay (<= 40 s), and a
+   power brake drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
+3. High-priority latency impact = weighted percentiles of per-request latency over the run
+   versus the same run with no control (same seeds). Steady-state cells are an approximation:
+   queues built while capped are not carried across cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import simpy
+from pydantic import Field
+from scipy.signal import lfilter
+
+from dcsim.errors import InputError
+from dcsim.hardware import get_profile
+from dcsim.inference import (
+    CONV_GAMMA_SCALE_S,
+    CONV_GAMMA_SHAPE,
+    RooflineCost,
+    ServingConfig,
+    gamma_zipf_requests,
+    get_llm,
+    simulate_serving,
+)
+from dcsim.power import TITANIUM_230V_REDUNDANT, server_wall_power_w
+from dcsim.schema import StrictModel
+
+# POLCA's A100 clock levels (MHz); the A100 maximum is 1410 MHz. For other hardware the same
+# fractions of f_max are used.
+A100_F_MAX_MHZ = 1410.0
+POLCA_A100_MHZ = {"lp_level1": 1275.0, "lp_level2": 1110.0, "hp_level2": 1305.0, "brake": 288.0}
+POLCA_PAPER = {
+    "extra_servers_pct": 30.0,
+    "inference_row_peak_pct": 79.0,
+    "training_row_peak_pct": 97.0,
+    "source": "POLCA arXiv 2308.12908: +30% servers, <1% high-priority P50 impact (A100)",
+}
+
+
+def polca_fraction(level: str) -> float:
+    """POLCA clock level as a fraction of f_max (A100 MHz / 1410)."""
+    return POLCA_A100_MHZ[level] / A100_F_MAX_MHZ
+
+
+def action_to_clock(action: np.ndarray, lo: float) -> np.ndarray:
+    """Map actions in [-1, 1] linearly to clock fractions in [lo, 1]."""
+    a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+    return lo + (1.0 - lo) * (a + 1.0) / 2.0
+
+
+def clock_to_action(freq_frac: np.ndarray, lo: float) -> np.ndarray:
+    """Inverse of ``action_to_clock``."""
+    f = np.clip(np.asarray(freq_frac, dtype=float), lo, 1.0)
+    return 2.0 * (f - lo) / (1.0 - lo) - 1.0
+
+
+DEFAULT_CLOCK_FRACS = tuple(
+    sorted(
+        {1.0, *(polca_fraction(k) for k in POLCA_A100_MHZ), 0.50, 0.35},
+        reverse=True,
+    )
+)
+
+
+class RowConfig(StrictModel):
+    """A row of inference servers under one power budget."""
+
+    hardware: str = "A100-80G"
+    model: str = "llama2-70b"
+    n_servers: int = Field(40, gt=0)
+    baseline_servers: int = Field(
+        40, gt=0, description="servers the budget was provisioned for at nameplate power"
+    )
+    budget_w: float | None = Field(None, gt=0, description="row budget; default baseline x rated")
+    high_priority_fraction: float = Field(0.5, ge=0, le=1)
+    mean_load: float = Field(
+        0.6, gt=0, le=1.2, description="mean request rate / saturation throughput at peak hours"
+    )
+    burst_sigma: float = Field(0.21, ge=0, description="std of row log-rate (conv trace, 1-min)")
+    burst_tau_s: float = Field(390.0, gt=0, description="correlation time (conv trace lag-1 0.858)")
+    smoothing_s: float = Field(10.0, gt=0, description="request lifetime smoothing of load")
+    horizon_s: float = Field(4 * 3600.0, gt=0, description="simulated peak-hours window")
+    control_period_s: float = Field(2.0, gt=0)
+    cap_delay_max_s: float = Field(40.0, ge=0, description="out-of-band command latency, <= 40 s")
+    brake_threshold: float = Field(1.0, gt=0, description="share of budget that trips the brake")
+    brake_delay_max_s: float = Field(5.0, ge=0, description="brake takes effect within 5 s")
+    brake_hold_s: float = Field(10.0, ge=0, description="minimum time the brake stays on")
+    brake_release_hysteresis: float = Field(0.05, ge=0, lt=1)
+    host_idle_fraction: float = Field(0.5, ge=0, le=1)
+    fan_max_w: float = Field(
+        600.0, ge=0, description="server fans at full speed (estimate, confidence low)"
+    )
+    fan_min_speed: float = Field(0.3, ge=0, le=1)
+    psu_rated_w: float = Field(18000.0, gt=0, description="DGX A100: 6 x 3 kW PSUs share the load")
+    seed: int = 0
+
+
+@dataclass
+class ServingTable:
+    """Characterised server: GPU power and request latency per (load, clock) cell."""
+
+    rho_grid: np.ndarray
+    f_grid: np.ndarray  # descending clock fractions
+    gpu_power_w: np.ndarray  # (n_rho, n_f) mean over the measurement window
+    gpu_power_std_w: np.ndarray  # (n_rho, n_f) std of 1-s mean power
+    e2e_samples: list[list[np.ndarray]]  # [rho][f] per-request end-to-end latency (s)
+    lambda_sat: float  # saturation throughput at f_max (requests/s)
+    n_gpus: int
+    host_w: float
+    rated_w: float
+
+
+@lru_cache(maxsize=8)
+def characterize(
+    hardware: str = "A100-80G",
+    model: str = "llama2-70b",
+    rho_grid: tuple[float, ...] = tuple(np.round(np.arange(0.0, 1.21, 0.1), 2)),
+    f_grid: tuple[float, ...] = DEFAULT_CLOCK_FRACS,
+    sim_s: float = 150.0,
+    warmup_s: float = 30.0,
+    seed: int = 0,
+) -> ServingTable:
+    """Run the serving DES over a (load, clock) grid; common random numbers across clocks."""
+    prof = get_profile(hardware)
+    llm = get_llm(model)
+    cfg = ServingConfig(tp=prof.server.accelerators)
+    cost = RooflineCost(prof, llm, cfg)
+    # Saturation throughput at f_max: overload the server and count completions after warmup.
+    over = gamma_zipf_requests(sim_s, seed=seed + 999, rate_factor=4.0)
+    r = simulate_serving(over, cost, 1.0, horizon_s=sim_s)
+    fin = r.arrival_s + r.e2e_s
+    lam_sat = float(np.sum(r.completed & (fin >= warmup_s))) / (sim_s - warmup_s)
+    if lam_sat <= 0:
+        raise InputError(f"{model} on {hardware}: no request completes", field="model")
+    base_rate = 1.0 / (CONV_GAMMA_SHAPE * CONV_GAMMA_SCALE_S)
+    f_arr = np.asarray(f_grid, dtype=float)
+    rho_arr = np.asarray(rho_grid, dtype=float)
+    pw = np.zeros((rho_arr.size, f_arr.size))
+    sd = np.zeros_like(pw)
+    lat: list[list[np.ndarray]] = []
+    measure_end = sim_s - 0.2 * sim_s
+    for i, rho in enumerate(rho_arr):
+        row: list[np.ndarray] = []
+        if rho <= 0:
+            pw[i, :] = cost.power.idle_w * cfg.tp
+            row = [np.zeros(0) for _ in f_arr]
+            lat.append(row)
+            continue
+        tr = gamma_zipf_requests(sim_s, seed=seed + i, rate_factor=rho * lam_sat / base_rate)
+        for j, f in enumerate(f_arr):
+            res = simulate_serving(tr, cost, float(f), horizon_s=sim_s)
+            _, ps = res.power_series(1.0)
+            win = ps[int(warmup_s) : int(measure_end)]
+            pw[i, j] = win.mean()
+            sd[i, j] = win.std()
+            m = (res.arrival_s >= warmup_s) & (res.arrival_s < measure_end)
+            e2e = np.where(res.completed, res.e2e_s, sim_s - res.arrival_s)  # censored at horizon
+            row.append(np.sort(e2e[m]))
+        lat.append(row)
+    return ServingTable(
+        rho_grid=rho_arr,
+        f_grid=f_arr,
+        gpu_power_w=pw,
+        gpu_power_std_w=sd,
+        e2e_samples=lat,
+        lambda_sat=lam_sat,
+        n_gpus=cfg.tp,
+        host_w=prof.server.host_power_w.value,
+        rated_w=prof.server.rated_power_w.value if prof.server.rated_power_w else float("nan"),
+    )
+
+
+def _interp_rows(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower index and weight for linear interpolation on an ascending grid (clipped)."""
+    xc = np.minimum(np.maximum(x, grid[0]), grid[-1])
+    k = np.minimum(np.searchsorted(grid, xc, side="right") - 1, grid.size - 2)
+    w = (xc - grid[k]) / (grid[k + 1] - grid[k])
+    return k, w
+
+
+def bilinear(table: ServingTable, z: np.ndarray, rho: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a (rho, f) table z at loads rho and clocks f (vectorized)."""
+    za = z[:, ::-1]  # f ascending
+    i, wi = _interp_rows(table.rho_grid, np.asarray(rho, dtype=float))
+    j, wj = _interp_rows(table.f_grid[::-1], np.asarray(f, dtype=float))
+    lo = (1 - wj) * za[i, j] + wj * za[i, j + 1]
+    hi = (1 - wj) * za[i + 1, j] + wj * za[i + 1, j + 1]
+    return (1 - wi) * lo + wi * hi
+
+
+def gpu_power_lookup(table: ServingTable, rho: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Mean GPU power of servers at load rho and clock fraction f."""
+    return bilinear(table, table.gpu_power_w, rho, f)
+
+
+def nearest_cells(table: ServingTable, rho: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Flat (rho, f) cell index of the nearest characterised cell."""
+    i = np.abs(table.rho_grid[None, :] - np.asarray(rho).reshape(-1, 1)).argmin(1)
+    j = np.abs(table.f_grid[None, :] - np.asarray(f).reshape(-1, 1)).argmin(1)
+    return i * table.f_grid.size + j
+
+
+def weighted_percentiles(
+    table: ServingTable, cell_weights: np.ndarray, qs: tuple[float, ...]
+) -> list[float]:
+    """Percentiles of the latency mixture where cell c carries weight cell_weights[c]."""
+    vals: list[np.ndarray] = []
+    wts: list[np.ndarray] = []
+    nf = table.f_grid.size
+    for c in np.flatnonzero(cell_weights > 0):
+        s = table.e2e_samples[c // nf][c % nf]
+        if s.size:
+            vals.append(s)
+            wts.append(np.full(s.size, cell_weights[c] / s.size))
+    if not vals:
+        return [float("nan")] * len(qs)
+    v = np.concatenate(vals)
+    w = np.concatenate(wts)
+    o = np.argsort(v, kind="stable")
+    v, cw = v[o], np.cumsum(w[o])
+    cw /= cw[-1]
+    return [float(v[min(np.searchsorted(cw, q / 100.0), v.size - 1)]) for q in qs]
+
+
+@dataclass
+class RowObservation:
+    """What a row controller sees at a control instant."""
+
+    t_s: float
+    row_power_frac: float  # last 1-s row power / budget
+    row_power_frac_avg: float  # mean over the last control period
+    brake_active: bool
+    lp_clock_frac: float  # currently applied (majority) clocks
+    hp_clock_frac: float
+
+
+Controller = Callable[[RowObservation], "tuple[float, float] | None"]
+
+
+@dataclass
+class RowResult:
+    n_servers: int
+    budget_w: float
+    row_power_w: np.ndarray  # (T,)
+    cap_events: int
+    brake_events: int
+    brake_seconds: int
+    capped_seconds: int
+    hp_cell_weights: np.ndarray
+    lp_cell_weights: np.ndarray
+    f_eff: np.ndarray = field(repr=False)  # (T, N) applied clocks
+    brake_onsets_s: list[float] = field(default_factory=list)
+    brake_triggers_s: list[float] = field(default_factory=list)
+
+    @property
+    def peak_frac(self) -> float:
+        return float(self.row_power_w.max() / self.budget_w)
+
+    @property
+    def avg_frac(self) -> float:
+        return float(self.row_power_w.mean() / self.budget_w)
+
+    @property
+    def energy_j(self) -> float:
+        return float(self.row_power_w.sum())  # 1-s ticks: sum of W x 1 s
+
+
+class RowSimulation:
+    """A row of inference servers, a budget, a controller and a power brake (SimPy + NumPy)."""
+
+    def __init__(self, cfg: RowConfig, table: ServingTable | None = None):
+        self.cfg = cfg
+        prof = get_profile(cfg.hardware)
+        self.profile = prof
+        self.table = table if table is not None else characterize(cfg.hardware, cfg.model)
+        rated = prof.server.rated_power_w.value if prof.server.rated_power_w else None
+        if cfg.budget_w is None and rated is None:
+            raise InputError(
+                f"{cfg.hardware} has no rated server power; give budget_w", field="budget_w"
+            )
+        self.budget_w = float(
+            cfg.budget_w if cfg.budget_w is not None else cfg.baseline_servers * rated
+        )
+        self.f_min = prof.power.f_min_mhz.value / prof.power.f_max_mhz.value
+        self.brake_f = max(self.f_min, polca_fraction("brake"))
+        self._build_load()
+
+    # ------------------------------------------------------------------ workload
+    def _build_load(self) -> None:
+        c = self.cfg
+        rng = np.random.default_rng(c.seed)
+        T = int(np.ceil(c.horizon_s))
+        N = c.n_servers
+        lam_sat = self.table.lambda_sat
+        # Row-wide burst process: AR(1) on log-rate (discretised OU), stationary start.
+        phi = np.exp(-1.0 / c.burst_tau_s)
+        eps = rng.standard_normal(T) * c.burst_sigma * np.sqrt(1 - phi**2)
+        x0 = rng.standard_normal() * c.burst_sigma
+        x = lfilter([1.0], [1.0, -phi], eps, zi=[phi * x0])[0]
+        lam = c.mean_load * lam_sat * np.exp(x - 0.5 * c.burst_sigma**2)  # requests/s per server
+        Lam = np.concatenate([[0.0], np.cumsum(lam)])  # operational time at second edges
+        # Gamma renewal in operational time (mean gap 1), one stream per server.
+        n_arr = int(Lam[-1] * 1.2 + 10 * np.sqrt(Lam[-1]) + 50)
+        gaps = rng.gamma(CONV_GAMMA_SHAPE, 1.0 / CONV_GAMMA_SHAPE, size=(N, n_arr))
+        s = np.cumsum(gaps, axis=1)
+        counts = np.empty((T, N), dtype=np.int32)
+        for i in range(N):
+            counts[:, i] = np.diff(np.searchsorted(s[i], Lam))
+        self.counts = counts
+        a = 1.0 - np.exp(-1.0 / c.smoothing_s)
+        zi = (1 - a) * c.mean_load * lam_sat * np.ones((1, N))
+        sm = lfilter([a], [1.0, -(1 - a)], counts.astype(float), axis=0, zi=zi)[0]
+        self.rho = sm / lam_sat
+        # load interpolation is clock-independent: precompute it once for every tick
+        tab = self.table
+        ri, rw = _interp_rows(tab.rho_grid, self.rho)
+        self._ri, self._rw = ri.astype(np.intp), rw
+        self._rho_near = (
+            np.abs(tab.rho_grid[None, :] - self.rho.reshape(-1, 1)).argmin(1).reshape(T, N)
+        )
+        self._fa = tab.f_grid[::-1].copy()
+        self._pw_a = tab.gpu_power_w[:, ::-1].copy()
+        self._sd_a = tab.gpu_power_std_w[:, ::-1].copy()
+        self.noise = rng.standard_normal((T, N))
+        self.priority_high = np.zeros(N, dtype=bool)
+        n_hp = int(round(c.high_priority_fraction * N))
+        self.priority_high[rng.permutation(N)[:n_hp]] = True
+        self.T, self.N = T, N
+        # per-server command delays are drawn when commands are issued
+        self._rng = np.random.default_rng(c.seed + 1)
+
+    # ------------------------------------------------------------------ physics
+    def server_wall_w(self, t: int | np.ndarray, f: np.ndarray) -> np.ndarray:
+        """Wall power of every server at tick(s) t with clocks f."""
+        c, tab = self.cfg, self.table
+        rho = self.rho[t]
+        i, wi = self._ri[t], self._rw[t]
+        j, wj = _interp_rows(self._fa, np.asarray(f, dtype=float))
+
+        def lerp2(za: np.ndarray) -> np.ndarray:
+            lo = za[i, j] + wj * (za[i, j + 1] - za[i, j])
+            hi = za[i + 1, j] + wj * (za[i + 1, j + 1] - za[i + 1, j])
+            return lo + wi * (hi - lo)
+
+        gpu = np.maximum(
+            lerp2(self._pw_a) + lerp2(self._sd_a) * self.noise[t], tab.n_gpus * self.profile.idle_w
+        )
+        load = np.clip(rho, 0.0, 1.0)
+        host = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
+        heat_frac = np.clip((gpu + host) / tab.rated_w, 0.0, 1.0)
+        fans = c.fan_max_w * np.maximum(c.fan_min_speed, heat_frac) ** 3
+        return server_wall_power_w(
+            gpu, host, TITANIUM_230V_REDUNDANT, psu_rated_w=c.psu_rated_w, fan_w=fans
+        )
+
+    # ------------------------------------------------------------------ run
+    def start(self, brake: bool = True) -> None:
+        """Set up the SimPy world (tick process); controllers then call command/advance."""
+        self.brake_enabled = brake
+        self.env = simpy.Environment()
+        N, T = self.N, self.T
+        self.f_cmd = np.ones(N)  # applied commanded clocks
+        self.pend_val = np.ones(N)
+        self.pend_t = np.full(N, np.inf)
+        self.brake_active = False
+        self.brake_pending_t = np.inf
+        self.brake_start = -np.inf
+        self.row_w = np.zeros(T)
+        self.f_eff = np.ones((T, N), dtype=np.float32)
+        self.cap_events = 0
+        self.brake_events = 0
+        self.brake_onsets: list[float] = []
+        self.brake_triggers: list[float] = []
+        self._last_lp = 1.0
+        self._last_hp = 1.0
+        self.t_idx = 0
+        self.env.process(self._tick())
+
+    def _tick(self) -> simpy.events.ProcessGenerator:
+        c = self.cfg
+        thr = c.brake_threshold * self.budget_w
+        rel = (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
+        for t in range(self.T):
+            now = float(t)
+            due = self.pend_t <= now
+            if due.any():
+                self.f_cmd[due] = self.pend_val[due]
+                self.pend_t[due] = np.inf
+            if not self.brake_active and self.brake_pending_t <= now:
+                self.brake_active = True
+                self.brake_start = now
+                self.brake_pending_t = np.inf
+                self.brake_events += 1
+                self.brake_onsets.append(now)
+            f = np.minimum(self.f_cmd, self.brake_f) if self.brake_active else self.f_cmd
+            self.f_eff[t] = f
+            p = float(self.server_wall_w(t, f).sum())
+            self.row_w[t] = p
+            self.t_idx = t + 1
+            if (
+                self.brake_enabled
+                and p > thr
+                and not self.brake_active
+                and not np.isfinite(self.brake_pending_t)
+            ):
+                delay = self._rng.uniform(0.0, c.brake_delay_max_s)
+                self.brake_pending_t = now + max(1.0, np.ceil(delay))  # next tick(s), <= 5 s
+                self.brake_triggers.append(now)
+            if self.brake_active and now - self.brake_start >= c.brake_hold_s and p < rel:
+                self.brake_active = False
+            yield self.env.timeout(1.0)
+
+    def observe(self) -> RowObservation:
+        t = max(self.t_idx - 1, 0)
+        k = max(1, int(round(self.cfg.control_period_s)))
+        lo = max(0, self.t_idx - k)
+        avg = self.row_w[lo : self.t_idx].mean() if self.t_idx > lo else 0.0
+        hp = self.priority_high
+        return RowObservation(
+            t_s=float(self.env.now),
+            row_power_frac=float(self.row_w[t] / self.budget_w),
+            row_power_frac_avg=float(avg / self.budget_w),
+            brake_active=self.brake_active,
+            lp_clock_frac=float(np.median(self.f_cmd[~hp])) if (~hp).any() else 1.0,
+            hp_clock_frac=float(np.median(self.f_cmd[hp])) if hp.any() else 1.0,
+        )
+
+    def command(self, lp_f: float, hp_f: float) -> None:
+        """Ask low/high-priority servers for clock fractions; lands after a random OOB delay."""
+        lp_f = float(np.clip(lp_f, self.f_min, 1.0))
+        hp_f = float(np.clip(hp_f, self.f_min, 1.0))
+        if lp_f < self._last_lp - 1e-9 or hp_f < self._last_hp - 1e-9:
+            self.cap_events += 1
+        target = np.where(self.priority_high, hp_f, lp_f)
+        changed = target != np.where(np.isfinite(self.pend_t), self.pend_val, self.f_cmd)
+        if changed.any():
+            delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, changed.sum())
+            self.pend_val[changed] = target[changed]
+            self.pend_t[changed] = self.env.now + np.maximum(delay, 0.0)
+        self._last_lp, self._last_hp = lp_f, hp_f
+
+    def advance(self, dt: float) -> None:
+        self.env.run(until=min(self.env.now + dt, float(self.T)))
+
+    @property
+    def done(self) -> bool:
+        return self.env.now >= self.T - 1e-9
+
+    def run(self, controller: Controller | None = None, brake: bool = True) -> RowResult:
+        """Simulate the whole horizon with an optional controller (None = no capping)."""
+        self.start(brake=brake)
+        if controller is not None:
+            period = self.cfg.control_period_s
+
+            def ctl() -> simpy.events.ProcessGenerator:
+                yield self.env.timeout(period + 0.5)  # after the first ticks
+                while True:
+                    act = controller(self.observe())
+                    if act is not None:
+                        self.command(*act)
+                    yield self.env.timeout(period)
+
+            self.env.process(ctl())
+        self.env.run(until=float(self.T))
+        return self.result()
+
+    def result(self) -> RowResult:
+        tab = self.table
+        nc = tab.rho_grid.size * tab.f_grid.size
+        T = self.t_idx
+        w = self.counts[:T].astype(float)
+        fj = (
+            np.abs(tab.f_grid[None, :] - self.f_eff[:T].reshape(-1, 1)).argmin(1).reshape(T, self.N)
+        )
+        cells = self._rho_near[:T] * tab.f_grid.size + fj
+        hp = self.priority_high
+        hpw = np.bincount(cells[:, hp].ravel(), weights=w[:, hp].ravel(), minlength=nc)
+        lpw = np.bincount(cells[:, ~hp].ravel(), weights=w[:, ~hp].ravel(), minlength=nc)
+        capped = (self.f_eff[:T] < 1.0 - 1e-6).any(axis=1)
+        braked = (self.f_eff[:T] <= self.brake_f + 1e-6).all(axis=1) & (self.brake_f < 1.0)
+        return RowResult(
+            n_servers=self.N,
+            budget_w=self.budget_w,
+            row_power_w=self.row_w[:T].copy(),
+            cap_events=self.cap_events,
+            brake_events=self.brake_events,
+            brake_seconds=int(braked.sum()),
+            capped_seconds=int(capped.sum()),
+            hp_cell_weights=hpw,
+            lp_cell_weights=lpw,
+            f_eff=self.f_eff[:T],
+            brake_onsets_s=list(self.brake_onsets),
+            brake_triggers_s=list(self.brake_triggers),
+        )
+
+
+# ---------------------------------------------------------------------------- reproduction
+@dataclass
+class SweepRow:
+    n_servers: int
+    extra_pct: float
+    peak_pct: float
+    avg_pct: float
+    uncapped_peak_pct: float
+    cap_events: int
+    capped_time_pct: float
+    brake_events: int
+    hp_p50_impact_pct: float
+    hp_p99_impact_pct: float
+    lp_p50_impact_pct: float
+
+    @property
+    def ok(self) -> bool:
+        return self.brake_events == 0 and self.hp_p50_impact_pct < 1.0
+
+
+@dataclass
+class PolcaReport:
+    """Outcome of the POLCA sweep; ``to_dict`` is the --json payload."""
+
+    summary: dict
+    rows: list[SweepRow]
+    series: dict[int, np.ndarray] = field(repr=False, default_factory=dict)  # n -> row frac (1 s)
+
+    def to_dict(self) -> dict:
+        return self.summary | {"rows": [r.__dict__ | {"ok": r.ok} for r in self.rows]}
+
+
+def verdict(summary: dict) -> str:
+    """One honest sentence comparing our frontier with the paper's 30 %."""
+    ours = summary["best_extra_pct"]
+    paper = POLCA_PAPER["extra_servers_pct"]
+    base_peak = summary["baseline_peak_pct"]
+    diff = ours - paper
+    rel = "matches" if abs(diff) <= 5 else ("exceeds" if diff > 0 else "falls short of")
+    bound = "at least " if summary.get("frontier_at_sweep_end") else ""
+    return (
+        f"POLCA in this model: {bound}+{ours:.0f}% servers with zero brakes and high-priority P50 impact "
+        f"< 1% ({rel} the paper's +{paper:.0f}%). Without capping, +{summary['uncapped_safe_extra_pct']:.0f}% "
+        f"stays under the budget. Our unoversubscribed row peaks at {base_peak:.0f}% of provisioned "
+        f"power (paper: ~{POLCA_PAPER['inference_row_peak_pct']:.0f}% for inference rows); rescaled to "
+        f"the paper's baseline peak, our frontier is +{summary['extra_pct_at_paper_peak']:.0f}%. The gap "
+        "comes from modelled server power (roofline serving, assumed host and fan power) and from the "
+        "synthetic load process, not from production telemetry."
+    )
+
+
+def plot_row_power(report: PolcaReport, path: str, cfg: RowConfig | None = None) -> str:
+    """PNG: row power share over time for the baseline and the largest passing count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    keys = sorted(report.series)
+    best = report.summary.get("best_n_servers")
+    show = [k for k in (keys[0], best, keys[-1]) if k is not None]
+    for n in dict.fromkeys(show):
+        y = report.series[n]
+        ax.plot(np.arange(y.size) / 60.0, 100 * y, lw=0.8, label=f"{n} servers")
+    for thr, lab in ((80, "80% LP cap"), (89, "89% LP+HP cap"), (100, "budget / brake")):
+        ax.axhline(thr, ls="--", lw=0.7, color="grey")
+        ax.text(
+            1.0,
+            thr + 0.5,
+            lab,
+            fontsize=7,
+            color="grey",
+            ha="right",
+            transform=ax.get_yaxis_transform(),
+        )
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("row power (% of budget)")
+    ax.set_title("POLCA row power under oversubscription")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def reproduce(
+    controller_factory: Callable[[], Controller],
+    base: RowConfig | None = None,
+    extra_pcts: tuple[float, ...] = tuple(range(0, 65, 5)),
+    table: ServingTable | None = None,
+) -> PolcaReport:
+    """Sweep server count in a fixed budget; report power, events and latency impact per count."""
+    base = base or RowConfig()
+    table = table if table is not None else characterize(base.hardware, base.model)
+    rows: list[SweepRow] = []
+    series: dict[int, np.ndarray] = {}
+    for pct in extra_pcts:
+        n = int(round(base.baseline_servers * (1 + pct / 100.0)))
+        cfg = base.model_copy(update={"n_servers": n})
+        sim = RowSimulation(cfg, table)
+        ref = sim.run(None, brake=False)
+        res = sim.run(controller_factory(), brake=True)
+        series[n] = res.row_power_w / res.budget_w
+        p_ref = weighted_percentiles(table, ref.hp_cell_weights, (50, 99))
+        p_res = weighted_percentiles(table, res.hp_cell_weights, (50, 99))
+        l_ref = weighted_percentiles(table, ref.lp_cell_weights, (50,))
+        l_res = weighted_percentiles(table, res.lp_cell_weights, (50,))
+
+        def impact(a: float, b: float) -> float:
+            return 100.0 * (a / b - 1.0) if b > 0 and np.isfinite(a) and np.isfinite(b) else 0.0
+
+        rows.append(
+            SweepRow(
+                n_servers=n,
+                extra_pct=100.0 * (n / base.baseline_servers - 1.0),
+                peak_pct=100 * res.peak_frac,
+                avg_pct=100 * res.avg_frac,
+                uncapped_peak_pct=100 * ref.peak_frac,
+                cap_events=res.cap_events,
+                capped_time_pct=100.0 * res.capped_seconds / max(1, res.row_power_w.size),
+                brake_events=res.brake_events,
+                hp_p50_impact_pct=impact(p_res[0], p_ref[0]),
+                hp_p99_impact_pct=impact(p_res[1], p_ref[1]),
+                lp_p50_impact_pct=impact(l_res[0], l_ref[0]),
+            )
+        )
+    ok = [r for r in rows if r.ok]
+    # largest count such that it and every smaller count pass (monotone frontier)
+    best = None
+    for r in rows:
+        if not r.ok:
+            break
+        best = r
+    safe_uncapped = [r for r in rows if r.uncapped_peak_pct <= 100.0 * base.brake_threshold]
+    summary = {
+        "config": base.model_dump(),
+        "budget_w": float(base.budget_w or base.baseline_servers * table.rated_w),
+        "lambda_sat_rps": table.lambda_sat,
+        "best_n_servers": best.n_servers if best else None,
+        "best_extra_pct": best.extra_pct if best else 0.0,
+        "any_ok_extra_pct": max((r.extra_pct for r in ok), default=0.0),
+        "uncapped_safe_extra_pct": max((r.extra_pct for r in safe_uncapped), default=0.0),
+        "baseline_peak_pct": rows[0].uncapped_peak_pct if rows else float("nan"),
+        "paper": POLCA_PAPER,
+    }
+    summary["frontier_at_sweep_end"] = bool(rows and best is rows[-1])
+    # Same frontier power if servers drew as much as the paper's rows: (1 + x) * ours / paper - 1.
+    summary["extra_pct_at_paper_peak"] = 100.0 * (
+        (1 + summary["best_extra_pct"] / 100.0)
+        * summary["baseline_peak_pct"]
+        / POLCA_PAPER["inference_row_peak_pct"]
+        - 1.0
+    )
+    summary["verdict"] = verdict(summary)
+    return PolcaReport(summary=summary, rows=rows, series=series)
