@@ -62,8 +62,9 @@ class AirSideConfig(StrictModel):
     )
     server_fan_min_flow: float = Field(0.3, gt=0, le=1, description="minimum fan speed fraction")
     server_fan_ramp_start_c: float = Field(
-        25.0,
-        description="inlet temperature above which server fans speed up, C (typical BMC fan tables)",
+        27.0,
+        description="inlet temperature above which server fans speed up, C (vendors hold fans low "
+        "through the ASHRAE recommended range, up to 27 C, then ramp)",
     )
     server_fan_ramp_per_k: float = Field(
         0.04, ge=0, le=1, description="fractional flow increase per K of inlet above the ramp start"
@@ -146,15 +147,15 @@ class ChillerConfig(StrictModel):
     )
     t_chw_bounds_c: tuple[float, float] = (7.22, 12.78)
     t_cond_bounds_c: tuple[float, float] = (12.78, 26.67)
-    cond_extrapolation_k: float = Field(
-        5.0,
-        ge=0,
-        le=15,
-        description="curves are evaluated up to this far above/below their published condenser "
-        "bounds before clamping (EnergyPlus clamps at the bounds; the margin keeps hot-day penalties)",
+    out_of_bounds: Literal["carnot", "clamp"] = Field(
+        "carnot",
+        description="outside the curves' published bounds: 'clamp' the inputs (EnergyPlus), or "
+        "'carnot': clamp, then scale EIR by the Carnot lift ratio so a warmer CHW or a hotter "
+        "condenser keeps its physical effect at the second-law efficiency the curve has at its bound",
     )
-    chw_extrapolation_k: float = Field(
-        0.0, ge=0, le=15, description="same for chilled water; 0 = clamp like EnergyPlus"
+    evaporator_approach_k: float = Field(2.0, ge=0, description="T_chw - T_evaporating, K")
+    condenser_approach_k: float = Field(
+        7.0, ge=0, description="T_condensing - T_cond_entering (range + approach), K"
     )
     max_second_law_efficiency: float = Field(
         0.65,
@@ -303,7 +304,9 @@ class CoolingConfig(StrictModel):
         "(ASHRAE 90.1 section 6.5.4.4 requires CHW reset)",
     )
     chw_reset_margin_k: float = Field(1.0, ge=0, le=10)
-    chw_reset_max_c: float = Field(18.0, ge=4, le=25)
+    chw_reset_max_c: float = Field(
+        20.0, ge=4, le=25, description="highest reset CHW, C (warm-water CHW designs run 18-20 C)"
+    )
     economizer: EconomizerMode = "auto"
     economizer_hx_approach_k: float = Field(1.5, gt=0, le=6, description="plate HX approach, K")
     inlet_limit_c: float = Field(
@@ -498,10 +501,9 @@ class CoolingPlant:
         self.fws_flow_design = self.q_liq_design / (RHO_CP_WATER * lq.fws_delta_t_k)
         self.drycooler_rated_w = lq.sizing_factor * self.q_liq_design
         self.drycooler_fan_rated_w = lq.drycooler_fan_w_per_w * self.drycooler_rated_w
-        # chiller curve bounds with extrapolation margin
-        m, mc = ch.cond_extrapolation_k, ch.chw_extrapolation_k
-        self._chw_lo, self._chw_hi = ch.t_chw_bounds_c[0] - mc, ch.t_chw_bounds_c[1] + mc
-        self._cond_lo, self._cond_hi = ch.t_cond_bounds_c[0] - m, ch.t_cond_bounds_c[1] + m
+        # chiller curve bounds
+        self._chw_lo, self._chw_hi = ch.t_chw_bounds_c
+        self._cond_lo, self._cond_hi = ch.t_cond_bounds_c
         self._capft = tuple(ch.capft)
         self._eirft = tuple(ch.eirft)
         self._eirfplr = tuple(ch.eirfplr)
@@ -520,6 +522,13 @@ class CoolingPlant:
         ramp = 1.0 + a.server_fan_ramp_per_k * np.maximum(t_in - a.server_fan_ramp_start_c, 0.0)
         return np.clip(np.maximum(load, a.server_fan_min_flow) * ramp, a.server_fan_min_flow, 1.0)
 
+    def carnot_eir(self, t_chw_c: float, t_cond_c: float) -> float:
+        """Carnot electric input ratio (T_c - T_e)/T_e with refrigerant approaches, K/K."""
+        ch = self.cfg.chiller
+        t_e = t_chw_c - ch.evaporator_approach_k + 273.15
+        t_c = t_cond_c + ch.condenser_approach_k + 273.15
+        return max(t_c - t_e, 1.0) / t_e
+
     def chiller_power(
         self, q_load_w: float, t_chw_c: float, t_cond_c: float
     ) -> tuple[float, float, float]:
@@ -528,6 +537,7 @@ class CoolingPlant:
         Q_avail = Q_ref CAPFT(T_chw, T_cond); PLR = Q/Q_avail;
         P = (Q_avail / COP_ref) EIRFT(T_chw, T_cond) EIRFPLR(max(PLR, PLR_min)) min(1, PLR/PLR_min)
         (the last factor is EnergyPlus' cycling ratio below the minimum part-load ratio).
+        Outside the curve bounds, CAPFT is clamped and EIRFT is scaled by the Carnot lift ratio.
         """
         if q_load_w <= 0.0:
             return 0.0, 0.0, self.chiller_cap_ref
@@ -538,13 +548,12 @@ class CoolingPlant:
         pmin = self.cfg.chiller.min_plr
         plr_eval = min(max(plr, pmin), 1.0)
         cycling = min(1.0, plr / pmin)
+        ch = self.cfg.chiller
         eir_t = biquadratic(self._eirft, x, y)
-        # second-law guard at the actual (unclamped) temperatures
-        t_ev = t_chw_c + 273.15
-        lift = max(t_cond_c + 2.0 - t_chw_c, 1.0)
-        eir_min = (
-            lift / (self.cfg.chiller.max_second_law_efficiency * t_ev) * self.cfg.chiller.cop_ref
-        )
+        if ch.out_of_bounds == "carnot" and (x != t_chw_c or y != t_cond_c):
+            eir_t *= self.carnot_eir(t_chw_c, t_cond_c) / self.carnot_eir(x, y)
+        # second-law guard: COP never better than max_second_law_efficiency x Carnot
+        eir_min = ch.cop_ref * self.carnot_eir(t_chw_c, t_cond_c) / ch.max_second_law_efficiency
         eir = max(eir_t, eir_min) * max(quadratic(self._eirfplr, plr_eval), 0.01)
         power = cap / self.cfg.chiller.cop_ref * eir * cycling
         return power, plr, cap

@@ -1,0 +1,390 @@
+"""Cooling plant: energy balance, closed forms, monotonicity, PUE bounds, liquid cooling, bugs not copied."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dcsim.climate import WeatherSample, relative_humidity, wet_bulb_stull
+from dcsim.cooling import (
+    CP_AIR,
+    RHO_AIR,
+    CoolingConfig,
+    CoolingControls,
+    CoolingPlant,
+    biquadratic,
+    check_air_density,
+    pue,
+    quadratic,
+)
+from dcsim.errors import InputError
+from dcsim.schema import validate_model
+
+N_RACKS = 32
+RACK_DESIGN_W = 20e3
+DESIGN_W = N_RACKS * RACK_DESIGN_W
+
+
+def weather(db: float, rh: float = 0.5) -> WeatherSample:
+    return WeatherSample(db, float(wet_bulb_stull(db, rh)), rh)
+
+
+def steady(
+    cfg: CoolingConfig, w: WeatherSample, load: float = 0.8, steps: int = 120, controls=None
+):
+    plant = CoolingPlant(cfg, N_RACKS, DESIGN_W)
+    p = np.full(N_RACKS, load * RACK_DESIGN_W)
+    plant.reset(w, p)
+    for _ in range(steps):
+        r = plant.step(p, w, 60.0, controls)
+    return plant, r
+
+
+# ----------------------------------------------------------------------------- energy balance
+@pytest.mark.parametrize("typ", ["air", "liquid"])
+@pytest.mark.parametrize("db", [-5.0, 15.0, 35.0])
+def test_heat_removed_equals_it_heat_at_steady_state(typ, db):
+    _, r = steady(CoolingConfig(type=typ), weather(db))
+    assert r.heat_removed_w == pytest.approx(r.it_heat_w, rel=1e-6)
+    assert r.it_heat_w == pytest.approx(0.8 * DESIGN_W + r.server_fan_w.sum(), rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    loads=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=30),
+    dt=st.sampled_from([1.0, 30.0, 60.0, 300.0]),
+    typ=st.sampled_from(["air", "liquid"]),
+    sa=st.floats(18.0, 27.0),
+)
+def test_energy_balance_with_thermal_mass(loads, dt, typ, sa):
+    """sum(IT heat dt) = sum(heat removed dt) + change in stored energy, exactly, every step."""
+    plant = CoolingPlant(CoolingConfig(type=typ), N_RACKS, DESIGN_W)
+    rng = np.random.default_rng(len(loads))
+    w = weather(20.0)
+    plant.reset(w, np.full(N_RACKS, 0.5 * RACK_DESIGN_W))
+    e0 = plant.stored_energy_j
+    it_j = removed_j = 0.0
+    for x in loads:
+        p = x * RACK_DESIGN_W * rng.uniform(0.5, 1.0, N_RACKS)
+        r = plant.step(p, w, dt, CoolingControls(supply_air_c=sa))
+        it_j += r.it_heat_w * dt
+        removed_j += r.heat_removed_w * dt
+        assert it_j == pytest.approx(removed_j + plant.stored_energy_j - e0, rel=1e-9, abs=1e-3)
+
+
+def test_outlet_is_inlet_plus_p_over_rho_cp_v_at_steady_state():
+    plant, r = steady(CoolingConfig(), weather(20.0))
+    v = plant.v_design * plant.u  # m3/s per rack
+    q = 0.8 * RACK_DESIGN_W + r.server_fan_w
+    np.testing.assert_allclose(r.outlet_c, r.inlet_c + q / (RHO_AIR * CP_AIR * v), rtol=1e-6)
+
+
+def test_temperatures_respond_over_minutes():
+    """First-order supply air: a setpoint step is far from done after 1 min, done after 30 min."""
+    cfg = CoolingConfig()
+    w = weather(20.0)
+    plant = CoolingPlant(cfg, N_RACKS, DESIGN_W)
+    p = np.full(N_RACKS, 0.6 * RACK_DESIGN_W)
+    plant.reset(w, p)
+    t0 = plant.step(p, w, 60.0).inlet_c.mean()
+    ctl = CoolingControls(supply_air_c=26.0)
+    first = plant.step(p, w, 60.0, ctl).inlet_c.mean()
+    for _ in range(30):
+        last = plant.step(p, w, 60.0, ctl)
+    final = last.inlet_c.mean()
+    assert final - t0 == pytest.approx(4.0, abs=0.6)
+    assert (first - t0) < 0.5 * (final - t0)
+    assert abs(last.supply_air_c - 26.0) < 0.05
+    tau = cfg.air.supply_tau_s
+    assert last.supply_air_c - 22.0 == pytest.approx(4.0 * (1 - math.exp(-31 * 60 / tau)), abs=0.01)
+
+
+# ----------------------------------------------------------------------------- fans
+def test_server_fans_follow_affinity_law():
+    plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
+    w = weather(20.0)
+    r1 = plant.step(np.full(N_RACKS, 1.0 * RACK_DESIGN_W), w, 60.0)
+    u1 = plant.u.copy()
+    r2 = plant.step(np.full(N_RACKS, 0.5 * RACK_DESIGN_W), w, 60.0)
+    u2 = plant.u.copy()
+    np.testing.assert_allclose(r1.server_fan_w / r2.server_fan_w, (u1 / u2) ** 3, rtol=1e-12)
+    assert np.all(u2 < u1)  # half the heat, less flow
+    # PyDCM's linear fan would give ratio u1/u2; cubic is much larger
+    assert np.all(r1.server_fan_w / r2.server_fan_w > 1.5 * u1 / u2)
+
+
+def test_crah_fan_cubic_in_flow():
+    plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
+    w = weather(20.0)
+    out = []
+    for load in (1.0, 0.5):
+        p = np.full(N_RACKS, load * RACK_DESIGN_W)
+        r = plant.step(p, w, 60.0)
+        flow = CoolingConfig().air.crah_flow_margin * float((plant.v_design * plant.u).sum())
+        out.append((r.breakdown["crah_fan_w"], flow))
+    (p1, f1), (p2, f2) = out
+    assert p1 / p2 == pytest.approx((f1 / f2) ** 3, rel=1e-9)
+
+
+def test_server_fans_speed_up_with_hot_inlet():
+    _, cool = steady(CoolingConfig(), weather(20.0), controls=CoolingControls(supply_air_c=20.0))
+    _, warm = steady(CoolingConfig(), weather(20.0), controls=CoolingControls(supply_air_c=27.0))
+    assert warm.server_fan_w.sum() > cool.server_fan_w.sum()
+
+
+# ----------------------------------------------------------------------------- chiller
+def test_energyplus_curves_are_one_at_reference():
+    c = CoolingConfig().chiller
+    assert biquadratic(c.capft, c.t_chw_ref_c, c.t_cond_ref_c) == pytest.approx(1.0, abs=0.02)
+    assert biquadratic(c.eirft, c.t_chw_ref_c, c.t_cond_ref_c) == pytest.approx(1.0, abs=0.03)
+    assert quadratic(c.eirfplr, 1.0) == pytest.approx(1.0, abs=0.01)
+
+
+def test_chiller_reference_cop_at_rated_conditions():
+    plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
+    c = plant.cfg.chiller
+    cap = plant.chiller_cap_ref * biquadratic(c.capft, c.t_chw_ref_c, c.t_cond_ref_c)
+    power, plr, _ = plant.chiller_power(cap, c.t_chw_ref_c, c.t_cond_ref_c)
+    assert plr == pytest.approx(1.0)
+    assert cap / power == pytest.approx(c.cop_ref, rel=0.04)
+
+
+def test_chiller_power_rises_with_condenser_and_falls_with_chw():
+    plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
+    q = 0.6 * plant.chiller_cap_ref
+    conds = np.linspace(14.0, 31.0, 12)
+    powers = [plant.chiller_power(q, 10.0, tc)[0] for tc in conds]
+    assert np.all(np.diff(powers) > 0)
+    chws = np.linspace(7.3, 12.7, 8)
+    powers = [plant.chiller_power(q, t, 26.0)[0] for t in chws]
+    assert np.all(np.diff(powers) < 0)
+
+
+def test_chiller_power_rises_with_outdoor_temperature():
+    cfg = CoolingConfig(economizer="off")
+    out = []
+    for db in (10.0, 18.0, 26.0, 32.0, 38.0):
+        _, r = steady(cfg, weather(db, 0.45), steps=30)
+        out.append(r.breakdown["chiller_w"])
+    assert np.all(np.diff(out) > 0), out
+
+
+def test_chiller_capacity_shortfall_raises_chw_supply():
+    plant = CoolingPlant(CoolingConfig(economizer="off"), N_RACKS, DESIGN_W)
+    w = weather(30.0)
+    p = np.full(N_RACKS, 3.0 * RACK_DESIGN_W)  # three times the design load
+    plant.reset(w, p)
+    r = plant.step(p, w, 60.0)
+    assert r.chw_supply_c > plant.setpoints(None)[1] + 1.0
+    assert r.chiller_plr == pytest.approx(1.0, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- tower, economizer
+def test_tower_sized_on_its_rating_not_the_load():
+    """PyDCM sizes the tower to the instantaneous load (PUE ~2.3 at 35 C); ours stays sane."""
+    plant, r = steady(CoolingConfig(economizer="off"), weather(35.0, 0.4))
+    assert plant.tower_rated_w == pytest.approx(plant.tower_rated_w)  # fixed at construction
+    assert r.breakdown["tower_fan_w"] <= plant.tower_fan_rated_w * (1 + 1e-9)
+    assert pue(r.it_heat_w, r.facility_w) < 1.35
+    rated = plant.tower_rated_w
+    _, r_low = steady(CoolingConfig(economizer="off"), weather(35.0, 0.4), load=0.2)
+    assert plant.tower_rated_w == rated
+    assert r_low.breakdown["tower_fan_w"] < r.breakdown["tower_fan_w"]
+
+
+def test_economizer_cold_full_hot_none_and_off_mode():
+    _, cold = steady(CoolingConfig(), weather(0.0, 0.7))
+    assert cold.economizer_on and cold.economizer_fraction == 1.0
+    assert cold.breakdown["chiller_w"] == 0.0
+    _, hot = steady(CoolingConfig(), weather(32.0, 0.5))
+    assert not hot.economizer_on and hot.breakdown["chiller_w"] > 0
+    _, off = steady(CoolingConfig(economizer="off"), weather(0.0, 0.7))
+    assert not off.economizer_on and off.breakdown["chiller_w"] > 0
+    assert off.facility_w > cold.facility_w
+
+
+def test_forced_economizer_in_hot_weather_overheats_inlets():
+    """Mode 'on' locks the chillers out: in hot weather CHW floats up and inlets follow."""
+    ctl = CoolingControls(economizer="on")
+    _, r = steady(CoolingConfig(), weather(35.0, 0.5), controls=ctl)
+    assert r.breakdown["chiller_w"] == 0.0
+    assert r.chw_supply_c > 20.0
+    assert r.inlet_c.max() > 27.0
+
+
+def test_water_use_is_tower_evaporation_plus_blowdown():
+    plant, r = steady(CoolingConfig(), weather(25.0, 0.5))
+    tw = plant.cfg.tower
+    q_rej = r.extra["heat_rejected_w"]
+    expect = (
+        tw.evaporation_kg_per_j
+        * q_rej
+        * 60.0
+        * tw.cycles_of_concentration
+        / (tw.cycles_of_concentration - 1)
+    )
+    assert r.water_l == pytest.approx(expect, rel=1e-12)
+    wue = r.water_l / (r.it_heat_w * 60.0 / 3.6e6)
+    assert 1.0 < wue < 2.5  # L/kWh; industry-average WUE ~1.8 (Shehabi et al. 2016)
+
+
+# ----------------------------------------------------------------------------- PUE
+@pytest.mark.parametrize(
+    "db,rh",
+    [
+        (-15.0, 0.8),
+        (0.0, 0.7),
+        (12.0, 0.7),
+        (22.0, 0.6),
+        (30.0, 0.5),
+        (35.0, 0.3),
+        (33.0, 0.75),
+        (45.0, 0.15),
+    ],
+)
+@pytest.mark.parametrize("typ", ["air", "liquid"])
+def test_pue_bounds_across_climates(db, rh, typ):
+    _, r = steady(CoolingConfig(type=typ), weather(db, rh), steps=30)
+    value = pue(r.it_heat_w, r.facility_w)
+    assert value >= 1.0
+    lo = 1.01 if typ == "liquid" else 1.03
+    assert lo <= value <= 1.6
+
+
+@pytest.mark.parametrize("db,rh", [(0.0, 0.7), (15.0, 0.6), (25.0, 0.6), (33.0, 0.75), (42.0, 0.2)])
+def test_liquid_cooling_lowers_pue_at_same_it_load(db, rh):
+    _, air = steady(CoolingConfig(type="air"), weather(db, rh), steps=30)
+    _, liq = steady(CoolingConfig(type="liquid"), weather(db, rh), steps=30)
+    # same accelerator load; server fans shrink with the air share
+    assert liq.server_fan_w.sum() < air.server_fan_w.sum()
+    assert liq.facility_w + liq.server_fan_w.sum() < air.facility_w + air.server_fan_w.sum()
+    assert pue(liq.it_heat_w, liq.facility_w) < pue(air.it_heat_w, air.facility_w)
+
+
+@pytest.mark.parametrize("db,rh", [(0.0, 0.7), (12.0, 0.7), (22.0, 0.6), (32.0, 0.5), (40.0, 0.2)])
+def test_raising_supply_setpoint_lowers_cooling_energy(db, rh):
+    """Warmer supply air -> warmer CHW (reset) -> less chiller work and more economizer hours.
+
+    Swept while every rack inlet stays inside the ASHRAE recommended 18-27 C band (supply
+    18-24.5 C plus per-rack approach). Cooling (facility) energy never rises and falls clearly
+    whenever chillers run.
+    """
+    facility, inlet_max = [], []
+    for sa in (18.0, 19.5, 21.0, 22.5, 24.0, 24.5):
+        _, r = steady(
+            CoolingConfig(), weather(db, rh), steps=40, controls=CoolingControls(supply_air_c=sa)
+        )
+        facility.append(r.facility_w)
+        inlet_max.append(r.inlet_c.max())
+    assert max(inlet_max) <= 27.0
+    assert np.all(np.diff(facility) <= 1e-6 * facility[0]), facility
+    _, r18 = steady(
+        CoolingConfig(), weather(db, rh), steps=40, controls=CoolingControls(supply_air_c=18.0)
+    )
+    if r18.breakdown["chiller_w"] > 0.05 * r18.facility_w:
+        assert facility[-1] < 0.85 * facility[0]
+
+
+def test_server_fan_ramp_makes_an_optimum_inside_the_band():
+    """Past ~25 C supply the inlets leave the band, server fans ramp and CRAH fans follow:
+    total (server fans + facility) energy has an optimum in the interior (Patterson, ITherm 2008)."""
+    totals = []
+    for sa in (18.0, 22.0, 24.0, 27.0):
+        _, r = steady(
+            CoolingConfig(), weather(22.0, 0.6), steps=40, controls=CoolingControls(supply_air_c=sa)
+        )
+        totals.append(r.facility_w + r.server_fan_w.sum())
+    assert min(totals[1:3]) < totals[0] and min(totals[1:3]) < totals[3]
+
+
+# ----------------------------------------------------------------------------- liquid loop
+def test_liquid_loop_trims_only_when_dry_cooler_cannot_reach_setpoint():
+    _, mild = steady(CoolingConfig(type="liquid"), weather(15.0, 0.6))
+    assert mild.breakdown["trim_chiller_w"] == 0.0
+    assert mild.breakdown["cdu_pump_w"] > 0 and mild.breakdown["drycooler_fan_w"] > 0
+    _, hot = steady(CoolingConfig(type="liquid"), weather(38.0, 0.3))
+    assert hot.breakdown["trim_chiller_w"] > 0
+    assert hot.extra["trim_load_w"] > 0
+
+
+def test_air_cooling_has_no_liquid_equipment():
+    _, r = steady(CoolingConfig(type="air"), weather(20.0))
+    for k in ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w"):
+        assert r.breakdown[k] == 0.0
+
+
+# ----------------------------------------------------------------------------- throttling
+def test_throttle_closed_form_above_inlet_limit():
+    cfg = CoolingConfig(inlet_limit_c=27.0)
+    plant = CoolingPlant(cfg, N_RACKS, DESIGN_W)
+    w = weather(20.0)
+    p = np.full(N_RACKS, 0.8 * RACK_DESIGN_W)
+    plant.reset(w, p)
+    r = plant.step(p, w, 60.0)
+    assert np.all(r.throttle == 1.0)
+    for _ in range(60):
+        r = plant.step(p, w, 60.0, CoolingControls(supply_air_c=33.0))
+    excess = np.maximum(r.inlet_c - 27.0, 0.0)
+    expect = (1 - excess / cfg.throttle_headroom_k) ** (1 / cfg.throttle_dvfs_alpha)
+    np.testing.assert_allclose(r.throttle, expect, rtol=1e-12)
+    assert np.all(r.throttle < 1.0)
+    # hotter racks (row ends, more recirculation) throttle more
+    hot = np.argmax(r.inlet_c)
+    assert r.throttle[hot] == r.throttle.min()
+
+
+def test_per_rack_approach_temperatures_differ():
+    _, r = steady(CoolingConfig(), weather(20.0))
+    approach = r.inlet_c - r.supply_air_c
+    assert approach.max() - approach.min() > 0.3
+    assert np.all(approach > 0)
+
+
+# ----------------------------------------------------------------------------- density check
+def test_check_air_density():
+    assert check_air_density(20.0) is None
+    assert check_air_density(35.0).startswith("warning")
+    assert check_air_density(60.0).startswith("error")
+    assert check_air_density(120.0, liquid_fraction=0.8) is None  # 24 kW by air
+
+
+# ----------------------------------------------------------------------------- config and determinism
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"liquid_fraction": -0.1}, "cooling.liquid_fraction"),
+        ({"chiller": {"cop_ref": -3}}, "cooling.chiller.cop_ref"),
+        ({"tower": {"sizing_factor": 0}}, "cooling.tower.sizing_factor"),
+        ({"economizer": "sometimes"}, "cooling.economizer"),
+        ({"chiller": {"capft": [1, 2]}}, "cooling.chiller.capft"),
+        ({"pumps": {"efficiency": 1.5}}, "cooling.pumps.efficiency"),
+        ({"bogus": 1}, "cooling.bogus"),
+    ],
+)
+def test_bad_config_names_field(data, field):
+    with pytest.raises(InputError) as exc:
+        validate_model(CoolingConfig, data, file="s.yaml", prefix="cooling")
+    assert exc.value.field == field
+
+
+def test_deterministic():
+    def run():
+        plant = CoolingPlant(CoolingConfig(type="liquid"), N_RACKS, DESIGN_W)
+        rng = np.random.default_rng(7)
+        out = []
+        for k in range(50):
+            p = rng.uniform(0, RACK_DESIGN_W, N_RACKS)
+            r = plant.step(p, weather(10 + k * 0.5), 60.0)
+            out.append((r.facility_w, r.inlet_c.sum(), r.water_l))
+        return out
+
+    assert run() == run()
+
+
+def test_psychrometric_sanity():
+    assert float(relative_humidity(20.0, 20.0)) == pytest.approx(1.0)
+    assert float(relative_humidity(20.0, 10.0)) == pytest.approx(0.526, abs=0.01)

@@ -1,0 +1,138 @@
+"""dcsim/Cooling-v0: API checks, reward terms, determinism, heuristics."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import dcsim.envs  # noqa: F401  (registers ids)
+from agents.cooling import FixedSetpoint, ReactiveSetpoint
+from dcsim.envs.cooling import OBS_NAMES, CoolingEnv
+
+
+def make(**kw) -> CoolingEnv:
+    kw.setdefault("episode_steps", 120)
+    return CoolingEnv(**kw)
+
+
+def test_gymnasium_check_env():
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(gym.make("dcsim/Cooling-v0", episode_steps=50).unwrapped)
+
+
+def test_sb3_check_env():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(make(episode_steps=50), warn=True)
+
+
+def test_spaces_and_defaults():
+    env = make()
+    assert env.observation_space.shape == (len(OBS_NAMES),)
+    assert env.action_space.shape == (3,)
+    assert env.n_racks == 64  # 1,024 accelerators, 16 per rack
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and info == {}
+
+
+def test_reward_is_sum_of_terms_and_truncates():
+    env = make(episode_steps=30)
+    obs, _ = env.reset(seed=1)
+    a = env.action_space.sample()
+    for k in range(30):
+        obs, r, term, trunc, info = env.step(a)
+        assert isinstance(r, float) and isinstance(term, bool) and isinstance(trunc, bool)
+        assert set(info["reward_terms"]) == {"energy", "carbon", "violation", "throttle"}
+        assert r == pytest.approx(sum(info["reward_terms"].values()))
+        assert all(v <= 0 for v in info["reward_terms"].values())
+        assert env.observation_space.contains(obs)
+        assert not term
+        assert trunc == (k == 29)
+
+
+def test_same_seed_same_episode():
+    def run(seed):
+        env = make(episode_steps=40)
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(0)
+        out = [obs]
+        for _ in range(40):
+            obs, r, *_ = env.step(rng.uniform(-1, 1, 3).astype(np.float32))
+            out.append(obs)
+            out.append(np.array([r]))
+        return np.concatenate(out)
+
+    np.testing.assert_array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+def test_action_mapping_round_trip():
+    env = make()
+    for sa, chw, mode in [(18.0, 6.0, "off"), (22.5, 12.0, "auto"), (27.0, 18.0, "on")]:
+        c = env.to_controls(env.to_action(sa, chw, mode))
+        assert c.supply_air_c == pytest.approx(sa, abs=1e-5)
+        assert c.chw_supply_c == pytest.approx(chw, abs=1e-5)
+        assert c.economizer == mode
+
+
+def test_forced_economizer_in_heat_violates_and_throttles():
+    env = make(climate={"weather": {"preset": "hot-humid"}}, episode_steps=60)
+    env.reset(seed=0)
+    a = env.to_action(27.0, 18.0, "on")
+    terms = {"violation": 0.0, "throttle": 0.0}
+    for _ in range(60):
+        _, _, _, _, info = env.step(a)
+        for k in terms:
+            terms[k] += info["reward_terms"][k]
+    assert terms["violation"] < -1.0
+    assert info["metrics"]["inlet_max_c"] > 27.0
+
+
+def test_carbon_term_scales_with_grid_intensity():
+    clean = make(climate={"carbon": {"country": "SE"}}, random_start_day=False)
+    dirty = make(climate={"carbon": {"country": "PL"}}, random_start_day=False)
+    out = []
+    for env in (clean, dirty):
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(env.to_action(22.0, 12.0, "auto"))
+        out.append(info["reward_terms"])
+    assert out[0]["energy"] == pytest.approx(out[1]["energy"])
+    assert out[1]["carbon"] / out[0]["carbon"] == pytest.approx(662 / 41, rel=1e-6)
+
+
+def test_liquid_config_runs_with_lower_pue():
+    pues = []
+    for typ in ("air", "liquid"):
+        env = make(cooling={"type": typ}, random_start_day=False, episode_steps=20)
+        env.reset(seed=0)
+        for _ in range(20):
+            _, _, _, _, info = env.step(env.to_action(22.0, 12.0, "auto"))
+        pues.append(info["metrics"]["pue"])
+    assert pues[1] < pues[0]
+
+
+def test_heuristics_run_and_reactive_saves_energy_when_warm():
+    env = make(climate={"weather": {"preset": "hot-humid"}}, episode_steps=240)
+    energy = {}
+    for cls in (FixedSetpoint, ReactiveSetpoint):
+        agent = cls(env)
+        obs, _ = env.reset(seed=2)
+        agent.reset()
+        e = 0.0
+        for _ in range(240):
+            obs, _, _, trunc, info = env.step(agent.predict(obs))
+            e += info["metrics"]["cooling_kwh"]
+            assert env.action_space.contains(agent.predict(obs))
+        energy[cls.name] = e
+    assert energy["reactive"] < energy["fixed"]
+
+
+def test_bad_config_is_input_error():
+    from dcsim.errors import InputError
+
+    with pytest.raises(InputError) as exc:
+        CoolingEnv(cooling={"liquid_fraction": 2.0})
+    assert exc.value.field == "cooling.liquid_fraction"
