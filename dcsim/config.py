@@ -31,8 +31,7 @@ DEFAULT_SCENARIO = SCENARIO_DIR / "default.yaml"
 class TimeConfig(StrictModel):
     dt_s: float = Field(60.0, gt=0, le=3600, description="control interval")
     steps: int = Field(1440, gt=0, le=10_000_000, description="control intervals per episode")
-    start_day_of_year: int = Field(196, ge=1, le=366, description="weather/carbon start day (196 = mid July)")
-    start_hour: float = Field(0.0, ge=0, lt=24)
+    # The calendar start (day of year, hour) lives in climate.weather: t = 0 is that instant.
 
 
 class ClusterConfig(StrictModel):
@@ -40,7 +39,7 @@ class ClusterConfig(StrictModel):
     servers: int = Field(32, gt=0, le=1_000_000)
     servers_per_rack: int = Field(4, gt=0, le=64)
     topology: str | dict[str, Any] = Field(
-        "leaf_spine_small.yaml", description="topology YAML path, or an inline topology mapping"
+        "leaf_spine_256.yaml", description="topology YAML path, or an inline topology mapping"
     )
 
     @field_validator("hardware")

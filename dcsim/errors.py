@@ -20,3 +20,27 @@ class InputError(Exception):
             where.append(f"field '{self.field}'")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class input_context:  # noqa: N801 - used as a context manager
+    """Fill in the file and prefix the field path of InputErrors raised by a builder.
+
+    Builders (topology, climate, cooling) know their own field names but not
+    which scenario file or section they were called for.
+    """
+
+    def __init__(self, file: str | None, prefix: str):
+        self.file = file
+        self.prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if isinstance(exc, InputError):
+            if exc.file is None:
+                exc.file = self.file
+            if self.prefix and not (exc.field or "").startswith(self.prefix):
+                exc.field = f"{self.prefix}.{exc.field}" if exc.field else self.prefix
+            exc.args = (exc.render(),)
+        return False

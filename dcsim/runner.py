@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from dcsim.config import LoadedScenario
-from dcsim.results import RunWriter, contained, csv_text, environment_versions, is_complete, run_id, safe_name
+from dcsim.results import (
+    RunWriter,
+    contained,
+    csv_text,
+    environment_versions,
+    is_complete,
+    run_id,
+    safe_name,
+)
 from dcsim.sim import summarize
 
 

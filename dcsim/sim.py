@@ -21,13 +21,11 @@ import simpy
 from dcsim.climate import build_carbon, build_weather
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
 from dcsim.cooling import CoolingControls, CoolingPlant
-from dcsim.errors import InputError
+from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
 from dcsim.network import collective_time, load_topology
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w, switch_power_w
 from dcsim.workload import gradient_bytes_per_rank, step_flops, training_step_time
-
-SECONDS_PER_DAY = 86400.0
 
 
 @dataclass
@@ -110,29 +108,35 @@ class Simulation:
         self.n_active = int(round(sc.workload.active_fraction * self.n_servers))
         self.active = np.arange(self.n_servers) < self.n_active
         self.dt = sc.time.dt_s
-        self.t0 = (sc.time.start_day_of_year - 1) * SECONDS_PER_DAY + sc.time.start_hour * 3600.0
+        self.t0 = 0.0  # t = 0 is climate.weather.start_day_of_year at start_hour
 
+        src = str(loaded.source) if loaded.source else None
         topo = sc.cluster.topology
         if isinstance(topo, str):
             topo = resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR)
-        self.fabric = load_topology(topo)
+            self.fabric = load_topology(topo)  # errors name the topology file itself
+        else:
+            with input_context(src, "cluster.topology"):
+                self.fabric = load_topology(topo)
         if self.fabric.n_hosts < self.n_dev:
             raise InputError(
                 f"topology has {self.fabric.n_hosts} hosts (NICs) but the cluster has {self.n_dev} "
                 f"accelerators ({self.n_servers} servers x {self.acc_per_server}); "
                 "expected a fabric with at least one host per accelerator",
-                file=str(loaded.source) if loaded.source else None, field="cluster.topology",
+                file=src, field="cluster.topology",
             )
-        self.switch_w = float(switch_power_w(self.fabric))
+        self.switch_w = float(np.sum(switch_power_w(*self.fabric.switch_ports())))
         self._comm_cache: dict[str, float] = {}
 
         self.host_w = self.profile.server.host_power_w.value
         self.psu_eff = self.profile.server.psu_efficiency.value
         server_peak = server_wall_power_w(self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff)
         self.design_it_w = float(server_peak) * self.n_servers + self.switch_w
-        self.plant = CoolingPlant(sc.cooling, self.n_racks, self.design_it_w)
-        self.weather = build_weather(sc.climate, loaded.base_dir, self.seed)
-        self.carbon = build_carbon(sc.climate, loaded.base_dir, self.seed)
+        with input_context(src, "cooling"):
+            self.plant = CoolingPlant(sc.cooling, self.n_racks, self.design_it_w)
+        with input_context(src, "climate"):
+            self.weather = build_weather(sc.climate, loaded.base_dir, self.seed)
+            self.carbon = build_carbon(sc.climate, loaded.base_dir, self.seed)
         # Reference throughput: the job at full clock, no throttling (normalizes rewards).
         self.ref_tokens_per_s = self._tokens_per_s(self._step_time(1.0, sc.workload.routing))
         self.reset()
@@ -174,35 +178,41 @@ class Simulation:
     def _job(self):
         """SimPy process: iterations of compute then exposed communication.
 
-        Work is kept in 'fraction of the current phase left'; an interrupt at
-        an interval boundary re-times the remainder at the new clock.
+        Work is kept as 'fraction of the current phase left'. At each interval
+        end the process is interrupted, books the time spent into that
+        interval, and waits for the next interval, which re-times the rest of
+        the phase at the new clock.
         """
         phase, left = "compute", 1.0
         while True:
             st = self._cur_step
             dur = (st.compute_s if phase == "compute" else st.exposed_comm_s) * left
             start = self.env.now
+            interrupted = False
             try:
                 if dur > 0:
                     yield self.env.timeout(dur)
                 done = 1.0
             except simpy.Interrupt:
-                done = (self.env.now - start) / dur if dur > 0 else 1.0
+                interrupted = True
+                done = min((self.env.now - start) / dur, 1.0) if dur > 0 else 1.0
             spent = self.env.now - start
             acc = self.acct
             if phase == "compute":
                 acc.compute_s += spent
             else:
                 acc.comm_s += spent
-            acc.iterations += spent / st.total_s if st.total_s > 0 else 0.0
+            acc.iterations += spent / st.total_s
             left *= 1.0 - done
-            if left <= 1e-12:
+            if left <= 1e-9:
                 if phase == "compute":
                     phase = "comm"
                 else:
                     phase = "compute"
                     acc.completed += 1
                 left = 1.0
+            if interrupted:
+                yield self._resume
 
     # ------------------------------------------------------------ stepping
     def reset(self, seed: int | None = None) -> None:
@@ -222,6 +232,7 @@ class Simulation:
         self.acct = JobAccounting()
         self.total_iterations = 0
         self._cur_step = self._step_time(self._job_freq(), self.routing)
+        self._resume = self.env.event()
         self._proc = self.env.process(self._job()) if self.n_active > 0 else None
         idle_rack = np.bincount(
             self.server_rack,
@@ -240,7 +251,7 @@ class Simulation:
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
-        return max(min(f_cap, f_thermal), self.power.f_min_frac)
+        return max(min(f_cap, f_thermal), float(self.power.f_min_frac))
 
     def step(self, controls: Controls | None = None) -> StepRecord:
         c = controls or Controls()
@@ -258,8 +269,13 @@ class Simulation:
         self.acct.reset()
         if self._proc is not None:
             if self.k > 0:
-                self._proc.interrupt("retime")
+                self._resume.succeed()
             self.env.run(until=t_end)
+            # Close the interval: the job books its partial phase here and waits for the next one.
+            self._resume = self.env.event()
+            self._proc.interrupt("interval end")
+            while self.env.peek() <= t_end:
+                self.env.step()
         acc = self.acct
         self.total_iterations += acc.completed
 
@@ -301,7 +317,7 @@ class Simulation:
             tokens_per_s=acc.iterations * w.global_batch_tokens / self.dt if self.n_active else 0.0,
             iterations=acc.iterations, it_kwh=it_kwh, facility_kwh=fac_kwh,
             carbon_kg=fac_kwh * ci / 1000.0, water_l=float(res.water_l),
-            extra={f"cooling_{k}_w": float(v) for k, v in sorted(res.breakdown.items())},
+            extra={f"cooling_{k}": float(v) for k, v in sorted(res.breakdown.items())},
         )
         self.t = t_end
         self.k += 1

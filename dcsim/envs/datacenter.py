@@ -110,7 +110,7 @@ class DatacenterEnv(gym.Env):
     def _obs(self, r: StepRecord | None) -> np.ndarray:
         sim = self.sim
         sc = self.loaded.scenario
-        hour = ((sim.t / 3600.0) % 24.0) / 24.0 * 2 * np.pi
+        hour = ((sim.t / 3600.0 + sc.climate.weather.start_hour) % 24.0) / 24.0 * 2 * np.pi
         if r is None:
             ws = sim.weather.at(sim.t)
             vals = [ws.dry_bulb_c / 40, ws.wet_bulb_c / 40, np.sin(hour), np.cos(hour),
