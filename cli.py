@@ -275,6 +275,144 @@ def reproduce_polca(
         console.print(f"plot: {plot}")
 
 
+# ---------------------------------------------------------------- cooling / climate
+cooling_app = typer.Typer(help="Facility cooling plant, climate and grid carbon.", no_args_is_help=True)
+app.add_typer(cooling_app, name="cooling")
+
+
+def _cooling_inputs(
+    climate: str, cooling_type: str, liquid_fraction: float, country: str, supply_air: float, economizer: str
+):
+    from dcsim.climate import ClimateConfig
+    from dcsim.cooling import CoolingConfig
+    from dcsim.schema import validate_model
+
+    cool = validate_model(
+        CoolingConfig,
+        {"type": cooling_type, "liquid_fraction": liquid_fraction, "supply_air_setpoint_c": supply_air,
+         "economizer": economizer},
+        prefix="cooling",
+    )
+    clim = validate_model(ClimateConfig, {"weather": {"preset": climate}, "carbon": {"country": country}}, prefix="climate")
+    return cool, clim
+
+
+@cooling_app.command("year")
+@user_errors
+def cooling_year(
+    climate: str = typer.Option("temperate", help="Weather preset: temperate, hot-dry, hot-humid, cold."),
+    cooling_type: str = typer.Option("air", "--type", help="air or liquid (direct-to-chip)."),
+    liquid_fraction: float = typer.Option(0.75, help="Share of IT heat to cold plates (type liquid)."),
+    country: str = typer.Option("US", help="Grid carbon: ISO country code (see `dcsim cooling carbon`)."),
+    racks: int = typer.Option(64, min=1, help="Number of racks."),
+    rack_kw: float = typer.Option(20.0, min=0.1, help="Design IT power per rack, kW."),
+    load: float = typer.Option(0.8, min=0.01, max=1.5, help="IT load as a share of design."),
+    supply_air: float = typer.Option(22.0, help="Supply air setpoint, C."),
+    economizer: str = typer.Option("auto", help="Water-side economizer: auto, off, on."),
+    days: float = typer.Option(365.0, min=1 / 24, max=3650, help="Days to simulate."),
+    seed: int = typer.Option(0, help="Weather seed."),
+    plot: str = typer.Option("", help="Write a PNG of daily PUE and weather to this path."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Annual (hourly) PUE, WUE, carbon and economizer hours of the cooling plant at a constant IT load."""
+    from dcsim.cooling import plot_period, simulate_period
+
+    cool, clim = _cooling_inputs(climate, cooling_type, liquid_fraction, country, supply_air, economizer)
+    res = simulate_period(cool, clim, n_racks=racks, rack_kw=rack_kw, load=load, days=days, seed=seed)
+    s = res["summary"]
+    if plot:
+        plot_period(res, plot, title=f"{climate}, {cooling_type} cooling: PUE {s['pue']:.3f}, WUE {s['wue_l_per_kwh']:.2f} L/kWh")
+    if as_json:
+        print_json(s)
+        return
+    rows = [
+        ("hours simulated", f"{s['hours']:.0f}"),
+        ("IT energy (incl. server fans)", f"{s['it_mwh']:.1f} MWh"),
+        ("cooling energy", f"{s['cooling_mwh']:.1f} MWh"),
+        ("PUE (cooling only)", f"{s['pue']:.3f}"),
+        ("WUE", f"{s['wue_l_per_kwh']:.2f} L/kWh"),
+        ("water", f"{s['water_m3']:.0f} m3"),
+        ("carbon", f"{s['carbon_t']:.1f} tCO2e"),
+        ("economizer hours (any / full)", f"{s['economizer_hours']:.0f} / {s['full_free_cooling_hours']:.0f}"),
+        ("hottest rack inlet", f"{s['inlet_max_c']:.1f} C"),
+        ("mean dry / wet bulb", f"{s['mean_dry_bulb_c']:.1f} / {s['mean_wet_bulb_c']:.1f} C"),
+    ]
+    rows += [(f"  {k.removesuffix('_w')}", f"{v:.1f} MWh") for k, v in s["breakdown_mwh"].items() if v > 0]
+    console.print(kv_table(f"cooling plant, {climate}, {cooling_type}", rows))
+    if s["air_density_check"]:
+        console.print(f"[yellow]{s['air_density_check']}[/]")
+    if plot:
+        console.print(f"plot: {plot}")
+
+
+@cooling_app.command("compare")
+@user_errors
+def cooling_compare(
+    rack_kw: float = typer.Option(20.0, min=0.1, help="Design IT power per rack, kW."),
+    load: float = typer.Option(0.8, min=0.01, max=1.5, help="IT load as a share of design."),
+    days: float = typer.Option(365.0, min=1, max=3650, help="Days to simulate."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Air vs direct-to-chip liquid cooling across the climate presets: annual PUE and WUE."""
+    from dcsim.climate import presets
+    from dcsim.cooling import simulate_period
+
+    out = []
+    for name in presets():
+        for typ in ("air", "liquid"):
+            cool, clim = _cooling_inputs(name, typ, 0.75, "US", 22.0, "auto")
+            s = simulate_period(cool, clim, rack_kw=rack_kw, load=load, days=days)["summary"]
+            out.append({"climate": name, "type": typ, "pue": s["pue"], "wue_l_per_kwh": s["wue_l_per_kwh"],
+                        "economizer_hours": s["economizer_hours"], "air_density_check": s["air_density_check"]})
+    if as_json:
+        print_json(out)
+        return
+    table = Table(title=f"annual cooling, {rack_kw:g} kW racks at {load:.0%} load")
+    for col in ("climate", "type", "PUE", "WUE L/kWh", "economizer h", "note"):
+        table.add_column(col, justify="left" if col in ("climate", "type", "note") else "right")
+    for r in out:
+        table.add_row(r["climate"], r["type"], f"{r['pue']:.3f}", f"{r['wue_l_per_kwh']:.2f}",
+                      f"{r['economizer_hours']:.0f}", (r["air_density_check"] or "").split(" per rack")[0])
+    console.print(table)
+
+
+@cooling_app.command("carbon")
+@user_errors
+def cooling_carbon(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Bundled annual grid carbon intensities by country, with sources."""
+    from dcsim.climate import grid_carbon_table
+
+    rows = sorted(grid_carbon_table().values(), key=lambda r: float(r["g_per_kwh"]))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="grid carbon intensity, gCO2e/kWh (annual average of generation)")
+    for col in ("code", "country", "g/kWh", "year", "confidence", "source"):
+        table.add_column(col, justify="right" if col == "g/kWh" else "left", overflow="fold")
+    for r in rows:
+        table.add_row(r["country"], r["name"], r["g_per_kwh"], r["year"], r["confidence"], r["source"])
+    console.print(table)
+
+
+@cooling_app.command("presets")
+@user_errors
+def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Synthetic-weather presets (climate normals of a representative city)."""
+    from dcsim.climate import presets
+
+    p = presets()
+    if as_json:
+        print_json(p)
+        return
+    table = Table(title="weather presets")
+    for col in ("name", "city", "lat", "mean C", "annual +/- C", "daily +/- C", "dew point C", "source"):
+        table.add_column(col, overflow="fold")
+    for name, v in p.items():
+        table.add_row(name, v["city"], f"{v['latitude_deg']:g}", f"{v['mean_c']:g}", f"{v['annual_amplitude_c']:g}",
+                      f"{v['daily_amplitude_c']:g}", f"{v['dew_point_mean_c']:g}", v["source"])
+    console.print(table)
+
+
 # ---------------------------------------------------------------- (more commands below)
 
 
