@@ -38,10 +38,11 @@ class ReactiveSetpoint:
 
     name = "reactive"
 
-    def __init__(self, env, margin_c: float = 1.5, gain: float = 0.5):
+    def __init__(self, env, margin_c: float = 1.5, gain: float = 0.2, max_step_c: float = 0.5):
         self.env = env.unwrapped
         self.margin_c = margin_c
         self.gain = gain
+        self.max_step_c = max_step_c  # setpoint ramp limit per interval, keeps the thermal loop stable
         self.reset()
 
     def reset(self) -> None:
@@ -50,7 +51,8 @@ class ReactiveSetpoint:
     def predict(self, obs: np.ndarray) -> np.ndarray:
         margin = -float(obs[IDX["(inlet_max-limit)/10"]]) * 10.0  # limit - inlet_max, C
         if float(obs[IDX["it_w/design"]]) > 0:  # after the first interval
-            self.supply_c += self.gain * (margin - self.margin_c)
+            step = self.gain * (margin - self.margin_c)
+            self.supply_c += float(np.clip(step, -self.max_step_c, self.max_step_c))
         lo, hi = self.env.low[0], self.env.high[0]
         self.supply_c = float(np.clip(self.supply_c, lo, hi))
         chw = float(np.clip(self.supply_c - 8.0, self.env.low[1], self.env.high[1]))

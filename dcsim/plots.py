@@ -33,7 +33,7 @@ def plot_run_timeseries(rows: Sequence[dict[str, float]], path: Path, title: str
     ax.plot(t_h, col["wetbulb_c"], label="outdoor wet bulb", color="tab:olive", lw=1)
     ax.plot(t_h, col["supply_air_c"], label="supply air setpoint", color="tab:green")
     ax.plot(t_h, col["inlet_max_c"], label="hottest rack inlet", color="tab:red")
-    ax.axhline(inlet_limit_c, color="tab:red", ls="--", lw=1, label=f"inlet limit {inlet_limit_c:g} C")
+    ax.axhline(inlet_limit_c, color="tab:red", ls="--", lw=1, label=f"ASHRAE recommended max {inlet_limit_c:g} C")
     ax.set_ylabel("temperature (C)")
     ax.legend(loc="upper left", fontsize=8, ncols=2)
     ax.grid(alpha=0.3)

@@ -97,7 +97,7 @@ def run_and_write(
 
             plot_run_timeseries(rows, writer.path("timeseries.png"),
                                 f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}",
-                                sc.cooling.inlet_limit_c)
+                                sc.cooling.recommended_inlet_max_c)
         writer.write_json("manifest.json", {
             "status": "complete", "run_id": rid, "scenario": sc.name,
             "source": str(loaded.source) if loaded.source else None,

@@ -301,7 +301,7 @@ class Simulation:
         facility_w = it_w / sc.power.ups_efficiency + float(res.facility_w)
         it_kwh = it_w * self.dt / 3.6e6
         fac_kwh = facility_w * self.dt / 3.6e6
-        limit = sc.cooling.inlet_limit_c
+        limit = sc.cooling.recommended_inlet_max_c  # ASHRAE recommended envelope (violation)
         inlet_max = float(np.max(res.inlet_c))
         self.throttle = np.asarray(res.throttle, dtype=float)
         rec = StepRecord(

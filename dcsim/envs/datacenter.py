@@ -42,8 +42,10 @@ class DatacenterEnv(gym.Env):
     Each step is one control interval (scenario `time.dt_s`, default 60 s) of a
     `dcsim.sim.Simulation`: weather and grid carbon move on, the training job
     runs its iterations (SimPy), accelerators draw power at the capped clock,
-    the cooling plant (with thermal mass) removes the heat and may throttle
-    racks whose inlet exceeds the limit on the next interval.
+    the cooling plant (with thermal mass) removes the heat and throttles
+    racks whose inlet exceeds `cooling.inlet_limit_c` (ASHRAE A1 allowable,
+    32 C) on the next interval. "limit" below is the ASHRAE recommended
+    maximum inlet, `cooling.recommended_inlet_max_c` (27 C).
 
     ## Action space
     `Box(-1, 1, (3,), float32)`, each mapped linearly:
@@ -120,7 +122,7 @@ class DatacenterEnv(gym.Env):
             design = sim.design_it_w
             vals = [r.outdoor_c / 40, r.wetbulb_c / 40, np.sin(hour), np.cos(hour),
                     r.carbon_g_per_kwh / 1000, r.it_w / design, r.cooling_w / design,
-                    r.inlet_max_c / 40, (r.inlet_max_c - sc.cooling.inlet_limit_c) / 10,
+                    r.inlet_max_c / 40, (r.inlet_max_c - sc.cooling.recommended_inlet_max_c) / 10,
                     r.supply_air_c / 40, self.chw_c / 20, r.cap_frac, r.freq_frac, r.throttle_min,
                     r.tokens_per_s / max(sim.ref_tokens_per_s, 1e-9), r.pue - 1]
         obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=10.0, neginf=-10.0)
