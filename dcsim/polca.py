@@ -388,6 +388,7 @@ class RowSimulation:
         self.brake_start = -np.inf
         self.row_w = np.zeros(T)
         self.f_eff = np.ones((T, N), dtype=np.float32)
+        self.brake_on = np.zeros(T, dtype=bool)
         self.cap_events = 0
         self.brake_events = 0
         self.brake_onsets: list[float] = []
@@ -415,6 +416,7 @@ class RowSimulation:
                 self.brake_onsets.append(now)
             f = np.minimum(self.f_cmd, self.brake_f) if self.brake_active else self.f_cmd
             self.f_eff[t] = f
+            self.brake_on[t] = self.brake_active
             p = float(self.server_wall_w(t, f).sum())
             self.row_w[t] = p
             self.t_idx = t + 1
@@ -498,7 +500,7 @@ class RowSimulation:
         hpw = np.bincount(cells[:, hp].ravel(), weights=w[:, hp].ravel(), minlength=nc)
         lpw = np.bincount(cells[:, ~hp].ravel(), weights=w[:, ~hp].ravel(), minlength=nc)
         capped = (self.f_eff[:T] < 1.0 - 1e-6).any(axis=1)
-        braked = (self.f_eff[:T] <= self.brake_f + 1e-6).all(axis=1) & (self.brake_f < 1.0)
+        braked = self.brake_on[:T]
         return RowResult(
             n_servers=self.N,
             budget_w=self.budget_w,
@@ -630,7 +632,7 @@ def reproduce(
         rows.append(
             SweepRow(
                 n_servers=n,
-                extra_pct=100.0 * (n / base.baseline_servers - 1.0),
+                extra_pct=round(100.0 * (n / base.baseline_servers - 1.0), 6),
                 peak_pct=100 * res.peak_frac,
                 avg_pct=100 * res.avg_frac,
                 uncapped_peak_pct=100 * ref.peak_frac,

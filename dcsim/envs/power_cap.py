@@ -1,0 +1,207 @@
+"""`dcsim/PowerCap-v0`: POLCA's row power-oversubscription task for reinforcement learning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from dcsim.polca import RowConfig, RowSimulation, action_to_clock, characterize, polca_fraction
+
+OBS_NAMES = (
+    "row_power_frac",  # last 1-s row power / budget
+    "row_power_frac_avg",  # mean over the last control period
+    "row_load",  # mean server load (request rate / saturation throughput)
+    "brake_active",
+    "lp_clock_frac",  # applied clocks (median over the group)
+    "hp_clock_frac",
+    "time_frac",
+    "servers/baseline",
+)
+OBS_INDEX = {n: i for i, n in enumerate(OBS_NAMES)}
+ACTION_NAMES = ("lp_clock", "hp_clock")
+
+
+class PowerCapEnv(gym.Env):
+    """Keep an oversubscribed row of LLM inference servers under its power budget.
+
+    ## Description
+    A row of DGX-class inference servers (default: 60 A100-80G servers, i.e. +50 % over the
+    40 the budget was provisioned for at nameplate power) serves a bursty conversation
+    workload (Gamma arrivals, Azure 2023 conversation trace burstiness). Each step is one
+    control period (default 5 s) of `dcsim.polca.RowSimulation`: SimPy ticks the physics
+    every second, clock commands land after a random out-of-band delay (up to 40 s), and a
+    power brake drops every GPU to ~288 MHz-equivalent within 5 s whenever the row exceeds its
+    budget. Half the servers run high-priority work. Same task as `dcsim reproduce polca`;
+    `agents.polca.PolcaAgent` is the heuristic baseline.
+
+    ## Action space
+    `Box(-1, 1, (2,), float32)`: target clock of low-priority and high-priority servers, each
+    mapped linearly to a fraction of f_max in [`clock_lo`, 1] (`clock_lo` = 288/1410).
+
+    ## Observation space
+    `Box(0, 3, (8,), float32)` with names `OBS_NAMES`: row power share (last second and
+    period mean), mean server load, brake flag, applied low/high-priority clocks, elapsed
+    share of the episode, servers / baseline servers. Values are clipped to the bounds.
+
+    ## Rewards
+    `reward = sum(info["reward_terms"].values())` with
+    `over_budget = -w_over * mean over the period's seconds of max(0, P/budget - 1) * 100`,
+    `brake = -w_brake * (seconds braked in the period) / period`,
+    `hp_latency = -w_hp * (median-latency slowdown of high-priority requests - 1) * 100`,
+    `lp_latency = -w_lp * (same for low priority) * 100`; slowdowns come from the
+    characterised serving table at each server's load and clock. Defaults w_over=1, w_brake=5,
+    w_hp=1, w_lp=0.1: breaking the budget costs most, high-priority latency next.
+
+    ## Episode end
+    Never terminates; truncates after `horizon_s / control_period_s` steps (default 360).
+
+    ## Arguments
+    `n_servers` (60), `baseline_servers` (40), `horizon_s` (1800), `control_period_s` (5),
+    `mean_load` (0.6), `cap_delay_max_s` (40), reward weights `w_over`, `w_brake`, `w_hp`,
+    `w_lp`, and `row` (a full `RowConfig` mapping that overrides the rest). `info` holds
+    `reward_terms` and `metrics` (row power share peak/mean, brake, applied clocks); no
+    wall-clock values. Deterministic given the reset seed.
+    """
+
+    metadata = {"render_modes": []}
+    OBS_INDEX = OBS_INDEX
+
+    def __init__(
+        self,
+        n_servers: int = 60,
+        baseline_servers: int = 40,
+        horizon_s: float = 1800.0,
+        control_period_s: float = 5.0,
+        mean_load: float = 0.6,
+        cap_delay_max_s: float = 40.0,
+        w_over: float = 1.0,
+        w_brake: float = 5.0,
+        w_hp: float = 1.0,
+        w_lp: float = 0.1,
+        row: dict[str, Any] | None = None,
+    ) -> None:
+        base = dict(
+            n_servers=n_servers,
+            baseline_servers=baseline_servers,
+            horizon_s=horizon_s,
+            control_period_s=control_period_s,
+            mean_load=mean_load,
+            cap_delay_max_s=cap_delay_max_s,
+        )
+        self.row_cfg = RowConfig.model_validate(base | (row or {}))
+        # Short characterisation (cached per process): enough cells for smooth interpolation.
+        self.table = characterize(
+            self.row_cfg.hardware, self.row_cfg.model, sim_s=90.0, warmup_s=20.0
+        )
+        self.weights = {
+            "over_budget": w_over,
+            "brake": w_brake,
+            "hp_latency": w_hp,
+            "lp_latency": w_lp,
+        }
+        self.clock_lo = polca_fraction("brake")
+        self.period = self.row_cfg.control_period_s
+        self.max_steps = int(np.ceil(self.row_cfg.horizon_s / self.period))
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, 3.0, shape=(len(OBS_NAMES),), dtype=np.float32)
+        # median latency per (load, clock) cell, relative to full clock at the same load
+        p50 = np.array(
+            [
+                [float(np.median(s)) if s.size else 0.0 for s in row_]
+                for row_ in self.table.e2e_samples
+            ]
+        )
+        ref = p50[:, :1]
+        self._slow = np.where(ref > 0, p50 / np.where(ref > 0, ref, 1.0), 1.0)
+        self.sim: RowSimulation | None = None
+        self._steps = 0
+
+    # ------------------------------------------------------------------ helpers
+    def _obs(self) -> np.ndarray:
+        sim = self.sim
+        assert sim is not None
+        o = sim.observe()
+        t = max(sim.t_idx - 1, 0)
+        vals = (
+            o.row_power_frac,
+            o.row_power_frac_avg,
+            float(sim.rho[t].mean()),
+            1.0 if o.brake_active else 0.0,
+            o.lp_clock_frac,
+            o.hp_clock_frac,
+            self._steps / self.max_steps,
+            sim.N / self.row_cfg.baseline_servers,
+        )
+        return np.clip(np.array(vals, dtype=np.float32), 0.0, 3.0)
+
+    def _slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
+        """Arrival-weighted median-latency slowdown over ticks [t0, t1) of the masked servers."""
+        sim = self.sim
+        assert sim is not None
+        if t1 <= t0 or not mask.any():
+            return 1.0
+        tab = self.table
+        ri = sim._rho_near[t0:t1][:, mask]
+        f = sim.f_eff[t0:t1][:, mask]
+        fj = np.abs(tab.f_grid[None, :] - f.reshape(-1, 1)).argmin(1).reshape(f.shape)
+        w = sim.counts[t0:t1][:, mask].astype(float)
+        s = self._slow[ri, fj]
+        tot = w.sum()
+        return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        sub_seed = int(self.np_random.integers(0, 2**31 - 1))
+        cfg = self.row_cfg.model_copy(update={"seed": sub_seed})
+        self.sim = RowSimulation(cfg, self.table)
+        self.sim.start(brake=True)
+        self.sim.advance(1.0)  # first tick so the observation has a power reading
+        self._steps = 0
+        return self._obs(), {"metrics": self._metrics(0, self.sim.t_idx)}
+
+    def _metrics(self, t0: int, t1: int) -> dict[str, float]:
+        sim = self.sim
+        assert sim is not None
+        frac = sim.row_w[t0:t1] / sim.budget_w if t1 > t0 else np.zeros(1)
+        return {
+            "row_power_frac_peak": float(frac.max()),
+            "row_power_frac_mean": float(frac.mean()),
+            "brake_events_total": float(sim.brake_events),
+            "brake_active": float(sim.brake_active),
+            "lp_clock_frac": float(np.median(sim.f_cmd[~sim.priority_high])),
+            "hp_clock_frac": float(np.median(sim.f_cmd[sim.priority_high])),
+        }
+
+    def step(self, action: np.ndarray):
+        sim = self.sim
+        assert sim is not None, "call reset() first"
+        lp, hp = action_to_clock(np.asarray(action, dtype=float).reshape(2), self.clock_lo)
+        sim.command(float(lp), float(hp))
+        t0 = sim.t_idx
+        sim.advance(self.period)
+        t1 = sim.t_idx
+        self._steps += 1
+        frac = sim.row_w[t0:t1] / sim.budget_w
+        braked = float(sim.brake_on[t0:t1].sum())
+        hp_mask = sim.priority_high
+        terms = {
+            "over_budget": -self.weights["over_budget"]
+            * float(np.maximum(frac - 1.0, 0.0).mean() * 100.0)
+            if t1 > t0
+            else 0.0,
+            "brake": -self.weights["brake"] * braked / self.period,
+            "hp_latency": -self.weights["hp_latency"]
+            * (self._slowdown(t0, t1, hp_mask) - 1.0)
+            * 100.0,
+            "lp_latency": -self.weights["lp_latency"]
+            * (self._slowdown(t0, t1, ~hp_mask) - 1.0)
+            * 100.0,
+        }
+        reward = float(sum(terms.values()))
+        truncated = bool(self._steps >= self.max_steps or sim.done)
+        info = {"reward_terms": terms, "metrics": self._metrics(t0, t1)}
+        return self._obs(), reward, False, truncated, info

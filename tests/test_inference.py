@@ -1,0 +1,211 @@
+"""LLM inference serving: trace loading, Gamma/Zipf generator, roofline, continuous batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcsim.errors import InputError
+from dcsim.hardware import get_profile
+from dcsim.inference import (
+    CONV_GAMMA_SCALE_S,
+    CONV_GAMMA_SHAPE,
+    RequestTrace,
+    RooflineCost,
+    ServingConfig,
+    ZipfLength,
+    gamma_zipf_requests,
+    get_llm,
+    load_azure_trace,
+    simulate_serving,
+)
+
+AZURE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "azure_llm_inference_2023"
+CONV = AZURE / "AzureLLMInferenceTrace_conv.csv"
+CODE = AZURE / "AzureLLMInferenceTrace_code.csv"
+needs_trace = pytest.mark.skipif(
+    not CONV.is_file(), reason="Azure LLM trace 2023 not at ../shared/data"
+)
+
+A100 = get_profile("A100-80G")
+COST = RooflineCost(A100, get_llm("llama2-70b"))
+
+
+def one_request(prompt: int, out: int) -> RequestTrace:
+    return RequestTrace(np.array([0.0]), np.array([prompt]), np.array([out]))
+
+
+# ------------------------------------------------------------------ traces
+@needs_trace
+def test_loads_real_azure_traces() -> None:
+    conv = load_azure_trace(CONV)
+    code = load_azure_trace(CODE)
+    assert len(conv) == 19366 and len(code) == 8819  # counts stated by the dataset README
+    for tr in (conv, code):
+        assert tr.arrival_s[0] == 0.0 and np.all(np.diff(tr.arrival_s) >= 0)
+        assert 3000 < tr.duration_s < 4000  # about one hour each
+        assert tr.prompt_tokens.min() >= 1 and tr.output_tokens.min() >= 1
+    # conversation: short prompts and long answers relative to code completion
+    assert np.median(conv.output_tokens) > 5 * np.median(code.output_tokens)
+    assert load_azure_trace(CONV, max_requests=100).prompt_tokens.size == 100
+
+
+@needs_trace
+def test_generator_matches_conv_trace_rate() -> None:
+    """Splitwise's Gamma(0.84, 0.216 s) fit reproduces the conversation trace's arrival rate."""
+    conv = load_azure_trace(CONV)
+    gen = gamma_zipf_requests(3600.0, seed=0)
+    assert gen.rate_per_s == pytest.approx(conv.rate_per_s, rel=0.05)
+
+
+def test_bad_trace_files(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_azure_trace(tmp_path / "nope.csv")
+    p = tmp_path / "cols.csv"
+    p.write_text("TIMESTAMP,Context\n2023-11-16 18:15:46.68,3\n")
+    with pytest.raises(InputError) as e:
+        load_azure_trace(p)
+    assert e.value.field == "ContextTokens" and e.value.file == str(p)
+    p.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,3,-4\n")
+    with pytest.raises(InputError, match="negative"):
+        load_azure_trace(p)
+    p.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,3,4\n")
+    with pytest.raises(InputError) as e:
+        load_azure_trace(p)
+    assert e.value.field == "TIMESTAMP"
+
+
+def test_gamma_renewal_moments_and_determinism() -> None:
+    g = gamma_zipf_requests(20_000.0, seed=7)
+    gaps = np.diff(g.arrival_s)
+    assert gaps.mean() == pytest.approx(CONV_GAMMA_SHAPE * CONV_GAMMA_SCALE_S, rel=0.03)
+    assert gaps.std() / gaps.mean() == pytest.approx(1 / np.sqrt(CONV_GAMMA_SHAPE), rel=0.05)
+    h = gamma_zipf_requests(20_000.0, seed=7)
+    np.testing.assert_array_equal(g.arrival_s, h.arrival_s)
+    np.testing.assert_array_equal(g.prompt_tokens, h.prompt_tokens)
+    fast = gamma_zipf_requests(20_000.0, seed=7, rate_factor=2.0)
+    assert fast.rate_per_s == pytest.approx(2 * g.rate_per_s, rel=0.05)
+
+
+def test_zipf_bounds_and_mean() -> None:
+    z = ZipfLength(1.1, 5, 500)
+    x = z.sample(np.random.default_rng(0), 200_000)
+    assert x.min() >= 5 and x.max() <= 500
+    assert x.mean() == pytest.approx(z.mean(), rel=0.02)
+    k, p = z.pmf()
+    assert np.all(np.diff(p) < 0)  # decreasing for s > 0
+    with pytest.raises(InputError):
+        ZipfLength(1.0, 10, 5)
+
+
+# ------------------------------------------------------------------ roofline
+def test_prefill_compute_bound_decode_memory_bound() -> None:
+    t, tc, tm = COST.iteration(2048, 2048**2, 0, 0)
+    assert tc > 3 * tm  # prefill: compute-bound
+    t, tc, tm = COST.iteration(0, 0, 8, 8 * 1000)
+    assert tm > 3 * tc  # small-batch decode: memory-bound
+    # weights alone: decode time >= weight bytes / effective bandwidth
+    assert t >= COST.llm.weight_bytes / COST.bytes_rate
+
+
+def test_dvfs_scaling_of_phases() -> None:
+    f = np.array([1.0, 0.8, 0.6])
+    tp, _, _ = COST.iteration(4096, 4096**2, 0, 0, f)
+    td, _, _ = COST.iteration(0, 0, 16, 16 * 1000, f)
+    comm = COST.comm_bytes_per_token * 4096 / COST.comm_rate
+    np.testing.assert_allclose((tp - comm) * f, (tp[0] - comm), rtol=1e-9)  # ~ 1/f
+    assert td[2] / td[0] < 1.02  # decode nearly flat in f
+
+
+def test_kv_capacity_and_model_fit() -> None:
+    assert COST.kv_capacity_tokens > 100_000
+    with pytest.raises(InputError, match="do not fit"):
+        RooflineCost(A100, get_llm("bloom-176b"), ServingConfig(tp=2))
+    with pytest.raises(InputError):
+        get_llm("gpt-9")
+
+
+# ------------------------------------------------------------------ serving DES
+def test_single_request_matches_closed_form() -> None:
+    p, o = 1000, 50
+    res = simulate_serving(one_request(p, o), COST, 1.0, horizon_s=60.0)
+    t_pre = float(COST.iteration(p, p * p, 0, 0)[0])
+    steps = [float(COST.iteration(0, 0, 1, p + j)[0]) for j in range(1, o)]
+    assert res.ttft_s[0] == pytest.approx(t_pre, rel=1e-9)
+    assert res.e2e_s[0] == pytest.approx(t_pre + sum(steps), rel=1e-9)
+    assert res.tpot_s[0] == pytest.approx(sum(steps) / (o - 1), rel=1e-9)
+    # energy = integral of power: busy segments at model power, the rest at idle
+    assert res.energy_j == pytest.approx(np.sum(res.power_series(0.5)[1]) * 0.5, rel=1e-9)
+    assert res.energy_j >= COST.power.idle_w * COST.cfg.tp * 60.0
+
+
+def test_serving_conserves_requests_and_bounds_latency() -> None:
+    tr = gamma_zipf_requests(120.0, seed=3, rate_factor=0.5)
+    res = simulate_serving(tr, COST, 1.0, horizon_s=400.0)
+    assert res.completed.all()
+    s = res.summary()
+    assert 0.0 <= s["slo_attainment"] <= 1.0
+    # TTFT at least each request's own prefill; TPOT at least a weight-streaming iteration
+    pre = COST.iteration(tr.prompt_tokens, tr.prompt_tokens.astype(float) ** 2, 0, 0)[0]
+    assert np.all(res.ttft_s >= pre - 1e-12)
+    tpot = res.tpot_s[np.isfinite(res.tpot_s)]
+    assert np.all(tpot >= COST.llm.weight_bytes / COST.bytes_rate - 1e-12)
+    # average accelerator power between all-idle and all-TDP
+    n = COST.cfg.tp
+    assert n * A100.idle_w < s["avg_power_w"] < n * A100.tdp_w
+    t, p = res.power_series(1.0)
+    assert p.sum() == pytest.approx(res.energy_j, rel=1e-9)
+
+
+def test_more_load_more_latency_and_power() -> None:
+    lo = simulate_serving(
+        gamma_zipf_requests(150.0, seed=5, rate_factor=0.3), COST, 1.0, horizon_s=150.0
+    )
+    hi = simulate_serving(
+        gamma_zipf_requests(150.0, seed=5, rate_factor=0.9), COST, 1.0, horizon_s=150.0
+    )
+    assert hi.summary()["ttft_p50_s"] > lo.summary()["ttft_p50_s"]
+    assert hi.avg_power_w > lo.avg_power_w
+
+
+def test_replicas_share_load() -> None:
+    tr = gamma_zipf_requests(100.0, seed=9, rate_factor=1.5)
+    one = simulate_serving(tr, COST, 1.0, n_replicas=1, horizon_s=100.0).summary()
+    two = simulate_serving(tr, COST, 1.0, n_replicas=2, horizon_s=100.0).summary()
+    assert two["ttft_p50_s"] < one["ttft_p50_s"]
+    assert two["completed"] >= one["completed"]
+
+
+def test_decode_saves_energy_at_lower_clock_with_little_latency_loss() -> None:
+    """Towards Greener LLMs (arXiv 2403.20306): decode at ~0.8 f_max keeps throughput, saves energy."""
+    rng = np.random.default_rng(0)
+    n = 200
+    tr = RequestTrace(np.sort(rng.uniform(0, 60, n)), np.full(n, 64), np.full(n, 400))
+    full = simulate_serving(tr, COST, 1.0, horizon_s=400.0).summary()
+    low = simulate_serving(tr, COST, 0.8, horizon_s=400.0).summary()
+    assert full["completed"] == low["completed"] == n
+    assert low["tpot_p50_s"] / full["tpot_p50_s"] < 1.05  # little latency loss
+    assert low["energy_per_token_j"] < 0.9 * full["energy_per_token_j"]  # >10% saving
+
+
+def test_prefill_heavy_work_slows_with_clock() -> None:
+    rng = np.random.default_rng(1)
+    n = 40
+    tr = RequestTrace(np.sort(rng.uniform(0, 60, n)), np.full(n, 4000), np.full(n, 2))
+    full = simulate_serving(tr, COST, 1.0, horizon_s=200.0).summary()
+    low = simulate_serving(tr, COST, 0.6, horizon_s=200.0).summary()
+    assert low["ttft_p50_s"] / full["ttft_p50_s"] > 1.4  # compute-bound: ~1/f
+
+
+def test_dvfs_schedule_callable() -> None:
+    tr = gamma_zipf_requests(60.0, seed=2, rate_factor=0.5)
+    sched = simulate_serving(tr, COST, lambda t: 1.0 if t < 30 else 0.5, horizon_s=60.0)
+    const = simulate_serving(tr, COST, 1.0, horizon_s=60.0)
+    assert sched.energy_j < const.energy_j
+
+
+def test_oversized_request_rejected() -> None:
+    with pytest.raises(InputError, match="KV"):
+        simulate_serving(one_request(COST.kv_capacity_tokens, 10), COST, 1.0)
