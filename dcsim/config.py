@@ -38,6 +38,9 @@ class ClusterConfig(StrictModel):
     hardware: str = Field("H100-SXM", description="profile name from `dcsim hardware list`")
     servers: int = Field(32, gt=0, le=1_000_000)
     servers_per_rack: int = Field(4, gt=0, le=64)
+    accelerators_per_server: int | None = Field(
+        None, gt=0, le=64, description="override the profile's server size (e.g. 1 for a PCIe single-card box)"
+    )
     topology: str | dict[str, Any] = Field(
         "leaf_spine_256.yaml", description="topology YAML path, or an inline topology mapping"
     )
@@ -88,7 +91,8 @@ class Scenario(StrictModel):
     def n_accelerators(self) -> int:
         from dcsim.hardware import get_profile
 
-        return self.cluster.servers * get_profile(self.cluster.hardware).server.accelerators
+        per = self.cluster.accelerators_per_server or get_profile(self.cluster.hardware).server.accelerators
+        return self.cluster.servers * per
 
     def config_hash(self) -> str:
         """Stable hash of the resolved config (sorted JSON), used for run ids and manifests."""

@@ -100,7 +100,7 @@ class Simulation:
         self.seed = sc.seed if seed is None else seed
         self.profile = get_profile(sc.cluster.hardware)
         self.power = DevicePowerModel.from_profile(self.profile)
-        self.acc_per_server = self.profile.server.accelerators
+        self.acc_per_server = sc.cluster.accelerators_per_server or self.profile.server.accelerators
         self.n_servers = sc.cluster.servers
         self.n_dev = self.n_servers * self.acc_per_server
         self.n_racks = math.ceil(self.n_servers / sc.cluster.servers_per_rack)
@@ -128,7 +128,10 @@ class Simulation:
         self.switch_w = float(np.sum(switch_power_w(*self.fabric.switch_ports())))
         self._comm_cache: dict[str, float] = {}
 
-        self.host_w = self.profile.server.host_power_w.value
+        # Host (CPUs, DRAM, NICs) scales with the server size; it idles at ~half its loaded
+        # power (Barroso et al., The Datacenter as a Computer, 3rd ed.; same as power.server_power_from_profile).
+        self.host_w = self.profile.server.host_power_w.value * self.acc_per_server / self.profile.server.accelerators
+        self.host_idle_frac = 0.5
         self.psu_eff = self.profile.server.psu_efficiency.value
         server_peak = server_wall_power_w(self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff)
         self.design_it_w = float(server_peak) * self.n_servers + self.switch_w
@@ -238,7 +241,7 @@ class Simulation:
             self.server_rack,
             weights=np.full(self.n_servers, server_wall_power_w(
                 self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
-                self.host_w, self.psu_eff)),
+                self.host_w * self.host_idle_frac, self.psu_eff)),
             minlength=self.n_racks,
         )
         self.plant.reset(self.weather.at(self.t), idle_rack + self.switch_w / self.n_racks)
@@ -286,7 +289,8 @@ class Simulation:
         activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
         freq = np.where(self.active, f, 1.0)
         accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
-        server_w = server_wall_power_w(accel_w, self.host_w, self.psu_eff)
+        host_w = self.host_w * np.where(self.active, 1.0, self.host_idle_frac)
+        server_w = server_wall_power_w(accel_w, host_w, self.psu_eff)
         rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
         rack_w = rack_w + self.switch_w / self.n_racks
 
