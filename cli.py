@@ -289,8 +289,8 @@ def _cooling_inputs(
 
     cool = validate_model(
         CoolingConfig,
-        {"type": cooling_type, "liquid_fraction": liquid_fraction, "supply_air_setpoint_c": supply_air,
-         "economizer": economizer},
+        {"type": cooling_type, "supply_air_setpoint_c": supply_air, "economizer": economizer,
+         **({"liquid_fraction": liquid_fraction} if cooling_type == "liquid" else {})},
         prefix="cooling",
     )
     clim = validate_model(ClimateConfig, {"weather": {"preset": climate}, "carbon": {"country": country}}, prefix="climate")

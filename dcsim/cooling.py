@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dcsim.climate import WeatherSample
 from dcsim.schema import StrictModel
@@ -165,6 +165,11 @@ class ChillerConfig(StrictModel):
         "chillers reach ~0.6 of Carnot",
     )
     sizing_factor: float = Field(1.2, ge=1, le=3, description="chiller capacity / design load")
+    capacity_w: float | None = Field(
+        None,
+        gt=0,
+        description="reference capacity, W; overrides sizing_factor (e.g. 869e3 for the 19XR)",
+    )
 
 
 class TowerConfig(StrictModel):
@@ -180,6 +185,11 @@ class TowerConfig(StrictModel):
         le=0.1,
         description="fan power per W rejected at rating: ASHRAE 90.1-2010 Table 6.8.1G minimum "
         "40.2 gpm/hp at 95/85/75 F (10 F range)",
+    )
+    rated_w: float | None = Field(
+        None,
+        gt=0,
+        description="rated heat rejection at the rating point, W; overrides sizing_factor",
     )
     sizing_factor: float = Field(
         1.2, ge=1, le=3, description="rated heat rejection / design rejection"
@@ -313,7 +323,9 @@ class CoolingConfig(StrictModel):
         32.0, ge=15, le=45, description="throttle above: ASHRAE A1 allowable max"
     )
     recommended_inlet_min_c: float = Field(18.0, description="ASHRAE recommended envelope low")
-    recommended_inlet_max_c: float = Field(27.0, description="ASHRAE recommended envelope high")
+    recommended_inlet_max_c: float = Field(
+        27.0, validate_default=True, description="ASHRAE recommended envelope high"
+    )
     throttle_headroom_k: float = Field(
         55.0,
         gt=0,
@@ -328,11 +340,22 @@ class CoolingConfig(StrictModel):
     pumps: PumpsConfig = Field(default_factory=PumpsConfig)
     liquid: LiquidConfig = Field(default_factory=LiquidConfig)
 
-    @model_validator(mode="after")
-    def _check(self) -> CoolingConfig:
-        if self.recommended_inlet_min_c >= self.recommended_inlet_max_c:
-            raise ValueError("recommended_inlet_min_c must be below recommended_inlet_max_c")
-        return self
+    @field_validator("liquid_fraction")
+    @classmethod
+    def _liquid_needs_type(cls, v: float, info: ValidationInfo) -> float:
+        if info.data.get("type") == "air" and v > 0:
+            raise ValueError(
+                "liquid_fraction > 0 needs type: liquid (air cooling carries all heat by air)"
+            )
+        return v
+
+    @field_validator("recommended_inlet_max_c")
+    @classmethod
+    def _band_order(cls, v: float, info: ValidationInfo) -> float:
+        lo = info.data.get("recommended_inlet_min_c")
+        if lo is not None and v <= lo:
+            raise ValueError("must be above recommended_inlet_min_c")
+        return v
 
     @property
     def effective_liquid_fraction(self) -> float:
@@ -486,12 +509,12 @@ class CoolingPlant:
         q_air_total = (1.0 - f) * self.design_it_w + fan_design + self.crah_rated_w
         q_liq_total = f * self.design_it_w
         self.q_chw_design = q_air_total
-        self.chiller_cap_ref = ch.sizing_factor * max(self.q_chw_design, 1.0)
+        self.chiller_cap_ref = ch.capacity_w or ch.sizing_factor * max(self.q_chw_design, 1.0)
         self.chw_flow_design = max(self.q_chw_design, 1.0) / (RHO_CP_WATER * pu.chw_delta_t_k)
         q_rej_design = max(self.q_chw_design, 1.0) * (1.0 + 1.0 / ch.cop_ref)
         if lq.trim_heat_sink == "tower":  # the tower also takes the trim chiller's full duty
             q_rej_design += q_liq_total * (1.0 + 1.0 / lq.trim_cop_max)
-        self.tower_rated_w = tw.sizing_factor * q_rej_design  # the tower's own rating
+        self.tower_rated_w = tw.rated_w or tw.sizing_factor * q_rej_design  # the tower's own rating
         self.tower_fan_rated_w = tw.rating_fan_w_per_w * self.tower_rated_w
         self.cw_flow_design = q_rej_design / (RHO_CP_WATER * pu.cw_delta_t_k)
         self.tower_slope_ref = saturated_enthalpy_slope(tw.rating_wet_bulb_c)

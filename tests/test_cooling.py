@@ -363,6 +363,9 @@ def test_check_air_density():
         ({"chiller": {"capft": [1, 2]}}, "cooling.chiller.capft"),
         ({"pumps": {"efficiency": 1.5}}, "cooling.pumps.efficiency"),
         ({"bogus": 1}, "cooling.bogus"),
+        ({"liquid_fraction": 0.5}, "cooling.liquid_fraction"),  # type air
+        ({"recommended_inlet_min_c": 28.0}, "cooling.recommended_inlet_max_c"),
+        ({"chiller": {"capacity_w": 0}}, "cooling.chiller.capacity_w"),
     ],
 )
 def test_bad_config_names_field(data, field):
@@ -388,3 +391,18 @@ def test_deterministic():
 def test_psychrometric_sanity():
     assert float(relative_humidity(20.0, 20.0)) == pytest.approx(1.0)
     assert float(relative_humidity(20.0, 10.0)) == pytest.approx(0.526, abs=0.01)
+
+
+def test_explicit_ratings_override_sizing():
+    cfg = CoolingConfig.model_validate(
+        {"chiller": {"capacity_w": 869e3}, "tower": {"rated_w": 2e6}}
+    )
+    plant = CoolingPlant(cfg, N_RACKS, DESIGN_W)
+    assert plant.chiller_cap_ref == 869e3 and plant.tower_rated_w == 2e6
+    assert plant.tower_fan_rated_w == pytest.approx(0.0126 * 2e6)
+    # a smaller chiller runs at higher part load for the same heat
+    small = CoolingPlant(
+        CoolingConfig.model_validate({"chiller": {"capacity_w": 400e3}}), N_RACKS, DESIGN_W
+    )
+    q = 300e3
+    assert small.chiller_power(q, 10.0, 25.0)[1] > plant.chiller_power(q, 10.0, 25.0)[1]
