@@ -111,13 +111,40 @@ def environment_versions() -> dict[str, str]:
     }
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(final_dir: Path) -> int:
+    """Delete temp folders beside this run left by killed processes (SIGKILL skips cleanup)."""
+    removed = 0
+    for p in final_dir.parent.glob(".*.partial-*"):
+        try:
+            pid = int(p.name.rsplit(".partial-", 1)[1].split("-", 1)[0])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 class RunWriter:
     """Collects a run's files in a temp dir; `commit()` moves it to its final name atomically."""
 
     def __init__(self, final_dir: Path):
         self.final_dir = final_dir
         final_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.partial-", dir=final_dir.parent))
+        remove_stale_partials(final_dir)
+        self.tmp_dir = Path(
+            tempfile.mkdtemp(prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent)
+        )
 
     def path(self, name: str) -> Path:
         return self.tmp_dir / name
