@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from dcsim.climate import WeatherSample
+from dcsim.errors import InputError
 from dcsim.schema import StrictModel
 
 RHO_AIR = 1.19  # kg/m3, dry air at ~22 C, sea level (ASHRAE Fundamentals ch. 1)
@@ -112,6 +113,11 @@ class AirSideConfig(StrictModel):
         ge=0,
         lt=0.5,
         description="extra recirculation at row ends (cosine profile along the row)",
+    )
+    recirculation: list[float] | None = Field(
+        None,
+        description="explicit per-rack recirculation fractions (e.g. from CFD or sensors), one per "
+        "rack in [0, 0.5); overrides mean/spread",
     )
 
 
@@ -500,6 +506,13 @@ class CoolingPlant:
         self.heat_capacity = np.full(self.n, a.rack_heat_capacity_j_per_k_per_w * rack_design_w)
         pos = (np.arange(self.n) + 0.5) / self.n  # position along the row, 0..1
         recirc = a.recirculation_mean + a.recirculation_spread * 0.5 * (1 + np.cos(2 * np.pi * pos))
+        if a.recirculation is not None:
+            recirc = np.asarray(a.recirculation, dtype=float)
+            if recirc.shape != (self.n,) or np.any(recirc < 0) or np.any(recirc >= 0.5):
+                raise InputError(
+                    f"expected {self.n} values (one per rack) in [0, 0.5), got {len(a.recirculation)}",
+                    field="cooling.air.recirculation",
+                )
         self.recirc_gain = recirc / (1.0 - recirc)  # T_in - T_s = offset + r/(1-r) dT_server
         # -- CRAH (scalar)
         self.v_crah_design = a.crah_flow_margin * float(self.v_design.sum())

@@ -406,3 +406,18 @@ def test_explicit_ratings_override_sizing():
     )
     q = 300e3
     assert small.chiller_power(q, 10.0, 25.0)[1] > plant.chiller_power(q, 10.0, 25.0)[1]
+
+
+def test_explicit_per_rack_recirculation():
+    r = [0.0] * (N_RACKS - 1) + [0.3]
+    cfg = CoolingConfig.model_validate({"air": {"recirculation": r}})
+    _, res = steady(cfg, weather(20.0))
+    approach = res.inlet_c - res.supply_air_c
+    assert approach[0] == pytest.approx(cfg.air.supply_offset_k, abs=1e-6)
+    dt_srv = res.outlet_c[-1] - res.inlet_c[-1]
+    assert approach[-1] == pytest.approx(cfg.air.supply_offset_k + 0.3 / 0.7 * dt_srv, rel=1e-3)
+    with pytest.raises(InputError) as exc:
+        CoolingPlant(
+            CoolingConfig.model_validate({"air": {"recirculation": [0.1, 0.2]}}), N_RACKS, DESIGN_W
+        )
+    assert exc.value.field == "cooling.air.recirculation"

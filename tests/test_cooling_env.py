@@ -136,3 +136,14 @@ def test_bad_config_is_input_error():
     with pytest.raises(InputError) as exc:
         CoolingEnv(cooling={"liquid_fraction": 2.0})
     assert exc.value.field == "cooling.liquid_fraction"
+
+
+@pytest.mark.slow
+def test_ppo_trains_a_few_steps():
+    sb3 = pytest.importorskip("stable_baselines3")
+    env = make(episode_steps=200)
+    model = sb3.PPO("MlpPolicy", env, n_steps=256, batch_size=64, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=512)
+    obs, _ = env.reset(seed=0)
+    action, _ = model.predict(obs, deterministic=True)
+    assert env.action_space.contains(action)
