@@ -18,8 +18,10 @@ from dcsim.cooling import (
     CoolingPlant,
     biquadratic,
     check_air_density,
+    heat_exchanger_fan,
     pue,
     quadratic,
+    saturated_enthalpy_slope,
 )
 from dcsim.errors import InputError
 from dcsim.schema import validate_model
@@ -166,11 +168,13 @@ def test_chiller_power_rises_with_condenser_and_falls_with_chw():
 
 def test_chiller_power_rises_with_outdoor_temperature():
     cfg = CoolingConfig(economizer="off")
-    out = []
+    out, cop = [], []
     for db in (10.0, 18.0, 26.0, 32.0, 38.0):
         _, r = steady(cfg, weather(db, 0.45), steps=30)
         out.append(r.breakdown["chiller_w"])
+        cop.append(r.chiller_cop)
     assert np.all(np.diff(out) > 0), out
+    assert np.all(np.diff(cop) < 0), cop  # COP falls as it gets hotter outside
 
 
 def test_chiller_capacity_shortfall_raises_chw_supply():
@@ -421,3 +425,45 @@ def test_explicit_per_rack_recirculation():
             CoolingConfig.model_validate({"air": {"recirculation": [0.1, 0.2]}}), N_RACKS, DESIGN_W
         )
     assert exc.value.field == "cooling.air.recirculation"
+
+
+def test_saturated_enthalpy_slope_matches_psychrometric_table():
+    # ASHRAE Fundamentals table: h_sat(20 C) = 57.55, h_sat(25 C) = 76.51 kJ/kg
+    assert saturated_enthalpy_slope(22.5) == pytest.approx((76.51 - 57.55) / 5 * 1e3, rel=0.03)
+    assert saturated_enthalpy_slope(5.0) < saturated_enthalpy_slope(25.0)
+
+
+def test_tower_at_rating_point_runs_full_fan_at_rated_approach():
+    tw = CoolingConfig().tower
+    phi, t_leave = heat_exchanger_fan(
+        1e6,
+        1e6,
+        tw.rating_approach_k,
+        tw.airflow_exponent,
+        tw.rating_wet_bulb_c + tw.rating_approach_k,
+        tw.rating_wet_bulb_c,
+        tw.min_fan_speed,
+    )
+    assert phi == pytest.approx(1.0) and t_leave == pytest.approx(
+        tw.rating_wet_bulb_c + tw.rating_approach_k
+    )
+    # half the load: the same leaving water at a lower fan speed, (1/2)^(1/0.6)
+    phi2, t2 = heat_exchanger_fan(
+        0.5e6,
+        1e6,
+        tw.rating_approach_k,
+        tw.airflow_exponent,
+        tw.rating_wet_bulb_c + tw.rating_approach_k,
+        tw.rating_wet_bulb_c,
+        tw.min_fan_speed,
+    )
+    assert phi2 == pytest.approx(0.5 ** (1 / 0.6)) and t2 == pytest.approx(t_leave)
+
+
+@pytest.mark.parametrize("db", [0.0, 20.0, 34.0])
+def test_heat_rejected_to_outdoors_closes_the_facility_balance(db):
+    """Tower heat = IT heat + CRAH fan + CHW pump + chiller + condenser pump (air plant, steady state)."""
+    _, r = steady(CoolingConfig(), weather(db, 0.5))
+    b = r.breakdown
+    expect = r.heat_removed_w + b["crah_fan_w"] + b["chw_pump_w"] + b["chiller_w"] + b["cw_pump_w"]
+    assert r.extra["heat_rejected_w"] == pytest.approx(expect, rel=1e-12)
