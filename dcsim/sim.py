@@ -125,7 +125,9 @@ class Simulation:
                 "expected a fabric with at least one host per accelerator",
                 file=src, field="cluster.topology",
             )
-        self.switch_w = float(np.sum(switch_power_w(*self.fabric.switch_ports())))
+        ports, port_gbps = self.fabric.switch_ports()
+        # A switch whose every link failed still draws its chassis power (ports = 0).
+        self.switch_w = float(np.sum(switch_power_w(ports, np.where(ports > 0, port_gbps, 400.0))))
         self._comm_cache: dict[str, float] = {}
 
         # Host (CPUs, DRAM, NICs) scales with the server size; it idles at ~half its loaded
@@ -263,8 +265,9 @@ class Simulation:
             self.cap_frac = float(np.clip(c.cap_frac, sc.power.min_cap_frac, 1.0))
         if c.routing is not None:
             self.routing = c.routing
-        if c.supply_air_c is not None:
-            self.supply_air_c = float(c.supply_air_c)
+        if c.supply_air_c is not None:  # the CRAH's physical range (CoolingConfig bounds)
+            self.supply_air_c = float(np.clip(c.supply_air_c, 10.0, 35.0))
+        chw = None if c.chw_supply_c is None else float(np.clip(c.chw_supply_c, 4.0, 25.0))
 
         f = self._job_freq()
         self._cur_step = st = self._step_time(f, self.routing)
@@ -299,7 +302,7 @@ class Simulation:
         ci = float(self.carbon.at(t_mid))
         res = self.plant.step(
             rack_w, ws, self.dt,
-            CoolingControls(supply_air_c=self.supply_air_c, chw_supply_c=c.chw_supply_c, economizer=c.economizer),
+            CoolingControls(supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer),
         )
         it_w = float(rack_w.sum() + np.sum(res.server_fan_w))
         facility_w = it_w / sc.power.ups_efficiency + float(res.facility_w)
