@@ -1,0 +1,862 @@
+"""YAML sweeps: expand a design space into runs, execute them serially, on local processes or
+on a Dask cluster, and keep an index of results that survives interruption.
+
+Flow: sweep YAML (+ command-line overrides) -> `SweepSpec` -> `plan_sweep` builds and validates
+every run's Scenario BEFORE anything runs (a bad parameter path or value is an InputError naming
+the sweep file and parameter) -> `run_sweep` executes the missing runs with the chosen executor.
+
+Layout of a sweep directory `<out>/<sweep name>/`:
+    sweep.json               the resolved plan (parameters, runs and their values)
+    index.csv                one row per run, rewritten atomically as runs finish
+    runs/<run_id>/           config.resolved.yaml, manifest.json, summary.json, timeseries.csv
+
+Design for determinism and resume (issue 8): workers only compute; the parent process writes
+every file (atomically, via RunWriter), so a killed sweep leaves complete runs or none, and
+workers need no shared filesystem. A run's id hashes its resolved config, seed, agent and steps
+(the same id `dcsim run` gives the same config), so `--resume` reuses exactly the runs that are
+complete, and serial/local/Dask give byte-identical summary.json for the same id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import Field, field_validator, model_validator
+
+from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
+from dcsim.errors import InputError
+from dcsim.results import (
+    RunWriter,
+    atomic_write_text,
+    contained,
+    csv_text,
+    dumps_json,
+    environment_versions,
+    is_complete,
+    run_id,
+    safe_name,
+)
+from dcsim.runner import simulate
+from dcsim.schema import StrictModel, read_yaml, validate_model
+
+EXECUTORS = ("serial", "local", "dask")
+
+# Summary fields copied into index.csv (all produced by dcsim.sim.summarize).
+HEADLINE = (
+    "facility_energy_kwh",
+    "it_energy_kwh",
+    "cooling_energy_kwh",
+    "pue",
+    "carbon_kg",
+    "wue_l_per_kwh",
+    "mean_step_time_s",
+    "mean_tokens_per_s",
+    "energy_per_token_j",
+    "max_inlet_c",
+    "violation_steps",
+    "violation_degree_hours",
+)
+
+# Sweep-level fields a command-line override `KEY=VALUE` may set (anything else is a parameter).
+SWEEP_KEYS = ("seeds", "steps", "agent", "samples", "sample_seed", "method", "name")
+
+
+# ----------------------------------------------------------------------------- spec model
+class ParameterSpec(StrictModel):
+    """One swept scenario field: explicit `values`, or a range `min`..`max`.
+
+    Ranges: grid/zip take `num` evenly spaced points (geometric with scale: log);
+    random draws uniformly (log-uniformly) per sample. Integer bounds give integers.
+    """
+
+    values: list[Any] | None = Field(None, min_length=1)
+    min: int | float | None = None
+    max: int | float | None = None
+    num: int | None = Field(None, ge=1, le=100_000)
+    scale: Literal["linear", "log"] = "linear"
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ParameterSpec:
+        has_range = self.min is not None or self.max is not None
+        if self.values is not None and has_range:
+            raise ValueError("give either values or min/max, not both")
+        if self.values is None and not has_range:
+            raise ValueError("give values: [..] or min: and max:")
+        if has_range:
+            if self.min is None or self.max is None:
+                raise ValueError("a range needs both min and max")
+            if self.min > self.max:
+                raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
+            if self.scale == "log" and self.min <= 0:
+                raise ValueError("scale: log needs min > 0")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        """Both bounds written as integers (e.g. servers: {min: 8, max: 64}) -> integer values."""
+        return isinstance(self.min, int) and isinstance(self.max, int)
+
+
+class SweepSpec(StrictModel):
+    """A sweep file. `parameters` maps dotted scenario paths (e.g. cluster.hardware) to values."""
+
+    name: str | None = Field(None, description="sweep name (default: the file's stem)")
+    description: str = ""
+    base: str | None = Field(
+        None, description="scenario YAML, relative to the sweep file; default scenario if absent"
+    )
+    method: Literal["grid", "zip", "random"] = "grid"
+    parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
+    samples: int | None = Field(None, ge=1, le=1_000_000, description="random: number of samples")
+    sample_seed: int = Field(0, ge=0, description="random: seed of the parameter sampler")
+    seeds: list[int] | int | None = Field(
+        None,
+        description="simulation seeds per point: a list, or a count n meaning 0..n-1 (default: base seed)",
+    )
+    agent: str = "fixed"
+    steps: int | None = Field(
+        None, gt=0, le=10_000_000, description="control intervals per run (default: base)"
+    )
+    plot_runs: bool = Field(False, description="also draw each run's timeseries.png (slower)")
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        """`key: [a, b]` means `key: {values: [a, b]}`; a scalar means one value."""
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for k, p in v.items():
+            if isinstance(p, list):
+                p = {"values": p}
+            elif not isinstance(p, dict):
+                p = {"values": [p]}
+            out[str(k)] = p
+        return out
+
+    @field_validator("parameters")
+    @classmethod
+    def _keys(cls, v: dict[str, ParameterSpec]) -> dict[str, ParameterSpec]:
+        for k in v:
+            parts = k.split(".")
+            if not k or any(not p.strip() for p in parts):
+                raise ValueError(
+                    f"parameter '{k}' must be a dotted scenario path like cluster.hardware"
+                )
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | int | None) -> list[int] | int | None:
+        if isinstance(v, int) and not 1 <= v <= 100_000:
+            raise ValueError("a seed count must be between 1 and 100000")
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("seeds must not be empty")
+            if any(s < 0 for s in v):
+                raise ValueError("seeds must be >= 0")
+        return v
+
+    @model_validator(mode="after")
+    def _method(self) -> SweepSpec:
+        if self.method == "random":
+            if self.samples is None:
+                raise ValueError("method random needs samples: N")
+        else:
+            for k, p in self.parameters.items():
+                if p.values is None and p.num is None:
+                    raise ValueError(
+                        f"parameter '{k}': a min/max range in a {self.method} sweep needs num: N"
+                    )
+            if self.method == "zip" and self.parameters:
+                lens = {k: len(_axis_values(p)) for k, p in self.parameters.items()}
+                if len(set(lens.values())) > 1:
+                    raise ValueError(f"zip needs equally long parameters, got {lens}")
+        return self
+
+    def seed_list(self, default: int) -> list[int]:
+        if self.seeds is None:
+            return [default]
+        if isinstance(self.seeds, int):
+            return list(range(self.seeds))
+        return list(dict.fromkeys(self.seeds))
+
+
+def _tidy(x: float) -> float:
+    """6 significant digits: readable labels and ids that do not hinge on float noise."""
+    return float(f"{x:.6g}")
+
+
+def _axis_values(p: ParameterSpec) -> list[Any]:
+    """Values of one grid/zip axis."""
+    if p.values is not None:
+        return list(p.values)
+    assert p.min is not None and p.max is not None and p.num is not None
+    if p.scale == "log":
+        pts = np.geomspace(p.min, p.max, p.num)
+    else:
+        pts = np.linspace(p.min, p.max, p.num)
+    if p.integer:
+        return list(dict.fromkeys(int(round(x)) for x in pts))
+    return [_tidy(x) for x in pts]
+
+
+def _sample(p: ParameterSpec, rng: np.random.Generator) -> Any:
+    """One random draw (uniform over values, or over the range)."""
+    if p.values is not None:
+        return p.values[int(rng.integers(len(p.values)))]
+    assert p.min is not None and p.max is not None
+    if p.scale == "log":
+        x = math.exp(rng.uniform(math.log(p.min), math.log(p.max)))
+    else:
+        x = rng.uniform(p.min, p.max)
+    return int(round(x)) if p.integer else _tidy(x)
+
+
+def expand_points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Parameter combinations (without seeds), in a stable order."""
+    keys = list(spec.parameters)
+    if not keys:
+        return [{}]
+    if spec.method == "grid":
+        axes = [_axis_values(spec.parameters[k]) for k in keys]
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
+    if spec.method == "zip":
+        axes = [_axis_values(spec.parameters[k]) for k in keys]
+        return [dict(zip(keys, combo, strict=True)) for combo in zip(*axes, strict=True)]
+    rng = np.random.default_rng(spec.sample_seed)
+    assert spec.samples is not None
+    return [{k: _sample(spec.parameters[k], rng) for k in keys} for _ in range(spec.samples)]
+
+
+# ----------------------------------------------------------------------------- overrides
+def _parse_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_sweep_override(text: str) -> tuple[str, Any]:
+    """'key=a,b' -> (key, [a, b]); 'key=[a,b]' is a YAML list; values are YAML-typed."""
+    if "=" not in text:
+        raise InputError(
+            f"override '{text}' must look like key.path=value1,value2", field="overrides"
+        )
+    key, raw = (s.strip() for s in text.split("=", 1))
+    if not key:
+        raise InputError(f"override '{text}' has no key", field="overrides")
+    if raw.startswith("["):
+        value = _parse_scalar(raw)
+        if not isinstance(value, list):
+            raise InputError(f"override '{text}': could not read the list", field=key)
+        return key, value
+    return key, [_parse_scalar(v.strip()) for v in raw.split(",")]
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Command-line `KEY=V1,V2` overrides: sweep fields (seeds, steps, ...) or parameters."""
+    data = copy.deepcopy(data)
+    for text in overrides or []:
+        key, values = parse_sweep_override(text)
+        if key in SWEEP_KEYS:
+            data[key] = values if key == "seeds" else (values[0] if len(values) == 1 else values)
+        else:
+            params = data.get("parameters")
+            if params is None:
+                params = data["parameters"] = {}
+            if not isinstance(params, dict):
+                raise InputError("parameters must be a mapping", field="parameters")
+            params[key] = {"values": values}
+    return data
+
+
+def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
+    """Read and validate a sweep YAML (with optional overrides); errors name file and field."""
+    p = Path(path)
+    data = read_yaml(p)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"expected a mapping at the top level, got {type(data).__name__}", file=str(p)
+        )
+    try:
+        data = apply_overrides(data, overrides)
+    except InputError as exc:
+        exc.file = str(p)
+        exc.args = (exc.render(),)
+        raise
+    spec = validate_model(SweepSpec, data, file=str(p))
+    if spec.name is None:
+        spec.name = p.stem
+    return spec
+
+
+# ----------------------------------------------------------------------------- plan
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to compute one run (picklable, no open files)."""
+
+    run_id: str
+    params: dict[str, Any]
+    seed: int
+    config: dict[str, Any]  # the fully resolved Scenario (run id, config.resolved.yaml)
+    inputs: dict[str, Any]  # the validated input mapping the worker rebuilds the Scenario from
+    config_hash: str
+    base_dir: str
+    source: str | None
+    agent: str
+    steps: int
+
+
+@dataclass
+class SweepPlan:
+    name: str
+    file: Path
+    base: Path
+    spec: SweepSpec
+    runs: list[RunSpec]
+    duplicates: int = 0
+
+    @property
+    def parameters(self) -> list[str]:
+        return list(self.spec.parameters)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.spec.description,
+            "file": str(self.file),
+            "base": str(self.base),
+            "method": self.spec.method,
+            "parameters": self.parameters,
+            "agent": self.spec.agent,
+            "n_runs": len(self.runs),
+            "duplicates_merged": self.duplicates,
+            "runs": [
+                {"run_id": r.run_id, "seed": r.seed, "steps": r.steps, "params": r.params}
+                for r in self.runs
+            ],
+        }
+
+
+def _resolve_base(spec: SweepSpec, sweep_file: Path) -> Path:
+    if spec.base is None:
+        return DEFAULT_SCENARIO
+    b = Path(spec.base)
+    cands = [b] if b.is_absolute() else [sweep_file.parent / b, Path.cwd() / b, SCENARIO_DIR / b]
+    for c in cands:
+        if c.is_file():
+            return c.resolve()
+    raise InputError(
+        f"base scenario '{spec.base}' not found (looked next to the sweep file, in the "
+        "current directory and in scenarios/)",
+        file=str(sweep_file),
+        field="base",
+    )
+
+
+def _check_agent(agent: str, sweep_file: Path) -> None:
+    """Reject an unknown agent before any run starts (same rules as agents.make_agent)."""
+    from agents import HEURISTICS, SB3_ALGOS
+
+    if ":" in agent and agent.split(":", 1)[0].lower() in SB3_ALGOS:
+        model = Path(agent.split(":", 1)[1])
+        if not model.is_file():
+            raise InputError(f"model file '{model}' not found", file=str(sweep_file), field="agent")
+        return
+    names = HEURISTICS.get("DatacenterEnv", {})
+    if agent not in names:
+        raise InputError(
+            f"unknown agent '{agent}'; expected one of: {', '.join(sorted(names))} or ALGO:model.zip",
+            file=str(sweep_file),
+            field="agent",
+        )
+
+
+def _blame(exc: InputError, params: dict[str, Any]) -> str:
+    """The sweep field an error in a run's scenario belongs to."""
+    f = exc.field or ""
+    for k in params:
+        if f == k or f.startswith(k + ".") or (f and k.startswith(f + ".")):
+            return f"parameters.{k}"
+    if f in ("time.steps",):
+        return "steps"
+    return f"base.{f}" if f else "base"
+
+
+def plan_sweep(
+    path: str | Path, overrides: list[str] | None = None, check_build: bool = True
+) -> SweepPlan:
+    """Expand a sweep and validate every run's Scenario before anything runs.
+
+    With check_build, each distinct configuration is also built into a Simulation (resolves
+    hardware, topology, weather files and checks the fabric fits), so a bad value fails here.
+    """
+    from dcsim.config import load_scenario
+    from dcsim.sim import Simulation
+
+    sweep_file = Path(path)
+    spec = load_sweep(sweep_file, overrides)
+    base = _resolve_base(spec, sweep_file)
+    base_loaded = load_scenario(base)  # errors in the base name the base file
+    base_data = read_yaml(base) or {}
+    _check_agent(spec.agent, sweep_file)
+    seeds = spec.seed_list(base_loaded.scenario.seed)
+    steps = spec.steps or base_loaded.scenario.time.steps
+    runs: list[RunSpec] = []
+    seen: set[str] = set()
+    built: set[str] = set()
+    duplicates = 0
+    for i, point in enumerate(expand_points(spec)):
+        data = copy.deepcopy(base_data)
+        try:
+            for k, v in point.items():
+                set_dotted(data, k, v)
+            set_dotted(data, "time.steps", steps)
+            sc = validate_model(Scenario, data, file=str(sweep_file))
+            loaded = LoadedScenario(sc, base)
+            if check_build:
+                key = sc.config_hash()
+                if key not in built:
+                    Simulation(loaded)
+                    built.add(key)
+        except InputError as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            raise InputError(
+                f"{exc.message} (point {i}: {where})",
+                file=str(sweep_file),
+                field=_blame(exc, point),
+            ) from None
+        for seed in seeds:
+            sc_seed = sc.model_copy(update={"seed": seed})
+            cfg = sc_seed.model_dump(mode="json")
+            rid = run_id(cfg, seed, {"agent": spec.agent, "steps": steps})
+            if rid in seen:
+                duplicates += 1
+                continue
+            seen.add(rid)
+            inputs = copy.deepcopy(data)
+            inputs["seed"] = seed
+            runs.append(
+                RunSpec(
+                    rid,
+                    dict(point),
+                    seed,
+                    cfg,
+                    inputs,
+                    sc_seed.config_hash(),
+                    str(loaded.base_dir),
+                    str(base),
+                    spec.agent,
+                    steps,
+                )
+            )
+    assert spec.name is not None
+    return SweepPlan(spec.name, sweep_file, base, spec, runs, duplicates)
+
+
+# ----------------------------------------------------------------------------- one run
+@dataclass
+class RunOutput:
+    """What a worker sends back: the run's data, or its error."""
+
+    run_id: str
+    status: Literal["complete", "failed"]
+    wall_s: float
+    rows: list[dict[str, float]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    system: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def execute(spec: RunSpec) -> RunOutput:
+    """Compute one run (in any process); never raises for a failing simulation."""
+    from dcsim.config import scenario_from_dict
+
+    t0 = time.perf_counter()
+    try:
+        loaded = scenario_from_dict(spec.inputs, Path(spec.base_dir))
+        loaded.source = Path(spec.source) if spec.source else None
+        rows, summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed)
+        return RunOutput(spec.run_id, "complete", time.perf_counter() - t0, rows, summary, system)
+    except Exception as exc:  # a failing run is a row, not a crash of the sweep
+        msg = exc.render() if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+        return RunOutput(spec.run_id, "failed", time.perf_counter() - t0, error=msg)
+
+
+def air_note(spec: RunSpec, system: dict[str, Any]) -> str:
+    """The cooling model's air-density verdict for this run's racks ('' when fine)."""
+    from dcsim.cooling import check_air_density
+
+    rack_kw = system.get("rack_design_kw")
+    if rack_kw is None:
+        return ""
+    cool = spec.config.get("cooling", {})
+    liquid = float(cool.get("liquid_fraction", 0.0)) if cool.get("type") == "liquid" else 0.0
+    return check_air_density(float(rack_kw), liquid) or ""
+
+
+def write_run(
+    spec: RunSpec, out: RunOutput, run_dir: Path, sweep_name: str, plot: bool = False
+) -> str:
+    """Write a complete run directory atomically; returns the air-density note."""
+    note = air_note(spec, out.system)
+    writer = RunWriter(run_dir)
+    try:
+        writer.write_yaml("config.resolved.yaml", spec.config)
+        writer.write_text("timeseries.csv", csv_text(out.rows))
+        writer.write_json("summary.json", out.summary)
+        if plot and out.rows:
+            from dcsim.plots import plot_run_timeseries
+
+            cool = spec.config.get("cooling", {})
+            plot_run_timeseries(
+                out.rows,
+                writer.path("timeseries.png"),
+                run_title(spec, out.system),
+                float(cool.get("recommended_inlet_max_c", 27.0)),
+            )
+        writer.write_json(
+            "manifest.json",
+            {
+                "status": "complete",
+                "run_id": spec.run_id,
+                "sweep": sweep_name,
+                "scenario": spec.config.get("name"),
+                "source": spec.source,
+                "params": spec.params,
+                "seed": spec.seed,
+                "agent": spec.agent,
+                "steps": spec.steps,
+                "config_hash": spec.config_hash,
+                "wall_time_s": out.wall_s,
+                "note": note,
+                "versions": environment_versions(),
+                "system": out.system,
+            },
+        )
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return note
+
+
+def run_title(spec: RunSpec, system: dict[str, Any]) -> str:
+    what = ", ".join(f"{k.split('.')[-1]}={short(v)}" for k, v in spec.params.items())
+    return f"{system.get('accelerators', '?')} x {system.get('hardware', '?')}: {what} (seed {spec.seed})"
+
+
+def short(v: Any) -> str:
+    """Compact label of a parameter value (file names lose folders and .yaml)."""
+    if isinstance(v, float):
+        return f"{v:g}"
+    s = str(v)
+    if s.endswith((".yaml", ".yml")):
+        s = Path(s).stem
+    return s
+
+
+# ----------------------------------------------------------------------------- index
+@dataclass
+class RunOutcome:
+    """One index row."""
+
+    spec: RunSpec
+    status: Literal["complete", "failed", "pending"] = "pending"
+    reused: bool = False
+    wall_s: float | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    error: str = ""
+
+    def row(self, params: list[str]) -> dict[str, Any]:
+        r: dict[str, Any] = {
+            "run_id": self.spec.run_id,
+            "status": self.status,
+            "reused": int(self.reused),
+            "seed": self.spec.seed,
+        }
+        for k in params:
+            v = self.spec.params.get(k)
+            r[k] = json.dumps(v) if isinstance(v, dict | list) else v
+        r["wall_s"] = round(self.wall_s, 3) if self.wall_s is not None else ""
+        for k in HEADLINE:
+            r[k] = self.summary.get(k, "")
+        r["note"] = self.note
+        r["error"] = self.error
+        return r
+
+
+def index_text(outcomes: list[RunOutcome], params: list[str]) -> str:
+    rows = [o.row(params) for o in outcomes]
+    if rows:
+        return csv_text(rows)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(["run_id", "status", "reused", "seed", *params])
+    return buf.getvalue()
+
+
+def read_index(sweep_dir: Path) -> list[dict[str, str]]:
+    """index.csv rows as dicts of strings."""
+    p = Path(sweep_dir) / "index.csv"
+    if not p.is_file():
+        raise InputError("no index.csv here; is this a sweep directory?", file=str(sweep_dir))
+    with p.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ----------------------------------------------------------------------------- executors
+@contextlib.contextmanager
+def _sweep_lock(sweep_dir: Path) -> Iterator[None]:
+    """One sweep per directory at a time (advisory flock; released even on SIGKILL)."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # non-POSIX: no lock
+        yield
+        return
+    fh = (sweep_dir / ".lock").open("w")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(
+                "another sweep is running in this directory", file=str(sweep_dir)
+            ) from None
+        yield
+    finally:
+        fh.close()
+
+
+def _clean_partials(runs_dir: Path) -> int:
+    """Remove temp dirs a killed sweep left behind (safe: we hold the directory lock)."""
+    n = 0
+    if runs_dir.is_dir():
+        for p in runs_dir.iterdir():
+            if (
+                p.name.startswith(".")
+                and (".partial-" in p.name or ".old-" in p.name)
+                and p.is_dir()
+            ):
+                shutil.rmtree(p, ignore_errors=True)
+                n += 1
+    return n
+
+
+def _serial(specs: list[RunSpec], **_: Any) -> Iterator[RunOutput]:
+    for s in specs:
+        yield execute(s)
+
+
+def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterator[RunOutput]:
+    """Spawned worker processes (no fork: safe with threads, same on every OS)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    if not specs:
+        return
+    n = max(1, min(workers or os.cpu_count() or 1, len(specs)))
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
+    try:
+        futs = {pool.submit(execute, s): s for s in specs}
+        for fut in as_completed(futs):
+            try:
+                yield fut.result()
+            except BrokenProcessPool as exc:
+                yield RunOutput(
+                    futs[fut].run_id, "failed", 0.0, error=f"worker process died: {exc}"
+                )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _dask(
+    specs: list[RunSpec],
+    workers: int | None = None,
+    address: str | None = None,
+    client: Any = None,
+    **_: Any,
+) -> Iterator[RunOutput]:
+    """Dask futures: a LocalCluster of single-threaded worker processes, or an existing scheduler."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError(
+            "the dask executor needs dask[distributed]: pip install 'dcsim[dask]'",
+            field="--executor",
+        ) from None
+    import logging
+
+    if not specs:
+        return
+    cluster = None
+    own_client = client is None
+    if client is None:
+        if address:
+            try:
+                client = Client(address, timeout="15s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(
+                    f"cannot connect to the Dask scheduler at {address}: {exc}", field="--address"
+                ) from None
+        else:
+            n = max(1, min(workers or os.cpu_count() or 1, len(specs)))
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            client = Client(cluster)
+    try:
+        futs = {
+            client.submit(execute, s, key=f"dcsim-run-{s.run_id}", pure=False): s for s in specs
+        }
+        for fut in as_completed(futs):
+            try:
+                yield fut.result()
+            except Exception as exc:  # e.g. KilledWorker: the run is lost, not the sweep
+                yield RunOutput(
+                    futs[fut].run_id, "failed", 0.0, error=f"{type(exc).__name__}: {exc}"
+                )
+    finally:
+        if own_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_EXECUTORS: dict[str, Callable[..., Iterator[RunOutput]]] = {
+    "serial": _serial,
+    "local": _local,
+    "dask": _dask,
+}
+
+
+@dataclass
+class SweepResult:
+    sweep_dir: Path
+    plan: SweepPlan
+    outcomes: list[RunOutcome]
+
+    def counts(self) -> dict[str, int]:
+        c = {"total": len(self.outcomes), "complete": 0, "failed": 0, "pending": 0, "reused": 0}
+        for o in self.outcomes:
+            c[o.status] += 1
+            c["reused"] += int(o.reused)
+        c["ran"] = c["complete"] - c["reused"]
+        return c
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sweep_dir": str(self.sweep_dir),
+            "index": str(self.sweep_dir / "index.csv"),
+            **self.counts(),
+            "runs": [o.row(self.plan.parameters) for o in self.outcomes],
+        }
+
+
+ProgressFn = Callable[[RunOutcome, dict[str, int]], None]
+
+
+def sweep_dir_for(plan: SweepPlan, out: str | Path) -> Path:
+    return contained(Path(out), safe_name(plan.name))
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out: str | Path = "runs",
+    executor: str = "serial",
+    workers: int | None = None,
+    address: str | None = None,
+    resume: bool = False,
+    on_progress: ProgressFn | None = None,
+    client: Any = None,
+) -> SweepResult:
+    """Execute a planned sweep into `<out>/<name>/`; with resume, reuse complete run directories.
+
+    index.csv is rewritten atomically after every run, so an interrupted sweep (Ctrl-C,
+    SIGKILL) leaves an accurate index of what is done; KeyboardInterrupt is re-raised after
+    the index is written.
+    """
+    if executor not in _EXECUTORS:
+        raise InputError(
+            f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}",
+            field="--executor",
+        )
+    sweep_dir = sweep_dir_for(plan, out)
+    runs_dir = sweep_dir / "runs"
+    params = plan.parameters
+    with _sweep_lock(sweep_dir):
+        _clean_partials(runs_dir)
+        atomic_write_text(sweep_dir / "sweep.json", dumps_json(plan.describe()))
+        outcomes = {r.run_id: RunOutcome(r) for r in plan.runs}
+        ordered = list(outcomes.values())
+        todo: list[RunSpec] = []
+        for r in plan.runs:
+            d = contained(runs_dir, r.run_id)
+            if resume and is_complete(d):
+                o = outcomes[r.run_id]
+                man = json.loads((d / "manifest.json").read_text())
+                o.status, o.reused = "complete", True
+                o.wall_s = man.get("wall_time_s")
+                o.note = man.get("note", "")
+                o.summary = json.loads((d / "summary.json").read_text())
+            else:
+                todo.append(r)
+        counts = {
+            "done": len(plan.runs) - len(todo),
+            "failed": 0,
+            "total": len(plan.runs),
+            "reused": len(plan.runs) - len(todo),
+        }
+
+        def flush() -> None:
+            atomic_write_text(sweep_dir / "index.csv", index_text(ordered, params))
+
+        flush()
+        try:
+            results = _EXECUTORS[executor](todo, workers=workers, address=address, client=client)
+            with contextlib.closing(results):
+                for res in results:
+                    o = outcomes[res.run_id]
+                    o.wall_s = res.wall_s
+                    if res.status == "complete":
+                        o.note = write_run(
+                            o.spec,
+                            res,
+                            contained(runs_dir, res.run_id),
+                            plan.name,
+                            plot=plan.spec.plot_runs,
+                        )
+                        o.status, o.summary, o.error = "complete", res.summary, ""
+                    else:
+                        o.status, o.error = "failed", res.error
+                        counts["failed"] += 1
+                    counts["done"] += 1
+                    flush()
+                    if on_progress:
+                        on_progress(o, counts)
+        finally:
+            flush()
+    return SweepResult(sweep_dir, plan, ordered)
