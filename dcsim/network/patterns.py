@@ -1,0 +1,93 @@
+"""Traffic patterns (one step of concurrent flows) and their completion time on a fabric.
+
+Used by tests, benchmarks and the FlowSplit env: random inter-ToR permutations (the
+adversarial pattern for per-flow ECMP, Addanki et al. arXiv 2407.00550), rings over a
+random rank order, and uniform all-to-all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dcsim.network.flows import run_flows
+from dcsim.network.routing import route
+
+
+def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random permutation with no fixed point (rejection; P(accept) -> 1/e)."""
+    if n < 2:
+        raise ValueError("a derangement needs n >= 2")
+    while True:
+        p = rng.permutation(n)
+        if not np.any(p == np.arange(n)):
+            return p
+
+
+def tor_of_hosts(fabric) -> np.ndarray:
+    """Group id of each host's top-of-rack switch (the host itself if multi-homed)."""
+    return np.unique(fabric.host_key, return_inverse=True)[1]
+
+
+def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random permutation where every host sends to a host under another ToR.
+
+    Each host slot j of ToR a sends to ToR sigma_j(a) (sigma_j a random derangement of
+    ToRs), landing on a random free host there; every host sends and receives once.
+    Needs equal hosts per ToR."""
+    tor = tor_of_hosts(fabric)
+    T = int(tor.max()) + 1
+    members = [np.flatnonzero(tor == t) for t in range(T)]
+    h = len(members[0])
+    if T < 2 or any(len(m) != h for m in members):
+        raise ValueError("inter-ToR permutation needs >= 2 ToRs with equal host counts")
+    M = np.stack(members)  # (T, h)
+    src, dst = [], []
+    slots = np.stack([rng.permutation(h) for _ in range(T)])  # receiving order per ToR
+    for j in range(h):
+        sigma = random_derangement(T, rng)
+        src.append(M[:, j])
+        dst.append(M[sigma, slots[sigma, j]])
+    return np.concatenate(src), np.concatenate(dst)
+
+
+def shuffled_ring(
+    fabric, rng: np.random.Generator, n: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One ring step over a random order of n hosts (default all)."""
+    order = rng.permutation(fabric.n_hosts)[: n or fabric.n_hosts]
+    return order, np.roll(order, -1)
+
+
+@dataclass
+class TrafficResult:
+    time_s: float  # last flow's finish (no latency term)
+    max_link_util: float
+    congestion: float  # most loaded link / most loaded host link (seconds of work)
+    max_work_s: float  # max over links of bytes / capacity
+    link_load: np.ndarray
+    n_events: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "link_load"}
+
+
+def traffic_time(fabric, src, dst, size, routing: str = "ecmp", seed: int = 0) -> TrafficResult:
+    """Run one step of concurrent flows to completion under a routing policy."""
+    size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
+    r = route(fabric, src, dst, size, routing=routing, seed=seed)
+    run = run_flows(r.A, fabric.link_cap, r.size)
+    work = run.link_bytes / fabric.link_cap
+    hl = np.isin(fabric.link_src, fabric.host_nodes) | np.isin(fabric.link_dst, fabric.host_nodes)
+    hw = float(work[hl].max()) if hl.any() else 0.0
+    t = run.makespan_s
+    return TrafficResult(
+        time_s=t,
+        max_link_util=float((work / t).max()) if t > 0 else 0.0,
+        congestion=float(work.max() / hw) if hw > 0 else 1.0,
+        max_work_s=float(work.max()),
+        link_load=run.link_bytes,
+        n_events=run.n_events,
+    )

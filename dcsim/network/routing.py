@@ -1,0 +1,278 @@
+"""Routing policies: map flows onto equal-cost paths and build the sparse incidence matrix.
+
+Policies (``routing=`` strings):
+  ecmp       one path per flow by a seeded hash of (src, dst, connection) -- per-flow ECMP
+             as in switch hashing of the 5-tuple (RFC 2992); collisions are the point.
+  spray      ideal packet spraying: each flow split fluidly and evenly over all its
+             equal-cost paths (the multipath ideal the Ultra Ethernet spec aims at).
+  split:K    each flow cut into K equal subflows at the sender; each subflow pinned to
+             the path whose most-loaded link is least loaded so far (greedy, global view).
+  colour[:K] K subflows per flow, paths by a balanced bipartite edge colouring of the
+             (source ToR, destination ToR) multigraph with the P paths as colours
+             (Konig's theorem with de Werra's vertex splitting): every ToR uplink and
+             downlink carries at most ceil(d/P) subflows -- the optimal single-path
+             assignment of Addanki, Goyal, Marinos, "Challenging the need for packet
+             spraying in large-scale distributed training", arXiv 2407.00550.
+             On a 2-tier leaf-spine the path index is the spine; on other fabrics the
+             colouring still balances path indices but optimality is not claimed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from dcsim.errors import InputError
+
+_POLICY = re.compile(r"^(ecmp|spray|split:(\d+)|colou?r(?::(\d+))?)$")
+
+
+def parse_routing(policy: str) -> tuple[str, int]:
+    """'split:4' -> ('split', 4); 'colour' -> ('colour', 1); InputError on anything else."""
+    m = _POLICY.match(str(policy).strip().lower())
+    if not m:
+        raise InputError(
+            f"unknown routing {policy!r}; expected ecmp, spray, split:K or colour[:K] (K >= 1)",
+            field="routing",
+        )
+    name = m.group(1)
+    if name.startswith("split"):
+        k = int(m.group(2))
+        name = "split"
+    elif name.startswith("colo"):
+        k = int(m.group(3) or 1)
+        name = "colour"
+    else:
+        k = 1
+    if not 1 <= k <= 256:
+        raise InputError(f"split factor must be in 1..256 (got {k})", field="routing")
+    return name, k
+
+
+@dataclass
+class Routed:
+    """Flows mapped to links: subflow j belongs to flow parent[j], carries size[j] bytes,
+    and puts A[l, j] of its rate on link l (A is links x subflows)."""
+
+    A: sp.csr_matrix
+    parent: np.ndarray
+    size: np.ndarray
+    latency_s: np.ndarray  # per subflow: sum of link latencies on its (longest) path
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer: a fast, well-mixed deterministic hash of uint64 keys."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return x
+
+
+def _occurrence(pair: np.ndarray) -> np.ndarray:
+    """k-th repeat of the same (src, dst) within a step -> k (separate connections)."""
+    order = np.argsort(pair, kind="stable")
+    sp_ = pair[order]
+    first = np.r_[True, sp_[1:] != sp_[:-1]]
+    grp_start = np.maximum.accumulate(np.where(first, np.arange(len(sp_)), 0))
+    occ = np.empty(len(pair), dtype=np.int64)
+    occ[order] = np.arange(len(sp_)) - grp_start
+    return occ
+
+
+def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
+    """Group flows by path-array shape; yield (flow idx, paths (f, P, H), ToR keys s, d)."""
+    single = fabric.host_single[src] & fabric.host_single[dst]
+    ks = np.where(single, fabric.host_key[src], fabric.host_nodes[src])
+    kd = np.where(single, fabric.host_key[dst], fabric.host_nodes[dst])
+    n = fabric.n_nodes
+    pair = ks.astype(np.int64) * n + kd
+    uniq, inv = np.unique(pair, return_inverse=True)
+    mids = [fabric._node_paths(int(u // n), int(u % n)) for u in uniq]
+    shapes = {}
+    shape_of = np.empty(len(uniq), dtype=np.int64)
+    pos_of = np.empty(len(uniq), dtype=np.int64)
+    members: list[list[np.ndarray]] = []
+    for g, m in enumerate(mids):
+        b = shapes.setdefault(m.shape, len(shapes))
+        if b == len(members):
+            members.append([])
+        shape_of[g] = b
+        pos_of[g] = len(members[b])
+        members[b].append(m)
+    fshape = shape_of[inv]
+    net = src != dst  # a flow to itself crosses no link
+    for b, ms in enumerate(members):
+        stack = np.stack(ms)  # (G, P, H)
+        for stub in (True, False):
+            idx = np.flatnonzero((fshape == b) & (single == stub) & net)
+            if not len(idx):
+                continue
+            M = stack[pos_of[inv[idx]]]
+            if stub:
+                f, P, _ = M.shape
+                up = np.broadcast_to(fabric.host_up[src[idx]][:, None, None], (f, P, 1))
+                dn = np.broadcast_to(fabric.host_down[dst[idx]][:, None, None], (f, P, 1))
+                M = np.concatenate([up, M, dn], axis=2)
+            yield idx, M, ks[idx], kd[idx]
+
+
+def bipartite_edge_colouring(u: np.ndarray, v: np.ndarray, n_colours: int) -> np.ndarray:
+    """Balanced edge colouring of a bipartite multigraph (edges u[e]-v[e]) with n_colours.
+
+    De Werra's construction: split every vertex of degree d into ceil(d/C) copies of
+    degree <= C, then C-edge-colour (Konig: a bipartite multigraph of max degree C has a
+    proper C-edge-colouring) by alternating-path recolouring. Each original vertex then
+    has at most ceil(d/C) edges of any one colour.
+    """
+    C = int(n_colours)
+    E = len(u)
+    if E == 0:
+        return np.zeros(0, dtype=np.int64)
+
+    def split(x: np.ndarray) -> np.ndarray:
+        occ = _occurrence(x.astype(np.int64))
+        key = x.astype(np.int64) * (E + 1) + occ // C
+        return np.unique(key, return_inverse=True)[1]
+
+    uu, vv = split(u), split(v)
+    at_u = np.full((uu.max() + 1, C), -1, dtype=np.int64)
+    at_v = np.full((vv.max() + 1, C), -1, dtype=np.int64)
+    colour = np.full(E, -1, dtype=np.int64)
+    for e in range(E):
+        a_, b_ = uu[e], vv[e]
+        a = int(np.argmax(at_u[a_] < 0))  # first colour free at u
+        if at_v[b_, a] >= 0:
+            b = int(np.argmax(at_v[b_] < 0))  # free at v
+            # flip the a/b alternating path that starts at v with its a-edge
+            path, x, side, col = [], b_, 1, a
+            while True:
+                e2 = at_v[x, col] if side else at_u[x, col]
+                if e2 < 0:
+                    break
+                path.append(e2)
+                x = uu[e2] if side else vv[e2]
+                side ^= 1
+                col = b if col == a else a
+            for e2 in path:
+                at_u[uu[e2], colour[e2]] = -1
+                at_v[vv[e2], colour[e2]] = -1
+            for e2 in path:
+                colour[e2] = b if colour[e2] == a else a
+                at_u[uu[e2], colour[e2]] = e2
+                at_v[vv[e2], colour[e2]] = e2
+        colour[e] = a
+        at_u[a_, a] = e
+        at_v[b_, a] = e
+    return colour
+
+
+def route(
+    fabric,
+    src: np.ndarray,
+    dst: np.ndarray,
+    size: np.ndarray,
+    routing: str = "ecmp",
+    seed: int = 0,
+) -> Routed:
+    """Map flows (host src -> host dst, size bytes) to links under a routing policy."""
+    policy, K = parse_routing(routing)
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    size = np.asarray(size, dtype=float)
+    F = len(src)
+    nh = fabric.n_hosts
+    if F and (src.min() < 0 or dst.min() < 0 or src.max() >= nh or dst.max() >= nh):
+        raise InputError(f"host index out of range 0..{nh - 1}", field="ranks")
+    lat = fabric.link_lat
+    rows, cols, data = [], [], []
+    sub_parent, sub_size, sub_lat = [], [], []
+    n_sub = 0
+    if policy in ("ecmp", "spray"):
+        occ = _occurrence(src * nh + dst)
+        for idx, M, _, _ in _path_buckets(fabric, src, dst):
+            f, P, H = M.shape
+            if policy == "ecmp" or P == 1:
+                key = (src[idx].astype(np.uint64) << np.uint64(32)) ^ (
+                    dst[idx].astype(np.uint64) << np.uint64(8)
+                )
+                key ^= occ[idx].astype(np.uint64) ^ _mix64(
+                    np.full(f, seed, dtype=np.uint64) + np.uint64(0x9E3779B9)
+                )
+                choice = (_mix64(key) % np.uint64(P)).astype(np.int64)
+                chosen = M[np.arange(f), choice]  # (f, H)
+                rows.append(chosen.ravel())
+                cols.append(np.repeat(n_sub + np.arange(f), H))
+                data.append(np.ones(f * H))
+                sub_lat.append(lat[chosen].sum(axis=1))
+            else:
+                rows.append(M.reshape(f, P * H).ravel())
+                cols.append(np.repeat(n_sub + np.arange(f), P * H))
+                data.append(np.full(f * P * H, 1.0 / P))
+                sub_lat.append(lat[M].sum(axis=2).max(axis=1))
+            sub_parent.append(idx)
+            sub_size.append(size[idx])
+            n_sub += f
+    else:
+        buckets = list(_path_buckets(fabric, src, dst))
+        choice_of: dict[int, np.ndarray] = {}
+        if policy == "split":
+            # greedy least-loaded in flow order; load in seconds (bytes / capacity)
+            load = np.zeros(fabric.n_links)
+            inv_cap = 1.0 / fabric.link_cap
+            where = np.empty((F, 2), dtype=np.int64)
+            for b, (idx, _, _, _) in enumerate(buckets):
+                where[idx, 0] = b
+                where[idx, 1] = np.arange(len(idx))
+            for b, (idx, _, _, _) in enumerate(buckets):
+                choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
+            # rounds: the k-th subflow of every flow before any (k+1)-th, so early flows
+            # cannot take all the good paths
+            net = np.flatnonzero(src != dst)
+            for k in range(K):
+                for f in net:
+                    b, j = where[f]
+                    M = buckets[b][1][j]  # (P, H)
+                    piece = size[f] / K * inv_cap[M]  # (P, H)
+                    c = int(np.argmin((load[M] + piece).max(axis=1)))
+                    choice_of[b][j, k] = c
+                    load[M[c]] += piece[c]
+        else:  # colour
+            for b, (idx, M, ks, kd) in enumerate(buckets):
+                P = M.shape[1]
+                if P == 1:
+                    choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
+                    continue
+                u = np.repeat(ks, K)
+                v = np.repeat(kd, K)
+                choice_of[b] = bipartite_edge_colouring(u, v, P).reshape(len(idx), K)
+        for b, (idx, M, _, _) in enumerate(buckets):
+            f, P, H = M.shape
+            ch = choice_of[b]  # (f, K)
+            chosen = M[np.arange(f)[:, None], ch]  # (f, K, H)
+            nk = f * K
+            rows.append(chosen.reshape(nk, H).ravel())
+            cols.append(np.repeat(n_sub + np.arange(nk), H))
+            data.append(np.ones(nk * H))
+            sub_lat.append(lat[chosen].sum(axis=2).ravel())
+            sub_parent.append(np.repeat(idx, K))
+            sub_size.append(np.repeat(size[idx] / K, K))
+            n_sub += nk
+    if n_sub == 0:
+        A = sp.csr_matrix((fabric.n_links, 0))
+        return Routed(A, np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    A = sp.csr_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(fabric.n_links, n_sub),
+    )
+    A.sum_duplicates()
+    return Routed(
+        A=A,
+        parent=np.concatenate(sub_parent),
+        size=np.concatenate(sub_size),
+        latency_s=np.concatenate(sub_lat),
+    )

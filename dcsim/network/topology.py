@@ -1,0 +1,667 @@
+"""Fabric topologies: YAML configs -> networkx graphs -> arrays compiled once.
+
+A *host* is one accelerator's NIC (one NIC per accelerator, as in DGX H100).
+Every physical full-duplex cable becomes two directed links; link arrays hold
+capacity (bytes/s), latency (s) and a name. Equal-cost (shortest hop count)
+paths between hosts are enumerated on demand from BFS distance vectors and
+cached, so a 4,096-host fabric compiles in milliseconds and a collective only
+pays for the host pairs it uses.
+
+Topologies (sources in each builder's docstring):
+  leaf_spine      2-tier Clos (Al-Fares et al. SIGCOMM 2008; Meta RoCE, SIGCOMM 2024)
+  fat_tree        3-tier k-ary fat-tree (Al-Fares et al. 2008)
+  rail_optimized  NVIDIA DGX SuperPOD rail-optimized leaf-spine (DGX H100 SuperPOD RA)
+  nvlink_switch   NVLink/NVSwitch scale-up domain (DGX H100: 8 GPUs, 450 GB/s/dir each)
+  ub_clos         Huawei CloudMatrix384 Unified-Bus Clos (arXiv 2506.12708)
+  full_mesh       point-to-point mesh (AMD MI300X Infinity Fabric: 7 x 64 GB/s per GPU)
+
+Units: scale-out link speeds are Gb/s (line rate, as on a NIC datasheet);
+scale-up link speeds are GB/s per direction (as on accelerator datasheets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from scipy.sparse.csgraph import shortest_path
+
+from dcsim.errors import InputError
+from dcsim.schema import StrictModel, format_validation_error, read_yaml
+
+GBPS = 1e9 / 8.0  # bytes/s per Gb/s
+GBYTES = 1e9  # bytes/s per GB/s
+MAX_PATHS = 4096  # cap on equal-cost paths kept per host pair
+
+
+# ---------------------------------------------------------------- config models
+class FailureConfig(StrictModel):
+    """Failed cables, by name ("leaf0-spine1", either order) or a random fraction of
+    switch-to-switch cables (seeded). Failed cables carry nothing in both directions."""
+
+    links: list[str] = Field(default_factory=list)
+    fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+
+
+class _Common(StrictModel):
+    name: str = ""
+    description: str = ""
+    sources: list[str] = Field(default_factory=list)
+    hop_latency_us: float = Field(
+        0.5, ge=0, le=1e6, description="latency per link traversal (switch + propagation), us"
+    )
+    endpoint_latency_us: float = Field(
+        0.0, ge=0, le=1e6, description="per-message NIC/software latency added once per step, us"
+    )
+    efficiency: float = Field(
+        1.0, gt=0, le=1, description="achievable share of line rate (e.g. 0.97: 48.5 GB/s on 400G)"
+    )
+    failures: FailureConfig | None = None
+
+
+class NVLinkSwitchConfig(_Common):
+    """Star of GPUs around one logical NVSwitch plane (per-GPU bandwidth aggregated)."""
+
+    kind: Literal["nvlink_switch"]
+    gpus: int = Field(gt=1, le=4096)
+    link_gBps: float = Field(
+        gt=0, description="per-GPU bandwidth to the switch, GB/s per direction"
+    )
+
+
+class UBClosConfig(_Common):
+    """Two-level Unified-Bus Clos: NPUs -> in-node L1 switches (one per plane) -> L2 switches."""
+
+    kind: Literal["ub_clos"]
+    nodes: int = Field(gt=0, le=4096)
+    npus_per_node: int = Field(gt=0, le=64)
+    planes: int = Field(
+        gt=0, le=64, description="L1 switches per node; each NPU links to every plane"
+    )
+    l2_per_plane: int = Field(gt=0, le=256)
+    npu_link_gBps: float = Field(gt=0, description="per NPU-to-L1 link, GB/s per direction")
+    l1_l2_link_gBps: float | None = Field(
+        None, gt=0, description="per L1-to-L2 link; default makes L1 non-blocking"
+    )
+
+
+class FullMeshConfig(_Common):
+    """Every accelerator cabled directly to every other (no switch)."""
+
+    kind: Literal["full_mesh"]
+    gpus: int = Field(gt=1, le=512)
+    link_gBps: float = Field(gt=0, description="per peer link, GB/s per direction")
+
+
+ScaleUpConfig = Annotated[
+    NVLinkSwitchConfig | UBClosConfig | FullMeshConfig, Field(discriminator="kind")
+]
+
+
+class _ScaleOut(_Common):
+    scale_up: ScaleUpConfig | None = Field(
+        None,
+        description="scale-up domain around each group of consecutive hosts (for hierarchical collectives)",
+    )
+
+
+def _uplink_speed(down_gbps: float, n_up: int, given: float | None, ratio: float | None) -> float:
+    """Uplink speed from an explicit value or an oversubscription ratio (down:up)."""
+    if given is not None:
+        if ratio is not None:
+            derived = down_gbps / (n_up * given)
+            if abs(derived - ratio) > 0.01 * ratio:
+                raise ValueError(
+                    f"spine_link_gbps={given:g} gives oversubscription {derived:.3g}, "
+                    f"not {ratio:g}; give only one of the two"
+                )
+        return given
+    return down_gbps / (n_up * (ratio or 1.0))
+
+
+class LeafSpineConfig(_ScaleOut):
+    """2-tier leaf-spine: every leaf cabled once to every spine."""
+
+    kind: Literal["leaf_spine"]
+    leaves: int = Field(gt=0, le=4096)
+    spines: int = Field(gt=0, le=1024)
+    hosts_per_leaf: int = Field(gt=0, le=1024)
+    host_link_gbps: float = Field(gt=0, le=1e5)
+    spine_link_gbps: float | None = Field(None, gt=0, le=1e6)
+    oversubscription: float | None = Field(None, gt=0, le=1000, description="leaf down:up ratio")
+
+    @model_validator(mode="after")
+    def _speeds(self) -> LeafSpineConfig:
+        _uplink_speed(
+            self.hosts_per_leaf * self.host_link_gbps,
+            self.spines,
+            self.spine_link_gbps,
+            self.oversubscription,
+        )
+        return self
+
+    @property
+    def uplink_gbps(self) -> float:
+        return _uplink_speed(
+            self.hosts_per_leaf * self.host_link_gbps,
+            self.spines,
+            self.spine_link_gbps,
+            self.oversubscription,
+        )
+
+
+class FatTreeConfig(_ScaleOut):
+    """3-tier k-ary fat-tree: k pods of k/2 edge + k/2 aggregation switches, (k/2)^2 cores."""
+
+    kind: Literal["fat_tree"]
+    k: int = Field(gt=1, le=128)
+    host_link_gbps: float = Field(gt=0, le=1e5)
+    fabric_link_gbps: float | None = Field(
+        None, gt=0, le=1e6, description="default: host_link_gbps"
+    )
+    hosts_per_edge: int | None = Field(
+        None, gt=0, le=1024, description="default k/2 (non-blocking)"
+    )
+
+    @model_validator(mode="after")
+    def _even(self) -> FatTreeConfig:
+        if self.k % 2:
+            raise ValueError(f"k must be even (got {self.k})")
+        return self
+
+
+class RailOptimizedConfig(_ScaleOut):
+    """Rail-optimized leaf-spine: GPU r of every server in a group goes to rail leaf r."""
+
+    kind: Literal["rail_optimized"]
+    servers: int = Field(gt=0, le=65536)
+    gpus_per_server: int = Field(gt=0, le=64, description="rails")
+    servers_per_leaf: int = Field(gt=0, le=1024, description="servers in one scalable unit")
+    spines: int = Field(gt=0, le=1024)
+    host_link_gbps: float = Field(gt=0, le=1e5)
+    spine_link_gbps: float | None = Field(None, gt=0, le=1e6)
+    oversubscription: float | None = Field(None, gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _groups(self) -> RailOptimizedConfig:
+        if self.servers % self.servers_per_leaf:
+            raise ValueError(
+                f"servers ({self.servers}) must be a multiple of servers_per_leaf ({self.servers_per_leaf})"
+            )
+        _uplink_speed(
+            self.servers_per_leaf * self.host_link_gbps,
+            self.spines,
+            self.spine_link_gbps,
+            self.oversubscription,
+        )
+        return self
+
+    @property
+    def uplink_gbps(self) -> float:
+        return _uplink_speed(
+            self.servers_per_leaf * self.host_link_gbps,
+            self.spines,
+            self.spine_link_gbps,
+            self.oversubscription,
+        )
+
+
+TopologyConfig = Annotated[
+    LeafSpineConfig
+    | FatTreeConfig
+    | RailOptimizedConfig
+    | NVLinkSwitchConfig
+    | UBClosConfig
+    | FullMeshConfig,
+    Field(discriminator="kind"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(TopologyConfig)
+KINDS = ("leaf_spine", "fat_tree", "rail_optimized", "nvlink_switch", "ub_clos", "full_mesh")
+
+
+def parse_topology(data: Any, file: str | None = None) -> Any:
+    """Validate a mapping into the TopologyConfig union; InputError names file and field."""
+    if not isinstance(data, dict):
+        raise InputError(
+            f"expected a mapping with a 'kind' field, got {type(data).__name__}", file=file
+        )
+    if "kind" not in data:
+        raise InputError(
+            f"missing field; expected one of: {', '.join(KINDS)}", file=file, field="kind"
+        )
+    if data["kind"] not in KINDS:
+        raise InputError(
+            f"unknown topology kind {data['kind']!r}; expected one of: {', '.join(KINDS)}",
+            file=file,
+            field="kind",
+        )
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        path, msg = format_validation_error(exc)
+        # drop the union tag pydantic puts first ("leaf_spine.leaves" -> "leaves")
+        parts = path.split(".")
+        if parts and parts[0] == data["kind"]:
+            path = ".".join(parts[1:]) or "<root>"
+        raise InputError(msg, file=file, field=path) from None
+
+
+# ---------------------------------------------------------------- builders
+@dataclass
+class _Spec:
+    """What a builder produces: nodes (name, tier), cables (u, v, Bps), metrics."""
+
+    nodes: list[tuple[str, int]]
+    cables: list[tuple[int, int, float]]
+    n_hosts: int
+    bisection_Bps: float
+    oversubscription: float
+    domain_of_host: np.ndarray | None = None
+
+
+def _build_leaf_spine(c: LeafSpineConfig) -> _Spec:
+    """2-tier Clos. Bisection: min(host side, spine side) across a half/half leaf cut."""
+    L, S, h = c.leaves, c.spines, c.hosts_per_leaf
+    nh = L * h
+    nodes = [(f"h{i}", 0) for i in range(nh)]
+    nodes += [(f"leaf{i}", 1) for i in range(L)] + [(f"spine{j}", 2) for j in range(S)]
+    bh, bs = c.host_link_gbps * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
+    cables = [(i, nh + i // h, bh) for i in range(nh)]
+    cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
+    bis = min(nh * bh, L * S * bs) / 2.0 if L > 1 else 0.0
+    return _Spec(nodes, cables, nh, bis, h * c.host_link_gbps / (S * c.uplink_gbps))
+
+
+def _build_fat_tree(c: FatTreeConfig) -> _Spec:
+    """k-ary fat-tree (Al-Fares, Loukissas, Vahdat, SIGCOMM 2008): k^3/4 hosts at k/2 per edge."""
+    k, half = c.k, c.k // 2
+    hpe = c.hosts_per_edge or half
+    bh = c.host_link_gbps * GBPS * c.efficiency
+    bf = (c.fabric_link_gbps or c.host_link_gbps) * GBPS * c.efficiency
+    nh = k * half * hpe
+    nodes = [(f"h{i}", 0) for i in range(nh)]
+    edge0 = nh
+    nodes += [(f"edge{p}_{e}", 1) for p in range(k) for e in range(half)]
+    agg0 = len(nodes)
+    nodes += [(f"agg{p}_{a}", 2) for p in range(k) for a in range(half)]
+    core0 = len(nodes)
+    nodes += [(f"core{i}", 3) for i in range(half * half)]
+    cables = [(i, edge0 + i // hpe, bh) for i in range(nh)]
+    for p in range(k):
+        for e in range(half):
+            for a in range(half):
+                cables.append((edge0 + p * half + e, agg0 + p * half + a, bf))
+        for a in range(half):
+            for j in range(half):
+                cables.append((agg0 + p * half + a, core0 + a * half + j, bf))
+    over = hpe * c.host_link_gbps / (half * (c.fabric_link_gbps or c.host_link_gbps))
+    bis = min(nh * bh, k * half * half * bf) / 2.0
+    return _Spec(nodes, cables, nh, bis, over)
+
+
+def _build_rail(c: RailOptimizedConfig) -> _Spec:
+    """DGX SuperPOD style: host = server*G + rail; leaf (group, rail); every leaf to every spine."""
+    G, spl, S = c.gpus_per_server, c.servers_per_leaf, c.spines
+    groups = c.servers // spl
+    nh = c.servers * G
+    L = groups * G
+    nodes = [(f"h{i}", 0) for i in range(nh)]
+    nodes += [(f"leaf{g}_r{r}", 1) for g in range(groups) for r in range(G)]
+    nodes += [(f"spine{j}", 2) for j in range(S)]
+    bh, bs = c.host_link_gbps * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
+    host = np.arange(nh)
+    leaf_of = (host // G) // spl * G + host % G
+    cables = [(int(i), nh + int(leaf_of[i]), bh) for i in host]
+    cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
+    bis = min(nh * bh, L * S * bs) / 2.0
+    return _Spec(nodes, cables, nh, bis, spl * c.host_link_gbps / (S * c.uplink_gbps))
+
+
+def _build_nvlink(c: NVLinkSwitchConfig) -> _Spec:
+    """NVSwitch domain as one logical switch: per-GPU link = datasheet NVLink bandwidth."""
+    n = c.gpus
+    b = c.link_gBps * GBYTES * c.efficiency
+    nodes = [(f"h{i}", 0) for i in range(n)] + [("nvswitch", 1)]
+    return _Spec(nodes, [(i, n, b) for i in range(n)], n, n // 2 * b, 1.0)
+
+
+def _build_ub_clos(c: UBClosConfig) -> _Spec:
+    """CloudMatrix384 UB plane (Zuo et al., arXiv 2506.12708): each NPU has one link to each of
+    the node's L1 switches (7 x 56 GB/s = 392 GB/s); L1 of plane p goes to all L2 of plane p."""
+    N, m, P, M = c.nodes, c.npus_per_node, c.planes, c.l2_per_plane
+    nh = N * m
+    b1 = c.npu_link_gBps * GBYTES * c.efficiency
+    l12_gBps = c.l1_l2_link_gBps or m * c.npu_link_gBps / M
+    b2 = l12_gBps * GBYTES * c.efficiency
+    nodes = [(f"h{i}", 0) for i in range(nh)]
+    l10 = nh
+    nodes += [(f"l1_n{n}_p{p}", 1) for n in range(N) for p in range(P)]
+    l20 = len(nodes)
+    nodes += [(f"l2_p{p}_{j}", 2) for p in range(P) for j in range(M)]
+    cables = [(i, l10 + (i // m) * P + p, b1) for i in range(nh) for p in range(P)]
+    if N > 1:
+        cables += [
+            (l10 + n * P + p, l20 + p * M + j, b2)
+            for n in range(N)
+            for p in range(P)
+            for j in range(M)
+        ]
+    over = m * c.npu_link_gBps / (M * l12_gBps)
+    bis = min(nh * P * b1, N * P * M * b2) / 2.0 if N > 1 else nh // 2 * P * b1
+    return _Spec(nodes, cables, nh, bis, over)
+
+
+def _build_full_mesh(c: FullMeshConfig) -> _Spec:
+    """Direct GPU-GPU links (AMD MI300X platform: 7 Infinity Fabric links x 64 GB/s per GPU)."""
+    n = c.gpus
+    b = c.link_gBps * GBYTES * c.efficiency
+    nodes = [(f"h{i}", 0) for i in range(n)]
+    cables = [(i, j, b) for i in range(n) for j in range(i + 1, n)]
+    return _Spec(nodes, cables, n, (n // 2) * (n - n // 2) * b, 1.0)
+
+
+_BUILDERS = {
+    "leaf_spine": _build_leaf_spine,
+    "fat_tree": _build_fat_tree,
+    "rail_optimized": _build_rail,
+    "nvlink_switch": _build_nvlink,
+    "ub_clos": _build_ub_clos,
+    "full_mesh": _build_full_mesh,
+}
+
+
+# ---------------------------------------------------------------- the compiled fabric
+@dataclass
+class Fabric:
+    """A fabric compiled to arrays. Links are directed; index l has src/dst node, capacity
+    (bytes/s), latency (s) and name "u->v". Host i is node ``host_nodes[i]``."""
+
+    name: str
+    kind: str
+    config: Any
+    node_names: list[str]
+    node_tier: np.ndarray
+    host_nodes: np.ndarray
+    link_src: np.ndarray
+    link_dst: np.ndarray
+    link_cap: np.ndarray
+    link_lat: np.ndarray
+    link_names: list[str]
+    failed: list[str]
+    bisection_bw_Bps: float
+    oversubscription: float
+    scale_up: Fabric | None = None
+    endpoint_latency_s: float = 0.0
+    _dist: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _paths: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.node_names)
+        L = len(self.link_src)
+        self.n_nodes = n
+        # reversed adjacency (dst -> src) for BFS distances to a target node
+        self._rev = sp.csr_matrix((np.ones(L), (self.link_dst, self.link_src)), shape=(n, n))
+        order = np.argsort(self.link_src, kind="stable")
+        self._out_links = order
+        self._out_ptr = np.searchsorted(self.link_src[order], np.arange(n + 1))
+        self._link_index = {
+            (int(u), int(v)): i
+            for i, (u, v) in enumerate(zip(self.link_src, self.link_dst, strict=True))
+        }
+        # single-homed hosts: strip the NIC link so paths are cached per switch pair
+        deg = np.bincount(self.link_src, minlength=n)
+        hn = self.host_nodes
+        self.host_single = deg[hn] == 1
+        self.host_up = np.full(len(hn), -1, dtype=np.int64)
+        self.host_down = np.full(len(hn), -1, dtype=np.int64)
+        self.host_key = hn.copy()
+        for i, node in enumerate(hn):
+            if self.host_single[i]:
+                up = int(order[self._out_ptr[node]])
+                sw = int(self.link_dst[up])
+                self.host_up[i] = up
+                self.host_down[i] = self._link_index[(sw, int(node))]
+                self.host_key[i] = sw
+
+    # ------------------------------------------------------------ sizes
+    @property
+    def n_hosts(self) -> int:
+        return len(self.host_nodes)
+
+    @property
+    def n_switches(self) -> int:
+        return int(np.sum(self.node_tier > 0))
+
+    @property
+    def n_links(self) -> int:
+        """Directed links (two per cable)."""
+        return len(self.link_src)
+
+    @property
+    def domain_size(self) -> int:
+        """Hosts per scale-up domain (1 if none is attached)."""
+        return self.scale_up.n_hosts if self.scale_up is not None else 1
+
+    def host_link_Bps(self) -> float:
+        """Slowest host injection bandwidth (NIC, or sum of scale-up ports per accelerator)."""
+        hn = self.host_nodes
+        mask = np.isin(self.link_src, hn)
+        tot = np.bincount(
+            np.searchsorted(hn, self.link_src[mask]), weights=self.link_cap[mask], minlength=len(hn)
+        )
+        return float(tot.min())
+
+    def switch_ports(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per switch: number of live ports and mean port speed in Gb/s (for switch power)."""
+        sw = np.flatnonzero(self.node_tier > 0)
+        ports = np.bincount(self.link_src, minlength=self.n_nodes)[sw]
+        speed = np.bincount(self.link_src, weights=self.link_cap, minlength=self.n_nodes)[sw]
+        return ports, np.where(ports > 0, speed / np.maximum(ports, 1) / GBPS, 0.0)
+
+    def summary(self) -> dict[str, Any]:
+        """Sizes, bandwidths and failures as plain JSON-friendly values."""
+        tiers = {int(t): int(np.sum(self.node_tier == t)) for t in np.unique(self.node_tier)}
+        out = {
+            "name": self.name,
+            "kind": self.kind,
+            "n_hosts": self.n_hosts,
+            "n_switches": self.n_switches,
+            "n_links": self.n_links,
+            "n_cables": self.n_links // 2,
+            "nodes_per_tier": tiers,
+            "host_bw_GBps": self.host_link_Bps() / 1e9,
+            "bisection_bw_GBps": self.bisection_bw_Bps / 1e9,
+            "bisection_bw_Tbps": self.bisection_bw_Bps * 8 / 1e12,
+            "oversubscription": self.oversubscription,
+            "hop_latency_us": float(self.config.hop_latency_us),
+            "diameter_hops": self.diameter_hops(),
+            "failed_links": list(self.failed),
+        }
+        if self.scale_up is not None:
+            out["scale_up"] = self.scale_up.summary()
+        return out
+
+    def diameter_hops(self) -> int:
+        """Longest shortest path between hosts, in links (from a few sample hosts)."""
+        sample = np.unique(np.linspace(0, self.n_hosts - 1, min(self.n_hosts, 4)).astype(int))
+        d = [self._dist_to(int(self.host_nodes[h]))[self.host_nodes] for h in sample]
+        d = np.concatenate(d)
+        return int(d[np.isfinite(d)].max())
+
+    def graph(self) -> nx.DiGraph:
+        """The live directed graph (for inspection; the solvers use the arrays)."""
+        g = nx.DiGraph()
+        for i, name in enumerate(self.node_names):
+            g.add_node(i, name=name, tier=int(self.node_tier[i]))
+        for k in range(self.n_links):
+            g.add_edge(
+                int(self.link_src[k]),
+                int(self.link_dst[k]),
+                link=k,
+                capacity=float(self.link_cap[k]),
+            )
+        return g
+
+    # ------------------------------------------------------------ paths
+    def _dist_to(self, target: int) -> np.ndarray:
+        d = self._dist.get(target)
+        if d is None:
+            d = shortest_path(self._rev, directed=True, unweighted=True, indices=target)
+            self._dist[target] = d
+        return d
+
+    def _node_paths(self, s: int, t: int) -> np.ndarray:
+        """All shortest paths s -> t as an int array (P, hops) of link ids, in a fixed order
+        (next hops by node index), cached. P is capped at MAX_PATHS."""
+        key = (s, t)
+        got = self._paths.get(key)
+        if got is not None:
+            return got
+        if s == t:
+            arr = np.zeros((1, 0), dtype=np.int64)
+        else:
+            dist = self._dist_to(t)
+            if not np.isfinite(dist[s]):
+                raise InputError(
+                    f"no path from {self.node_names[s]} to {self.node_names[t]} (too many failed links?)",
+                    field="failures",
+                )
+            hops = int(dist[s])
+            cur_nodes = np.array([s])
+            cur = np.zeros((1, 0), dtype=np.int64)
+            for _ in range(hops):
+                starts, ends = self._out_ptr[cur_nodes], self._out_ptr[cur_nodes + 1]
+                cnt = ends - starts
+                rep = np.repeat(np.arange(len(cur_nodes)), cnt)
+                offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                links = self._out_links[np.repeat(starts, cnt) + offs]
+                ok = dist[self.link_dst[links]] == dist[cur_nodes[rep]] - 1
+                rep, links = rep[ok], links[ok]
+                order = np.lexsort((self.link_dst[links], rep))
+                rep, links = rep[order][:MAX_PATHS], links[order][:MAX_PATHS]
+                cur = np.concatenate([cur[rep], links[:, None]], axis=1)
+                cur_nodes = self.link_dst[links]
+            arr = cur
+        arr.setflags(write=False)
+        self._paths[key] = arr
+        return arr
+
+    def paths(self, src_host: int, dst_host: int) -> np.ndarray:
+        """Equal-cost paths between two hosts: int array (P, hops) of link ids."""
+        a, b = int(src_host), int(dst_host)
+        if self.host_single[a] and self.host_single[b]:
+            mid = self._node_paths(int(self.host_key[a]), int(self.host_key[b]))
+            P = mid.shape[0]
+            return np.concatenate(
+                [np.full((P, 1), self.host_up[a]), mid, np.full((P, 1), self.host_down[b])], axis=1
+            )
+        return self._node_paths(int(self.host_nodes[a]), int(self.host_nodes[b]))
+
+    def link_id(self, name: str) -> int:
+        """Index of a directed link 'u->v'."""
+        try:
+            return self.link_names.index(name)
+        except ValueError:
+            raise InputError(f"no link named {name!r}", field="link") from None
+
+
+def _compile(cfg: Any) -> Fabric:
+    spec = _BUILDERS[cfg.kind](cfg)
+    names = [n for n, _ in spec.nodes]
+    tiers = np.array([t for _, t in spec.nodes], dtype=np.int64)
+    cables = spec.cables
+    failed: list[str] = []
+    if cfg.failures is not None:
+        dead: set[int] = set()
+        lookup = {}
+        for ci, (u, v, _) in enumerate(cables):
+            lookup[f"{names[u]}-{names[v]}"] = ci
+            lookup[f"{names[v]}-{names[u]}"] = ci
+        for j, lname in enumerate(cfg.failures.links):
+            key = lname.replace("->", "-").replace(" ", "")
+            if key not in lookup:
+                raise InputError(
+                    f"no cable named {lname!r}; cables are named like "
+                    f"'{names[cables[-1][0]]}-{names[cables[-1][1]]}'",
+                    field=f"failures.links.{j}",
+                )
+            dead.add(lookup[key])
+        if cfg.failures.fraction > 0:
+            sw = [ci for ci, (u, v, _) in enumerate(cables) if tiers[u] > 0 and tiers[v] > 0]
+            if not sw:
+                sw = list(range(len(cables)))
+            rng = np.random.default_rng(cfg.failures.seed)
+            k = int(round(cfg.failures.fraction * len(sw)))
+            dead.update(int(x) for x in rng.choice(sw, size=k, replace=False))
+        failed = sorted(f"{names[cables[c][0]]}-{names[cables[c][1]]}" for c in dead)
+        cables = [c for ci, c in enumerate(cables) if ci not in dead]
+    cab = np.array([(u, v) for u, v, _ in cables], dtype=np.int64).reshape(-1, 2)
+    cap = np.array([b for _, _, b in cables], dtype=float)
+    src = np.concatenate([cab[:, 0], cab[:, 1]])
+    dst = np.concatenate([cab[:, 1], cab[:, 0]])
+    lat = np.full(len(src), cfg.hop_latency_us * 1e-6)
+    link_names = [f"{names[u]}->{names[v]}" for u, v in zip(src, dst, strict=True)]
+    # with failures: scale by the surviving share of switch-to-switch capacity (a bound
+    # that is exact when cables fail uniformly across the cut)
+    bis = spec.bisection_Bps
+    sw_all = sum(b for u, v, b in spec.cables if tiers[u] > 0 and tiers[v] > 0)
+    if failed and sw_all > 0:
+        sw_live = sum(b for u, v, b in cables if tiers[u] > 0 and tiers[v] > 0)
+        bis *= sw_live / sw_all
+    fab = Fabric(
+        name=cfg.name or cfg.kind,
+        kind=cfg.kind,
+        config=cfg,
+        node_names=names,
+        node_tier=tiers,
+        host_nodes=np.flatnonzero(tiers == 0).astype(np.int64),
+        link_src=src,
+        link_dst=dst,
+        link_cap=np.concatenate([cap, cap]),
+        link_lat=lat,
+        link_names=link_names,
+        failed=failed,
+        bisection_bw_Bps=float(bis),
+        oversubscription=float(spec.oversubscription),
+        endpoint_latency_s=cfg.endpoint_latency_us * 1e-6,
+    )
+    su = getattr(cfg, "scale_up", None)
+    if su is not None:
+        fab.scale_up = _compile(su)
+        if fab.n_hosts % fab.scale_up.n_hosts:
+            raise InputError(
+                f"{fab.n_hosts} hosts do not split into scale-up domains of {fab.scale_up.n_hosts}",
+                field="scale_up",
+            )
+    return fab
+
+
+def load_topology(source: str | Path | dict[str, Any] | Any) -> Fabric:
+    """Build a Fabric from a YAML path, a mapping, or a validated TopologyConfig.
+
+    Bad input raises InputError naming the file and the field path.
+    """
+    file = None
+    if isinstance(source, (str, Path)):
+        file = str(source)
+        data = read_yaml(source)
+        cfg = parse_topology(data, file=file)
+    elif isinstance(source, dict):
+        cfg = parse_topology(source)
+    elif hasattr(source, "kind") and source.kind in _BUILDERS:
+        cfg = source
+    else:
+        raise InputError(f"expected a topology YAML path or mapping, got {type(source).__name__}")
+    try:
+        return _compile(cfg)
+    except InputError as exc:
+        if exc.file is None and file is not None:
+            exc.file = file
+            exc.args = (exc.render(),)
+        raise
