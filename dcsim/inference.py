@@ -344,6 +344,7 @@ class ServingResult:
     n_replicas: int
     devices_per_replica: int
     iterations: int
+    output_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     cfg: ServingConfig = field(default_factory=ServingConfig)
 
     @property
@@ -391,13 +392,15 @@ class ServingResult:
             "throughput_rps": n / self.horizon_s if self.horizon_s > 0 else 0.0,
             "energy_j": self.energy_j,
             "avg_power_w": self.avg_power_w,
-            "energy_per_token_j": self.energy_j / max(1.0, float(self._tokens_done())),
+            "energy_per_token_j": self.energy_j / max(1.0, self.tokens_generated),
         }
 
-    def _tokens_done(self) -> float:
-        return (
-            float(np.sum(self._out_tokens[self.completed])) if hasattr(self, "_out_tokens") else 0.0
-        )
+    @property
+    def tokens_generated(self) -> float:
+        """Output tokens of completed requests."""
+        if self.output_tokens.size != self.completed.size:
+            return 0.0
+        return float(np.sum(self.output_tokens[self.completed]))
 
 
 def simulate_serving(
@@ -560,7 +563,7 @@ def simulate_serving(
     done = np.isfinite(finish)
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(out > 1, (finish - first_tok) / np.maximum(out - 1, 1), np.nan)
-    res = ServingResult(
+    return ServingResult(
         arrival_s=arr.copy(),
         ttft_s=first_tok - arr,
         tpot_s=tpot,
@@ -573,7 +576,6 @@ def simulate_serving(
         n_replicas=n_replicas,
         devices_per_replica=cfg.tp,
         iterations=iters[0],
+        output_tokens=out.copy(),
         cfg=cfg,
     )
-    res._out_tokens = out  # type: ignore[attr-defined]
-    return res

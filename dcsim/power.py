@@ -66,6 +66,43 @@ def phase_activity(phase: str) -> float:
         ) from None
 
 
+PHASES: tuple[str, ...] = tuple(PHASE_ACTIVITY)
+_PHASE_TABLE = np.array([PHASE_ACTIVITY[p] for p in PHASES])
+
+
+def phase_index(phases: ArrayLike) -> np.ndarray:
+    """Names -> integer codes into ``PHASES`` (vectorized; InputError on unknown names)."""
+    arr = np.asarray(phases)
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.size and (arr.min() < 0 or arr.max() >= len(PHASES)):
+            raise InputError(f"phase code out of range 0..{len(PHASES) - 1}", field="phase")
+        return arr.astype(np.intp)
+    names, inv = np.unique(arr, return_inverse=True)
+    codes = np.array(
+        [PHASES.index(n) if n in PHASES else -1 for n in names.tolist()], dtype=np.intp
+    )
+    if np.any(codes < 0):
+        bad = names[codes < 0][0]
+        raise InputError(
+            f"unknown phase '{bad}'; expected one of: {', '.join(PHASES)}", field="phase"
+        )
+    return codes[inv].reshape(arr.shape)
+
+
+def activity_of(phases: ArrayLike) -> np.ndarray:
+    """Per-device activity from phase names or codes, e.g. for a whole cluster at once."""
+    return _PHASE_TABLE[phase_index(phases)]
+
+
+def training_activity(comm_fraction: ArrayLike, exposed: ArrayLike = 1.0) -> np.ndarray:
+    """Time-averaged activity of a training step whose exposed communication share dips power.
+
+    a = (1 - c) * a_train + c * a_comm with c = comm_fraction * exposed (POLCA Fig. 5 dips).
+    """
+    c = np.clip(np.asarray(comm_fraction, dtype=float) * np.asarray(exposed, dtype=float), 0, 1)
+    return (1 - c) * PHASE_ACTIVITY["training"] + c * PHASE_ACTIVITY["communication"]
+
+
 @dataclass(frozen=True)
 class DevicePowerModel:
     """Power of one accelerator type as a function of activity and clock (vectorized)."""
@@ -388,6 +425,10 @@ __all__ = [
     "UPS_EFFICIENCY",
     "PDU_EFFICIENCY",
     "phase_activity",
+    "PHASES",
+    "phase_index",
+    "activity_of",
+    "training_activity",
     "server_wall_power_w",
     "server_power_from_profile",
     "aggregate_w",

@@ -209,3 +209,10 @@ def test_dvfs_schedule_callable() -> None:
 def test_oversized_request_rejected() -> None:
     with pytest.raises(InputError, match="KV"):
         simulate_serving(one_request(COST.kv_capacity_tokens, 10), COST, 1.0)
+
+
+def test_energy_per_token_counts_completed_tokens() -> None:
+    tr = RequestTrace(np.array([0.0, 1.0]), np.array([100, 100]), np.array([10, 30]))
+    res = simulate_serving(tr, COST, 1.0, horizon_s=30.0)
+    assert res.tokens_generated == 40
+    assert res.summary()["energy_per_token_j"] == pytest.approx(res.energy_j / 40)

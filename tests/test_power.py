@@ -163,3 +163,20 @@ def test_bad_model_parameters_rejected() -> None:
         DevicePowerModel(tdp_w=100, idle_w=200, f_max_mhz=1000, f_min_mhz=100)
     with pytest.raises(InputError):
         DevicePowerModel(tdp_w=400, idle_w=50, f_max_mhz=1000, f_min_mhz=2000)
+
+
+def test_cluster_phase_activity_vectorized() -> None:
+    from dcsim.power import PHASES, activity_of, phase_index, training_activity
+
+    phases = np.array(["training", "decode", "idle", "prefill"] * 256)
+    a = activity_of(phases)
+    assert a.shape == (1024,)
+    p = M.power_w(a, 1.0)
+    assert p[2] == pytest.approx(M.idle_w) and p[3] > p[0] > p[1] > p[2]
+    np.testing.assert_array_equal(activity_of(phase_index(phases)), a)
+    assert activity_of(np.arange(len(PHASES))).size == len(PHASES)
+    with pytest.raises(InputError):
+        activity_of(["training", "sleeping"])
+    # communication dips lower training power, more exposed comm -> lower activity
+    t = training_activity(np.array([0.0, 0.2, 0.5]))
+    assert t[0] == pytest.approx(PHASE_ACTIVITY["training"]) and np.all(np.diff(t) < 0)
