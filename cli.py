@@ -223,6 +223,8 @@ def reproduce_polca(
     hp_fraction: float = typer.Option(0.5, "--hp-fraction", min=0.0, max=1.0, help="Share of high-priority servers."),
     cap_delay: float = typer.Option(40.0, "--cap-delay", min=0.0, help="Max out-of-band clock command delay, s."),
     plot: str = typer.Option("", "--plot", help="Write a PNG of row power over time to this path."),
+    hardware: str = typer.Option("A100-80G", "--hardware", help="Accelerator profile (POLCA clocks map to fractions of f_max)."),
+    model: str = typer.Option("llama2-70b", "--model", help="Served LLM: llama2-70b, llama2-13b, bloom-176b."),
 ) -> None:
     """POLCA (arXiv 2308.12908): more inference servers in a fixed row power budget.
 
@@ -236,7 +238,12 @@ def reproduce_polca(
 
     if quick:
         hours, step = min(hours, 1.0), max(step, 10)
+    from dcsim.hardware import get_profile
+    from dcsim.inference import get_llm
+
+    get_profile(hardware), get_llm(model)  # unknown names -> InputError (exit 2)
     base = RowConfig(
+        hardware=hardware, model=model,
         baseline_servers=servers, n_servers=servers, seed=seed, horizon_s=hours * 3600.0,
         mean_load=mean_load, high_priority_fraction=hp_fraction, cap_delay_max_s=cap_delay,
     )
@@ -411,6 +418,221 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
         table.add_row(name, v["city"], f"{v['latitude_deg']:g}", f"{v['mean_c']:g}", f"{v['annual_amplitude_c']:g}",
                       f"{v['daily_amplitude_c']:g}", f"{v['dew_point_mean_c']:g}", v["source"])
     console.print(table)
+
+
+# ---------------------------------------------------------------- sweep / plot
+@app.command()
+@user_errors
+def sweep(
+    file: str = typer.Argument(..., help="Sweep YAML (see scenarios/sweeps/)."),
+    overrides: list[str] = typer.Argument(
+        None, help="KEY=V1,V2 overrides: a parameter (cluster.hardware=H100-SXM,B200) or seeds/steps/agent/samples."
+    ),
+    executor: str = typer.Option("serial", "--executor", "-e", help="serial | local (processes) | dask"),
+    workers: int = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default: CPU count)."),
+    address: str = typer.Option(None, "--address", help="Dask scheduler, e.g. tcp://10.0.0.1:8786 (else a LocalCluster)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and list the runs; run nothing."),
+    resume: bool = typer.Option(False, "--resume", help="Reuse complete run directories; run only the missing ones."),
+    out: str = typer.Option("runs", "--out", "-o", help="Output root; the sweep goes to OUT/<sweep name>/."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no table, no progress)."),
+) -> None:
+    """Run a YAML sweep (grid, zip or random) serially, on local processes or on a Dask cluster.
+
+    Every run's scenario is validated before anything runs (exit 2 on a bad parameter).
+    Results: OUT/<name>/index.csv (one row per run) and OUT/<name>/runs/<run_id>/.
+    Exit 1 if any run failed (its row has the error), 130 if interrupted (resume with --resume).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from dcsim.sweep import EXECUTORS, run_sweep, short, sweep_dir_for
+    from dcsim.sweep import plan_sweep as _plan
+
+    if executor not in EXECUTORS:
+        raise InputError(f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}", field="--executor")
+    plan = _plan(file, overrides)
+    sweep_dir = sweep_dir_for(plan, out)
+    if dry_run:
+        if as_json:
+            print_json(plan.describe() | {"sweep_dir": str(sweep_dir)})
+            return
+        table = Table(title=f"sweep {plan.name}: {len(plan.runs)} runs ({plan.spec.method}), "
+                      f"{plan.runs[0].steps if plan.runs else 0} steps, agent {plan.spec.agent}")
+        table.add_column("#", justify="right")
+        table.add_column("run id")
+        table.add_column("seed", justify="right")
+        for k in plan.parameters:
+            table.add_column(k)
+        for i, r in enumerate(plan.runs[:200]):
+            table.add_row(str(i), r.run_id, str(r.seed), *(short(r.params.get(k)) for k in plan.parameters))
+        console.print(table)
+        if len(plan.runs) > 200:
+            console.print(f"... and {len(plan.runs) - 200} more")
+        console.print(f"all {len(plan.runs)} scenarios valid; output would go to [bold]{sweep_dir}[/]")
+        return
+    try:
+        if as_json:
+            res = run_sweep(plan, out, executor, workers, address, resume)
+        else:
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("[red]{task.fields[failed]} failed[/]"), TimeElapsedColumn(),
+                          TextColumn("ETA"), TimeRemainingColumn(), console=err_console) as prog:
+                task = prog.add_task(f"{plan.name} [{executor}]", total=len(plan.runs), failed=0)
+
+                def on_progress(_o: Any, c: dict[str, int]) -> None:
+                    prog.update(task, completed=c["done"], failed=c["failed"])
+
+                res = run_sweep(plan, out, executor, workers, address, resume, on_progress=on_progress)
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted[/]: finished runs are kept in {sweep_dir}; "
+                          f"rerun with --resume to run only the missing ones")
+        raise typer.Exit(code=130) from None
+    c = res.counts()
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        table = Table(title=f"sweep {plan.name}: {c['total']} runs")
+        for col in ("complete", "reused", "ran now", "failed"):
+            table.add_column(col, justify="right")
+        table.add_row(str(c["complete"]), str(c["reused"]), str(c["ran"]), str(c["failed"]))
+        console.print(table)
+        if c["reused"]:
+            console.print(f"resume: reused {c['reused']} complete run(s), ran {c['ran']}")
+        for o in res.outcomes:
+            if o.status == "failed":
+                console.print(f"[red]failed[/] {o.spec.run_id} {o.spec.params}: {o.error}", soft_wrap=True)
+        console.print(f"index: [bold]{res.sweep_dir / 'index.csv'}[/]   plot: dcsim plot {res.sweep_dir}")
+    if c["failed"]:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+@user_errors
+def plot(
+    path: str = typer.Argument(..., help="A run directory (has timeseries.csv) or a sweep directory (has index.csv)."),
+    out: str = typer.Option(None, "--out", "-o", help="PNG path (default: timeseries.png / sweep.png inside PATH)."),
+    x: str = typer.Option("mean_step_time_s", "--x", help="Sweep Pareto x metric (lower is better)."),
+    y: str = typer.Option("energy_per_token_j", "--y", help="Sweep Pareto y metric (lower is better)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was drawn as JSON."),
+) -> None:
+    """Draw a run's time series, or a sweep's Pareto front and metric-vs-parameter panels."""
+    from dcsim.sweep_plots import plot_path
+
+    info = plot_path(path, out, x=x, y=y)
+    if as_json:
+        print_json(info)
+        return
+    console.print(f"wrote [bold]{info['png']}[/]")
+    for p in info.get("pareto", []):
+        console.print(f"  non-dominated: {p['label']}  ({x}={p[x]:.4g}, {y}={p[y]:.4g})")
+
+
+# ---------------------------------------------------------------- topology / collective (network)
+topology_app = typer.Typer(help="Network fabrics (topologies/*.yaml).", no_args_is_help=True)
+app.add_typer(topology_app, name="topology")
+
+
+@topology_app.command("show")
+@user_errors
+def topology_show(
+    file: str = typer.Argument(..., help="Topology YAML path, or a preset name such as leaf_spine_small."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Size, bisection bandwidth, oversubscription and failures of a fabric."""
+    from dcsim.network import load_topology
+
+    fab = load_topology(file)
+    s = fab.summary()
+    if as_json:
+        print_json(s)
+        return
+    rows = [
+        ("kind", s["kind"]),
+        ("hosts (one NIC per accelerator)", f"{s['n_hosts']:,}"),
+        ("switches", f"{s['n_switches']:,}"),
+        ("cables / directed links", f"{s['n_cables']:,} / {s['n_links']:,}"),
+        ("host bandwidth", f"{s['host_bw_GBps']:,.1f} GB/s"),
+        ("bisection bandwidth", f"{s['bisection_bw_GBps']:,.0f} GB/s ({s['bisection_bw_Tbps']:,.1f} Tb/s)"),
+        ("oversubscription", f"{s['oversubscription']:.3g}:1"),
+        ("hop latency", f"{s['hop_latency_us']:g} us"),
+        ("diameter", f"{s['diameter_hops']} links"),
+        ("failed cables", ", ".join(s["failed_links"]) or "none"),
+    ]
+    if "scale_up" in s:
+        su = s["scale_up"]
+        rows.append(("scale-up domain", f"{su['kind']}, {su['n_hosts']} accelerators, {su['host_bw_GBps']:.0f} GB/s each"))
+    console.print(kv_table(f"{s['name']} ({fab.config.description or s['kind']})", rows))
+
+
+@topology_app.command("list")
+@user_errors
+def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Bundled topology presets."""
+    from dcsim.network import list_presets, load_topology
+
+    out = []
+    for p in list_presets():
+        s = load_topology(p).summary()
+        out.append({"file": p.name, **{k: s[k] for k in ("kind", "n_hosts", "n_switches", "bisection_bw_GBps", "oversubscription")}})
+    if as_json:
+        print_json(out)
+        return
+    table = Table(title="bundled topologies")
+    for col in ("file", "kind", "hosts", "switches", "bisection GB/s", "oversub"):
+        table.add_column(col, justify="left" if col in ("file", "kind") else "right")
+    for r in out:
+        table.add_row(r["file"], r["kind"], f"{r['n_hosts']:,}", f"{r['n_switches']:,}",
+                      f"{r['bisection_bw_GBps']:,.0f}", f"{r['oversubscription']:.3g}")
+    console.print(table)
+
+
+@app.command("collective")
+@user_errors
+def collective_cmd(
+    topology: str = typer.Option("leaf_spine_small", "--topology", "-t", help="Topology YAML path or preset name."),
+    collective: str = typer.Option("all-reduce", "--collective", "-c", help="all-reduce | all-gather | reduce-scatter | all-to-all | broadcast"),
+    algorithm: str = typer.Option("ring", "--algorithm", "-a", help="ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical"),
+    size: str = typer.Option("1GiB", "--size", "-s", help="Message size (nccl-tests convention), e.g. 1GiB, 64MiB."),
+    routing: str = typer.Option("ecmp", "--routing", "-r", help="ecmp | spray | split:K | colour[:K]"),
+    seed: int = typer.Option(0, "--seed", help="ECMP hash seed (and rank shuffle seed)."),
+    ranks: int = typer.Option(0, "--ranks", "-n", help="Use the first N hosts (0 = all)."),
+    shuffle: bool = typer.Option(False, "--shuffle", help="Random rank order (seeded) instead of host order."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    plot: str = typer.Option("", "--plot", help="Write a PNG heat map of link utilization here."),
+) -> None:
+    """Time one collective on a fabric: time, algbw, busbw, max link utilization."""
+    import numpy as np
+
+    from dcsim.network import collective_time, load_topology, parse_size
+
+    fab = load_topology(topology)
+    n = ranks or fab.n_hosts
+    if not 2 <= n <= fab.n_hosts:
+        raise InputError(f"--ranks must be in 2..{fab.n_hosts} (got {ranks})", field="ranks")
+    order = np.random.default_rng(seed).permutation(fab.n_hosts)[:n] if shuffle else np.arange(n)
+    res = collective_time(fab, collective=collective, algorithm=algorithm, size_bytes=parse_size(size),
+                          routing=routing, seed=seed, ranks=order)
+    out = {"topology": fab.name, **res.as_dict()}
+    if plot:
+        from dcsim.network.plots import link_heatmap
+
+        title = (f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "
+                 f"{routing}: {res.time_s * 1e3:.2f} ms, max util {res.max_link_util:.2f}")
+        out["plot"] = str(link_heatmap(fab, res.link_util, plot, title))
+    if as_json:
+        print_json(out)
+        return
+    rows = [
+        ("time", f"{res.time_s * 1e3:,.3f} ms"),
+        ("algbw", f"{res.algbw_Bps / 1e9:,.2f} GB/s"),
+        ("busbw", f"{res.busbw_Bps / 1e9:,.2f} GB/s"),
+        ("max link utilization", f"{res.max_link_util:.3f}"),
+        ("congestion (worst link / NIC)", f"{res.congestion:.3f}"),
+        ("latency share", f"{res.latency_s / res.time_s:.1%}" if res.time_s > 0 else "-"),
+        ("steps / distinct solves", f"{res.n_steps:,} / {res.n_solves:,}"),
+    ]
+    console.print(kv_table(f"{res.collective} ({res.algorithm}, {routing}) on {fab.name}, {res.n_ranks} ranks, {size}", rows))
+    if plot:
+        console.print(f"heat map: {out['plot']}")
 
 
 # ---------------------------------------------------------------- (more commands below)

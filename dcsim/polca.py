@@ -567,7 +567,7 @@ def verdict(summary: dict) -> str:
         f"< 1% ({rel} the paper's +{paper:.0f}%). Without capping, +{summary['uncapped_safe_extra_pct']:.0f}% "
         f"stays under the budget. Our unoversubscribed row peaks at {base_peak:.0f}% of provisioned "
         f"power (paper: ~{POLCA_PAPER['inference_row_peak_pct']:.0f}% for inference rows); rescaled to "
-        f"the paper's baseline peak, our frontier is +{summary['extra_pct_at_paper_peak']:.0f}%. The gap "
+        f"the paper's baseline peak, our frontier is {bound}+{summary['extra_pct_at_paper_peak']:.0f}%. The gap "
         "comes from modelled server power (roofline serving, assumed host and fan power) and from the "
         "synthetic load process, not from production telemetry."
     )
