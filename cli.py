@@ -578,7 +578,7 @@ def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
         return
     table = Table(title="bundled topologies")
     for col in ("file", "kind", "hosts", "switches", "bisection GB/s", "oversub"):
-        table.add_column(col, justify="left" if col in ("file", "kind") else "right")
+        table.add_column(col, justify="left" if col in ("file", "kind") else "right", no_wrap=col == "file")
     for r in out:
         table.add_row(r["file"], r["kind"], f"{r['n_hosts']:,}", f"{r['n_switches']:,}",
                       f"{r['bisection_bw_GBps']:,.0f}", f"{r['oversubscription']:.3g}")

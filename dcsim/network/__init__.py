@@ -11,10 +11,18 @@ from dcsim.network.collectives import (
     build_phases,
     bus_factor,
     collective_time,
+    parse_size,
 )
 from dcsim.network.flows import max_min_rates, run_flows
 from dcsim.network.routing import bipartite_edge_colouring, parse_routing, route
-from dcsim.network.topology import Fabric, TopologyConfig, load_topology, parse_topology
+from dcsim.network.topology import (
+    Fabric,
+    TopologyConfig,
+    list_presets,
+    load_topology,
+    parse_topology,
+    resolve_topology_path,
+)
 
 __all__ = [
     "ALGORITHMS",
@@ -30,7 +38,10 @@ __all__ = [
     "collective_time",
     "load_topology",
     "max_min_rates",
+    "list_presets",
     "parse_routing",
+    "parse_size",
+    "resolve_topology_path",
     "parse_topology",
     "route",
     "run_flows",

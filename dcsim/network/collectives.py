@@ -24,6 +24,7 @@ Algorithms (Thakur, Rabenseifner & Gropp, IJHPCA 2005; NCCL):
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,42 @@ SUPPORTED = {
     "broadcast": ("ring", "double-binary-tree", "halving-doubling"),
 }
 MAX_FLOWS_PER_STEP = 2_000_000
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1e3,
+    "kb": 1e3,
+    "m": 1e6,
+    "mb": 1e6,
+    "g": 1e9,
+    "gb": 1e9,
+    "t": 1e12,
+    "tb": 1e12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_size(text: str | float | int) -> float:
+    """'1GiB' -> 1073741824.0; '4MB' -> 4e6; plain numbers are bytes."""
+    if isinstance(text, (int, float)):
+        val = float(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+        unit = m.group(2).lower() if m else None
+        if not m or unit not in _UNITS:
+            raise InputError(
+                f"cannot read size {text!r}; expected e.g. 1GiB, 512MiB, 4MB or a byte count",
+                field="size",
+            )
+        val = float(m.group(1)) * _UNITS[unit]
+    if not np.isfinite(val) or val <= 0:
+        raise InputError(f"size must be > 0 bytes (got {text!r})", field="size")
+    return val
 
 
 def bus_factor(collective: str, p: int) -> float:

@@ -642,6 +642,25 @@ def _compile(cfg: Any) -> Fabric:
     return fab
 
 
+TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
+
+
+def resolve_topology_path(name: str | Path) -> Path:
+    """A path as given if it exists, else a bundled preset by name ('leaf_spine_small')."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    for cand in (TOPOLOGY_DIR / p.name, TOPOLOGY_DIR / f"{p.name}.yaml"):
+        if cand.is_file():
+            return cand
+    return p
+
+
+def list_presets() -> list[Path]:
+    """Bundled topology YAML files."""
+    return sorted(TOPOLOGY_DIR.glob("*.yaml"))
+
+
 def load_topology(source: str | Path | dict[str, Any] | Any) -> Fabric:
     """Build a Fabric from a YAML path, a mapping, or a validated TopologyConfig.
 
@@ -649,6 +668,7 @@ def load_topology(source: str | Path | dict[str, Any] | Any) -> Fabric:
     """
     file = None
     if isinstance(source, (str, Path)):
+        source = resolve_topology_path(source)
         file = str(source)
         data = read_yaml(source)
         cfg = parse_topology(data, file=file)
