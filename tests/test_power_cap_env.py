@@ -70,3 +70,13 @@ def test_polca_agent_avoids_brakes_full_clock_does_not() -> None:
     floor = lambda o: -np.ones(2, dtype=np.float32)  # noqa: E731
     _, _, t_floor = rollout(e, 5, floor)
     assert t_floor["hp_latency"] < t_polca["hp_latency"]
+
+
+def test_bad_config_is_input_error_and_to_action_roundtrip(env: PowerCapEnv) -> None:
+    from dcsim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        PowerCapEnv(n_servers=0)
+    assert e.value.field == "row.n_servers"
+    a = env.to_action(1.0, 1305 / 1410)
+    assert a[0] == pytest.approx(1.0) and -1.0 < a[1] < 1.0

@@ -8,7 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from dcsim.polca import RowConfig, RowSimulation, action_to_clock, characterize, polca_fraction
+from dcsim.polca import (
+    RowConfig,
+    RowSimulation,
+    action_to_clock,
+    characterize,
+    clock_to_action,
+    polca_fraction,
+)
+from dcsim.schema import validate_model
 
 OBS_NAMES = (
     "row_power_frac",  # last 1-s row power / budget
@@ -91,7 +99,7 @@ class PowerCapEnv(gym.Env):
             mean_load=mean_load,
             cap_delay_max_s=cap_delay_max_s,
         )
-        self.row_cfg = RowConfig.model_validate(base | (row or {}))
+        self.row_cfg = validate_model(RowConfig, base | (row or {}), prefix="row")
         # Short characterisation (cached per process): enough cells for smooth interpolation.
         self.table = characterize(
             self.row_cfg.hardware, self.row_cfg.model, sim_s=90.0, warmup_s=20.0
@@ -120,6 +128,12 @@ class PowerCapEnv(gym.Env):
         self._steps = 0
 
     # ------------------------------------------------------------------ helpers
+    def to_action(self, lp_clock_frac: float, hp_clock_frac: float) -> np.ndarray:
+        """Clock fractions of f_max -> action in [-1, 1]."""
+        return clock_to_action(np.array([lp_clock_frac, hp_clock_frac]), self.clock_lo).astype(
+            np.float32
+        )
+
     def _obs(self) -> np.ndarray:
         sim = self.sim
         assert sim is not None
