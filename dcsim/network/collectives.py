@@ -214,21 +214,17 @@ def _hd_gather(p: int, n: float, reverse: bool) -> list[Phase]:
 
 
 def _binary_tree(p: int) -> np.ndarray:
-    """Parent of each rank in a balanced in-order binary tree over 0..p-1 (root: -1).
-
-    In-order layout puts leaves on alternate ranks, so the tree shifted by one rank has its
-    leaves where this one has interior nodes: NCCL's double binary tree (Sanders et al. 2009)."""
-    parent = np.full(p, -1, dtype=np.int64)
-    stack = [(0, p, -1)]
-    while stack:
-        lo, hi, par = stack.pop()
-        if lo >= hi:
-            continue
-        mid = (lo + hi) // 2
-        parent[mid] = par
-        stack.append((lo, mid, mid))
-        stack.append((mid + 1, hi, mid))
-    return parent
+    """Parent of each rank in NCCL's binary tree (src/graph/trees.cc, ncclGetBtree): the
+    parent of r is (r ^ b) | (b << 1), b = lowest set bit of r; rank 0 is the root. Odd
+    ranks are leaves, so the mirrored tree (r -> p-1-r, p even) or the shifted one
+    (r -> r+1, p odd) has its interior where this one has leaves: the double binary tree
+    (Sanders, Speck & Traeff 2009) in which every rank sends at most ~2n in total."""
+    r = np.arange(p, dtype=np.int64)
+    b = r & -r
+    up = (r ^ b) | (b << 1)
+    up = np.where(up >= p, r ^ b, up)
+    up[0] = -1
+    return up
 
 
 def _tree_depth(parent: np.ndarray) -> int:
@@ -243,10 +239,16 @@ def _tree_depth(parent: np.ndarray) -> int:
 
 
 def _dbt_edges(p: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(child, parent) edges of both trees of NCCL's double binary tree, and the depth."""
     t1 = _binary_tree(p)
     t2 = np.full(p, -1, dtype=np.int64)
-    shift = (np.arange(p) + 1) % p
-    t2[shift] = np.where(t1 >= 0, (t1 + 1) % p, -1)
+    r = np.arange(p)
+    if p % 2 == 0:  # mirror
+        m = p - 1 - r
+        t2[m] = np.where(t1 >= 0, p - 1 - t1, -1)
+    else:  # shift by one
+        m = (r + 1) % p
+        t2[m] = np.where(t1 >= 0, (t1 + 1) % p, -1)
     child = np.concatenate([np.flatnonzero(t1 >= 0), np.flatnonzero(t2 >= 0)])
     par = np.concatenate([t1[t1 >= 0], t2[t2 >= 0]])
     return child, par, max(_tree_depth(t1), _tree_depth(t2))
