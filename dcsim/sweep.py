@@ -67,6 +67,7 @@ HEADLINE = (
     "mean_step_time_s",
     "mean_tokens_per_s",
     "energy_per_token_j",
+    "peak_facility_kw",
     "max_inlet_c",
     "violation_steps",
     "violation_degree_hours",
@@ -393,6 +394,12 @@ def _check_agent(agent: str, sweep_file: Path) -> None:
 def _blame(exc: InputError, params: dict[str, Any]) -> str:
     """The sweep field an error in a run's scenario belongs to."""
     f = exc.field or ""
+    if (
+        not f and exc.file
+    ):  # a builder error about a file (e.g. a topology) named by a parameter value
+        for k, v in params.items():
+            if isinstance(v, str) and v and Path(v).name in str(exc.file):
+                return f"parameters.{k}"
     for k in params:
         if f == k or f.startswith(k + ".") or (f and k.startswith(f + ".")):
             return f"parameters.{k}"
@@ -439,8 +446,9 @@ def plan_sweep(
                     built.add(key)
         except InputError as exc:
             where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            inner = f"{exc.file}: " if exc.file and exc.file != str(sweep_file) else ""
             raise InputError(
-                f"{exc.message} (point {i}: {where})",
+                f"{inner}{exc.message} (point {i}: {where})",
                 file=str(sweep_file),
                 field=_blame(exc, point),
             ) from None
