@@ -277,7 +277,7 @@ def _pareto_panel(
             run_label(done[i]),
             (xs[i], ys[i]),
             textcoords="offset points",
-            xytext=(10, 12 if j % 2 == 0 else -16),
+            xytext=(10, (12, -18, 28)[j % 3]),
             fontsize=7.5,
             zorder=4,
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "alpha": 0.9},
