@@ -1,54 +1,123 @@
 """Agents: heuristic baselines and Stable-Baselines3 policies, selected by name.
 
-Every agent has `predict(obs) -> action` and `reset()`. Names: heuristics
-(`fixed`, `reactive`, `carbon-cap`, ...) or a saved SB3 model `ALGO:path.zip`
-(e.g. `ppo:runs/train/model.zip`).
+Every agent has `predict(obs) -> action` and `reset()`. Names are per env (see
+`available(env)`): heuristics (`fixed`, `reactive`, `polca`, `ecmp`, `pack`, ...), the
+env-agnostic `random`, or a saved SB3 model `ALGO:path.zip` (e.g. `ppo:runs/train/model.zip`).
+Heuristic modules are imported lazily, so a missing optional module only affects its env.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from dcsim.errors import InputError
 
+Builder = Callable[..., Any]
 
-def _datacenter(cls_name: str) -> Callable[[Any], Any]:
-    def build(env: Any) -> Any:
-        from agents import datacenter
 
-        return getattr(datacenter, cls_name)(env)
+def _cls(module: str, cls_name: str, **kwargs: Any) -> Builder:
+    def build(env: Any, seed: int = 0) -> Any:
+        return getattr(importlib.import_module(module), cls_name)(env, **kwargs)
 
+    build.__doc__ = f"{module}.{cls_name}"
     return build
 
 
-HEURISTICS: dict[str, dict[str, Callable[[Any], Any]]] = {
+def _discover(module: str) -> dict[str, Builder]:
+    """Classes of `module` with a `name` attribute and `predict` (agents named by `name`)."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return {}
+    out: dict[str, Builder] = {}
+    for cls_name, obj in vars(mod).items():
+        if (
+            inspect.isclass(obj)
+            and obj.__module__ == mod.__name__
+            and hasattr(obj, "predict")
+            and isinstance(getattr(obj, "name", None), str)
+        ):
+            out[obj.name] = _cls(module, cls_name)
+    return out
+
+
+def _uncapped(env: Any, seed: int = 0) -> Any:
+    import numpy as np
+
+    from agents.baselines import ConstantAction
+
+    return ConstantAction(env, np.ones(env.action_space.shape), name="uncapped")
+
+
+def _random(env: Any, seed: int = 0) -> Any:
+    from agents.baselines import RandomAgent
+
+    return RandomAgent(env, seed=seed)
+
+
+# env class name -> {agent name -> builder}; FlowSplit names come from agents/routing.py.
+HEURISTICS: dict[str, dict[str, Builder]] = {
     "DatacenterEnv": {
-        "fixed": _datacenter("FixedSetpoint"),
-        "reactive": _datacenter("ReactiveSetpoint"),
-        "carbon-cap": _datacenter("CarbonAwareCap"),
+        "fixed": _cls("agents.datacenter", "FixedSetpoint"),
+        "reactive": _cls("agents.datacenter", "ReactiveSetpoint"),
+        "carbon-cap": _cls("agents.datacenter", "CarbonAwareCap"),
+    },
+    "CoolingEnv": {
+        "fixed": _cls("agents.cooling", "FixedSetpoint"),
+        "reactive": _cls("agents.cooling", "ReactiveSetpoint"),
+    },
+    "PowerCapEnv": {
+        "polca": _cls("agents.polca", "PolcaAgent"),
+        "uncapped": _uncapped,
+    },
+    "PlacementEnv": {
+        "pack": _cls("agents.placement", "Pack"),
+        "spread": _cls("agents.placement", "Spread"),
+        "first-fit": _cls("agents.placement", "FirstFit"),
     },
 }
+_DISCOVER = {"FlowSplitEnv": "agents.routing"}
+GENERIC: dict[str, Builder] = {"random": _random}
 
 SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3")
 
 
+def _table(env: Any) -> dict[str, Builder]:
+    name = type(env.unwrapped).__name__
+    table = dict(HEURISTICS.get(name, {}))
+    if name in _DISCOVER:
+        table = _discover(_DISCOVER[name]) | table
+    return table
+
+
+def heuristics(env: Any) -> list[str]:
+    """Names of the env's heuristic baselines (no `random`), best-known first is not implied."""
+    return sorted(_table(env))
+
+
 def available(env: Any) -> list[str]:
-    return sorted(HEURISTICS.get(type(env.unwrapped).__name__, {}))
+    return sorted(_table(env) | GENERIC)
 
 
-def make_agent(name: str, env: Any) -> Any:
+def is_sb3(name: str) -> bool:
+    return ":" in name and name.split(":", 1)[0].lower() in SB3_ALGOS
+
+
+def make_agent(name: str, env: Any, seed: int = 0) -> Any:
     """Build the agent called `name` for `env` (InputError lists the valid names)."""
-    if ":" in name and name.split(":", 1)[0].lower() in SB3_ALGOS:
+    if is_sb3(name):
         from agents.sb3 import SB3Agent
 
         algo, path = name.split(":", 1)
         return SB3Agent.load(algo.lower(), path, env)
-    table = HEURISTICS.get(type(env.unwrapped).__name__, {})
+    table = _table(env) | GENERIC
     if name not in table:
         raise InputError(
             f"unknown agent '{name}' for {type(env.unwrapped).__name__}; expected one of: "
             f"{', '.join(sorted(table))} or ALGO:model.zip with ALGO in {', '.join(SB3_ALGOS)}",
             field="agent",
         )
-    return table[name](env)
+    return table[name](env, seed=seed)

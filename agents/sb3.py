@@ -1,8 +1,15 @@
-"""Stable-Baselines3 agents: train, save, load, predict. Needs the `rl` extra (torch)."""
+"""Stable-Baselines3 agents: train, save, load, predict. Needs the `rl` extra (torch).
+
+Space fit: PPO and A2C take Box, Discrete and MultiDiscrete actions; SAC and TD3 need Box;
+DQN needs Discrete (of the dcsim envs only `dcsim/Placement-v0` has one).
+"""
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +27,33 @@ def _algo_class(algo: str):
     try:
         import stable_baselines3 as sb3
     except ImportError:  # pragma: no cover - depends on extras
-        raise InputError("stable-baselines3 is not installed; install the extra: pip install -e '.[rl]'") from None
+        raise InputError(
+            "stable-baselines3 is not installed; install the extra: pip install -e '.[rl]'"
+        ) from None
     classes = {"ppo": sb3.PPO, "sac": sb3.SAC, "dqn": sb3.DQN, "a2c": sb3.A2C, "td3": sb3.TD3}
     if algo not in classes:
-        raise InputError(f"unknown algorithm '{algo}'; expected one of: {', '.join(classes)}", field="algo")
+        raise InputError(
+            f"unknown algorithm '{algo}'; expected one of: {', '.join(classes)}", field="algo"
+        )
     return classes[algo]
 
 
 def check_algo_fits(algo: str, env: Any) -> None:
     """SAC/TD3 need Box actions, DQN needs Discrete: say so instead of failing deep in SB3."""
-    from gymnasium import spaces
-
     space = env.action_space
-    if algo in ("sac", "td3") and not isinstance(space, spaces.Box):
-        raise InputError(f"{algo.upper()} needs a continuous (Box) action space; this env has {space}", field="algo")
-    if algo == "dqn" and not isinstance(space, spaces.Discrete):
-        raise InputError(f"DQN needs a Discrete action space; this env has {space}", field="algo")
+    kind = type(space).__name__  # Box, Discrete, MultiDiscrete, ... (no gymnasium import here)
+    if algo in ("sac", "td3") and kind != "Box":
+        raise InputError(
+            f"{algo.upper()} needs a continuous (Box) action space; this env has {space}: "
+            "use ppo, a2c or dqn",
+            field="algo",
+        )
+    if algo == "dqn" and kind != "Discrete":
+        raise InputError(
+            f"DQN needs a Discrete action space; this env has {space}: use ppo, sac or td3 "
+            "(of the dcsim envs only dcsim/Placement-v0 is Discrete)",
+            field="algo",
+        )
 
 
 class SB3Agent:
@@ -47,11 +65,39 @@ class SB3Agent:
         self.name = algo
 
     @classmethod
-    def train(cls, algo: str, env: Any, timesteps: int, seed: int, tensorboard: str | None = None,
-              callback: Any = None, **kwargs: Any) -> SB3Agent:
+    def train(
+        cls,
+        algo: str,
+        env: Any,
+        timesteps: int,
+        seed: int,
+        tensorboard: str | None = None,
+        callback: Any = None,
+        **kwargs: Any,
+    ) -> SB3Agent:
+        """Train on `env` (a single env or an SB3 VecEnv); kwargs go to the algorithm."""
         check_algo_fits(algo, env)
         klass = _algo_class(algo)
-        model = klass("MlpPolicy", env, seed=seed, verbose=0, tensorboard_log=tensorboard, device="cpu", **kwargs)
+        if tensorboard:
+            try:
+                import tensorboard as _tb  # noqa: F401
+            except ImportError:
+                raise InputError(
+                    "--tensorboard needs the tensorboard package (pip install tensorboard)",
+                    field="tensorboard",
+                ) from None
+        import torch
+
+        torch.set_num_threads(1)  # small MLPs: one thread is fastest and leaves cores to the envs
+        model = klass(
+            "MlpPolicy",
+            env,
+            seed=seed,
+            verbose=0,
+            tensorboard_log=tensorboard,
+            device="cpu",
+            **kwargs,
+        )
         model.learn(total_timesteps=timesteps, callback=callback, progress_bar=False)
         return cls(model, algo)
 
@@ -76,3 +122,69 @@ class SB3Agent:
 
     def reset(self) -> None:
         pass
+
+
+def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | None = None) -> Any:
+    """n_envs copies of `factory()` (picklable for subprocesses) in a Dummy- or SubprocVecEnv.
+
+    Each copy is wrapped in a Monitor so episode returns reach the callbacks; SB3 seeds
+    copy i with seed + i when the algorithm is created with `seed`.
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    if n_envs < 1:
+        raise InputError("n_envs must be >= 1", field="n_envs")
+    fns = [functools.partial(_monitored, factory) for _ in range(n_envs)]
+    if subproc is None:
+        subproc = n_envs > 1
+    if subproc:
+        return SubprocVecEnv(fns, start_method="spawn" if sys.platform == "darwin" else "fork")
+    return DummyVecEnv(fns)
+
+
+def _monitored(factory: Callable[[], Any]) -> Any:
+    from stable_baselines3.common.monitor import Monitor
+
+    return Monitor(factory())
+
+
+def training_callbacks(
+    on_step: Callable[[int], None] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    n_envs: int = 1,
+) -> tuple[Any, list[dict[str, float]]]:
+    """A CallbackList reporting progress, recording finished episodes and saving checkpoints.
+
+    Returns (callback, episodes) where `episodes` fills with {timestep, return, length}.
+    """
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+
+    episodes: list[dict[str, float]] = []
+
+    class _Progress(BaseCallback):
+        def _on_step(self) -> bool:
+            for info in self.locals.get("infos", []):
+                ep = info.get("episode")
+                if ep is not None:
+                    episodes.append(
+                        {
+                            "timestep": float(self.num_timesteps),
+                            "return": float(ep["r"]),
+                            "length": float(ep["l"]),
+                        }
+                    )
+            if on_step is not None:
+                on_step(self.num_timesteps)
+            return True
+
+    cbs: list[Any] = [_Progress()]
+    if checkpoint_dir and checkpoint_every > 0:
+        cbs.append(
+            CheckpointCallback(
+                save_freq=max(checkpoint_every // max(n_envs, 1), 1),
+                save_path=str(checkpoint_dir),
+                name_prefix="model",
+            )
+        )
+    return CallbackList(cbs), episodes

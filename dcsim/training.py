@@ -1,0 +1,115 @@
+"""Train an SB3 agent on a dcsim env and write its run directory atomically.
+
+`<out>/<task name>/<algo>-<run_id>/`: model.zip, manifest.json (env spec, algorithm,
+hyperparameters, timesteps, seed, versions, status), training.csv (finished episodes:
+timestep, return, length) and checkpoints/ when asked. Files are assembled in a temp dir
+and renamed into place at the end, so an interrupted training leaves nothing under the
+final name. Load the model with `dcsim evaluate ... --agent ALGO:<run dir>/model.zip`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dcsim.errors import InputError
+from dcsim.evaluation import EnvSpec, build_env
+from dcsim.results import RunWriter, contained, csv_text, environment_versions, run_id, safe_name
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model_path: Path
+    manifest: dict[str, Any]
+    episodes: list[dict[str, float]]
+
+
+def rl_versions() -> dict[str, str]:
+    import gymnasium
+    import stable_baselines3
+    import torch
+
+    return {
+        "stable_baselines3": stable_baselines3.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+    }
+
+
+def train(
+    spec: EnvSpec,
+    algo: str = "ppo",
+    timesteps: int = 10_000,
+    seed: int = 0,
+    n_envs: int = 1,
+    out: str | Path = "runs/train",
+    tensorboard: str | None = None,
+    hyperparams: dict[str, Any] | None = None,
+    checkpoint_every: int = 0,
+    subproc: bool | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1)."""
+    from agents.sb3 import SB3Agent, _algo_class, check_algo_fits, make_vec_env, training_callbacks
+
+    algo = algo.lower()
+    _algo_class(algo)
+    if timesteps < 1:
+        raise InputError("timesteps must be >= 1", field="timesteps")
+    probe = build_env(spec)  # fail fast on bad input, in this process, with a clear message
+    check_algo_fits(algo, probe)
+    probe.close()
+    hp = dict(hyperparams or {})
+    extra = {"algo": algo, "timesteps": timesteps, "n_envs": n_envs, "hyperparams": hp}
+    rid = run_id(spec.as_dict(), seed, extra)
+    final = contained(Path(out), safe_name(spec.name), f"{algo}-{rid}")
+    writer = RunWriter(final)
+    vec = None
+    try:
+        vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
+        ckpt = writer.path("checkpoints") if checkpoint_every > 0 else None
+        callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
+        try:
+            agent = SB3Agent.train(
+                algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
+            )
+        except TypeError as exc:  # unknown hyperparameter name
+            raise InputError(f"bad hyperparameter for {algo.upper()}: {exc}", field="hp") from None
+        agent.save(writer.path("model.zip"))
+        writer.write_text("training.csv", csv_text(episodes))
+        manifest = {
+            "status": "complete",
+            "run_id": rid,
+            "kind": "train",
+            "env": spec.as_dict(),
+            "algo": algo,
+            "timesteps": timesteps,
+            "seed": seed,
+            "n_envs": n_envs,
+            "vec_env": "SubprocVecEnv"
+            if (subproc if subproc is not None else n_envs > 1)
+            else "DummyVecEnv",
+            "hyperparams": hp,
+            "episodes_finished": len(episodes),
+            "final_mean_return_last10": (
+                sum(e["return"] for e in episodes[-10:]) / len(episodes[-10:])
+            )
+            if episodes
+            else None,
+            "tensorboard": tensorboard,
+            "agent": f"{algo}:{final / 'model.zip'}",
+            "versions": environment_versions() | rl_versions(),
+        }
+        writer.write_json("manifest.json", manifest)
+        run_dir = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if vec is not None:
+            vec.close()
+    return TrainResult(run_dir, run_dir / "model.zip", manifest, episodes)
