@@ -298,16 +298,20 @@ class LiquidConfig(StrictModel):
     trim_cop_max: float = Field(12.0, gt=1, description="cap on trim COP at small lift")
 
 
+DEFAULT_LIQUID_FRACTION = 0.75  # direct-to-chip cold plates capture ~70-80 % of server heat (ASHRAE TC9.9 liquid cooling whitepaper)
+
+
 class CoolingConfig(StrictModel):
     """Cooling plant for one data hall. Defaults give a modern chilled-water plant with
     containment, water-side economizer and (for type: liquid) direct-to-chip cold plates."""
 
     type: Literal["air", "liquid"] = "air"
-    liquid_fraction: float = Field(
-        0.75,
+    liquid_fraction: float | None = Field(
+        None,
         ge=0,
         le=0.95,
-        description="share of IT heat to cold plates when type is liquid (cold plates capture ~70-80 %)",
+        description="share of IT heat to cold plates when type is liquid (default 0.75: cold plates "
+        "capture ~70-80 %); unset for air, so a dumped config reloads as it was",
     )
     supply_air_setpoint_c: float = Field(22.0, ge=10, le=35, description="CRAH supply air, C")
     chilled_water_setpoint_c: float = Field(
@@ -349,7 +353,7 @@ class CoolingConfig(StrictModel):
     @field_validator("liquid_fraction")
     @classmethod
     def _liquid_needs_type(cls, v: float, info: ValidationInfo) -> float:
-        if info.data.get("type") == "air" and v > 0:
+        if info.data.get("type") == "air" and v is not None and v > 0:
             raise ValueError(
                 "liquid_fraction > 0 needs type: liquid (air cooling carries all heat by air)"
             )
@@ -365,7 +369,9 @@ class CoolingConfig(StrictModel):
 
     @property
     def effective_liquid_fraction(self) -> float:
-        return self.liquid_fraction if self.type == "liquid" else 0.0
+        if self.type != "liquid":
+            return 0.0
+        return DEFAULT_LIQUID_FRACTION if self.liquid_fraction is None else self.liquid_fraction
 
 
 @dataclass(slots=True)

@@ -160,6 +160,9 @@ class RunWriter:
 
     def commit(self) -> Path:
         """Replace any previous run of the same id with this one."""
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp_dir, 0o777 & ~umask)  # mkdtemp makes 0700; a finished run is as readable as any folder
         if self.final_dir.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.old-", dir=self.final_dir.parent))
             os.replace(self.final_dir, trash / "old")

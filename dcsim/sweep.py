@@ -511,13 +511,13 @@ def execute(spec: RunSpec) -> RunOutput:
 
 def air_note(spec: RunSpec, system: dict[str, Any]) -> str:
     """The cooling model's air-density verdict for this run's racks ('' when fine)."""
-    from dcsim.cooling import check_air_density
+    from dcsim.cooling import CoolingConfig, check_air_density
 
     rack_kw = system.get("rack_design_kw")
     if rack_kw is None:
         return ""
     cool = spec.config.get("cooling", {})
-    liquid = float(cool.get("liquid_fraction", 0.0)) if cool.get("type") == "liquid" else 0.0
+    liquid = CoolingConfig.model_validate(cool).effective_liquid_fraction
     return check_air_density(float(rack_kw), liquid) or ""
 
 

@@ -57,3 +57,13 @@ def test_every_command_has_help():
         assert cmd in res.stdout
         sub = runner.invoke(app, [cmd, "--help"])
         assert sub.exit_code == 0, cmd
+
+
+def test_resolved_config_reruns_to_the_same_summary(tmp_path):
+    """config.resolved.yaml is a complete scenario: running it again gives the same summary."""
+    a = runner.invoke(app, ["run", *SMALL_ARGS, "--out", str(tmp_path / "a"), "--json", "--no-plot"])
+    ra = json.loads(a.stdout)
+    resolved = tmp_path / "a" / "default" / ra["run_id"] / "config.resolved.yaml"
+    b = runner.invoke(app, ["run", str(resolved), "--steps", "20", "--out", str(tmp_path / "b"), "--json", "--no-plot"])
+    assert b.exit_code == 0, b.output
+    assert json.loads(b.stdout)["summary"] == ra["summary"]
