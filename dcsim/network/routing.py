@@ -1,8 +1,10 @@
 """Routing policies: map flows onto equal-cost paths and build the sparse incidence matrix.
 
 Policies (``routing=`` strings):
-  ecmp       one path per flow by a seeded hash of (src, dst, connection) -- per-flow ECMP
+  ecmp[:K]   one path per flow by a seeded hash of (src, dst, connection) -- per-flow ECMP
              as in switch hashing of the 5-tuple (RFC 2992); collisions are the point.
+             With K, each flow is K connections hashed independently (NCCL's
+             NCCL_IB_QPS_PER_CONNECTION): more entropy, still no path choice.
   spray      ideal packet spraying: each flow split fluidly and evenly over all its
              equal-cost paths (the multipath ideal the Ultra Ethernet spec aims at).
   split:K    each flow cut into K equal subflows at the sender; each subflow pinned to
@@ -27,7 +29,7 @@ import scipy.sparse as sp
 
 from dcsim.errors import InputError
 
-_POLICY = re.compile(r"^(ecmp|spray|split:(\d+)|colou?r(?::(\d+))?)$")
+_POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")
 
 
 def parse_routing(policy: str) -> tuple[str, int]:
@@ -35,15 +37,18 @@ def parse_routing(policy: str) -> tuple[str, int]:
     m = _POLICY.match(str(policy).strip().lower())
     if not m:
         raise InputError(
-            f"unknown routing {policy!r}; expected ecmp, spray, split:K or colour[:K] (K >= 1)",
+            f"unknown routing {policy!r}; expected ecmp[:K], spray, split:K or colour[:K] (K >= 1)",
             field="routing",
         )
     name = m.group(1)
-    if name.startswith("split"):
-        k = int(m.group(2))
+    if name.startswith("ecmp"):
+        k = int(m.group(2) or 1)
+        name = "ecmp"
+    elif name.startswith("split"):
+        k = int(m.group(3))
         name = "split"
     elif name.startswith("colo"):
-        k = int(m.group(3) or 1)
+        k = int(m.group(4) or 1)
         name = "colour"
     else:
         k = 1
@@ -188,6 +193,9 @@ def route(
     nh = fabric.n_hosts
     if F and (src.min() < 0 or dst.min() < 0 or src.max() >= nh or dst.max() >= nh):
         raise InputError(f"host index out of range 0..{nh - 1}", field="ranks")
+    if policy == "ecmp" and K > 1:  # K independently hashed connections per flow
+        r = route(fabric, np.repeat(src, K), np.repeat(dst, K), np.repeat(size / K, K), "ecmp", seed)
+        return Routed(A=r.A, parent=r.parent // K, size=r.size, latency_s=r.latency_s)
     lat = fabric.link_lat
     rows, cols, data = [], [], []
     sub_parent, sub_size, sub_lat = [], [], []

@@ -1,0 +1,271 @@
+"""`dcsim/FlowSplit-v0`: choose the routing policy and split factor for each arriving collective."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from dcsim.errors import InputError
+from dcsim.network import load_topology
+from dcsim.network.patterns import (
+    inter_tor_permutation,
+    random_derangement,
+    tor_of_hosts,
+    traffic_time,
+)
+from dcsim.network.topology import FailureConfig
+
+POLICIES = ("ecmp", "spray", "split", "colour")
+SPLITS = (1, 2, 4, 8)
+PATTERNS = ("ring", "permutation", "halving-doubling", "all-to-all")
+OBS_NAMES = (
+    *(f"pattern_{p}" for p in PATTERNS),
+    "log_size",  # log2(bytes per rank) scaled to [0, 1] over [2^20, 2^32]
+    "ranks_frac",  # job ranks / hosts
+    "inter_tor_frac",  # share of flows that leave their ToR
+    "tor_pair_load",  # max flows between one ToR pair / paths between them
+    "tor_out_load",  # max inter-ToR flows leaving one ToR / its uplinks
+    "failed_frac",  # failed switch cables / all switch cables
+    "oversubscription",  # ToR down:up ratio / 4
+    "last_norm_time",  # previous step's time / lower bound, / 10
+)
+OBS_INDEX = {n: i for i, n in enumerate(OBS_NAMES)}
+
+
+class FlowSplitEnv(gym.Env):
+    """Route each arriving collective step on a leaf-spine fabric: pick policy and split factor.
+
+    ## Description
+    Every step one traffic pattern arrives on the fabric (default
+    `topologies/leaf_spine_small.yaml`, 64 hosts): one step of a ring, a halving-doubling
+    exchange, an inter-ToR permutation or a small all-to-all, over a job of random size placed
+    on random hosts, with a log-uniform message size. The agent picks how the flows are
+    routed; the flows then run to completion under max-min fair sharing
+    (`dcsim.network.flows`), and the completion time is the cost. Per-flow ECMP suffers hash
+    collisions (3-6x slower than spraying on permutations, Addanki et al. arXiv 2407.00550);
+    spraying is ideal in the fluid model but pays a goodput tax (`spray_efficiency`, an
+    assumption standing for reordering and loss-recovery overheads of packet spraying on
+    RoCE-class NICs); splitting into K subflows costs `subflow_overhead_us` per extra
+    subflow (message setup), so the best choice depends on the pattern and size. Each episode
+    draws fresh link failures (`failure_fraction`) and ECMP hash seeds.
+
+    ## Action space
+    `MultiDiscrete([4, 4])`: policy index into `POLICIES` = (ecmp, spray, split, colour)
+    and split-factor index into `SPLITS` = (1, 2, 4, 8). ecmp with K hashes K connections
+    independently (NCCL_IB_QPS_PER_CONNECTION); split is greedy least-loaded subflow
+    placement; colour is the bipartite edge-colouring assignment; spray ignores K.
+
+    ## Observation space
+    `Box(0, 1, (12,), float32)` named by `OBS_NAMES`: one-hot pattern, scaled log size,
+    job size share, inter-ToR flow share, worst ToR-pair and ToR-uplink demand relative to
+    the paths available, failed-cable share, oversubscription / 4, and the previous step's
+    normalized time / 10. All values are clipped to [0, 1].
+
+    ## Rewards
+    `reward = -min(t / t_lb, 10)`, with t the step's completion time (flows plus
+    per-subflow overhead, divided by `spray_efficiency` under spraying) and t_lb the
+    NIC lower bound (most bytes through any host link / its capacity). Reward is -1 when
+    the fabric adds no delay. `info["reward_terms"] = {"time": reward}`.
+
+    ## Episode end
+    Never terminates; truncates after `episode_steps` steps (default 32).
+
+    ## Arguments
+    `topology` (path, preset name or mapping; default "leaf_spine_small"),
+    `episode_steps` (32), `patterns` (subset of `PATTERNS`), `min_size`/`max_size` bytes per
+    rank (1 MiB, 1 GiB), `spray_efficiency` (0.9), `subflow_overhead_us` (2.0),
+    `failure_fraction` (0.05: share of switch cables failed, redrawn each episode; with
+    none, colouring is optimal on every pattern of a non-blocking leaf-spine). `info` holds
+    `reward_terms` and `metrics` (time_s, lower_bound_s, policy, split, pattern,
+    congestion); no wall-clock values. Deterministic given the reset seed.
+    """
+
+    metadata = {"render_modes": []}
+    OBS_INDEX = OBS_INDEX
+
+    def __init__(
+        self,
+        topology: str | dict[str, Any] = "leaf_spine_small",
+        episode_steps: int = 32,
+        patterns: tuple[str, ...] | list[str] = PATTERNS,
+        min_size: float = float(1 << 20),
+        max_size: float = float(1 << 30),
+        spray_efficiency: float = 0.9,
+        subflow_overhead_us: float = 2.0,
+        failure_fraction: float = 0.05,
+    ):
+        super().__init__()
+        if episode_steps < 1:
+            raise InputError("episode_steps must be >= 1", field="episode_steps")
+        bad = [p for p in patterns if p not in PATTERNS]
+        if bad or not patterns:
+            raise InputError(
+                f"unknown patterns {bad}; expected a subset of {PATTERNS}", field="patterns"
+            )
+        if not 0 < min_size <= max_size:
+            raise InputError("need 0 < min_size <= max_size", field="min_size")
+        if not 0 < spray_efficiency <= 1:
+            raise InputError("spray_efficiency must be in (0, 1]", field="spray_efficiency")
+        if subflow_overhead_us < 0:
+            raise InputError("subflow_overhead_us must be >= 0", field="subflow_overhead_us")
+        if not 0 <= failure_fraction < 1:
+            raise InputError("failure_fraction must be in [0, 1)", field="failure_fraction")
+        self.topology = topology
+        self.episode_steps = int(episode_steps)
+        self.patterns = tuple(patterns)
+        self.min_size, self.max_size = float(min_size), float(max_size)
+        self.spray_efficiency = float(spray_efficiency)
+        self.subflow_overhead_s = float(subflow_overhead_us) * 1e-6
+        self.failure_fraction = float(failure_fraction)
+        self._base = load_topology(topology)
+        self._fabrics: dict[int, Any] = {}
+        self.action_space = spaces.MultiDiscrete([len(POLICIES), len(SPLITS)])
+        self.observation_space = spaces.Box(0.0, 1.0, (len(OBS_NAMES),), dtype=np.float32)
+        self.fabric = self._base
+        self._t = 0
+        self._last = 1.0
+
+    # ------------------------------------------------------------ fabric and patterns
+    def _fabric_for(self, fail_seed: int):
+        if self.failure_fraction <= 0:
+            return self._base
+        if fail_seed not in self._fabrics:
+            fail = FailureConfig(fraction=self.failure_fraction, seed=fail_seed)
+            cfg = self._base.config.model_copy(update={"failures": fail})
+            self._fabrics[fail_seed] = load_topology(cfg)
+        return self._fabrics[fail_seed]
+
+    def _sample(self) -> None:
+        rng = self.np_random
+        fab = self.fabric
+        n = fab.n_hosts
+        kind = self.patterns[int(rng.integers(len(self.patterns)))]
+        size = float(np.exp(rng.uniform(np.log(self.min_size), np.log(self.max_size))))
+        if kind == "permutation":
+            try:
+                src, dst = inter_tor_permutation(fab, rng)
+            except ValueError:
+                src = np.arange(n)
+                dst = random_derangement(n, rng)
+            p = n
+            chunk = size
+        else:
+            p = int(rng.choice([q for q in (8, 16, 32, 64, n) if q <= n]))
+            if kind == "all-to-all":
+                p = min(p, 16)
+            hosts = rng.permutation(n)[:p]
+            r = np.arange(p)
+            if kind == "ring":
+                src, dst, chunk = hosts, hosts[(r + 1) % p], size / p
+            elif kind == "halving-doubling":
+                m = 1 << (p.bit_length() - 1)
+                dist = 1 << int(rng.integers(0, max(m.bit_length() - 1, 1)))
+                v = np.arange(m)
+                src, dst, chunk = hosts[v], hosts[v ^ dist], size / 2
+            else:
+                s_, d_ = np.divmod(np.arange(p * p), p)
+                keep = s_ != d_
+                src, dst, chunk = hosts[s_[keep]], hosts[d_[keep]], size / p
+        self._pattern = (kind, np.asarray(src), np.asarray(dst), float(chunk), p, size)
+
+    def _obs(self) -> np.ndarray:
+        kind, src, dst, _, p, size = self._pattern
+        fab = self.fabric
+        tor = tor_of_hosts(fab)
+        ts, td = tor[src], tor[dst]
+        inter = ts != td
+        T = int(tor.max()) + 1
+        pair_load, out_load = 0.0, 0.0
+        if inter.any():
+            pair = np.bincount(ts[inter] * T + td[inter], minlength=T * T)
+            a = int(np.argmax(pair))
+            n_paths = len(
+                fab.paths(
+                    int(np.flatnonzero(tor == a // T)[0]), int(np.flatnonzero(tor == a % T)[0])
+                )
+            )
+            pair_load = pair.max() / max(n_paths, 1)
+            ups = np.bincount(ts[inter], minlength=T)
+            n_up = (
+                max(
+                    len(
+                        fab.paths(
+                            int(np.flatnonzero(tor == 0)[0]), int(np.flatnonzero(tor == 1)[0])
+                        )
+                    ),
+                    1,
+                )
+                if T > 1
+                else 1
+            )
+            out_load = ups.max() / n_up
+        sw_cables = (
+            np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
+        )
+        failed = len(fab.failed) / max(sw_cables + len(fab.failed), 1)
+        obs = np.zeros(len(OBS_NAMES), dtype=np.float64)
+        obs[PATTERNS.index(kind)] = 1.0
+        obs[OBS_INDEX["log_size"]] = (np.log2(size) - 20.0) / 12.0
+        obs[OBS_INDEX["ranks_frac"]] = p / fab.n_hosts
+        obs[OBS_INDEX["inter_tor_frac"]] = inter.mean() if len(inter) else 0.0
+        obs[OBS_INDEX["tor_pair_load"]] = pair_load / 4.0
+        obs[OBS_INDEX["tor_out_load"]] = out_load / 4.0
+        obs[OBS_INDEX["failed_frac"]] = failed
+        obs[OBS_INDEX["oversubscription"]] = fab.oversubscription / 4.0
+        obs[OBS_INDEX["last_norm_time"]] = self._last / 10.0
+        return np.clip(obs, 0.0, 1.0).astype(np.float32)
+
+    # ------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._t = 0
+        self._last = 1.0
+        self._ecmp_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.fabric = self._fabric_for(int(self.np_random.integers(0, 2**31 - 1)))
+        self._sample()
+        return self._obs(), {}
+
+    def evaluate(self, action: Any) -> dict[str, Any]:
+        """Time the current pattern under an action without advancing (for baselines/tests)."""
+        a = np.asarray(action, dtype=np.int64).reshape(-1)
+        if a.shape != (2,) or not self.action_space.contains(a):
+            raise InputError(
+                f"action must be in {self.action_space} (got {action!r})", field="action"
+            )
+        policy, k = POLICIES[int(a[0])], SPLITS[int(a[1])]
+        kind, src, dst, chunk, _, _ = self._pattern
+        routing = "spray" if policy == "spray" else f"{policy}:{k}"
+        res = traffic_time(self.fabric, src, dst, chunk, routing, seed=self._ecmp_seed)
+        t = res.time_s
+        if policy == "spray":
+            t /= self.spray_efficiency
+        else:
+            t += (k - 1) * self.subflow_overhead_s
+        fab = self.fabric
+        out_bytes = np.bincount(src, minlength=fab.n_hosts) * chunk
+        in_bytes = np.bincount(dst, minlength=fab.n_hosts) * chunk
+        host_bw = fab.host_link_Bps()
+        lb = max(out_bytes.max(), in_bytes.max()) / host_bw
+        return {
+            "time_s": float(t),
+            "lower_bound_s": float(lb),
+            "policy": policy,
+            "split": int(k if policy != "spray" else 1),
+            "pattern": kind,
+            "congestion": float(res.congestion),
+            "routing": routing,
+        }
+
+    def step(self, action: Any):
+        m = self.evaluate(action)
+        norm = min(m["time_s"] / m["lower_bound_s"], 10.0) if m["lower_bound_s"] > 0 else 1.0
+        reward = -float(norm)
+        self._last = norm
+        self._t += 1
+        truncated = self._t >= self.episode_steps
+        info = {"reward_terms": {"time": reward}, "metrics": {**m, "norm_time": float(norm)}}
+        self._sample()
+        return self._obs(), reward, False, bool(truncated), info
