@@ -23,27 +23,43 @@ def max_min_rates(A: sp.spmatrix, cap: np.ndarray, active: np.ndarray | None = N
     Inactive flows get rate 0 and use no capacity. Every iteration saturates at least one
     link, so the loop runs at most (#links) times; typically a handful.
     """
-    A = sp.csr_matrix(A)
-    AT = A.T.tocsr()
-    n_f = A.shape[1]
-    act = np.ones(n_f, dtype=bool) if active is None else np.asarray(active, dtype=bool).copy()
-    # flows that cross no link (all-zero column) would grow without bound: they are
-    # treated as unconstrained (rate inf) and frozen immediately.
-    touches = np.asarray((abs(A)).sum(axis=0)).ravel() > 0
-    rate = np.zeros(n_f)
-    rate[act & ~touches] = np.inf
-    act &= touches
-    resid = np.asarray(cap, dtype=float).copy()
-    while act.any():
-        w = A @ act.astype(float)
-        used = w > 0
-        delta = float(np.min(resid[used] / w[used]))
-        rate[act] += delta
-        resid[used] -= delta * w[used]
-        sat = used & (resid <= _TOL * np.asarray(cap)[:] + 1e-300)
-        frozen = (AT @ sat.astype(float)) > 0
-        act &= ~frozen
-    return rate
+    return _Filler(A).rates(cap, active)
+
+
+class _Filler:
+    """Progressive filling with the sparse structure prepared once (reused across events)."""
+
+    def __init__(self, A: sp.spmatrix):
+        self.A = sp.csr_matrix(A)
+        self.AT = self.A.T.tocsr()
+        self.touches = np.diff(self.AT.indptr) > 0  # flow crosses at least one link
+
+    def rates(self, cap: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        A = self.A
+        n_f = A.shape[1]
+        act = np.ones(n_f, dtype=bool) if active is None else np.asarray(active, dtype=bool).copy()
+        # a flow that crosses no link is unconstrained: rate inf, frozen at once
+        rate = np.zeros(n_f)
+        rate[act & ~self.touches] = np.inf
+        act &= self.touches
+        cap = np.asarray(cap, dtype=float)
+        # only links some active flow crosses matter; shrink the problem to them
+        rows = np.flatnonzero(A @ act.astype(float) > 0)
+        As, cap_s = A[rows], cap[rows]
+        ATs = As.T.tocsr()
+        resid = cap_s.copy()
+        actf = act.astype(float)
+        while act.any():
+            w = As @ actf
+            used = w > 0
+            delta = float(np.min(resid[used] / w[used]))
+            rate += delta * actf
+            resid -= delta * w
+            sat = used & (resid <= _TOL * cap_s)
+            frozen = (ATs @ sat.astype(float)) > 0
+            act &= ~frozen
+            actf[frozen] = 0.0
+        return rate
 
 
 @dataclass
@@ -66,7 +82,8 @@ def run_flows(A: sp.spmatrix, cap: np.ndarray, size: np.ndarray) -> FlowRun:
     each other complete in the same event (equal-size flows of a collective step
     usually finish together, so a step needs few events).
     """
-    A = sp.csr_matrix(A)
+    filler = _Filler(A)
+    A = filler.A
     size = np.asarray(size, dtype=float)
     n = len(size)
     remaining = size.copy()
@@ -75,7 +92,7 @@ def run_flows(A: sp.spmatrix, cap: np.ndarray, size: np.ndarray) -> FlowRun:
     t = 0.0
     events = 0
     while alive.any():
-        r = max_min_rates(A, cap, alive)
+        r = filler.rates(cap, alive)
         ra = r[alive]
         tt = np.where(ra > 0, remaining[alive] / np.where(ra > 0, ra, 1.0), np.inf)
         dt = float(tt.min())

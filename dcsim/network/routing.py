@@ -97,7 +97,8 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
     n = fabric.n_nodes
     pair = ks.astype(np.int64) * n + kd
     uniq, inv = np.unique(pair, return_inverse=True)
-    mids = [fabric._node_paths(int(u // n), int(u % n)) for u in uniq]
+    fabric.ensure_paths(uniq // n, uniq % n)
+    mids = [fabric._paths[(int(u // n), int(u % n))] for u in uniq]
     shapes = {}
     shape_of = np.empty(len(uniq), dtype=np.int64)
     pos_of = np.empty(len(uniq), dtype=np.int64)
@@ -194,7 +195,9 @@ def route(
     if F and (src.min() < 0 or dst.min() < 0 or src.max() >= nh or dst.max() >= nh):
         raise InputError(f"host index out of range 0..{nh - 1}", field="ranks")
     if policy == "ecmp" and K > 1:  # K independently hashed connections per flow
-        r = route(fabric, np.repeat(src, K), np.repeat(dst, K), np.repeat(size / K, K), "ecmp", seed)
+        r = route(
+            fabric, np.repeat(src, K), np.repeat(dst, K), np.repeat(size / K, K), "ecmp", seed
+        )
         return Routed(A=r.A, parent=r.parent // K, size=r.size, latency_s=r.latency_s)
     lat = fabric.link_lat
     rows, cols, data = [], [], []

@@ -519,38 +519,62 @@ class Fabric:
     def _node_paths(self, s: int, t: int) -> np.ndarray:
         """All shortest paths s -> t as an int array (P, hops) of link ids, in a fixed order
         (next hops by node index), cached. P is capped at MAX_PATHS."""
-        key = (s, t)
-        got = self._paths.get(key)
-        if got is not None:
-            return got
-        if s == t:
-            arr = np.zeros((1, 0), dtype=np.int64)
-        else:
-            dist = self._dist_to(t)
-            if not np.isfinite(dist[s]):
+        got = self._paths.get((s, t))
+        if got is None:
+            self.ensure_paths(np.array([s]), np.array([t]))
+            got = self._paths[(s, t)]
+        return got
+
+    def ensure_paths(self, s: np.ndarray, t: np.ndarray) -> None:
+        """Enumerate and cache the paths of many node pairs at once: one BFS per target,
+        then a vectorized walk down the distance gradient for all sources of that target."""
+        todo = [
+            (int(a), int(b))
+            for a, b in zip(s, t, strict=True)
+            if (int(a), int(b)) not in self._paths
+        ]
+        if not todo:
+            return
+        todo = sorted(set(todo), key=lambda x: (x[1], x[0]))
+        arr = np.array(todo, dtype=np.int64)
+        for tgt in np.unique(arr[:, 1]):
+            srcs = arr[arr[:, 1] == tgt, 0]
+            dist = self._dist_to(int(tgt))
+            d = dist[srcs]
+            if not np.all(np.isfinite(d)):
+                bad = int(srcs[~np.isfinite(d)][0])
                 raise InputError(
-                    f"no path from {self.node_names[s]} to {self.node_names[t]} (too many failed links?)",
+                    f"no path from {self.node_names[bad]} to {self.node_names[tgt]} (too many failed links?)",
                     field="failures",
                 )
-            hops = int(dist[s])
-            cur_nodes = np.array([s])
-            cur = np.zeros((1, 0), dtype=np.int64)
-            for _ in range(hops):
-                starts, ends = self._out_ptr[cur_nodes], self._out_ptr[cur_nodes + 1]
-                cnt = ends - starts
-                rep = np.repeat(np.arange(len(cur_nodes)), cnt)
-                offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-                links = self._out_links[np.repeat(starts, cnt) + offs]
-                ok = dist[self.link_dst[links]] == dist[cur_nodes[rep]] - 1
-                rep, links = rep[ok], links[ok]
-                order = np.lexsort((self.link_dst[links], rep))
-                rep, links = rep[order][:MAX_PATHS], links[order][:MAX_PATHS]
-                cur = np.concatenate([cur[rep], links[:, None]], axis=1)
-                cur_nodes = self.link_dst[links]
-            arr = cur
-        arr.setflags(write=False)
-        self._paths[key] = arr
-        return arr
+            for hops in np.unique(d).astype(int):
+                group = srcs[d == hops]
+                for src, paths in zip(group, self._walk(group, dist, hops), strict=True):
+                    paths.setflags(write=False)
+                    self._paths[(int(src), int(tgt))] = paths
+
+    def _walk(self, sources: np.ndarray, dist: np.ndarray, hops: int) -> list[np.ndarray]:
+        """Extend all sources' partial paths hop by hop along links that step one closer
+        to the target (the shortest-path DAG), keeping next hops in node order."""
+        dag = self._out_links[
+            dist[self.link_dst[self._out_links]] == dist[self.link_src[self._out_links]] - 1
+        ]
+        dag = dag[np.lexsort((self.link_dst[dag], self.link_src[dag]))]
+        ptr = np.searchsorted(self.link_src[dag], np.arange(self.n_nodes + 1))
+        cur_nodes = sources.astype(np.int64)
+        owner = np.arange(len(sources))
+        cur = np.zeros((len(sources), 0), dtype=np.int64)
+        for _ in range(hops):
+            starts = ptr[cur_nodes]
+            cnt = ptr[cur_nodes + 1] - starts
+            rep = np.repeat(np.arange(len(cur_nodes)), cnt)
+            offs = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            links = dag[np.repeat(starts, cnt) + offs]
+            cur = np.concatenate([cur[rep], links[:, None]], axis=1)
+            cur_nodes = self.link_dst[links]
+            owner = owner[rep]
+        bounds = np.searchsorted(owner, np.arange(len(sources) + 1))
+        return [cur[bounds[i] : bounds[i + 1]][:MAX_PATHS] for i in range(len(sources))]
 
     def paths(self, src_host: int, dst_host: int) -> np.ndarray:
         """Equal-cost paths between two hosts: int array (P, hops) of link ids."""
