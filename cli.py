@@ -635,6 +635,224 @@ def collective_cmd(
         console.print(f"heat map: {out['plot']}")
 
 
+# ---------------------------------------------------------------- RL: envs / train / evaluate / compare
+def _parse_kv(items: list[str] | None, what: str) -> dict[str, Any]:
+    from dcsim.config import parse_override
+
+    out: dict[str, Any] = {}
+    for s in items or []:
+        try:
+            k, v = parse_override(s)
+        except InputError as exc:
+            raise InputError(exc.message, field=what) from None
+        out[k] = v
+    return out
+
+
+def _rl_spec(scenario: str | None, env: str | None, set_: list[str] | None, reward: list[str] | None):
+    from dcsim.evaluation import load_spec
+
+    weights = _parse_kv(reward, "reward")
+    return load_spec(scenario, env, parse_overrides(set_) or None, weights or None)
+
+
+def _fmt_ci(mean: float, ci: float) -> str:
+    import math
+
+    if not math.isfinite(mean):
+        return "-"
+    mag = max(abs(mean), abs(ci) if math.isfinite(ci) else 0.0)
+    fmt = "{:,.0f}" if mag >= 1000 else ("{:.2f}" if mag >= 1 else "{:.4g}")
+    return fmt.format(mean) + (f" ± {fmt.format(ci)}" if math.isfinite(ci) else "")
+
+
+SCENARIO_HELP = ("dcsim scenario YAML (default: built-in) or task file with env:/kwargs:/reward: "
+                 "(e.g. scenarios/tasks/placement.yaml)")
+ENV_HELP = "Env id or short name: datacenter, cooling, powercap, flowsplit, placement (default: the task file's, else Datacenter-v0)."
+
+
+@app.command()
+@user_errors
+def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the Gymnasium env ids with their spaces and the agents available for each."""
+    from agents import available
+    from dcsim.evaluation import env_class, env_ids
+
+    rows = []
+    for env_id in env_ids():
+        try:
+            env = env_class(env_id)()
+            rows.append({"env": env_id, "action_space": str(env.action_space),
+                         "observation_space": str(env.observation_space), "agents": available(env)})
+            env.close()
+        except Exception as exc:  # noqa: BLE001 - report an unavailable env instead of failing the list
+            rows.append({"env": env_id, "error": str(exc).splitlines()[0][:120]})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="dcsim environments")
+    for col in ("env", "actions", "observations", "agents (plus ALGO:model.zip)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["env"], r.get("action_space", "[red]unavailable[/]"), r.get("observation_space", r.get("error", "")),
+                      ", ".join(r.get("agents", [])))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def train(
+    scenario: str = typer.Argument(None, help=SCENARIO_HELP),
+    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    algo: str = typer.Option("ppo", "--algo", help="ppo | sac | td3 | a2c | dqn (DQN only for Discrete actions: Placement-v0)."),
+    timesteps: int = typer.Option(20_000, "--timesteps", "-t", min=1, help="Environment steps to train for."),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the algorithm and envs (env i gets seed + i)."),
+    n_envs: int = typer.Option(1, "--n-envs", min=1, max=64, help="Parallel envs; > 1 uses SubprocVecEnv (one process each)."),
+    dummy: bool = typer.Option(False, "--dummy", help="With --n-envs > 1, step the envs in this process (DummyVecEnv)."),
+    tensorboard: str = typer.Option(None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."),
+    checkpoint_every: int = typer.Option(0, "--checkpoint-every", min=0, help="Save model checkpoints every N steps (0: off)."),
+    hp: list[str] = typer.Option(None, "--hp", help="Algorithm hyperparameter, e.g. --hp n_steps=512 --hp learning_rate=1e-3"),
+    set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg: --set n_jobs=64"),
+    reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2 (term names of the env)."),
+    out: str = typer.Option("runs/train", "--out", "-o", help="Output root; the run goes to OUT/<name>/<algo>-<run_id>/."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON (no progress bar)."),
+) -> None:
+    """Train a Stable-Baselines3 agent; saves model.zip, manifest.json and training.csv atomically."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from dcsim.training import train as do_train
+
+    spec = _rl_spec(scenario, env, set_, reward)
+    hyper = _parse_kv(hp, "hp")
+    kw = dict(algo=algo, timesteps=timesteps, seed=seed, n_envs=n_envs, out=out, tensorboard=tensorboard,
+              hyperparams=hyper, checkpoint_every=checkpoint_every, subproc=(n_envs > 1 and not dummy))
+    if as_json:
+        res = do_train(spec, **kw)
+        print_json(res.manifest | {"run_dir": str(res.run_dir), "model": str(res.model_path)})
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as prog:
+        task = prog.add_task(f"{algo.upper()} on {spec.env_id} ({spec.name})", total=timesteps)
+        res = do_train(spec, **kw, on_step=lambda k: prog.update(task, completed=min(k, timesteps)))
+    m = res.manifest
+    last = m["final_mean_return_last10"]
+    console.print(kv_table(f"trained {algo.upper()} on {spec.env_id} ({spec.name})", [
+        ("timesteps", f"{timesteps:,}"), ("seed", str(seed)), ("parallel envs", f"{n_envs} ({m['vec_env']})"),
+        ("episodes finished", str(m["episodes_finished"])),
+        ("mean return, last 10 episodes", "-" if last is None else f"{last:.3f}"),
+        ("model", str(res.model_path)),
+    ]))
+    console.print(f"evaluate: dcsim evaluate {spec.source or ''} --env {spec.env_id} --agent {algo}:{res.model_path}")
+
+
+def _episodes_table(title: str, stats: dict[str, dict[str, float]]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("mean ± 95% CI", justify="right")
+    table.add_column("n", justify="right")
+    for k, s in stats.items():
+        table.add_row(k, _fmt_ci(s["mean"], s["ci95"]), f"{s['n']:.0f}")
+    return table
+
+
+@app.command()
+@user_errors
+def evaluate(
+    scenario: str = typer.Argument(None, help=SCENARIO_HELP),
+    agent: str = typer.Option(..., "--agent", "-a", help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip."),
+    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    episodes: int = typer.Option(5, "--episodes", "-n", min=1, help="Episodes, reset seeds seed..seed+n-1."),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="First reset seed."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Cut episodes after this many steps."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg."),
+    reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2."),
+    as_json: bool = typer.Option(False, "--json", help="Print per-episode metrics and statistics as JSON."),
+) -> None:
+    """Run an agent for some episodes; every episode metric with mean and 95% CI (Student t)."""
+    from dcsim.evaluation import evaluate as do_eval
+
+    spec = _rl_spec(scenario, env, set_, reward)
+    if as_json:
+        ev = do_eval(spec, agent, episodes, seed, max_steps)
+        print_json(ev.as_dict() | {"env": spec.as_dict()})
+        return
+    with console.status(f"{agent} on {spec.env_id}: {episodes} episodes ..."):
+        ev = do_eval(spec, agent, episodes, seed, max_steps)
+    console.print(_episodes_table(f"{agent} on {spec.env_id} ({spec.name}), seeds {seed}..{seed + episodes - 1}",
+                                  ev.stats))
+
+
+@app.command()
+@user_errors
+def compare(
+    scenario: str = typer.Argument(None, help=SCENARIO_HELP),
+    agents: str = typer.Option(None, "--agents", "-a", help="Comma-separated agents (default: every heuristic + random)."),
+    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    seeds: int = typer.Option(5, "--seeds", "-n", min=1, help="Episodes per agent, reset seeds seed..seed+n-1 (same for all)."),
+    seed: int = typer.Option(0, "--seed", "-s", min=0, help="First reset seed."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Cut episodes after this many steps."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg."),
+    reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2."),
+    out: str = typer.Option("runs/compare", "--out", "-o", help="Output root; files go to OUT/<name>/compare-<id>/."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
+) -> None:
+    """Compare agents on the same seeds: table of every metric (mean ± 95% CI), CSV and PNG bar chart."""
+    from pathlib import Path
+
+    from agents import available
+    from dcsim.evaluation import build_env
+    from dcsim.evaluation import compare as do_compare
+    from dcsim.results import RunWriter, contained, csv_text, run_id, safe_name
+
+    spec = _rl_spec(scenario, env, set_, reward)
+    if agents:
+        names = [a.strip() for a in agents.split(",") if a.strip()]
+    else:
+        probe = build_env(spec)
+        names = available(probe)
+        probe.close()
+    if as_json:
+        comp = do_compare(spec, names, seeds, seed, max_steps)
+    else:
+        with console.status(f"{len(names)} agents x {seeds} seeds on {spec.env_id} ..."):
+            comp = do_compare(spec, names, seeds, seed, max_steps)
+    rid = run_id(spec.as_dict(), seed, {"agents": names, "seeds": seeds, "max_steps": max_steps})
+    final = contained(Path(out), safe_name(spec.name), f"compare-{rid}")
+    writer = RunWriter(final)
+    try:
+        writer.write_text("compare.csv", csv_text(comp.rows()))
+        ep_rows = [{"agent": e.agent, "seed": s, **ep} for e in comp.evaluations for s, ep in zip(e.seeds, e.episodes, strict=True)]
+        writer.write_text("episodes.csv", csv_text(ep_rows))
+        writer.write_json("summary.json", comp.as_dict())
+        if not no_plot:
+            from dcsim.compare_plot import plot_comparison, stats_of
+
+            plot_comparison(stats_of(comp), writer.path("compare.png"), f"{spec.env_id} ({spec.name}), {seeds} seeds")
+        run_dir = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    if as_json:
+        print_json(comp.as_dict() | {"out": str(run_dir)})
+        return
+    table = Table(title=f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})")
+    table.add_column("metric")
+    for a in comp.agents:
+        table.add_column(a, justify="right", overflow="fold")
+    for k in comp.metrics():
+        table.add_row(k, *[_fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
+                           for e in comp.evaluations])
+    console.print(table)
+    console.print(f"written: {run_dir}/compare.csv, episodes.csv, summary.json" + ("" if no_plot else ", compare.png"))
+
+
 # ---------------------------------------------------------------- (more commands below)
 
 

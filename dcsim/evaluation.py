@@ -266,6 +266,8 @@ def _is_number(v: Any) -> bool:
 def _agg_kind(key: str) -> str:
     """How a per-step metric becomes an episode metric: energy/carbon/water add up,
     peaks take the max, everything else is averaged over steps."""
+    if key.endswith("_per_kwh"):
+        return "mean"
     if key.endswith(("_kwh", "_kg", "_l", "_j")) or key in ("water_l",):
         return "sum"
     if key.endswith(("_peak", "_total")) or key.startswith("max_") or key == "inlet_max_c":
@@ -300,7 +302,7 @@ def run_episode(
         if any(float(rt.get(k, 0.0)) < -1e-12 for k in VIOLATION_TERMS):
             viol += 1
         for k, v in info.get("metrics", {}).items():
-            if _is_number(v):
+            if _is_number(v) and k != "t_s":
                 v = float(v)
                 sums[k] = sums.get(k, 0.0) + v
                 maxs[k] = max(maxs.get(k, -math.inf), v)

@@ -32,8 +32,10 @@ _PATH_CACHE: dict[tuple[str, str], dict] = {}
 def _resolve_topology(topology: Any) -> Any:
     if isinstance(topology, str | Path):
         p = Path(topology)
-        if not p.is_file() and (TOPOLOGY_DIR / p).is_file():
-            return TOPOLOGY_DIR / p
+        if not p.is_file():
+            for cand in (TOPOLOGY_DIR / p, TOPOLOGY_DIR / f"{p}.yaml"):
+                if cand.is_file():
+                    return cand
     return topology
 
 
