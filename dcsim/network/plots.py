@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 
 
-def _host_grid(fabric, util_host: np.ndarray) -> np.ndarray:
-    """Host values as rows of equal ToR groups (one row per ToR) when the groups are equal."""
+def _host_grid(fabric, util_host: np.ndarray) -> tuple[np.ndarray, str, str]:
+    """Host values as one row per ToR when hosts share ToRs evenly, else a near-square grid."""
     _, grp, cnt = np.unique(fabric.host_key, return_inverse=True, return_counts=True)
-    if len(cnt) > 1 and np.all(cnt == cnt[0]):
+    if len(cnt) > 1 and cnt[0] > 1 and np.all(cnt == cnt[0]):
         order = np.argsort(grp, kind="stable")
-        return util_host[order].reshape(len(cnt), cnt[0])
+        return util_host[order].reshape(len(cnt), cnt[0]), "host within ToR", "ToR"
     w = int(np.ceil(np.sqrt(len(util_host))))
     out = np.full(w * w, np.nan)
     out[: len(util_host)] = util_host
-    return out.reshape(w, w)
+    return out.reshape(-1, w)[: -(-len(util_host) // w)], f"host mod {w}", f"host // {w}"
 
 
 def link_heatmap(fabric, link_util: np.ndarray, path: str | Path, title: str = "") -> Path:
@@ -25,6 +25,7 @@ def link_heatmap(fabric, link_util: np.ndarray, path: str | Path, title: str = "
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     util = np.asarray(link_util, dtype=float)
     tier = fabric.node_tier
@@ -57,42 +58,39 @@ def link_heatmap(fabric, link_util: np.ndarray, path: str | Path, title: str = "
             else:
                 down[li[d[k]], ui[s[k]]] = util[k]
         panels = [
-            ("host NIC egress (row = ToR)", _host_grid(fabric, egress), "host"),
-            ("host NIC ingress (row = ToR)", _host_grid(fabric, ingress), "host"),
-            ("up-links (lower -> upper switch)", up, "sw"),
-            ("down-links (upper -> lower switch)", down, "sw"),
+            ("host NIC egress", *_host_grid(fabric, egress)),
+            ("host NIC ingress", *_host_grid(fabric, ingress)),
+            ("up-links (lower -> upper switch)", up, "upper-tier switch", "lower-tier switch"),
+            ("down-links (upper -> lower switch)", down, "upper-tier switch", "lower-tier switch"),
         ]
     else:  # switchless mesh or single switch: host x host or host strips
         mat = np.full((len(hosts), len(hosts)), np.nan)
         hh = (tier[s] == 0) & (tier[d] == 0)
         mat[h_index[s[hh]], h_index[d[hh]]] = util[hh]
         panels = [
-            ("host egress", _host_grid(fabric, egress), "host"),
-            ("host ingress", _host_grid(fabric, ingress), "host"),
+            ("host port egress", *_host_grid(fabric, egress)),
+            ("host port ingress", *_host_grid(fabric, ingress)),
         ]
         if hh.any():
-            panels.append(("host -> host links", mat, "hh"))
+            panels.append(("host -> host links", mat, "dst host", "src host"))
     vmax = max(1.0, float(np.nanmax(util)) if util.size else 1.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.4), squeeze=False)
+    fig.subplots_adjust(wspace=0.45)
     im = None
-    for ax, (name, mat, kind) in zip(axes[0], panels, strict=True):
+    for ax, (name, mat, xlabel, ylabel) in zip(axes[0], panels, strict=True):
         im = ax.imshow(
             mat, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=vmax
         )
         ax.set_title(name, fontsize=9)
-        if kind == "sw":
-            ax.set_xlabel("upper-tier switch")
-            ax.set_ylabel("lower-tier switch")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if ylabel == "lower-tier switch":
             if len(names[0]) <= 32:
                 ax.set_yticks(range(len(names[0])), names[0], fontsize=7)
             if len(names[1]) <= 16:
                 ax.set_xticks(range(len(names[1])), names[1], fontsize=7, rotation=90)
-        elif kind == "hh":
-            ax.set_xlabel("dst host")
-            ax.set_ylabel("src host")
-        else:
-            ax.set_xlabel("host within ToR")
-            ax.set_ylabel("ToR")
     fig.colorbar(
         im,
         ax=axes[0].tolist(),
