@@ -592,7 +592,7 @@ def collective_cmd(
     collective: str = typer.Option("all-reduce", "--collective", "-c", help="all-reduce | all-gather | reduce-scatter | all-to-all | broadcast"),
     algorithm: str = typer.Option("ring", "--algorithm", "-a", help="ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical"),
     size: str = typer.Option("1GiB", "--size", "-s", help="Message size (nccl-tests convention), e.g. 1GiB, 64MiB."),
-    routing: str = typer.Option("ecmp", "--routing", "-r", help="ecmp | spray | split:K | colour[:K]"),
+    routing: str = typer.Option("ecmp", "--routing", "-r", help="ecmp[:K] | spray | split:K | colour[:K]"),
     seed: int = typer.Option(0, "--seed", help="ECMP hash seed (and rank shuffle seed)."),
     ranks: int = typer.Option(0, "--ranks", "-n", help="Use the first N hosts (0 = all)."),
     shuffle: bool = typer.Option(False, "--shuffle", help="Random rank order (seeded) instead of host order."),
@@ -828,7 +828,8 @@ def compare(
     writer = RunWriter(final)
     try:
         writer.write_text("compare.csv", csv_text(comp.rows()))
-        ep_rows = [{"agent": e.agent, "seed": s, **ep} for e in comp.evaluations for s, ep in zip(e.seeds, e.episodes, strict=True)]
+        ep_rows = [{"agent": e.label, "seed": s, **ep}
+                   for e in comp.evaluations for s, ep in zip(e.seeds, e.episodes, strict=True)]
         writer.write_text("episodes.csv", csv_text(ep_rows))
         writer.write_json("summary.json", comp.as_dict())
         if not no_plot:
@@ -844,8 +845,8 @@ def compare(
         return
     table = Table(title=f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})")
     table.add_column("metric")
-    for a in comp.agents:
-        table.add_column(a, justify="right", overflow="fold")
+    for e in comp.evaluations:
+        table.add_column(e.label, justify="right", overflow="fold")
     for k in comp.metrics():
         table.add_row(k, *[_fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
                            for e in comp.evaluations])
