@@ -437,3 +437,36 @@ def test_route_incidence_carries_each_flow_once_on_its_nic():
         R = route(fab, src, dst, np.full(len(src), 1.0), r)
         per_flow = np.bincount(R.parent, weights=np.asarray(R.A[up].sum(axis=0)).ravel() * R.size)
         assert np.allclose(per_flow, 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(2, 5),
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.sampled_from([0.5, 1.0, 3.0]),
+    st.sampled_from(["ecmp", "ecmp:2", "spray", "split:2", "colour", "colour:3"]),
+    st.integers(0, 1000),
+    st.floats(0.0, 0.3),
+)
+def test_any_leaf_spine_pattern_respects_nic_bound_and_capacity(L, S, h, over, routing, seed, fail):
+    """Random fabrics (with random failed cables), patterns and policies: no link carries more
+    than capacity x time, and nothing beats the NIC lower bound."""
+    try:
+        fab = leaf_spine(
+            L=L, S=S, h=h, oversubscription=over, failures={"fraction": fail, "seed": seed}
+        )
+        rng = np.random.default_rng(seed)
+        src = rng.integers(0, fab.n_hosts, 3 * fab.n_hosts)
+        dst = rng.integers(0, fab.n_hosts, 3 * fab.n_hosts)
+        size = rng.uniform(1e6, 1e8, len(src))
+        res = traffic_time(fab, src, dst, size, routing, seed)
+    except InputError as exc:  # too many failures can disconnect a leaf: a clear error
+        assert exc.field == "failures"
+        return
+    net = src != dst
+    out = np.bincount(src[net], weights=size[net], minlength=fab.n_hosts)
+    inn = np.bincount(dst[net], weights=size[net], minlength=fab.n_hosts)
+    bound = max(out.max(), inn.max()) / 50e9
+    assert res.time_s >= bound * (1 - 1e-9)
+    assert np.all(res.link_load <= fab.link_cap * res.time_s * (1 + 1e-9))
