@@ -96,4 +96,4 @@ def plot_comparison(
 
 
 def stats_of(comparison: Any) -> dict[str, dict[str, dict[str, float]]]:
-    return {e.agent: e.stats for e in comparison.evaluations}
+    return {e.label: e.stats for e in comparison.evaluations}

@@ -238,7 +238,7 @@ def load_spec(
 
         for k, v in overrides.items():
             set_dotted(kwargs, k, v)
-    kwargs.update(_reward_kwargs(env_id, dict(reward or task.reward), scenario))
+    kwargs.update(_reward_kwargs(env_id, dict(task.reward) | dict(reward or {}), scenario))
     return EnvSpec(env_id, kwargs, task.name, scenario, task.seed, task.description)
 
 
@@ -318,6 +318,15 @@ def run_episode(
     return out
 
 
+def agent_label(name: str) -> str:
+    """Short display name: 'ppo:runs/train/x/ppo-abc123/model.zip' -> 'ppo:ppo-abc123'."""
+    if ":" not in name:
+        return name
+    algo, path = name.split(":", 1)
+    p = Path(path)
+    return f"{algo}:{p.parent.name if p.stem == 'model' and p.parent.name else p.stem}"
+
+
 @dataclass
 class Evaluation:
     agent: str
@@ -326,9 +335,14 @@ class Evaluation:
     seeds: list[int]
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        return agent_label(self.agent)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "agent": self.agent,
+            "label": self.label,
             "env_id": self.env_id,
             "seeds": self.seeds,
             "episodes": self.episodes,
@@ -409,7 +423,7 @@ class Comparison:
     def rows(self) -> list[dict[str, Any]]:
         """Long format: one row per (agent, metric)."""
         return [
-            {"agent": e.agent, "metric": k, **e.stats[k]} for e in self.evaluations for k in e.stats
+            {"agent": e.label, "metric": k, **e.stats[k]} for e in self.evaluations for k in e.stats
         ]
 
     def as_dict(self) -> dict[str, Any]:
