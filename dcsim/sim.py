@@ -118,6 +118,12 @@ class Simulation:
         else:
             with input_context(src, "cluster.topology"):
                 self.fabric = load_topology(topo)
+        if self.acc_per_server % sc.workload.tensor_parallel:
+            raise InputError(
+                f"tensor_parallel {sc.workload.tensor_parallel} must divide the {self.acc_per_server} "
+                "accelerators of a server (TP stays inside the scale-up domain)",
+                file=str(loaded.source) if loaded.source else None, field="workload.tensor_parallel",
+            )
         if self.fabric.n_hosts < self.n_dev:
             raise InputError(
                 f"topology has {self.fabric.n_hosts} hosts (NICs) but the cluster has {self.n_dev} "
@@ -150,21 +156,25 @@ class Simulation:
     def comm_time(self, routing: str) -> float:
         """DP gradient all-reduce time on the fabric (cached per routing policy).
 
-        Data parallelism runs across servers, one ring per rail (the accelerators
-        with the same local index, each behind its own NIC); the rails are
-        independent collectives of the same size, so one rail is solved on the
-        fabric with the others' traffic left out. This is exact on rail-optimized
-        and non-blocking fabrics and optimistic under oversubscription.
+        Tensor parallelism of degree TP stays inside a server; the accelerators
+        with the same TP rank form one data-parallel group (with TP = 8 on an
+        8-GPU server: one group per GPU rail, each behind its own NIC). All TP
+        groups all-reduce their gradient shards at the same time, so they are
+        solved together and contend for leaf uplinks and spines. DP peers inside
+        one server (TP < server size) are routed through the NIC and leaf, a
+        pessimistic stand-in for NVLink.
         """
         if routing not in self._comm_cache:
-            if self.n_active < 2:
+            tp = self.sc.workload.tensor_parallel
+            devices = np.arange(self.n_active * self.acc_per_server)
+            groups = np.stack([devices[(devices % self.acc_per_server) % tp == j] for j in range(tp)])
+            if groups.shape[1] < 2:
                 self._comm_cache[routing] = 0.0
             else:
-                ranks = [i * self.acc_per_server for i in range(self.n_active)]
                 res = collective_time(
                     self.fabric, collective="all-reduce", algorithm=self.sc.workload.algorithm,
                     size_bytes=gradient_bytes_per_rank(self.sc.workload), routing=routing,
-                    seed=self.seed, ranks=ranks,
+                    seed=self.seed, ranks=groups,
                 )
                 self._comm_cache[routing] = float(res.time_s)
         return self._comm_cache[routing]

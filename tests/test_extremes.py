@@ -65,7 +65,8 @@ def test_minus_30c_outdoor(tmp_path):
 
 
 def test_one_accelerator():
-    sim = sim_of(**{"cluster.servers": 1, "cluster.accelerators_per_server": 1, "cluster.servers_per_rack": 1})
+    sim = sim_of(**{"cluster.servers": 1, "cluster.accelerators_per_server": 1, "cluster.servers_per_rack": 1,
+                    "workload.tensor_parallel": 1})
     assert sim.n_dev == 1
     recs, s = run(sim)
     assert s["mean_tokens_per_s"] > 0

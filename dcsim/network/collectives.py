@@ -149,6 +149,21 @@ def _ph(src, dst, size, repeat=1, lat_mult=1.0, label="", scale_up=False) -> Pha
     return Phase(src, dst, size, int(repeat), float(lat_mult), label, scale_up)
 
 
+def _replicate(ph: Phase, n_groups: int, p: int) -> Phase:
+    """The same phase run at once by n_groups disjoint groups of p ranks (ranks g*p .. g*p+p-1).
+
+    Concurrent groups share the fabric: e.g. the 8 data-parallel rings of a
+    TP=8 job (one per GPU rail) contend for the same leaf uplinks.
+    """
+    if n_groups == 1:
+        return ph
+    off = (np.arange(n_groups, dtype=np.int64) * p)[:, None]
+    return Phase(
+        (ph.src[None, :] + off).ravel(), (ph.dst[None, :] + off).ravel(), np.tile(ph.size, n_groups),
+        ph.repeat, ph.lat_mult, f"{ph.label} x{n_groups} groups", ph.scale_up,
+    )
+
+
 def _ring(p: int, chunk: float, repeat: int, label: str) -> Phase:
     r = np.arange(p)
     return _ph(r, (r + 1) % p, chunk, repeat, 1.0, label)
@@ -410,7 +425,12 @@ def collective_time(
     seed: int = 0,
     ranks: Any = None,
 ) -> CollectiveResult:
-    """Time one collective over ``ranks`` (host indices; default all hosts) of ``fabric``."""
+    """Time one collective over ``ranks`` (host indices; default all hosts) of ``fabric``.
+
+    ``ranks`` may also be a 2-D array of equal-size groups: one collective per row,
+    all running at once on the shared fabric (time is when the last finishes;
+    algbw/busbw are per group).
+    """
     coll = _norm(collective, COLLECTIVES, "collective")
     algo = _norm(algorithm, ALGORITHMS, "algorithm")
     parse_routing(routing)
@@ -418,11 +438,16 @@ def collective_time(
         raise InputError(f"size must be > 0 bytes (got {size_bytes})", field="size")
     if ranks is None:
         ranks = np.arange(fabric.n_hosts)
-    ranks = np.asarray(ranks, dtype=np.int64).ravel()
-    p = len(ranks)
+    groups = np.asarray(ranks, dtype=np.int64)
+    if groups.ndim > 2:
+        raise InputError("ranks must be a list of hosts or a list of equal-size groups", field="ranks")
+    groups = groups.reshape(1, -1) if groups.ndim < 2 else groups
+    n_groups = groups.shape[0]
+    ranks = groups.ravel()
+    p = groups.shape[1]
     if p and (ranks.min() < 0 or ranks.max() >= fabric.n_hosts):
         raise InputError(f"ranks must be host indices in 0..{fabric.n_hosts - 1}", field="ranks")
-    if len(np.unique(ranks)) != p:
+    if len(np.unique(ranks)) != len(ranks):
         raise InputError("ranks must be distinct hosts", field="ranks")
     n = float(size_bytes)
     L = fabric.n_links
@@ -451,9 +476,11 @@ def collective_time(
     if algo == "hierarchical":
         if coll != "all-reduce":
             raise InputError("hierarchical is implemented for all-reduce only", field="algorithm")
+        if n_groups > 1:
+            raise InputError("hierarchical takes one group of ranks (it builds its own rings)", field="ranks")
         plan = _hierarchical(fabric, ranks, n)
     else:
-        plan = [(ph, ranks) for ph in build_phases(coll, algo, p, n)]
+        plan = [(_replicate(ph, n_groups, p), ranks) for ph in build_phases(coll, algo, p, n)]
 
     total = 0.0
     lat_total = 0.0
