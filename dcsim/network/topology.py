@@ -421,6 +421,15 @@ class Fabric:
         self.host_up = np.full(len(hn), -1, dtype=np.int64)
         self.host_down = np.full(len(hn), -1, dtype=np.int64)
         self.host_key = hn.copy()
+        # BFS graph without single-homed hosts: a pendant node is never an intermediate hop, so
+        # switch-to-switch shortest paths are unchanged and BFS costs O(switches), not O(hosts).
+        pendant = np.zeros(n, dtype=bool)
+        pendant[hn[self.host_single]] = True
+        core = ~(pendant[self.link_src] | pendant[self.link_dst])
+        self._rev_core = sp.csr_matrix(
+            (np.ones(int(core.sum())), (self.link_dst[core], self.link_src[core])), shape=(n, n)
+        )
+        self._out_links_core = self._out_links[core[self._out_links]]
         for i, node in enumerate(hn):
             if self.host_single[i]:
                 up = int(order[self._out_ptr[node]])
@@ -509,11 +518,14 @@ class Fabric:
         return g
 
     # ------------------------------------------------------------ paths
-    def _dist_to(self, target: int) -> np.ndarray:
-        d = self._dist.get(target)
+    def _dist_to(self, target: int, full: bool = False) -> np.ndarray:
+        """Hop distances of every node to target: on the switch core, or the full graph."""
+        key = (target, full)
+        d = self._dist.get(key)
         if d is None:
-            d = shortest_path(self._rev, directed=True, unweighted=True, indices=target)
-            self._dist[target] = d
+            g = self._rev if full else self._rev_core
+            d = shortest_path(g, directed=True, unweighted=True, indices=target)
+            self._dist[key] = d
         return d
 
     def _node_paths(self, s: int, t: int) -> np.ndarray:
@@ -541,6 +553,10 @@ class Fabric:
             srcs = arr[arr[:, 1] == tgt, 0]
             dist = self._dist_to(int(tgt))
             d = dist[srcs]
+            full = not np.all(np.isfinite(d))
+            if full:  # a single-homed host at an end: use the full graph
+                dist = self._dist_to(int(tgt), full=True)
+                d = dist[srcs]
             if not np.all(np.isfinite(d)):
                 bad = int(srcs[~np.isfinite(d)][0])
                 raise InputError(
@@ -549,18 +565,20 @@ class Fabric:
                 )
             for hops in np.unique(d).astype(int):
                 group = srcs[d == hops]
-                for src, paths in zip(group, self._walk(group, dist, hops), strict=True):
+                for src, paths in zip(group, self._walk(group, dist, hops, full), strict=True):
                     paths.setflags(write=False)
                     self._paths[(int(src), int(tgt))] = paths
 
-    def _walk(self, sources: np.ndarray, dist: np.ndarray, hops: int) -> list[np.ndarray]:
+    def _walk(
+        self, sources: np.ndarray, dist: np.ndarray, hops: int, full: bool = False
+    ) -> list[np.ndarray]:
         """Extend all sources' partial paths hop by hop along links that step one closer
         to the target (the shortest-path DAG), keeping next hops in node order."""
-        dag = self._out_links[
-            dist[self.link_dst[self._out_links]] == dist[self.link_src[self._out_links]] - 1
-        ]
+        out = self._out_links if full else self._out_links_core
+        dag = out[dist[self.link_dst[out]] == dist[self.link_src[out]] - 1]
         dag = dag[np.lexsort((self.link_dst[dag], self.link_src[dag]))]
-        ptr = np.searchsorted(self.link_src[dag], np.arange(self.n_nodes + 1))
+        ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.link_src[dag], minlength=self.n_nodes), out=ptr[1:])
         cur_nodes = sources.astype(np.int64)
         owner = np.arange(len(sources))
         cur = np.zeros((len(sources), 0), dtype=np.int64)
