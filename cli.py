@@ -746,9 +746,11 @@ def train(
         ("timesteps", f"{timesteps:,}"), ("seed", str(seed)), ("parallel envs", f"{n_envs} ({m['vec_env']})"),
         ("episodes finished", str(m["episodes_finished"])),
         ("mean return, last 10 episodes", "-" if last is None else f"{last:.3f}"),
-        ("model", str(res.model_path)),
     ]))
-    console.print(f"evaluate: dcsim evaluate {spec.source or ''} --env {spec.env_id} --agent {algo}:{res.model_path}")
+    console.print(f"model: {res.model_path}", soft_wrap=True)
+    sets = "".join(f" --set {s}" for s in set_ or [])
+    console.print(f"evaluate: dcsim evaluate {spec.source or ''} --env {spec.env_id}{sets} "
+                  f"--agent {algo}:{res.model_path}", soft_wrap=True)
 
 
 def _episodes_table(title: str, stats: dict[str, dict[str, float]]) -> Table:
