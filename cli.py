@@ -69,7 +69,7 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
         return
     table = Table(title="dcsim hardware catalog (dense BF16)")
     for col in ("name", "kind", "vendor", "TFLOPS", "HBM GB", "HBM TB/s", "TDP W", "scale-up GB/s", "low-confidence fields"):
-        table.add_column(col, justify="right" if col[0].isupper() or " " in col else "left")
+        table.add_column(col, justify="right" if col[0].isupper() or " " in col else "left", no_wrap=col == "name")
     for name, p in cat.items():
         low = p.low_confidence_fields()
         table.add_row(
@@ -92,7 +92,7 @@ def hardware_show(
 ) -> None:
     """Show one profile with every value's source and confidence."""
     from dcsim.hardware import get_profile
-    from dcsim.schema import Sourced
+    from dcsim.schema import Sourced, StrictModel
 
     p = get_profile(name)
     if as_json:
@@ -108,7 +108,7 @@ def hardware_show(
             if isinstance(val, Sourced):
                 style = "yellow" if val.confidence == "low" else ""
                 table.add_row(prefix + fname, f"{val.value:g}", val.unit, val.confidence, val.source, style=style)
-            elif hasattr(val, "model_fields"):
+            elif isinstance(val, StrictModel):
                 walk(val, prefix + fname + ".")
             elif fname not in ("name", "kind", "vendor", "description"):
                 table.add_row(prefix + fname, str(val), "", "", "")
