@@ -846,7 +846,7 @@ def compare(
         print_json(comp.as_dict() | {"out": str(run_dir)})
         return
     table = Table(title=f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})")
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     for e in comp.evaluations:
         table.add_column(e.label, justify="right", overflow="fold")
     for k in comp.metrics():

@@ -294,3 +294,12 @@ def test_cli_bad_inputs_exit_2(tmp_path: Path) -> None:
     bad.write_text("env: dcsim/Placement-v0\nkwargs: {n_jobs: -3}\n")
     res = runner.invoke(app, ["evaluate", str(bad), "--agent", "pack"])
     assert res.exit_code == 2 and "n_jobs" in res.output
+
+
+def test_tensorboard_and_checkpoints(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    spec = load_spec("tasks/placement.yaml", overrides={"n_jobs": 16})
+    r = train(spec, "ppo", 64, seed=0, out=tmp_path / "r", hyperparams=TINY_PPO,
+              tensorboard=str(tmp_path / "tb"), checkpoint_every=32)
+    assert list((tmp_path / "tb").rglob("events.out.tfevents*"))
+    assert sorted(p.name for p in (r.run_dir / "checkpoints").iterdir())[:1] == ["model_32_steps.zip"]
