@@ -67,18 +67,20 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     if as_json:
         print_json({n: p.model_dump() for n, p in cat.items()})
         return
-    table = Table(title="dcsim hardware catalog (dense BF16)")
-    for col in ("name", "kind", "vendor", "TFLOPS", "HBM GB", "HBM TB/s", "TDP W", "scale-up GB/s", "low-confidence fields"):
-        table.add_column(col, justify="right" if col[0].isupper() or " " in col else "left", no_wrap=col == "name")
+    table = Table(
+        title="dcsim hardware catalog",
+        caption="TFLOPS: dense BF16. SU: scale-up GB/s per direction. low: values marked low confidence.",
+    )
+    for col in ("name", "kind", "TFLOPS", "HBM GB", "HBM TB/s", "TDP W", "SU GB/s", "low"):
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right", no_wrap=True)
     for name, p in cat.items():
-        low = p.low_confidence_fields()
         table.add_row(
-            name, p.kind, p.vendor,
+            name, p.kind,
             f"{p.compute.bf16_dense_tflops.value:g}", f"{p.memory.hbm_gb.value:g}",
             f"{p.memory.hbm_tbps.value:g}",
             f"{p.power.tdp_w.value:g}" + ("*" if p.power.tdp_w.confidence == "low" else ""),
             f"{p.interconnect.scaleup_gBps_per_dir.value:g}",
-            str(len(low)),
+            str(len(p.low_confidence_fields())),
         )
     console.print(table)
     console.print("* TDP not published: estimate, see `dcsim hardware show NAME` for the source.")
