@@ -159,7 +159,13 @@ def run(
     """Run a scenario with an agent; write config, manifest, summary, time series and a plot."""
     from pathlib import Path
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from dcsim.config import load_scenario
     from dcsim.runner import run_and_write
@@ -444,7 +450,14 @@ def sweep(
     Results: OUT/<name>/index.csv (one row per run) and OUT/<name>/runs/<run_id>/.
     Exit 1 if any run failed (its row has the error), 130 if interrupted (resume with --resume).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from dcsim.sweep import EXECUTORS, run_sweep, short, sweep_dir_for
     from dcsim.sweep import plan_sweep as _plan
