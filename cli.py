@@ -724,6 +724,7 @@ def train(
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the algorithm and envs (env i gets seed + i)."),
     n_envs: int = typer.Option(1, "--n-envs", min=1, max=64, help="Parallel envs; > 1 uses SubprocVecEnv (one process each)."),
     dummy: bool = typer.Option(False, "--dummy", help="With --n-envs > 1, step the envs in this process (DummyVecEnv)."),
+    normalize: bool = typer.Option(False, "--normalize", help="VecNormalize observations and rewards (stats saved as obs_norm.json)."),
     tensorboard: str = typer.Option(None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."),
     checkpoint_every: int = typer.Option(0, "--checkpoint-every", min=0, help="Save model checkpoints every N steps (0: off)."),
     hp: list[str] = typer.Option(None, "--hp", help="Algorithm hyperparameter, e.g. --hp n_steps=512 --hp learning_rate=1e-3"),
@@ -746,7 +747,8 @@ def train(
     spec = _rl_spec(scenario, env, set_, reward)
     hyper = _parse_kv(hp, "hp")
     kw = dict(algo=algo, timesteps=timesteps, seed=seed, n_envs=n_envs, out=out, tensorboard=tensorboard,
-              hyperparams=hyper, checkpoint_every=checkpoint_every, subproc=(n_envs > 1 and not dummy))
+              hyperparams=hyper, checkpoint_every=checkpoint_every, subproc=(n_envs > 1 and not dummy),
+              normalize=normalize)
     if as_json:
         res = do_train(spec, **kw)
         print_json(res.manifest | {"run_dir": str(res.run_dir), "model": str(res.model_path)})

@@ -7,6 +7,7 @@ DQN needs Discrete (of the dcsim envs only `dcsim/Placement-v0` has one).
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import warnings
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import numpy as np
 
 from dcsim.errors import InputError
 
+NORM_FILE = "obs_norm.json"  # next to model.zip when trained with --normalize
 PICKLE_WARNING = (
     "SB3 model files are zip archives containing pickled Python objects: loading one can run "
     "arbitrary code. Only load model files you trust."
@@ -59,10 +61,18 @@ def check_algo_fits(algo: str, env: Any) -> None:
 class SB3Agent:
     """A trained SB3 policy behind the same `predict(obs) -> action` API as the heuristics."""
 
-    def __init__(self, model: Any, algo: str):
+    def __init__(self, model: Any, algo: str, obs_norm: dict[str, Any] | None = None):
         self.model = model
         self.algo = algo
         self.name = algo
+        # VecNormalize observation statistics (mean, var, clip_obs, epsilon), stored as JSON
+        self.obs_norm = obs_norm
+        if obs_norm is not None:
+            self._mean = np.asarray(obs_norm["mean"], dtype=np.float64)
+            self._std = np.sqrt(
+                np.asarray(obs_norm["var"], dtype=np.float64) + float(obs_norm["epsilon"])
+            )
+            self._clip = float(obs_norm["clip_obs"])
 
     @classmethod
     def train(
@@ -99,7 +109,7 @@ class SB3Agent:
             **kwargs,
         )
         model.learn(total_timesteps=timesteps, callback=callback, progress_bar=False)
-        return cls(model, algo)
+        return cls(model, algo, obs_norm_of(env))
 
     @classmethod
     def load(cls, algo: str, path: str | Path, env: Any | None = None) -> SB3Agent:
@@ -108,15 +118,24 @@ class SB3Agent:
             raise InputError("model file not found", file=str(p))
         warnings.warn(PICKLE_WARNING, UserWarning, stacklevel=2)
         model = _algo_class(algo).load(str(p), env=env, device="cpu")
-        return cls(model, algo)
+        norm = p.with_name(NORM_FILE)
+        obs_norm = json.loads(norm.read_text()) if norm.is_file() else None
+        return cls(model, algo, obs_norm)
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         self.model.save(str(p))
-        return p if p.suffix == ".zip" else p.with_suffix(".zip")
+        out = p if p.suffix == ".zip" else p.with_suffix(".zip")
+        if self.obs_norm is not None:
+            out.with_name(NORM_FILE).write_text(json.dumps(self.obs_norm))
+        return out
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
+        if self.obs_norm is not None:
+            obs = np.clip((obs - self._mean) / self._std, -self._clip, self._clip).astype(
+                np.float32
+            )
         action, _ = self.model.predict(obs, deterministic=True)
         return action
 
@@ -140,6 +159,27 @@ def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | No
     if subproc:
         return SubprocVecEnv(fns, start_method="spawn" if sys.platform == "darwin" else "fork")
     return DummyVecEnv(fns)
+
+
+def normalized(vec: Any, gamma: float = 0.99) -> Any:
+    """VecNormalize: running mean/std of observations and of discounted returns (for rewards),
+    the input scaling SB3's zoo uses for continuous control (Raffin et al., JMLR 2021)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    return VecNormalize(vec, norm_obs=True, norm_reward=True, gamma=gamma)
+
+
+def obs_norm_of(env: Any) -> dict[str, Any] | None:
+    """Observation statistics of a VecNormalize wrapper (None for anything else)."""
+    rms = getattr(env, "obs_rms", None)
+    if rms is None or not hasattr(rms, "mean"):
+        return None
+    return {
+        "mean": np.asarray(rms.mean).tolist(),
+        "var": np.asarray(rms.var).tolist(),
+        "clip_obs": float(env.clip_obs),
+        "epsilon": float(env.epsilon),
+    }
 
 
 def _monitored(factory: Callable[[], Any]) -> Any:

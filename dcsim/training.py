@@ -51,10 +51,18 @@ def train(
     hyperparams: dict[str, Any] | None = None,
     checkpoint_every: int = 0,
     subproc: bool | None = None,
+    normalize: bool = False,
     on_step: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1)."""
-    from agents.sb3 import SB3Agent, _algo_class, check_algo_fits, make_vec_env, training_callbacks
+    from agents.sb3 import (
+        SB3Agent,
+        _algo_class,
+        check_algo_fits,
+        make_vec_env,
+        normalized,
+        training_callbacks,
+    )
 
     algo = algo.lower()
     _algo_class(algo)
@@ -65,12 +73,16 @@ def train(
     probe.close()
     hp = dict(hyperparams or {})
     extra = {"algo": algo, "timesteps": timesteps, "n_envs": n_envs, "hyperparams": hp}
+    if normalize:
+        extra["normalize"] = True
     rid = run_id(spec.as_dict(), seed, extra)
     final = contained(Path(out), safe_name(spec.name), f"{algo}-{rid}")
     writer = RunWriter(final)
     vec = None
     try:
         vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
+        if normalize:
+            vec = normalized(vec, float(hp.get("gamma", 0.99)))
         ckpt = writer.path("checkpoints") if checkpoint_every > 0 else None
         callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
         try:
@@ -94,6 +106,7 @@ def train(
             if (subproc if subproc is not None else n_envs > 1)
             else "DummyVecEnv",
             "hyperparams": hp,
+            "normalize": normalize,
             "episodes_finished": len(episodes),
             "final_mean_return_last10": (
                 sum(e["return"] for e in episodes[-10:]) / len(episodes[-10:])

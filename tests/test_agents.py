@@ -299,7 +299,35 @@ def test_cli_bad_inputs_exit_2(tmp_path: Path) -> None:
 def test_tensorboard_and_checkpoints(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     spec = load_spec("tasks/placement.yaml", overrides={"n_jobs": 16})
-    r = train(spec, "ppo", 64, seed=0, out=tmp_path / "r", hyperparams=TINY_PPO,
-              tensorboard=str(tmp_path / "tb"), checkpoint_every=32)
+    r = train(
+        spec,
+        "ppo",
+        64,
+        seed=0,
+        out=tmp_path / "r",
+        hyperparams=TINY_PPO,
+        tensorboard=str(tmp_path / "tb"),
+        checkpoint_every=32,
+    )
     assert list((tmp_path / "tb").rglob("events.out.tfevents*"))
-    assert sorted(p.name for p in (r.run_dir / "checkpoints").iterdir())[:1] == ["model_32_steps.zip"]
+    assert sorted(p.name for p in (r.run_dir / "checkpoints").iterdir())[:1] == [
+        "model_32_steps.zip"
+    ]
+
+
+def test_normalize_stats_saved_and_applied(tmp_path: Path) -> None:
+    spec = load_spec("tasks/placement.yaml", overrides={"n_jobs": 16})
+    r = train(spec, "ppo", 64, seed=0, out=tmp_path, hyperparams=TINY_PPO, normalize=True)
+    norm = json.loads((r.run_dir / "obs_norm.json").read_text())
+    env = spec.make()
+    assert len(norm["mean"]) == env.observation_space.shape[0]
+    agent = make_agent(f"ppo:{r.model_path}", env)
+    obs, _ = env.reset(seed=2)
+    z = np.clip(
+        (obs - np.array(norm["mean"])) / np.sqrt(np.array(norm["var"]) + norm["epsilon"]),
+        -norm["clip_obs"],
+        norm["clip_obs"],
+    ).astype(np.float32)
+    assert agent.predict(obs) == agent.model.predict(z, deterministic=True)[0]
+    again = SB3Agent.load("ppo", agent.save(tmp_path / "copy" / "model.zip"))
+    assert again.obs_norm == agent.obs_norm
