@@ -117,7 +117,17 @@ class SB3Agent:
         if not p.is_file():
             raise InputError("model file not found", file=str(p))
         warnings.warn(PICKLE_WARNING, UserWarning, stacklevel=2)
-        model = _algo_class(algo).load(str(p), env=env, device="cpu")
+        try:
+            model = _algo_class(algo).load(str(p), env=env, device="cpu")
+        except (
+            ValueError,
+            KeyError,
+            OSError,
+            EOFError,
+        ) as exc:  # wrong env, not a model, truncated
+            raise InputError(
+                f"cannot load {algo.upper()} model: {exc}", file=str(p), field="agent"
+            ) from None
         norm = p.with_name(NORM_FILE)
         obs_norm = json.loads(norm.read_text()) if norm.is_file() else None
         return cls(model, algo, obs_norm)

@@ -331,3 +331,10 @@ def test_normalize_stats_saved_and_applied(tmp_path: Path) -> None:
     assert agent.predict(obs) == agent.model.predict(z, deterministic=True)[0]
     again = SB3Agent.load("ppo", agent.save(tmp_path / "copy" / "model.zip"))
     assert again.obs_norm == agent.obs_norm
+
+
+def test_cli_unloadable_model_exit_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.zip"
+    junk.write_text("not a model")
+    res = runner.invoke(app, ["evaluate", "tasks/placement.yaml", "--agent", f"ppo:{junk}"])
+    assert res.exit_code == 2 and "cannot load PPO model" in res.output
