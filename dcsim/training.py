@@ -29,15 +29,16 @@ class TrainResult:
 
 
 def rl_versions() -> dict[str, str]:
-    import gymnasium
-    import stable_baselines3
-    import torch
+    """Installed versions of the RL stack (package metadata; imports nothing)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "stable_baselines3": stable_baselines3.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-    }
+    out = {}
+    for name in ("stable-baselines3", "torch", "gymnasium"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def train(
