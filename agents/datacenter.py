@@ -15,22 +15,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.baselines import ConstantAction
 from dcsim.envs.datacenter import OBS_NAMES
 
 IDX = {name: i for i, name in enumerate(OBS_NAMES)}
 
 
-class FixedSetpoint:
+class FixedSetpoint(ConstantAction):
     name = "fixed"
 
     def __init__(self, env, supply_air_c: float = 18.0, chw_c: float = 7.0, cap_frac: float = 1.0):
-        self.action = env.unwrapped.to_action(supply_air_c, chw_c, cap_frac)
-
-    def predict(self, obs: np.ndarray) -> np.ndarray:
-        return self.action.copy()
-
-    def reset(self) -> None:
-        pass
+        super().__init__(env, env.unwrapped.to_action(supply_air_c, chw_c, cap_frac), name=self.name)
 
 
 class ReactiveSetpoint:
