@@ -132,28 +132,29 @@ class Weather:
         self.period_s = float(period_s)
         self.offset_s = float(offset_s)
         self.name = name
+        # Periodic grid padded once with its wrap-around neighbours, so lookups are plain
+        # np.interp on sorted data (np.interp(period=...) re-sorts the whole series every call).
+        p = self.period_s
+        self._x = np.concatenate([[self.tau_s[-1] - p], self.tau_s, [self.tau_s[0] + p]])
+        self._y = np.stack([
+            np.concatenate([[v[-1]], v, [v[0]]]) for v in (self.dry_bulb_c, self.wet_bulb_c, self.rh)
+        ])
 
     def _tau(self, t_s):
         return np.mod(self.offset_s + np.asarray(t_s, dtype=float), self.period_s)
 
     def at(self, t_s: float) -> WeatherSample:
         tau = float(self._tau(t_s))
-        p = self.period_s
+        x, y = self._x, self._y
         return WeatherSample(
-            float(np.interp(tau, self.tau_s, self.dry_bulb_c, period=p)),
-            float(np.interp(tau, self.tau_s, self.wet_bulb_c, period=p)),
-            float(np.interp(tau, self.tau_s, self.rh, period=p)),
+            float(np.interp(tau, x, y[0])), float(np.interp(tau, x, y[1])), float(np.interp(tau, x, y[2]))
         )
 
     def at_many(self, t_s: np.ndarray) -> WeatherSample:
         """Vectorized: a WeatherSample whose fields are arrays shaped like t_s."""
         tau = self._tau(t_s)
-        p = self.period_s
-        return WeatherSample(
-            np.interp(tau, self.tau_s, self.dry_bulb_c, period=p),
-            np.interp(tau, self.tau_s, self.wet_bulb_c, period=p),
-            np.interp(tau, self.tau_s, self.rh, period=p),
-        )
+        x, y = self._x, self._y
+        return WeatherSample(np.interp(tau, x, y[0]), np.interp(tau, x, y[1]), np.interp(tau, x, y[2]))
 
 
 @lru_cache(maxsize=1)
