@@ -189,6 +189,9 @@ def run(
     title = (f"{loaded.scenario.name}: {sysd['accelerators']} x {sysd['hardware']}, "
              f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}")
     console.print(kv_table(title, rows))
+    if sysd.get("air_density_note"):
+        style = "bold red" if sysd["air_density_note"].startswith("error") else "yellow"
+        console.print(f"[{style}]cooling: {sysd['air_density_note']}[/]", soft_wrap=True)
     console.print(f"run directory: [bold]{res.run_dir}[/]")
 
 

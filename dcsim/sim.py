@@ -20,7 +20,7 @@ import simpy
 
 from dcsim.climate import build_carbon, build_weather
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
-from dcsim.cooling import CoolingControls, CoolingPlant
+from dcsim.cooling import CoolingControls, CoolingPlant, check_air_density
 from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
 from dcsim.network import collective_time, load_topology
@@ -358,6 +358,10 @@ class Simulation:
             "fabric": self.fabric.summary(),
             "step_flops": step_flops(self.sc.workload),
             "ref_tokens_per_s": self.ref_tokens_per_s,
+            # '' or the cooling model's warning/error when air must carry too much per rack
+            "air_density_note": check_air_density(
+                self.design_it_w / 1e3 / self.n_racks, self.sc.cooling.effective_liquid_fraction
+            ) or "",
         }
 
 

@@ -509,23 +509,11 @@ def execute(spec: RunSpec) -> RunOutput:
         return RunOutput(spec.run_id, "failed", time.perf_counter() - t0, error=msg)
 
 
-def air_note(spec: RunSpec, system: dict[str, Any]) -> str:
-    """The cooling model's air-density verdict for this run's racks ('' when fine)."""
-    from dcsim.cooling import CoolingConfig, check_air_density
-
-    rack_kw = system.get("rack_design_kw")
-    if rack_kw is None:
-        return ""
-    cool = spec.config.get("cooling", {})
-    liquid = CoolingConfig.model_validate(cool).effective_liquid_fraction
-    return check_air_density(float(rack_kw), liquid) or ""
-
-
 def write_run(
     spec: RunSpec, out: RunOutput, run_dir: Path, sweep_name: str, plot: bool = False
 ) -> str:
     """Write a complete run directory atomically; returns the air-density note."""
-    note = air_note(spec, out.system)
+    note = out.system.get("air_density_note", "")
     writer = RunWriter(run_dir)
     try:
         writer.write_yaml("config.resolved.yaml", spec.config)

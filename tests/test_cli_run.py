@@ -67,3 +67,15 @@ def test_resolved_config_reruns_to_the_same_summary(tmp_path):
     b = runner.invoke(app, ["run", str(resolved), "--steps", "20", "--out", str(tmp_path / "b"), "--json", "--no-plot"])
     assert b.exit_code == 0, b.output
     assert json.loads(b.stdout)["summary"] == ra["summary"]
+
+
+def test_dense_air_racks_are_called_out(tmp_path):
+    """4 B200 servers per rack (~44 kW) is beyond air; liquid cooling with 75% to cold plates is fine."""
+    dense = ["--set", "cluster.hardware=B200", "--set", "cluster.servers=8", "--set", "cluster.servers_per_rack=4",
+             "--steps", "2", "--no-plot", "--out", str(tmp_path)]
+    air = runner.invoke(app, ["run", *dense, "--json"])
+    assert json.loads(air.stdout)["system"]["air_density_note"].startswith("error: air would carry")
+    table = runner.invoke(app, ["run", *dense])
+    assert "use cooling.type: liquid" in " ".join(table.stdout.split())
+    liquid = runner.invoke(app, ["run", *dense, "--set", "cooling.type=liquid", "--json"])
+    assert json.loads(liquid.stdout)["system"]["air_density_note"] == ""
