@@ -198,8 +198,8 @@ def run(
 @app.command()
 @user_errors
 def validate(
-    files: list[str] = typer.Argument(..., help="Scenario, topology, hardware or sweep YAML files."),
-    kind: str = typer.Option("auto", "--kind", help="auto | scenario | topology | hardware | sweep"),
+    files: list[str] = typer.Argument(..., help="Scenario, topology, hardware, sweep or RL task YAML files."),
+    kind: str = typer.Option("auto", "--kind", help="auto | scenario | topology | hardware | sweep | task"),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
     """Check YAML inputs against their schemas without running anything (exit 2 on the first bad file)."""

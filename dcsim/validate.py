@@ -1,4 +1,4 @@
-"""`dcsim validate`: check any dcsim YAML input against its schema, guessing its kind."""
+"""`dcsim validate`: check any dcsim YAML input (scenario, topology, hardware, sweep, RL task) against its schema."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from pathlib import Path
 from dcsim.errors import InputError
 from dcsim.schema import read_yaml, validate_model
 
-KINDS = ("scenario", "topology", "hardware", "sweep")
+KINDS = ("scenario", "topology", "hardware", "sweep", "task")
 
 
 def guess_kind(data: object) -> str:
     if isinstance(data, dict):
         if "base" in data or "parameters" in data or "method" in data:
             return "sweep"
+        if "env" in data and "cluster" not in data:
+            return "task"
         if "compute" in data and "memory" in data:
             return "hardware"
         if "kind" in data and "cluster" not in data:
@@ -45,4 +47,8 @@ def validate_file(path: str | Path, kind: str = "auto") -> str:
         from dcsim.sweep import load_sweep
 
         load_sweep(path)
+    elif k == "task":  # an RL task file: env id, kwargs, reward weights
+        from dcsim.evaluation import build_env, load_spec
+
+        build_env(load_spec(str(path))).close()
     return k

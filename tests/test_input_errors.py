@@ -85,3 +85,18 @@ def test_cluster_bigger_than_fabric(tmp_path):
     p = write(tmp_path, {"cluster": {"servers": 100000}})
     res = runner.invoke(app, ["run", str(p), "--steps", "1"])
     assert_clean_error(res, "cluster.topology", "hosts")
+
+
+SHIPPED = sorted(
+    str(p.relative_to(Path(__file__).resolve().parents[1]))
+    for pattern in ("scenarios/*.yaml", "scenarios/sweeps/*.yaml", "scenarios/tasks/*.yaml", "topologies/*.yaml",
+                    "dcsim/data/hardware/*.yaml")
+    for p in Path(__file__).resolve().parents[1].glob(pattern)
+)
+
+
+@pytest.mark.parametrize("path", SHIPPED)
+def test_every_shipped_yaml_validates(path):
+    root = Path(__file__).resolve().parents[1]
+    res = runner.invoke(app, ["validate", str(root / path)])
+    assert res.exit_code == 0, res.output
