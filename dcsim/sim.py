@@ -122,7 +122,7 @@ class Simulation:
             raise InputError(
                 f"tensor_parallel {sc.workload.tensor_parallel} must divide the {self.acc_per_server} "
                 "accelerators of a server (TP stays inside the scale-up domain)",
-                file=str(loaded.source) if loaded.source else None, field="workload.tensor_parallel",
+                file=src, field="workload.tensor_parallel",
             )
         if self.fabric.n_hosts < self.n_dev:
             raise InputError(
