@@ -138,12 +138,7 @@ class LeafSpineConfig(_ScaleOut):
 
     @model_validator(mode="after")
     def _speeds(self) -> LeafSpineConfig:
-        _uplink_speed(
-            self.hosts_per_leaf * self.host_link_gbps,
-            self.spines,
-            self.spine_link_gbps,
-            self.oversubscription,
-        )
+        _ = self.uplink_gbps  # raises on inconsistent speeds / oversubscription
         return self
 
     @property
@@ -194,12 +189,7 @@ class RailOptimizedConfig(_ScaleOut):
             raise ValueError(
                 f"servers ({self.servers}) must be a multiple of servers_per_leaf ({self.servers_per_leaf})"
             )
-        _uplink_speed(
-            self.servers_per_leaf * self.host_link_gbps,
-            self.spines,
-            self.spine_link_gbps,
-            self.oversubscription,
-        )
+        _ = self.uplink_gbps  # raises on inconsistent speeds / oversubscription
         return self
 
     @property
