@@ -847,8 +847,7 @@ def compare(
             comp = do_compare(spec, names, seeds, seed, max_steps)
     rid = run_id(spec.as_dict(), seed, {"agents": names, "seeds": seeds, "max_steps": max_steps})
     final = contained(Path(out), safe_name(spec.name), f"compare-{rid}")
-    writer = RunWriter(final)
-    try:
+    with RunWriter(final) as writer:
         writer.write_text("compare.csv", csv_text(comp.rows()))
         ep_rows = [{"agent": e.label, "seed": s, **ep}
                    for e in comp.evaluations for s, ep in zip(e.seeds, e.episodes, strict=True)]
@@ -859,9 +858,6 @@ def compare(
 
             plot_comparison(stats_of(comp), writer.path("compare.png"), f"{spec.env_id} ({spec.name}), {seeds} seeds")
         run_dir = writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     if as_json:
         print_json(comp.as_dict() | {"out": str(run_dir)})
         return

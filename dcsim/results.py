@@ -121,12 +121,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_partials(final_dir: Path) -> int:
-    """Delete temp folders beside this run left by killed processes (SIGKILL skips cleanup)."""
+def remove_stale_partials(folder: Path) -> int:
+    """Delete temp folders (partial runs, replaced runs) in `folder` whose process is dead.
+
+    SIGKILL skips every cleanup, so whoever next writes into the folder does it. Temp
+    folder names carry their creator's pid: `.<run>.partial-<pid>-*`, `.<run>.old-<pid>-*`.
+    """
     removed = 0
-    for p in final_dir.parent.glob(".*.partial-*"):
+    for p in folder.glob(".*-*"):
+        for kind in (".partial-", ".old-"):
+            if kind in p.name:
+                break
+        else:
+            continue
         try:
-            pid = int(p.name.rsplit(".partial-", 1)[1].split("-", 1)[0])
+            pid = int(p.name.rsplit(kind, 1)[1].split("-", 1)[0])
         except (IndexError, ValueError):
             continue
         if pid != os.getpid() and not _pid_alive(pid):
@@ -136,12 +145,16 @@ def remove_stale_partials(final_dir: Path) -> int:
 
 
 class RunWriter:
-    """Collects a run's files in a temp dir; `commit()` moves it to its final name atomically."""
+    """Collects a run's files in a temp dir; `commit()` moves it to its final name atomically.
+
+    Used as a context manager: any exception (Ctrl-C included) before `commit()` removes
+    the temp dir, so nothing half-written is left behind.
+    """
 
     def __init__(self, final_dir: Path):
         self.final_dir = final_dir
         final_dir.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_partials(final_dir)
+        remove_stale_partials(final_dir.parent)
         self.tmp_dir = Path(
             tempfile.mkdtemp(prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent)
         )
@@ -164,7 +177,9 @@ class RunWriter:
         os.umask(umask)
         os.chmod(self.tmp_dir, 0o777 & ~umask)  # mkdtemp makes 0700; a finished run is as readable as any folder
         if self.final_dir.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.old-", dir=self.final_dir.parent))
+            trash = Path(
+                tempfile.mkdtemp(prefix=f".{self.final_dir.name}.old-{os.getpid()}-", dir=self.final_dir.parent)
+            )
             os.replace(self.final_dir, trash / "old")
             os.replace(self.tmp_dir, self.final_dir)
             shutil.rmtree(trash, ignore_errors=True)
@@ -174,6 +189,29 @@ class RunWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is not None:
+            self.abort()
+        return False
+
+    def write_sim_run(
+        self, config: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str, Any],
+        manifest: dict[str, Any], plot_title: str | None, inlet_max_c: float,
+    ) -> Path:
+        """The files of a finished simulation run (`dcsim run` or one sweep point), then commit."""
+        self.write_yaml("config.resolved.yaml", config)
+        self.write_text("timeseries.csv", csv_text(rows))
+        self.write_json("summary.json", summary)
+        if plot_title is not None and rows:
+            from dcsim.plots import plot_run_timeseries
+
+            plot_run_timeseries(rows, self.path("timeseries.png"), plot_title, inlet_max_c)
+        self.write_json("manifest.json", {"status": "complete", **manifest, "versions": environment_versions()})
+        return self.commit()
 
 
 def is_complete(run_dir: Path) -> bool:

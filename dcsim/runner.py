@@ -11,8 +11,6 @@ from dcsim.config import LoadedScenario
 from dcsim.results import (
     RunWriter,
     contained,
-    csv_text,
-    environment_versions,
     is_complete,
     run_id,
     safe_name,
@@ -86,26 +84,11 @@ def run_and_write(
     if resume and is_complete(final):
         return RunResult(final, rid, json.loads((final / "summary.json").read_text()),
                          json.loads((final / "manifest.json").read_text()).get("system", {}), reused=True)
-    writer = RunWriter(final)
-    try:
+    with RunWriter(final) as writer:
         rows, summary, system = simulate(loaded, agent, n, seed, on_step)
-        writer.write_yaml("config.resolved.yaml", config)
-        writer.write_text("timeseries.csv", csv_text(rows))
-        writer.write_json("summary.json", summary)
-        if plot and rows:
-            from dcsim.plots import plot_run_timeseries
-
-            plot_run_timeseries(rows, writer.path("timeseries.png"),
-                                f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}",
-                                sc.cooling.recommended_inlet_max_c)
-        writer.write_json("manifest.json", {
-            "status": "complete", "run_id": rid, "scenario": sc.name,
-            "source": str(loaded.source) if loaded.source else None,
-            "config_hash": sc.config_hash(), "seed": seed, "agent": agent, "steps": n,
-            "versions": environment_versions(), "system": system,
-        })
-        run_dir = writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+        title = f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}"
+        run_dir = writer.write_sim_run(config, rows, summary, {
+            "run_id": rid, "scenario": sc.name, "source": str(loaded.source) if loaded.source else None,
+            "config_hash": sc.config_hash(), "seed": seed, "agent": agent, "steps": n, "system": system,
+        }, title if plot else None, sc.cooling.recommended_inlet_max_c)
     return RunResult(run_dir, rid, summary, system)

@@ -27,7 +27,6 @@ import itertools
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,8 +45,8 @@ from dcsim.results import (
     contained,
     csv_text,
     dumps_json,
-    environment_versions,
     is_complete,
+    remove_stale_partials,
     run_id,
     safe_name,
 )
@@ -514,44 +513,14 @@ def write_run(
 ) -> str:
     """Write a complete run directory atomically; returns the air-density note."""
     note = out.system.get("air_density_note", "")
-    writer = RunWriter(run_dir)
-    try:
-        writer.write_yaml("config.resolved.yaml", spec.config)
-        writer.write_text("timeseries.csv", csv_text(out.rows))
-        writer.write_json("summary.json", out.summary)
-        if plot and out.rows:
-            from dcsim.plots import plot_run_timeseries
-
-            cool = spec.config.get("cooling", {})
-            plot_run_timeseries(
-                out.rows,
-                writer.path("timeseries.png"),
-                run_title(spec, out.system),
-                float(cool.get("recommended_inlet_max_c", 27.0)),
-            )
-        writer.write_json(
-            "manifest.json",
-            {
-                "status": "complete",
-                "run_id": spec.run_id,
-                "sweep": sweep_name,
-                "scenario": spec.config.get("name"),
-                "source": spec.source,
-                "params": spec.params,
-                "seed": spec.seed,
-                "agent": spec.agent,
-                "steps": spec.steps,
-                "config_hash": spec.config_hash,
-                "wall_time_s": out.wall_s,
-                "note": note,
-                "versions": environment_versions(),
-                "system": out.system,
-            },
-        )
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+    cool = spec.config.get("cooling", {})
+    with RunWriter(run_dir) as writer:
+        writer.write_sim_run(spec.config, out.rows, out.summary, {
+            "run_id": spec.run_id, "sweep": sweep_name, "scenario": spec.config.get("name"),
+            "source": spec.source, "params": spec.params, "seed": spec.seed, "agent": spec.agent,
+            "steps": spec.steps, "config_hash": spec.config_hash, "wall_time_s": out.wall_s,
+            "note": note, "system": out.system,
+        }, run_title(spec, out.system) if plot else None, float(cool.get("recommended_inlet_max_c", 27.0)))
     return note
 
 
@@ -640,21 +609,6 @@ def _sweep_lock(sweep_dir: Path) -> Iterator[None]:
         yield
     finally:
         fh.close()
-
-
-def _clean_partials(runs_dir: Path) -> int:
-    """Remove temp dirs a killed sweep left behind (safe: we hold the directory lock)."""
-    n = 0
-    if runs_dir.is_dir():
-        for p in runs_dir.iterdir():
-            if (
-                p.name.startswith(".")
-                and (".partial-" in p.name or ".old-" in p.name)
-                and p.is_dir()
-            ):
-                shutil.rmtree(p, ignore_errors=True)
-                n += 1
-    return n
 
 
 def _serial(specs: list[RunSpec], **_: Any) -> Iterator[RunOutput]:
@@ -804,7 +758,8 @@ def run_sweep(
     runs_dir = sweep_dir / "runs"
     params = plan.parameters
     with _sweep_lock(sweep_dir):
-        _clean_partials(runs_dir)
+        if runs_dir.is_dir():
+            remove_stale_partials(runs_dir)
         atomic_write_text(sweep_dir / "sweep.json", dumps_json(plan.describe()))
         outcomes = {r.run_id: RunOutcome(r) for r in plan.runs}
         ordered = list(outcomes.values())

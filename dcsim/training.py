@@ -78,51 +78,48 @@ def train(
         extra["normalize"] = True
     rid = run_id(spec.as_dict(), seed, extra)
     final = contained(Path(out), safe_name(spec.name), f"{algo}-{rid}")
-    writer = RunWriter(final)
     vec = None
     try:
-        vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
-        if normalize:
-            vec = normalized(vec, float(hp.get("gamma", 0.99)))
-        ckpt = writer.path("checkpoints") if checkpoint_every > 0 else None
-        callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
-        try:
-            agent = SB3Agent.train(
-                algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
-            )
-        except TypeError as exc:  # unknown hyperparameter name
-            raise InputError(f"bad hyperparameter for {algo.upper()}: {exc}", field="hp") from None
-        agent.save(writer.path("model.zip"))
-        writer.write_text("training.csv", csv_text(episodes))
-        manifest = {
-            "status": "complete",
-            "run_id": rid,
-            "kind": "train",
-            "env": spec.as_dict(),
-            "algo": algo,
-            "timesteps": timesteps,
-            "seed": seed,
-            "n_envs": n_envs,
-            "vec_env": "SubprocVecEnv"
-            if (subproc if subproc is not None else n_envs > 1)
-            else "DummyVecEnv",
-            "hyperparams": hp,
-            "normalize": normalize,
-            "episodes_finished": len(episodes),
-            "final_mean_return_last10": (
-                sum(e["return"] for e in episodes[-10:]) / len(episodes[-10:])
-            )
-            if episodes
-            else None,
-            "tensorboard": tensorboard,
-            "agent": f"{algo}:{final / 'model.zip'}",
-            "versions": environment_versions() | rl_versions(),
-        }
-        writer.write_json("manifest.json", manifest)
-        run_dir = writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+        with RunWriter(final) as writer:
+            vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
+            if normalize:
+                vec = normalized(vec, float(hp.get("gamma", 0.99)))
+            ckpt = writer.path("checkpoints") if checkpoint_every > 0 else None
+            callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
+            try:
+                agent = SB3Agent.train(
+                    algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
+                )
+            except TypeError as exc:  # unknown hyperparameter name
+                raise InputError(f"bad hyperparameter for {algo.upper()}: {exc}", field="hp") from None
+            agent.save(writer.path("model.zip"))
+            writer.write_text("training.csv", csv_text(episodes))
+            manifest = {
+                "status": "complete",
+                "run_id": rid,
+                "kind": "train",
+                "env": spec.as_dict(),
+                "algo": algo,
+                "timesteps": timesteps,
+                "seed": seed,
+                "n_envs": n_envs,
+                "vec_env": "SubprocVecEnv"
+                if (subproc if subproc is not None else n_envs > 1)
+                else "DummyVecEnv",
+                "hyperparams": hp,
+                "normalize": normalize,
+                "episodes_finished": len(episodes),
+                "final_mean_return_last10": (
+                    sum(e["return"] for e in episodes[-10:]) / len(episodes[-10:])
+                )
+                if episodes
+                else None,
+                "tensorboard": tensorboard,
+                "agent": f"{algo}:{final / 'model.zip'}",
+                "versions": environment_versions() | rl_versions(),
+            }
+            writer.write_json("manifest.json", manifest)
+            run_dir = writer.commit()
     finally:
         if vec is not None:
             vec.close()
