@@ -32,7 +32,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.render()}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {exc.render()}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=2) from None
 
     return wrapper
@@ -75,8 +77,10 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
         table.add_column(col, justify="left" if col in ("name", "kind") else "right", no_wrap=True)
     for name, p in cat.items():
         table.add_row(
-            name, p.kind,
-            f"{p.compute.bf16_dense_tflops.value:g}", f"{p.memory.hbm_gb.value:g}",
+            name,
+            p.kind,
+            f"{p.compute.bf16_dense_tflops.value:g}",
+            f"{p.memory.hbm_gb.value:g}",
             f"{p.memory.hbm_tbps.value:g}",
             f"{p.power.tdp_w.value:g}" + ("*" if p.power.tdp_w.confidence == "low" else ""),
             f"{p.interconnect.scaleup_gBps_per_dir.value:g}",
@@ -109,7 +113,14 @@ def hardware_show(
             val = getattr(obj, fname)
             if isinstance(val, Sourced):
                 style = "yellow" if val.confidence == "low" else ""
-                table.add_row(prefix + fname, f"{val.value:g}", val.unit, val.confidence, val.source, style=style)
+                table.add_row(
+                    prefix + fname,
+                    f"{val.value:g}",
+                    val.unit,
+                    val.confidence,
+                    val.source,
+                    style=style,
+                )
             elif isinstance(val, StrictModel):
                 walk(val, prefix + fname + ".")
             elif fname not in ("name", "kind", "vendor", "description"):
@@ -147,14 +158,32 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 @app.command()
 @user_errors
 def run(
-    scenario: str = typer.Argument(None, help="Scenario YAML (default: the built-in scenarios/default.yaml)."),
-    agent: str = typer.Option("fixed", "--agent", "-a", help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip)."),
-    steps: int = typer.Option(None, "--steps", "-n", min=1, help="Control intervals to run (default: scenario time.steps)."),
-    seed: int = typer.Option(None, "--seed", "-s", min=0, help="Random seed (default: scenario seed)."),
-    out: str = typer.Option("runs", "--out", "-o", help="Output root; the run goes to OUT/<scenario>/<run_id>/."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a field: --set cooling.supply_air_setpoint_c=24"),
+    scenario: str = typer.Argument(
+        None, help="Scenario YAML (default: the built-in scenarios/default.yaml)."
+    ),
+    agent: str = typer.Option(
+        "fixed", "--agent", "-a", help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip)."
+    ),
+    steps: int = typer.Option(
+        None,
+        "--steps",
+        "-n",
+        min=1,
+        help="Control intervals to run (default: scenario time.steps).",
+    ),
+    seed: int = typer.Option(
+        None, "--seed", "-s", min=0, help="Random seed (default: scenario seed)."
+    ),
+    out: str = typer.Option(
+        "runs", "--out", "-o", help="Output root; the run goes to OUT/<scenario>/<run_id>/."
+    ),
+    set_: list[str] = typer.Option(
+        None, "--set", help="Override a field: --set cooling.supply_air_setpoint_c=24"
+    ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (no table, no progress)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the summary as JSON (no table, no progress)."
+    ),
 ) -> None:
     """Run a scenario with an agent; write config, manifest, summary, time series and a plot."""
     from pathlib import Path
@@ -175,19 +204,41 @@ def run(
     if as_json:
         res = run_and_write(loaded, Path(out), agent, n, seed, plot=not no_plot)
     else:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err_console, transient=True) as prog:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            transient=True,
+        ) as prog:
             task = prog.add_task(f"{loaded.scenario.name} [{agent}]", total=n)
-            res = run_and_write(loaded, Path(out), agent, n, seed, plot=not no_plot,
-                                on_step=lambda k, _n: prog.update(task, completed=k))
+            res = run_and_write(
+                loaded,
+                Path(out),
+                agent,
+                n,
+                seed,
+                plot=not no_plot,
+                on_step=lambda k, _n: prog.update(task, completed=k),
+            )
     if as_json:
-        print_json({"run_dir": str(res.run_dir), "run_id": res.run_id, "summary": res.summary, "system": res.system})
+        print_json(
+            {
+                "run_dir": str(res.run_dir),
+                "run_id": res.run_id,
+                "summary": res.summary,
+                "system": res.system,
+            }
+        )
         return
     s = res.summary
     sysd = res.system
     rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
-    title = (f"{loaded.scenario.name}: {sysd['accelerators']} x {sysd['hardware']}, "
-             f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}")
+    title = (
+        f"{loaded.scenario.name}: {sysd['accelerators']} x {sysd['hardware']}, "
+        f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}"
+    )
     console.print(kv_table(title, rows))
     if sysd.get("air_density_note"):
         style = "bold red" if sysd["air_density_note"].startswith("error") else "yellow"
@@ -198,8 +249,12 @@ def run(
 @app.command()
 @user_errors
 def validate(
-    files: list[str] = typer.Argument(..., help="Scenario, topology, hardware, sweep or RL task YAML files."),
-    kind: str = typer.Option("auto", "--kind", help="auto | scenario | topology | hardware | sweep | task"),
+    files: list[str] = typer.Argument(
+        ..., help="Scenario, topology, hardware, sweep or RL task YAML files."
+    ),
+    kind: str = typer.Option(
+        "auto", "--kind", help="auto | scenario | topology | hardware | sweep | task"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
     """Check YAML inputs against their schemas without running anything (exit 2 on the first bad file)."""
@@ -216,7 +271,9 @@ def validate(
 
 
 # ---------------------------------------------------------------- reproduce
-reproduce_app = typer.Typer(help="Reproduce published results with dcsim's models.", no_args_is_help=True)
+reproduce_app = typer.Typer(
+    help="Reproduce published results with dcsim's models.", no_args_is_help=True
+)
 app.add_typer(reproduce_app, name="reproduce")
 
 
@@ -224,18 +281,36 @@ app.add_typer(reproduce_app, name="reproduce")
 @user_errors
 def reproduce_polca(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    quick: bool = typer.Option(False, "--quick", help="1-hour window, coarser sweep (for smoke tests)."),
+    quick: bool = typer.Option(
+        False, "--quick", help="1-hour window, coarser sweep (for smoke tests)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed of load and delays."),
-    servers: int = typer.Option(40, "--servers", min=1, help="Servers the row budget was provisioned for."),
-    max_extra: int = typer.Option(60, "--max-extra", min=0, help="Largest oversubscription swept, % of servers."),
+    servers: int = typer.Option(
+        40, "--servers", min=1, help="Servers the row budget was provisioned for."
+    ),
+    max_extra: int = typer.Option(
+        60, "--max-extra", min=0, help="Largest oversubscription swept, % of servers."
+    ),
     step: int = typer.Option(5, "--step", min=1, help="Sweep step, % of servers."),
     hours: float = typer.Option(4.0, "--hours", min=0.05, help="Simulated peak-hours window."),
-    mean_load: float = typer.Option(0.6, "--mean-load", min=0.01, max=1.2, help="Mean load / saturation throughput."),
-    hp_fraction: float = typer.Option(0.5, "--hp-fraction", min=0.0, max=1.0, help="Share of high-priority servers."),
-    cap_delay: float = typer.Option(40.0, "--cap-delay", min=0.0, help="Max out-of-band clock command delay, s."),
+    mean_load: float = typer.Option(
+        0.6, "--mean-load", min=0.01, max=1.2, help="Mean load / saturation throughput."
+    ),
+    hp_fraction: float = typer.Option(
+        0.5, "--hp-fraction", min=0.0, max=1.0, help="Share of high-priority servers."
+    ),
+    cap_delay: float = typer.Option(
+        40.0, "--cap-delay", min=0.0, help="Max out-of-band clock command delay, s."
+    ),
     plot: str = typer.Option("", "--plot", help="Write a PNG of row power over time to this path."),
-    hardware: str = typer.Option("A100-80G", "--hardware", help="Accelerator profile (POLCA clocks map to fractions of f_max)."),
-    model: str = typer.Option("llama2-70b", "--model", help="Served LLM: llama2-70b, llama2-13b, bloom-176b."),
+    hardware: str = typer.Option(
+        "A100-80G",
+        "--hardware",
+        help="Accelerator profile (POLCA clocks map to fractions of f_max).",
+    ),
+    model: str = typer.Option(
+        "llama2-70b", "--model", help="Served LLM: llama2-70b, llama2-13b, bloom-176b."
+    ),
 ) -> None:
     """POLCA (arXiv 2308.12908): more inference servers in a fixed row power budget.
 
@@ -254,12 +329,23 @@ def reproduce_polca(
 
     get_profile(hardware), get_llm(model)  # unknown names -> InputError (exit 2)
     base = RowConfig(
-        hardware=hardware, model=model,
-        baseline_servers=servers, n_servers=servers, seed=seed, horizon_s=hours * 3600.0,
-        mean_load=mean_load, high_priority_fraction=hp_fraction, cap_delay_max_s=cap_delay,
+        hardware=hardware,
+        model=model,
+        baseline_servers=servers,
+        n_servers=servers,
+        seed=seed,
+        horizon_s=hours * 3600.0,
+        mean_load=mean_load,
+        high_priority_fraction=hp_fraction,
+        cap_delay_max_s=cap_delay,
     )
-    table = characterize(base.hardware, base.model, sim_s=90.0 if quick else 150.0,
-                         warmup_s=20.0 if quick else 30.0, seed=seed)
+    table = characterize(
+        base.hardware,
+        base.model,
+        sim_s=90.0 if quick else 150.0,
+        warmup_s=20.0 if quick else 30.0,
+        seed=seed,
+    )
     pcts = tuple(range(0, max_extra + 1, step))
     if not as_json:
         with console.status(f"simulating {len(pcts)} server counts x {hours:g} h ..."):
@@ -272,34 +358,65 @@ def reproduce_polca(
         print_json(report.to_dict() | ({"plot": plot} if plot else {}))
         return
     s = report.summary
-    table_out = Table(title=f"POLCA reproduction: {base.hardware} / {base.model}, budget "
-                      f"{s['budget_w'] / 1e3:.1f} kW ({servers} servers at nameplate), {hours:g} h")
-    cols = ("N", "+%", "peak%", "avg%", "nocap%", "caps", "capped%",
-            "brakes", "HP50 d%", "HP99 d%", "LP50 d%", "ok")
+    table_out = Table(
+        title=f"POLCA reproduction: {base.hardware} / {base.model}, budget "
+        f"{s['budget_w'] / 1e3:.1f} kW ({servers} servers at nameplate), {hours:g} h"
+    )
+    cols = (
+        "N",
+        "+%",
+        "peak%",
+        "avg%",
+        "nocap%",
+        "caps",
+        "capped%",
+        "brakes",
+        "HP50 d%",
+        "HP99 d%",
+        "LP50 d%",
+        "ok",
+    )
     for c in cols:
         table_out.add_column(c, justify="right")
     for r in report.rows:
         table_out.add_row(
-            str(r.n_servers), f"{r.extra_pct:.0f}", f"{r.peak_pct:.1f}", f"{r.avg_pct:.1f}",
-            f"{r.uncapped_peak_pct:.1f}", str(r.cap_events), f"{r.capped_time_pct:.1f}",
-            str(r.brake_events), f"{r.hp_p50_impact_pct:.2f}", f"{r.hp_p99_impact_pct:.2f}",
-            f"{r.lp_p50_impact_pct:.2f}", "[green]yes[/]" if r.ok else "[red]no[/]",
+            str(r.n_servers),
+            f"{r.extra_pct:.0f}",
+            f"{r.peak_pct:.1f}",
+            f"{r.avg_pct:.1f}",
+            f"{r.uncapped_peak_pct:.1f}",
+            str(r.cap_events),
+            f"{r.capped_time_pct:.1f}",
+            str(r.brake_events),
+            f"{r.hp_p50_impact_pct:.2f}",
+            f"{r.hp_p99_impact_pct:.2f}",
+            f"{r.lp_p50_impact_pct:.2f}",
+            "[green]yes[/]" if r.ok else "[red]no[/]",
         )
     console.print(table_out)
-    console.print("peak/avg/nocap: row power as % of budget (with POLCA / without control); caps: "
-                  "escalations; capped%: time any server is capped; d%: latency change vs no control.")
+    console.print(
+        "peak/avg/nocap: row power as % of budget (with POLCA / without control); caps: "
+        "escalations; capped%: time any server is capped; d%: latency change vs no control."
+    )
     console.print(s["verdict"])
     if plot:
         console.print(f"plot: {plot}")
 
 
 # ---------------------------------------------------------------- cooling / climate
-cooling_app = typer.Typer(help="Facility cooling plant, climate and grid carbon.", no_args_is_help=True)
+cooling_app = typer.Typer(
+    help="Facility cooling plant, climate and grid carbon.", no_args_is_help=True
+)
 app.add_typer(cooling_app, name="cooling")
 
 
 def _cooling_inputs(
-    climate: str, cooling_type: str, liquid_fraction: float, country: str, supply_air: float, economizer: str
+    climate: str,
+    cooling_type: str,
+    liquid_fraction: float,
+    country: str,
+    supply_air: float,
+    economizer: str,
 ):
     from dcsim.climate import ClimateConfig
     from dcsim.cooling import CoolingConfig
@@ -307,21 +424,35 @@ def _cooling_inputs(
 
     cool = validate_model(
         CoolingConfig,
-        {"type": cooling_type, "supply_air_setpoint_c": supply_air, "economizer": economizer,
-         **({"liquid_fraction": liquid_fraction} if cooling_type == "liquid" else {})},
+        {
+            "type": cooling_type,
+            "supply_air_setpoint_c": supply_air,
+            "economizer": economizer,
+            **({"liquid_fraction": liquid_fraction} if cooling_type == "liquid" else {}),
+        },
         prefix="cooling",
     )
-    clim = validate_model(ClimateConfig, {"weather": {"preset": climate}, "carbon": {"country": country}}, prefix="climate")
+    clim = validate_model(
+        ClimateConfig,
+        {"weather": {"preset": climate}, "carbon": {"country": country}},
+        prefix="climate",
+    )
     return cool, clim
 
 
 @cooling_app.command("year")
 @user_errors
 def cooling_year(
-    climate: str = typer.Option("temperate", help="Weather preset: temperate, hot-dry, hot-humid, cold."),
+    climate: str = typer.Option(
+        "temperate", help="Weather preset: temperate, hot-dry, hot-humid, cold."
+    ),
     cooling_type: str = typer.Option("air", "--type", help="air or liquid (direct-to-chip)."),
-    liquid_fraction: float = typer.Option(0.75, help="Share of IT heat to cold plates (type liquid)."),
-    country: str = typer.Option("US", help="Grid carbon: ISO country code (see `dcsim cooling carbon`)."),
+    liquid_fraction: float = typer.Option(
+        0.75, help="Share of IT heat to cold plates (type liquid)."
+    ),
+    country: str = typer.Option(
+        "US", help="Grid carbon: ISO country code (see `dcsim cooling carbon`)."
+    ),
     racks: int = typer.Option(64, min=1, help="Number of racks."),
     rack_kw: float = typer.Option(20.0, min=0.1, help="Design IT power per rack, kW."),
     load: float = typer.Option(0.8, min=0.01, max=1.5, help="IT load as a share of design."),
@@ -335,11 +466,19 @@ def cooling_year(
     """Annual (hourly) PUE, WUE, carbon and economizer hours of the cooling plant at a constant IT load."""
     from dcsim.cooling import plot_period, simulate_period
 
-    cool, clim = _cooling_inputs(climate, cooling_type, liquid_fraction, country, supply_air, economizer)
-    res = simulate_period(cool, clim, n_racks=racks, rack_kw=rack_kw, load=load, days=days, seed=seed)
+    cool, clim = _cooling_inputs(
+        climate, cooling_type, liquid_fraction, country, supply_air, economizer
+    )
+    res = simulate_period(
+        cool, clim, n_racks=racks, rack_kw=rack_kw, load=load, days=days, seed=seed
+    )
     s = res["summary"]
     if plot:
-        plot_period(res, plot, title=f"{climate}, {cooling_type} cooling: PUE {s['pue']:.3f}, WUE {s['wue_l_per_kwh']:.2f} L/kWh")
+        plot_period(
+            res,
+            plot,
+            title=f"{climate}, {cooling_type} cooling: PUE {s['pue']:.3f}, WUE {s['wue_l_per_kwh']:.2f} L/kWh",
+        )
     if as_json:
         print_json(s)
         return
@@ -351,11 +490,18 @@ def cooling_year(
         ("WUE", f"{s['wue_l_per_kwh']:.2f} L/kWh"),
         ("water", f"{s['water_m3']:.0f} m3"),
         ("carbon", f"{s['carbon_t']:.1f} tCO2e"),
-        ("economizer hours (any / full)", f"{s['economizer_hours']:.0f} / {s['full_free_cooling_hours']:.0f}"),
+        (
+            "economizer hours (any / full)",
+            f"{s['economizer_hours']:.0f} / {s['full_free_cooling_hours']:.0f}",
+        ),
         ("hottest rack inlet", f"{s['inlet_max_c']:.1f} C"),
         ("mean dry / wet bulb", f"{s['mean_dry_bulb_c']:.1f} / {s['mean_wet_bulb_c']:.1f} C"),
     ]
-    rows += [(f"  {k.removesuffix('_w')}", f"{v:.1f} MWh") for k, v in s["breakdown_mwh"].items() if v > 0]
+    rows += [
+        (f"  {k.removesuffix('_w')}", f"{v:.1f} MWh")
+        for k, v in s["breakdown_mwh"].items()
+        if v > 0
+    ]
     console.print(kv_table(f"cooling plant, {climate}, {cooling_type}", rows))
     if s["air_density_check"]:
         console.print(f"[yellow]{s['air_density_check']}[/]")
@@ -380,8 +526,16 @@ def cooling_compare(
         for typ in ("air", "liquid"):
             cool, clim = _cooling_inputs(name, typ, 0.75, "US", 22.0, "auto")
             s = simulate_period(cool, clim, rack_kw=rack_kw, load=load, days=days)["summary"]
-            out.append({"climate": name, "type": typ, "pue": s["pue"], "wue_l_per_kwh": s["wue_l_per_kwh"],
-                        "economizer_hours": s["economizer_hours"], "air_density_check": s["air_density_check"]})
+            out.append(
+                {
+                    "climate": name,
+                    "type": typ,
+                    "pue": s["pue"],
+                    "wue_l_per_kwh": s["wue_l_per_kwh"],
+                    "economizer_hours": s["economizer_hours"],
+                    "air_density_check": s["air_density_check"],
+                }
+            )
     if as_json:
         print_json(out)
         return
@@ -389,8 +543,14 @@ def cooling_compare(
     for col in ("climate", "type", "PUE", "WUE L/kWh", "economizer h", "note"):
         table.add_column(col, justify="left" if col in ("climate", "type", "note") else "right")
     for r in out:
-        table.add_row(r["climate"], r["type"], f"{r['pue']:.3f}", f"{r['wue_l_per_kwh']:.2f}",
-                      f"{r['economizer_hours']:.0f}", (r["air_density_check"] or "").split(" per rack")[0])
+        table.add_row(
+            r["climate"],
+            r["type"],
+            f"{r['pue']:.3f}",
+            f"{r['wue_l_per_kwh']:.2f}",
+            f"{r['economizer_hours']:.0f}",
+            (r["air_density_check"] or "").split(" per rack")[0],
+        )
     console.print(table)
 
 
@@ -408,7 +568,9 @@ def cooling_carbon(as_json: bool = typer.Option(False, "--json", help="Print JSO
     for col in ("code", "country", "g/kWh", "year", "confidence", "source"):
         table.add_column(col, justify="right" if col == "g/kWh" else "left", overflow="fold")
     for r in rows:
-        table.add_row(r["country"], r["name"], r["g_per_kwh"], r["year"], r["confidence"], r["source"])
+        table.add_row(
+            r["country"], r["name"], r["g_per_kwh"], r["year"], r["confidence"], r["source"]
+        )
     console.print(table)
 
 
@@ -423,11 +585,28 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
         print_json(p)
         return
     table = Table(title="weather presets")
-    for col in ("name", "city", "lat", "mean C", "annual +/- C", "daily +/- C", "dew point C", "source"):
+    for col in (
+        "name",
+        "city",
+        "lat",
+        "mean C",
+        "annual +/- C",
+        "daily +/- C",
+        "dew point C",
+        "source",
+    ):
         table.add_column(col, overflow="fold")
     for name, v in p.items():
-        table.add_row(name, v["city"], f"{v['latitude_deg']:g}", f"{v['mean_c']:g}", f"{v['annual_amplitude_c']:g}",
-                      f"{v['daily_amplitude_c']:g}", f"{v['dew_point_mean_c']:g}", v["source"])
+        table.add_row(
+            name,
+            v["city"],
+            f"{v['latitude_deg']:g}",
+            f"{v['mean_c']:g}",
+            f"{v['annual_amplitude_c']:g}",
+            f"{v['daily_amplitude_c']:g}",
+            f"{v['dew_point_mean_c']:g}",
+            v["source"],
+        )
     console.print(table)
 
 
@@ -437,15 +616,30 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
 def sweep(
     file: str = typer.Argument(..., help="Sweep YAML (see scenarios/sweeps/)."),
     overrides: list[str] = typer.Argument(
-        None, help="KEY=V1,V2 overrides: a parameter (cluster.hardware=H100-SXM,B200) or seeds/steps/agent/samples."
+        None,
+        help="KEY=V1,V2 overrides: a parameter (cluster.hardware=H100-SXM,B200) or seeds/steps/agent/samples.",
     ),
-    executor: str = typer.Option("serial", "--executor", "-e", help="serial | local (processes) | dask"),
-    workers: int = typer.Option(None, "--workers", "-w", min=1, help="Worker processes (default: CPU count)."),
-    address: str = typer.Option(None, "--address", help="Dask scheduler, e.g. tcp://10.0.0.1:8786 (else a LocalCluster)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and list the runs; run nothing."),
-    resume: bool = typer.Option(False, "--resume", help="Reuse complete run directories; run only the missing ones."),
-    out: str = typer.Option("runs", "--out", "-o", help="Output root; the sweep goes to OUT/<sweep name>/."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no table, no progress)."),
+    executor: str = typer.Option(
+        "serial", "--executor", "-e", help="serial | local (processes) | dask"
+    ),
+    workers: int = typer.Option(
+        None, "--workers", "-w", min=1, help="Worker processes (default: CPU count)."
+    ),
+    address: str = typer.Option(
+        None, "--address", help="Dask scheduler, e.g. tcp://10.0.0.1:8786 (else a LocalCluster)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate and list the runs; run nothing."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Reuse complete run directories; run only the missing ones."
+    ),
+    out: str = typer.Option(
+        "runs", "--out", "-o", help="Output root; the sweep goes to OUT/<sweep name>/."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the result as JSON (no table, no progress)."
+    ),
 ) -> None:
     """Run a YAML sweep (grid, zip or random) serially, on local processes or on a Dask cluster.
 
@@ -466,43 +660,63 @@ def sweep(
     from dcsim.sweep import plan_sweep as _plan
 
     if executor not in EXECUTORS:
-        raise InputError(f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}", field="--executor")
+        raise InputError(
+            f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}",
+            field="--executor",
+        )
     plan = _plan(file, overrides)
     sweep_dir = sweep_dir_for(plan, out)
     if dry_run:
         if as_json:
             print_json(plan.describe() | {"sweep_dir": str(sweep_dir)})
             return
-        table = Table(title=f"sweep {plan.name}: {len(plan.runs)} runs ({plan.spec.method}), "
-                      f"{plan.runs[0].steps if plan.runs else 0} steps, agent {plan.spec.agent}")
+        table = Table(
+            title=f"sweep {plan.name}: {len(plan.runs)} runs ({plan.spec.method}), "
+            f"{plan.runs[0].steps if plan.runs else 0} steps, agent {plan.spec.agent}"
+        )
         table.add_column("#", justify="right")
         table.add_column("run id")
         table.add_column("seed", justify="right")
         for k in plan.parameters:
             table.add_column(k)
         for i, r in enumerate(plan.runs[:200]):
-            table.add_row(str(i), r.run_id, str(r.seed), *(short(r.params.get(k)) for k in plan.parameters))
+            table.add_row(
+                str(i), r.run_id, str(r.seed), *(short(r.params.get(k)) for k in plan.parameters)
+            )
         console.print(table)
         if len(plan.runs) > 200:
             console.print(f"... and {len(plan.runs) - 200} more")
-        console.print(f"all {len(plan.runs)} scenarios valid; output would go to [bold]{sweep_dir}[/]")
+        console.print(
+            f"all {len(plan.runs)} scenarios valid; output would go to [bold]{sweep_dir}[/]"
+        )
         return
     try:
         if as_json:
             res = run_sweep(plan, out, executor, workers, address, resume)
         else:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TextColumn("[red]{task.fields[failed]} failed[/]"), TimeElapsedColumn(),
-                          TextColumn("ETA"), TimeRemainingColumn(), console=err_console) as prog:
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("[red]{task.fields[failed]} failed[/]"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=err_console,
+            ) as prog:
                 task = prog.add_task(f"{plan.name} [{executor}]", total=len(plan.runs), failed=0)
 
                 def on_progress(_o: Any, c: dict[str, int]) -> None:
                     prog.update(task, completed=c["done"], failed=c["failed"])
 
-                res = run_sweep(plan, out, executor, workers, address, resume, on_progress=on_progress)
+                res = run_sweep(
+                    plan, out, executor, workers, address, resume, on_progress=on_progress
+                )
     except KeyboardInterrupt:
-        err_console.print(f"[yellow]interrupted[/]: finished runs are kept in {sweep_dir}; "
-                          f"rerun with --resume to run only the missing ones")
+        err_console.print(
+            f"[yellow]interrupted[/]: finished runs are kept in {sweep_dir}; "
+            f"rerun with --resume to run only the missing ones"
+        )
         raise typer.Exit(code=130) from None
     c = res.counts()
     if as_json:
@@ -517,8 +731,12 @@ def sweep(
             console.print(f"resume: reused {c['reused']} complete run(s), ran {c['ran']}")
         for o in res.outcomes:
             if o.status == "failed":
-                console.print(f"[red]failed[/] {o.spec.run_id} {o.spec.params}: {o.error}", soft_wrap=True)
-        console.print(f"index: [bold]{res.sweep_dir / 'index.csv'}[/]   plot: dcsim plot {res.sweep_dir}")
+                console.print(
+                    f"[red]failed[/] {o.spec.run_id} {o.spec.params}: {o.error}", soft_wrap=True
+                )
+        console.print(
+            f"index: [bold]{res.sweep_dir / 'index.csv'}[/]   plot: dcsim plot {res.sweep_dir}"
+        )
     if c["failed"]:
         raise typer.Exit(code=1)
 
@@ -526,10 +744,18 @@ def sweep(
 @app.command()
 @user_errors
 def plot(
-    path: str = typer.Argument(..., help="A run directory (has timeseries.csv) or a sweep directory (has index.csv)."),
-    out: str = typer.Option(None, "--out", "-o", help="PNG path (default: timeseries.png / sweep.png inside PATH)."),
-    x: str = typer.Option("mean_step_time_s", "--x", help="Sweep Pareto x metric (lower is better)."),
-    y: str = typer.Option("energy_per_token_j", "--y", help="Sweep Pareto y metric (lower is better)."),
+    path: str = typer.Argument(
+        ..., help="A run directory (has timeseries.csv) or a sweep directory (has index.csv)."
+    ),
+    out: str = typer.Option(
+        None, "--out", "-o", help="PNG path (default: timeseries.png / sweep.png inside PATH)."
+    ),
+    x: str = typer.Option(
+        "mean_step_time_s", "--x", help="Sweep Pareto x metric (lower is better)."
+    ),
+    y: str = typer.Option(
+        "energy_per_token_j", "--y", help="Sweep Pareto y metric (lower is better)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print what was drawn as JSON."),
 ) -> None:
     """Draw a run's time series, or a sweep's Pareto front and metric-vs-parameter panels."""
@@ -552,7 +778,9 @@ app.add_typer(topology_app, name="topology")
 @topology_app.command("show")
 @user_errors
 def topology_show(
-    file: str = typer.Argument(..., help="Topology YAML path, or a preset name such as leaf_spine_small."),
+    file: str = typer.Argument(
+        ..., help="Topology YAML path, or a preset name such as leaf_spine_small."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Size, bisection bandwidth, oversubscription and failures of a fabric."""
@@ -569,7 +797,10 @@ def topology_show(
         ("switches", f"{s['n_switches']:,}"),
         ("cables / directed links", f"{s['n_cables']:,} / {s['n_links']:,}"),
         ("host bandwidth", f"{s['host_bw_GBps']:,.1f} GB/s"),
-        ("bisection bandwidth", f"{s['bisection_bw_GBps']:,.0f} GB/s ({s['bisection_bw_Tbps']:,.1f} Tb/s)"),
+        (
+            "bisection bandwidth",
+            f"{s['bisection_bw_GBps']:,.0f} GB/s ({s['bisection_bw_Tbps']:,.1f} Tb/s)",
+        ),
         ("oversubscription", f"{s['oversubscription']:.3g}:1"),
         ("hop latency", f"{s['hop_latency_us']:g} us"),
         ("diameter", f"{s['diameter_hops']} links"),
@@ -577,7 +808,12 @@ def topology_show(
     ]
     if "scale_up" in s:
         su = s["scale_up"]
-        rows.append(("scale-up domain", f"{su['kind']}, {su['n_hosts']} accelerators, {su['host_bw_GBps']:.0f} GB/s each"))
+        rows.append(
+            (
+                "scale-up domain",
+                f"{su['kind']}, {su['n_hosts']} accelerators, {su['host_bw_GBps']:.0f} GB/s each",
+            )
+        )
     console.print(kv_table(f"{s['name']} ({fab.config.description or s['kind']})", rows))
 
 
@@ -590,30 +826,70 @@ def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     out = []
     for p in list_presets():
         s = load_topology(p).summary()
-        out.append({"file": p.name, **{k: s[k] for k in ("kind", "n_hosts", "n_switches", "bisection_bw_GBps", "oversubscription")}})
+        out.append(
+            {
+                "file": p.name,
+                **{
+                    k: s[k]
+                    for k in (
+                        "kind",
+                        "n_hosts",
+                        "n_switches",
+                        "bisection_bw_GBps",
+                        "oversubscription",
+                    )
+                },
+            }
+        )
     if as_json:
         print_json(out)
         return
     table = Table(title="bundled topologies")
     for col in ("file", "kind", "hosts", "switches", "bisection GB/s", "oversub"):
-        table.add_column(col, justify="left" if col in ("file", "kind") else "right", no_wrap=col == "file")
+        table.add_column(
+            col, justify="left" if col in ("file", "kind") else "right", no_wrap=col == "file"
+        )
     for r in out:
-        table.add_row(r["file"], r["kind"], f"{r['n_hosts']:,}", f"{r['n_switches']:,}",
-                      f"{r['bisection_bw_GBps']:,.0f}", f"{r['oversubscription']:.3g}")
+        table.add_row(
+            r["file"],
+            r["kind"],
+            f"{r['n_hosts']:,}",
+            f"{r['n_switches']:,}",
+            f"{r['bisection_bw_GBps']:,.0f}",
+            f"{r['oversubscription']:.3g}",
+        )
     console.print(table)
 
 
 @app.command("collective")
 @user_errors
 def collective_cmd(
-    topology: str = typer.Option("leaf_spine_small", "--topology", "-t", help="Topology YAML path or preset name."),
-    collective: str = typer.Option("all-reduce", "--collective", "-c", help="all-reduce | all-gather | reduce-scatter | all-to-all | broadcast"),
-    algorithm: str = typer.Option("ring", "--algorithm", "-a", help="ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical"),
-    size: str = typer.Option("1GiB", "--size", "-s", help="Message size (nccl-tests convention), e.g. 1GiB, 64MiB."),
-    routing: str = typer.Option("ecmp", "--routing", "-r", help="ecmp[:K] | spray | split:K | colour[:K]"),
+    topology: str = typer.Option(
+        "leaf_spine_small", "--topology", "-t", help="Topology YAML path or preset name."
+    ),
+    collective: str = typer.Option(
+        "all-reduce",
+        "--collective",
+        "-c",
+        help="all-reduce | all-gather | reduce-scatter | all-to-all | broadcast",
+    ),
+    algorithm: str = typer.Option(
+        "ring",
+        "--algorithm",
+        "-a",
+        help="ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical",
+    ),
+    size: str = typer.Option(
+        "1GiB", "--size", "-s", help="Message size (nccl-tests convention), e.g. 1GiB, 64MiB."
+    ),
+    routing: str = typer.Option(
+        "ecmp", "--routing", "-r", help="ecmp[:K] | spray | split:K | colour[:K]"
+    ),
     seed: int = typer.Option(0, "--seed", help="ECMP hash seed (and rank shuffle seed)."),
     ranks: int = typer.Option(0, "--ranks", "-n", help="Use the first N hosts (0 = all)."),
-    shuffle: bool = typer.Option(False, "--shuffle", help="Random rank order (seeded) instead of host order."),
+    shuffle: bool = typer.Option(
+        False, "--shuffle", help="Random rank order (seeded) instead of host order."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: str = typer.Option("", "--plot", help="Write a PNG heat map of link utilization here."),
 ) -> None:
@@ -627,14 +903,23 @@ def collective_cmd(
     if not 2 <= n <= fab.n_hosts:
         raise InputError(f"--ranks must be in 2..{fab.n_hosts} (got {ranks})", field="ranks")
     order = np.random.default_rng(seed).permutation(fab.n_hosts)[:n] if shuffle else np.arange(n)
-    res = collective_time(fab, collective=collective, algorithm=algorithm, size_bytes=parse_size(size),
-                          routing=routing, seed=seed, ranks=order)
+    res = collective_time(
+        fab,
+        collective=collective,
+        algorithm=algorithm,
+        size_bytes=parse_size(size),
+        routing=routing,
+        seed=seed,
+        ranks=order,
+    )
     out = {"topology": fab.name, **res.as_dict()}
     if plot:
         from dcsim.network.plots import link_heatmap
 
-        title = (f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "
-                 f"{routing}: {res.time_s * 1e3:.2f} ms, max util {res.max_link_util:.2f}")
+        title = (
+            f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "
+            f"{routing}: {res.time_s * 1e3:.2f} ms, max util {res.max_link_util:.2f}"
+        )
         out["plot"] = str(link_heatmap(fab, res.link_util, plot, title))
     if as_json:
         print_json(out)
@@ -648,7 +933,12 @@ def collective_cmd(
         ("latency share", f"{res.latency_s / res.time_s:.1%}" if res.time_s > 0 else "-"),
         ("steps / distinct solves", f"{res.n_steps:,} / {res.n_solves:,}"),
     ]
-    console.print(kv_table(f"{res.collective} ({res.algorithm}, {routing}) on {fab.name}, {res.n_ranks} ranks, {size}", rows))
+    console.print(
+        kv_table(
+            f"{res.collective} ({res.algorithm}, {routing}) on {fab.name}, {res.n_ranks} ranks, {size}",
+            rows,
+        )
+    )
     if plot:
         console.print(f"heat map: {out['plot']}")
 
@@ -667,7 +957,9 @@ def _parse_kv(items: list[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
-def _rl_spec(scenario: str | None, env: str | None, set_: list[str] | None, reward: list[str] | None):
+def _rl_spec(
+    scenario: str | None, env: str | None, set_: list[str] | None, reward: list[str] | None
+):
     from dcsim.evaluation import load_spec
 
     weights = _parse_kv(reward, "reward")
@@ -684,8 +976,10 @@ def _fmt_ci(mean: float, ci: float) -> str:
     return fmt.format(mean) + (f" ± {fmt.format(ci)}" if math.isfinite(ci) else "")
 
 
-SCENARIO_HELP = ("dcsim scenario YAML (default: built-in) or task file with env:/kwargs:/reward: "
-                 "(e.g. scenarios/tasks/placement.yaml)")
+SCENARIO_HELP = (
+    "dcsim scenario YAML (default: built-in) or task file with env:/kwargs:/reward: "
+    "(e.g. scenarios/tasks/placement.yaml)"
+)
 ENV_HELP = "Env id or short name: datacenter, cooling, powercap, flowsplit, placement (default: the task file's, else Datacenter-v0)."
 
 
@@ -700,8 +994,14 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for env_id in env_ids():
         try:
             env = env_class(env_id)()
-            rows.append({"env": env_id, "action_space": str(env.action_space),
-                         "observation_space": str(env.observation_space), "agents": available(env)})
+            rows.append(
+                {
+                    "env": env_id,
+                    "action_space": str(env.action_space),
+                    "observation_space": str(env.observation_space),
+                    "agents": available(env),
+                }
+            )
             env.close()
         except Exception as exc:  # noqa: BLE001 - report an unavailable env instead of failing the list
             rows.append({"env": env_id, "error": str(exc).splitlines()[0][:120]})
@@ -712,8 +1012,12 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for col in ("env", "actions", "observations", "agents (plus ALGO:model.zip)"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["env"], r.get("action_space", "[red]unavailable[/]"), r.get("observation_space", r.get("error", "")),
-                      ", ".join(r.get("agents", [])))
+        table.add_row(
+            r["env"],
+            r.get("action_space", "[red]unavailable[/]"),
+            r.get("observation_space", r.get("error", "")),
+            ", ".join(r.get("agents", [])),
+        )
     console.print(table)
 
 
@@ -722,19 +1026,56 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
 def train(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
-    algo: str = typer.Option("ppo", "--algo", help="ppo | sac | td3 | a2c | dqn (DQN only for Discrete actions: Placement-v0)."),
-    timesteps: int = typer.Option(20_000, "--timesteps", "-t", min=1, help="Environment steps to train for."),
-    seed: int = typer.Option(0, "--seed", "-s", min=0, help="Seed of the algorithm and envs (env i gets seed + i)."),
-    n_envs: int = typer.Option(1, "--n-envs", min=1, max=64, help="Parallel envs; > 1 uses SubprocVecEnv (one process each)."),
-    dummy: bool = typer.Option(False, "--dummy", help="With --n-envs > 1, step the envs in this process (DummyVecEnv)."),
-    normalize: bool = typer.Option(False, "--normalize", help="VecNormalize observations and rewards (stats saved as obs_norm.json)."),
-    tensorboard: str = typer.Option(None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."),
-    checkpoint_every: int = typer.Option(0, "--checkpoint-every", min=0, help="Save model checkpoints every N steps (0: off)."),
-    hp: list[str] = typer.Option(None, "--hp", help="Algorithm hyperparameter, e.g. --hp n_steps=512 --hp learning_rate=1e-3"),
-    set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg: --set n_jobs=64"),
-    reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2 (term names of the env)."),
-    out: str = typer.Option("runs/train", "--out", "-o", help="Output root; the run goes to OUT/<name>/<algo>-<run_id>/."),
-    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON (no progress bar)."),
+    algo: str = typer.Option(
+        "ppo",
+        "--algo",
+        help="ppo | sac | td3 | a2c | dqn (DQN only for Discrete actions: Placement-v0).",
+    ),
+    timesteps: int = typer.Option(
+        20_000, "--timesteps", "-t", min=1, help="Environment steps to train for."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", "-s", min=0, help="Seed of the algorithm and envs (env i gets seed + i)."
+    ),
+    n_envs: int = typer.Option(
+        1,
+        "--n-envs",
+        min=1,
+        max=64,
+        help="Parallel envs; > 1 uses SubprocVecEnv (one process each).",
+    ),
+    dummy: bool = typer.Option(
+        False, "--dummy", help="With --n-envs > 1, step the envs in this process (DummyVecEnv)."
+    ),
+    normalize: bool = typer.Option(
+        False,
+        "--normalize",
+        help="VecNormalize observations and rewards (stats saved as obs_norm.json).",
+    ),
+    tensorboard: str = typer.Option(
+        None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."
+    ),
+    checkpoint_every: int = typer.Option(
+        0, "--checkpoint-every", min=0, help="Save model checkpoints every N steps (0: off)."
+    ),
+    hp: list[str] = typer.Option(
+        None, "--hp", help="Algorithm hyperparameter, e.g. --hp n_steps=512 --hp learning_rate=1e-3"
+    ),
+    set_: list[str] = typer.Option(
+        None, "--set", help="Override a scenario field or task kwarg: --set n_jobs=64"
+    ),
+    reward: list[str] = typer.Option(
+        None, "--reward", help="Reward weight: --reward energy=2 (term names of the env)."
+    ),
+    out: str = typer.Option(
+        "runs/train",
+        "--out",
+        "-o",
+        help="Output root; the run goes to OUT/<name>/<algo>-<run_id>/.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the manifest as JSON (no progress bar)."
+    ),
 ) -> None:
     """Train a Stable-Baselines3 agent; saves model.zip, manifest.json and training.csv atomically."""
     from rich.progress import (
@@ -749,28 +1090,53 @@ def train(
 
     spec = _rl_spec(scenario, env, set_, reward)
     hyper = _parse_kv(hp, "hp")
-    kw = dict(algo=algo, timesteps=timesteps, seed=seed, n_envs=n_envs, out=out, tensorboard=tensorboard,
-              hyperparams=hyper, checkpoint_every=checkpoint_every, subproc=(n_envs > 1 and not dummy),
-              normalize=normalize)
+    kw = dict(
+        algo=algo,
+        timesteps=timesteps,
+        seed=seed,
+        n_envs=n_envs,
+        out=out,
+        tensorboard=tensorboard,
+        hyperparams=hyper,
+        checkpoint_every=checkpoint_every,
+        subproc=(n_envs > 1 and not dummy),
+        normalize=normalize,
+    )
     if as_json:
         res = do_train(spec, **kw)
         print_json(res.manifest | {"run_dir": str(res.run_dir), "model": str(res.model_path)})
         return
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err_console, transient=True) as prog:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as prog:
         task = prog.add_task(f"{algo.upper()} on {spec.env_id} ({spec.name})", total=timesteps)
         res = do_train(spec, **kw, on_step=lambda k: prog.update(task, completed=min(k, timesteps)))
     m = res.manifest
     last = m["final_mean_return_last10"]
-    console.print(kv_table(f"trained {algo.upper()} on {spec.env_id} ({spec.name})", [
-        ("timesteps", f"{timesteps:,}"), ("seed", str(seed)), ("parallel envs", f"{n_envs} ({m['vec_env']})"),
-        ("episodes finished", str(m["episodes_finished"])),
-        ("mean return, last 10 episodes", "-" if last is None else f"{last:.3f}"),
-    ]))
+    console.print(
+        kv_table(
+            f"trained {algo.upper()} on {spec.env_id} ({spec.name})",
+            [
+                ("timesteps", f"{timesteps:,}"),
+                ("seed", str(seed)),
+                ("parallel envs", f"{n_envs} ({m['vec_env']})"),
+                ("episodes finished", str(m["episodes_finished"])),
+                ("mean return, last 10 episodes", "-" if last is None else f"{last:.3f}"),
+            ],
+        )
+    )
     console.print(f"model: {res.model_path}", soft_wrap=True)
     sets = "".join(f" --set {s}" for s in set_ or [])
-    console.print(f"evaluate: dcsim evaluate {spec.source or ''} --env {spec.env_id}{sets} "
-                  f"--agent {algo}:{res.model_path}", soft_wrap=True)
+    console.print(
+        f"evaluate: dcsim evaluate {spec.source or ''} --env {spec.env_id}{sets} "
+        f"--agent {algo}:{res.model_path}",
+        soft_wrap=True,
+    )
 
 
 def _episodes_table(title: str, stats: dict[str, dict[str, float]]) -> Table:
@@ -787,14 +1153,22 @@ def _episodes_table(title: str, stats: dict[str, dict[str, float]]) -> Table:
 @user_errors
 def evaluate(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
-    agent: str = typer.Option(..., "--agent", "-a", help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip."),
+    agent: str = typer.Option(
+        ..., "--agent", "-a", help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip."
+    ),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
-    episodes: int = typer.Option(5, "--episodes", "-n", min=1, help="Episodes, reset seeds seed..seed+n-1."),
+    episodes: int = typer.Option(
+        5, "--episodes", "-n", min=1, help="Episodes, reset seeds seed..seed+n-1."
+    ),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="First reset seed."),
-    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Cut episodes after this many steps."),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=1, help="Cut episodes after this many steps."
+    ),
     set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg."),
     reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2."),
-    as_json: bool = typer.Option(False, "--json", help="Print per-episode metrics and statistics as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print per-episode metrics and statistics as JSON."
+    ),
 ) -> None:
     """Run an agent for some episodes; every episode metric with mean and 95% CI (Student t)."""
     from dcsim.evaluation import evaluate as do_eval
@@ -806,22 +1180,37 @@ def evaluate(
         return
     with console.status(f"{agent} on {spec.env_id}: {episodes} episodes ..."):
         ev = do_eval(spec, agent, episodes, seed, max_steps)
-    console.print(_episodes_table(f"{agent} on {spec.env_id} ({spec.name}), seeds {seed}..{seed + episodes - 1}",
-                                  ev.stats))
+    console.print(
+        _episodes_table(
+            f"{agent} on {spec.env_id} ({spec.name}), seeds {seed}..{seed + episodes - 1}", ev.stats
+        )
+    )
 
 
 @app.command()
 @user_errors
 def compare(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
-    agents: str = typer.Option(None, "--agents", "-a", help="Comma-separated agents (default: every heuristic + random)."),
+    agents: str = typer.Option(
+        None, "--agents", "-a", help="Comma-separated agents (default: every heuristic + random)."
+    ),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
-    seeds: int = typer.Option(5, "--seeds", "-n", min=1, help="Episodes per agent, reset seeds seed..seed+n-1 (same for all)."),
+    seeds: int = typer.Option(
+        5,
+        "--seeds",
+        "-n",
+        min=1,
+        help="Episodes per agent, reset seeds seed..seed+n-1 (same for all).",
+    ),
     seed: int = typer.Option(0, "--seed", "-s", min=0, help="First reset seed."),
-    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Cut episodes after this many steps."),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=1, help="Cut episodes after this many steps."
+    ),
     set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg."),
     reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2."),
-    out: str = typer.Option("runs/compare", "--out", "-o", help="Output root; files go to OUT/<name>/compare-<id>/."),
+    out: str = typer.Option(
+        "runs/compare", "--out", "-o", help="Output root; files go to OUT/<name>/compare-<id>/."
+    ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
@@ -849,27 +1238,44 @@ def compare(
     final = contained(Path(out), safe_name(spec.name), f"compare-{rid}")
     with RunWriter(final) as writer:
         writer.write_text("compare.csv", csv_text(comp.rows()))
-        ep_rows = [{"agent": e.label, "seed": s, **ep}
-                   for e in comp.evaluations for s, ep in zip(e.seeds, e.episodes, strict=True)]
+        ep_rows = [
+            {"agent": e.label, "seed": s, **ep}
+            for e in comp.evaluations
+            for s, ep in zip(e.seeds, e.episodes, strict=True)
+        ]
         writer.write_text("episodes.csv", csv_text(ep_rows))
         writer.write_json("summary.json", comp.as_dict())
         if not no_plot:
             from dcsim.compare_plot import plot_comparison, stats_of
 
-            plot_comparison(stats_of(comp), writer.path("compare.png"), f"{spec.env_id} ({spec.name}), {seeds} seeds")
+            plot_comparison(
+                stats_of(comp),
+                writer.path("compare.png"),
+                f"{spec.env_id} ({spec.name}), {seeds} seeds",
+            )
         run_dir = writer.commit()
     if as_json:
         print_json(comp.as_dict() | {"out": str(run_dir)})
         return
-    table = Table(title=f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})")
+    table = Table(
+        title=f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})"
+    )
     table.add_column("metric", no_wrap=True)
     for e in comp.evaluations:
         table.add_column(e.label, justify="right", overflow="fold")
     for k in comp.metrics():
-        table.add_row(k, *[_fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
-                           for e in comp.evaluations])
+        table.add_row(
+            k,
+            *[
+                _fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
+                for e in comp.evaluations
+            ],
+        )
     console.print(table)
-    console.print(f"written: {run_dir}/compare.csv, episodes.csv, summary.json" + ("" if no_plot else ", compare.png"))
+    console.print(
+        f"written: {run_dir}/compare.csv, episodes.csv, summary.json"
+        + ("" if no_plot else ", compare.png")
+    )
 
 
 # ---------------------------------------------------------------- (more commands below)

@@ -24,7 +24,9 @@ class FixedSetpoint(ConstantAction):
     def __init__(
         self, env, supply_air_c: float = 18.0, chw_c: float = 7.0, economizer: str = "auto"
     ):
-        super().__init__(env, env.unwrapped.to_action(supply_air_c, chw_c, economizer), name=self.name)
+        super().__init__(
+            env, env.unwrapped.to_action(supply_air_c, chw_c, economizer), name=self.name
+        )
 
 
 class ReactiveSetpoint:

@@ -25,7 +25,9 @@ class FixedSetpoint(ConstantAction):
     name = "fixed"
 
     def __init__(self, env, supply_air_c: float = 18.0, chw_c: float = 7.0, cap_frac: float = 1.0):
-        super().__init__(env, env.unwrapped.to_action(supply_air_c, chw_c, cap_frac), name=self.name)
+        super().__init__(
+            env, env.unwrapped.to_action(supply_air_c, chw_c, cap_frac), name=self.name
+        )
 
 
 class ReactiveSetpoint:
@@ -37,7 +39,9 @@ class ReactiveSetpoint:
         self.env = env.unwrapped
         self.margin_c = margin_c
         self.gain = gain
-        self.max_step_c = max_step_c  # setpoint ramp limit per interval, keeps the thermal loop stable
+        self.max_step_c = (
+            max_step_c  # setpoint ramp limit per interval, keeps the thermal loop stable
+        )
         self.reset()
 
     def reset(self) -> None:

@@ -25,8 +25,16 @@ def test_default_day_through_env(benchmark):
 
 def test_dp_allreduce_100k_gpus_8_rails(benchmark):
     def run():
-        fab = load_topology({"kind": "leaf_spine", "leaves": 1563, "spines": 32, "hosts_per_leaf": 64,
-                             "host_link_gbps": 400, "oversubscription": 2.0})
+        fab = load_topology(
+            {
+                "kind": "leaf_spine",
+                "leaves": 1563,
+                "spines": 32,
+                "hosts_per_leaf": 64,
+                "host_link_gbps": 400,
+                "oversubscription": 2.0,
+            }
+        )
         dev = np.arange(100_000)
         groups = np.stack([dev[dev % 8 == j] for j in range(8)])
         return collective_time(fab, "all-reduce", "ring", 17.5e9, "ecmp", 0, ranks=groups)

@@ -136,9 +136,12 @@ class Weather:
         # np.interp on sorted data (np.interp(period=...) re-sorts the whole series every call).
         p = self.period_s
         self._x = np.concatenate([[self.tau_s[-1] - p], self.tau_s, [self.tau_s[0] + p]])
-        self._y = np.stack([
-            np.concatenate([[v[-1]], v, [v[0]]]) for v in (self.dry_bulb_c, self.wet_bulb_c, self.rh)
-        ])
+        self._y = np.stack(
+            [
+                np.concatenate([[v[-1]], v, [v[0]]])
+                for v in (self.dry_bulb_c, self.wet_bulb_c, self.rh)
+            ]
+        )
 
     def _tau(self, t_s):
         return np.mod(self.offset_s + np.asarray(t_s, dtype=float), self.period_s)
@@ -147,14 +150,18 @@ class Weather:
         tau = float(self._tau(t_s))
         x, y = self._x, self._y
         return WeatherSample(
-            float(np.interp(tau, x, y[0])), float(np.interp(tau, x, y[1])), float(np.interp(tau, x, y[2]))
+            float(np.interp(tau, x, y[0])),
+            float(np.interp(tau, x, y[1])),
+            float(np.interp(tau, x, y[2])),
         )
 
     def at_many(self, t_s: np.ndarray) -> WeatherSample:
         """Vectorized: a WeatherSample whose fields are arrays shaped like t_s."""
         tau = self._tau(t_s)
         x, y = self._x, self._y
-        return WeatherSample(np.interp(tau, x, y[0]), np.interp(tau, x, y[1]), np.interp(tau, x, y[2]))
+        return WeatherSample(
+            np.interp(tau, x, y[0]), np.interp(tau, x, y[1]), np.interp(tau, x, y[2])
+        )
 
 
 @lru_cache(maxsize=1)

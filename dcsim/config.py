@@ -39,7 +39,10 @@ class ClusterConfig(StrictModel):
     servers: int = Field(32, gt=0, le=1_000_000)
     servers_per_rack: int = Field(4, gt=0, le=64)
     accelerators_per_server: int | None = Field(
-        None, gt=0, le=64, description="override the profile's server size (e.g. 1 for a PCIe single-card box)"
+        None,
+        gt=0,
+        le=64,
+        description="override the profile's server size (e.g. 1 for a PCIe single-card box)",
     )
     topology: str | dict[str, Any] = Field(
         "leaf_spine_256.yaml", description="topology YAML path, or an inline topology mapping"
@@ -57,10 +60,16 @@ class ClusterConfig(StrictModel):
 
 
 class PowerConfig(StrictModel):
-    cap_frac: float = Field(1.0, gt=0, le=1, description="initial per-accelerator power cap, share of TDP")
-    min_cap_frac: float = Field(0.5, gt=0, le=1, description="lowest cap an agent may set, share of TDP")
+    cap_frac: float = Field(
+        1.0, gt=0, le=1, description="initial per-accelerator power cap, share of TDP"
+    )
+    min_cap_frac: float = Field(
+        0.5, gt=0, le=1, description="lowest cap an agent may set, share of TDP"
+    )
     ups_efficiency: float = Field(
-        0.96, gt=0.5, le=1,
+        0.96,
+        gt=0.5,
+        le=1,
         description="UPS + distribution efficiency; 0.94-0.97 for modern double-conversion/eco-mode UPS "
         "(The Green Grid WP#49; Barroso et al., The Datacenter as a Computer, 3rd ed., ch. 5)",
     )
@@ -72,7 +81,9 @@ class RewardConfig(StrictModel):
     energy: float = Field(1.0, ge=0, description="per facility kWh, normalized by design load")
     carbon: float = Field(0.0, ge=0, description="per kg CO2, normalized by design load")
     throughput: float = Field(1.0, ge=0, description="tokens/s relative to uncapped full-speed")
-    violation: float = Field(2.0, ge=0, description="per degree C of the hottest inlet above the limit")
+    violation: float = Field(
+        2.0, ge=0, description="per degree C of the hottest inlet above the limit"
+    )
 
 
 class Scenario(StrictModel):
@@ -91,7 +102,10 @@ class Scenario(StrictModel):
     def n_accelerators(self) -> int:
         from dcsim.hardware import get_profile
 
-        per = self.cluster.accelerators_per_server or get_profile(self.cluster.hardware).server.accelerators
+        per = (
+            self.cluster.accelerators_per_server
+            or get_profile(self.cluster.hardware).server.accelerators
+        )
         return self.cluster.servers * per
 
     def config_hash(self) -> str:
@@ -159,7 +173,9 @@ def load_scenario(
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError(f"expected a mapping at the top level, got {type(data).__name__}", file=str(source))
+        raise InputError(
+            f"expected a mapping at the top level, got {type(data).__name__}", file=str(source)
+        )
     data = copy.deepcopy(data)
     for key, value in (overrides or {}).items():
         set_dotted(data, key, value)

@@ -12,10 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def plot_run_timeseries(rows: Sequence[dict[str, float]], path: Path, title: str, inlet_limit_c: float) -> Path:
+def plot_run_timeseries(
+    rows: Sequence[dict[str, float]], path: Path, title: str, inlet_limit_c: float
+) -> Path:
     """Power (IT, cooling, facility), PUE, temperatures and throughput over time."""
     t_h = np.array([r["t_s"] for r in rows]) / 3600.0
-    col = {k: np.array([r[k] for r in rows]) for k in rows[0] if isinstance(rows[0][k], int | float)}
+    col = {
+        k: np.array([r[k] for r in rows]) for k in rows[0] if isinstance(rows[0][k], int | float)
+    }
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True, constrained_layout=True)
     ax = axes[0]
     ax.plot(t_h, col["facility_w"] / 1e3, label="facility", color="black")
@@ -33,7 +37,13 @@ def plot_run_timeseries(rows: Sequence[dict[str, float]], path: Path, title: str
     ax.plot(t_h, col["wetbulb_c"], label="outdoor wet bulb", color="tab:olive", lw=1)
     ax.plot(t_h, col["supply_air_c"], label="supply air setpoint", color="tab:green")
     ax.plot(t_h, col["inlet_max_c"], label="hottest rack inlet", color="tab:red")
-    ax.axhline(inlet_limit_c, color="tab:red", ls="--", lw=1, label=f"ASHRAE recommended max {inlet_limit_c:g} C")
+    ax.axhline(
+        inlet_limit_c,
+        color="tab:red",
+        ls="--",
+        lw=1,
+        label=f"ASHRAE recommended max {inlet_limit_c:g} C",
+    )
     ax.set_ylabel("temperature (C)")
     ax.legend(loc="upper left", fontsize=8, ncols=2)
     ax.grid(alpha=0.3)

@@ -48,7 +48,9 @@ def contained(root: Path, *parts: str) -> Path:
 
 def run_id(config: dict[str, Any], seed: int, extra: dict[str, Any] | None = None) -> str:
     """Stable id from the resolved config, the seed and run options (agent, steps)."""
-    blob = json.dumps({"config": config, "seed": seed, "extra": extra or {}}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"config": config, "seed": seed, "extra": extra or {}}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -156,7 +158,9 @@ class RunWriter:
         final_dir.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(final_dir.parent)
         self.tmp_dir = Path(
-            tempfile.mkdtemp(prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent)
+            tempfile.mkdtemp(
+                prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent
+            )
         )
 
     def path(self, name: str) -> Path:
@@ -175,10 +179,14 @@ class RunWriter:
         """Replace any previous run of the same id with this one."""
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(self.tmp_dir, 0o777 & ~umask)  # mkdtemp makes 0700; a finished run is as readable as any folder
+        os.chmod(
+            self.tmp_dir, 0o777 & ~umask
+        )  # mkdtemp makes 0700; a finished run is as readable as any folder
         if self.final_dir.exists():
             trash = Path(
-                tempfile.mkdtemp(prefix=f".{self.final_dir.name}.old-{os.getpid()}-", dir=self.final_dir.parent)
+                tempfile.mkdtemp(
+                    prefix=f".{self.final_dir.name}.old-{os.getpid()}-", dir=self.final_dir.parent
+                )
             )
             os.replace(self.final_dir, trash / "old")
             os.replace(self.tmp_dir, self.final_dir)
@@ -199,8 +207,13 @@ class RunWriter:
         return False
 
     def write_sim_run(
-        self, config: dict[str, Any], rows: list[dict[str, Any]], summary: dict[str, Any],
-        manifest: dict[str, Any], plot_title: str | None, inlet_max_c: float,
+        self,
+        config: dict[str, Any],
+        rows: list[dict[str, Any]],
+        summary: dict[str, Any],
+        manifest: dict[str, Any],
+        plot_title: str | None,
+        inlet_max_c: float,
     ) -> Path:
         """The files of a finished simulation run (`dcsim run` or one sweep point), then commit."""
         self.write_yaml("config.resolved.yaml", config)
@@ -210,7 +223,9 @@ class RunWriter:
             from dcsim.plots import plot_run_timeseries
 
             plot_run_timeseries(rows, self.path("timeseries.png"), plot_title, inlet_max_c)
-        self.write_json("manifest.json", {"status": "complete", **manifest, "versions": environment_versions()})
+        self.write_json(
+            "manifest.json", {"status": "complete", **manifest, "versions": environment_versions()}
+        )
         return self.commit()
 
 

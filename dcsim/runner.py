@@ -82,13 +82,31 @@ def run_and_write(
     rid = run_id(config, seed, {"agent": agent, "steps": n})
     final = contained(out, safe_name(sc.name), rid)
     if resume and is_complete(final):
-        return RunResult(final, rid, json.loads((final / "summary.json").read_text()),
-                         json.loads((final / "manifest.json").read_text()).get("system", {}), reused=True)
+        return RunResult(
+            final,
+            rid,
+            json.loads((final / "summary.json").read_text()),
+            json.loads((final / "manifest.json").read_text()).get("system", {}),
+            reused=True,
+        )
     with RunWriter(final) as writer:
         rows, summary, system = simulate(loaded, agent, n, seed, on_step)
         title = f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}"
-        run_dir = writer.write_sim_run(config, rows, summary, {
-            "run_id": rid, "scenario": sc.name, "source": str(loaded.source) if loaded.source else None,
-            "config_hash": sc.config_hash(), "seed": seed, "agent": agent, "steps": n, "system": system,
-        }, title if plot else None, sc.cooling.recommended_inlet_max_c)
+        run_dir = writer.write_sim_run(
+            config,
+            rows,
+            summary,
+            {
+                "run_id": rid,
+                "scenario": sc.name,
+                "source": str(loaded.source) if loaded.source else None,
+                "config_hash": sc.config_hash(),
+                "seed": seed,
+                "agent": agent,
+                "steps": n,
+                "system": system,
+            },
+            title if plot else None,
+            sc.cooling.recommended_inlet_max_c,
+        )
     return RunResult(run_dir, rid, summary, system)

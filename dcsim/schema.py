@@ -17,7 +17,9 @@ M = TypeVar("M", bound=BaseModel)
 class StrictModel(BaseModel):
     """Base for every config model: unknown fields are errors, values are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+    )
 
 
 class Sourced(StrictModel):
@@ -80,7 +82,9 @@ def validate_model(model: type[M], data: Any, file: str | None = None, prefix: s
         data = {}
     if not isinstance(data, dict):
         raise InputError(
-            f"expected a mapping of fields, got {type(data).__name__}", file=file, field=prefix or None
+            f"expected a mapping of fields, got {type(data).__name__}",
+            file=file,
+            field=prefix or None,
         )
     try:
         return model.model_validate(data)

@@ -122,14 +122,16 @@ class Simulation:
             raise InputError(
                 f"tensor_parallel {sc.workload.tensor_parallel} must divide the {self.acc_per_server} "
                 "accelerators of a server (TP stays inside the scale-up domain)",
-                file=src, field="workload.tensor_parallel",
+                file=src,
+                field="workload.tensor_parallel",
             )
         if self.fabric.n_hosts < self.n_dev:
             raise InputError(
                 f"topology has {self.fabric.n_hosts} hosts (NICs) but the cluster has {self.n_dev} "
                 f"accelerators ({self.n_servers} servers x {self.acc_per_server}); "
                 "expected a fabric with at least one host per accelerator",
-                file=src, field="cluster.topology",
+                file=src,
+                field="cluster.topology",
             )
         ports, port_gbps = self.fabric.switch_ports()
         # A switch whose every link failed still draws its chassis power (ports = 0).
@@ -138,10 +140,16 @@ class Simulation:
 
         # Host (CPUs, DRAM, NICs) scales with the server size; it idles at ~half its loaded
         # power (Barroso et al., The Datacenter as a Computer, 3rd ed.; same as power.server_power_from_profile).
-        self.host_w = self.profile.server.host_power_w.value * self.acc_per_server / self.profile.server.accelerators
+        self.host_w = (
+            self.profile.server.host_power_w.value
+            * self.acc_per_server
+            / self.profile.server.accelerators
+        )
         self.host_idle_frac = 0.5
         self.psu_eff = self.profile.server.psu_efficiency.value
-        server_peak = server_wall_power_w(self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff)
+        server_peak = server_wall_power_w(
+            self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff
+        )
         self.design_it_w = float(server_peak) * self.n_servers + self.switch_w
         with input_context(src, "cooling"):
             self.plant = CoolingPlant(sc.cooling, self.n_racks, self.design_it_w)
@@ -167,14 +175,20 @@ class Simulation:
         if routing not in self._comm_cache:
             tp = self.sc.workload.tensor_parallel
             devices = np.arange(self.n_active * self.acc_per_server)
-            groups = np.stack([devices[(devices % self.acc_per_server) % tp == j] for j in range(tp)])
+            groups = np.stack(
+                [devices[(devices % self.acc_per_server) % tp == j] for j in range(tp)]
+            )
             if groups.shape[1] < 2:
                 self._comm_cache[routing] = 0.0
             else:
                 res = collective_time(
-                    self.fabric, collective="all-reduce", algorithm=self.sc.workload.algorithm,
-                    size_bytes=gradient_bytes_per_rank(self.sc.workload), routing=routing,
-                    seed=self.seed, ranks=groups,
+                    self.fabric,
+                    collective="all-reduce",
+                    algorithm=self.sc.workload.algorithm,
+                    size_bytes=gradient_bytes_per_rank(self.sc.workload),
+                    routing=routing,
+                    seed=self.seed,
+                    ranks=groups,
                 )
                 self._comm_cache[routing] = float(res.time_s)
         return self._comm_cache[routing]
@@ -251,9 +265,14 @@ class Simulation:
         self._proc = self.env.process(self._job()) if self.n_active > 0 else None
         idle_rack = np.bincount(
             self.server_rack,
-            weights=np.full(self.n_servers, server_wall_power_w(
-                self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
-                self.host_w * self.host_idle_frac, self.psu_eff)),
+            weights=np.full(
+                self.n_servers,
+                server_wall_power_w(
+                    self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
+                    self.host_w * self.host_idle_frac,
+                    self.psu_eff,
+                ),
+            ),
             minlength=self.n_racks,
         )
         self.plant.reset(self.weather.at(self.t), idle_rack + self.switch_w / self.n_racks)
@@ -311,8 +330,12 @@ class Simulation:
         ws = self.weather.at(t_mid)
         ci = float(self.carbon.at(t_mid))
         res = self.plant.step(
-            rack_w, ws, self.dt,
-            CoolingControls(supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer),
+            rack_w,
+            ws,
+            self.dt,
+            CoolingControls(
+                supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer
+            ),
         )
         it_w = float(rack_w.sum() + np.sum(res.server_fan_w))
         facility_w = it_w / sc.power.ups_efficiency + float(res.facility_w)
@@ -323,17 +346,30 @@ class Simulation:
         self.throttle = np.asarray(res.throttle, dtype=float)
         rec = StepRecord(
             t_s=t_start - self.t0,
-            outdoor_c=float(ws.dry_bulb_c), wetbulb_c=float(ws.wet_bulb_c), carbon_g_per_kwh=ci,
-            supply_air_c=self.supply_air_c, cap_frac=self.cap_frac, freq_frac=f,
-            throttle_min=float(self.throttle.min()), activity=float(np.mean(activity)),
-            it_w=it_w, accel_w=float(accel_w.sum()), cooling_w=float(res.facility_w), facility_w=facility_w,
-            pue=facility_w / it_w, inlet_max_c=inlet_max, inlet_mean_c=float(np.mean(res.inlet_c)),
+            outdoor_c=float(ws.dry_bulb_c),
+            wetbulb_c=float(ws.wet_bulb_c),
+            carbon_g_per_kwh=ci,
+            supply_air_c=self.supply_air_c,
+            cap_frac=self.cap_frac,
+            freq_frac=f,
+            throttle_min=float(self.throttle.min()),
+            activity=float(np.mean(activity)),
+            it_w=it_w,
+            accel_w=float(accel_w.sum()),
+            cooling_w=float(res.facility_w),
+            facility_w=facility_w,
+            pue=facility_w / it_w,
+            inlet_max_c=inlet_max,
+            inlet_mean_c=float(np.mean(res.inlet_c)),
             violation_c=max(0.0, inlet_max - limit),
             step_time_s=st.total_s if self.n_active else 0.0,
             exposed_comm_s=st.exposed_comm_s if self.n_active else 0.0,
             tokens_per_s=acc.iterations * w.global_batch_tokens / self.dt if self.n_active else 0.0,
-            iterations=acc.iterations, it_kwh=it_kwh, facility_kwh=fac_kwh,
-            carbon_kg=fac_kwh * ci / 1000.0, water_l=float(res.water_l),
+            iterations=acc.iterations,
+            it_kwh=it_kwh,
+            facility_kwh=fac_kwh,
+            carbon_kg=fac_kwh * ci / 1000.0,
+            water_l=float(res.water_l),
             extra={f"cooling_{k}": float(v) for k, v in sorted(res.breakdown.items())},
         )
         self.t = t_end
@@ -361,7 +397,8 @@ class Simulation:
             # '' or the cooling model's warning/error when air must carry too much per rack
             "air_density_note": check_air_density(
                 self.design_it_w / 1e3 / self.n_racks, self.sc.cooling.effective_liquid_fraction
-            ) or "",
+            )
+            or "",
         }
 
 
@@ -391,5 +428,6 @@ def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, float]:
         "max_inlet_c": max(r.inlet_max_c for r in records),
         "violation_steps": sum(1 for r in records if r.violation_c > 0),
         "violation_degree_hours": sum(r.violation_c for r in records) * sim.dt / 3600.0,
-        "energy_per_token_j": (fac * 3.6e6) / max(sum(r.tokens_per_s for r in records) * sim.dt, 1e-9),
+        "energy_per_token_j": (fac * 3.6e6)
+        / max(sum(r.tokens_per_s for r in records) * sim.dt, 1e-9),
     }

@@ -515,12 +515,27 @@ def write_run(
     note = out.system.get("air_density_note", "")
     cool = spec.config.get("cooling", {})
     with RunWriter(run_dir) as writer:
-        writer.write_sim_run(spec.config, out.rows, out.summary, {
-            "run_id": spec.run_id, "sweep": sweep_name, "scenario": spec.config.get("name"),
-            "source": spec.source, "params": spec.params, "seed": spec.seed, "agent": spec.agent,
-            "steps": spec.steps, "config_hash": spec.config_hash, "wall_time_s": out.wall_s,
-            "note": note, "system": out.system,
-        }, run_title(spec, out.system) if plot else None, float(cool.get("recommended_inlet_max_c", 27.0)))
+        writer.write_sim_run(
+            spec.config,
+            out.rows,
+            out.summary,
+            {
+                "run_id": spec.run_id,
+                "sweep": sweep_name,
+                "scenario": spec.config.get("name"),
+                "source": spec.source,
+                "params": spec.params,
+                "seed": spec.seed,
+                "agent": spec.agent,
+                "steps": spec.steps,
+                "config_hash": spec.config_hash,
+                "wall_time_s": out.wall_s,
+                "note": note,
+                "system": out.system,
+            },
+            run_title(spec, out.system) if plot else None,
+            float(cool.get("recommended_inlet_max_c", 27.0)),
+        )
     return note
 
 

@@ -91,7 +91,9 @@ def train(
                     algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
                 )
             except TypeError as exc:  # unknown hyperparameter name
-                raise InputError(f"bad hyperparameter for {algo.upper()}: {exc}", field="hp") from None
+                raise InputError(
+                    f"bad hyperparameter for {algo.upper()}: {exc}", field="hp"
+                ) from None
             agent.save(writer.path("model.zip"))
             writer.write_text("training.csv", csv_text(episodes))
             manifest = {

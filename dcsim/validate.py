@@ -26,7 +26,9 @@ def guess_kind(data: object) -> str:
 def validate_file(path: str | Path, kind: str = "auto") -> str:
     """Validate one file; returns its kind or raises InputError naming file and field."""
     if kind != "auto" and kind not in KINDS:
-        raise InputError(f"unknown kind '{kind}'; expected auto or one of: {', '.join(KINDS)}", field="--kind")
+        raise InputError(
+            f"unknown kind '{kind}'; expected auto or one of: {', '.join(KINDS)}", field="--kind"
+        )
     data = read_yaml(path)
     k = guess_kind(data) if kind == "auto" else kind
     if k == "scenario":

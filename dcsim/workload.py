@@ -25,22 +25,34 @@ class TrainingConfig(StrictModel):
 
     kind: Literal["training"] = "training"
     model_params: float = Field(70e9, gt=0, description="dense parameters N")
-    global_batch_tokens: float = Field(4 * 1024 * 1024, gt=0, description="tokens per optimizer step")
+    global_batch_tokens: float = Field(
+        4 * 1024 * 1024, gt=0, description="tokens per optimizer step"
+    )
     mfu: float = Field(0.40, gt=0, le=1, description="model FLOPs utilization at full clock")
     tensor_parallel: int = Field(8, ge=1, description="TP degree, inside the scale-up domain")
     gradient_bytes_per_param: float = Field(2.0, gt=0, description="BF16 gradients")
-    overlap: float = Field(0.5, ge=0, le=1, description="fraction of compute time that can hide communication")
+    overlap: float = Field(
+        0.5, ge=0, le=1, description="fraction of compute time that can hide communication"
+    )
     memory_bound_fraction: float = Field(
-        0.15, ge=0, le=1,
+        0.15,
+        ge=0,
+        le=1,
         description="share of step time in memory-bound kernels (norms, elementwise), flat in clock; "
         "estimate from Zeus (NSDI'23) training power/clock sweeps, confidence low",
     )
-    active_fraction: float = Field(1.0, ge=0, le=1, description="share of servers running the job; rest idle")
+    active_fraction: float = Field(
+        1.0, ge=0, le=1, description="share of servers running the job; rest idle"
+    )
     comm_activity: float = Field(
-        0.35, ge=0, le=1,
+        0.35,
+        ge=0,
+        le=1,
         description="accelerator activity while stalled on exposed communication (POLCA arXiv 2308.12908 Fig. 3 dips)",
     )
-    compute_activity: float = Field(0.85, ge=0, le=1, description="activity during compute (DESIGN: training ~0.85)")
+    compute_activity: float = Field(
+        0.85, ge=0, le=1, description="activity during compute (DESIGN: training ~0.85)"
+    )
     algorithm: Literal["ring", "halving-doubling", "double-binary-tree", "hierarchical"] = "ring"
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
 

@@ -59,6 +59,7 @@ def test_baselines_run(name):
 
 def test_reactive_raises_setpoint_and_saves_cooling_energy():
     """Warmer supply air (inside the limit) must cut cooling energy vs the 18 C fixed baseline."""
+
     def cooling_kwh(agent_name):
         env = make_env(steps=60)
         agent = make_agent(agent_name, env)

@@ -61,12 +61,20 @@ def test_50c_outdoor(tmp_path):
 def test_minus_30c_outdoor(tmp_path):
     recs, s = run(sim_of(**const_weather(tmp_path, -30.0, 0.7)), 30)
     assert 1.0 <= s["pue"] < 1.3  # free cooling: no compressor work needed
-    assert all(r.extra.get("cooling_chiller_w", 0.0) == pytest.approx(0.0, abs=1.0) for r in recs[5:])
+    assert all(
+        r.extra.get("cooling_chiller_w", 0.0) == pytest.approx(0.0, abs=1.0) for r in recs[5:]
+    )
 
 
 def test_one_accelerator():
-    sim = sim_of(**{"cluster.servers": 1, "cluster.accelerators_per_server": 1, "cluster.servers_per_rack": 1,
-                    "workload.tensor_parallel": 1})
+    sim = sim_of(
+        **{
+            "cluster.servers": 1,
+            "cluster.accelerators_per_server": 1,
+            "cluster.servers_per_rack": 1,
+            "workload.tensor_parallel": 1,
+        }
+    )
     assert sim.n_dev == 1
     recs, s = run(sim)
     assert s["mean_tokens_per_s"] > 0
@@ -74,18 +82,34 @@ def test_one_accelerator():
 
 
 def test_100k_accelerators():
-    topo = {"kind": "leaf_spine", "leaves": 1563, "spines": 32, "hosts_per_leaf": 64,
-            "host_link_gbps": 400, "oversubscription": 2.0}
-    sim = sim_of(**{"cluster.servers": 12500, "cluster.servers_per_rack": 2, "cluster.topology": topo})
+    topo = {
+        "kind": "leaf_spine",
+        "leaves": 1563,
+        "spines": 32,
+        "hosts_per_leaf": 64,
+        "host_link_gbps": 400,
+        "oversubscription": 2.0,
+    }
+    sim = sim_of(
+        **{"cluster.servers": 12500, "cluster.servers_per_rack": 2, "cluster.topology": topo}
+    )
     assert sim.n_dev == 100_000
     _, s = run(sim, 3)
     assert s["it_energy_kwh"] > 0
 
 
 def test_all_spine_links_failed_but_one():
-    base = {"kind": "leaf_spine", "leaves": 16, "spines": 8, "hosts_per_leaf": 16, "host_link_gbps": 400,
-            "oversubscription": 1.0}
-    failed = dict(base, failures={"links": [f"leaf{i}-spine{j}" for i in range(16) for j in range(1, 8)]})
+    base = {
+        "kind": "leaf_spine",
+        "leaves": 16,
+        "spines": 8,
+        "hosts_per_leaf": 16,
+        "host_link_gbps": 400,
+        "oversubscription": 1.0,
+    }
+    failed = dict(
+        base, failures={"links": [f"leaf{i}-spine{j}" for i in range(16) for j in range(1, 8)]}
+    )
     healthy_sim = sim_of(**{"cluster.servers": 32, "cluster.topology": base})
     failed_sim = sim_of(**{"cluster.servers": 32, "cluster.topology": failed})
     assert failed_sim.comm_time("ecmp") > healthy_sim.comm_time("ecmp")
@@ -93,8 +117,14 @@ def test_all_spine_links_failed_but_one():
 
 
 def test_disconnected_fabric_is_a_clear_error():
-    topo = {"kind": "leaf_spine", "leaves": 4, "spines": 2, "hosts_per_leaf": 16, "host_link_gbps": 400,
-            "failures": {"links": [f"leaf0-spine{j}" for j in range(2)]}}
+    topo = {
+        "kind": "leaf_spine",
+        "leaves": 4,
+        "spines": 2,
+        "hosts_per_leaf": 16,
+        "host_link_gbps": 400,
+        "failures": {"links": [f"leaf0-spine{j}" for j in range(2)]},
+    }
     with pytest.raises(InputError):
         sim_of(**{"cluster.topology": topo}).step()
 

@@ -22,8 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 WEIRD = st.one_of(
-    st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-    st.none(), st.booleans(), st.lists(st.integers(), max_size=3),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(min_size=1, max_size=5), st.integers(), max_size=2),
     st.sampled_from([0, -1, 1e300, -1e300, "1e3", "", "H100-SXM", "air", "nan"]),
 )
@@ -83,7 +87,9 @@ SCENARIO_SMALL["cluster"]["servers"] = 4
 SCENARIO_SMALL["time"]["steps"] = 3
 TOPOLOGY = yaml.safe_load((ROOT / "topologies" / "leaf_spine_256.yaml").read_text())
 HARDWARE = yaml.safe_load((ROOT / "dcsim" / "data" / "hardware" / "h100-sxm.yaml").read_text())
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @FUZZ

@@ -48,8 +48,22 @@ def test_outputs_stay_inside_the_output_directory(tmp_path):
         assert "escapes" in str(exc)
     else:
         raise AssertionError("contained() let a path escape")
-    res = runner.invoke(app, ["run", "--set", "name=../../escape", "--set", "cluster.servers=2", "--steps", "2",
-                              "--no-plot", "--json", "--out", str(tmp_path / "out")])
+    res = runner.invoke(
+        app,
+        [
+            "run",
+            "--set",
+            "name=../../escape",
+            "--set",
+            "cluster.servers=2",
+            "--steps",
+            "2",
+            "--no-plot",
+            "--json",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     run_dir = Path(json.loads(res.stdout)["run_dir"])
     assert (tmp_path / "out").resolve() in run_dir.parents
@@ -57,8 +71,11 @@ def test_outputs_stay_inside_the_output_directory(tmp_path):
 
 def sweep_file(tmp_path: Path, n: int) -> Path:
     spec = {
-        "name": "killme", "base": str(ROOT / "scenarios" / "sweeps" / "training_base.yaml"), "method": "grid",
-        "parameters": {"cooling.supply_air_setpoint_c": [18 + 0.5 * i for i in range(n)]}, "steps": 48,
+        "name": "killme",
+        "base": str(ROOT / "scenarios" / "sweeps" / "training_base.yaml"),
+        "method": "grid",
+        "parameters": {"cooling.supply_air_setpoint_c": [18 + 0.5 * i for i in range(n)]},
+        "steps": 48,
     }
     p = tmp_path / "sweep.yaml"
     p.write_text(yaml.safe_dump(spec))
@@ -73,7 +90,16 @@ def index_rows(out: Path) -> list[dict]:
 def test_sweep_killed_with_sigkill_resumes_only_missing_runs(tmp_path):
     sweep = sweep_file(tmp_path, 12)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-c", "from cli import app; app()", "sweep", str(sweep), "--out", str(out), "--json"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from cli import app; app()",
+        "sweep",
+        str(sweep),
+        "--out",
+        str(out),
+        "--json",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.monotonic()
     done = 0
@@ -87,7 +113,11 @@ def test_sweep_killed_with_sigkill_resumes_only_missing_runs(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     runs_dir = out / "killme" / "runs"
-    finished = {p.name: (p / "summary.json").read_bytes() for p in runs_dir.iterdir() if not p.name.startswith(".")}
+    finished = {
+        p.name: (p / "summary.json").read_bytes()
+        for p in runs_dir.iterdir()
+        if not p.name.startswith(".")
+    }
     assert 2 <= len(finished) < 12
     for p in runs_dir.iterdir():
         if not p.name.startswith("."):
@@ -106,9 +136,13 @@ SWEEP = yaml.safe_load((ROOT / "scenarios" / "sweeps" / "batch_zip.yaml").read_t
 SWEEP["base"] = str(ROOT / "scenarios" / "sweeps" / "training_base.yaml")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=mutated(SWEEP))
 def test_fuzz_sweep_validate(tmp_path_factory, data):
     p = dump(tmp_path_factory.mktemp("fz"), "sweep.yaml", data)
     assert_ok_or_clean(runner.invoke(app, ["validate", str(p), "--kind", "sweep"]))
-    assert_ok_or_clean(runner.invoke(app, ["sweep", str(p), "--dry-run", "--out", str(p.parent / "o")]))
+    assert_ok_or_clean(
+        runner.invoke(app, ["sweep", str(p), "--dry-run", "--out", str(p.parent / "o")])
+    )

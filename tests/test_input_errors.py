@@ -32,7 +32,11 @@ CASES = [
     ({"cluster": {"servers": "many"}}, "cluster.servers", "valid integer"),
     ({"cluster": {"servers": -4}}, "cluster.servers", "greater than 0"),
     ({"cluster": {"hardware": "H999"}}, "cluster.hardware", "unknown hardware"),
-    ({"cooling": {"supply_air_setpoint_c": "warm"}}, "cooling.supply_air_setpoint_c", "valid number"),
+    (
+        {"cooling": {"supply_air_setpoint_c": "warm"}},
+        "cooling.supply_air_setpoint_c",
+        "valid number",
+    ),
     ({"time": {"dt_s": 0}}, "time.dt_s", "greater than 0"),
     ({"workload": {"mfu": 1.5}}, "workload.mfu", "less than or equal to 1"),
     ({"climate": {"weather": {"preset": "martian"}}}, "climate", "martian"),
@@ -71,7 +75,9 @@ def test_missing_file(tmp_path):
 
 
 def test_bad_override(tmp_path):
-    res = runner.invoke(app, ["run", "--set", "cluster.servers=-1", "--steps", "1", "--out", str(tmp_path)])
+    res = runner.invoke(
+        app, ["run", "--set", "cluster.servers=-1", "--steps", "1", "--out", str(tmp_path)]
+    )
     assert_clean_error(res, "cluster.servers", "greater than 0")
 
 
@@ -89,8 +95,13 @@ def test_cluster_bigger_than_fabric(tmp_path):
 
 SHIPPED = sorted(
     str(p.relative_to(Path(__file__).resolve().parents[1]))
-    for pattern in ("scenarios/*.yaml", "scenarios/sweeps/*.yaml", "scenarios/tasks/*.yaml", "topologies/*.yaml",
-                    "dcsim/data/hardware/*.yaml")
+    for pattern in (
+        "scenarios/*.yaml",
+        "scenarios/sweeps/*.yaml",
+        "scenarios/tasks/*.yaml",
+        "topologies/*.yaml",
+        "dcsim/data/hardware/*.yaml",
+    )
     for p in Path(__file__).resolve().parents[1].glob(pattern)
 )
 

@@ -17,7 +17,17 @@ ARGS = ["--set", "cluster.servers=4", "--set", "cluster.servers_per_rack=2", "--
 
 
 def start_run(out: Path, steps: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "from cli import app; app()", "run", *ARGS, "--steps", str(steps), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from cli import app; app()",
+        "run",
+        *ARGS,
+        "--steps",
+        str(steps),
+        "--out",
+        str(out),
+    ]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -34,7 +44,11 @@ def wait_for_partial(out: Path, proc: subprocess.Popen, timeout: float = 60.0) -
 
 
 def final_dirs(out: Path) -> list[Path]:
-    return [p for p in (out / "default").iterdir() if not p.name.startswith(".")] if (out / "default").exists() else []
+    return (
+        [p for p in (out / "default").iterdir() if not p.name.startswith(".")]
+        if (out / "default").exists()
+        else []
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
@@ -42,8 +56,21 @@ def test_kill_run_midway_then_rerun(tmp_path, sig):
     out = tmp_path / "runs"
     # A completed run that must survive the killed one.
     done = subprocess.run(
-        [sys.executable, "-c", "from cli import app; app()", "run", *ARGS, "--steps", "5", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from cli import app; app()",
+            "run",
+            *ARGS,
+            "--steps",
+            "5",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     done_dir = Path(json.loads(done.stdout)["run_dir"])
     before = {p.name: p.read_bytes() for p in done_dir.iterdir()}
@@ -60,8 +87,21 @@ def test_kill_run_midway_then_rerun(tmp_path, sig):
         assert not list(out.glob("default/.*.partial-*")), "SIGINT must clean its temp folder"
     # Re-running completes, and clears the killed run's leftovers.
     again = subprocess.run(
-        [sys.executable, "-c", "from cli import app; app()", "run", *ARGS, "--steps", "7", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from cli import app; app()",
+            "run",
+            *ARGS,
+            "--steps",
+            "7",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert Path(json.loads(again.stdout)["run_dir"]).is_dir()
     assert not list(out.glob("default/.*.partial-*"))

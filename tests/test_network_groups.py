@@ -10,8 +10,16 @@ from dcsim.network import collective_time, load_topology
 
 
 def fabric(oversub: float):
-    return load_topology({"kind": "leaf_spine", "leaves": 16, "spines": 8, "hosts_per_leaf": 16,
-                          "host_link_gbps": 400, "oversubscription": oversub})
+    return load_topology(
+        {
+            "kind": "leaf_spine",
+            "leaves": 16,
+            "spines": 8,
+            "hosts_per_leaf": 16,
+            "host_link_gbps": 400,
+            "oversubscription": oversub,
+        }
+    )
 
 
 def rails(n_servers: int = 32, per_server: int = 8) -> np.ndarray:
@@ -51,8 +59,17 @@ def test_sim_oversubscription_slows_training_comm():
     from dcsim.sim import Simulation
 
     def comm(topo: str) -> float:
-        return Simulation(load_scenario(None, {"cluster.topology": topo, "time.steps": 1})).comm_time("spray")
+        return Simulation(
+            load_scenario(None, {"cluster.topology": topo, "time.steps": 1})
+        ).comm_time("spray")
 
-    c1, c2, c4 = (comm(t) for t in ("leaf_spine_256.yaml", "leaf_spine_256_oversub2.yaml", "leaf_spine_256_oversub4.yaml"))
+    c1, c2, c4 = (
+        comm(t)
+        for t in (
+            "leaf_spine_256.yaml",
+            "leaf_spine_256_oversub2.yaml",
+            "leaf_spine_256_oversub4.yaml",
+        )
+    )
     assert c2 == pytest.approx(c1, rel=1e-9)
     assert c4 == pytest.approx(2 * c1, rel=0.02)

@@ -51,7 +51,11 @@ def test_power_sums_close():
         ups = sim.sc.power.ups_efficiency
         assert r.facility_w == pytest.approx(r.it_w / ups + r.cooling_w, rel=1e-12)
         assert r.it_w > r.accel_w
-        parts = sum(v for k, v in r.extra.items() if k.startswith("cooling_") and k != "cooling_server_fans_w")
+        parts = sum(
+            v
+            for k, v in r.extra.items()
+            if k.startswith("cooling_") and k != "cooling_server_fans_w"
+        )
         if parts:
             assert parts == pytest.approx(r.cooling_w, rel=1e-6)
 
@@ -99,7 +103,9 @@ def test_throughput_matches_closed_form_step_time():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    comm=st.floats(0, 100), overlap=st.floats(0, 1), scale=st.floats(1, 5),
+    comm=st.floats(0, 100),
+    overlap=st.floats(0, 1),
+    scale=st.floats(1, 5),
     n=st.integers(1, 4096),
 )
 def test_step_time_properties(comm, overlap, scale, n):
@@ -109,7 +115,9 @@ def test_step_time_properties(comm, overlap, scale, n):
     assert s.total_s >= comm - 1e-9 or s.exposed_comm_s == 0
     assert s.exposed_comm_s == pytest.approx(max(0.0, comm - overlap * s.compute_s))
     # 6ND / (n * peak * mfu) closed form
-    assert s.compute_s == pytest.approx(6 * cfg.model_params * cfg.global_batch_tokens / (n * 989e12 * cfg.mfu) * scale)
+    assert s.compute_s == pytest.approx(
+        6 * cfg.model_params * cfg.global_batch_tokens / (n * 989e12 * cfg.mfu) * scale
+    )
 
 
 def test_hotter_supply_air_raises_inlets():

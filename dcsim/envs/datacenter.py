@@ -13,15 +13,29 @@ from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
 from dcsim.sim import Controls, Simulation, StepRecord
 
 OBS_NAMES = (
-    "outdoor_c/40", "wetbulb_c/40", "sin_hour", "cos_hour", "carbon_g_per_kwh/1000",
-    "it_w/design", "cooling_w/design", "inlet_max_c/40", "(inlet_max-limit)/10",
-    "supply_air_c/40", "chw_supply_c/20", "cap_frac", "freq_frac", "throttle_min",
-    "tokens_per_s/ref", "pue-1",
+    "outdoor_c/40",
+    "wetbulb_c/40",
+    "sin_hour",
+    "cos_hour",
+    "carbon_g_per_kwh/1000",
+    "it_w/design",
+    "cooling_w/design",
+    "inlet_max_c/40",
+    "(inlet_max-limit)/10",
+    "supply_air_c/40",
+    "chw_supply_c/20",
+    "cap_frac",
+    "freq_frac",
+    "throttle_min",
+    "tokens_per_s/ref",
+    "pue-1",
 )
 ACTION_NAMES = ("supply_air_c", "chw_supply_c", "cap_frac")
 
 
-def make_loaded(scenario: str | Path | dict | LoadedScenario | None, overrides: dict | None) -> LoadedScenario:
+def make_loaded(
+    scenario: str | Path | dict | LoadedScenario | None, overrides: dict | None
+) -> LoadedScenario:
     """Accept a scenario path, a mapping, an already loaded scenario, or None (default)."""
     if isinstance(scenario, LoadedScenario):
         return scenario
@@ -103,11 +117,15 @@ class DatacenterEnv(gym.Env):
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         phys = self.low + (a + 1.0) * 0.5 * (self.high - self.low)
         self.chw_c = float(phys[1])
-        return Controls(supply_air_c=float(phys[0]), chw_supply_c=float(phys[1]), cap_frac=float(phys[2]))
+        return Controls(
+            supply_air_c=float(phys[0]), chw_supply_c=float(phys[1]), cap_frac=float(phys[2])
+        )
 
     def to_action(self, supply_air_c: float, chw_supply_c: float, cap_frac: float) -> np.ndarray:
         phys = np.array([supply_air_c, chw_supply_c, cap_frac], dtype=np.float64)
-        return np.clip(2.0 * (phys - self.low) / (self.high - self.low) - 1.0, -1, 1).astype(np.float32)
+        return np.clip(2.0 * (phys - self.low) / (self.high - self.low) - 1.0, -1, 1).astype(
+            np.float32
+        )
 
     def _obs(self, r: StepRecord | None) -> np.ndarray:
         sim = self.sim
@@ -115,16 +133,44 @@ class DatacenterEnv(gym.Env):
         hour = ((sim.t / 3600.0 + sc.climate.weather.start_hour) % 24.0) / 24.0 * 2 * np.pi
         if r is None:
             ws = sim.weather.at(sim.t)
-            vals = [ws.dry_bulb_c / 40, ws.wet_bulb_c / 40, np.sin(hour), np.cos(hour),
-                    sim.carbon.at(sim.t) / 1000, 0, 0, sim.supply_air_c / 40, 0,
-                    sim.supply_air_c / 40, self.chw_c / 20, sim.cap_frac, 1, 1, 0, 0]
+            vals = [
+                ws.dry_bulb_c / 40,
+                ws.wet_bulb_c / 40,
+                np.sin(hour),
+                np.cos(hour),
+                sim.carbon.at(sim.t) / 1000,
+                0,
+                0,
+                sim.supply_air_c / 40,
+                0,
+                sim.supply_air_c / 40,
+                self.chw_c / 20,
+                sim.cap_frac,
+                1,
+                1,
+                0,
+                0,
+            ]
         else:
             design = sim.design_it_w
-            vals = [r.outdoor_c / 40, r.wetbulb_c / 40, np.sin(hour), np.cos(hour),
-                    r.carbon_g_per_kwh / 1000, r.it_w / design, r.cooling_w / design,
-                    r.inlet_max_c / 40, (r.inlet_max_c - sc.cooling.recommended_inlet_max_c) / 10,
-                    r.supply_air_c / 40, self.chw_c / 20, r.cap_frac, r.freq_frac, r.throttle_min,
-                    r.tokens_per_s / max(sim.ref_tokens_per_s, 1e-9), r.pue - 1]
+            vals = [
+                r.outdoor_c / 40,
+                r.wetbulb_c / 40,
+                np.sin(hour),
+                np.cos(hour),
+                r.carbon_g_per_kwh / 1000,
+                r.it_w / design,
+                r.cooling_w / design,
+                r.inlet_max_c / 40,
+                (r.inlet_max_c - sc.cooling.recommended_inlet_max_c) / 10,
+                r.supply_air_c / 40,
+                self.chw_c / 20,
+                r.cap_frac,
+                r.freq_frac,
+                r.throttle_min,
+                r.tokens_per_s / max(sim.ref_tokens_per_s, 1e-9),
+                r.pue - 1,
+            ]
         obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=10.0, neginf=-10.0)
         return np.clip(obs, -10.0, 10.0).astype(np.float32)
 

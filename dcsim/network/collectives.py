@@ -159,8 +159,13 @@ def _replicate(ph: Phase, n_groups: int, p: int) -> Phase:
         return ph
     off = (np.arange(n_groups, dtype=np.int64) * p)[:, None]
     return Phase(
-        (ph.src[None, :] + off).ravel(), (ph.dst[None, :] + off).ravel(), np.tile(ph.size, n_groups),
-        ph.repeat, ph.lat_mult, f"{ph.label} x{n_groups} groups", ph.scale_up,
+        (ph.src[None, :] + off).ravel(),
+        (ph.dst[None, :] + off).ravel(),
+        np.tile(ph.size, n_groups),
+        ph.repeat,
+        ph.lat_mult,
+        f"{ph.label} x{n_groups} groups",
+        ph.scale_up,
     )
 
 
@@ -440,7 +445,9 @@ def collective_time(
         ranks = np.arange(fabric.n_hosts)
     groups = np.asarray(ranks, dtype=np.int64)
     if groups.ndim > 2:
-        raise InputError("ranks must be a list of hosts or a list of equal-size groups", field="ranks")
+        raise InputError(
+            "ranks must be a list of hosts or a list of equal-size groups", field="ranks"
+        )
     groups = groups.reshape(1, -1) if groups.ndim < 2 else groups
     n_groups = groups.shape[0]
     ranks = groups.ravel()
@@ -477,7 +484,9 @@ def collective_time(
         if coll != "all-reduce":
             raise InputError("hierarchical is implemented for all-reduce only", field="algorithm")
         if n_groups > 1:
-            raise InputError("hierarchical takes one group of ranks (it builds its own rings)", field="ranks")
+            raise InputError(
+                "hierarchical takes one group of ranks (it builds its own rings)", field="ranks"
+            )
         plan = _hierarchical(fabric, ranks, n)
     else:
         plan = [(_replicate(ph, n_groups, p), ranks) for ph in build_phases(coll, algo, p, n)]
