@@ -46,14 +46,13 @@ def _discover(module: str) -> dict[str, Builder]:
 
 def _uncapped(env: Any, seed: int = 0) -> Any:
     import numpy as np
-
-    from agents.baselines import ConstantAction
+    from dcsim.agents.baselines import ConstantAction
 
     return ConstantAction(env, np.ones(env.action_space.shape), name="uncapped")
 
 
 def _random(env: Any, seed: int = 0) -> Any:
-    from agents.baselines import RandomAgent
+    from dcsim.agents.baselines import RandomAgent
 
     return RandomAgent(env, seed=seed)
 
@@ -61,25 +60,25 @@ def _random(env: Any, seed: int = 0) -> Any:
 # env class name -> {agent name -> builder}; FlowSplit names come from agents/routing.py.
 HEURISTICS: dict[str, dict[str, Builder]] = {
     "DatacenterEnv": {
-        "fixed": _cls("agents.datacenter", "FixedSetpoint"),
-        "reactive": _cls("agents.datacenter", "ReactiveSetpoint"),
-        "carbon-cap": _cls("agents.datacenter", "CarbonAwareCap"),
+        "fixed": _cls("dcsim.agents.datacenter", "FixedSetpoint"),
+        "reactive": _cls("dcsim.agents.datacenter", "ReactiveSetpoint"),
+        "carbon-cap": _cls("dcsim.agents.datacenter", "CarbonAwareCap"),
     },
     "CoolingEnv": {
-        "fixed": _cls("agents.cooling", "FixedSetpoint"),
-        "reactive": _cls("agents.cooling", "ReactiveSetpoint"),
+        "fixed": _cls("dcsim.agents.cooling", "FixedSetpoint"),
+        "reactive": _cls("dcsim.agents.cooling", "ReactiveSetpoint"),
     },
     "PowerCapEnv": {
-        "polca": _cls("agents.polca", "PolcaAgent"),
+        "polca": _cls("dcsim.agents.polca", "PolcaAgent"),
         "uncapped": _uncapped,
     },
     "PlacementEnv": {
-        "pack": _cls("agents.placement", "Pack"),
-        "spread": _cls("agents.placement", "Spread"),
-        "first-fit": _cls("agents.placement", "FirstFit"),
+        "pack": _cls("dcsim.agents.placement", "Pack"),
+        "spread": _cls("dcsim.agents.placement", "Spread"),
+        "first-fit": _cls("dcsim.agents.placement", "FirstFit"),
     },
 }
-_DISCOVER = {"FlowSplitEnv": "agents.routing"}
+_DISCOVER = {"FlowSplitEnv": "dcsim.agents.routing"}
 GENERIC: dict[str, Builder] = {"random": _random}
 
 SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3")
@@ -109,7 +108,7 @@ def is_sb3(name: str) -> bool:
 def make_agent(name: str, env: Any, seed: int = 0) -> Any:
     """Build the agent called `name` for `env` (InputError lists the valid names)."""
     if is_sb3(name):
-        from agents.sb3 import SB3Agent
+        from dcsim.agents.sb3 import SB3Agent
 
         algo, path = name.split(":", 1)
         return SB3Agent.load(algo.lower(), path, env)

@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import numpy as np
+from dcsim.agents.baselines import ConstantAction
 
-from agents.baselines import ConstantAction
 from dcsim.envs.cooling import OBS_NAMES
 
 IDX = {name: i for i, name in enumerate(OBS_NAMES)}

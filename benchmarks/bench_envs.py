@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dcsim.agents import make_agent
 
-from agents import make_agent
 from dcsim.envs.cooling import CoolingEnv
 from dcsim.envs.datacenter import DatacenterEnv
 from dcsim.envs.flow_split import FlowSplitEnv

@@ -60,7 +60,7 @@ def test_bench_serving_des_10min(benchmark) -> None:
 
 def test_bench_polca_row_4h_60_servers(benchmark) -> None:
     table = characterize()
-    from agents.polca import PolcaController
+    from dcsim.agents.polca import PolcaController
 
     def run() -> float:
         return RowSimulation(RowConfig(n_servers=60), table).run(PolcaController()).peak_frac

@@ -19,12 +19,12 @@ from pydantic import Field, field_validator
 from dcsim.climate import ClimateConfig
 from dcsim.cooling import CoolingConfig
 from dcsim.errors import InputError
+from dcsim.resources import bundled_dir
 from dcsim.schema import StrictModel, read_yaml, validate_model
 from dcsim.workload import TrainingConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TOPOLOGY_DIR = PROJECT_ROOT / "topologies"
-SCENARIO_DIR = PROJECT_ROOT / "scenarios"
+TOPOLOGY_DIR = bundled_dir("topologies")
+SCENARIO_DIR = bundled_dir("scenarios")
 DEFAULT_SCENARIO = SCENARIO_DIR / "default.yaml"
 
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from dcsim.config import SCENARIO_DIR, load_scenario
+from dcsim.config import load_scenario
 from dcsim.errors import InputError
+from dcsim.resources import find_bundled
 from dcsim.schema import StrictModel, read_yaml, validate_model
 
 ENV_ALIASES = {
@@ -209,14 +210,7 @@ def load_spec(
     if scenario is not None:
         p = Path(scenario)
         if not p.is_file():
-            for cand in (
-                SCENARIO_DIR / p,
-                SCENARIO_DIR / "tasks" / p,
-                SCENARIO_DIR / "tasks" / f"{p}.yaml",
-            ):
-                if cand.is_file():
-                    p = cand
-                    break
+            p = find_bundled("scenarios", p, ("", "tasks")) or p
         raw = read_yaml(p)
         if isinstance(raw, dict) and "env" in raw:
             data, scenario = raw, str(p)
@@ -359,7 +353,7 @@ def evaluate(
     on_episode: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Run `agent` for `episodes` episodes with reset seeds seed, seed+1, ..."""
-    from agents import make_agent
+    from dcsim.agents import make_agent
 
     if episodes < 1:
         raise InputError("episodes must be >= 1", field="episodes")

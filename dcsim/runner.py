@@ -35,7 +35,7 @@ def simulate(
     on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[list[dict[str, float]], dict[str, Any], dict[str, Any]]:
     """Step the Datacenter env with the named agent; returns (timeseries rows, summary, system facts)."""
-    from agents import make_agent
+    from dcsim.agents import make_agent
     from dcsim.envs.datacenter import DatacenterEnv
 
     sc = loaded.scenario

@@ -374,7 +374,7 @@ def _resolve_base(spec: SweepSpec, sweep_file: Path) -> Path:
 
 def _check_agent(agent: str, sweep_file: Path) -> None:
     """Reject an unknown agent before any run starts (same rules as agents.make_agent)."""
-    from agents import HEURISTICS, SB3_ALGOS
+    from dcsim.agents import HEURISTICS, SB3_ALGOS
 
     if ":" in agent and agent.split(":", 1)[0].lower() in SB3_ALGOS:
         model = Path(agent.split(":", 1)[1])

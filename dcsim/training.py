@@ -56,7 +56,7 @@ def train(
     on_step: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1)."""
-    from agents.sb3 import (
+    from dcsim.agents.sb3 import (
         SB3Agent,
         _algo_class,
         check_algo_fits,

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from dcsim.agents import make_agent
+from dcsim.agents.sb3 import SB3Agent, check_algo_fits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from typer.testing import CliRunner
 
-from agents import make_agent
-from agents.sb3 import SB3Agent, check_algo_fits
-from cli import app
+from dcsim.cli import app
 from dcsim.envs.cooling import CoolingEnv
 from dcsim.envs.placement import RULES, PlacementEnv, dense_max_min
 from dcsim.errors import InputError

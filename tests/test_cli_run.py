@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 
 runner = CliRunner()
 SMALL_ARGS = ["--set", "cluster.servers=8", "--set", "cluster.servers_per_rack=2", "--steps", "20"]

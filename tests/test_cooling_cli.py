@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 from dcsim.climate import ClimateConfig, WeatherConfig
 from dcsim.cooling import CoolingConfig, simulate_period
 

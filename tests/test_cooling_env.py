@@ -5,9 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from dcsim.agents.cooling import FixedSetpoint, ReactiveSetpoint
 
 import dcsim.envs  # noqa: F401  (registers ids)
-from agents.cooling import FixedSetpoint, ReactiveSetpoint
 from dcsim.envs.cooling import OBS_NAMES, CoolingEnv
 
 

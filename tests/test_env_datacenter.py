@@ -5,9 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from dcsim.agents import make_agent
 
 import dcsim.envs  # noqa: F401  (registers ids)
-from agents import make_agent
 from tests.conftest import SMALL
 
 
@@ -89,7 +89,7 @@ def test_unknown_agent_is_input_error():
 @pytest.mark.slow
 def test_ppo_trains_a_few_thousand_steps(tmp_path):
     pytest.importorskip("stable_baselines3")
-    from agents.sb3 import SB3Agent
+    from dcsim.agents.sb3 import SB3Agent
 
     env = make_env(steps=64)
     agent = SB3Agent.train("ppo", env, timesteps=2048, seed=0, n_steps=512, batch_size=128)

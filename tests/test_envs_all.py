@@ -5,12 +5,12 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from dcsim.agents import available, heuristics, make_agent
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import dcsim.envs  # noqa: F401  (registers the ids)
-from agents import available, heuristics, make_agent
 from dcsim.envs import ENV_IDS
 
 SMALL = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from dcsim.agents.routing import Colour, Ecmp, GreedySplit, Spray
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dcsim.envs  # noqa: F401  (registers ids)
-from agents.routing import Colour, Ecmp, GreedySplit, Spray
 from dcsim.envs.flow_split import OBS_INDEX, FlowSplitEnv
 from dcsim.errors import InputError
 from dcsim.network.patterns import traffic_time

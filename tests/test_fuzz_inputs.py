@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 from dcsim.results import contained, safe_name
 from tests.test_fuzz_inputs import assert_ok_or_clean, dump, mutated
 
@@ -32,7 +32,7 @@ def test_core_runs_without_torch_or_sb3(tmp_path):
         "        if name.split('.')[0] in ('torch', 'stable_baselines3'):\n"
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from cli import app\n"
+        "from dcsim.cli import app\n"
         f"app(['run', '--steps', '3', '--set', 'cluster.servers=2', '--json', '--no-plot', '--out', {str(tmp_path)!r}])\n"
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -93,7 +93,7 @@ def test_sweep_killed_with_sigkill_resumes_only_missing_runs(tmp_path):
     cmd = [
         sys.executable,
         "-c",
-        "from cli import app; app()",
+        "from dcsim.cli import app; app()",
         "sweep",
         str(sweep),
         "--out",

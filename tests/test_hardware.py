@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 from dcsim.errors import InputError
 from dcsim.hardware import HARDWARE_DIR, HardwareProfile, catalog, get_profile
 from dcsim.schema import Sourced, StrictModel, load_model

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 
 runner = CliRunner()
 

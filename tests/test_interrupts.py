@@ -20,7 +20,7 @@ def start_run(out: Path, steps: int) -> subprocess.Popen:
     cmd = [
         sys.executable,
         "-c",
-        "from cli import app; app()",
+        "from dcsim.cli import app; app()",
         "run",
         *ARGS,
         "--steps",
@@ -59,7 +59,7 @@ def test_kill_run_midway_then_rerun(tmp_path, sig):
         [
             sys.executable,
             "-c",
-            "from cli import app; app()",
+            "from dcsim.cli import app; app()",
             "run",
             *ARGS,
             "--steps",
@@ -90,7 +90,7 @@ def test_kill_run_midway_then_rerun(tmp_path, sig):
         [
             sys.executable,
             "-c",
-            "from cli import app; app()",
+            "from dcsim.cli import app; app()",
             "run",
             *ARGS,
             "--steps",

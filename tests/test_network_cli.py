@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 
 runner = CliRunner()
 TOPO = Path(__file__).resolve().parents[1] / "topologies"

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from dcsim.agents.polca import PolcaController
 
-from agents.polca import PolcaController
 from dcsim.errors import InputError
 from dcsim.polca import (
     POLCA_A100_MHZ,

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from cli import app
+from dcsim.cli import app
 
 runner = CliRunner()
 ARGS = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from dcsim.agents.polca import PolcaAgent
 
 import dcsim.envs  # noqa: F401  (registers the ids)
-from agents.polca import PolcaAgent
 from dcsim.envs.power_cap import OBS_NAMES, PowerCapEnv
 
 

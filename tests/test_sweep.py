@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import dcsim.sweep as sweep_mod
-from cli import app
+from dcsim.cli import app
 from dcsim.errors import InputError
 from dcsim.results import run_id
 from dcsim.sweep import (

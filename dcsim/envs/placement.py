@@ -11,10 +11,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from dcsim.config import TOPOLOGY_DIR
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
 from dcsim.network import collective_time, load_topology, route
+from dcsim.network.topology import resolve_topology_path
 from dcsim.power import PHASE_ACTIVITY
 
 RULES = ("pack", "spread", "first-fit")
@@ -31,11 +31,7 @@ _PATH_CACHE: dict[tuple[str, str], dict] = {}
 
 def _resolve_topology(topology: Any) -> Any:
     if isinstance(topology, str | Path):
-        p = Path(topology)
-        if not p.is_file():
-            for cand in (TOPOLOGY_DIR / p, TOPOLOGY_DIR / f"{p}.yaml"):
-                if cand.is_file():
-                    return cand
+        return resolve_topology_path(topology)
     return topology
 
 

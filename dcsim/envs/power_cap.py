@@ -43,7 +43,7 @@ class PowerCapEnv(gym.Env):
     every second, clock commands land after a random out-of-band delay (up to 40 s), and a
     power brake drops every GPU to ~288 MHz-equivalent within 5 s whenever the row exceeds its
     budget. Half the servers run high-priority work. Same task as `dcsim reproduce polca`;
-    `agents.polca.PolcaAgent` is the heuristic baseline.
+    `dcsim.agents.polca.PolcaAgent` is the heuristic baseline.
 
     ## Action space
     `Box(-1, 1, (2,), float32)`: target clock of low-priority and high-priority servers, each

@@ -32,6 +32,7 @@ from pydantic import Field, TypeAdapter, ValidationError, model_validator
 from scipy.sparse.csgraph import shortest_path
 
 from dcsim.errors import InputError
+from dcsim.resources import bundled_dir, find_bundled, list_bundled
 from dcsim.schema import StrictModel, format_validation_error, read_yaml
 
 GBPS = 1e9 / 8.0  # bytes/s per Gb/s
@@ -674,7 +675,7 @@ def _compile(cfg: Any) -> Fabric:
     return fab
 
 
-TOPOLOGY_DIR = Path(__file__).resolve().parents[2] / "topologies"
+TOPOLOGY_DIR = bundled_dir("topologies")
 
 
 def resolve_topology_path(name: str | Path) -> Path:
@@ -682,15 +683,12 @@ def resolve_topology_path(name: str | Path) -> Path:
     p = Path(name)
     if p.is_file():
         return p
-    for cand in (TOPOLOGY_DIR / p.name, TOPOLOGY_DIR / f"{p.name}.yaml"):
-        if cand.is_file():
-            return cand
-    return p
+    return find_bundled("topologies", p.name) or p
 
 
 def list_presets() -> list[Path]:
     """Bundled topology YAML files."""
-    return sorted(TOPOLOGY_DIR.glob("*.yaml"))
+    return list_bundled("topologies")
 
 
 def load_topology(source: str | Path | dict[str, Any] | Any) -> Fabric:

@@ -1,0 +1,1 @@
+"""Bundled YAML (package data of dcsim.scenarios.sweeps); found through dcsim.resources."""

@@ -1,0 +1,1 @@
+"""Bundled YAML (package data of dcsim.scenarios.tasks); found through dcsim.resources."""

@@ -1,0 +1,1 @@
+"""Bundled YAML (package data of dcsim.topologies); found through dcsim.resources."""
