@@ -41,14 +41,79 @@ class Sourced(StrictModel):
         return v
 
 
+# Limits that keep a hostile YAML from hanging or exhausting memory (issue 14): PyYAML shares
+# aliased nodes, so a 1 KB "billion laughs" chain loads fast but explodes in anything that
+# walks it (validation, repr in an error message); deep nesting overflows the recursive parser.
+MAX_YAML_BYTES = 16 * 1024 * 1024
+MAX_YAML_VALUES = 1_000_000  # scalars + collections after expanding every alias
+MAX_YAML_DEPTH = 100
+
+
+def _expanded_size_and_depth(root: yaml.Node) -> tuple[int, int]:
+    """Values and nesting depth of a composed document with aliases expanded (no recursion)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            size[key], depth[key] = 1, 1
+            continue
+        kids: list[yaml.Node] = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        if done:
+            size[key] = 1 + sum(size.get(id(k), 0) for k in kids)
+            depth[key] = 1 + max((depth.get(id(k), 0) for k in kids), default=0)
+            if size[key] > MAX_YAML_VALUES or depth[key] > MAX_YAML_DEPTH:
+                return size[key], depth[key]
+            continue
+        if len(stack) > 10 * MAX_YAML_DEPTH + len(kids) + MAX_YAML_VALUES:
+            return MAX_YAML_VALUES + 1, 0
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in size)
+    return size[id(root)], depth[id(root)]
+
+
+def _load_limited(text: str) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        n, d = _expanded_size_and_depth(node)
+        if n > MAX_YAML_VALUES:
+            raise InputError(
+                f"YAML expands to more than {MAX_YAML_VALUES:,} values "
+                "(an alias chain?); expected a plain configuration file"
+            )
+        if d > MAX_YAML_DEPTH:
+            raise InputError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path) -> Any:
-    """Load YAML with the safe loader only; errors name the file and line."""
+    """Load YAML with the safe loader only, within size/alias/depth limits; errors name the file."""
     p = Path(path)
     if not p.is_file():
         raise InputError("file not found", file=str(p))
     try:
-        with p.open("r", encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        if p.stat().st_size > MAX_YAML_BYTES:
+            raise InputError(f"file larger than {MAX_YAML_BYTES // 2**20} MiB", file=str(p))
+        text = p.read_bytes().decode("utf-8")
+        return _load_limited(text)
+    except InputError as exc:
+        if exc.file is None:
+            exc.file = str(p)
+            exc.args = (exc.render(),)
+        raise
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -56,6 +121,10 @@ def read_yaml(path: str | Path) -> Any:
         raise InputError(f"invalid YAML{loc}: {problem}", file=str(p)) from None
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", file=str(p)) from None
+    except RecursionError:
+        raise InputError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels", file=str(p)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", file=str(p)) from None
 
 
 def format_validation_error(exc: ValidationError) -> tuple[str, str]:
