@@ -254,7 +254,9 @@ def load_epw(path: Path, offset_s: float = 0.0) -> Weather:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
-        raise InputError(f"cannot read weather file: {exc}", file=str(path)) from None
+        raise InputError(
+            f"cannot read weather file: {exc.strerror or exc}", file=str(path)
+        ) from None
     rows = [ln.split(",") for ln in lines[8:] if ln.strip()]
     if len(rows) < 24:
         raise InputError(
@@ -268,6 +270,11 @@ def load_epw(path: Path, offset_s: float = 0.0) -> Weather:
         raise InputError(
             "EPW data record is not numeric in month/day/hour/dry bulb/RH", file=str(path)
         ) from None
+    if not np.all(np.isfinite(arr)):
+        raise InputError(
+            "EPW data record has a non-finite month/day/hour/dry bulb/RH (nan or inf)",
+            file=str(path),
+        )
     keep = ~((arr[:, 0] == 2) & (arr[:, 1] == 29))
     arr = arr[keep]
     month = arr[:, 0].astype(int)
@@ -277,12 +284,27 @@ def load_epw(path: Path, offset_s: float = 0.0) -> Weather:
     tau = doy0 * DAY_S + arr[:, 2] * 3600.0
     tau = np.mod(tau, YEAR_S)
     tdb, rh = arr[:, 3], arr[:, 4] / 100.0
-    if np.any(tdb > 70) or np.any(tdb < -70):
+    _check_dry_bulb(tdb, path, "EPW dry bulb")
+    if np.any(rh < 0) or np.any(rh > 1.1):
         raise InputError(
-            "EPW dry bulb outside -70..70 C (missing-value code 99.9?)", file=str(path)
+            "EPW relative humidity outside 0..110 % (missing-value code 999?)", file=str(path)
         )
     tau, idx = np.unique(tau, return_index=True)
     return Weather(tau, tdb[idx], rh[idx], YEAR_S, offset_s, name=path.name)
+
+
+# Earth's recorded extremes are -89 C and +57 C; beyond +-70 C the value is a unit or
+# missing-value code, and the psychrometric fits (Stull 2011) are meaningless.
+DRY_BULB_RANGE_C = (-70.0, 70.0)
+
+
+def _check_dry_bulb(tdb: np.ndarray, path: Path, what: str) -> None:
+    lo, hi = DRY_BULB_RANGE_C
+    if np.any(tdb > hi) or np.any(tdb < lo):
+        raise InputError(
+            f"{what} outside {lo:g}..{hi:g} C (missing-value code 99.9, or Fahrenheit?)",
+            file=str(path),
+        )
 
 
 def _read_csv_columns(
@@ -295,7 +317,11 @@ def _read_csv_columns(
             rows = list(reader)
             header = reader.fieldnames or []
     except OSError as exc:
-        raise InputError(f"cannot read CSV: {exc}", file=str(path)) from None
+        raise InputError(f"cannot read CSV: {exc.strerror or exc}", file=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text CSV file", file=str(path)) from None
+    except csv.Error as exc:
+        raise InputError(f"malformed CSV: {exc}", file=str(path)) from None
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(f"missing column(s) {missing}; header has {header}", file=str(path))
@@ -330,6 +356,7 @@ def load_weather_csv(path: Path, offset_s: float = 0.0) -> Weather:
         raise InputError("column 'rh' outside 0..1 (fraction) or 0..100 (percent)", file=str(path))
     if np.any(rh > 1.5):
         rh = rh / 100.0
+    _check_dry_bulb(cols["dry_bulb_c"], path, "column 'dry_bulb_c'")
     period = _series_period(t, path)
     return Weather(t - t[0], cols["dry_bulb_c"], rh, period, offset_s, name=path.name)
 

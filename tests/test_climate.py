@@ -258,3 +258,58 @@ def test_carbon_errors():
     with pytest.raises(InputError) as exc:
         validate_model(ClimateConfig, {"weather": {"daily_amplitude_c": -2}}, prefix="climate")
     assert exc.value.field == "climate.weather.daily_amplitude_c"
+
+
+# ------------------------------------------------------------- hostile weather files (issue 14)
+def _build(p: Path):
+    return build_weather(ClimateConfig(weather=WeatherConfig(source="file", path=str(p))), None, 0)
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("time_s,dry_bulb_c,rh\n0,1e300,50\n60,21,50\n", "outside -70..70 C"),
+        ("time_s,dry_bulb_c,rh\n0,-1e300,50\n60,21,50\n", "outside -70..70 C"),
+        ("time_s,dry_bulb_c,rh\n0,99.9,50\n60,21,50\n", "outside -70..70 C"),
+    ],
+)
+def test_csv_weather_out_of_physical_range(tmp_path, text, needle):
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(InputError) as exc:
+        _build(p)
+    assert needle in exc.value.message and exc.value.file == str(p)
+
+
+def test_binary_weather_csv_is_an_input_error(tmp_path):
+    p = tmp_path / "bin.csv"
+    p.write_bytes(b"time_s,dry_bulb_c,rh\n\xff\xfe\xfa\x00\x01\n")
+    with pytest.raises(InputError, match="UTF-8") as exc:
+        _build(p)
+    assert exc.value.file == str(p)
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_epw_with_non_finite_values_is_refused(tmp_path, bad):
+    p = tmp_path / "nan.epw"
+    _epw(p, days=2)
+    lines = p.read_text().splitlines()
+    fields = lines[12].split(",")
+    fields[6] = bad
+    lines[12] = ",".join(fields)
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="non-finite") as exc:
+        _build(p)
+    assert exc.value.file == str(p)
+
+
+def test_epw_humidity_missing_code_is_refused(tmp_path):
+    p = tmp_path / "rh.epw"
+    _epw(p, days=2)
+    lines = p.read_text().splitlines()
+    fields = lines[9].split(",")
+    fields[8] = "999"
+    lines[9] = ",".join(fields)
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="relative humidity"):
+        _build(p)
