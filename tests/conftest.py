@@ -12,7 +12,6 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # A small cluster and a short episode keep whole-loop tests fast.
 SMALL = {
