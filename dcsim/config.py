@@ -20,7 +20,7 @@ from dcsim.climate import ClimateConfig
 from dcsim.cooling import CoolingConfig
 from dcsim.errors import InputError
 from dcsim.resources import bundled_dir
-from dcsim.schema import StrictModel, read_yaml, validate_model
+from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
 from dcsim.workload import TrainingConfig
 
 TOPOLOGY_DIR = bundled_dir("topologies")
@@ -89,7 +89,7 @@ class RewardConfig(StrictModel):
 class Scenario(StrictModel):
     name: str = "scenario"
     description: str = ""
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     time: TimeConfig = TimeConfig()
     cluster: ClusterConfig = ClusterConfig()
     workload: TrainingConfig = TrainingConfig()

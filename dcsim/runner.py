@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dcsim.config import LoadedScenario
+from dcsim.errors import InputError
 from dcsim.results import (
     RunWriter,
     contained,
@@ -15,6 +16,7 @@ from dcsim.results import (
     run_id,
     safe_name,
 )
+from dcsim.schema import MAX_SEED
 from dcsim.sim import summarize
 
 
@@ -25,6 +27,13 @@ class RunResult:
     summary: dict[str, Any]
     system: dict[str, Any]
     reused: bool = False
+
+
+def check_seed(seed: int) -> int:
+    """A seed every consumer accepts (NumPy, Gymnasium, SB3): 0..2**32-1, else InputError."""
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise InputError(f"must be between 0 and {MAX_SEED} (2**32 - 1), got {seed}", field="seed")
+    return int(seed)
 
 
 def simulate(
@@ -39,7 +48,7 @@ def simulate(
     from dcsim.envs.datacenter import DatacenterEnv
 
     sc = loaded.scenario
-    seed = sc.seed if seed is None else seed
+    seed = check_seed(sc.seed if seed is None else seed)
     n = steps or sc.time.steps
     env = DatacenterEnv(loaded, steps=n)
     pol = make_agent(agent, env)
@@ -76,7 +85,7 @@ def run_and_write(
     import json
 
     sc = loaded.scenario
-    seed = sc.seed if seed is None else seed
+    seed = check_seed(sc.seed if seed is None else seed)
     n = steps or sc.time.steps
     config = sc.model_dump(mode="json")
     rid = run_id(config, seed, {"agent": agent, "steps": n})

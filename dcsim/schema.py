@@ -13,6 +13,9 @@ from dcsim.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
 
+# NumPy's legacy and SeedSequence-compatible seeds that every consumer here accepts.
+MAX_SEED = 2**32 - 1
+
 
 class StrictModel(BaseModel):
     """Base for every config model: unknown fields are errors, values are validated."""

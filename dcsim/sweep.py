@@ -51,7 +51,7 @@ from dcsim.results import (
     safe_name,
 )
 from dcsim.runner import simulate
-from dcsim.schema import StrictModel, read_yaml, validate_model
+from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
 
 EXECUTORS = ("serial", "local", "dask")
 
@@ -123,7 +123,9 @@ class SweepSpec(StrictModel):
     method: Literal["grid", "zip", "random"] = "grid"
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
     samples: int | None = Field(None, ge=1, le=1_000_000, description="random: number of samples")
-    sample_seed: int = Field(0, ge=0, description="random: seed of the parameter sampler")
+    sample_seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="random: seed of the parameter sampler"
+    )
     seeds: list[int] | int | None = Field(
         None,
         description="simulation seeds per point: a list, or a count n meaning 0..n-1 (default: base seed)",
@@ -168,8 +170,8 @@ class SweepSpec(StrictModel):
         if isinstance(v, list):
             if not v:
                 raise ValueError("seeds must not be empty")
-            if any(s < 0 for s in v):
-                raise ValueError("seeds must be >= 0")
+            if any(not 0 <= s <= MAX_SEED for s in v):
+                raise ValueError(f"seeds must be between 0 and {MAX_SEED} (2**32 - 1)")
         return v
 
     @model_validator(mode="after")

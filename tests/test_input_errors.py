@@ -111,3 +111,27 @@ def test_every_shipped_yaml_validates(path):
     root = Path(__file__).resolve().parents[1]
     res = runner.invoke(app, ["validate", str(root / path)])
     assert res.exit_code == 0, res.output
+
+
+# ------------------------------------------------------------ seeds outside NumPy's range (issue 14)
+@pytest.mark.parametrize("seed", ["4294967296", "99999999999999999999"])
+def test_run_seed_out_of_range_is_exit_2(seed):
+    from typer.testing import CliRunner
+
+    from dcsim.cli import app
+
+    res = CliRunner().invoke(app, ["run", "--seed", seed, "--steps", "2", "--json"])
+    assert res.exit_code == 2, res.output
+    assert "seed" in res.output and "2**32 - 1" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_sweep_seeds_out_of_range_refused_at_planning(tmp_path):
+    from dcsim.errors import InputError
+    from dcsim.sweep import plan_sweep
+
+    f = tmp_path / "s.yaml"
+    f.write_text("name: s\nseeds: [0, 4294967296]\nparameters:\n  cluster.servers: [8]\n")
+    with pytest.raises(InputError) as exc:
+        plan_sweep(f)
+    assert exc.value.field == "seeds" and "2**32 - 1" in exc.value.message
