@@ -17,6 +17,7 @@ from typing import Any
 
 from dcsim.errors import InputError
 from dcsim.evaluation import EnvSpec, build_env
+from dcsim.hyperparams import validate_hyperparams
 from dcsim.results import RunWriter, contained, csv_text, environment_versions, run_id, safe_name
 
 
@@ -72,7 +73,7 @@ def train(
     probe = build_env(spec)  # fail fast on bad input, in this process, with a clear message
     check_algo_fits(algo, probe)
     probe.close()
-    hp = dict(hyperparams or {})
+    hp = validate_hyperparams(algo, hyperparams, n_envs)
     extra = {"algo": algo, "timesteps": timesteps, "n_envs": n_envs, "hyperparams": hp}
     if normalize:
         extra["normalize"] = True
@@ -86,14 +87,9 @@ def train(
                 vec = normalized(vec, float(hp.get("gamma", 0.99)))
             ckpt = writer.path("checkpoints") if checkpoint_every > 0 else None
             callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
-            try:
-                agent = SB3Agent.train(
-                    algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
-                )
-            except TypeError as exc:  # unknown hyperparameter name
-                raise InputError(
-                    f"bad hyperparameter for {algo.upper()}: {exc}", field="hp"
-                ) from None
+            agent = SB3Agent.train(
+                algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
+            )
             agent.save(writer.path("model.zip"))
             writer.write_text("training.csv", csv_text(episodes))
             manifest = {
