@@ -1,0 +1,197 @@
+"""The contract every dcsim env follows, so tools treat all envs alike.
+
+An env class declares, once:
+- `Kwargs`: a pydantic model of its constructor arguments (subclass of `EnvKwargs`);
+  unknown or invalid arguments are `InputError`s naming the field;
+- `REWARD`: its reward terms (`RewardTerm`) with default weights; the constructor takes
+  `reward_weights` (term -> weight), validated by `reward_weights()`; the env computes
+  unweighted terms and `weigh()` applies the weights, so
+  `info["reward_terms"][k] == weight[k] * raw[k]` and `reward == sum(info["reward_terms"])`;
+- `features`: its observation entries (`Feature`: name, unit, scale, bounds); the env builds
+  `observation_space` with `observation_space()` and observations with `encode()`, and
+  heuristics read physical values back with `physical()`;
+- `METRICS`: the numeric entries of `info["metrics"]` (`Metric`) with how an episode
+  aggregates them (`sum`, `mean`, `max`, or `none` for stamps such as `t_s`); `Episode`
+  applies that declaration.
+
+Typical constructor:
+
+    def __init__(self, **kwargs):
+        self.kw = parse_kwargs(self.Kwargs, kwargs)
+        self.weights = reward_weights(self.REWARD, self.kw.reward_weights)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+from gymnasium import spaces
+from pydantic import Field
+
+from dcsim.errors import InputError
+from dcsim.schema import StrictModel, validate_model
+
+Aggregation = Literal["sum", "mean", "max", "none"]
+AGGREGATIONS: tuple[str, ...] = ("sum", "mean", "max", "none")
+
+
+# ------------------------------------------------------------------ kwargs
+class EnvKwargs(StrictModel):
+    """Base of every env's constructor arguments: unknown names are refused."""
+
+    reward_weights: dict[str, Any] = Field(
+        default_factory=dict, description="reward term -> weight (the env's REWARD names)"
+    )
+
+
+K = TypeVar("K", bound=EnvKwargs)
+
+
+def parse_kwargs(model: type[K], kwargs: Mapping[str, Any]) -> K:
+    """Validate constructor arguments; InputError names the offending field."""
+    return validate_model(model, dict(kwargs))
+
+
+# ------------------------------------------------------------------ reward
+@dataclass(frozen=True)
+class RewardTerm:
+    """One reward term: `weight` is the default; `violation` marks a constraint term
+    (a negative value means the step broke the constraint; evaluation counts those steps)."""
+
+    name: str
+    weight: float
+    violation: bool = False
+
+
+def reward_weights(
+    terms: Sequence[RewardTerm],
+    given: Mapping[str, Any] | None,
+    defaults: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Defaults (the terms' own, or `defaults`) updated by `given`, validated once.
+
+    Unknown names and weights that are not finite numbers >= 0 are InputErrors naming
+    `reward.<term>`.
+    """
+    names = [t.name for t in terms]
+    out = {t.name: float(t.weight) for t in terms}
+    if defaults:
+        out.update({k: float(v) for k, v in defaults.items()})
+    for k, v in (given or {}).items():
+        if k not in out:
+            raise InputError(
+                f"unknown reward term; expected one of: {', '.join(names)}",
+                field=f"reward.{k}",
+            )
+        ok = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+        if not (ok and math.isfinite(float(v)) and float(v) >= 0):
+            raise InputError(
+                f"reward weight must be a finite number >= 0 (got {v!r})", field=f"reward.{k}"
+            )
+        out[k] = float(v)
+    return out
+
+
+def weigh(weights: Mapping[str, float], raw: Mapping[str, float]) -> dict[str, float]:
+    """Weighted terms for `info["reward_terms"]`; the reward is their sum."""
+    return {k: float(weights[k] * v) for k, v in raw.items()}
+
+
+# ------------------------------------------------------------------ observation
+@dataclass(frozen=True)
+class Feature:
+    """One observation entry: observation = clip((physical - offset) / scale, low, high).
+
+    `name` and `unit` describe the physical value (e.g. "inlet_max_c", "C"); `low`/`high`
+    bound the observation entry (the Box bounds).
+    """
+
+    name: str
+    unit: str
+    scale: float = 1.0
+    low: float = -10.0
+    high: float = 10.0
+    offset: float = 0.0
+
+
+def observation_space(features: Sequence[Feature]) -> spaces.Box:
+    low = np.array([f.low for f in features], dtype=np.float32)
+    high = np.array([f.high for f in features], dtype=np.float32)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+def encode(features: Sequence[Feature], values: Mapping[str, float]) -> np.ndarray:
+    """Physical values by feature name -> the clipped float32 observation (NaN -> 0)."""
+    if len(values) != len(features):
+        missing = [f.name for f in features if f.name not in values]
+        extra = [k for k in values if k not in {f.name for f in features}]
+        raise KeyError(
+            f"observation values do not match features: missing {missing}, extra {extra}"
+        )
+    x = np.array([(float(values[f.name]) - f.offset) / f.scale for f in features], dtype=np.float64)
+    low = np.array([f.low for f in features])
+    high = np.array([f.high for f in features])
+    x = np.where(np.isnan(x), 0.0, x)
+    return np.clip(x, low, high).astype(np.float32)
+
+
+def feature_index(features: Sequence[Feature], name: str) -> int:
+    for i, f in enumerate(features):
+        if f.name == name:
+            return i
+    raise KeyError(f"no observation feature '{name}'; have {[f.name for f in features]}")
+
+
+def physical(obs: np.ndarray, features: Sequence[Feature], name: str) -> float:
+    """The physical value of feature `name` in `obs` (as clipped by the bounds)."""
+    i = feature_index(features, name)
+    return float(obs[i]) * features[i].scale + features[i].offset
+
+
+# ------------------------------------------------------------------ metrics
+@dataclass(frozen=True)
+class Metric:
+    """A numeric `info["metrics"]` entry and how an episode aggregates it."""
+
+    name: str
+    unit: str
+    agg: Aggregation
+
+    def __post_init__(self) -> None:
+        if self.agg not in AGGREGATIONS:
+            raise ValueError(f"metric {self.name}: aggregation must be one of {AGGREGATIONS}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float | np.floating | np.integer) and not isinstance(v, bool)
+
+
+class Episode:
+    """Aggregates per-step `info["metrics"]` as declared: sum, mean over steps, or max.
+
+    Metrics the env does not declare, non-numeric values and `none` metrics are skipped.
+    """
+
+    def __init__(self, metrics: Sequence[Metric]):
+        self.agg = {m.name: m.agg for m in metrics if m.agg != "none"}
+        self.acc: dict[str, float] = {}
+        self.n: dict[str, int] = {}
+
+    def add(self, values: Mapping[str, Any]) -> None:
+        for k, v in values.items():
+            kind = self.agg.get(k)
+            if kind is None or not _is_number(v):
+                continue
+            v = float(v)
+            if k not in self.acc:
+                self.acc[k], self.n[k] = v, 1
+                continue
+            self.acc[k] = max(self.acc[k], v) if kind == "max" else self.acc[k] + v
+            self.n[k] += 1
+
+    def result(self) -> dict[str, float]:
+        return {k: s / self.n[k] if self.agg[k] == "mean" else s for k, s in self.acc.items()}
