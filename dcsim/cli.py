@@ -1122,7 +1122,15 @@ def train(
         kv_table(
             f"trained {algo.upper()} on {spec.env_id} ({spec.name})",
             [
-                ("timesteps", f"{timesteps:,}"),
+                (
+                    "timesteps",
+                    f"{m['timesteps']:,}"
+                    + (
+                        f" (asked {timesteps:,}; SB3 finishes the last rollout)"
+                        if m["timesteps"] != timesteps
+                        else ""
+                    ),
+                ),
                 ("seed", str(seed)),
                 ("parallel envs", f"{n_envs} ({m['vec_env']})"),
                 ("episodes finished", str(m["episodes_finished"])),

@@ -98,7 +98,10 @@ def train(
                 "kind": "train",
                 "env": spec.as_dict(),
                 "algo": algo,
-                "timesteps": timesteps,
+                # SB3 stops after the rollout that crosses the budget (on-policy: whole
+                # n_steps x n_envs rollouts), so report what was trained, not what was asked.
+                "timesteps": int(agent.model.num_timesteps),
+                "timesteps_requested": timesteps,
                 "seed": seed,
                 "n_envs": n_envs,
                 "vec_env": "SubprocVecEnv"

@@ -181,6 +181,14 @@ def test_train_writes_run_and_is_deterministic(tmp_path: Path) -> None:
     assert a == b
 
 
+def test_train_reports_the_timesteps_it_ran(tmp_path: Path) -> None:
+    # PPO collects whole rollouts of n_steps x n_envs: asking 40 with n_steps=32 runs 64.
+    spec = load_spec("tasks/placement.yaml", overrides={"n_jobs": 16})
+    r = train(spec, "ppo", 40, seed=0, out=tmp_path, hyperparams=TINY_PPO)
+    m = json.loads((r.run_dir / "manifest.json").read_text())
+    assert m["timesteps"] == 64 and m["timesteps_requested"] == 40
+
+
 def test_run_episode_counts_violations() -> None:
     class Hot:
         def reset(self) -> None:
