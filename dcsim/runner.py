@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,43 @@ def check_seed(seed: int) -> int:
     if not 0 <= int(seed) <= MAX_SEED:
         raise InputError(f"must be between 0 and {MAX_SEED} (2**32 - 1), got {seed}", field="seed")
     return int(seed)
+
+
+PROGRESS_FD_ENV = "DCSIM_PROGRESS_FD"
+
+
+def progress_line() -> Callable[[str], None] | None:
+    """Test hook: with DCSIM_PROGRESS_FD=N set, return a writer of one line to file descriptor N.
+
+    `dcsim run` writes `step K` after each completed step and a sweep writes `run K` after
+    each finished run, so kill tests can signal the process exactly once it reached step K
+    instead of sleeping. Read once per run or sweep; when unset it returns None and costs nothing.
+    """
+    fd = os.environ.get(PROGRESS_FD_ENV)
+    if not fd:
+        return None
+    n = int(fd)
+
+    def write(line: str) -> None:
+        os.write(n, f"{line}\n".encode())
+
+    return write
+
+
+def _reporting(
+    on_step: Callable[[int, int], None] | None,
+) -> Callable[[int, int], None] | None:
+    """on_step, plus a `step K` progress line when the test hook is set."""
+    report = progress_line()
+    if report is None:
+        return on_step
+
+    def step(k: int, n: int) -> None:
+        report(f"step {k}")
+        if on_step:
+            on_step(k, n)
+
+    return step
 
 
 def simulate(
@@ -99,7 +137,7 @@ def run_and_write(
             reused=True,
         )
     with RunWriter(final) as writer:
-        rows, summary, system = simulate(loaded, agent, n, seed, on_step)
+        rows, summary, system = simulate(loaded, agent, n, seed, _reporting(on_step))
         title = f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}"
         run_dir = writer.write_sim_run(
             config,

@@ -50,7 +50,7 @@ from dcsim.results import (
     run_id,
     safe_name,
 )
-from dcsim.runner import simulate
+from dcsim.runner import progress_line, simulate
 from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
 
 EXECUTORS = ("serial", "local", "dask")
@@ -803,6 +803,7 @@ def run_sweep(
             atomic_write_text(sweep_dir / "index.csv", index_text(ordered, params))
 
         flush()
+        report = progress_line()  # test hook: `run K` once K runs are done (dcsim.runner)
         try:
             results = _EXECUTORS[executor](todo, workers=workers, address=address, client=client)
             with contextlib.closing(results):
@@ -823,6 +824,8 @@ def run_sweep(
                         counts["failed"] += 1
                     counts["done"] += 1
                     flush()
+                    if report:
+                        report(f"run {counts['done']}")
                     if on_progress:
                         on_progress(o, counts)
         finally:

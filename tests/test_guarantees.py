@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from dcsim.cli import app
 from dcsim.results import contained, safe_name
+from dcsim.runner import PROGRESS_FD_ENV
 from tests.test_fuzz_inputs import assert_ok_or_clean, dump, mutated
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,18 +100,25 @@ def test_sweep_killed_with_sigkill_resumes_only_missing_runs(tmp_path):
         str(out),
         "--json",
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    t0 = time.monotonic()
-    done = 0
-    while time.monotonic() - t0 < 120 and proc.poll() is None:
-        if (out / "killme" / "index.csv").exists():
-            done = sum(r["status"] == "complete" for r in index_rows(out))
-            if done >= 2:
-                break
-        time.sleep(0.05)
-    assert proc.poll() is None, "sweep finished before it could be killed; make runs longer"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    # The sweep writes `run K` to this pipe once K runs are done (dcsim.runner.progress_line).
+    rd, wr = os.pipe()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env={**os.environ, PROGRESS_FD_ENV: str(wr)},
+        pass_fds=(wr,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    os.close(wr)  # the child holds the only write end: EOF when it exits
+    with os.fdopen(rd, "rb") as progress:
+        if b"run 2\n" not in iter(progress.readline, b""):
+            proc.wait(timeout=30)
+            raise AssertionError(f"sweep ended before 2 runs were done: {proc.stderr.read()!r}")
+        assert proc.poll() is None, "sweep finished before it could be killed; make runs longer"
+        assert sum(r["status"] == "complete" for r in index_rows(out)) >= 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
     runs_dir = out / "killme" / "runs"
     finished = {
         p.name: (p / "summary.json").read_bytes()

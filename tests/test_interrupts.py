@@ -7,16 +7,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from dcsim.runner import PROGRESS_FD_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--set", "cluster.servers=4", "--set", "cluster.servers_per_rack=2", "--no-plot", "--json"]
 
 
-def start_run(out: Path, steps: int) -> subprocess.Popen:
+def start_run(out: Path, steps: int, progress_fd: int) -> subprocess.Popen:
+    """`dcsim run` writing one `step K` line per completed step to progress_fd (dcsim.runner hook)."""
     cmd = [
         sys.executable,
         "-c",
@@ -28,19 +31,24 @@ def start_run(out: Path, steps: int) -> subprocess.Popen:
         "--out",
         str(out),
     ]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {**os.environ, PROGRESS_FD_ENV: str(progress_fd)}
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        pass_fds=(progress_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
-def wait_for_partial(out: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if list(out.glob("default/.*.partial-*")):
-            time.sleep(0.5)  # let it get well into the run
+def wait_for_line(lines: Iterator[bytes], want: bytes, proc: subprocess.Popen) -> None:
+    """Block until the process reports `want` (no sleeping); fail if it exits first."""
+    for line in lines:
+        if line.strip() == want:
             return
-        if proc.poll() is not None:
-            pytest.fail(f"run ended before it could be interrupted: {proc.stderr.read().decode()}")
-        time.sleep(0.05)
-    pytest.fail("run never started writing")
+    proc.wait(timeout=30)
+    pytest.fail(f"process ended before reporting {want!r}: {proc.stderr.read().decode()}")
 
 
 def final_dirs(out: Path) -> list[Path]:
@@ -75,10 +83,16 @@ def test_kill_run_midway_then_rerun(tmp_path, sig):
     done_dir = Path(json.loads(done.stdout)["run_dir"])
     before = {p.name: p.read_bytes() for p in done_dir.iterdir()}
 
-    proc = start_run(out, steps=200_000)
-    wait_for_partial(out, proc)
-    os.kill(proc.pid, sig)
-    proc.wait(timeout=30)
+    r, w = os.pipe()
+    proc = start_run(out, steps=200_000, progress_fd=w)
+    os.close(w)  # the child holds the only write end: EOF when it exits
+    with os.fdopen(r, "rb") as progress:
+        wait_for_line(progress, b"step 50", proc)
+        # Step 50 of 200,000 is done: the run is midway, writing into its temp folder.
+        assert proc.poll() is None
+        assert list(out.glob("default/.*.partial-*")), "a running run writes into a temp folder"
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=30)
     assert proc.returncode != 0
     # Nothing half-written under a final name; the completed run is intact.
     assert final_dirs(out) == [done_dir]
