@@ -146,6 +146,15 @@ def remove_stale_partials(folder: Path) -> int:
     return removed
 
 
+def output_error(exc: OSError, where: Path) -> InputError:
+    """An OSError while writing results as a one-line InputError (read-only, full disk, a file
+    where a folder should be): the user fixes `--out`, not the code."""
+    return InputError(
+        f"cannot write results under {where}: {exc.strerror or exc}; choose another --out",
+        field="out",
+    )
+
+
 class RunWriter:
     """Collects a run's files in a temp dir; `commit()` moves it to its final name atomically.
 
@@ -155,19 +164,25 @@ class RunWriter:
 
     def __init__(self, final_dir: Path):
         self.final_dir = final_dir
-        final_dir.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_partials(final_dir.parent)
-        self.tmp_dir = Path(
-            tempfile.mkdtemp(
-                prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent
+        try:
+            final_dir.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(final_dir.parent)
+            self.tmp_dir = Path(
+                tempfile.mkdtemp(
+                    prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent
+                )
             )
-        )
+        except OSError as exc:
+            raise output_error(exc, final_dir.parent) from None
 
     def path(self, name: str) -> Path:
         return self.tmp_dir / name
 
     def write_text(self, name: str, text: str) -> None:
-        atomic_write_text(self.tmp_dir / name, text)
+        try:
+            atomic_write_text(self.tmp_dir / name, text)
+        except OSError as exc:
+            raise output_error(exc, self.tmp_dir / name) from None
 
     def write_json(self, name: str, obj: Any) -> None:
         self.write_text(name, dumps_json(obj))
@@ -233,7 +248,9 @@ def is_complete(run_dir: Path) -> bool:
     """A run directory counts only if its manifest says complete and its summary parses."""
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text())
-        json.loads((run_dir / "summary.json").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text())
     except (OSError, ValueError):
         return False
+    if not isinstance(manifest, dict) or not isinstance(summary, dict):
+        return False  # e.g. a corrupted `[]`: recompute rather than crash on reuse
     return manifest.get("status") == "complete"

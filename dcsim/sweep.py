@@ -46,6 +46,7 @@ from dcsim.results import (
     csv_text,
     dumps_json,
     is_complete,
+    output_error,
     remove_stale_partials,
     run_id,
     safe_name,
@@ -609,7 +610,10 @@ def read_index(sweep_dir: Path) -> list[dict[str, str]]:
 @contextlib.contextmanager
 def _sweep_lock(sweep_dir: Path) -> Iterator[None]:
     """One sweep per directory at a time (advisory flock; released even on SIGKILL)."""
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, sweep_dir) from None
     try:
         import fcntl
     except ImportError:  # non-POSIX: no lock

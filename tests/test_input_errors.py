@@ -135,3 +135,37 @@ def test_sweep_seeds_out_of_range_refused_at_planning(tmp_path):
     with pytest.raises(InputError) as exc:
         plan_sweep(f)
     assert exc.value.field == "seeds" and "2**32 - 1" in exc.value.message
+
+
+# ------------------------------------------------------------- output directories (issue 14)
+@pytest.mark.parametrize("target", ["file", "/dev/null"])
+def test_run_out_not_a_directory_is_exit_2(tmp_path, target):
+    out = tmp_path / "afile" if target == "file" else Path(target)
+    if target == "file":
+        out.write_text("x")
+    res = CliRunner().invoke(app, ["run", "--steps", "2", "--out", str(out), "--json"])
+    assert res.exit_code == 2, res.output
+    assert "field 'out'" in res.output and "Not a directory" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_sweep_out_a_file_is_exit_2(tmp_path):
+    out = tmp_path / "afile"
+    out.write_text("x")
+    res = CliRunner().invoke(
+        app, ["sweep", "scenarios/sweeps/batch_zip.yaml", "--out", str(out), "steps=2"]
+    )
+    assert res.exit_code == 2, res.output
+    assert "field 'out'" in res.output and "Traceback" not in res.output
+
+
+def test_resume_recomputes_a_run_whose_summary_is_corrupt(tmp_path):
+    from dcsim.config import load_scenario
+    from dcsim.runner import run_and_write
+
+    loaded = load_scenario(None)
+    first = run_and_write(loaded, tmp_path, steps=2, plot=False)
+    (first.run_dir / "summary.json").write_text("[]")
+    again = run_and_write(loaded, tmp_path, steps=2, plot=False, resume=True)
+    assert not again.reused
+    assert again.summary == first.summary
