@@ -602,8 +602,13 @@ def read_index(sweep_dir: Path) -> list[dict[str, str]]:
     p = Path(sweep_dir) / "index.csv"
     if not p.is_file():
         raise InputError("no index.csv here; is this a sweep directory?", file=str(sweep_dir))
-    with p.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"index.csv is not a readable CSV ({exc})", file=str(p)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read index.csv: {exc.strerror or exc}", file=str(p)) from None
 
 
 # ----------------------------------------------------------------------------- executors

@@ -169,3 +169,10 @@ def test_resume_recomputes_a_run_whose_summary_is_corrupt(tmp_path):
     again = run_and_write(loaded, tmp_path, steps=2, plot=False, resume=True)
     assert not again.reused
     assert again.summary == first.summary
+
+
+def test_plot_on_a_binary_index_csv_is_exit_2(tmp_path):
+    (tmp_path / "index.csv").write_bytes(b"run_id,x\n\xff\xfe\x00garbage\n")
+    res = CliRunner().invoke(app, ["plot", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert "index.csv" in res.output and "Traceback" not in res.output
