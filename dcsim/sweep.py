@@ -688,9 +688,16 @@ def _dask(
     own_client = client is None
     if client is None:
         if address:
+            scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+            if scheme not in ("tcp", "inproc", "ws"):
+                raise InputError(
+                    f"'{scheme}://' scheduler addresses need a security configuration dcsim "
+                    "does not pass; use tcp://HOST:PORT (e.g. through an SSH tunnel)",
+                    field="--address",
+                )
             try:
                 client = Client(address, timeout="15s")
-            except (OSError, TimeoutError, ValueError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise InputError(
                     f"cannot connect to the Dask scheduler at {address}: {exc}", field="--address"
                 ) from None

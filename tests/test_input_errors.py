@@ -176,3 +176,24 @@ def test_plot_on_a_binary_index_csv_is_exit_2(tmp_path):
     res = CliRunner().invoke(app, ["plot", str(tmp_path)])
     assert res.exit_code == 2, res.output
     assert "index.csv" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("address", ["tls://127.0.0.1:1", "ucx://127.0.0.1:1"])
+def test_dask_address_without_security_config_is_exit_2(tmp_path, address):
+    pytest.importorskip("dask.distributed")
+    res = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            "scenarios/sweeps/batch_zip.yaml",
+            "--out",
+            str(tmp_path),
+            "--executor",
+            "dask",
+            "--address",
+            address,
+            "steps=2",
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert "field '--address'" in res.output and "Traceback" not in res.output
