@@ -44,6 +44,9 @@ class InterconnectSpec(StrictModel):
     scaleup_domain: Sourced
     scaleup_technology: str
     nic_gbps: Sourced = Field(description="scale-out NIC line rate per accelerator, Gb/s")
+    nics_per_server: Sourced | None = Field(
+        None, description="scale-out (compute fabric) NICs per server; default one per accelerator"
+    )
 
 
 class ServerSpec(StrictModel):
