@@ -21,6 +21,7 @@ from dcsim.cooling import CoolingConfig
 from dcsim.errors import InputError
 from dcsim.resources import bundled_dir
 from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
+from dcsim.validate import refuse_wrong_kind
 from dcsim.workload import TrainingConfig
 
 TOPOLOGY_DIR = bundled_dir("topologies")
@@ -176,11 +177,28 @@ def load_scenario(
         raise InputError(
             f"expected a mapping at the top level, got {type(data).__name__}", file=str(source)
         )
+    refuse_wrong_kind(data, source, "scenario")
     data = copy.deepcopy(data)
-    for key, value in (overrides or {}).items():
-        set_dotted(data, key, value)
-    scenario = validate_model(Scenario, data, file=str(source))
+    overrides = overrides or {}
+    try:
+        for key, value in overrides.items():
+            set_dotted(data, key, value)
+        scenario = validate_model(Scenario, data, file=str(source))
+    except InputError as exc:
+        raise blame_override(exc, overrides) from None
     return LoadedScenario(scenario, source)
+
+
+def blame_override(exc: InputError, overrides: dict[str, Any]) -> InputError:
+    """Point an error at the `--set` that caused it rather than at the scenario file."""
+    field = exc.field or ""
+    for key, value in overrides.items():
+        if field == key or field.startswith(key + ".") or key.startswith(field + "."):
+            exc.file = f"command line (--set {key}={value})"
+            exc.field = field or key
+            exc.args = (exc.render(),)
+            break
+    return exc
 
 
 def scenario_from_dict(data: dict[str, Any], base_dir: Path | None = None) -> LoadedScenario:

@@ -53,6 +53,7 @@ from dcsim.results import (
 )
 from dcsim.runner import progress_line, simulate
 from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
+from dcsim.validate import refuse_wrong_kind
 
 EXECUTORS = ("serial", "local", "dask")
 
@@ -299,6 +300,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpe
         raise InputError(
             f"expected a mapping at the top level, got {type(data).__name__}", file=str(p)
         )
+    if not set(data) <= set(SweepSpec.model_fields):
+        refuse_wrong_kind(data, p, "sweep")
     try:
         data = apply_overrides(data, overrides)
     except InputError as exc:

@@ -23,6 +23,25 @@ def guess_kind(data: object) -> str:
     return "scenario"
 
 
+# What each kind of file is for: said when a file reaches a command that reads another kind.
+USED_BY = {
+    "scenario": "a scenario: run it with `dcsim run FILE`",
+    "sweep": "a sweep: run it with `dcsim sweep FILE`",
+    "task": "an RL task file: use it with `dcsim train|evaluate|compare FILE`",
+    "topology": "a fabric: name it in a scenario's cluster.topology, or `dcsim topology show FILE`",
+    "hardware": "a hardware profile: see `dcsim hardware list` and `dcsim hardware show NAME`",
+}
+
+
+def refuse_wrong_kind(data: object, source: str | Path, expected: str) -> None:
+    """InputError saying what kind of file this is and which command takes it."""
+    kind = guess_kind(data)
+    if kind != expected:
+        raise InputError(
+            f"this is not a {expected} file; it looks like {USED_BY[kind]}", file=str(source)
+        )
+
+
 def validate_file(path: str | Path, kind: str = "auto") -> str:
     """Validate one file; returns its kind or raises InputError naming file and field."""
     if kind != "auto" and kind not in KINDS:
@@ -54,3 +73,8 @@ def validate_file(path: str | Path, kind: str = "auto") -> str:
 
         build_env(load_spec(str(path))).close()
     return k
+
+
+def validate_files(paths: list[str], kind: str = "auto") -> list[dict[str, object]]:
+    """`dcsim validate`: each file's kind, in order; the first bad file raises InputError."""
+    return [{"file": p, "kind": validate_file(p, kind), "ok": True} for p in paths]

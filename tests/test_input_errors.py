@@ -197,3 +197,46 @@ def test_dask_address_without_security_config_is_exit_2(tmp_path, address):
     )
     assert res.exit_code == 2, res.output
     assert "field '--address'" in res.output and "Traceback" not in res.output
+
+
+# ------------------------------------------------------------ wrong kind of file (issue 19.2)
+@pytest.mark.parametrize(
+    "path,kind,command",
+    [
+        ("scenarios/tasks/cooling.yaml", "RL task file", "dcsim train"),
+        ("scenarios/sweeps/codesign.yaml", "sweep", "dcsim sweep"),
+        ("topologies/leaf_spine_small.yaml", "fabric", "dcsim topology show"),
+        ("dcsim/data/hardware/h100-sxm.yaml", "hardware profile", "dcsim hardware"),
+    ],
+)
+def test_run_on_a_wrong_kind_of_file_says_which_command_takes_it(path, kind, command):
+    res = CliRunner().invoke(app, ["run", path, "--steps", "2"])
+    assert res.exit_code == 2, res.output
+    assert "not a scenario file" in res.output and kind in res.output and command in res.output
+    assert "unknown field" not in res.output
+
+
+@pytest.mark.parametrize(
+    "path,command",
+    [("scenarios/default.yaml", "dcsim run"), ("scenarios/tasks/cooling.yaml", "dcsim train")],
+)
+def test_sweep_on_a_wrong_kind_of_file(path, command):
+    res = CliRunner().invoke(app, ["sweep", path, "--dry-run"])
+    assert res.exit_code == 2, res.output
+    assert "not a sweep file" in res.output and command in res.output
+
+
+@pytest.mark.parametrize(
+    "override,field",
+    [
+        ("cooling.supply_air_setpoint_c=abc", "cooling.supply_air_setpoint_c"),
+        ("cooling.nope=1", "cooling.nope"),
+        ("nope.x=1", "nope"),
+    ],
+)
+def test_set_errors_name_the_command_line_not_the_scenario_file(override, field):
+    res = CliRunner().invoke(app, ["run", "--set", override, "--steps", "2"])
+    assert res.exit_code == 2, res.output
+    assert f"command line (--set {override})" in res.output
+    assert f"field '{field}'" in res.output
+    assert "default.yaml" not in res.output
