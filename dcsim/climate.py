@@ -24,6 +24,7 @@ from pydantic import Field
 
 from dcsim.errors import InputError
 from dcsim.schema import StrictModel, read_yaml
+from dcsim.stochastic import ar1
 
 CLIMATE_DIR = Path(__file__).parent / "data" / "climate"
 YEAR_S = 365.0 * 86400.0
@@ -177,10 +178,7 @@ def _ou_noise(rng: np.random.Generator, n: int, dt_s: float, tau_s: float) -> np
     x = np.empty(n)
     x[0] = eps[0]
     s = math.sqrt(1.0 - phi * phi)
-    # AR(1) by a linear filter: no Python loop over 8760 hours.
-    from scipy.signal import lfilter
-
-    x[1:] = lfilter([s], [1.0, -phi], eps[1:], zi=[phi * x[0]])[0]
+    x[1:] = ar1(eps[1:], phi, s, phi * x[0])
     # Remove the wrap-around jump so the year repeats smoothly.
     x -= (x[-1] - x[0]) * np.arange(n) / (n - 1)
     return x

@@ -30,7 +30,6 @@ from functools import lru_cache
 import numpy as np
 import simpy
 from pydantic import Field
-from scipy.signal import lfilter
 
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
@@ -45,6 +44,7 @@ from dcsim.inference import (
 )
 from dcsim.power import TITANIUM_230V_REDUNDANT, server_wall_power_w
 from dcsim.schema import StrictModel
+from dcsim.stochastic import ar1
 
 # POLCA's A100 clock levels (MHz); the A100 maximum is 1410 MHz. For other hardware the same
 # fractions of f_max are used.
@@ -317,7 +317,7 @@ class RowSimulation:
         phi = np.exp(-1.0 / c.burst_tau_s)
         eps = rng.standard_normal(T) * c.burst_sigma * np.sqrt(1 - phi**2)
         x0 = rng.standard_normal() * c.burst_sigma
-        x = lfilter([1.0], [1.0, -phi], eps, zi=[phi * x0])[0]
+        x = ar1(eps, phi, 1.0, phi * x0)
         lam = c.mean_load * lam_sat * np.exp(x - 0.5 * c.burst_sigma**2)  # requests/s per server
         Lam = np.concatenate([[0.0], np.cumsum(lam)])  # operational time at second edges
         # Gamma renewal in operational time (mean gap 1), one stream per server.
@@ -329,8 +329,8 @@ class RowSimulation:
             counts[:, i] = np.diff(np.searchsorted(s[i], Lam))
         self.counts = counts
         a = 1.0 - np.exp(-1.0 / c.smoothing_s)
-        zi = (1 - a) * c.mean_load * lam_sat * np.ones((1, N))
-        sm = lfilter([a], [1.0, -(1 - a)], counts.astype(float), axis=0, zi=zi)[0]
+        zi = (1 - a) * c.mean_load * lam_sat * np.ones(N)
+        sm = ar1(counts.astype(float), 1 - a, a, zi)
         self.rho = sm / lam_sat
         # load interpolation is clock-independent: precompute it once for every tick
         tab = self.table
