@@ -16,9 +16,7 @@ from __future__ import annotations
 import numpy as np
 from dcsim.agents.baselines import ConstantAction
 
-from dcsim.envs.datacenter import OBS_NAMES
-
-IDX = {name: i for i, name in enumerate(OBS_NAMES)}
+from dcsim.envs.contract import physical
 
 
 class FixedSetpoint(ConstantAction):
@@ -48,8 +46,9 @@ class ReactiveSetpoint:
         self.supply_c = 18.0
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
-        margin = -float(obs[IDX["(inlet_max-limit)/10"]]) * 10.0  # limit - inlet_max, C
-        if float(obs[IDX["it_w/design"]]) > 0:  # after the first interval
+        feats = self.env.features
+        margin = -physical(obs, feats, "inlet_above_limit_k")  # limit - inlet_max, K
+        if physical(obs, feats, "it_w") > 0:  # after the first interval
             step = self.gain * (margin - self.margin_c)
             self.supply_c += float(np.clip(step, -self.max_step_c, self.max_step_c))
         lo, hi = self.env.low[0], self.env.high[0]
@@ -75,7 +74,7 @@ class CarbonAwareCap:
         self.mean = 0.0
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
-        ci = float(obs[IDX["carbon_g_per_kwh/1000"]])
+        ci = physical(obs, self.env.features, "carbon_g_per_kwh")
         self.n += 1
         self.mean += (ci - self.mean) / self.n
         cap = self.low_cap if (self.n > 1 and ci > self.mean * 1.02) else 1.0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dcsim.envs.contract import physical
 from dcsim.polca import RowObservation, clock_to_action, polca_fraction
 
 
@@ -68,18 +69,17 @@ class PolcaAgent:
 
     name = "polca"
 
-    def __init__(self, env=None, **kwargs) -> None:
+    def __init__(self, env, **kwargs) -> None:
         self.ctl = PolcaController(**kwargs)
-        uw = getattr(env, "unwrapped", None)
-        self.obs_index = getattr(uw, "OBS_INDEX", {"row_power_frac": 0, "brake_active": 3})
-        self.clock_lo = float(getattr(uw, "clock_lo", polca_fraction("brake")))
+        self.features = env.unwrapped.features
+        self.clock_lo = float(env.unwrapped.clock_lo)
 
     def reset(self) -> None:
         self.ctl.reset()
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
-        row = float(obs[self.obs_index["row_power_frac"]])
-        brake = bool(obs[self.obs_index["brake_active"]] > 0.5)
+        row = physical(obs, self.features, "row_power_frac")
+        brake = physical(obs, self.features, "brake_active") > 0.5
         self.ctl.decide(row, brake)
         lp, hp = self.ctl.clocks()
         return clock_to_action(np.array([lp, hp]), self.clock_lo).astype(np.float32)

@@ -8,6 +8,10 @@ Two kinds of input file:
   constructor arguments) and `reward:` (term -> weight, names as in the env's
   `info["reward_terms"]`).
 
+Every env follows `dcsim.envs.contract`: reward weights go to the constructor as
+`reward_weights` (the env validates them), episode metrics aggregate as the env's `METRICS`
+declare, and violation steps count the `REWARD` terms marked as violations.
+
 Comparisons report, per agent and metric, the mean over seeds and the 95% confidence
 half-width of a Student t interval, t_{0.975, n-1} * s / sqrt(n) (s: sample standard
 deviation, ddof = 1), treating each seed's episode as one independent sample.
@@ -27,6 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from dcsim.config import load_scenario
+from dcsim.envs.contract import Episode
 from dcsim.errors import InputError
 from dcsim.resources import find_bundled
 from dcsim.schema import StrictModel, read_yaml, validate_model
@@ -39,15 +44,6 @@ ENV_ALIASES = {
     "flowsplit": "dcsim/FlowSplit-v0",
     "flow-split": "dcsim/FlowSplit-v0",
     "placement": "dcsim/Placement-v0",
-}
-# reward-term names that count as a constraint violation when their term is negative
-VIOLATION_TERMS = ("violation", "over_budget", "brake")
-# PowerCap-v0 takes one keyword per weight
-POWER_CAP_WEIGHTS = {
-    "over_budget": "w_over",
-    "brake": "w_brake",
-    "hp_latency": "w_hp",
-    "lp_latency": "w_lp",
 }
 
 
@@ -125,31 +121,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def _reward_kwargs(env_id: str, weights: dict[str, float], file: str | None) -> dict[str, Any]:
-    """Map reward weights onto the env's constructor argument(s)."""
-    if not weights:
-        return {}
-    for k, v in weights.items():
-        if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
-            raise InputError(
-                "reward weights must be finite numbers >= 0", file=file, field=f"reward.{k}"
-            )
-    if env_id == "dcsim/PowerCap-v0":
-        bad = set(weights) - set(POWER_CAP_WEIGHTS)
-        if bad:
-            raise InputError(
-                f"unknown reward term(s) {sorted(bad)}; expected {sorted(POWER_CAP_WEIGHTS)}",
-                file=file,
-                field="reward",
-            )
-        return {POWER_CAP_WEIGHTS[k]: float(v) for k, v in weights.items()}
-    params = inspect.signature(env_class(env_id).__init__).parameters
-    for kw in ("reward_weights", "weights"):
-        if kw in params:
-            return {kw: {k: float(v) for k, v in weights.items()}}
-    raise InputError(f"{env_id} takes no reward weights", file=file, field="reward")
-
-
 def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | None) -> EnvSpec:
     """A dcsim scenario as the source of an env's arguments."""
     loaded = load_scenario(path, overrides)
@@ -174,7 +145,7 @@ def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | No
             "climate": sc.climate.model_dump(mode="json"),
             "dt_s": sc.time.dt_s,
             "episode_steps": sc.time.steps,
-            "weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
+            "reward_weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
         }
     elif env_id == "dcsim/Placement-v0":
         topo = sc.cluster.topology
@@ -218,7 +189,7 @@ def load_spec(
         env_id = resolve_env_id(env or "dcsim/Datacenter-v0")
         spec = _from_scenario(env_id, scenario, overrides)
         if reward:
-            spec.kwargs.update(_reward_kwargs(env_id, reward, scenario))
+            spec.kwargs["reward_weights"] = spec.kwargs.get("reward_weights", {}) | reward
         return spec
     task = validate_model(TaskConfig, data, file=scenario)
     env_id = resolve_env_id(task.env)
@@ -226,21 +197,28 @@ def load_spec(
         raise InputError(
             f"--env {env} contradicts the task file's env {env_id}", file=scenario, field="env"
         )
+    if "reward_weights" in task.kwargs:
+        raise InputError(
+            "reward weights go in the task's `reward:` section", file=scenario, field="kwargs"
+        )
     kwargs = dict(task.kwargs)
     if overrides:
         from dcsim.config import set_dotted
 
         for k, v in overrides.items():
             set_dotted(kwargs, k, v)
-    kwargs.update(_reward_kwargs(env_id, dict(task.reward) | dict(reward or {}), scenario))
+    weights = dict(task.reward) | dict(reward or {})
+    if weights:
+        kwargs["reward_weights"] = weights
     return EnvSpec(env_id, kwargs, task.name, scenario, task.seed, task.description)
 
 
 def build_env(spec: EnvSpec) -> Any:
     """Instantiate the env; constructor errors become InputErrors naming the source file."""
     cls = env_class(spec.env_id)
+    kwargs = _legacy_kwargs(cls, spec.kwargs)
     try:
-        return cls(**spec.kwargs)
+        return cls(**kwargs)
     except InputError as exc:
         if exc.file is None:
             exc.file = spec.source
@@ -252,12 +230,22 @@ def build_env(spec: EnvSpec) -> Any:
         ) from None
 
 
+def _legacy_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """TRANSITIONAL (issue 11): an env not yet on the contract that names its weights `weights`."""
+    if hasattr(cls, "Kwargs") or "reward_weights" not in kwargs:
+        return kwargs
+    if "weights" in inspect.signature(cls.__init__).parameters:
+        kwargs = dict(kwargs)
+        kwargs["weights"] = kwargs.pop("reward_weights")
+    return kwargs
+
+
 # ------------------------------------------------------------------ episodes
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.floating | np.integer) and not isinstance(v, bool)
 
 
-def _agg_kind(key: str) -> str:
+def _legacy_agg_kind(key: str) -> str:
     """How a per-step metric becomes an episode metric: energy/carbon/water add up,
     peaks take the max, everything else is averaged over steps."""
     if key.endswith("_per_kwh"):
@@ -269,6 +257,29 @@ def _agg_kind(key: str) -> str:
     return "mean"
 
 
+class _LegacyEpisode:
+    """TRANSITIONAL (issue 11): suffix-guessed aggregation for envs without `METRICS`."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.maxs: dict[str, float] = {}
+        self.n = 0
+
+    def add(self, values: dict[str, Any]) -> None:
+        self.n += 1
+        for k, v in values.items():
+            if _is_number(v) and k != "t_s":
+                self.sums[k] = self.sums.get(k, 0.0) + float(v)
+                self.maxs[k] = max(self.maxs.get(k, -math.inf), float(v))
+
+    def result(self) -> dict[str, float]:
+        out = {}
+        for k, s in self.sums.items():
+            kind = _legacy_agg_kind(k)
+            out[k] = s if kind == "sum" else (self.maxs[k] if kind == "max" else s / self.n)
+        return out
+
+
 def run_episode(
     env: Any,
     agent: Any,
@@ -276,16 +287,22 @@ def run_episode(
     max_steps: int | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
-    """One episode; returns episode metrics: return, steps, violation steps, summed reward
-    terms (`r_<term>`) and aggregated env metrics (see `_agg_kind`)."""
+    """One episode; returns episode metrics: return, steps, violation steps (steps where a
+    `REWARD` term marked `violation` is negative), summed reward terms (`r_<term>`) and the
+    env's metrics aggregated as its `METRICS` declare."""
+    uw = env.unwrapped
+    metrics = getattr(uw, "METRICS", None)
+    episode: Any = Episode(metrics) if metrics is not None else _LegacyEpisode()
+    if hasattr(uw, "REWARD"):
+        violation_terms = tuple(t.name for t in uw.REWARD if t.violation)
+    else:  # TRANSITIONAL (issue 11)
+        violation_terms = ("violation", "over_budget", "brake")
     obs, _ = env.reset(seed=seed)
     agent.reset()
     total = 0.0
     n = 0
     viol = 0
     terms: dict[str, float] = {}
-    sums: dict[str, float] = {}
-    maxs: dict[str, float] = {}
     while True:
         obs, reward, terminated, truncated, info = env.step(agent.predict(obs))
         total += float(reward)
@@ -293,22 +310,16 @@ def run_episode(
         rt = info.get("reward_terms", {})
         for k, v in rt.items():
             terms[k] = terms.get(k, 0.0) + float(v)
-        if any(float(rt.get(k, 0.0)) < -1e-12 for k in VIOLATION_TERMS):
+        if any(float(rt.get(k, 0.0)) < -1e-12 for k in violation_terms):
             viol += 1
-        for k, v in info.get("metrics", {}).items():
-            if _is_number(v) and k != "t_s":
-                v = float(v)
-                sums[k] = sums.get(k, 0.0) + v
-                maxs[k] = max(maxs.get(k, -math.inf), v)
+        episode.add(info.get("metrics", {}))
         if on_step:
             on_step(n)
         if terminated or truncated or (max_steps is not None and n >= max_steps):
             break
     out: dict[str, float] = {"return": total, "steps": float(n), "violation_steps": float(viol)}
     out.update({f"r_{k}": v for k, v in terms.items()})
-    for k, s in sums.items():
-        kind = _agg_kind(k)
-        out[k] = s if kind == "sum" else (maxs[k] if kind == "max" else s / n)
+    out.update(episode.result())
     return out
 
 

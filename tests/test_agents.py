@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 
 from dcsim.cli import app
 from dcsim.envs.cooling import CoolingEnv
-from dcsim.envs.placement import RULES, PlacementEnv, dense_max_min
+from dcsim.envs.placement import RULES, PlacementEnv
 from dcsim.errors import InputError
 from dcsim.evaluation import compare, evaluate, load_spec, mean_ci, run_episode, summarize
 from dcsim.network import collective_time, max_min_rates
+from dcsim.network.flows import dense_max_min
 from dcsim.training import train
 
 TINY_PPO = {"n_steps": 32, "batch_size": 32, "n_epochs": 1}
@@ -117,12 +118,20 @@ def test_placement_reward_weights() -> None:
 # ------------------------------------------------------------------ specs and agents
 def test_load_spec_task_scenario_and_rewards() -> None:
     spec = load_spec("tasks/powercap.yaml", reward={"brake": 9.0})
-    assert spec.env_id == "dcsim/PowerCap-v0" and spec.kwargs["w_brake"] == 9.0
+    assert spec.env_id == "dcsim/PowerCap-v0"
+    assert spec.kwargs["reward_weights"] == {
+        "over_budget": 1.0,
+        "brake": 9.0,  # --reward replaces the task file's 5.0
+        "hp_latency": 1.0,
+        "lp_latency": 0.1,
+    }
+    assert spec.make().weights["brake"] == 9.0
     spec = load_spec(None, "cooling")
     env = spec.make()
     assert isinstance(env, CoolingEnv) and env.weights["energy"] == 1.0
-    with pytest.raises(InputError, match="takes no reward weights"):
-        load_spec("tasks/flowsplit.yaml", reward={"time": 1.0})
+    with pytest.raises(InputError, match="unknown reward") as e:  # every env takes weights
+        load_spec("tasks/flowsplit.yaml", reward={"tim": 1.0}).make()
+    assert e.value.field == "reward.tim" and str(e.value.file).endswith("flowsplit.yaml")
     with pytest.raises(InputError, match="contradicts"):
         load_spec("tasks/placement.yaml", env="cooling")
     with pytest.raises(InputError, match="unknown env"):

@@ -10,7 +10,8 @@ from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dcsim.envs  # noqa: F401  (registers ids)
-from dcsim.envs.flow_split import OBS_INDEX, FlowSplitEnv
+from dcsim.envs.contract import physical
+from dcsim.envs.flow_split import FlowSplitEnv
 from dcsim.errors import InputError
 from dcsim.network.patterns import traffic_time
 
@@ -67,9 +68,8 @@ def test_split_overhead_and_observation_meaning():
         episode_steps=2, patterns=("ring",), failure_fraction=0.0, min_size=2**20, max_size=2**20
     )
     obs, _ = env.reset(seed=1)
-    assert obs[OBS_INDEX["pattern_ring"]] == 1.0 and obs[OBS_INDEX["log_size"]] == pytest.approx(
-        0.0
-    )
+    assert physical(obs, env.features, "pattern_ring") == 1.0
+    assert physical(obs, env.features, "log2_size_B") == pytest.approx(20.0)  # 2^20 B per rank
     m1 = env.evaluate([2, 0])  # split:1
     m8 = env.evaluate([2, 3])  # split:8 pays 7 subflow overheads on the same pattern
     _, src, dst, chunk, _, _ = env._pattern

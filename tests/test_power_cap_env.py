@@ -8,7 +8,7 @@ import pytest
 from dcsim.agents.polca import PolcaAgent
 
 import dcsim.envs  # noqa: F401  (registers the ids)
-from dcsim.envs.power_cap import OBS_NAMES, PowerCapEnv
+from dcsim.envs.power_cap import PowerCapEnv
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_deterministic_with_seed(env: PowerCapEnv) -> None:
     np.testing.assert_array_equal(np.array(a[0]), np.array(b[0]))
     assert a[1] == b[1]
     assert len(a[1]) == env.max_steps == 24
-    assert len(OBS_NAMES) == env.observation_space.shape[0]
+    assert len(env.features) == env.observation_space.shape[0]
 
 
 def test_polca_agent_avoids_brakes_full_clock_does_not() -> None:

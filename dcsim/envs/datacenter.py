@@ -8,29 +8,68 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from pydantic import Field
 
 from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
+from dcsim.envs.contract import (
+    EnvKwargs,
+    Feature,
+    Metric,
+    RewardTerm,
+    encode,
+    observation_space,
+    parse_kwargs,
+    reward_weights,
+    weigh,
+)
+from dcsim.errors import InputError
 from dcsim.sim import Controls, Simulation, StepRecord
 
-OBS_NAMES = (
-    "outdoor_c/40",
-    "wetbulb_c/40",
-    "sin_hour",
-    "cos_hour",
-    "carbon_g_per_kwh/1000",
-    "it_w/design",
-    "cooling_w/design",
-    "inlet_max_c/40",
-    "(inlet_max-limit)/10",
-    "supply_air_c/40",
-    "chw_supply_c/20",
-    "cap_frac",
-    "freq_frac",
-    "throttle_min",
-    "tokens_per_s/ref",
-    "pue-1",
-)
 ACTION_NAMES = ("supply_air_c", "chw_supply_c", "cap_frac")
+# components of the cooling plant's power (StepRecord.extra, W), as `cooling_<part>`
+COOLING_PARTS = (
+    "crah_fan_w",
+    "chiller_w",
+    "tower_fan_w",
+    "chw_pump_w",
+    "cw_pump_w",
+    "cdu_pump_w",
+    "fws_pump_w",
+    "drycooler_fan_w",
+    "trim_chiller_w",
+)
+
+
+def features(design_it_w: float, ref_tokens_per_s: float) -> tuple[Feature, ...]:
+    """Observation entries, bounded to [-10, 10]; IT, cooling and throughput relative to design."""
+    return (
+        Feature("outdoor_c", "C", 40.0),
+        Feature("wetbulb_c", "C", 40.0),
+        Feature("sin_hour", "1"),
+        Feature("cos_hour", "1"),
+        Feature("carbon_g_per_kwh", "g/kWh", 1000.0),
+        Feature("it_w", "W", design_it_w),
+        Feature("cooling_w", "W", design_it_w),
+        Feature("inlet_max_c", "C", 40.0),
+        Feature("inlet_above_limit_k", "K", 10.0),  # hottest inlet - recommended max
+        Feature("supply_air_c", "C", 40.0),
+        Feature("chw_supply_c", "C", 20.0),
+        Feature("cap_frac", "1"),
+        Feature("freq_frac", "1"),
+        Feature("throttle_min", "1"),
+        Feature("tokens_per_s", "tokens/s", max(ref_tokens_per_s, 1e-9)),
+        Feature("pue", "1", offset=1.0),
+    )
+
+
+class DatacenterKwargs(EnvKwargs):
+    """Datacenter-v0 arguments (see the env's docstring)."""
+
+    scenario: Any = Field(None, description="path, mapping, LoadedScenario or None (default)")
+    overrides: dict[str, Any] | None = None
+    steps: int | None = Field(None, ge=1)
+    supply_air_range_c: tuple[float, float] = (16.0, 27.0)
+    chw_range_c: tuple[float, float] = (6.0, 18.0)
 
 
 def make_loaded(
@@ -71,44 +110,89 @@ class DatacenterEnv(gym.Env):
     | 2 | accelerator power cap, share of TDP | `power.min_cap_frac`-1.0 |
 
     ## Observation space
-    `Box(-10, 10, (16,), float32)`, names in `OBS_NAMES` (weather, hour of day,
-    grid carbon, IT and cooling power relative to design, hottest inlet and its
-    margin to the limit, current setpoints, cap, clock, thermal throttle,
-    throughput relative to full speed, PUE - 1). Values are clipped to the bounds.
+    `Box(-10, 10, (16,), float32)`, entries declared in `env.features` (read them with
+    `dcsim.envs.contract.physical`): weather, hour of day, grid carbon, IT and cooling
+    power relative to design, hottest inlet and its excess over the limit, current
+    setpoints, cap, clock, thermal throttle, throughput relative to full speed, PUE - 1.
+    Values are clipped to the bounds.
 
     ## Rewards
-    `reward = sum(info["reward_terms"].values())`, weights from the scenario `reward:` block:
-    `energy = -w_e * facility_kWh / design_kWh`, `carbon = -w_c * kgCO2 / (design_kWh * 0.4)`,
-    `throughput = +w_t * tokens_per_s / reference`, `violation = -w_v * max(0, inlet_max - limit)`.
+    `reward = sum(info["reward_terms"].values())`, each term its weight times
+    `energy = -facility_kWh / design_kWh`, `carbon = -kgCO2 / (design_kWh * 0.4)`,
+    `throughput = +tokens_per_s / reference`, `violation = -max(0, inlet_max - limit)`.
+    Weights: the scenario's `reward:` block, updated by `reward_weights`.
 
     ## Episode end
     Never terminates; truncates after `steps` intervals (default the scenario's `time.steps`).
 
     ## Arguments
     `scenario` (path, mapping or None for the default), `overrides` (dotted keys),
-    `steps`, `supply_air_range_c`, `chw_range_c`.
-    `info` holds `reward_terms` and `metrics` (the interval's `StepRecord`, no wall-clock values).
+    `steps`, `supply_air_range_c`, `chw_range_c`, `reward_weights`; validated by
+    `DatacenterKwargs`. `info` holds `reward_terms` and `metrics` (the interval's
+    `StepRecord`, declared in `METRICS`; no wall-clock values).
     """
 
     metadata = {"render_modes": []}
+    Kwargs = DatacenterKwargs
+    REWARD = (  # default weights: the scenario's `reward:` block (dcsim.config.RewardConfig)
+        RewardTerm("energy", 1.0),
+        RewardTerm("carbon", 0.0),
+        RewardTerm("throughput", 1.0),
+        RewardTerm("violation", 2.0, violation=True),
+    )
+    METRICS = (
+        Metric("t_s", "s", "none"),
+        *(
+            Metric(n, u, "mean")
+            for n, u in (
+                ("outdoor_c", "C"),
+                ("wetbulb_c", "C"),
+                ("carbon_g_per_kwh", "g/kWh"),
+                ("supply_air_c", "C"),
+                ("cap_frac", "1"),
+                ("freq_frac", "1"),
+                ("throttle_min", "1"),
+                ("activity", "1"),
+                ("it_w", "W"),
+                ("accel_w", "W"),
+                ("cooling_w", "W"),
+                ("facility_w", "W"),
+                ("pue", "1"),
+                ("inlet_mean_c", "C"),
+                ("violation_c", "K"),
+                ("step_time_s", "s"),
+                ("exposed_comm_s", "s"),
+                ("tokens_per_s", "tokens/s"),
+                ("iterations", "1"),  # per interval
+            )
+        ),
+        Metric("inlet_max_c", "C", "max"),
+        *(Metric(n, u, "sum") for n, u in (("it_kwh", "kWh"), ("facility_kwh", "kWh"))),
+        Metric("carbon_kg", "kg", "sum"),
+        Metric("water_l", "L", "sum"),
+        *(Metric(f"cooling_{p}", "W", "mean") for p in COOLING_PARTS),
+    )
 
-    def __init__(
-        self,
-        scenario: str | Path | dict | LoadedScenario | None = None,
-        overrides: dict[str, Any] | None = None,
-        steps: int | None = None,
-        supply_air_range_c: tuple[float, float] = (16.0, 27.0),
-        chw_range_c: tuple[float, float] = (6.0, 18.0),
-    ):
+    def __init__(self, scenario: Any = None, **kwargs: Any):
         super().__init__()
-        self.loaded = make_loaded(scenario, overrides)
-        self.sim = Simulation(self.loaded)
-        self.max_steps = steps or self.loaded.scenario.time.steps
+        self.kw = kw = parse_kwargs(self.Kwargs, {"scenario": scenario, **kwargs})
+        self.loaded = make_loaded(kw.scenario, kw.overrides)
         sc = self.loaded.scenario
-        self.low = np.array([supply_air_range_c[0], chw_range_c[0], sc.power.min_cap_frac])
-        self.high = np.array([supply_air_range_c[1], chw_range_c[1], 1.0])
+        self.weights = reward_weights(self.REWARD, kw.reward_weights, sc.reward.model_dump())
+        for name, (lo, hi) in (
+            ("supply_air_range_c", kw.supply_air_range_c),
+            ("chw_range_c", kw.chw_range_c),
+        ):
+            if not lo < hi:
+                raise InputError(f"need low < high (got {lo}, {hi})", field=name)
+        self.sim = Simulation(self.loaded)
+        self.max_steps = kw.steps or sc.time.steps
+        sa, chw = kw.supply_air_range_c, kw.chw_range_c
+        self.low = np.array([sa[0], chw[0], sc.power.min_cap_frac])
+        self.high = np.array([sa[1], chw[1], 1.0])
         self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-        self.observation_space = spaces.Box(-10.0, 10.0, shape=(len(OBS_NAMES),), dtype=np.float32)
+        self.features = features(self.sim.design_it_w, self.sim.ref_tokens_per_s)
+        self.observation_space = observation_space(self.features)
         self.design_kwh = self.sim.design_it_w / 1e3 * self.sim.dt / 3600.0
         self.chw_c = float(sc.cooling.chilled_water_setpoint_c)
 
@@ -131,57 +215,51 @@ class DatacenterEnv(gym.Env):
         sim = self.sim
         sc = self.loaded.scenario
         hour = ((sim.t / 3600.0 + sc.climate.weather.start_hour) % 24.0) / 24.0 * 2 * np.pi
-        if r is None:
+        vals = {"sin_hour": np.sin(hour), "cos_hour": np.cos(hour), "chw_supply_c": self.chw_c}
+        if r is None:  # before the first interval: weather and setpoints only
             ws = sim.weather.at(sim.t)
-            vals = [
-                ws.dry_bulb_c / 40,
-                ws.wet_bulb_c / 40,
-                np.sin(hour),
-                np.cos(hour),
-                sim.carbon.at(sim.t) / 1000,
-                0,
-                0,
-                sim.supply_air_c / 40,
-                0,
-                sim.supply_air_c / 40,
-                self.chw_c / 20,
-                sim.cap_frac,
-                1,
-                1,
-                0,
-                0,
-            ]
+            vals |= {
+                "outdoor_c": ws.dry_bulb_c,
+                "wetbulb_c": ws.wet_bulb_c,
+                "carbon_g_per_kwh": sim.carbon.at(sim.t),
+                "it_w": 0.0,
+                "cooling_w": 0.0,
+                "inlet_max_c": sim.supply_air_c,
+                "inlet_above_limit_k": 0.0,
+                "supply_air_c": sim.supply_air_c,
+                "cap_frac": sim.cap_frac,
+                "freq_frac": 1.0,
+                "throttle_min": 1.0,
+                "tokens_per_s": 0.0,
+                "pue": 1.0,
+            }
         else:
-            design = sim.design_it_w
-            vals = [
-                r.outdoor_c / 40,
-                r.wetbulb_c / 40,
-                np.sin(hour),
-                np.cos(hour),
-                r.carbon_g_per_kwh / 1000,
-                r.it_w / design,
-                r.cooling_w / design,
-                r.inlet_max_c / 40,
-                (r.inlet_max_c - sc.cooling.recommended_inlet_max_c) / 10,
-                r.supply_air_c / 40,
-                self.chw_c / 20,
-                r.cap_frac,
-                r.freq_frac,
-                r.throttle_min,
-                r.tokens_per_s / max(sim.ref_tokens_per_s, 1e-9),
-                r.pue - 1,
-            ]
-        obs = np.nan_to_num(np.asarray(vals, dtype=np.float64), nan=0.0, posinf=10.0, neginf=-10.0)
-        return np.clip(obs, -10.0, 10.0).astype(np.float32)
+            vals |= {
+                "outdoor_c": r.outdoor_c,
+                "wetbulb_c": r.wetbulb_c,
+                "carbon_g_per_kwh": r.carbon_g_per_kwh,
+                "it_w": r.it_w,
+                "cooling_w": r.cooling_w,
+                "inlet_max_c": r.inlet_max_c,
+                "inlet_above_limit_k": r.inlet_max_c - sc.cooling.recommended_inlet_max_c,
+                "supply_air_c": r.supply_air_c,
+                "cap_frac": r.cap_frac,
+                "freq_frac": r.freq_frac,
+                "throttle_min": r.throttle_min,
+                "tokens_per_s": r.tokens_per_s,
+                "pue": r.pue,
+            }
+        return encode(self.features, vals)
 
     def reward_terms(self, r: StepRecord) -> dict[str, float]:
-        w = self.loaded.scenario.reward
-        return {
-            "energy": -w.energy * r.facility_kwh / self.design_kwh,
-            "carbon": -w.carbon * r.carbon_kg / (self.design_kwh * 0.4),
-            "throughput": w.throughput * r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9),
-            "violation": -w.violation * r.violation_c,
+        """Weighted terms of one interval (`info["reward_terms"]`)."""
+        raw = {
+            "energy": -r.facility_kwh / self.design_kwh,
+            "carbon": -r.carbon_kg / (self.design_kwh * 0.4),
+            "throughput": r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9),
+            "violation": -r.violation_c,
         }
+        return weigh(self.weights, raw)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

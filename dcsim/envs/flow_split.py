@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from pydantic import Field
 
+from dcsim.envs.contract import (
+    EnvKwargs,
+    Feature,
+    Metric,
+    RewardTerm,
+    encode,
+    observation_space,
+    parse_kwargs,
+    reward_weights,
+    weigh,
+)
 from dcsim.errors import InputError
 from dcsim.network import load_topology
 from dcsim.network.patterns import (
@@ -20,19 +32,38 @@ from dcsim.network.topology import FailureConfig
 
 POLICIES = ("ecmp", "spray", "split", "colour")
 SPLITS = (1, 2, 4, 8)
-PATTERNS = ("ring", "permutation", "halving-doubling", "all-to-all")
-OBS_NAMES = (
-    *(f"pattern_{p}" for p in PATTERNS),
-    "log_size",  # log2(bytes per rank) scaled to [0, 1] over [2^20, 2^32]
-    "ranks_frac",  # job ranks / hosts
-    "inter_tor_frac",  # share of flows that leave their ToR
-    "tor_pair_load",  # max flows between one ToR pair / paths between them
-    "tor_out_load",  # max inter-ToR flows leaving one ToR / its uplinks
-    "failed_frac",  # failed switch cables / all switch cables
-    "oversubscription",  # ToR down:up ratio / 4
-    "last_norm_time",  # previous step's time / lower bound, / 10
+Pattern = Literal["ring", "permutation", "halving-doubling", "all-to-all"]
+PATTERNS: tuple[Pattern, ...] = get_args(Pattern)
+
+
+def _f(name: str, unit: str, scale: float = 1.0, offset: float = 0.0) -> Feature:
+    return Feature(name, unit, scale, low=0.0, high=1.0, offset=offset)
+
+
+FEATURES = (
+    *(_f(f"pattern_{p}", "1") for p in PATTERNS),  # one-hot
+    _f("log2_size_B", "log2(B)", scale=12.0, offset=20.0),  # bytes per rank, 2^20..2^32
+    _f("ranks_frac", "1"),  # job ranks / hosts
+    _f("inter_tor_frac", "1"),  # share of flows that leave their ToR
+    _f("tor_pair_load", "flows/path", scale=4.0),  # max flows between one ToR pair / paths
+    _f("tor_out_load", "flows/uplink", scale=4.0),  # max inter-ToR flows leaving one ToR
+    _f("failed_frac", "1"),  # failed switch cables / all switch cables
+    _f("oversubscription", "1", scale=4.0),  # ToR down:up ratio
+    _f("last_norm_time", "1", scale=10.0),  # previous step's time / lower bound
 )
-OBS_INDEX = {n: i for i, n in enumerate(OBS_NAMES)}
+
+
+class FlowSplitKwargs(EnvKwargs):
+    """FlowSplit-v0 arguments (see the env's docstring)."""
+
+    topology: str | dict[str, Any] = "leaf_spine_small"
+    episode_steps: int = Field(32, ge=1)
+    patterns: tuple[Pattern, ...] = Field(PATTERNS, min_length=1)
+    min_size: float = Field(float(1 << 20), gt=0, description="bytes per rank")
+    max_size: float = Field(float(1 << 30), gt=0, description="bytes per rank")
+    spray_efficiency: float = Field(0.9, gt=0, le=1)
+    subflow_overhead_us: float = Field(2.0, ge=0)
+    failure_fraction: float = Field(0.05, ge=0, lt=1)
 
 
 class FlowSplitEnv(gym.Env):
@@ -59,7 +90,8 @@ class FlowSplitEnv(gym.Env):
     placement; colour is the bipartite edge-colouring assignment; spray ignores K.
 
     ## Observation space
-    `Box(0, 1, (12,), float32)` named by `OBS_NAMES`: one-hot pattern, scaled log size,
+    `Box(0, 1, (12,), float32)`, entries declared in `FEATURES` (read them with
+    `dcsim.envs.contract.physical`): one-hot pattern, log2 of the bytes per rank,
     job size share, inter-ToR flow share, worst ToR-pair and ToR-uplink demand relative to
     the paths available, failed-cable share, oversubscription / 4, and the previous step's
     normalized time / 10. All values are clipped to [0, 1].
@@ -68,7 +100,8 @@ class FlowSplitEnv(gym.Env):
     `reward = -min(t / t_lb, 10)`, with t the step's completion time (flows plus
     per-subflow overhead, divided by `spray_efficiency` under spraying) and t_lb the
     NIC lower bound (most bytes through any host link / its capacity). Reward is -1 when
-    the fabric adds no delay. `info["reward_terms"] = {"time": reward}`.
+    the fabric adds no delay. `info["reward_terms"] = {"time": reward}` (one term, weight
+    `reward_weights["time"]`, default 1).
 
     ## Episode end
     Never terminates; truncates after `episode_steps` steps (default 32).
@@ -78,52 +111,42 @@ class FlowSplitEnv(gym.Env):
     `episode_steps` (32), `patterns` (subset of `PATTERNS`), `min_size`/`max_size` bytes per
     rank (1 MiB, 1 GiB), `spray_efficiency` (0.9), `subflow_overhead_us` (2.0),
     `failure_fraction` (0.05: share of switch cables failed, redrawn each episode; with
-    none, colouring is optimal on every pattern of a non-blocking leaf-spine). `info` holds
-    `reward_terms` and `metrics` (time_s, lower_bound_s, policy, split, pattern,
-    congestion); no wall-clock values. Deterministic given the reset seed.
+    none, colouring is optimal on every pattern of a non-blocking leaf-spine),
+    `reward_weights`; validated by `FlowSplitKwargs`. `info` holds `reward_terms` and
+    `metrics` (numeric ones declared in `METRICS`: time_s, lower_bound_s, split, congestion,
+    norm_time; labels policy, pattern, routing); no wall-clock values. Deterministic given
+    the reset seed.
     """
 
     metadata = {"render_modes": []}
-    OBS_INDEX = OBS_INDEX
+    Kwargs = FlowSplitKwargs
+    REWARD = (RewardTerm("time", 1.0),)
+    METRICS = (
+        Metric("time_s", "s", "mean"),
+        Metric("lower_bound_s", "s", "mean"),
+        Metric("split", "subflows", "mean"),
+        Metric("congestion", "1", "mean"),
+        Metric("norm_time", "1", "mean"),
+    )
+    features = FEATURES
 
-    def __init__(
-        self,
-        topology: str | dict[str, Any] = "leaf_spine_small",
-        episode_steps: int = 32,
-        patterns: tuple[str, ...] | list[str] = PATTERNS,
-        min_size: float = float(1 << 20),
-        max_size: float = float(1 << 30),
-        spray_efficiency: float = 0.9,
-        subflow_overhead_us: float = 2.0,
-        failure_fraction: float = 0.05,
-    ):
+    def __init__(self, **kwargs: Any):
         super().__init__()
-        if episode_steps < 1:
-            raise InputError("episode_steps must be >= 1", field="episode_steps")
-        bad = [p for p in patterns if p not in PATTERNS]
-        if bad or not patterns:
-            raise InputError(
-                f"unknown patterns {bad}; expected a subset of {PATTERNS}", field="patterns"
-            )
-        if not 0 < min_size <= max_size:
-            raise InputError("need 0 < min_size <= max_size", field="min_size")
-        if not 0 < spray_efficiency <= 1:
-            raise InputError("spray_efficiency must be in (0, 1]", field="spray_efficiency")
-        if subflow_overhead_us < 0:
-            raise InputError("subflow_overhead_us must be >= 0", field="subflow_overhead_us")
-        if not 0 <= failure_fraction < 1:
-            raise InputError("failure_fraction must be in [0, 1)", field="failure_fraction")
-        self.topology = topology
-        self.episode_steps = int(episode_steps)
-        self.patterns = tuple(patterns)
-        self.min_size, self.max_size = float(min_size), float(max_size)
-        self.spray_efficiency = float(spray_efficiency)
-        self.subflow_overhead_s = float(subflow_overhead_us) * 1e-6
-        self.failure_fraction = float(failure_fraction)
-        self._base = load_topology(topology)
+        self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
+        self.weights = reward_weights(self.REWARD, kw.reward_weights)
+        if kw.min_size > kw.max_size:
+            raise InputError("need min_size <= max_size", field="min_size")
+        self.topology = kw.topology
+        self.episode_steps = kw.episode_steps
+        self.patterns = tuple(kw.patterns)
+        self.min_size, self.max_size = kw.min_size, kw.max_size
+        self.spray_efficiency = kw.spray_efficiency
+        self.subflow_overhead_s = kw.subflow_overhead_us * 1e-6
+        self.failure_fraction = kw.failure_fraction
+        self._base = load_topology(kw.topology)
         self._fabrics: dict[int, Any] = {}
         self.action_space = spaces.MultiDiscrete([len(POLICIES), len(SPLITS)])
-        self.observation_space = spaces.Box(0.0, 1.0, (len(OBS_NAMES),), dtype=np.float32)
+        self.observation_space = observation_space(self.features)
         self.fabric = self._base
         self._t = 0
         self._last = 1.0
@@ -206,17 +229,18 @@ class FlowSplitEnv(gym.Env):
             np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
         )
         failed = len(fab.failed) / max(sw_cables + len(fab.failed), 1)
-        obs = np.zeros(len(OBS_NAMES), dtype=np.float64)
-        obs[PATTERNS.index(kind)] = 1.0
-        obs[OBS_INDEX["log_size"]] = (np.log2(size) - 20.0) / 12.0
-        obs[OBS_INDEX["ranks_frac"]] = p / fab.n_hosts
-        obs[OBS_INDEX["inter_tor_frac"]] = inter.mean() if len(inter) else 0.0
-        obs[OBS_INDEX["tor_pair_load"]] = pair_load / 4.0
-        obs[OBS_INDEX["tor_out_load"]] = out_load / 4.0
-        obs[OBS_INDEX["failed_frac"]] = failed
-        obs[OBS_INDEX["oversubscription"]] = fab.oversubscription / 4.0
-        obs[OBS_INDEX["last_norm_time"]] = self._last / 10.0
-        return np.clip(obs, 0.0, 1.0).astype(np.float32)
+        vals = {f"pattern_{q}": float(q == kind) for q in PATTERNS}
+        vals |= {
+            "log2_size_B": np.log2(size),
+            "ranks_frac": p / fab.n_hosts,
+            "inter_tor_frac": inter.mean() if len(inter) else 0.0,
+            "tor_pair_load": pair_load,
+            "tor_out_load": out_load,
+            "failed_frac": failed,
+            "oversubscription": fab.oversubscription,
+            "last_norm_time": self._last,
+        }
+        return encode(self.features, vals)
 
     # ------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -262,10 +286,11 @@ class FlowSplitEnv(gym.Env):
     def step(self, action: Any):
         m = self.evaluate(action)
         norm = min(m["time_s"] / m["lower_bound_s"], 10.0) if m["lower_bound_s"] > 0 else 1.0
-        reward = -float(norm)
+        terms = weigh(self.weights, {"time": -float(norm)})
+        reward = float(sum(terms.values()))
         self._last = norm
         self._t += 1
         truncated = self._t >= self.episode_steps
-        info = {"reward_terms": {"time": reward}, "metrics": {**m, "norm_time": float(norm)}}
+        info = {"reward_terms": terms, "metrics": {**m, "norm_time": float(norm)}}
         self._sample()
         return self._obs(), reward, False, bool(truncated), info

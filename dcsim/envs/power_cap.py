@@ -8,6 +8,17 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from dcsim.envs.contract import (
+    EnvKwargs,
+    Feature,
+    Metric,
+    RewardTerm,
+    encode,
+    observation_space,
+    parse_kwargs,
+    reward_weights,
+    weigh,
+)
 from dcsim.polca import (
     RowConfig,
     RowSimulation,
@@ -18,18 +29,37 @@ from dcsim.polca import (
 )
 from dcsim.schema import validate_model
 
-OBS_NAMES = (
-    "row_power_frac",  # last 1-s row power / budget
-    "row_power_frac_avg",  # mean over the last control period
-    "row_load",  # mean server load (request rate / saturation throughput)
-    "brake_active",
-    "lp_clock_frac",  # applied clocks (median over the group)
-    "hp_clock_frac",
-    "time_frac",
-    "servers/baseline",
-)
-OBS_INDEX = {n: i for i, n in enumerate(OBS_NAMES)}
 ACTION_NAMES = ("lp_clock", "hp_clock")
+
+
+def features(baseline_servers: int) -> tuple[Feature, ...]:
+    """Observation entries; all bounded to [0, 3]."""
+
+    def f(name: str, unit: str, scale: float = 1.0) -> Feature:
+        return Feature(name, unit, scale, low=0.0, high=3.0)
+
+    return (
+        f("row_power_frac", "1"),  # last 1-s row power / budget
+        f("row_power_frac_avg", "1"),  # mean over the last control period
+        f("row_load", "1"),  # mean server load (request rate / saturation throughput)
+        f("brake_active", "1"),
+        f("lp_clock_frac", "1"),  # applied clocks / f_max (median over the group)
+        f("hp_clock_frac", "1"),
+        f("time_frac", "1"),  # elapsed share of the episode
+        f("servers", "servers", scale=float(baseline_servers)),
+    )
+
+
+class PowerCapKwargs(EnvKwargs):
+    """PowerCap-v0 arguments; ranges are checked by `RowConfig` (errors name `row.<field>`)."""
+
+    n_servers: int = 60
+    baseline_servers: int = 40
+    horizon_s: float = 1800.0
+    control_period_s: float = 5.0
+    mean_load: float = 0.6
+    cap_delay_max_s: float = 40.0
+    row: dict[str, Any] | None = None
 
 
 class PowerCapEnv(gym.Env):
@@ -50,71 +80,64 @@ class PowerCapEnv(gym.Env):
     mapped linearly to a fraction of f_max in [`clock_lo`, 1] (`clock_lo` = 288/1410).
 
     ## Observation space
-    `Box(0, 3, (8,), float32)` with names `OBS_NAMES`: row power share (last second and
-    period mean), mean server load, brake flag, applied low/high-priority clocks, elapsed
-    share of the episode, servers / baseline servers. Values are clipped to the bounds.
+    `Box(0, 3, (8,), float32)`, entries declared in `env.features` (read them with
+    `dcsim.envs.contract.physical`): row power share (last second and period mean), mean
+    server load, brake flag, applied low/high-priority clocks, elapsed share of the episode,
+    servers (scaled by the baseline servers). Values are clipped to the bounds.
 
     ## Rewards
-    `reward = sum(info["reward_terms"].values())` with
-    `over_budget = -w_over * mean over the period's seconds of max(0, P/budget - 1) * 100`,
-    `brake = -w_brake * (seconds braked in the period) / period`,
-    `hp_latency = -w_hp * (median-latency slowdown of high-priority requests - 1) * 100`,
-    `lp_latency = -w_lp * (same for low priority) * 100`; slowdowns come from the
-    characterised serving table at each server's load and clock. Defaults w_over=1, w_brake=5,
-    w_hp=1, w_lp=0.1: breaking the budget costs most, high-priority latency next.
+    `reward = sum(info["reward_terms"].values())`, each term its weight (`reward_weights`,
+    defaults in `REWARD`) times
+    `over_budget = -(mean over the period's seconds of max(0, P/budget - 1)) * 100`,
+    `brake = -(seconds braked in the period) / period`,
+    `hp_latency = -(median-latency slowdown of high-priority requests - 1) * 100`,
+    `lp_latency = -(same for low priority) * 100`; slowdowns come from the characterised
+    serving table at each server's load and clock. Default weights over_budget=1, brake=5,
+    hp_latency=1, lp_latency=0.1: breaking the budget costs most, high-priority latency next.
 
     ## Episode end
     Never terminates; truncates after `horizon_s / control_period_s` steps (default 360).
 
     ## Arguments
     `n_servers` (60), `baseline_servers` (40), `horizon_s` (1800), `control_period_s` (5),
-    `mean_load` (0.6), `cap_delay_max_s` (40), reward weights `w_over`, `w_brake`, `w_hp`,
-    `w_lp`, and `row` (a full `RowConfig` mapping that overrides the rest). `info` holds
-    `reward_terms` and `metrics` (row power share peak/mean, brake, applied clocks); no
-    wall-clock values. Deterministic given the reset seed.
+    `mean_load` (0.6), `cap_delay_max_s` (40), `reward_weights` (term -> weight), and `row`
+    (a full `RowConfig` mapping that overrides the rest); validated by `PowerCapKwargs`.
+    `info` holds `reward_terms` and `metrics` (declared in `METRICS`: row power share
+    peak/mean, brake, applied clocks); no wall-clock values. Deterministic given the reset seed.
     """
 
     metadata = {"render_modes": []}
-    OBS_INDEX = OBS_INDEX
+    Kwargs = PowerCapKwargs
+    REWARD = (
+        RewardTerm("over_budget", 1.0, violation=True),
+        RewardTerm("brake", 5.0, violation=True),
+        RewardTerm("hp_latency", 1.0),
+        RewardTerm("lp_latency", 0.1),
+    )
+    METRICS = (
+        Metric("row_power_frac_peak", "1", "max"),
+        Metric("row_power_frac_mean", "1", "mean"),
+        Metric("brake_events_total", "1", "max"),  # cumulative count
+        Metric("brake_active", "1", "mean"),
+        Metric("lp_clock_frac", "1", "mean"),
+        Metric("hp_clock_frac", "1", "mean"),
+    )
 
-    def __init__(
-        self,
-        n_servers: int = 60,
-        baseline_servers: int = 40,
-        horizon_s: float = 1800.0,
-        control_period_s: float = 5.0,
-        mean_load: float = 0.6,
-        cap_delay_max_s: float = 40.0,
-        w_over: float = 1.0,
-        w_brake: float = 5.0,
-        w_hp: float = 1.0,
-        w_lp: float = 0.1,
-        row: dict[str, Any] | None = None,
-    ) -> None:
-        base = dict(
-            n_servers=n_servers,
-            baseline_servers=baseline_servers,
-            horizon_s=horizon_s,
-            control_period_s=control_period_s,
-            mean_load=mean_load,
-            cap_delay_max_s=cap_delay_max_s,
-        )
-        self.row_cfg = validate_model(RowConfig, base | (row or {}), prefix="row")
+    def __init__(self, **kwargs: Any) -> None:
+        self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
+        self.weights = reward_weights(self.REWARD, kw.reward_weights)
+        base = kw.model_dump(exclude={"row", "reward_weights"})
+        self.row_cfg = validate_model(RowConfig, base | (kw.row or {}), prefix="row")
         # Short characterisation (cached per process): enough cells for smooth interpolation.
         self.table = characterize(
             self.row_cfg.hardware, self.row_cfg.model, sim_s=90.0, warmup_s=20.0
         )
-        self.weights = {
-            "over_budget": w_over,
-            "brake": w_brake,
-            "hp_latency": w_hp,
-            "lp_latency": w_lp,
-        }
         self.clock_lo = polca_fraction("brake")
         self.period = self.row_cfg.control_period_s
         self.max_steps = int(np.ceil(self.row_cfg.horizon_s / self.period))
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
-        self.observation_space = spaces.Box(0.0, 3.0, shape=(len(OBS_NAMES),), dtype=np.float32)
+        self.features = features(self.row_cfg.baseline_servers)
+        self.observation_space = observation_space(self.features)
         # median latency per (load, clock) cell, relative to full clock at the same load
         p50 = np.array(
             [
@@ -139,17 +162,17 @@ class PowerCapEnv(gym.Env):
         assert sim is not None
         o = sim.observe()
         t = max(sim.t_idx - 1, 0)
-        vals = (
-            o.row_power_frac,
-            o.row_power_frac_avg,
-            float(sim.rho[t].mean()),
-            1.0 if o.brake_active else 0.0,
-            o.lp_clock_frac,
-            o.hp_clock_frac,
-            self._steps / self.max_steps,
-            sim.N / self.row_cfg.baseline_servers,
-        )
-        return np.clip(np.array(vals, dtype=np.float32), 0.0, 3.0)
+        vals = {
+            "row_power_frac": o.row_power_frac,
+            "row_power_frac_avg": o.row_power_frac_avg,
+            "row_load": float(sim.rho[t].mean()),
+            "brake_active": 1.0 if o.brake_active else 0.0,
+            "lp_clock_frac": o.lp_clock_frac,
+            "hp_clock_frac": o.hp_clock_frac,
+            "time_frac": self._steps / self.max_steps,
+            "servers": sim.N,
+        }
+        return encode(self.features, vals)
 
     def _slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
         """Arrival-weighted median-latency slowdown over ticks [t0, t1) of the masked servers."""
@@ -202,19 +225,13 @@ class PowerCapEnv(gym.Env):
         frac = sim.row_w[t0:t1] / sim.budget_w
         braked = float(sim.brake_on[t0:t1].sum())
         hp_mask = sim.priority_high
-        terms = {
-            "over_budget": -self.weights["over_budget"]
-            * float(np.maximum(frac - 1.0, 0.0).mean() * 100.0)
-            if t1 > t0
-            else 0.0,
-            "brake": -self.weights["brake"] * braked / self.period,
-            "hp_latency": -self.weights["hp_latency"]
-            * (self._slowdown(t0, t1, hp_mask) - 1.0)
-            * 100.0,
-            "lp_latency": -self.weights["lp_latency"]
-            * (self._slowdown(t0, t1, ~hp_mask) - 1.0)
-            * 100.0,
+        raw = {
+            "over_budget": -float(np.maximum(frac - 1.0, 0.0).mean() * 100.0) if t1 > t0 else 0.0,
+            "brake": -braked / self.period,
+            "hp_latency": -(self._slowdown(t0, t1, hp_mask) - 1.0) * 100.0,
+            "lp_latency": -(self._slowdown(t0, t1, ~hp_mask) - 1.0) * 100.0,
         }
+        terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         truncated = bool(self._steps >= self.max_steps or sim.done)
         info = {"reward_terms": terms, "metrics": self._metrics(t0, t1)}
