@@ -10,7 +10,7 @@ Units: W, C (or K for differences), s, m3/s, Pa, kg. Every equation and source: 
 Energy accounting (checked by tests every step):
     IT heat  = rack_it_w + server_fan_w                      (server fans count as IT power)
     IT heat * dt = heat_removed_w * dt + delta(stored energy in rack thermal mass)
-    facility_w = CRAH fans + chiller + tower fan + pumps + CDU pump + dry-cooler fan
+    cooling_w = CRAH fans + chiller + tower fan + pumps + CDU pump + dry-cooler fan
 """
 
 from __future__ import annotations
@@ -390,7 +390,7 @@ class CoolingResult:
     inlet_c: np.ndarray
     outlet_c: np.ndarray
     server_fan_w: np.ndarray
-    facility_w: float
+    cooling_w: float
     breakdown: dict[str, float]
     heat_removed_w: float
     water_l: float
@@ -807,7 +807,7 @@ class CoolingPlant:
             )
         throttle = p_allow ** (1.0 / cfg.throttle_dvfs_alpha)
 
-        facility = (
+        cooling = (
             crah_w
             + p_ch
             + tower_fan_w
@@ -834,7 +834,7 @@ class CoolingPlant:
             inlet_c=t_in,
             outlet_c=t_new,
             server_fan_w=fan_w,
-            facility_w=facility,
+            cooling_w=cooling,
             breakdown=breakdown,
             heat_removed_w=heat_to_air + q_liq,
             water_l=water_l,
@@ -856,9 +856,9 @@ class CoolingPlant:
         )
 
 
-def pue(it_w: float, facility_w: float) -> float:
-    """Power usage effectiveness (The Green Grid): (IT + facility) / IT; IT includes server fans."""
-    return (it_w + facility_w) / it_w if it_w > 0 else float("nan")
+def pue(it_w: float, cooling_w: float) -> float:
+    """Power usage effectiveness (The Green Grid): (IT + cooling) / IT; IT includes server fans."""
+    return (it_w + cooling_w) / it_w if it_w > 0 else float("nan")
 
 
 # ----------------------------------------------------------------------------- annual analysis
@@ -909,7 +909,7 @@ def simulate_period(
             keys = list(r.breakdown)
             parts = {key: np.empty(n) for key in keys}
         it[k] = r.it_heat_w
-        fac[k] = r.facility_w
+        fac[k] = r.cooling_w
         water[k] = r.water_l
         econ[k] = r.economizer_fraction
         inlet_max[k] = float(r.inlet_c.max())

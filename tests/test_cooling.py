@@ -197,7 +197,7 @@ def test_tower_sized_on_its_rating_not_the_load():
         cfg.tower.sizing_factor * DESIGN_W * (1 + 1 / cfg.chiller.cop_ref)
     )
     assert r.breakdown["tower_fan_w"] <= plant.tower_fan_rated_w * (1 + 1e-9)
-    assert pue(r.it_heat_w, r.facility_w) < 1.35
+    assert pue(r.it_heat_w, r.cooling_w) < 1.35
     plant_low, r_low = steady(cfg, weather(35.0, 0.4), load=0.2)
     assert plant_low.tower_rated_w == plant.tower_rated_w  # the same rating at a fifth the load
     assert r_low.breakdown["tower_fan_w"] < r.breakdown["tower_fan_w"]
@@ -211,7 +211,7 @@ def test_economizer_cold_full_hot_none_and_off_mode():
     assert not hot.economizer_on and hot.breakdown["chiller_w"] > 0
     _, off = steady(CoolingConfig(economizer="off"), weather(0.0, 0.7))
     assert not off.economizer_on and off.breakdown["chiller_w"] > 0
-    assert off.facility_w > cold.facility_w
+    assert off.cooling_w > cold.cooling_w
 
 
 def test_forced_economizer_in_hot_weather_overheats_inlets():
@@ -256,7 +256,7 @@ def test_water_use_is_tower_evaporation_plus_blowdown():
 @pytest.mark.parametrize("typ", ["air", "liquid"])
 def test_pue_bounds_across_climates(db, rh, typ):
     _, r = steady(CoolingConfig(type=typ), weather(db, rh), steps=30)
-    value = pue(r.it_heat_w, r.facility_w)
+    value = pue(r.it_heat_w, r.cooling_w)
     assert value >= 1.0
     lo = 1.01 if typ == "liquid" else 1.03
     assert lo <= value <= 1.6
@@ -268,8 +268,8 @@ def test_liquid_cooling_lowers_pue_at_same_it_load(db, rh):
     _, liq = steady(CoolingConfig(type="liquid"), weather(db, rh), steps=30)
     # same accelerator load; server fans shrink with the air share
     assert liq.server_fan_w.sum() < air.server_fan_w.sum()
-    assert liq.facility_w + liq.server_fan_w.sum() < air.facility_w + air.server_fan_w.sum()
-    assert pue(liq.it_heat_w, liq.facility_w) < pue(air.it_heat_w, air.facility_w)
+    assert liq.cooling_w + liq.server_fan_w.sum() < air.cooling_w + air.server_fan_w.sum()
+    assert pue(liq.it_heat_w, liq.cooling_w) < pue(air.it_heat_w, air.cooling_w)
 
 
 @pytest.mark.parametrize("db,rh", [(0.0, 0.7), (12.0, 0.7), (22.0, 0.6), (32.0, 0.5), (40.0, 0.2)])
@@ -285,14 +285,14 @@ def test_raising_supply_setpoint_lowers_cooling_energy(db, rh):
         _, r = steady(
             CoolingConfig(), weather(db, rh), steps=40, controls=CoolingControls(supply_air_c=sa)
         )
-        facility.append(r.facility_w)
+        facility.append(r.cooling_w)
         inlet_max.append(r.inlet_c.max())
     assert max(inlet_max) <= 27.0
     assert np.all(np.diff(facility) <= 1e-6 * facility[0]), facility
     _, r18 = steady(
         CoolingConfig(), weather(db, rh), steps=40, controls=CoolingControls(supply_air_c=18.0)
     )
-    if r18.breakdown["chiller_w"] > 0.05 * r18.facility_w:
+    if r18.breakdown["chiller_w"] > 0.05 * r18.cooling_w:
         assert facility[-1] < 0.85 * facility[0]
 
 
@@ -304,7 +304,7 @@ def test_server_fan_ramp_makes_an_optimum_inside_the_band():
         _, r = steady(
             CoolingConfig(), weather(22.0, 0.6), steps=40, controls=CoolingControls(supply_air_c=sa)
         )
-        totals.append(r.facility_w + r.server_fan_w.sum())
+        totals.append(r.cooling_w + r.server_fan_w.sum())
     assert min(totals[1:3]) < totals[0] and min(totals[1:3]) < totals[3]
 
 
@@ -389,7 +389,7 @@ def test_deterministic():
         for k in range(50):
             p = rng.uniform(0, RACK_DESIGN_W, N_RACKS)
             r = plant.step(p, weather(10 + k * 0.5), 60.0)
-            out.append((r.facility_w, r.inlet_c.sum(), r.water_l))
+            out.append((r.cooling_w, r.inlet_c.sum(), r.water_l))
         return out
 
     assert run() == run()

@@ -254,7 +254,7 @@ class CoolingEnv(gym.Env):
         self.throttle = res.throttle
         fan = float(res.server_fan_w.sum())
         it = float(p.sum()) + fan
-        ctrl_w = res.facility_w + fan
+        ctrl_w = res.cooling_w + fan
         ci = float(self.w_ci[k])
         cfg = self.cfg
         inlet = res.inlet_c
@@ -274,7 +274,7 @@ class CoolingEnv(gym.Env):
         }
         reward = float(sum(terms.values()))
         inlet_max = float(inlet.max())
-        pue = (it + res.facility_w) / it
+        pue = (it + res.cooling_w) / it
         self._last = dict(
             it=it,
             inlet_mean=float(inlet.mean()),
@@ -291,11 +291,11 @@ class CoolingEnv(gym.Env):
             "t_s": float(k * self.dt),
             "it_w": it,
             "server_fan_w": fan,
-            "cooling_w": float(res.facility_w),
+            "cooling_w": float(res.cooling_w),
             "pue": float(pue),
             "it_kwh": it * kwh,
-            "cooling_kwh": res.facility_w * kwh,
-            "carbon_kg": (it + res.facility_w) * kwh * ci / 1000.0,
+            "cooling_kwh": res.cooling_w * kwh,
+            "carbon_kg": (it + res.cooling_w) * kwh * ci / 1000.0,
             "water_l": float(res.water_l),
             "inlet_max_c": inlet_max,
             "violation_k": viol,
