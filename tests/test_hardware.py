@@ -168,7 +168,8 @@ def test_every_number_has_a_source_and_unit_sense(name):
     assert len(fields) >= 12
     for path, s in fields:
         assert s.source.strip(), f"{name}.{path} has an empty source"
-        assert s.value >= 0
+        # Sourced already refuses negatives; a 0 in the catalog would be a placeholder, not a datum
+        assert s.value > 0, f"{name}.{path} is 0"
     unitless = {"power.dvfs_alpha", "server.psu_efficiency"}
     for path, s in fields:
         if path not in unitless:
