@@ -359,7 +359,8 @@ def load_weather_csv(path: Path, offset_s: float = 0.0) -> Weather:
     return Weather(t - t[0], cols["dry_bulb_c"], rh, period, offset_s, name=path.name)
 
 
-def _resolve(path_str: str, base_dir: Path | None, field: str) -> Path:
+def resolve_climate_file(path_str: str, base_dir: Path | None, field: str) -> Path:
+    """A weather or carbon file named in a scenario: absolute, or relative to the scenario."""
     p = Path(path_str)
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
@@ -377,7 +378,7 @@ def build_weather(cfg: ClimateConfig, base_dir: Path | None = None, seed: int = 
         raise InputError(
             "weather.source is 'file' but weather.path is not set", field="weather.path"
         )
-    p = _resolve(w.path, base_dir, "weather.path")
+    p = resolve_climate_file(w.path, base_dir, "weather.path")
     fmt = w.format if w.format != "auto" else ("epw" if p.suffix.lower() == ".epw" else "csv")
     offset = (w.start_day_of_year - 1.0) * DAY_S + w.start_hour * 3600.0
     return load_epw(p, offset) if fmt == "epw" else load_weather_csv(p, offset)
@@ -448,7 +449,7 @@ def build_carbon(
             raise InputError(
                 "carbon.source is 'file' but carbon.path is not set", field="carbon.path"
             )
-        p = _resolve(c.path, base_dir, "carbon.path")
+        p = resolve_climate_file(c.path, base_dir, "carbon.path")
         cols = _read_csv_columns(p, ("time_s", "g_per_kwh"))
         t, v = cols["time_s"], cols["g_per_kwh"]
         if np.any(v < 0):

@@ -10,6 +10,7 @@ from typing import Any
 
 from dcsim.config import LoadedScenario
 from dcsim.errors import InputError
+from dcsim.inputs import input_digests
 from dcsim.results import (
     RunWriter,
     contained,
@@ -126,7 +127,8 @@ def run_and_write(
     seed = check_seed(sc.seed if seed is None else seed)
     n = steps or sc.time.steps
     config = sc.model_dump(mode="json")
-    rid = run_id(config, seed, {"agent": agent, "steps": n})
+    inputs = input_digests(loaded, agent)
+    rid = run_id(config, seed, {"agent": agent, "steps": n, "inputs": inputs})
     final = contained(out, safe_name(sc.name), rid)
     if resume and is_complete(final):
         return RunResult(
@@ -151,6 +153,7 @@ def run_and_write(
                 "seed": seed,
                 "agent": agent,
                 "steps": n,
+                "inputs": inputs,
                 "system": system,
             },
             title if plot else None,

@@ -39,6 +39,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
 from dcsim.errors import InputError
+from dcsim.inputs import input_digests
 from dcsim.results import (
     RunWriter,
     atomic_write_text,
@@ -444,6 +445,7 @@ def plan_sweep(
             set_dotted(data, "time.steps", steps)
             sc = validate_model(Scenario, data, file=str(sweep_file))
             loaded = LoadedScenario(sc, base)
+            digests = input_digests(loaded, spec.agent)
             if check_build:
                 key = sc.config_hash()
                 if key not in built:
@@ -460,7 +462,7 @@ def plan_sweep(
         for seed in seeds:
             sc_seed = sc.model_copy(update={"seed": seed})
             cfg = sc_seed.model_dump(mode="json")
-            rid = run_id(cfg, seed, {"agent": spec.agent, "steps": steps})
+            rid = run_id(cfg, seed, {"agent": spec.agent, "steps": steps, "inputs": digests})
             if rid in seen:
                 duplicates += 1
                 continue
