@@ -133,9 +133,13 @@ def test_stable_ids_match_dcsim_run(tmp_path):
     assert [r.run_id for r in a.runs] == [r.run_id for r in b.runs]
     assert len({r.run_id for r in a.runs}) == len(a.runs)
     r = a.runs[0]
-    assert r.run_id == run_id(
-        r.config, r.seed, {"agent": "fixed", "steps": 3}
-    )  # same formula as dcsim run
+    # same formula as dcsim run: the run writer of `dcsim run` lands on the sweep's id
+    from dcsim.config import scenario_from_dict
+    from dcsim.runner import run_and_write
+
+    loaded = scenario_from_dict(r.inputs, Path(r.base_dir))
+    loaded.source = Path(r.source)
+    assert run_and_write(loaded, tmp_path / "run", "fixed", 3, r.seed, plot=False).run_id == r.run_id
     other = plan_sweep(write_sweep(tmp_path, steps=4))
     assert not {x.run_id for x in other.runs} & {x.run_id for x in a.runs}
 
