@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dcsim.runner import PROGRESS_FD_ENV
+from dcsim.runner import PROGRESS_FD_ENV, progress_line
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--set", "cluster.servers=4", "--set", "cluster.servers_per_rack=2", "--no-plot", "--json"]
@@ -119,3 +119,20 @@ def test_kill_run_midway_then_rerun(tmp_path, sig):
     )
     assert Path(json.loads(again.stdout)["run_dir"]).is_dir()
     assert not list(out.glob("default/.*.partial-*"))
+
+
+def test_progress_hook_is_off_unless_set(monkeypatch):
+    """The kill tests' hook costs nothing when unset and writes whole lines when set."""
+    monkeypatch.delenv(PROGRESS_FD_ENV, raising=False)
+    assert progress_line() is None
+    r, w = os.pipe()
+    try:
+        monkeypatch.setenv(PROGRESS_FD_ENV, str(w))
+        report = progress_line()
+        assert report is not None
+        report("step 1")
+        report("step 2")
+        assert os.read(r, 100) == b"step 1\nstep 2\n"
+    finally:
+        os.close(r)
+        os.close(w)
