@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+from dcsim.envs import ENV_IDS
 from dcsim.envs.contract import (
+    AGGREGATIONS,
+    EnvKwargs,
     Episode,
     Feature,
     Metric,
@@ -19,6 +23,7 @@ from dcsim.envs.contract import (
     weigh,
 )
 from dcsim.errors import InputError
+from dcsim.resources import find_bundled
 
 TERMS = (RewardTerm("energy", 1.0), RewardTerm("violation", 2.0, violation=True))
 
@@ -88,3 +93,213 @@ def test_episode_aggregates_as_declared() -> None:
 def test_metric_refuses_unknown_aggregation() -> None:
     with pytest.raises(ValueError):
         Metric("x", "1", "median")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ every env
+ENV_SMALL = {
+    "dcsim/Datacenter-v0": {
+        "overrides": {"cluster.servers": 8, "cluster.servers_per_rack": 2, "time.steps": 12}
+    },
+    "dcsim/Cooling-v0": {"n_accelerators": 64, "episode_steps": 12},
+    "dcsim/PowerCap-v0": {"horizon_s": 60.0},
+    "dcsim/FlowSplit-v0": {"episode_steps": 6},
+    "dcsim/Placement-v0": {"n_jobs": 12},
+}
+
+
+def _cls(env_id: str) -> type:
+    from dcsim.evaluation import env_class
+
+    cls = env_class(env_id)
+    if not hasattr(cls, "Kwargs"):  # TRANSITIONAL (issue 11): env not yet on the contract
+        pytest.skip(f"{env_id} does not declare the contract yet")
+    return cls
+
+
+def _make(env_id: str, **kw: object):
+    _cls(env_id)
+    return gym.make(env_id, **ENV_SMALL[env_id], **kw).unwrapped
+
+
+def test_every_env_id_is_covered() -> None:
+    assert set(ENV_SMALL) == set(ENV_IDS)
+
+
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_env_declares_kwargs_reward_and_metrics(env_id: str) -> None:
+    cls = _cls(env_id)
+    assert issubclass(cls.Kwargs, EnvKwargs)
+    names = [t.name for t in cls.REWARD]
+    assert names and len(set(names)) == len(names)
+    assert all(math.isfinite(t.weight) and t.weight >= 0 for t in cls.REWARD)
+    metrics = [m.name for m in cls.METRICS]
+    assert metrics and len(set(metrics)) == len(metrics)
+    assert all(m.agg in AGGREGATIONS for m in cls.METRICS)
+
+
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_features_build_the_observation_space(env_id: str) -> None:
+    env = _make(env_id)
+    feats = env.features
+    assert all(isinstance(f, Feature) for f in feats)
+    assert len({f.name for f in feats}) == len(feats)
+    space = env.observation_space
+    assert space.shape == (len(feats),)
+    np.testing.assert_array_equal(space.low, [f.low for f in feats])
+    np.testing.assert_array_equal(space.high, [f.high for f in feats])
+    obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(3):
+        assert space.contains(obs)
+        for f in feats:  # physical() inverts the declared scaling within the bounds
+            v = physical(obs, feats, f.name)
+            assert f.low * f.scale + f.offset - 1e-6 * abs(f.scale) <= v
+            assert v <= f.high * f.scale + f.offset + 1e-6 * abs(f.scale)
+        obs, *_ = env.step(env.action_space.sample())
+
+
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_metrics_reported_are_the_metrics_declared(env_id: str) -> None:
+    env = _make(env_id)
+    declared = {m.name for m in env.METRICS}
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    seen: set[str] = set()
+    for _ in range(3):
+        *_, info = env.step(env.action_space.sample())
+        numeric = {
+            k
+            for k, v in info["metrics"].items()
+            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+        }
+        assert numeric <= declared, f"undeclared metrics: {sorted(numeric - declared)}"
+        seen |= numeric
+    assert declared <= seen, f"declared but never reported: {sorted(declared - seen)}"
+
+
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_unknown_reward_term_and_bad_weight_are_input_errors(env_id: str) -> None:
+    first = _cls(env_id).REWARD[0].name
+    with pytest.raises(InputError) as e:
+        _make(env_id, reward_weights={"bogus": 1.0})
+    assert e.value.field == "reward.bogus" and first in e.value.message
+    with pytest.raises(InputError) as e:
+        _make(env_id, reward_weights={first: -1.0})
+    assert e.value.field == f"reward.{first}"
+
+
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_unknown_kwarg_is_input_error_naming_it(env_id: str) -> None:
+    with pytest.raises(InputError) as e:
+        _make(env_id, no_such_argument=1)
+    assert e.value.field == "no_such_argument"
+
+
+@pytest.mark.parametrize("env_id", list(ENV_IDS))
+def test_reward_weights_scale_each_term_as_declared(env_id: str) -> None:
+    """Weights 1 give the raw terms; other weights give reward == sum(weight * raw term)."""
+    names = [t.name for t in _cls(env_id).REWARD]
+    ones = dict.fromkeys(names, 1.0)
+    w = {n: 0.5 + 1.5 * i for i, n in enumerate(names)}  # 0.5, 2.0, 3.5, ...
+    a, b = _make(env_id, reward_weights=ones), _make(env_id, reward_weights=w)
+    oa, _ = a.reset(seed=3)
+    ob, _ = b.reset(seed=3)
+    a.action_space.seed(5)
+    nonzero = 0
+    for _ in range(4):
+        act = a.action_space.sample()
+        oa, ra, *_, ia = a.step(act)
+        ob, rb, *_, ib = b.step(act)
+        np.testing.assert_array_equal(oa, ob)  # weights change the reward, not the dynamics
+        raw = ia["reward_terms"]
+        assert set(raw) == set(names) == set(ib["reward_terms"])
+        assert ra == pytest.approx(sum(raw.values()))
+        for n in names:
+            assert ib["reward_terms"][n] == pytest.approx(w[n] * raw[n], rel=1e-12, abs=1e-12)
+        assert rb == pytest.approx(sum(w[n] * raw[n] for n in names), rel=1e-12, abs=1e-12)
+        nonzero += sum(raw[n] != 0 for n in names)
+    assert nonzero > 0  # the check above was not vacuous
+
+
+# ------------------------------------------------------------------ evaluation follows it
+class _ToyEnv:
+    """Two steps with known metrics; names chosen so that suffix guessing would be wrong."""
+
+    REWARD = (RewardTerm("comfort", 1.0, violation=True), RewardTerm("violation", 1.0))
+    METRICS = (
+        Metric("energy_kwh", "kWh", "max"),  # a suffix guess would sum
+        Metric("inlet_max_c", "C", "mean"),  # a guess would take the max
+        Metric("hits", "1", "sum"),  # a guess would average
+        Metric("t_s", "s", "none"),
+    )
+    STEPS = (
+        ({"comfort": -1.0, "violation": -5.0}, {"energy_kwh": 1.0, "inlet_max_c": 20.0, "hits": 2}),
+        ({"comfort": 0.0, "violation": -5.0}, {"energy_kwh": 3.0, "inlet_max_c": 30.0, "hits": 5}),
+    )
+
+    @property
+    def unwrapped(self) -> _ToyEnv:
+        return self
+
+    def reset(self, seed: int | None = None):
+        self.k = 0
+        return np.zeros(1), {}
+
+    def step(self, action):
+        terms, metrics = self.STEPS[self.k]
+        self.k += 1
+        info = {"reward_terms": terms, "metrics": {**metrics, "t_s": 60.0 * self.k}}
+        return np.zeros(1), sum(terms.values()), False, self.k == 2, info
+
+
+class _Idle:
+    def reset(self) -> None:
+        pass
+
+    def predict(self, obs):
+        return 0
+
+
+def test_run_episode_aggregates_and_counts_violations_as_declared() -> None:
+    from dcsim.evaluation import run_episode
+
+    ep = run_episode(_ToyEnv(), _Idle(), seed=0)
+    assert ep["energy_kwh"] == 3.0  # max, as declared
+    assert ep["inlet_max_c"] == 25.0  # mean, as declared
+    assert ep["hits"] == 7.0  # sum, as declared
+    assert "t_s" not in ep
+    assert ep["violation_steps"] == 1.0  # only `comfort` is declared a violation term
+    assert ep["r_violation"] == -10.0 and ep["return"] == -11.0
+
+
+def test_power_cap_episode_metrics_follow_declaration() -> None:
+    """A real env through evaluate(): the declared aggregation, not a guess from the name."""
+    from dcsim.evaluation import evaluate, load_spec
+
+    spec = load_spec("tasks/powercap.yaml", overrides={"horizon_s": 60.0})
+    ev = evaluate(spec, "uncapped", episodes=1)
+    env = spec.make()
+    env.reset(seed=0)
+    agg = {m.name: m.agg for m in env.METRICS}
+    rows = []
+    while True:
+        *_, trunc, info = env.step(np.ones(2, dtype=np.float32))
+        rows.append(info["metrics"])
+        if trunc:
+            break
+    for name, kind in agg.items():
+        vals = [r[name] for r in rows]
+        want = {"sum": sum(vals), "mean": sum(vals) / len(vals), "max": max(vals)}[kind]
+        assert ev.episodes[0][name] == pytest.approx(want), name
+
+
+@pytest.mark.parametrize("task", ["powercap", "placement", "cooling", "flowsplit"])
+def test_task_reward_section_is_reward_weights(task: str) -> None:
+    from dcsim.evaluation import load_spec
+    from dcsim.schema import read_yaml
+
+    path = find_bundled("scenarios", f"tasks/{task}.yaml")
+    reward = read_yaml(path).get("reward") or {}
+    spec = load_spec(str(path))
+    assert spec.kwargs.get("reward_weights", {}) == reward
+    assert "weights" not in spec.kwargs and not any(k.startswith("w_") for k in spec.kwargs)
