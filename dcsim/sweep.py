@@ -233,6 +233,30 @@ def _sample(p: ParameterSpec, rng: np.random.Generator) -> Any:
     return int(round(x)) if p.integer else _tidy(x)
 
 
+# Runs a sweep may plan (each is validated, planned and indexed in memory); larger
+# studies are split into several sweeps or raise the cap explicitly (issue 14.5).
+MAX_SWEEP_RUNS = 100_000
+
+
+def _axis_len(p: ParameterSpec) -> int:
+    if p.values is not None:
+        return len(p.values)
+    assert p.num is not None
+    return p.num
+
+
+def count_points(spec: SweepSpec) -> int:
+    """Parameter combinations the sweep expands to, computed without expanding."""
+    lens = [_axis_len(p) for p in spec.parameters.values()]
+    if not lens:
+        return 1
+    if spec.method == "grid":
+        return math.prod(lens)
+    if spec.method == "zip":
+        return min(lens)
+    return spec.samples or 0
+
+
 def expand_points(spec: SweepSpec) -> list[dict[str, Any]]:
     """Parameter combinations (without seeds), in a stable order."""
     keys = list(spec.parameters)
@@ -415,7 +439,10 @@ def _blame(exc: InputError, params: dict[str, Any]) -> str:
 
 
 def plan_sweep(
-    path: str | Path, overrides: list[str] | None = None, check_build: bool = True
+    path: str | Path,
+    overrides: list[str] | None = None,
+    check_build: bool = True,
+    max_runs: int = MAX_SWEEP_RUNS,
 ) -> SweepPlan:
     """Expand a sweep and validate every run's Scenario before anything runs.
 
@@ -433,6 +460,14 @@ def plan_sweep(
     _check_agent(spec.agent, sweep_file)
     seeds = spec.seed_list(base_loaded.scenario.seed)
     steps = spec.steps or base_loaded.scenario.time.steps
+    n_runs = count_points(spec) * len(seeds)
+    if n_runs > max_runs:
+        raise InputError(
+            f"the sweep expands to {n_runs:,} runs, more than the limit of {max_runs:,}; "
+            "split it into smaller sweeps (or raise the limit deliberately)",
+            file=str(sweep_file),
+            field="parameters",
+        )
     runs: list[RunSpec] = []
     seen: set[str] = set()
     built: set[str] = set()

@@ -295,3 +295,28 @@ def test_plot_sweep_and_run(tmp_path):
     assert r.exit_code == 0 and (tmp_path / "ts.png").stat().st_size > 10_000
     r = CliRunner().invoke(app, ["plot", str(tmp_path)])
     assert r.exit_code == 2
+
+
+# ------------------------------------------------------------------ size limits (issue 14.5)
+def test_huge_grid_is_refused_before_expanding(tmp_path):
+    import time
+
+    f = tmp_path / "huge.yaml"
+    axes = {f"cooling.p{i}": {"min": 0.0, "max": 1.0, "num": 100_000} for i in range(6)}
+    f.write_text(yaml.safe_dump({"name": "huge", "parameters": axes, "seeds": 100}))
+    t0 = time.process_time()
+    with pytest.raises(InputError) as exc:
+        sweep_mod.plan_sweep(f)
+    assert time.process_time() - t0 < 5.0
+    assert f"{100_000**6 * 100:,} runs" in exc.value.message
+    assert exc.value.field == "parameters"
+
+
+def test_count_points_matches_the_expansion(tmp_path):
+    for method, extra in (("grid", {}), ("zip", {}), ("random", {"samples": 7})):
+        spec = sweep_mod.SweepSpec(
+            method=method,
+            parameters={"a": {"values": [1, 2, 3]}, "b": {"min": 1, "max": 3, "num": 3}},
+            **extra,
+        )
+        assert sweep_mod.count_points(spec) == len(sweep_mod.expand_points(spec))
