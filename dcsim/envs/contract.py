@@ -84,7 +84,7 @@ def reward_weights(
     for k, v in (given or {}).items():
         if k not in out:
             raise InputError(
-                f"unknown reward term; expected one of: {', '.join(names)}",
+                f"unknown reward weight (no such term); expected one of: {', '.join(names)}",
                 field=f"reward.{k}",
             )
         ok = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
