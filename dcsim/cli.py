@@ -1,57 +1,160 @@
-"""dcsim command line: glue between the models in dcsim/ and the user. No physics here."""
+"""dcsim command line: parse options, make ONE library call, render its result. No physics here.
+
+Option defaults are read from the models and library calls that own them (`Default`), and the
+one InputError handler (`DcsimGroup`) turns bad input into a message on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
-from collections.abc import Callable
+import contextlib
+import importlib
+import inspect
+from collections.abc import Iterator
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
 from dcsim.errors import InputError
+from dcsim.render import episodes_table, fmt_ci, kv_table, print_json
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def report_input_error(exc: InputError) -> None:
+    """`error: <file>: field '<path>': <expectation>` on stderr, printed literally (no markup)."""
+    err_console.print(
+        Text.assemble(("error:", "bold red"), " ", exc.render()), highlight=False, soft_wrap=True
+    )
+
+
+class DcsimGroup(TyperGroup):
+    """The one place an InputError from any command becomes a message and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            report_input_error(exc)
+            raise typer.Exit(code=2) from None
+
 
 app = typer.Typer(
+    cls=DcsimGroup,
     help="dcsim: datacenter energy and AI-cluster co-design simulator.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputError into a one-line message on stderr and exit code 2 (no traceback)."""
+class Default:
+    """An option default read from where it is defined, imported only when needed.
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    `Default("dcsim.polca:RowConfig.seed")` is a pydantic field default, `"mod:func.param"` a
+    parameter default of the library call the option feeds, `"mod:NAME"` a module constant.
+    Click calls it when the option is omitted; help shows str() (so `dcsim --help` stays fast).
+    """
+
+    def __init__(self, ref: str):
+        self.ref = ref
+
+    def __call__(self) -> Any:
+        module, _, path = self.ref.partition(":")
+        name, _, field = path.partition(".")
+        obj = getattr(importlib.import_module(module), name)
+        if not field:
+            return obj
+        if hasattr(obj, "model_fields"):
+            return obj.model_fields[field].get_default(call_default_factory=True)
+        return inspect.signature(obj).parameters[field].default
+
+    def __str__(self) -> str:
+        return str(self())
+
+    def __repr__(self) -> str:
+        return f"Default({self.ref!r})"
+
+
+class _Bar:
+    """A progress bar on stderr driven by a library call's on_start/on_step hooks."""
+
+    def __init__(self, prog: Any):
+        self.prog, self.task = prog, None
+
+    def start(self, label: str, total: int, **fields: Any) -> None:
+        if self.prog is not None:
+            self.task = self.prog.add_task(label, total=total, **fields)
+
+    def update(self, completed: int, *_: Any, **fields: Any) -> None:
+        if self.task is not None:
+            self.prog.update(self.task, completed=completed, **fields)
+
+
+@contextlib.contextmanager
+def progress_bar(show: bool, *columns: Any, transient: bool = True) -> Iterator[_Bar]:
+    """Counted progress with ETA (default columns), or a no-op bar when `show` is False."""
+    if not show:
+        yield _Bar(None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    cols = columns or (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*cols, console=err_console, transient=transient) as prog:
+        yield _Bar(prog)
+
+
+class _Spinner:
+    """console.status, started by the library call's on_start (nothing spins while inputs load)."""
+
+    def __init__(self, show: bool):
+        self.show, self.status = show, None
+
+    def start(self, label: str, _total: int = 0) -> None:
+        if self.show:
+            self.status = console.status(f"{label} ...")
+            self.status.start()
+
+
+@contextlib.contextmanager
+def spinner(show: bool) -> Iterator[_Spinner]:
+    sp = _Spinner(show)
+    try:
+        yield sp
+    finally:
+        if sp.status is not None:
+            sp.status.stop()
+
+
+def parse_overrides(items: list[str] | None, what: str | None = None) -> dict[str, Any]:
+    """`KEY=VALUE` strings (--set, --reward, --hp) -> dict; errors name the option `what`."""
+    from dcsim.config import parse_override
+
+    out: dict[str, Any] = {}
+    for s in items or []:
         try:
-            return fn(*args, **kwargs)
+            k, v = parse_override(s)
         except InputError as exc:
-            err_console.print(
-                f"[bold red]error:[/] {exc.render()}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(code=2) from None
-
-    return wrapper
-
-
-def print_json(obj: Any) -> None:
-    """Machine output: plain JSON on stdout, nothing else."""
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def kv_table(title: str, rows: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    for k, v in rows:
-        table.add_row(k, v)
-    return table
+            if what is None:
+                raise
+            raise InputError(exc.message, field=what) from None
+        out[k] = v
+    return out
 
 
 # ---------------------------------------------------------------- hardware
@@ -60,7 +163,6 @@ app.add_typer(hardware_app, name="hardware")
 
 
 @hardware_app.command("list")
-@user_errors
 def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List bundled accelerator profiles."""
     from dcsim.hardware import catalog
@@ -91,7 +193,6 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
 
 
 @hardware_app.command("show")
-@user_errors
 def hardware_show(
     name: str = typer.Argument(..., help="Profile name, e.g. H100-SXM."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -149,20 +250,16 @@ SUMMARY_ROWS = (
 )
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    from dcsim.config import parse_override
-
-    return dict(parse_override(s) for s in items or [])
-
-
 @app.command()
-@user_errors
 def run(
     scenario: str = typer.Argument(
         None, help="Scenario YAML (default: the built-in scenarios/default.yaml)."
     ),
     agent: str = typer.Option(
-        "fixed", "--agent", "-a", help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip)."
+        Default("dcsim.runner:run_scenario.agent"),
+        "--agent",
+        "-a",
+        help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip).",
     ),
     steps: int = typer.Option(
         None,
@@ -175,7 +272,10 @@ def run(
         None, "--seed", "-s", min=0, help="Random seed (default: scenario seed)."
     ),
     out: str = typer.Option(
-        "runs", "--out", "-o", help="Output root; the run goes to OUT/<scenario>/<run_id>/."
+        Default("dcsim.runner:run_scenario.out"),
+        "--out",
+        "-o",
+        help="Output root; the run goes to OUT/<scenario>/<run_id>/.",
     ),
     set_: list[str] = typer.Option(
         None, "--set", help="Override a field: --set cooling.supply_air_setpoint_c=24"
@@ -186,42 +286,21 @@ def run(
     ),
 ) -> None:
     """Run a scenario with an agent; write config, manifest, summary, time series and a plot."""
-    from pathlib import Path
+    from dcsim.runner import run_scenario
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from dcsim.config import load_scenario
-    from dcsim.runner import run_and_write
-
-    loaded = load_scenario(scenario, parse_overrides(set_))
-    n = steps or loaded.scenario.time.steps
-    if as_json:
-        res = run_and_write(loaded, Path(out), agent, n, seed, plot=not no_plot)
-    else:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        ) as prog:
-            task = prog.add_task(f"{loaded.scenario.name} [{agent}]", total=n)
-            res = run_and_write(
-                loaded,
-                Path(out),
-                agent,
-                n,
-                seed,
-                plot=not no_plot,
-                on_step=lambda k, _n: prog.update(task, completed=k),
-            )
+    overrides = parse_overrides(set_)
+    with progress_bar(not as_json) as bar:
+        res = run_scenario(
+            scenario,
+            overrides,
+            out,
+            agent,
+            steps,
+            seed,
+            plot=not no_plot,
+            on_start=bar.start,
+            on_step=bar.update,
+        )
     if as_json:
         print_json(
             {
@@ -236,38 +315,37 @@ def run(
     sysd = res.system
     rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
     title = (
-        f"{loaded.scenario.name}: {sysd['accelerators']} x {sysd['hardware']}, "
+        f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, "
         f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}"
     )
     console.print(kv_table(title, rows))
     if sysd.get("air_density_note"):
         style = "bold red" if sysd["air_density_note"].startswith("error") else "yellow"
-        console.print(f"[{style}]cooling: {sysd['air_density_note']}[/]", soft_wrap=True)
-    console.print(f"run directory: [bold]{res.run_dir}[/]")
+        console.print(Text(f"cooling: {sysd['air_density_note']}", style=style), soft_wrap=True)
+    console.print(Text.assemble("run directory: ", (str(res.run_dir), "bold")))
 
 
 @app.command()
-@user_errors
 def validate(
     files: list[str] = typer.Argument(
         ..., help="Scenario, topology, hardware, sweep or RL task YAML files."
     ),
     kind: str = typer.Option(
-        "auto", "--kind", help="auto | scenario | topology | hardware | sweep | task"
+        Default("dcsim.validate:validate_files.kind"),
+        "--kind",
+        help="auto | scenario | topology | hardware | sweep | task",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
     """Check YAML inputs against their schemas without running anything (exit 2 on the first bad file)."""
-    from dcsim.validate import validate_file
+    from dcsim.validate import validate_files
 
-    results = []
-    for f in files:
-        results.append({"file": f, "kind": validate_file(f, kind), "ok": True})
+    results = validate_files(files, kind)
     if as_json:
         print_json(results)
     else:
         for r in results:
-            console.print(f"[green]ok[/] {r['file']} ({r['kind']})")
+            console.print(Text.assemble(("ok", "green"), f" {r['file']} ({r['kind']})"))
 
 
 # ---------------------------------------------------------------- reproduce
@@ -278,38 +356,70 @@ app.add_typer(reproduce_app, name="reproduce")
 
 
 @reproduce_app.command("polca")
-@user_errors
 def reproduce_polca(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     quick: bool = typer.Option(
         False, "--quick", help="1-hour window, coarser sweep (for smoke tests)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed of load and delays."),
+    seed: int = typer.Option(
+        Default("dcsim.polca:reproduce_paper.seed"),
+        "--seed",
+        help="Random seed of load and delays.",
+    ),
     servers: int = typer.Option(
-        40, "--servers", min=1, help="Servers the row budget was provisioned for."
+        Default("dcsim.polca:reproduce_paper.servers"),
+        "--servers",
+        min=1,
+        help="Servers the row budget was provisioned for.",
     ),
     max_extra: int = typer.Option(
-        60, "--max-extra", min=0, help="Largest oversubscription swept, % of servers."
+        Default("dcsim.polca:reproduce_paper.max_extra"),
+        "--max-extra",
+        min=0,
+        help="Largest oversubscription swept, % of servers.",
     ),
-    step: int = typer.Option(5, "--step", min=1, help="Sweep step, % of servers."),
-    hours: float = typer.Option(4.0, "--hours", min=0.05, help="Simulated peak-hours window."),
+    step: int = typer.Option(
+        Default("dcsim.polca:reproduce_paper.step"),
+        "--step",
+        min=1,
+        help="Sweep step, % of servers.",
+    ),
+    hours: float = typer.Option(
+        Default("dcsim.polca:reproduce_paper.hours"),
+        "--hours",
+        min=0.05,
+        help="Simulated peak-hours window.",
+    ),
     mean_load: float = typer.Option(
-        0.6, "--mean-load", min=0.01, max=1.2, help="Mean load / saturation throughput."
+        Default("dcsim.polca:reproduce_paper.mean_load"),
+        "--mean-load",
+        min=0.01,
+        max=1.2,
+        help="Mean load / saturation throughput.",
     ),
     hp_fraction: float = typer.Option(
-        0.5, "--hp-fraction", min=0.0, max=1.0, help="Share of high-priority servers."
+        Default("dcsim.polca:reproduce_paper.hp_fraction"),
+        "--hp-fraction",
+        min=0.0,
+        max=1.0,
+        help="Share of high-priority servers.",
     ),
     cap_delay: float = typer.Option(
-        40.0, "--cap-delay", min=0.0, help="Max out-of-band clock command delay, s."
+        Default("dcsim.polca:reproduce_paper.cap_delay"),
+        "--cap-delay",
+        min=0.0,
+        help="Max out-of-band clock command delay, s.",
     ),
     plot: str = typer.Option("", "--plot", help="Write a PNG of row power over time to this path."),
     hardware: str = typer.Option(
-        "A100-80G",
+        Default("dcsim.polca:reproduce_paper.hardware"),
         "--hardware",
         help="Accelerator profile (POLCA clocks map to fractions of f_max).",
     ),
     model: str = typer.Option(
-        "llama2-70b", "--model", help="Served LLM: llama2-70b, llama2-13b, bloom-176b."
+        Default("dcsim.polca:reproduce_paper.model"),
+        "--model",
+        help="Served LLM: llama2-70b, llama2-13b, bloom-176b.",
     ),
 ) -> None:
     """POLCA (arXiv 2308.12908): more inference servers in a fixed row power budget.
@@ -319,39 +429,24 @@ def reproduce_polca(
     per count the row peak/average power, capping and brake events and high-priority latency
     impact, then the largest count with zero brakes and <1% P50 impact vs the paper's +30%.
     """
-    from dcsim.agents.polca import PolcaController
-    from dcsim.polca import RowConfig, characterize, plot_row_power, reproduce
+    from dcsim.polca import RowConfig, plot_row_power, reproduce_paper
 
-    if quick:
-        hours, step = min(hours, 1.0), max(step, 10)
-    from dcsim.hardware import get_profile
-    from dcsim.inference import get_llm
-
-    get_profile(hardware), get_llm(model)  # unknown names -> InputError (exit 2)
-    base = RowConfig(
-        hardware=hardware,
-        model=model,
-        baseline_servers=servers,
-        n_servers=servers,
-        seed=seed,
-        horizon_s=hours * 3600.0,
-        mean_load=mean_load,
-        high_priority_fraction=hp_fraction,
-        cap_delay_max_s=cap_delay,
-    )
-    table = characterize(
-        base.hardware,
-        base.model,
-        sim_s=90.0 if quick else 150.0,
-        warmup_s=20.0 if quick else 30.0,
-        seed=seed,
-    )
-    pcts = tuple(range(0, max_extra + 1, step))
-    if not as_json:
-        with console.status(f"simulating {len(pcts)} server counts x {hours:g} h ..."):
-            report = reproduce(PolcaController, base, pcts, table)
-    else:
-        report = reproduce(PolcaController, base, pcts, table)
+    with spinner(not as_json) as sp:
+        report = reproduce_paper(
+            hardware,
+            model,
+            servers,
+            hours,
+            mean_load,
+            hp_fraction,
+            cap_delay,
+            max_extra,
+            step,
+            seed,
+            quick,
+            on_start=sp.start,
+        )
+    base = RowConfig.model_validate(report.summary["config"])
     if plot:
         plot_row_power(report, plot, base)
     if as_json:
@@ -360,7 +455,8 @@ def reproduce_polca(
     s = report.summary
     table_out = Table(
         title=f"POLCA reproduction: {base.hardware} / {base.model}, budget "
-        f"{s['budget_w'] / 1e3:.1f} kW ({servers} servers at nameplate), {hours:g} h"
+        f"{s['budget_w'] / 1e3:.1f} kW ({servers} servers at nameplate), "
+        f"{base.horizon_s / 3600.0:g} h"
     )
     cols = (
         "N",
@@ -410,72 +506,77 @@ cooling_app = typer.Typer(
 app.add_typer(cooling_app, name="cooling")
 
 
-def _cooling_inputs(
-    climate: str,
-    cooling_type: str,
-    liquid_fraction: float,
-    country: str,
-    supply_air: float,
-    economizer: str,
-):
-    from dcsim.climate import ClimateConfig
-    from dcsim.cooling import CoolingConfig
-    from dcsim.schema import validate_model
-
-    cool = validate_model(
-        CoolingConfig,
-        {
-            "type": cooling_type,
-            "supply_air_setpoint_c": supply_air,
-            "economizer": economizer,
-            **({"liquid_fraction": liquid_fraction} if cooling_type == "liquid" else {}),
-        },
-        prefix="cooling",
-    )
-    clim = validate_model(
-        ClimateConfig,
-        {"weather": {"preset": climate}, "carbon": {"country": country}},
-        prefix="climate",
-    )
-    return cool, clim
-
-
 @cooling_app.command("year")
-@user_errors
 def cooling_year(
     climate: str = typer.Option(
-        "temperate", help="Weather preset: temperate, hot-dry, hot-humid, cold."
+        Default("dcsim.cooling_study:plant_year.climate"),
+        help="Weather preset: temperate, hot-dry, hot-humid, cold.",
     ),
-    cooling_type: str = typer.Option("air", "--type", help="air or liquid (direct-to-chip)."),
+    cooling_type: str = typer.Option(
+        Default("dcsim.cooling_study:plant_year.cooling_type"),
+        "--type",
+        help="air or liquid (direct-to-chip).",
+    ),
     liquid_fraction: float = typer.Option(
-        0.75, help="Share of IT heat to cold plates (type liquid)."
+        Default("dcsim.cooling_study:plant_year.liquid_fraction"),
+        help="Share of IT heat to cold plates (type liquid).",
     ),
     country: str = typer.Option(
-        "US", help="Grid carbon: ISO country code (see `dcsim cooling carbon`)."
+        Default("dcsim.cooling_study:plant_year.country"),
+        help="Grid carbon: ISO country code (see `dcsim cooling carbon`).",
     ),
-    racks: int = typer.Option(64, min=1, help="Number of racks."),
-    rack_kw: float = typer.Option(20.0, min=0.1, help="Design IT power per rack, kW."),
-    load: float = typer.Option(0.8, min=0.01, max=1.5, help="IT load as a share of design."),
-    supply_air: float = typer.Option(22.0, help="Supply air setpoint, C."),
-    economizer: str = typer.Option("auto", help="Water-side economizer: auto, off, on."),
-    days: float = typer.Option(365.0, min=1 / 24, max=3650, help="Days to simulate."),
-    seed: int = typer.Option(0, help="Weather seed."),
+    racks: int = typer.Option(
+        Default("dcsim.cooling_study:plant_year.racks"), min=1, help="Number of racks."
+    ),
+    rack_kw: float = typer.Option(
+        Default("dcsim.cooling_study:plant_year.rack_kw"),
+        min=0.1,
+        help="Design IT power per rack, kW.",
+    ),
+    load: float = typer.Option(
+        Default("dcsim.cooling_study:plant_year.load"),
+        min=0.01,
+        max=1.5,
+        help="IT load as a share of design.",
+    ),
+    supply_air: float = typer.Option(
+        Default("dcsim.cooling_study:plant_year.supply_air"), help="Supply air setpoint, C."
+    ),
+    economizer: str = typer.Option(
+        Default("dcsim.cooling_study:plant_year.economizer"),
+        help="Water-side economizer: auto, off, on.",
+    ),
+    days: float = typer.Option(
+        Default("dcsim.cooling_study:plant_year.days"),
+        min=1 / 24,
+        max=3650,
+        help="Days to simulate.",
+    ),
+    seed: int = typer.Option(Default("dcsim.cooling_study:plant_year.seed"), help="Weather seed."),
     plot: str = typer.Option("", help="Write a PNG of daily PUE and weather to this path."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Annual (hourly) PUE, WUE, carbon and economizer hours of the cooling plant at a constant IT load."""
-    from dcsim.cooling import plot_period, simulate_period
+    from dcsim.cooling import plot_period
+    from dcsim.cooling_study import plant_year
 
-    cool, clim = _cooling_inputs(
-        climate, cooling_type, liquid_fraction, country, supply_air, economizer
+    year = plant_year(
+        climate,
+        cooling_type,
+        liquid_fraction,
+        country,
+        racks,
+        rack_kw,
+        load,
+        supply_air,
+        economizer,
+        days,
+        seed,
     )
-    res = simulate_period(
-        cool, clim, n_racks=racks, rack_kw=rack_kw, load=load, days=days, seed=seed
-    )
-    s = res["summary"]
+    s = year.summary
     if plot:
         plot_period(
-            res,
+            {"summary": year.summary, "series": year.series},
             plot,
             title=f"{climate}, {cooling_type} cooling: PUE {s['pue']:.3f}, WUE {s['wue_l_per_kwh']:.2f} L/kWh",
         )
@@ -510,32 +611,30 @@ def cooling_year(
 
 
 @cooling_app.command("compare")
-@user_errors
 def cooling_compare(
-    rack_kw: float = typer.Option(20.0, min=0.1, help="Design IT power per rack, kW."),
-    load: float = typer.Option(0.8, min=0.01, max=1.5, help="IT load as a share of design."),
-    days: float = typer.Option(365.0, min=1, max=3650, help="Days to simulate."),
+    rack_kw: float = typer.Option(
+        Default("dcsim.cooling_study:compare_plants.rack_kw"),
+        min=0.1,
+        help="Design IT power per rack, kW.",
+    ),
+    load: float = typer.Option(
+        Default("dcsim.cooling_study:compare_plants.load"),
+        min=0.01,
+        max=1.5,
+        help="IT load as a share of design.",
+    ),
+    days: float = typer.Option(
+        Default("dcsim.cooling_study:compare_plants.days"),
+        min=1,
+        max=3650,
+        help="Days to simulate.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Air vs direct-to-chip liquid cooling across the climate presets: annual PUE and WUE."""
-    from dcsim.climate import presets
-    from dcsim.cooling import simulate_period
+    from dcsim.cooling_study import compare_plants
 
-    out = []
-    for name in presets():
-        for typ in ("air", "liquid"):
-            cool, clim = _cooling_inputs(name, typ, 0.75, "US", 22.0, "auto")
-            s = simulate_period(cool, clim, rack_kw=rack_kw, load=load, days=days)["summary"]
-            out.append(
-                {
-                    "climate": name,
-                    "type": typ,
-                    "pue": s["pue"],
-                    "wue_l_per_kwh": s["wue_l_per_kwh"],
-                    "economizer_hours": s["economizer_hours"],
-                    "air_density_check": s["air_density_check"],
-                }
-            )
+    out = compare_plants(rack_kw, load, days)
     if as_json:
         print_json(out)
         return
@@ -555,7 +654,6 @@ def cooling_compare(
 
 
 @cooling_app.command("carbon")
-@user_errors
 def cooling_carbon(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Bundled annual grid carbon intensities by country, with sources."""
     from dcsim.climate import grid_carbon_table
@@ -575,7 +673,6 @@ def cooling_carbon(as_json: bool = typer.Option(False, "--json", help="Print JSO
 
 
 @cooling_app.command("presets")
-@user_errors
 def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Synthetic-weather presets (climate normals of a representative city)."""
     from dcsim.climate import presets
@@ -612,7 +709,6 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
 
 # ---------------------------------------------------------------- sweep / plot
 @app.command()
-@user_errors
 def sweep(
     file: str = typer.Argument(..., help="Sweep YAML (see scenarios/sweeps/)."),
     overrides: list[str] = typer.Argument(
@@ -620,7 +716,10 @@ def sweep(
         help="KEY=V1,V2 overrides: a parameter (cluster.hardware=H100-SXM,B200) or seeds/steps/agent/samples.",
     ),
     executor: str = typer.Option(
-        "serial", "--executor", "-e", help="serial | local (processes) | dask"
+        Default("dcsim.sweep:sweep_file.executor"),
+        "--executor",
+        "-e",
+        help="serial | local (processes) | dask",
     ),
     workers: int = typer.Option(
         None, "--workers", "-w", min=1, help="Worker processes (default: CPU count)."
@@ -635,7 +734,10 @@ def sweep(
         False, "--resume", help="Reuse complete run directories; run only the missing ones."
     ),
     out: str = typer.Option(
-        "runs", "--out", "-o", help="Output root; the sweep goes to OUT/<sweep name>/."
+        Default("dcsim.sweep:sweep_file.out"),
+        "--out",
+        "-o",
+        help="Output root; the sweep goes to OUT/<sweep name>/.",
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the result as JSON (no table, no progress)."
@@ -650,23 +752,47 @@ def sweep(
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
-    from dcsim.sweep import EXECUTORS, run_sweep, short, sweep_dir_for
-    from dcsim.sweep import plan_sweep as _plan
+    from dcsim.sweep import SweepInterrupted, short, sweep_file
 
-    if executor not in EXECUTORS:
-        raise InputError(
-            f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}",
-            field="--executor",
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed[/]"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    try:
+        with progress_bar(not (as_json or dry_run), *columns, transient=False) as bar:
+            sr = sweep_file(
+                file,
+                overrides,
+                out,
+                executor,
+                workers,
+                address,
+                resume,
+                dry_run,
+                on_start=lambda label, n: bar.start(label, n, failed=0),
+                on_progress=lambda _o, c: bar.update(c["done"], failed=c["failed"]),
+            )
+    except SweepInterrupted as exc:
+        err_console.print(
+            Text.assemble(
+                ("interrupted", "yellow"),
+                f": finished runs are kept in {exc.sweep_dir}; "
+                "rerun with --resume to run only the missing ones",
+            )
         )
-    plan = _plan(file, overrides)
-    sweep_dir = sweep_dir_for(plan, out)
-    if dry_run:
+        raise typer.Exit(code=130) from None
+    plan, sweep_dir, res = sr.plan, sr.sweep_dir, sr.result
+    if res is None:
         if as_json:
             print_json(plan.describe() | {"sweep_dir": str(sweep_dir)})
             return
@@ -687,37 +813,12 @@ def sweep(
         if len(plan.runs) > 200:
             console.print(f"... and {len(plan.runs) - 200} more")
         console.print(
-            f"all {len(plan.runs)} scenarios valid; output would go to [bold]{sweep_dir}[/]"
+            Text.assemble(
+                f"all {len(plan.runs)} scenarios valid; output would go to ",
+                (str(sweep_dir), "bold"),
+            )
         )
         return
-    try:
-        if as_json:
-            res = run_sweep(plan, out, executor, workers, address, resume)
-        else:
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("[red]{task.fields[failed]} failed[/]"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=err_console,
-            ) as prog:
-                task = prog.add_task(f"{plan.name} [{executor}]", total=len(plan.runs), failed=0)
-
-                def on_progress(_o: Any, c: dict[str, int]) -> None:
-                    prog.update(task, completed=c["done"], failed=c["failed"])
-
-                res = run_sweep(
-                    plan, out, executor, workers, address, resume, on_progress=on_progress
-                )
-    except KeyboardInterrupt:
-        err_console.print(
-            f"[yellow]interrupted[/]: finished runs are kept in {sweep_dir}; "
-            f"rerun with --resume to run only the missing ones"
-        )
-        raise typer.Exit(code=130) from None
     c = res.counts()
     if as_json:
         print_json(res.to_dict())
@@ -732,17 +833,23 @@ def sweep(
         for o in res.outcomes:
             if o.status == "failed":
                 console.print(
-                    f"[red]failed[/] {o.spec.run_id} {o.spec.params}: {o.error}", soft_wrap=True
+                    Text.assemble(
+                        ("failed", "red"), f" {o.spec.run_id} {o.spec.params}: {o.error}"
+                    ),
+                    soft_wrap=True,
                 )
         console.print(
-            f"index: [bold]{res.sweep_dir / 'index.csv'}[/]   plot: dcsim plot {res.sweep_dir}"
+            Text.assemble(
+                "index: ",
+                (str(res.sweep_dir / "index.csv"), "bold"),
+                f"   plot: dcsim plot {res.sweep_dir}",
+            )
         )
     if c["failed"]:
         raise typer.Exit(code=1)
 
 
 @app.command()
-@user_errors
 def plot(
     path: str = typer.Argument(
         ..., help="A run directory (has timeseries.csv) or a sweep directory (has index.csv)."
@@ -751,10 +858,14 @@ def plot(
         None, "--out", "-o", help="PNG path (default: timeseries.png / sweep.png inside PATH)."
     ),
     x: str = typer.Option(
-        "mean_step_time_s", "--x", help="Sweep Pareto x metric (lower is better)."
+        Default("dcsim.sweep_plots:plot_path.x"),
+        "--x",
+        help="Sweep Pareto x metric (lower is better).",
     ),
     y: str = typer.Option(
-        "energy_per_token_j", "--y", help="Sweep Pareto y metric (lower is better)."
+        Default("dcsim.sweep_plots:plot_path.y"),
+        "--y",
+        help="Sweep Pareto y metric (lower is better).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print what was drawn as JSON."),
 ) -> None:
@@ -765,9 +876,11 @@ def plot(
     if as_json:
         print_json(info)
         return
-    console.print(f"wrote [bold]{info['png']}[/]")
+    console.print(Text.assemble("wrote ", (str(info["png"]), "bold")))
     for p in info.get("pareto", []):
-        console.print(f"  non-dominated: {p['label']}  ({x}={p[x]:.4g}, {y}={p[y]:.4g})")
+        console.print(
+            f"  non-dominated: {p['label']}  ({x}={p[x]:.4g}, {y}={p[y]:.4g})", markup=False
+        )
 
 
 # ---------------------------------------------------------------- topology / collective (network)
@@ -776,7 +889,6 @@ app.add_typer(topology_app, name="topology")
 
 
 @topology_app.command("show")
-@user_errors
 def topology_show(
     file: str = typer.Argument(
         ..., help="Topology YAML path, or a preset name such as leaf_spine_small."
@@ -805,6 +917,7 @@ def topology_show(
         ("hop latency", f"{s['hop_latency_us']:g} us"),
         ("diameter", f"{s['diameter_hops']} links"),
         ("failed cables", ", ".join(s["failed_links"]) or "none"),
+        ("NIC", s.get("nic", "-")),
     ]
     if "scale_up" in s:
         su = s["scale_up"]
@@ -818,29 +931,11 @@ def topology_show(
 
 
 @topology_app.command("list")
-@user_errors
 def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Bundled topology presets."""
-    from dcsim.network import list_presets, load_topology
+    from dcsim.network.api import preset_summaries
 
-    out = []
-    for p in list_presets():
-        s = load_topology(p).summary()
-        out.append(
-            {
-                "file": p.name,
-                **{
-                    k: s[k]
-                    for k in (
-                        "kind",
-                        "n_hosts",
-                        "n_switches",
-                        "bisection_bw_GBps",
-                        "oversubscription",
-                    )
-                },
-            }
-        )
+    out = preset_summaries()
     if as_json:
         print_json(out)
         return
@@ -862,31 +957,48 @@ def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
 
 
 @app.command("collective")
-@user_errors
 def collective_cmd(
     topology: str = typer.Option(
-        "leaf_spine_small", "--topology", "-t", help="Topology YAML path or preset name."
+        Default("dcsim.network.api:run_collective.topology"),
+        "--topology",
+        "-t",
+        help="Topology YAML path or preset name.",
     ),
     collective: str = typer.Option(
-        "all-reduce",
+        Default("dcsim.network.api:run_collective.collective"),
         "--collective",
         "-c",
         help="all-reduce | all-gather | reduce-scatter | all-to-all | broadcast",
     ),
     algorithm: str = typer.Option(
-        "ring",
+        Default("dcsim.network.api:run_collective.algorithm"),
         "--algorithm",
         "-a",
-        help="ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical",
+        help="auto | ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical",
     ),
     size: str = typer.Option(
-        "1GiB", "--size", "-s", help="Message size (nccl-tests convention), e.g. 1GiB, 64MiB."
+        Default("dcsim.network.api:run_collective.size"),
+        "--size",
+        "-s",
+        help="Message size (nccl-tests convention), e.g. 1GiB, 64MiB.",
     ),
     routing: str = typer.Option(
-        "ecmp", "--routing", "-r", help="ecmp[:K] | spray | split:K | colour[:K]"
+        Default("dcsim.network.api:run_collective.routing"),
+        "--routing",
+        "-r",
+        help="ecmp[:K] | spray | split:K | colour[:K]",
     ),
-    seed: int = typer.Option(0, "--seed", help="ECMP hash seed (and rank shuffle seed)."),
-    ranks: int = typer.Option(0, "--ranks", "-n", help="Use the first N hosts (0 = all)."),
+    seed: int = typer.Option(
+        Default("dcsim.network.api:run_collective.seed"),
+        "--seed",
+        help="ECMP hash seed (and rank shuffle seed).",
+    ),
+    ranks: int = typer.Option(
+        Default("dcsim.network.api:run_collective.ranks"),
+        "--ranks",
+        "-n",
+        help="Use the first N hosts (0 = all).",
+    ),
     shuffle: bool = typer.Option(
         False, "--shuffle", help="Random rank order (seeded) instead of host order."
     ),
@@ -894,25 +1006,11 @@ def collective_cmd(
     plot: str = typer.Option("", "--plot", help="Write a PNG heat map of link utilization here."),
 ) -> None:
     """Time one collective on a fabric: time, algbw, busbw, max link utilization."""
-    import numpy as np
+    from dcsim.network.api import run_collective
 
-    from dcsim.network import collective_time, load_topology, parse_size
-
-    fab = load_topology(topology)
-    n = ranks or fab.n_hosts
-    if not 2 <= n <= fab.n_hosts:
-        raise InputError(f"--ranks must be in 2..{fab.n_hosts} (got {ranks})", field="ranks")
-    order = np.random.default_rng(seed).permutation(fab.n_hosts)[:n] if shuffle else np.arange(n)
-    res = collective_time(
-        fab,
-        collective=collective,
-        algorithm=algorithm,
-        size_bytes=parse_size(size),
-        routing=routing,
-        seed=seed,
-        ranks=order,
-    )
-    out = {"topology": fab.name, **res.as_dict()}
+    cr = run_collective(topology, collective, algorithm, size, routing, seed, ranks, shuffle)
+    fab, res = cr.fabric, cr.result
+    out = cr.as_dict()
     if plot:
         from dcsim.network.plots import link_heatmap
 
@@ -944,38 +1042,6 @@ def collective_cmd(
 
 
 # ---------------------------------------------------------------- RL: envs / train / evaluate / compare
-def _parse_kv(items: list[str] | None, what: str) -> dict[str, Any]:
-    from dcsim.config import parse_override
-
-    out: dict[str, Any] = {}
-    for s in items or []:
-        try:
-            k, v = parse_override(s)
-        except InputError as exc:
-            raise InputError(exc.message, field=what) from None
-        out[k] = v
-    return out
-
-
-def _rl_spec(
-    scenario: str | None, env: str | None, set_: list[str] | None, reward: list[str] | None
-):
-    from dcsim.evaluation import load_spec
-
-    weights = _parse_kv(reward, "reward")
-    return load_spec(scenario, env, parse_overrides(set_) or None, weights or None)
-
-
-def _fmt_ci(mean: float, ci: float) -> str:
-    import math
-
-    if not math.isfinite(mean):
-        return "-"
-    mag = max(abs(mean), abs(ci) if math.isfinite(ci) else 0.0)
-    fmt = "{:,.0f}" if mag >= 1000 else ("{:.2f}" if mag >= 1 else "{:.4g}")
-    return fmt.format(mean) + (f" ± {fmt.format(ci)}" if math.isfinite(ci) else "")
-
-
 SCENARIO_HELP = (
     "dcsim scenario YAML (default: built-in) or task file with env:/kwargs:/reward: "
     "(e.g. scenarios/tasks/placement.yaml)"
@@ -984,27 +1050,11 @@ ENV_HELP = "Env id or short name: datacenter, cooling, powercap, flowsplit, plac
 
 
 @app.command()
-@user_errors
 def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the Gymnasium env ids with their spaces and the agents available for each."""
-    from dcsim.agents import available
-    from dcsim.evaluation import env_class, env_ids
+    from dcsim.rl import env_catalog
 
-    rows = []
-    for env_id in env_ids():
-        try:
-            env = env_class(env_id)()
-            rows.append(
-                {
-                    "env": env_id,
-                    "action_space": str(env.action_space),
-                    "observation_space": str(env.observation_space),
-                    "agents": available(env),
-                }
-            )
-            env.close()
-        except Exception as exc:  # noqa: BLE001 - report an unavailable env instead of failing the list
-            rows.append({"env": env_id, "error": str(exc).splitlines()[0][:120]})
+    rows = env_catalog()
     if as_json:
         print_json(rows)
         return
@@ -1015,30 +1065,37 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         table.add_row(
             r["env"],
             r.get("action_space", "[red]unavailable[/]"),
-            r.get("observation_space", r.get("error", "")),
+            Text(r.get("observation_space", r.get("error", ""))),
             ", ".join(r.get("agents", [])),
         )
     console.print(table)
 
 
 @app.command()
-@user_errors
 def train(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
     algo: str = typer.Option(
-        "ppo",
+        Default("dcsim.rl:train_agent.algo"),
         "--algo",
         help="ppo | sac | td3 | a2c | dqn (DQN only for Discrete actions: Placement-v0).",
     ),
     timesteps: int = typer.Option(
-        20_000, "--timesteps", "-t", min=1, help="Environment steps to train for."
+        Default("dcsim.rl:train_agent.timesteps"),
+        "--timesteps",
+        "-t",
+        min=1,
+        help="Environment steps to train for.",
     ),
     seed: int = typer.Option(
-        0, "--seed", "-s", min=0, help="Seed of the algorithm and envs (env i gets seed + i)."
+        Default("dcsim.rl:train_agent.seed"),
+        "--seed",
+        "-s",
+        min=0,
+        help="Seed of the algorithm and envs (env i gets seed + i).",
     ),
     n_envs: int = typer.Option(
-        1,
+        Default("dcsim.rl:train_agent.n_envs"),
         "--n-envs",
         min=1,
         max=64,
@@ -1056,7 +1113,10 @@ def train(
         None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."
     ),
     checkpoint_every: int = typer.Option(
-        0, "--checkpoint-every", min=0, help="Save model checkpoints every N steps (0: off)."
+        Default("dcsim.rl:train_agent.checkpoint_every"),
+        "--checkpoint-every",
+        min=0,
+        help="Save model checkpoints every N steps (0: off).",
     ),
     hp: list[str] = typer.Option(
         None, "--hp", help="Algorithm hyperparameter, e.g. --hp n_steps=512 --hp learning_rate=1e-3"
@@ -1068,7 +1128,7 @@ def train(
         None, "--reward", help="Reward weight: --reward energy=2 (term names of the env)."
     ),
     out: str = typer.Option(
-        "runs/train",
+        Default("dcsim.rl:train_agent.out"),
         "--out",
         "-o",
         help="Output root; the run goes to OUT/<name>/<algo>-<run_id>/.",
@@ -1078,44 +1138,33 @@ def train(
     ),
 ) -> None:
     """Train a Stable-Baselines3 agent; saves model.zip, manifest.json and training.csv atomically."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from dcsim.rl import train_agent
 
-    from dcsim.training import train as do_train
-
-    spec = _rl_spec(scenario, env, set_, reward)
-    hyper = _parse_kv(hp, "hp")
-    kw = dict(
-        algo=algo,
-        timesteps=timesteps,
-        seed=seed,
-        n_envs=n_envs,
-        out=out,
-        tensorboard=tensorboard,
-        hyperparams=hyper,
-        checkpoint_every=checkpoint_every,
-        subproc=(n_envs > 1 and not dummy),
-        normalize=normalize,
-    )
+    overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")
+    hyper = parse_overrides(hp, "hp")
+    with progress_bar(not as_json) as bar:
+        tr = train_agent(
+            scenario,
+            env,
+            overrides,
+            weights,
+            algo,
+            timesteps,
+            seed,
+            n_envs,
+            dummy,
+            normalize,
+            tensorboard,
+            checkpoint_every,
+            hyper,
+            out,
+            on_start=bar.start,
+            on_step=lambda k: bar.update(min(k, timesteps)),
+        )
+    spec, res = tr.spec, tr.result
     if as_json:
-        res = do_train(spec, **kw)
         print_json(res.manifest | {"run_dir": str(res.run_dir), "model": str(res.model_path)})
         return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as prog:
-        task = prog.add_task(f"{algo.upper()} on {spec.env_id} ({spec.name})", total=timesteps)
-        res = do_train(spec, **kw, on_step=lambda k: prog.update(task, completed=min(k, timesteps)))
     m = res.manifest
     last = m["final_mean_return_last10"]
     console.print(
@@ -1147,18 +1196,7 @@ def train(
     )
 
 
-def _episodes_table(title: str, stats: dict[str, dict[str, float]]) -> Table:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("mean ± 95% CI", justify="right")
-    table.add_column("n", justify="right")
-    for k, s in stats.items():
-        table.add_row(k, _fmt_ci(s["mean"], s["ci95"]), f"{s['n']:.0f}")
-    return table
-
-
 @app.command()
-@user_errors
 def evaluate(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     agent: str = typer.Option(
@@ -1166,9 +1204,15 @@ def evaluate(
     ),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
     episodes: int = typer.Option(
-        5, "--episodes", "-n", min=1, help="Episodes, reset seeds seed..seed+n-1."
+        Default("dcsim.rl:evaluate_agent.episodes"),
+        "--episodes",
+        "-n",
+        min=1,
+        help="Episodes, reset seeds seed..seed+n-1.",
     ),
-    seed: int = typer.Option(0, "--seed", "-s", min=0, help="First reset seed."),
+    seed: int = typer.Option(
+        Default("dcsim.rl:evaluate_agent.seed"), "--seed", "-s", min=0, help="First reset seed."
+    ),
     max_steps: int = typer.Option(
         None, "--max-steps", min=1, help="Cut episodes after this many steps."
     ),
@@ -1179,24 +1223,25 @@ def evaluate(
     ),
 ) -> None:
     """Run an agent for some episodes; every episode metric with mean and 95% CI (Student t)."""
-    from dcsim.evaluation import evaluate as do_eval
+    from dcsim.rl import evaluate_agent
 
-    spec = _rl_spec(scenario, env, set_, reward)
+    overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")
+    with spinner(not as_json) as sp:
+        ae = evaluate_agent(
+            agent, scenario, env, overrides, weights, episodes, seed, max_steps, on_start=sp.start
+        )
+    spec, ev = ae.spec, ae.evaluation
     if as_json:
-        ev = do_eval(spec, agent, episodes, seed, max_steps)
         print_json(ev.as_dict() | {"env": spec.as_dict()})
         return
-    with console.status(f"{agent} on {spec.env_id}: {episodes} episodes ..."):
-        ev = do_eval(spec, agent, episodes, seed, max_steps)
     console.print(
-        _episodes_table(
+        episodes_table(
             f"{agent} on {spec.env_id} ({spec.name}), seeds {seed}..{seed + episodes - 1}", ev.stats
         )
     )
 
 
 @app.command()
-@user_errors
 def compare(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     agents: str = typer.Option(
@@ -1204,64 +1249,49 @@ def compare(
     ),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
     seeds: int = typer.Option(
-        5,
+        Default("dcsim.rl:compare_agents.seeds"),
         "--seeds",
         "-n",
         min=1,
         help="Episodes per agent, reset seeds seed..seed+n-1 (same for all).",
     ),
-    seed: int = typer.Option(0, "--seed", "-s", min=0, help="First reset seed."),
+    seed: int = typer.Option(
+        Default("dcsim.rl:compare_agents.seed"), "--seed", "-s", min=0, help="First reset seed."
+    ),
     max_steps: int = typer.Option(
         None, "--max-steps", min=1, help="Cut episodes after this many steps."
     ),
     set_: list[str] = typer.Option(None, "--set", help="Override a scenario field or task kwarg."),
     reward: list[str] = typer.Option(None, "--reward", help="Reward weight: --reward energy=2."),
     out: str = typer.Option(
-        "runs/compare", "--out", "-o", help="Output root; files go to OUT/<name>/compare-<id>/."
+        Default("dcsim.rl:compare_agents.out"),
+        "--out",
+        "-o",
+        help="Output root; files go to OUT/<name>/compare-<id>/.",
     ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
     """Compare agents on the same seeds: table of every metric (mean ± 95% CI), CSV and PNG bar chart."""
-    from pathlib import Path
+    from dcsim.rl import compare_agents
 
-    from dcsim.agents import available
-    from dcsim.evaluation import build_env
-    from dcsim.evaluation import compare as do_compare
-    from dcsim.results import RunWriter, contained, csv_text, run_id, safe_name
-
-    spec = _rl_spec(scenario, env, set_, reward)
-    if agents:
-        names = [a.strip() for a in agents.split(",") if a.strip()]
-    else:
-        probe = build_env(spec)
-        names = available(probe)
-        probe.close()
-    if as_json:
-        comp = do_compare(spec, names, seeds, seed, max_steps)
-    else:
-        with console.status(f"{len(names)} agents x {seeds} seeds on {spec.env_id} ..."):
-            comp = do_compare(spec, names, seeds, seed, max_steps)
-    rid = run_id(spec.as_dict(), seed, {"agents": names, "seeds": seeds, "max_steps": max_steps})
-    final = contained(Path(out), safe_name(spec.name), f"compare-{rid}")
-    with RunWriter(final) as writer:
-        writer.write_text("compare.csv", csv_text(comp.rows()))
-        ep_rows = [
-            {"agent": e.label, "seed": s, **ep}
-            for e in comp.evaluations
-            for s, ep in zip(e.seeds, e.episodes, strict=True)
-        ]
-        writer.write_text("episodes.csv", csv_text(ep_rows))
-        writer.write_json("summary.json", comp.as_dict())
-        if not no_plot:
-            from dcsim.compare_plot import plot_comparison, stats_of
-
-            plot_comparison(
-                stats_of(comp),
-                writer.path("compare.png"),
-                f"{spec.env_id} ({spec.name}), {seeds} seeds",
-            )
-        run_dir = writer.commit()
+    overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")
+    names = [a.strip() for a in agents.split(",") if a.strip()] if agents else None
+    with spinner(not as_json) as sp:
+        cr = compare_agents(
+            names,
+            scenario,
+            env,
+            overrides,
+            weights,
+            seeds,
+            seed,
+            max_steps,
+            out,
+            plot=not no_plot,
+            on_start=sp.start,
+        )
+    spec, comp, run_dir = cr.spec, cr.comparison, cr.run_dir
     if as_json:
         print_json(comp.as_dict() | {"out": str(run_dir)})
         return
@@ -1275,14 +1305,15 @@ def compare(
         table.add_row(
             k,
             *[
-                _fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
+                fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
                 for e in comp.evaluations
             ],
         )
     console.print(table)
     console.print(
         f"written: {run_dir}/compare.csv, episodes.csv, summary.json"
-        + ("" if no_plot else ", compare.png")
+        + ("" if no_plot else ", compare.png"),
+        markup=False,
     )
 
 

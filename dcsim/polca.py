@@ -611,11 +611,13 @@ def plot_row_power(report: PolcaReport, path: str, cfg: RowConfig | None = None)
 def reproduce(
     controller_factory: Callable[[], Controller],
     base: RowConfig | None = None,
-    extra_pcts: tuple[float, ...] = tuple(range(0, 65, 5)),
+    extra_pcts: tuple[float, ...] | None = None,
     table: ServingTable | None = None,
 ) -> PolcaReport:
     """Sweep server count in a fixed budget; report power, events and latency impact per count."""
     base = base or RowConfig()
+    if extra_pcts is None:
+        extra_pcts = tuple(range(0, SWEEP_MAX_EXTRA_PCT + 1, SWEEP_STEP_PCT))
     table = table if table is not None else characterize(base.hardware, base.model)
     rows: list[SweepRow] = []
     series: dict[int, np.ndarray] = {}
@@ -678,3 +680,63 @@ def reproduce(
     )
     summary["verdict"] = verdict(summary)
     return PolcaReport(summary=summary, rows=rows, series=series)
+
+
+SWEEP_MAX_EXTRA_PCT = 60  # largest oversubscription swept by default, % of servers (paper: +30 %)
+SWEEP_STEP_PCT = 5  # default sweep step, % of servers
+QUICK_HOURS = 1.0  # --quick: at most a 1-hour window ...
+QUICK_STEP_PCT = 10  # ... and at least a 10 % step
+_ROW = RowConfig()
+
+
+def reproduce_paper(
+    hardware: str = _ROW.hardware,
+    model: str = _ROW.model,
+    servers: int = _ROW.baseline_servers,
+    hours: float = _ROW.horizon_s / 3600.0,
+    mean_load: float = _ROW.mean_load,
+    hp_fraction: float = _ROW.high_priority_fraction,
+    cap_delay: float = _ROW.cap_delay_max_s,
+    max_extra: int = SWEEP_MAX_EXTRA_PCT,
+    step: int = SWEEP_STEP_PCT,
+    seed: int = _ROW.seed,
+    quick: bool = False,
+    on_start: Callable[[str, int], None] | None = None,
+) -> PolcaReport:
+    """`dcsim reproduce polca`: the POLCA controller over 0..max_extra % more servers.
+
+    ``quick`` shortens the window, coarsens the sweep and the serving characterisation (smoke
+    tests). The row's budget is provisioned for ``servers`` at nameplate power.
+    """
+    from dcsim.agents.polca import PolcaController
+    from dcsim.inference import get_llm
+    from dcsim.schema import validate_model
+
+    if quick:
+        hours, step = min(hours, QUICK_HOURS), max(step, QUICK_STEP_PCT)
+    get_profile(hardware), get_llm(model)  # unknown names -> InputError (exit 2)
+    base = validate_model(
+        RowConfig,
+        {
+            "hardware": hardware,
+            "model": model,
+            "baseline_servers": servers,
+            "n_servers": servers,
+            "seed": seed,
+            "horizon_s": hours * 3600.0,
+            "mean_load": mean_load,
+            "high_priority_fraction": hp_fraction,
+            "cap_delay_max_s": cap_delay,
+        },
+    )
+    table = characterize(
+        base.hardware,
+        base.model,
+        sim_s=90.0 if quick else 150.0,
+        warmup_s=20.0 if quick else 30.0,
+        seed=seed,
+    )
+    pcts = tuple(range(0, max_extra + 1, step))
+    if on_start:
+        on_start(f"simulating {len(pcts)} server counts x {hours:g} h", len(pcts))
+    return reproduce(PolcaController, base, pcts, table)

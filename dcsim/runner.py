@@ -29,6 +29,7 @@ class RunResult:
     summary: dict[str, Any]
     system: dict[str, Any]
     reused: bool = False
+    scenario: str = ""  # the scenario's name, for titles
 
 
 def check_seed(seed: int) -> int:
@@ -137,6 +138,7 @@ def run_and_write(
             json.loads((final / "summary.json").read_text()),
             json.loads((final / "manifest.json").read_text()).get("system", {}),
             reused=True,
+            scenario=sc.name,
         )
     with RunWriter(final) as writer:
         rows, summary, system = simulate(loaded, agent, n, seed, _reporting(on_step))
@@ -159,4 +161,28 @@ def run_and_write(
             title if plot else None,
             sc.cooling.recommended_inlet_max_c,
         )
-    return RunResult(run_dir, rid, summary, system)
+    return RunResult(run_dir, rid, summary, system, scenario=sc.name)
+
+
+def run_scenario(
+    scenario: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    out: str | Path = "runs",
+    agent: str = "fixed",
+    steps: int | None = None,
+    seed: int | None = None,
+    plot: bool = True,
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """`dcsim run`: load a scenario file (None: the bundled default) with dotted overrides, run it.
+
+    ``on_start(label, steps)`` is called once the scenario is valid, before the first step.
+    """
+    from dcsim.config import load_scenario
+
+    loaded = load_scenario(scenario, overrides)
+    n = steps or loaded.scenario.time.steps
+    if on_start:
+        on_start(f"{loaded.scenario.name} [{agent}]", n)
+    return run_and_write(loaded, Path(out), agent, n, seed, on_step=on_step, plot=plot)

@@ -802,6 +802,14 @@ class SweepResult:
 ProgressFn = Callable[[RunOutcome, dict[str, int]], None]
 
 
+def check_executor(executor: str) -> None:
+    if executor not in _EXECUTORS:
+        raise InputError(
+            f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}",
+            field="--executor",
+        )
+
+
 def sweep_dir_for(plan: SweepPlan, out: str | Path) -> Path:
     return contained(Path(out), safe_name(plan.name))
 
@@ -822,11 +830,7 @@ def run_sweep(
     SIGKILL) leaves an accurate index of what is done; KeyboardInterrupt is re-raised after
     the index is written.
     """
-    if executor not in _EXECUTORS:
-        raise InputError(
-            f"unknown executor '{executor}'; expected one of: {', '.join(EXECUTORS)}",
-            field="--executor",
-        )
+    check_executor(executor)
     sweep_dir = sweep_dir_for(plan, out)
     runs_dir = sweep_dir / "runs"
     params = plan.parameters
@@ -887,3 +891,51 @@ def run_sweep(
         finally:
             flush()
     return SweepResult(sweep_dir, plan, ordered)
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; finished runs and the index are kept in ``sweep_dir``."""
+
+    def __init__(self, sweep_dir: Path):
+        super().__init__(str(sweep_dir))
+        self.sweep_dir = sweep_dir
+
+
+@dataclass
+class SweepRun:
+    """`dcsim sweep`'s result: the validated plan, its directory, and the outcomes (None: dry run)."""
+
+    plan: SweepPlan
+    sweep_dir: Path
+    result: SweepResult | None = None
+
+
+def sweep_file(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    out: str | Path = "runs",
+    executor: str = "serial",
+    workers: int | None = None,
+    address: str | None = None,
+    resume: bool = False,
+    dry_run: bool = False,
+    on_start: Callable[[str, int], None] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> SweepRun:
+    """`dcsim sweep`: plan (validating every run) and, unless ``dry_run``, execute a sweep file.
+
+    ``on_start(label, n_runs)`` is called after planning; a KeyboardInterrupt becomes
+    SweepInterrupted, which names the directory to resume.
+    """
+    check_executor(executor)
+    plan = plan_sweep(path, overrides)
+    sweep_dir = sweep_dir_for(plan, out)
+    if dry_run:
+        return SweepRun(plan, sweep_dir)
+    if on_start:
+        on_start(f"{plan.name} [{executor}]", len(plan.runs))
+    try:
+        res = run_sweep(plan, out, executor, workers, address, resume, on_progress=on_progress)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(sweep_dir) from None
+    return SweepRun(plan, sweep_dir, res)

@@ -1,0 +1,103 @@
+"""Annual cooling-plant studies from named options: one plant's year, air vs liquid per climate.
+
+`dcsim cooling year` and `dcsim cooling compare` are one call each into this module. Every
+default is read from the model that owns it (CoolingConfig, WeatherConfig, CarbonConfig,
+`simulate_period`), so the CLI, this module and a scenario file cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from dcsim.climate import CarbonConfig, ClimateConfig, WeatherConfig, presets
+from dcsim.cooling import DEFAULT_LIQUID_FRACTION, CoolingConfig, simulate_period
+from dcsim.schema import validate_model
+
+_PERIOD = {k: v.default for k, v in inspect.signature(simulate_period).parameters.items()}
+COOLING_TYPES = ("air", "liquid")
+
+
+@dataclass
+class PlantYear:
+    """Hourly plant simulation over `days`: summary (energies MWh, water m3, carbon t) and series."""
+
+    climate: str
+    cooling_type: str
+    summary: dict[str, Any]
+    series: dict[str, Any]
+
+
+def plant_inputs(
+    climate: str = WeatherConfig.model_fields["preset"].default,
+    cooling_type: str = CoolingConfig.model_fields["type"].default,
+    liquid_fraction: float = DEFAULT_LIQUID_FRACTION,
+    country: str = CarbonConfig.model_fields["country"].default,
+    supply_air: float = CoolingConfig.model_fields["supply_air_setpoint_c"].default,
+    economizer: str = CoolingConfig.model_fields["economizer"].default,
+) -> tuple[CoolingConfig, ClimateConfig]:
+    """Validated configs from named options; bad values are InputErrors naming the field."""
+    cool = validate_model(
+        CoolingConfig,
+        {
+            "type": cooling_type,
+            "supply_air_setpoint_c": supply_air,
+            "economizer": economizer,
+            **({"liquid_fraction": liquid_fraction} if cooling_type == "liquid" else {}),
+        },
+        prefix="cooling",
+    )
+    clim = validate_model(
+        ClimateConfig,
+        {"weather": {"preset": climate}, "carbon": {"country": country}},
+        prefix="climate",
+    )
+    return cool, clim
+
+
+def plant_year(
+    climate: str = WeatherConfig.model_fields["preset"].default,
+    cooling_type: str = CoolingConfig.model_fields["type"].default,
+    liquid_fraction: float = DEFAULT_LIQUID_FRACTION,
+    country: str = CarbonConfig.model_fields["country"].default,
+    racks: int = _PERIOD["n_racks"],
+    rack_kw: float = _PERIOD["rack_kw"],
+    load: float = _PERIOD["load"],
+    supply_air: float = CoolingConfig.model_fields["supply_air_setpoint_c"].default,
+    economizer: str = CoolingConfig.model_fields["economizer"].default,
+    days: float = _PERIOD["days"],
+    seed: int = _PERIOD["seed"],
+) -> PlantYear:
+    """The plant at a constant IT load through `days` of (seeded synthetic) weather."""
+    cool, clim = plant_inputs(
+        climate, cooling_type, liquid_fraction, country, supply_air, economizer
+    )
+    res = simulate_period(
+        cool, clim, n_racks=racks, rack_kw=rack_kw, load=load, days=days, seed=seed
+    )
+    return PlantYear(climate, cooling_type, res["summary"], res["series"])
+
+
+def compare_plants(
+    rack_kw: float = _PERIOD["rack_kw"],
+    load: float = _PERIOD["load"],
+    days: float = _PERIOD["days"],
+) -> list[dict[str, Any]]:
+    """Air and direct-to-chip liquid cooling in every weather preset: annual PUE, WUE, economizer."""
+    out = []
+    for name in presets():
+        for typ in COOLING_TYPES:
+            cool, clim = plant_inputs(name, typ)
+            s = simulate_period(cool, clim, rack_kw=rack_kw, load=load, days=days)["summary"]
+            out.append(
+                {
+                    "climate": name,
+                    "type": typ,
+                    "pue": s["pue"],
+                    "wue_l_per_kwh": s["wue_l_per_kwh"],
+                    "economizer_hours": s["economizer_hours"],
+                    "air_density_check": s["air_density_check"],
+                }
+            )
+    return out
