@@ -23,7 +23,8 @@ from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
 from dcsim.cooling import CoolingControls, CoolingPlant, check_air_density
 from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
-from dcsim.network import collective_time, load_topology
+from dcsim.network import dp_allreduce, load_topology
+from dcsim.network.accelerator import AcceleratorNetwork
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w, switch_power_w
 from dcsim.workload import gradient_bytes_per_rank, step_flops, training_step_time
 
@@ -112,12 +113,14 @@ class Simulation:
 
         src = str(loaded.source) if loaded.source else None
         topo = sc.cluster.topology
+        # the accelerator's own NICs and scale-up domain (hardware profile) shape the fabric
+        self.accel_net = AcceleratorNetwork.from_profile(self.profile, self.acc_per_server)
         if isinstance(topo, str):
             topo = resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR)
-            self.fabric = load_topology(topo)  # errors name the topology file itself
+            self.fabric = load_topology(topo, self.accel_net)  # errors name the topology file
         else:
             with input_context(src, "cluster.topology"):
-                self.fabric = load_topology(topo)
+                self.fabric = load_topology(topo, self.accel_net)
         if self.acc_per_server % sc.workload.tensor_parallel:
             raise InputError(
                 f"tensor_parallel {sc.workload.tensor_parallel} must divide the {self.acc_per_server} "
@@ -137,6 +140,7 @@ class Simulation:
         # A switch whose every link failed still draws its chassis power (ports = 0).
         self.switch_w = float(np.sum(switch_power_w(ports, np.where(ports > 0, port_gbps, 400.0))))
         self._comm_cache: dict[str, float] = {}
+        self._comm_algo: dict[str, str] = {}
 
         # Host (CPUs, DRAM, NICs) scales with the server size; it idles at ~half its loaded
         # power (Barroso et al., The Datacenter as a Computer, 3rd ed.; same as power.server_power_from_profile).
@@ -164,34 +168,53 @@ class Simulation:
     def comm_time(self, routing: str) -> float:
         """DP gradient all-reduce time on the fabric (cached per routing policy).
 
-        Tensor parallelism of degree TP stays inside a server; the accelerators
-        with the same TP rank form one data-parallel group (with TP = 8 on an
-        8-GPU server: one group per GPU rail, each behind its own NIC). All TP
-        groups all-reduce their gradient shards at the same time, so they are
-        solved together and contend for leaf uplinks and spines. DP peers inside
-        one server (TP < server size) are routed through the NIC and leaf, a
-        pessimistic stand-in for NVLink.
+        All DP groups (one per TP rank, dcsim.network.data_parallel_groups) all-reduce
+        at once and contend for the fabric; DP peers inside one scale-up domain talk
+        over it (NVLink/UB), as NCCL/HCCL do (dcsim.network.dp_allreduce).
         """
         if routing not in self._comm_cache:
-            tp = self.sc.workload.tensor_parallel
-            devices = np.arange(self.n_active * self.acc_per_server)
-            groups = np.stack(
-                [devices[(devices % self.acc_per_server) % tp == j] for j in range(tp)]
+            res = dp_allreduce(
+                self.fabric,
+                self.n_active * self.acc_per_server,
+                self.acc_per_server,
+                self.sc.workload.tensor_parallel,
+                gradient_bytes_per_rank(self.sc.workload),
+                algorithm=self.sc.workload.algorithm,
+                routing=routing,
+                seed=self.seed,
             )
-            if groups.shape[1] < 2:
-                self._comm_cache[routing] = 0.0
-            else:
-                res = collective_time(
-                    self.fabric,
-                    collective="all-reduce",
-                    algorithm=self.sc.workload.algorithm,
-                    size_bytes=gradient_bytes_per_rank(self.sc.workload),
-                    routing=routing,
-                    seed=self.seed,
-                    ranks=groups,
+            self._comm_cache[routing] = float(res.time_s) if res is not None else 0.0
+            self._comm_algo[routing] = (
+                "none (one rank per DP group)"
+                if res is None
+                else res.algorithm
+                + (
+                    " (auto: "
+                    + ", ".join(f"{a} {t:.3g} s" for a, t in res.candidates.items())
+                    + ")"
+                    if res.candidates
+                    else ""
                 )
-                self._comm_cache[routing] = float(res.time_s)
+            )
         return self._comm_cache[routing]
+
+    @property
+    def network_facts(self) -> dict[str, Any]:
+        """Which NIC, scale-up domain and DP all-reduce algorithm the run used (for summaries)."""
+        a = self.accel_net
+        su = self.fabric.scale_up
+        routing = self.sc.workload.routing
+        return {
+            "nic": self.fabric.nic_note or "the topology is a scale-up fabric (no NICs)",
+            "nic_gbps": a.nic_gbps,
+            "nics_per_server": a.nics_per_server,
+            "host_link_gbps": self.fabric.host_link_Bps() * 8 / 1e9,
+            "scaleup": a.scaleup_technology,
+            "scaleup_domain": su.n_hosts if su is not None else 1,
+            "scaleup_gBps": su.host_link_Bps() / 1e9 if su is not None else 0.0,
+            "routing": routing,
+            "dp_algorithm": self._comm_algo.get(routing, self.sc.workload.algorithm),
+        }
 
     def _step_time(self, freq_frac: float, routing: str):
         w = self.sc.workload
@@ -392,6 +415,7 @@ class Simulation:
             "rack_design_kw": self.design_it_w / 1e3 / self.n_racks,
             "switch_kw": self.switch_w / 1e3,
             "fabric": self.fabric.summary(),
+            "network": self.network_facts,
             "step_flops": step_flops(self.sc.workload),
             "ref_tokens_per_s": self.ref_tokens_per_s,
             # '' or the cooling model's warning/error when air must carry too much per rack

@@ -53,7 +53,13 @@ class TrainingConfig(StrictModel):
     compute_activity: float = Field(
         0.85, ge=0, le=1, description="activity during compute (DESIGN: training ~0.85)"
     )
-    algorithm: Literal["ring", "halving-doubling", "double-binary-tree", "hierarchical"] = "ring"
+    algorithm: Literal["auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"] = (
+        Field(
+            "auto",
+            description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
+            "and hierarchical (dcsim.network.collectives)",
+        )
+    )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
 
 

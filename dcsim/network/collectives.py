@@ -18,7 +18,20 @@ Algorithms (Thakur, Rabenseifner & Gropp, IJHPCA 2005; NCCL):
   direct              every rank sends its share to every other rank at once
   pairwise            all-to-all in p-1 shifted permutation steps
   hierarchical        scale-up reduce-scatter, scale-out all-reduce (one ring per local
-                      index), scale-up all-gather (needs ``scale_up:`` in the topology)
+                      index, over that rank's own NIC), scale-up all-gather, for any number
+                      of ranks per domain and any number of concurrent groups (the DP groups
+                      of a TP job); needs a scale-up domain (the accelerator's, or
+                      ``scale_up:`` in the topology)
+  auto                all-reduce: the faster of ring and hierarchical (NCCL's tuner picks
+                      per size likewise); other collectives: ring (direct for all-to-all)
+
+Fabrics with a scale-up domain (NVLink, UB) carry every flow between two ranks of one
+domain on the scale-up fabric, as NCCL/HCCL use P2P over NVLink/UB inside a server; the
+rest crosses the scale-out fabric. A step's time is the later of the two. A ring whose
+ranks come in whole-domain blocks runs as NCCL's multi-channel rings: one channel per
+rank of the block, each leaving the domain through its own NIC (same rail on both
+sides, NCCL_CROSS_NIC=0, with PXN forwarding over NVLink), so all NICs of a server are
+used: per step, each intra-domain ring edge carries the chunk, each rail's NIC 1/k of it.
 """
 
 from __future__ import annotations
@@ -36,6 +49,7 @@ from dcsim.network.routing import parse_routing, route
 
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast")
 ALGORITHMS = (
+    "auto",
     "ring",
     "halving-doubling",
     "double-binary-tree",
@@ -61,11 +75,18 @@ _ALIASES = {
     "hier": "hierarchical",
 }
 SUPPORTED = {
-    "all-reduce": ("ring", "halving-doubling", "double-binary-tree", "direct", "hierarchical"),
-    "all-gather": ("ring", "halving-doubling", "direct"),
-    "reduce-scatter": ("ring", "halving-doubling", "direct"),
-    "all-to-all": ("direct", "pairwise"),
-    "broadcast": ("ring", "double-binary-tree", "halving-doubling"),
+    "all-reduce": (
+        "auto",
+        "ring",
+        "halving-doubling",
+        "double-binary-tree",
+        "direct",
+        "hierarchical",
+    ),
+    "all-gather": ("auto", "ring", "halving-doubling", "direct"),
+    "reduce-scatter": ("auto", "ring", "halving-doubling", "direct"),
+    "all-to-all": ("auto", "direct", "pairwise"),
+    "broadcast": ("auto", "ring", "double-binary-tree", "halving-doubling"),
 }
 MAX_FLOWS_PER_STEP = 2_000_000
 
@@ -122,6 +143,34 @@ def alpha_beta_ring_allreduce(p: int, n_bytes: float, alpha_s: float, bw_Bps: fl
     return 2 * (p - 1) * alpha_s + 2 * (p - 1) / p * n_bytes / bw_Bps
 
 
+def alpha_beta_hierarchical_allreduce(
+    g: int, m: int, n_bytes: float, alpha_up: float, bw_up: float, alpha_out: float, bw_out: float
+) -> float:
+    """Closed-form hierarchical all-reduce of g ranks per domain x m domains: ring
+    reduce-scatter and all-gather in the domain (g-1 steps of n/g each) around m-rank rings
+    across domains on n/g per rank (2(m-1) steps of n/(g m))."""
+    t = 0.0
+    if g > 1:
+        t += 2 * (g - 1) * (alpha_up + n_bytes / g / bw_up)
+    if m > 1:
+        t += 2 * (m - 1) * (alpha_out + n_bytes / (g * m) / bw_out)
+    return t
+
+
+def alpha_beta_multichannel_ring_allreduce(
+    k: int, m: int, n_bytes: float, alpha_up: float, bw_up: float, alpha_out: float, bw_out: float
+) -> float:
+    """Closed-form NCCL ring all-reduce over m domains of k ranks with k channels: each of
+    the 2(p-1) steps moves the chunk n/p over every in-domain edge and n/(p k) over every
+    rank's NIC; a step lasts as long as the slower side (p = k m)."""
+    p = k * m
+    if p < 2:
+        return 0.0
+    up = alpha_up + n_bytes / p / bw_up if k > 1 else 0.0
+    out = alpha_out + n_bytes / p / k / bw_out if m > 1 else 0.0
+    return 2 * (p - 1) * max(up, out)
+
+
 @dataclass
 class Phase:
     """Concurrent flows src[i] -> dst[i] (rank or local indices) of size[i] bytes, repeated."""
@@ -132,21 +181,19 @@ class Phase:
     repeat: int = 1
     lat_mult: float = 1.0  # latency terms per repetition (pipeline depth for trees)
     label: str = ""
-    scale_up: bool = False  # True: local indices on the scale-up fabric
 
     def key(self) -> str:
         h = hashlib.blake2b(digest_size=16)
         for a in (self.src, self.dst, self.size):
             h.update(np.ascontiguousarray(a).tobytes())
-        h.update(bytes([self.scale_up]))
         return h.hexdigest()
 
 
-def _ph(src, dst, size, repeat=1, lat_mult=1.0, label="", scale_up=False) -> Phase:
+def _ph(src, dst, size, repeat=1, lat_mult=1.0, label="") -> Phase:
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
     size = np.broadcast_to(np.asarray(size, dtype=float), src.shape).copy()
-    return Phase(src, dst, size, int(repeat), float(lat_mult), label, scale_up)
+    return Phase(src, dst, size, int(repeat), float(lat_mult), label)
 
 
 def _replicate(ph: Phase, n_groups: int, p: int) -> Phase:
@@ -165,7 +212,6 @@ def _replicate(ph: Phase, n_groups: int, p: int) -> Phase:
         ph.repeat,
         ph.lat_mult,
         f"{ph.label} x{n_groups} groups",
-        ph.scale_up,
     )
 
 
@@ -329,44 +375,203 @@ def build_phases(collective: str, algorithm: str, p: int, n: float) -> list[Phas
     )
 
 
-def _hierarchical(fabric, ranks: np.ndarray, n: float) -> list[tuple[Phase, np.ndarray]]:
+def _domain_blocks(hosts: np.ndarray, d: int) -> int:
+    """k if the ranks come as whole blocks of k ranks of one domain each (every domain once),
+    else 0 (then a ring keeps its given order as a single channel)."""
+    dom = hosts // d
+    starts = np.r_[True, dom[1:] != dom[:-1]]
+    runs = np.diff(np.r_[np.flatnonzero(starts), len(dom)])
+    if len(np.unique(dom)) != len(runs) or np.any(runs != runs[0]):
+        return 0
+    return int(runs[0])
+
+
+def _channel_ring(
+    groups: np.ndarray, d: int | None, chunk: float, repeat: int, label: str
+) -> Phase:
+    """One step of ring(s) over each group's ranks (positions into groups.ravel()).
+
+    With a scale-up domain and ranks in whole-domain blocks of k: NCCL's k channels. Each
+    domain's ranks form a cycle on the scale-up fabric (the chain of every channel plus
+    the PXN hop, chunk per edge in total), and rail c of block b sends chunk/k to rail c
+    of block b+1 over its own NIC. Otherwise one ring in the given order."""
+    G, p = groups.shape
+    k = 0
+    if d is not None and d > 1:
+        ks = {_domain_blocks(g, d) for g in groups}
+        k = ks.pop() if len(ks) == 1 else 0
+    if k <= 1:  # one rank per domain (or no domain): the plain ring, all over the NICs
+        r = np.arange(p)
+        return _replicate(_ph(r, (r + 1) % p, chunk, repeat, 1.0, label), G, p)
+    m = p // k
+    pos = np.arange(p).reshape(m, k)
+    src = [pos.ravel()]
+    dst = [np.roll(pos, -1, axis=1).ravel()]
+    size = [np.full(p, chunk)]
+    if m > 1:
+        src.append(pos.ravel())
+        dst.append(np.roll(pos, -1, axis=0).ravel())
+        size.append(np.full(p, chunk / k))
+    ph = _ph(
+        np.concatenate(src),
+        np.concatenate(dst),
+        np.concatenate(size),
+        repeat,
+        1.0,
+        f"{label}, {k} channels",
+    )
+    return _replicate(ph, G, p)
+
+
+def _hierarchical(fabric, groups: np.ndarray, n: float) -> list[Phase]:
+    """Scale-up reduce-scatter, per-rail scale-out all-reduce, scale-up all-gather, for every
+    group at once (positions into groups.ravel())."""
     if fabric.scale_up is None:
         raise InputError(
-            "hierarchical needs a scale-up domain: add `scale_up:` to the topology",
+            "hierarchical needs a scale-up domain: build the fabric for an accelerator "
+            "(--hardware, or the scenario's cluster.hardware) or add `scale_up:` to the topology",
             field="algorithm",
         )
     d = fabric.domain_size
-    dom, local = np.divmod(ranks, d)
-    doms, counts = np.unique(dom, return_counts=True)
-    if np.any(counts != counts[0]):
+    G, p = groups.shape
+    grids = []
+    for gi, hosts in enumerate(groups):
+        dom = hosts // d
+        doms, counts = np.unique(dom, return_counts=True)
+        if np.any(counts != counts[0]):
+            raise InputError(
+                "hierarchical needs the same number of ranks in every scale-up domain",
+                field="ranks",
+            )
+        order = np.lexsort((hosts, dom))
+        grids.append(gi * p + order.reshape(len(doms), int(counts[0])))
+    shapes = {g.shape for g in grids}
+    if len(shapes) != 1:
         raise InputError(
-            "hierarchical needs the same number of ranks in every scale-up domain", field="ranks"
+            "hierarchical needs every group spread the same way over the scale-up domains",
+            field="ranks",
         )
-    g, m = int(counts[0]), len(doms)
-    order = np.lexsort((local, dom))
-    grid = ranks[order].reshape(m, g)  # row: one domain's ranks
-    out: list[tuple[Phase, np.ndarray]] = []
+    grid = np.stack(grids)  # (G, m, g): group, domain, local rank
+    _, m, g = grid.shape
+    out: list[Phase] = []
     if g > 1:
-        loc = np.sort(local[dom == doms[0]])
-        r = np.arange(g)
-        out.append(
-            (_ph(r, (r + 1) % g, n / g, g - 1, 1.0, "scale-up reduce-scatter (ring)", True), loc)
-        )
-    if m > 1:
-        # g rings across domains, ring j over the j-th rank of every domain, n/g each
-        col = grid.T  # (g, m)
-        s = col.ravel()
-        t = np.roll(col, -1, axis=1).ravel()
-        host_index = np.arange(fabric.n_hosts)
-        out.append(
-            (_ph(s, t, n / g / m, 2 * (m - 1), 1.0, "scale-out all-reduce (rings)"), host_index)
-        )
+        s = grid.ravel()
+        t = np.roll(grid, -1, axis=2).ravel()
+        out.append(_ph(s, t, n / g, g - 1, 1.0, "scale-up reduce-scatter (ring)"))
+    if m > 1:  # one ring per local rank across domains, n/g each, over that rank's NIC
+        s = grid.ravel()
+        t = np.roll(grid, -1, axis=1).ravel()
+        out.append(_ph(s, t, n / g / m, 2 * (m - 1), 1.0, "scale-out all-reduce (rings)"))
     if g > 1:
-        r = np.arange(g)
-        out.append(
-            (_ph(r, (r + 1) % g, n / g, g - 1, 1.0, "scale-up all-gather (ring)", True), loc)
-        )
+        s = grid.ravel()
+        t = np.roll(grid, -1, axis=2).ravel()
+        out.append(_ph(s, t, n / g, g - 1, 1.0, "scale-up all-gather (ring)"))
     return out
+
+
+@dataclass
+class _Solved:
+    """One distinct step pattern solved on the scale-out and scale-up fabrics."""
+
+    step_s: float  # makespan (both fabrics), without latency
+    lat_s: float  # step latency of the slower side
+    out_bytes: np.ndarray
+    up_bytes: np.ndarray | None
+    events: int
+    congestion: float
+    where: str  # scale-out | scale-up | both
+    tie: str  # why routing policies cannot differ on this step ('' if they can)
+
+
+def _solve_step(
+    fabric,
+    src: np.ndarray,
+    dst: np.ndarray,
+    size: np.ndarray,
+    routing: str,
+    seed: int,
+    lat_mult: float,
+) -> _Solved:
+    """Route and run one step: intra-domain flows on the scale-up fabric (all domains in
+    one solve, link ids offset per domain), the rest on the scale-out fabric."""
+    su = fabric.scale_up
+    intra = np.zeros(len(src), dtype=bool)
+    if su is not None:
+        d = fabric.domain_size
+        intra = (src // d) == (dst // d)
+    mk_o = mk_u = lat_o = lat_u = 0.0
+    out_b = np.zeros(fabric.n_links)
+    up_b = np.zeros(su.n_links) if su is not None else None
+    events = 0
+    cong = 1.0
+    tie = ""
+    o = ~intra
+    if o.any():
+        so, do_, zo = src[o], dst[o], size[o]
+        r = route(fabric, so, do_, zo, routing=routing, seed=seed)
+        run = run_flows(r.A, fabric.link_cap, r.size)
+        mk_o = run.makespan_s
+        lat_o = (float(r.latency_s.max()) if len(r.latency_s) else 0.0) + fabric.endpoint_latency_s
+        out_b = run.link_bytes
+        events += run.n_events
+        work = run.link_bytes / fabric.link_cap
+        hl = fabric.host_link_mask
+        hw = work[hl].max() if hl.any() else 0.0
+        cong = float(work.max() / hw) if hw > 0 else 1.0
+        tie = routing_tie_reason(fabric, so, do_)
+    if intra.any():
+        assert su is not None and up_b is not None
+        d = fabric.domain_size
+        si, di, zi = src[intra], dst[intra], size[intra]
+        dom = si // d
+        r = route(su, si % d, di % d, zi, routing=routing, seed=seed)
+        A = r.A.tocoo()
+        L = su.n_links
+        n_dom = fabric.n_hosts // d
+        import scipy.sparse as sp
+
+        Abig = sp.csr_matrix(
+            (A.data, (A.row + dom[r.parent[A.col]] * L, A.col)), shape=(n_dom * L, A.shape[1])
+        )
+        run = run_flows(Abig, np.tile(su.link_cap, n_dom), r.size)
+        mk_u = run.makespan_s
+        lat_u = (float(r.latency_s.max()) if len(r.latency_s) else 0.0) + su.endpoint_latency_s
+        up_b = run.link_bytes.reshape(n_dom, L).sum(axis=0)
+        events += run.n_events
+    where = "both" if (o.any() and intra.any()) else ("scale-up" if intra.any() else "scale-out")
+    if where == "scale-up":
+        tie = "every flow stays inside a scale-up domain"
+    t_o = mk_o + lat_mult * lat_o if o.any() else 0.0
+    t_u = mk_u + lat_mult * lat_u if intra.any() else 0.0
+    if t_o >= t_u:
+        mk, lat = mk_o, lat_o
+    else:
+        mk, lat = mk_u, lat_u
+    return _Solved(mk, lat, out_b, up_b, events, cong, where, tie)
+
+
+def routing_tie_reason(fabric, src: np.ndarray, dst: np.ndarray) -> str:
+    """Why no routing policy can change this step's time ('' if one might).
+
+    On single-homed fabrics a flow's only choice is among equal-cost paths between its
+    two ToR switches. If every flow stays under one ToR, or every ToR sends and receives
+    at most one flow that leaves it, no two flows can share an uplink or downlink whatever
+    the paths (a host-order ring on a leaf-spine: one flow leaves each leaf)."""
+    if not np.all(fabric.host_single[src]) or not np.all(fabric.host_single[dst]):
+        return ""
+    ts, td = fabric.host_key[src], fabric.host_key[dst]
+    cross = ts != td
+    if not cross.any():
+        return "every flow stays under one ToR switch: there is no path choice"
+    out_n = np.bincount(ts[cross]).max()
+    in_n = np.bincount(td[cross]).max()
+    if out_n <= 1 and in_n <= 1:
+        return (
+            "each ToR sends and receives at most one flow that leaves it, so no two flows "
+            "can share an uplink or downlink whatever the routing (host-order ring); "
+            "use --shuffle for a pattern where routings differ"
+        )
+    return ""
 
 
 @dataclass
@@ -390,6 +595,8 @@ class CollectiveResult:
     phases: list[dict[str, Any]] = field(default_factory=list)
     scale_up_link_load: np.ndarray | None = None
     link_util: np.ndarray | None = None
+    candidates: dict[str, float] = field(default_factory=dict)  # auto: time of each algorithm
+    routing_note: str = ""  # why routing policies tie on this pattern ('' if they may differ)
 
     def as_dict(self) -> dict[str, Any]:
         """Scalars and per-phase breakdown (no per-link arrays) for JSON."""
@@ -408,6 +615,8 @@ class CollectiveResult:
             "n_steps": self.n_steps,
             "n_solves": self.n_solves,
             "phases": self.phases,
+            "candidates": self.candidates,
+            "routing_note": self.routing_note,
         }
 
 
@@ -434,10 +643,13 @@ def collective_time(
 
     ``ranks`` may also be a 2-D array of equal-size groups: one collective per row,
     all running at once on the shared fabric (time is when the last finishes;
-    algbw/busbw are per group).
+    algbw/busbw are per group). ``algorithm="auto"`` returns the fastest candidate
+    (its name in ``algorithm``, every candidate's time in ``candidates``).
     """
     coll = _norm(collective, COLLECTIVES, "collective")
     algo = _norm(algorithm, ALGORITHMS, "algorithm")
+    if algo == "auto":
+        return _auto(fabric, coll, size_bytes, routing, seed, ranks)
     parse_routing(routing)
     if not np.isfinite(size_bytes) or size_bytes <= 0:
         raise InputError(f"size must be > 0 bytes (got {size_bytes})", field="size")
@@ -480,62 +692,56 @@ def collective_time(
             up_load,
             np.zeros(L),
         )
+    d = fabric.domain_size if fabric.scale_up is not None else None
     if algo == "hierarchical":
         if coll != "all-reduce":
             raise InputError("hierarchical is implemented for all-reduce only", field="algorithm")
-        if n_groups > 1:
-            raise InputError(
-                "hierarchical takes one group of ranks (it builds its own rings)", field="ranks"
-            )
-        plan = _hierarchical(fabric, ranks, n)
+        plan = _hierarchical(fabric, groups, n)
+    elif algo == "ring" and coll in ("all-reduce", "all-gather", "reduce-scatter"):
+        rep = 2 * (p - 1) if coll == "all-reduce" else p - 1
+        plan = [_channel_ring(groups, d, n / p, rep, "ring")]
     else:
-        plan = [(_replicate(ph, n_groups, p), ranks) for ph in build_phases(coll, algo, p, n)]
+        plan = [_replicate(ph, n_groups, p) for ph in build_phases(coll, algo, p, n)]
 
     total = 0.0
     lat_total = 0.0
     steps = 0
     congestion = 1.0
     rows: list[dict[str, Any]] = []
-    cache: dict[str, tuple[float, float, np.ndarray, int, float]] = {}
-    for ph, hostmap in plan:
-        fab = fabric.scale_up if ph.scale_up else fabric
-        k = ph.key()
+    ties: set[str] = set()
+    cache: dict[str, _Solved] = {}
+    for ph in plan:
+        k = ph.key() + f"/{ph.lat_mult}"
         if k not in cache:
-            src, dst = hostmap[ph.src], hostmap[ph.dst]
-            r = route(fab, src, dst, ph.size, routing=routing, seed=seed)
-            run = run_flows(r.A, fab.link_cap, r.size)
-            lat = (float(r.latency_s.max()) if len(r.latency_s) else 0.0) + fab.endpoint_latency_s
-            # congestion: most loaded link vs most loaded host link, in seconds of work
-            work = run.link_bytes / fab.link_cap
-            host_links = np.isin(fab.link_src, fab.host_nodes) | np.isin(
-                fab.link_dst, fab.host_nodes
+            cache[k] = _solve_step(
+                fabric, ranks[ph.src], ranks[ph.dst], ph.size, routing, seed, ph.lat_mult
             )
-            hw = work[host_links].max() if host_links.any() else 0.0
-            cong = float(work.max() / hw) if hw > 0 else 1.0
-            cache[k] = (run.makespan_s, lat, run.link_bytes, run.n_events, cong)
-        mk, lat, lb, ev, cong = cache[k]
-        t = ph.repeat * (mk + ph.lat_mult * lat)
+        sv = cache[k]
+        step = sv.step_s + ph.lat_mult * sv.lat_s
+        t = ph.repeat * step
         total += t
-        lat_total += ph.repeat * ph.lat_mult * lat
+        lat_total += ph.repeat * ph.lat_mult * sv.lat_s
         steps += ph.repeat
-        if ph.scale_up:
-            up_load += ph.repeat * lb
-        else:
-            link_load += ph.repeat * lb
-            congestion = max(congestion, cong)
+        link_load += ph.repeat * sv.out_bytes
+        if up_load is not None and sv.up_bytes is not None:
+            up_load += ph.repeat * sv.up_bytes
+        if sv.where != "scale-up":
+            congestion = max(congestion, sv.congestion)
+        ties.add(sv.tie)
         rows.append(
             {
                 "label": ph.label,
-                "fabric": "scale-up" if ph.scale_up else "scale-out",
+                "fabric": sv.where,
                 "flows": int(len(ph.src)),
                 "repeat": ph.repeat,
-                "step_s": mk + ph.lat_mult * lat,
+                "step_s": step,
                 "time_s": t,
-                "flow_events": ev,
+                "flow_events": sv.events,
             }
         )
     algbw = n / total if total > 0 else float("inf")
     util = link_load / (fabric.link_cap * total) if total > 0 else np.zeros(L)
+    note = "; ".join(sorted(ties)) if "" not in ties else ""
     return CollectiveResult(
         collective=coll,
         algorithm=algo,
@@ -554,4 +760,71 @@ def collective_time(
         phases=rows,
         scale_up_link_load=up_load,
         link_util=util,
+        routing_note=note,
+    )
+
+
+def auto_candidates(fabric, collective: str) -> tuple[str, ...]:
+    """Algorithms ``auto`` compares for a collective on this fabric."""
+    coll = _norm(collective, COLLECTIVES, "collective")
+    if coll == "all-reduce":
+        return ("ring", "hierarchical") if fabric.scale_up is not None else ("ring",)
+    return ("direct",) if coll == "all-to-all" else ("ring",)
+
+
+def _auto(
+    fabric, coll: str, size_bytes: float, routing: str, seed: int, ranks: Any
+) -> CollectiveResult:
+    best: CollectiveResult | None = None
+    times: dict[str, float] = {}
+    cands = auto_candidates(fabric, coll)
+    if "hierarchical" in cands and fabric.scale_up is not None and ranks is not None:
+        g = np.asarray(ranks, dtype=np.int64)
+        g = g.reshape(1, -1) if g.ndim < 2 else g
+        if np.all([len(np.unique(r // fabric.domain_size)) == len(r) for r in g]):
+            cands = ("ring",)  # one rank per domain: hierarchical is the ring itself
+    for a in cands:
+        try:
+            r = collective_time(fabric, coll, a, size_bytes, routing, seed, ranks)
+        except InputError:
+            if a == "ring":
+                raise
+            continue  # e.g. hierarchical on ranks spread unevenly over domains
+        times[a] = r.time_s
+        if best is None or r.time_s < best.time_s:
+            best = r
+    assert best is not None
+    best.candidates = times
+    return best
+
+
+def data_parallel_groups(n_devices: int, per_server: int, tensor_parallel: int) -> np.ndarray:
+    """DP groups of a TP x DP job on hosts 0..n_devices-1 (one host per accelerator).
+
+    TP stays inside a server; the accelerators with the same TP rank form one group
+    (TP = 8 on 8-GPU servers: one group per GPU rail, one rank per server; TP = 1: one
+    group of every accelerator, 8 per server)."""
+    dev = np.arange(n_devices)
+    return np.stack(
+        [dev[(dev % per_server) % tensor_parallel == j] for j in range(tensor_parallel)]
+    )
+
+
+def dp_allreduce(
+    fabric,
+    n_devices: int,
+    per_server: int,
+    tensor_parallel: int,
+    size_bytes: float,
+    algorithm: str = "auto",
+    routing: str = "ecmp",
+    seed: int = 0,
+) -> CollectiveResult | None:
+    """The training job's gradient all-reduce: every DP group at once on the shared fabric
+    (None when a group has a single rank). Ranks in one scale-up domain talk over it."""
+    groups = data_parallel_groups(n_devices, per_server, tensor_parallel)
+    if groups.shape[1] < 2:
+        return None
+    return collective_time(
+        fabric, "all-reduce", algorithm, size_bytes, routing=routing, seed=seed, ranks=groups
     )

@@ -17,6 +17,12 @@ Policies (``routing=`` strings):
              spraying in large-scale distributed training", arXiv 2407.00550.
              On a 2-tier leaf-spine the path index is the spine; on other fabrics the
              colouring still balances path indices but optimality is not claimed.
+
+Multi-homed hosts (an NPU with one link to each UB plane of CloudMatrix384; multi-rail
+hosts) stripe every flow evenly over the ports that start one of its equal-cost paths, as
+the hardware load-balances across planes/rails; each policy then chooses among the paths
+inside each port's share (ToR keys for ``colour`` are the first and last switch of that
+share, so colouring balances the L2 switches of every plane).
 """
 
 from __future__ import annotations
@@ -124,7 +130,40 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
                 up = np.broadcast_to(fabric.host_up[src[idx]][:, None, None], (f, P, 1))
                 dn = np.broadcast_to(fabric.host_down[dst[idx]][:, None, None], (f, P, 1))
                 M = np.concatenate([up, M, dn], axis=2)
-            yield idx, M, ks[idx], kd[idx]
+                yield idx, M, ks[idx], kd[idx], np.ones(len(idx))
+                continue
+            Q = _ports(M)
+            if Q > 1:  # stripe over the source's ports: (f, P, H) -> (f*Q, P/Q, H)
+                f, P, H = M.shape
+                M = M.reshape(f * Q, P // Q, H)
+                idx = np.repeat(idx, Q)
+                first = M[:, 0, 0]
+                last = M[:, 0, -1]
+                yield (
+                    idx,
+                    M,
+                    fabric.link_dst[first],
+                    fabric.link_src[last],
+                    np.full(len(idx), 1.0 / Q),
+                )
+            else:
+                yield idx, M, ks[idx], kd[idx], np.ones(len(idx))
+
+
+def _ports(M: np.ndarray) -> int:
+    """Number of source ports Q if every flow's paths come as Q equal blocks, each starting
+    with one port (paths are kept in next-hop order), else 1."""
+    f, P, _ = M.shape
+    first = M[:, :, 0]
+    q = len(np.unique(first[0]))
+    if q < 2 or P % q:
+        return 1
+    blocks = first.reshape(f, q, P // q)
+    if not np.all(blocks == blocks[:, :, :1]):
+        return 1
+    if np.any(blocks[:, 1:, 0] == blocks[:, :-1, 0]):
+        return 1
+    return q
 
 
 def bipartite_edge_colouring(u: np.ndarray, v: np.ndarray, n_colours: int) -> np.ndarray:
@@ -205,7 +244,7 @@ def route(
     n_sub = 0
     if policy in ("ecmp", "spray"):
         occ = _occurrence(src * nh + dst)
-        for idx, M, _, _ in _path_buckets(fabric, src, dst):
+        for idx, M, _, _, frac in _path_buckets(fabric, src, dst):
             f, P, H = M.shape
             if policy == "ecmp" or P == 1:
                 key = (src[idx].astype(np.uint64) << np.uint64(32)) ^ (
@@ -214,6 +253,8 @@ def route(
                 key ^= occ[idx].astype(np.uint64) ^ _mix64(
                     np.full(f, seed, dtype=np.uint64) + np.uint64(0x9E3779B9)
                 )
+                if np.any(frac < 1):  # striped: each port's share is its own connection
+                    key ^= _mix64(M[:, 0, 0].astype(np.uint64) + np.uint64(1))
                 choice = (_mix64(key) % np.uint64(P)).astype(np.int64)
                 chosen = M[np.arange(f), choice]  # (f, H)
                 rows.append(chosen.ravel())
@@ -226,7 +267,7 @@ def route(
                 data.append(np.full(f * P * H, 1.0 / P))
                 sub_lat.append(lat[M].sum(axis=2).max(axis=1))
             sub_parent.append(idx)
-            sub_size.append(size[idx])
+            sub_size.append(size[idx] * frac)
             n_sub += f
     else:
         buckets = list(_path_buckets(fabric, src, dst))
@@ -235,25 +276,31 @@ def route(
             # greedy least-loaded in flow order; load in seconds (bytes / capacity)
             load = np.zeros(fabric.n_links)
             inv_cap = 1.0 / fabric.link_cap
-            where = np.empty((F, 2), dtype=np.int64)
-            for b, (idx, _, _, _) in enumerate(buckets):
-                where[idx, 0] = b
-                where[idx, 1] = np.arange(len(idx))
-            for b, (idx, _, _, _) in enumerate(buckets):
+            # units: a flow, or one port's share of a striped flow, in flow order
+            units = (
+                np.concatenate(
+                    [
+                        np.stack([np.full(len(idx), b), np.arange(len(idx)), idx], axis=1)
+                        for b, (idx, _, _, _, _) in enumerate(buckets)
+                    ]
+                )
+                if buckets
+                else np.zeros((0, 3), dtype=np.int64)
+            )
+            units = units[np.argsort(units[:, 2], kind="stable")]
+            for b, (idx, _, _, _, _) in enumerate(buckets):
                 choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
             # rounds: the k-th subflow of every flow before any (k+1)-th, so early flows
             # cannot take all the good paths
-            net = np.flatnonzero(src != dst)
             for k in range(K):
-                for f in net:
-                    b, j = where[f]
+                for b, j, f in units:
                     M = buckets[b][1][j]  # (P, H)
-                    piece = size[f] / K * inv_cap[M]  # (P, H)
+                    piece = size[f] * buckets[b][4][j] / K * inv_cap[M]  # (P, H)
                     c = int(np.argmin((load[M] + piece).max(axis=1)))
                     choice_of[b][j, k] = c
                     load[M[c]] += piece[c]
         else:  # colour
-            for b, (idx, M, ks, kd) in enumerate(buckets):
+            for b, (idx, M, ks, kd, _) in enumerate(buckets):
                 P = M.shape[1]
                 if P == 1:
                     choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
@@ -261,7 +308,7 @@ def route(
                 u = np.repeat(ks, K)
                 v = np.repeat(kd, K)
                 choice_of[b] = bipartite_edge_colouring(u, v, P).reshape(len(idx), K)
-        for b, (idx, M, _, _) in enumerate(buckets):
+        for b, (idx, M, _, _, frac) in enumerate(buckets):
             f, P, H = M.shape
             ch = choice_of[b]  # (f, K)
             chosen = M[np.arange(f)[:, None], ch]  # (f, K, H)
@@ -271,7 +318,7 @@ def route(
             data.append(np.ones(nk * H))
             sub_lat.append(lat[chosen].sum(axis=2).ravel())
             sub_parent.append(np.repeat(idx, K))
-            sub_size.append(np.repeat(size[idx] / K, K))
+            sub_size.append(np.repeat(size[idx] * frac / K, K))
             n_sub += nk
     if n_sub == 0:
         A = sp.csr_matrix((fabric.n_links, 0))

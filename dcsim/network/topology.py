@@ -108,8 +108,19 @@ ScaleUpConfig = Annotated[
 class _ScaleOut(_Common):
     scale_up: ScaleUpConfig | None = Field(
         None,
-        description="scale-up domain around each group of consecutive hosts (for hierarchical collectives)",
+        description="scale-up domain around each group of consecutive hosts; default: the "
+        "accelerator's (hardware profile) when the fabric is built for one",
     )
+    override_reason: str = Field(
+        "",
+        max_length=500,
+        description="why host_link_gbps / scale_up differ from the accelerator's own NIC and "
+        "scale-up domain (required when they do)",
+    )
+
+    @property
+    def nic_given(self) -> bool:
+        return getattr(self, "host_link_gbps", None) is not None
 
 
 def _uplink_speed(down_gbps: float, n_up: int, given: float | None, ratio: float | None) -> float:
@@ -126,6 +137,12 @@ def _uplink_speed(down_gbps: float, n_up: int, given: float | None, ratio: float
     return down_gbps / (n_up * (ratio or 1.0))
 
 
+_NIC_HELP = (
+    "host (NIC) line rate, Gb/s; default: the accelerator's NIC from its hardware profile. "
+    "Giving it for a simulation whose hardware differs needs override_reason"
+)
+
+
 class LeafSpineConfig(_ScaleOut):
     """2-tier leaf-spine: every leaf cabled once to every spine."""
 
@@ -133,17 +150,19 @@ class LeafSpineConfig(_ScaleOut):
     leaves: int = Field(gt=0, le=4096)
     spines: int = Field(gt=0, le=1024)
     hosts_per_leaf: int = Field(gt=0, le=1024)
-    host_link_gbps: float = Field(gt=0, le=1e5)
+    host_link_gbps: float | None = Field(None, gt=0, le=1e5, description=_NIC_HELP)
     spine_link_gbps: float | None = Field(None, gt=0, le=1e6)
     oversubscription: float | None = Field(None, gt=0, le=1000, description="leaf down:up ratio")
 
     @model_validator(mode="after")
     def _speeds(self) -> LeafSpineConfig:
-        _ = self.uplink_gbps  # raises on inconsistent speeds / oversubscription
+        if self.host_link_gbps is not None:
+            _ = self.uplink_gbps  # raises on inconsistent speeds / oversubscription
         return self
 
     @property
     def uplink_gbps(self) -> float:
+        assert self.host_link_gbps is not None, "bind the fabric to an accelerator first"
         return _uplink_speed(
             self.hosts_per_leaf * self.host_link_gbps,
             self.spines,
@@ -157,7 +176,7 @@ class FatTreeConfig(_ScaleOut):
 
     kind: Literal["fat_tree"]
     k: int = Field(gt=1, le=128)
-    host_link_gbps: float = Field(gt=0, le=1e5)
+    host_link_gbps: float | None = Field(None, gt=0, le=1e5, description=_NIC_HELP)
     fabric_link_gbps: float | None = Field(
         None, gt=0, le=1e6, description="default: host_link_gbps"
     )
@@ -180,7 +199,7 @@ class RailOptimizedConfig(_ScaleOut):
     gpus_per_server: int = Field(gt=0, le=64, description="rails")
     servers_per_leaf: int = Field(gt=0, le=1024, description="servers in one scalable unit")
     spines: int = Field(gt=0, le=1024)
-    host_link_gbps: float = Field(gt=0, le=1e5)
+    host_link_gbps: float | None = Field(None, gt=0, le=1e5, description=_NIC_HELP)
     spine_link_gbps: float | None = Field(None, gt=0, le=1e6)
     oversubscription: float | None = Field(None, gt=0, le=1000)
 
@@ -190,11 +209,13 @@ class RailOptimizedConfig(_ScaleOut):
             raise ValueError(
                 f"servers ({self.servers}) must be a multiple of servers_per_leaf ({self.servers_per_leaf})"
             )
-        _ = self.uplink_gbps  # raises on inconsistent speeds / oversubscription
+        if self.host_link_gbps is not None:
+            _ = self.uplink_gbps  # raises on inconsistent speeds / oversubscription
         return self
 
     @property
     def uplink_gbps(self) -> float:
+        assert self.host_link_gbps is not None, "bind the fabric to an accelerator first"
         return _uplink_speed(
             self.servers_per_leaf * self.host_link_gbps,
             self.spines,
@@ -389,6 +410,7 @@ class Fabric:
     oversubscription: float
     scale_up: Fabric | None = None
     endpoint_latency_s: float = 0.0
+    nic_note: str = ""  # where the host link speed came from (accelerator or topology file)
     _dist: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _paths: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -405,6 +427,9 @@ class Fabric:
             (int(u), int(v)): i
             for i, (u, v) in enumerate(zip(self.link_src, self.link_dst, strict=True))
         }
+        self.host_link_mask = np.isin(self.link_src, self.host_nodes) | np.isin(
+            self.link_dst, self.host_nodes
+        )
         # single-homed hosts: strip the NIC link so paths are cached per switch pair
         deg = np.bincount(self.link_src, minlength=n)
         hn = self.host_nodes
@@ -483,14 +508,22 @@ class Fabric:
             "diameter_hops": self.diameter_hops(),
             "failed_links": list(self.failed),
         }
+        if self.nic_note:
+            out["nic"] = self.nic_note
         if self.scale_up is not None:
             out["scale_up"] = self.scale_up.summary()
         return out
 
     def diameter_hops(self) -> int:
-        """Longest shortest path between hosts, in links (from a few sample hosts)."""
+        """Longest shortest path between hosts, in links (from a few sample hosts).
+
+        Distances are on the full graph: the switch-core graph used for path enumeration
+        has no links into single-homed hosts, so every host but the target looked
+        unreachable there (the old "diameter 0 links")."""
+        if self.n_hosts < 2:
+            return 0
         sample = np.unique(np.linspace(0, self.n_hosts - 1, min(self.n_hosts, 4)).astype(int))
-        d = [self._dist_to(int(self.host_nodes[h]))[self.host_nodes] for h in sample]
+        d = [self._dist_to(int(self.host_nodes[h]), full=True)[self.host_nodes] for h in sample]
         d = np.concatenate(d)
         return int(d[np.isfinite(d)].max())
 
@@ -691,10 +724,91 @@ def list_presets() -> list[Path]:
     return list_bundled("topologies")
 
 
-def load_topology(source: str | Path | dict[str, Any] | Any) -> Fabric:
+SCALE_OUT_KINDS = ("leaf_spine", "fat_tree", "rail_optimized")
+
+
+def _scale_out_hosts(cfg: Any) -> int:
+    """Hosts of a scale-out config, from its structure alone."""
+    if cfg.kind == "leaf_spine":
+        return int(cfg.leaves * cfg.hosts_per_leaf)
+    if cfg.kind == "fat_tree":
+        return int(cfg.k * (cfg.k // 2) * (cfg.hosts_per_edge or cfg.k // 2))
+    return int(cfg.servers * cfg.gpus_per_server)
+
+
+def bind_accelerator(cfg: Any, accel: Any = None, file: str | None = None) -> tuple[Any, str]:
+    """The config with host links (and scale-up domain) set from an accelerator.
+
+    A scale-out topology that leaves ``host_link_gbps`` out takes the accelerator's NIC
+    (``accel``, else the default profile) and, with it, the accelerator's scale-up
+    domain. A topology that states ``host_link_gbps`` or ``scale_up`` keeps them when no
+    accelerator is given; with one, values that differ from the hardware are refused
+    unless ``override_reason`` says why. Scale-up kinds (nvlink_switch, ub_clos,
+    full_mesh) are their own network and are returned unchanged.
+    Returns (config, note) where note says where the NIC speed came from."""
+    from dcsim.network.accelerator import (
+        DEFAULT_ACCELERATOR,
+        AcceleratorNetwork,
+        accelerator_network,
+    )
+
+    if cfg.kind not in SCALE_OUT_KINDS:
+        return cfg, ""
+    if accel is None:
+        if cfg.nic_given:
+            return cfg, "host_link_gbps from the topology file"
+        accel = accelerator_network(DEFAULT_ACCELERATOR)
+        default = True
+    else:
+        if isinstance(accel, str):
+            accel = accelerator_network(accel)
+        default = False
+    assert isinstance(accel, AcceleratorNetwork)
+    data = cfg.model_dump(exclude_none=True)
+    nic = accel.host_link_gbps
+    who = f"{accel.name}{' (default hardware)' if default else ''}"
+    if cfg.nic_given and abs(cfg.host_link_gbps - nic) > 1e-9 * nic:
+        if not cfg.override_reason:
+            raise InputError(
+                f"topology states host_link_gbps={cfg.host_link_gbps:g} but {accel.name}'s NIC is "
+                f"{nic:g} Gb/s per accelerator; remove host_link_gbps to use the hardware's NIC, "
+                "or say why in override_reason",
+                file=file,
+                field="host_link_gbps",
+            )
+        note = f"host_link_gbps {cfg.host_link_gbps:g} overrides {who}: {cfg.override_reason}"
+    else:
+        data["host_link_gbps"] = nic
+        note = f"{who} NIC {accel.nic_gbps:g} Gb/s x {accel.nics_per_server} per {accel.accelerators_per_server} accelerators"
+    want = accel.scale_up_config(_scale_out_hosts(cfg))
+    if cfg.scale_up is not None:
+        given = cfg.scale_up
+        same = (
+            want is not None
+            and given.kind == want["kind"]
+            and given.gpus == want["gpus"]
+            and abs(given.link_gBps * given.efficiency - want["link_gBps"] * want["efficiency"])
+            <= 1e-3 * want["link_gBps"]
+        )
+        if not same and not cfg.override_reason:
+            raise InputError(
+                f"topology states a scale_up domain that differs from {accel.name}'s "
+                f"({accel.scaleup_domain} x {accel.scaleup_gBps:g} GB/s {accel.scaleup_technology}); "
+                "remove scale_up to use the hardware's, or say why in override_reason",
+                file=file,
+                field="scale_up",
+            )
+    elif want is not None:
+        data["scale_up"] = want
+    return parse_topology(data, file=file), note
+
+
+def load_topology(source: str | Path | dict[str, Any] | Any, accelerator: Any = None) -> Fabric:
     """Build a Fabric from a YAML path, a mapping, or a validated TopologyConfig.
 
-    Bad input raises InputError naming the file and the field path.
+    ``accelerator`` (an AcceleratorNetwork or a hardware profile name) sets the NIC speed
+    and the scale-up domain of scale-out fabrics (see bind_accelerator). Bad input raises
+    InputError naming the file and the field path.
     """
     file = None
     if isinstance(source, (str, Path)):
@@ -709,7 +823,10 @@ def load_topology(source: str | Path | dict[str, Any] | Any) -> Fabric:
     else:
         raise InputError(f"expected a topology YAML path or mapping, got {type(source).__name__}")
     try:
-        return _compile(cfg)
+        cfg, note = bind_accelerator(cfg, accelerator, file)
+        fab = _compile(cfg)
+        fab.nic_note = note
+        return fab
     except InputError as exc:
         if exc.file is None and file is not None:
             exc.file = file
