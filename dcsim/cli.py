@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -123,7 +124,8 @@ class _Spinner:
     """console.status, started by the library call's on_start (nothing spins while inputs load)."""
 
     def __init__(self, show: bool):
-        self.show, self.status = show, None
+        self.show = show
+        self.status: Status | None = None
 
     def start(self, label: str, _total: int = 0) -> None:
         if self.show:
