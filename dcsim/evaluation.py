@@ -122,48 +122,56 @@ def _jsonable(x: Any) -> Any:
 
 
 def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | None) -> EnvSpec:
-    """A dcsim scenario as the source of an env's arguments."""
+    """A dcsim scenario as the source of an env's arguments (the env's `scenario_kwargs`)."""
     loaded = load_scenario(path, overrides)
     sc = loaded.scenario
     src = str(loaded.source) if loaded.source else None
-    if env_id == "dcsim/Datacenter-v0":
-        kwargs: dict[str, Any] = {"scenario": src, "overrides": overrides or None}
-        if src is None:
-            kwargs = {"scenario": sc.model_dump(mode="json")}
-        return EnvSpec(env_id, kwargs, sc.name, src, sc.seed, sc.description)
-    from dcsim.hardware import get_profile
-
-    prof = get_profile(sc.cluster.hardware)
-    n_acc = sc.cluster.servers * (sc.cluster.accelerators_per_server or prof.server.accelerators)
-    if env_id == "dcsim/Cooling-v0":
-        r = sc.reward
-        kwargs = {
-            "n_accelerators": n_acc,
-            "accelerators_per_rack": sc.cluster.servers_per_rack * (n_acc // sc.cluster.servers),
-            "hardware": sc.cluster.hardware,
-            "cooling": sc.cooling.model_dump(mode="json"),
-            "climate": sc.climate.model_dump(mode="json"),
-            "dt_s": sc.time.dt_s,
-            "episode_steps": sc.time.steps,
-            "reward_weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
-        }
-    elif env_id == "dcsim/Placement-v0":
-        topo = sc.cluster.topology
-        if isinstance(topo, str) and not Path(topo).is_absolute():
-            cand = loaded.base_dir / topo
-            topo = str(cand) if cand.is_file() else topo
-        kwargs = {"topology": topo, "hardware": sc.cluster.hardware}
-        routing = getattr(sc.workload, "routing", None)
-        if routing:
-            kwargs["routing"] = routing
-    else:
+    mapper = getattr(env_class(env_id), "scenario_kwargs", None) or _LEGACY_SCENARIO.get(env_id)
+    if mapper is None:
         raise InputError(
             f"{env_id} does not read dcsim scenarios; pass a task file (env:, kwargs:, reward:), "
             f"e.g. scenarios/tasks/{env_id.split('/')[1].split('-')[0].lower()}.yaml",
             file=src,
             field="env",
         )
-    return EnvSpec(env_id, kwargs, sc.name, src, sc.seed, sc.description)
+    return EnvSpec(env_id, mapper(loaded, overrides), sc.name, src, sc.seed, sc.description)
+
+
+def _legacy_cooling(loaded: Any, overrides: Any) -> dict[str, Any]:
+    """TRANSITIONAL (issue 11): moves to CoolingEnv.scenario_kwargs."""
+    from dcsim.hardware import get_profile
+
+    sc = loaded.scenario
+    prof = get_profile(sc.cluster.hardware)
+    n_acc = sc.cluster.servers * (sc.cluster.accelerators_per_server or prof.server.accelerators)
+    r = sc.reward
+    return {
+        "n_accelerators": n_acc,
+        "accelerators_per_rack": sc.cluster.servers_per_rack * (n_acc // sc.cluster.servers),
+        "hardware": sc.cluster.hardware,
+        "cooling": sc.cooling.model_dump(mode="json"),
+        "climate": sc.climate.model_dump(mode="json"),
+        "dt_s": sc.time.dt_s,
+        "episode_steps": sc.time.steps,
+        "reward_weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
+    }
+
+
+def _legacy_placement(loaded: Any, overrides: Any) -> dict[str, Any]:
+    """TRANSITIONAL (issue 11): moves to PlacementEnv.scenario_kwargs."""
+    sc = loaded.scenario
+    topo = sc.cluster.topology
+    if isinstance(topo, str) and not Path(topo).is_absolute():
+        cand = loaded.base_dir / topo
+        topo = str(cand) if cand.is_file() else topo
+    kwargs: dict[str, Any] = {"topology": topo, "hardware": sc.cluster.hardware}
+    routing = getattr(sc.workload, "routing", None)
+    if routing:
+        kwargs["routing"] = routing
+    return kwargs
+
+
+_LEGACY_SCENARIO = {"dcsim/Cooling-v0": _legacy_cooling, "dcsim/Placement-v0": _legacy_placement}
 
 
 def load_spec(

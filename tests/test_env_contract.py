@@ -303,3 +303,22 @@ def test_task_reward_section_is_reward_weights(task: str) -> None:
     spec = load_spec(str(path))
     assert spec.kwargs.get("reward_weights", {}) == reward
     assert "weights" not in spec.kwargs and not any(k.startswith("w_") for k in spec.kwargs)
+
+
+def test_scenario_reward_block_and_reward_override_reach_datacenter() -> None:
+    """A dcsim scenario drives Datacenter-v0 through its `scenario_kwargs`; `--reward`
+    weights go in as `reward_weights` on top of the scenario's `reward:` block."""
+    from dcsim.evaluation import load_spec
+
+    small = {"cluster.servers": 8, "cluster.servers_per_rack": 2}
+    env = load_spec(None, "datacenter", overrides=small, reward={"energy": 3.0}).make()
+    sc = env.loaded.scenario.reward
+    assert env.weights == {
+        "energy": 3.0,
+        "carbon": sc.carbon,
+        "throughput": sc.throughput,
+        "violation": sc.violation,
+    }
+    with pytest.raises(InputError) as e:
+        load_spec(None, "datacenter", overrides=small, reward={"energi": 1.0}).make()
+    assert e.value.field == "reward.energi"

@@ -173,6 +173,15 @@ class DatacenterEnv(gym.Env):
         *(Metric(f"cooling_{p}", "W", "mean") for p in COOLING_PARTS),
     )
 
+    @classmethod
+    def scenario_kwargs(
+        cls, loaded: LoadedScenario, overrides: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Constructor arguments that rebuild `loaded` (its file and overrides, or its data)."""
+        if loaded.source is None:
+            return {"scenario": loaded.scenario.model_dump(mode="json")}
+        return {"scenario": str(loaded.source), "overrides": overrides or None}
+
     def __init__(self, scenario: Any = None, **kwargs: Any):
         super().__init__()
         self.kw = kw = parse_kwargs(self.Kwargs, {"scenario": scenario, **kwargs})
@@ -190,6 +199,10 @@ class DatacenterEnv(gym.Env):
         sa, chw = kw.supply_air_range_c, kw.chw_range_c
         self.low = np.array([sa[0], chw[0], sc.power.min_cap_frac])
         self.high = np.array([sa[1], chw[1], 1.0])
+        # The box always holds the scenario's own operating point (supply air, CHW after the
+        # plant's reset), so the `fixed` agent can hold it instead of a clipped value.
+        own = np.array(self.sim.plant.setpoints(None)[:2])
+        self.low[:2], self.high[:2] = np.minimum(self.low[:2], own), np.maximum(self.high[:2], own)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
         self.features = features(self.sim.design_it_w, self.sim.ref_tokens_per_s)
         self.observation_space = observation_space(self.features)
