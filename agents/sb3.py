@@ -112,6 +112,21 @@ class SB3Agent:
         return cls(model, algo, obs_norm_of(env))
 
     @classmethod
+    def resume(
+        cls, algo: str, path: str | Path, env: Any, timesteps: int, callback: Any = None
+    ) -> SB3Agent:
+        """Continue training a checkpoint on `env` until `timesteps` in all (not `timesteps` more)."""
+        import torch
+
+        torch.set_num_threads(1)
+        model = cls.load(algo, path, env=env).model
+        left = max(0, timesteps - int(model.num_timesteps))
+        model.learn(
+            total_timesteps=left, callback=callback, reset_num_timesteps=False, progress_bar=False
+        )
+        return cls(model, algo, obs_norm_of(env))
+
+    @classmethod
     def load(cls, algo: str, path: str | Path, env: Any | None = None) -> SB3Agent:
         p = Path(path)
         if not p.is_file():
@@ -235,6 +250,7 @@ def training_callbacks(
                 save_freq=max(checkpoint_every // max(n_envs, 1), 1),
                 save_path=str(checkpoint_dir),
                 name_prefix="model",
+                save_vecnormalize=True,  # a VecNormalize env's statistics, for --resume
             )
         )
     return CallbackList(cbs), episodes

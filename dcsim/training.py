@@ -4,12 +4,15 @@
 hyperparameters, timesteps, seed, versions, status), training.csv (finished episodes:
 timestep, return, length) and checkpoints/ when asked. Files are assembled in a temp dir
 and renamed into place at the end, so an interrupted training leaves nothing under the
-final name. Load the model with `dcsim evaluate ... --agent ALGO:<run dir>/model.zip`.
+final name; its checkpoints stay in `<run>.checkpoints/` for `resume`. Load the model with `dcsim evaluate ... --agent ALGO:<run dir>/model.zip`.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,39 @@ def rl_versions() -> dict[str, str]:
     return out
 
 
+CHECKPOINT = re.compile(r"model_(\d+)_steps\.zip$")
+
+
+def latest_checkpoint(folder: Path) -> tuple[Path, int, Path | None] | None:
+    """(model zip, its timestep, VecNormalize statistics or None) of the newest checkpoint."""
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT.search(p.name))]
+    if not found:
+        return None
+    steps, path = max(found)
+    norm = folder / f"model_vecnormalize_{steps}_steps.pkl"
+    return path, steps, norm if norm.is_file() else None
+
+
+def _restore_vecnormalize(path: Path, vec: Any) -> Any:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    return VecNormalize.load(str(path), vec.venv)
+
+
+def _complete_training(run_dir: Path) -> bool:
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(manifest, dict)
+        and manifest.get("status") == "complete"
+        and (run_dir / "model.zip").is_file()
+    )
+
+
 def train(
     spec: EnvSpec,
     algo: str = "ppo",
@@ -55,8 +91,15 @@ def train(
     subproc: bool | None = None,
     normalize: bool = False,
     on_step: Callable[[int], None] | None = None,
+    resume: bool = False,
 ) -> TrainResult:
-    """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1)."""
+    """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1).
+
+    Checkpoints (every `checkpoint_every` steps) go to `<run>.checkpoints/` beside the run,
+    outside its temporary folder, so they survive an interruption; with `resume`, training
+    continues from the latest one (same env, algorithm, seed and hyperparameters: same run id)
+    and a complete run is returned as it is.
+    """
     from dcsim.agents.sb3 import (
         SB3Agent,
         _algo_class,
@@ -79,17 +122,27 @@ def train(
         extra["normalize"] = True
     rid = run_id(spec.as_dict(), seed, extra)
     final = contained(Path(out), safe_name(spec.name), f"{algo}-{rid}")
+    if resume and _complete_training(final):
+        manifest = json.loads((final / "manifest.json").read_text())
+        return TrainResult(final, final / "model.zip", manifest, [])
+    ckpt_dir = final.with_name(final.name + ".checkpoints")
+    start = latest_checkpoint(ckpt_dir) if resume else None
     vec = None
     try:
         with RunWriter(final) as writer:
             vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
             if normalize:
                 vec = normalized(vec, float(hp.get("gamma", 0.99)))
-            ckpt = writer.path("checkpoints") if checkpoint_every > 0 else None
+                if start is not None and start[2] is not None:
+                    vec = _restore_vecnormalize(start[2], vec)
+            ckpt = ckpt_dir if checkpoint_every > 0 else None
             callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
-            agent = SB3Agent.train(
-                algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
-            )
+            if start is not None:
+                agent = SB3Agent.resume(algo, start[0], vec, timesteps, callback)
+            else:
+                agent = SB3Agent.train(
+                    algo, vec, timesteps, seed, tensorboard=tensorboard, callback=callback, **hp
+                )
             agent.save(writer.path("model.zip"))
             writer.write_text("training.csv", csv_text(episodes))
             manifest = {
@@ -102,6 +155,7 @@ def train(
                 # n_steps x n_envs rollouts), so report what was trained, not what was asked.
                 "timesteps": int(agent.model.num_timesteps),
                 "timesteps_requested": timesteps,
+                "resumed_from_timestep": start[1] if start is not None else None,
                 "seed": seed,
                 "n_envs": n_envs,
                 "vec_env": "SubprocVecEnv"
@@ -124,4 +178,6 @@ def train(
     finally:
         if vec is not None:
             vec.close()
+    if ckpt_dir.is_dir():  # keep the checkpoints with the finished run
+        os.replace(ckpt_dir, run_dir / "checkpoints")
     return TrainResult(run_dir, run_dir / "model.zip", manifest, episodes)

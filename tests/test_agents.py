@@ -355,3 +355,26 @@ def test_cli_unloadable_model_exit_2(tmp_path: Path) -> None:
     junk.write_text("not a model")
     res = runner.invoke(app, ["evaluate", "tasks/placement.yaml", "--agent", f"ppo:{junk}"])
     assert res.exit_code == 2 and "cannot load PPO model" in res.output
+
+
+def test_interrupted_training_keeps_checkpoints_and_resume_continues(tmp_path: Path) -> None:
+    # The interruption is synchronised on the training step itself (no sleeps): on_step raises
+    # KeyboardInterrupt at step 96, before that step's checkpoint: the latest is step 64.
+    spec = load_spec("tasks/placement.yaml", overrides={"n_jobs": 16})
+
+    def stop(k: int) -> None:
+        if k >= 96:
+            raise KeyboardInterrupt
+
+    kw = {"seed": 3, "out": tmp_path, "hyperparams": TINY_PPO, "checkpoint_every": 32}
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, "ppo", 160, on_step=stop, **kw)
+    ckpts = sorted(tmp_path.rglob("*.checkpoints/model_*_steps.zip"))
+    assert [p.name for p in ckpts] == ["model_32_steps.zip", "model_64_steps.zip"]
+    assert not list(tmp_path.rglob("manifest.json"))  # nothing under a final name
+    r = train(spec, "ppo", 160, resume=True, **kw)
+    m = json.loads((r.run_dir / "manifest.json").read_text())
+    assert m["resumed_from_timestep"] == 64 and m["timesteps"] == 160
+    assert (r.run_dir / "checkpoints" / "model_160_steps.zip").is_file()
+    again = train(spec, "ppo", 160, resume=True, **kw)  # complete: returned as it is
+    assert again.run_dir == r.run_dir and again.episodes == []
