@@ -4,15 +4,37 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import sys
 from typing import Any
 
 from rich.table import Table
 
 
+def strict(obj: Any) -> Any:
+    """Plain JSON values: NaN/inf (an undefined statistic, e.g. a CI from one sample) -> None,
+    NumPy scalars -> Python numbers. Finite floats are left exactly as they are."""
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict(v) for v in obj]
+    if isinstance(obj, bool | int | str) or obj is None:
+        return obj
+    if isinstance(obj, numbers.Integral):  # NumPy integers register here (no numpy import)
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Strict JSON (RFC 8259: no NaN/Infinity tokens), keys sorted, 2-space indent."""
+    return json.dumps(strict(obj), indent=2, sort_keys=True, default=str, allow_nan=False)
+
+
 def print_json(obj: Any) -> None:
-    """Machine output: plain JSON on stdout, nothing else."""
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    """Machine output: strict JSON on stdout, nothing else."""
+    sys.stdout.write(dumps(obj) + "\n")
 
 
 def kv_table(title: str, rows: list[tuple[str, str]]) -> Table:
