@@ -53,6 +53,37 @@ app = typer.Typer(
 )
 
 
+def installed_version() -> str:
+    """The installed distribution's version (what pip reports), else the source tree's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dcsim")
+    except PackageNotFoundError:
+        from dcsim import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"dcsim {installed_version()}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the dcsim version and exit.",
+    ),
+) -> None:
+    """dcsim: datacenter energy and AI-cluster co-design simulator."""
+
+
 class Default:
     """An option default read from where it is defined, imported only when needed.
 

@@ -18,6 +18,7 @@ import pytest
 
 from dcsim.envs.cooling import CoolingEnv
 from dcsim.envs.placement import PlacementEnv
+from dcsim.power import PHASE_ACTIVITY
 
 GOLDEN = Path(__file__).parent / "golden" / "env_rollouts.json"
 
@@ -84,8 +85,16 @@ def _close(got, want, path: str) -> None:
         assert got == pytest.approx(want, rel=1e-9, abs=1e-12), path
 
 
+# The golden numbers were recorded with these phase activities. A recalibration of
+# `dcsim.power.PHASE_ACTIVITY` is a model change, not a regression of the env wiring, so the
+# rollouts pin them (Placement-v0's job energy reads them).
+RECORDED_ACTIVITY = {"training": 0.85, "communication": 0.30}
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_rollout_matches_golden(case: str) -> None:
+def test_rollout_matches_golden(case: str, monkeypatch) -> None:
+    for phase, a in RECORDED_ACTIVITY.items():
+        monkeypatch.setitem(PHASE_ACTIVITY, phase, a)
     want = json.loads(GOLDEN.read_text())[case]
     _close(CASES[case](), want, case)
 
@@ -106,6 +115,7 @@ def test_throttled_case_throttles() -> None:
 
 
 if __name__ == "__main__":
+    PHASE_ACTIVITY.update(RECORDED_ACTIVITY)
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(
         json.dumps({k: f() for k, f in CASES.items()}, indent=1, sort_keys=True) + "\n"

@@ -8,11 +8,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from scipy.signal import lfilter
 
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.hardware import get_profile
+from dcsim.rack_load import RackLoadConfig, RackPower, rack_activity, rack_sizes
 from dcsim.schema import validate_model
 
 OBS_NAMES = (
@@ -42,11 +42,13 @@ class CoolingEnv(gym.Env):
     """Control a chilled-water cooling plant serving an AI cluster (no network/job simulation).
 
     ## Description
-    Each step is `dt_s` seconds (default 60 s). A vectorized synthetic IT load for
-    `n_accelerators` (default 1,024 H100s, 16 per rack) runs: half the racks train (activity
-    ~0.85) and half serve inference with a daily cycle (0.2-0.8), each with AR(1) noise.
-    Accelerator power is P = P_idle + (TDP - P_idle) * a * f^alpha, where f is the thermal
-    throttle the plant imposed on the previous step (racks whose inlet exceeded the limit).
+    Each step is `dt_s` seconds (default 60 s). The synthetic IT load of `dcsim.rack_load`
+    for `n_accelerators` (default 1,024 H100s, 16 per rack) runs: half the racks train
+    (activity ~0.85) and half serve inference with a daily cycle (0.2-0.8), each with AR(1)
+    noise. Rack power is `dcsim.rack_load.RackPower` (accelerator power law of `dcsim.power`,
+    P = P_idle + (TDP - P_idle) * a * f^alpha, plus host share, through the PSUs), where f is
+    the thermal throttle the plant imposed on the previous step (racks whose inlet exceeded
+    the limit).
     The `dcsim.cooling.CoolingPlant` (thermal mass, EnergyPlus EIR chiller, tower, economizer)
     removes the heat under `dcsim.climate` weather and grid carbon. Episodes start on a random
     day of the year (from the reset seed), so policies must cope with seasons.
@@ -79,8 +81,8 @@ class CoolingEnv(gym.Env):
     `n_accelerators`, `accelerators_per_rack`, `hardware` (catalog name), `cooling`
     (CoolingConfig or mapping), `climate` (ClimateConfig or mapping), `dt_s`, `episode_steps`,
     `supply_air_range_c`, `chw_range_c`, `weights` (mapping of term -> weight),
-    `random_start_day` (default True). `info` holds `reward_terms` and `metrics` (floats; no
-    wall-clock values).
+    `random_start_day` (default True), `rack_load` (`dcsim.rack_load.RackLoadConfig` or
+    mapping). `info` holds `reward_terms` and `metrics` (floats; no wall-clock values).
     """
 
     metadata = {"render_modes": []}
@@ -98,6 +100,7 @@ class CoolingEnv(gym.Env):
         chw_range_c: tuple[float, float] = (6.0, 18.0),
         weights: dict[str, float] | None = None,
         random_start_day: bool = True,
+        rack_load: RackLoadConfig | dict | None = None,
     ):
         super().__init__()
         if n_accelerators < 1 or accelerators_per_rack < 1:
@@ -114,18 +117,15 @@ class CoolingEnv(gym.Env):
             if isinstance(climate, ClimateConfig)
             else validate_model(ClimateConfig, climate or {}, prefix="climate")
         )
-        prof = get_profile(hardware)
-        self.n_racks = int(math.ceil(n_accelerators / accelerators_per_rack))
-        per_rack = np.full(self.n_racks, accelerators_per_rack, dtype=float)
-        per_rack[-1] = n_accelerators - accelerators_per_rack * (self.n_racks - 1)
-        self.acc_per_rack = per_rack
-        self.tdp = prof.tdp_w
-        self.idle = prof.idle_w
-        self.alpha = prof.power.dvfs_alpha.value
-        per_server = prof.server.accelerators
-        self.host_per_acc = prof.server.host_power_w.value / per_server
-        self.psu = prof.server.psu_efficiency.value
-        self.design_rack_w = per_rack * (self.tdp + self.host_per_acc) / self.psu
+        self.load_cfg = (
+            rack_load
+            if isinstance(rack_load, RackLoadConfig)
+            else validate_model(RackLoadConfig, rack_load or {}, prefix="rack_load")
+        )
+        self.acc_per_rack = rack_sizes(n_accelerators, accelerators_per_rack)
+        self.n_racks = len(self.acc_per_rack)
+        self.rack_power = RackPower.from_profile(get_profile(hardware), self.acc_per_rack)
+        self.design_rack_w = self.rack_power.design_w()
         self.design_it_w = float(self.design_rack_w.sum())
         self.plant = CoolingPlant(self.cfg, self.n_racks, self.design_it_w)
         self.dt = float(dt_s)
@@ -144,7 +144,6 @@ class CoolingEnv(gym.Env):
         self.weights = w
         self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
         self.observation_space = spaces.Box(-10.0, 10.0, shape=(len(OBS_NAMES),), dtype=np.float32)
-        self.training = np.arange(self.n_racks) < self.n_racks // 2
         self._weather_seed: int | None = None
         self.k = 0
         self.t0 = 0.0
@@ -165,27 +164,17 @@ class CoolingEnv(gym.Env):
         e = {"off": -1.0, "auto": 0.0, "on": 1.0}[economizer]
         return np.array([ab[0], ab[1], e], dtype=np.float32)
 
-    # ------------------------------------------------------------ load model
+    # ------------------------------------------------------------ wiring
     def _precompute(self, rng: np.random.Generator) -> None:
-        """Weather, carbon and base activity for the whole episode (vectorized, once per reset)."""
-        n, r = self.max_steps + 1, self.n_racks
-        t = self.t0 + self.dt * np.arange(n) + 0.5 * self.dt  # step midpoints
+        """Weather, carbon and rack activity for the whole episode (vectorized, once per reset)."""
+        t = self.t0 + self.dt * np.arange(self.max_steps + 1) + 0.5 * self.dt  # step midpoints
         ws = self.weather.at_many(t)
         self.w_db, self.w_wb, self.w_rh = ws.dry_bulb_c, ws.wet_bulb_c, ws.rh
         self.w_ci = self.carbon.at_many(t)
-        hour = np.mod(t / 3600.0, 24.0)
-        diurnal = 0.5 + 0.3 * np.cos(2 * np.pi * (hour - 14.0) / 24.0)  # inference peak ~14 h
-        phi = math.exp(-self.dt / 900.0)  # AR(1) noise, 15 min correlation
-        eps = rng.standard_normal((n, r)) * math.sqrt(1 - phi * phi)
-        noise = lfilter([1.0], [1.0, -phi], eps, axis=0)
-        base = np.where(self.training[None, :], 0.85, diurnal[:, None])
-        sd = np.where(self.training, 0.03, 0.08)
-        self.activity = np.clip(base + sd[None, :] * noise, 0.05, 1.0)
+        self.activity = rack_activity(self.load_cfg, self.n_racks, t, self.dt, rng)
 
     def _rack_power(self, k: int) -> np.ndarray:
-        a = self.activity[k]
-        acc = self.idle + (self.tdp - self.idle) * a * self.throttle**self.alpha
-        return self.acc_per_rack * (acc + self.host_per_acc) / self.psu
+        return self.rack_power.power_w(self.activity[k], self.throttle)
 
     # ------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -1,0 +1,412 @@
+"""Data-parallel training jobs sharing a GPU cluster: arrivals, sizes, FIFO scheduling,
+placement rules and network contention between jobs.
+
+Workload (`JobMixConfig`, `generate_jobs`): jobs arrive as a Poisson process whose rate makes
+the offered GPU-time a `load` share of the cluster's capacity. Each job asks for a power-of-two
+number of GPUs drawn from `job_sizes`, trains a dense model of N parameters (log-uniform
+0.1-13 B, on a 0.1 B grid) for a heavy-tailed (log-normal) number of iterations, each
+processing `tokens_per_gpu` tokens per GPU. Sources and confidence:
+- size mix: most jobs small, a tail of multi-node jobs, powers of two; shaped after the
+  Microsoft Philly trace (Jeon et al., USENIX ATC 2019, Fig. 2) and Alibaba PAI (Weng et al.,
+  NSDI 2022). The probabilities are a rounded reading of those traces, confidence medium.
+- durations: heavy-tailed, roughly log-normal, as reported for Philly and for SenseTime's
+  Helios (Hu et al., SC 2021). The median (2,000 iterations) and sigma (1.0) are estimates,
+  confidence low.
+- model size range and Poisson arrivals: modelling choices (the traces show burstier
+  arrivals than Poisson), confidence low.
+
+Per-iteration time is `dcsim.workload.training_step_time` (6 N D FLOPs at `mfu`, then the
+exposed part of the gradient ring all-reduce beyond `overlap` of compute); energy uses
+`dcsim.power` (the training phase activity while computing, the communication phase
+activity while stalled on exposed communication: `PHASE_ACTIVITY`, POLCA).
+
+Cluster (`JobFabric`): each host of a single-homed fabric is one GPU with its NIC, grouped by
+the leaf switch it hangs off. A job's all-reduce alone on the fabric is
+`dcsim.network.collective_time`; with other jobs running, its leaf-crossing ring flows share
+spine links with theirs (all assumed to communicate at once: an upper bound on contention),
+and their max-min fair rates (`dcsim.network.flows.dense_max_min`, the tested fast path of
+`max_min_rates`) stretch it by `contention = rate alone / rate shared` >= 1.
+
+Scheduling (`FifoCluster`): a FIFO queue without backfilling; the head job starts once
+enough GPUs are free, where a placement rule (`place`) puts it; its runtime is fixed at
+placement.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from dcsim.errors import InputError
+from dcsim.network import collective_time, route
+from dcsim.network.flows import dense_max_min
+from dcsim.network.topology import Fabric
+from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
+from dcsim.schema import StrictModel
+from dcsim.workload import StepTime, TrainingConfig, training_step_time
+
+RULES = ("pack", "spread", "first-fit")
+# GPUs -> probability (Philly, Jeon et al. ATC 2019 Fig. 2; Alibaba PAI, Weng et al. NSDI 2022).
+DEFAULT_SIZES = {1: 0.25, 2: 0.10, 4: 0.15, 8: 0.25, 16: 0.15, 32: 0.10}
+
+
+class JobMixConfig(StrictModel):
+    """The arriving jobs: size mix, offered load, model sizes, durations, step-time inputs."""
+
+    job_sizes: dict[int, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SIZES), description="GPUs -> probability"
+    )
+    load: float = Field(0.9, gt=0, le=2, description="offered GPU-time / cluster capacity")
+    params_min: float = Field(1e8, gt=0, description="smallest model drawn, parameters")
+    params_max: float = Field(1.3e10, gt=0, description="largest model drawn, parameters")
+    params_grid: float = Field(
+        1e8, gt=0, description="model sizes rounded to this grid, then one grid step added"
+    )
+    iterations_median: float = Field(2000.0, gt=0, description="median iterations of a job")
+    iterations_sigma: float = Field(1.0, ge=0, description="log-normal sigma of iterations")
+    tokens_per_gpu: float = Field(4096.0, gt=0, description="tokens per GPU per iteration")
+    mfu: float = Field(0.4, gt=0, le=1, description="model FLOPs utilization")
+    overlap: float = Field(
+        0.5, ge=0, le=1, description="share of compute time that hides the all-reduce"
+    )
+
+    @field_validator("job_sizes")
+    @classmethod
+    def _sizes(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v or any(k < 1 for k in v) or any(not p >= 0 for p in v.values()):
+            raise ValueError("job_sizes must map GPU counts >= 1 to probabilities >= 0")
+        if sum(v.values()) <= 0:
+            raise ValueError("job_sizes probabilities must not all be 0")
+        return v
+
+
+@dataclass(frozen=True)
+class Job:
+    """One data-parallel training job (every GPU is a data-parallel rank, no TP)."""
+
+    id: int
+    gpus: int
+    params: float
+    iterations: int
+    arrival_s: float
+    workload: TrainingConfig  # per-iteration step-time inputs for `training_step_time`
+    peak_flops: float  # per GPU
+
+    @property
+    def grad_bytes(self) -> float:
+        """Gradient bytes each rank all-reduces per iteration (BF16)."""
+        return self.params * self.workload.gradient_bytes_per_param
+
+    def step_time(self, comm_s: float = 0.0) -> StepTime:
+        """One iteration at full clock whose all-reduce takes comm_s."""
+        return training_step_time(self.workload, self.gpus, self.peak_flops, 1.0, comm_s)
+
+    def runtime_s(self, comm_s: float) -> tuple[float, StepTime]:
+        """(whole-job runtime, per-iteration step time) for a given all-reduce time."""
+        st = self.step_time(comm_s)
+        return self.iterations * st.total_s, st
+
+    def energy_j(self, step: StepTime, device: DevicePowerModel) -> float:
+        """GPU energy of the whole job: compute at training activity, exposed comm stalled."""
+        w = self.workload
+        a_busy = PHASE_ACTIVITY["training"] if w.compute_activity is None else w.compute_activity
+        a_comm = PHASE_ACTIVITY["communication"] if w.comm_activity is None else w.comm_activity
+        p_busy = float(device.power_w(a_busy))
+        p_comm = float(device.power_w(a_comm))
+        return (
+            self.gpus * self.iterations * (step.compute_s * p_busy + step.exposed_comm_s * p_comm)
+        )
+
+
+def job_workload(cfg: JobMixConfig, gpus: int, params: float) -> TrainingConfig:
+    """The step-time inputs of a job of `params` parameters on `gpus` data-parallel GPUs."""
+    return TrainingConfig(
+        model_params=params,
+        global_batch_tokens=cfg.tokens_per_gpu * gpus,
+        mfu=cfg.mfu,
+        tensor_parallel=1,
+        overlap=cfg.overlap,
+        compute_activity=PHASE_ACTIVITY["training"],
+        comm_activity=PHASE_ACTIVITY["communication"],
+    )
+
+
+def generate_jobs(
+    cfg: JobMixConfig, n_jobs: int, n_gpus: int, peak_flops: float, rng: np.random.Generator
+) -> list[Job]:
+    """`n_jobs` jobs for a cluster of `n_gpus` GPUs of `peak_flops` each, sorted by arrival.
+
+    Draw order (sizes, models, iterations, inter-arrival gaps) is fixed, so a seeded
+    generator gives the same jobs every time.
+    """
+    sizes = np.array(sorted(int(k) for k in cfg.job_sizes), dtype=np.int64)
+    if n_jobs < 1 or sizes.max() > n_gpus:
+        raise InputError(
+            f"job_sizes must map 1..{n_gpus} GPUs to probabilities (and n_jobs >= 1)",
+            field="job_sizes",
+        )
+    probs = np.array([float(cfg.job_sizes[int(k)]) for k in sizes])
+    gpus = rng.choice(sizes, size=n_jobs, p=probs / probs.sum())
+    drawn = np.exp(rng.uniform(np.log(cfg.params_min), np.log(cfg.params_max), size=n_jobs))
+    # on a grid: a few distinct gradient sizes keep the per-rank-set caches small
+    params = np.round(drawn / cfg.params_grid) * cfg.params_grid + cfg.params_grid
+    iters = np.ceil(rng.lognormal(np.log(cfg.iterations_median), cfg.iterations_sigma, n_jobs))
+    work = [job_workload(cfg, int(g), float(p)) for g, p in zip(gpus, params, strict=True)]
+    compute = np.array(
+        [
+            training_step_time(w, int(g), peak_flops, 1.0, 0.0).compute_s
+            for w, g in zip(work, gpus, strict=True)
+        ]
+    )
+    base = iters * compute
+    rate = cfg.load * n_gpus / float(np.sum(gpus * base) / n_jobs)  # jobs per second
+    arrival = np.cumsum(rng.exponential(1.0 / rate, size=n_jobs))
+    return [
+        Job(
+            id=i,
+            gpus=int(gpus[i]),
+            params=float(params[i]),
+            iterations=int(iters[i]),
+            arrival_s=float(arrival[i]),
+            workload=work[i],
+            peak_flops=float(peak_flops),
+        )
+        for i in range(n_jobs)
+    ]
+
+
+def mean_duration_s(jobs: list[Job]) -> float:
+    """Mean runtime of the jobs alone (no communication): the queue-wait scale."""
+    return float(np.mean([j.iterations * j.step_time().compute_s for j in jobs]))
+
+
+# ranks -> (latency s, s per byte) and (src, dst) -> routed subflows, per (fabric, routing):
+# shared by every JobFabric on the same fabric in this process
+_ISO_CACHE: dict[tuple[str, str], dict] = {}
+_PATH_CACHE: dict[tuple[str, str], dict] = {}
+
+
+class JobFabric:
+    """A single-homed fabric as a job scheduler sees it: GPUs grouped by leaf switch."""
+
+    def __init__(self, fabric: Fabric, routing: str = "ecmp"):
+        if not fabric.host_single.all():
+            raise InputError(
+                "placement needs single-homed hosts (one NIC per GPU)", field="topology"
+            )
+        self.fabric = fabric
+        self.routing = routing
+        leaf_nodes, self.host_leaf = np.unique(fabric.host_key, return_inverse=True)
+        self.n_hosts = fabric.n_hosts
+        self.n_leaves = len(leaf_nodes)
+        self.per_leaf = np.bincount(self.host_leaf, minlength=self.n_leaves)
+        self.hosts_per_leaf = int(self.per_leaf.max())
+        self.uplinks = np.array(
+            [
+                int(np.sum(fabric.link_src == n)) - int(self.per_leaf[i])
+                for i, n in enumerate(leaf_nodes)
+            ]
+        )
+        key = (fabric.config.model_dump_json(), routing)
+        self._iso: dict[tuple[int, ...], tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
+        self._paths: dict[tuple[int, int], Any] = _PATH_CACHE.setdefault(key, {})
+
+    # ------------------------------------------------------------ all-reduce
+    def allreduce_alone_s(self, ranks: np.ndarray, grad_bytes: float) -> float:
+        """Ring all-reduce of `grad_bytes` over `ranks` alone on the fabric.
+
+        `collective_time` runs once per rank set at 1 GiB; the fluid makespan of equal-size
+        flows scales linearly with bytes, so T(n) = latency + (T(1 GiB) - latency) n / 1 GiB.
+        """
+        key = tuple(ranks.tolist())
+        got = self._iso.get(key)
+        if got is None:
+            res = collective_time(
+                self.fabric, "all-reduce", "ring", float(1 << 30), self.routing, ranks=ranks
+            )
+            got = (res.latency_s, (res.time_s - res.latency_s) / float(1 << 30))
+            self._iso[key] = got
+        return got[0] + got[1] * grad_bytes
+
+    def packed_allreduce_s(self, gpus: int, grad_bytes: float) -> float:
+        """The all-reduce on the first `gpus` hosts of an empty fabric (the packed ideal)."""
+        return self.allreduce_alone_s(np.arange(gpus), grad_bytes) if gpus > 1 else 0.0
+
+    def ring_crossings(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ring flows rank i -> i+1 that leave their leaf (ranks sorted by host)."""
+        if len(ranks) < 2:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        nxt = np.roll(ranks, -1)
+        m = self.host_leaf[ranks] != self.host_leaf[nxt]
+        return ranks[m], nxt[m]
+
+    def _path(self, s: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Links, subflow index and weight of flow s -> d under the routing (cached per pair)."""
+        key = (s, d)
+        got = self._paths.get(key)
+        if got is None:
+            r = route(self.fabric, np.array([s]), np.array([d]), np.ones(1), routing=self.routing)
+            A = r.A.tocoo()
+            got = (A.row.astype(np.int64), A.col.astype(np.int64), A.data.astype(float), A.shape[1])
+            self._paths[key] = got
+        return got
+
+    def contention(
+        self, run_src: np.ndarray, run_dst: np.ndarray, src: np.ndarray, dst: np.ndarray
+    ) -> float:
+        """Slowest crossing-flow rate of a job alone / shared with the running jobs' flows.
+
+        Max-min fair rates on the links these flows touch: the job's crossing ring flows
+        (src -> dst) plus every running job's crossing flows (run_src -> run_dst). A flow's
+        rate is the sum of its routed subflows' rates.
+        """
+        if len(src) == 0 or len(run_src) == 0:
+            return 1.0
+        n_run = len(run_src)
+        bs = np.concatenate([run_src, src]).tolist()
+        bd = np.concatenate([run_dst, dst]).tolist()
+        rows, cols, data, parent = [], [], [], []
+        off = 0
+        for f, (s, d) in enumerate(zip(bs, bd, strict=True)):
+            r, c, v, n = self._path(s, d)
+            rows.append(r)
+            cols.append(c + off)
+            data.append(v)
+            parent.append(np.full(n, f))
+            off += n
+        links, ri = np.unique(np.concatenate(rows), return_inverse=True)
+        A = np.zeros((len(links), off))
+        np.add.at(A, (ri, np.concatenate(cols)), np.concatenate(data))
+        cap = self.fabric.link_cap[links]
+        par = np.concatenate(parent)
+        own = np.bincount(par, weights=dense_max_min(A, cap), minlength=len(bs))[n_run:]
+        # alone: each leaf sends and receives one ring flow of the job, so no self-sharing
+        # on leaf-spine links; the rate is the job's own water-filling (same code path).
+        mask = par >= n_run
+        alone = np.bincount(
+            par[mask] - n_run, weights=dense_max_min(A[:, mask], cap), minlength=len(src)
+        ).min()
+        shared = float(own.min())
+        return max(1.0, float(alone) / shared) if shared > 0 else float("inf")
+
+    # ------------------------------------------------------------ placement
+    def free_per_leaf(self, free: np.ndarray) -> np.ndarray:
+        return np.bincount(self.host_leaf[free], minlength=self.n_leaves)
+
+    def place(self, rule: str, gpus: int, free: np.ndarray) -> np.ndarray:
+        """Host indices (sorted) for a job under a rule (`RULES`); needs `gpus` free hosts.
+
+        pack: best fit, the fullest leaf that holds the whole job, else the fewest leaves
+        (fullest first); spread: round-robin over the emptiest leaves; first-fit: the
+        lowest-numbered free hosts.
+        """
+        if rule not in RULES:
+            raise InputError(f"unknown placement rule '{rule}'; expected one of {RULES}")
+        if int(free.sum()) < gpus:
+            raise InputError(f"{gpus} GPUs asked, {int(free.sum())} free", field="gpus")
+        if rule == "first-fit":
+            return np.flatnonzero(free)[:gpus]
+        fpl = self.free_per_leaf(free)
+        take = np.zeros(self.n_leaves, dtype=np.int64)
+        if rule == "pack":
+            fits = np.flatnonzero(fpl >= gpus)
+            if len(fits):
+                take[fits[np.argmin(fpl[fits])]] = gpus  # best fit (ties: lowest leaf)
+            else:
+                order = np.argsort(-fpl, kind="stable")  # fewest leaves
+                cum = np.cumsum(fpl[order])
+                k = int(np.searchsorted(cum, gpus)) + 1
+                take[order[:k]] = fpl[order[:k]]
+                take[order[k - 1]] -= cum[k - 1] - gpus
+        else:  # spread: round-robin, emptiest leaves first
+            order = np.argsort(-fpl, kind="stable")
+            cap = fpl[order]
+            left = gpus
+            while left > 0:
+                avail = np.flatnonzero(cap - take[order] > 0)
+                n = min(left, len(avail))
+                take[order[avail[:n]]] += 1
+                left -= n
+        hosts = [
+            np.flatnonzero(free & (self.host_leaf == leaf))[: take[leaf]]
+            for leaf in np.flatnonzero(take)
+        ]
+        return np.sort(np.concatenate(hosts))
+
+    def fragmentation(self, free: np.ndarray) -> float:
+        """1 - largest free block on one leaf / min(free GPUs, hosts per leaf); 0 if none free."""
+        nf = int(free.sum())
+        if nf == 0:
+            return 0.0
+        return 1.0 - int(self.free_per_leaf(free).max()) / min(nf, self.hosts_per_leaf)
+
+
+class FifoCluster:
+    """Event state of jobs on a JobFabric: FIFO queue (no backfilling), running jobs, free GPUs.
+
+    `running` is a heap of (end time s, job id, hosts, crossing src, crossing dst).
+    """
+
+    def __init__(self, fabric: JobFabric, jobs: list[Job]):
+        self.fabric = fabric
+        self.jobs = jobs
+        self.free = np.ones(fabric.n_hosts, dtype=bool)
+        self.running: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.run_src = np.zeros(0, np.int64)
+        self.run_dst = np.zeros(0, np.int64)
+        self.queue: list[int] = []
+        self.next_arrival = 0
+        self.now = 0.0
+
+    @property
+    def head(self) -> Job | None:
+        return self.jobs[self.queue[0]] if self.queue else None
+
+    def advance(self) -> None:
+        """Process arrivals and completions until the head job fits (or no jobs are left)."""
+        n = len(self.jobs)
+        while True:
+            if self.queue and self.jobs[self.queue[0]].gpus <= int(self.free.sum()):
+                return
+            t_arr = self.jobs[self.next_arrival].arrival_s if self.next_arrival < n else math.inf
+            t_end = self.running[0][0] if self.running else math.inf
+            if math.isinf(t_arr) and math.isinf(t_end):
+                return
+            if t_end <= t_arr:
+                self.now, _, hosts, s, _ = heapq.heappop(self.running)
+                self.free[hosts] = True
+                if len(s):
+                    keep = ~np.isin(self.run_src, s)
+                    self.run_src, self.run_dst = self.run_src[keep], self.run_dst[keep]
+            else:
+                self.now = float(t_arr)
+                self.queue.append(self.next_arrival)
+                self.next_arrival += 1
+
+    def start_head(self, hosts: np.ndarray, runtime_s: float) -> tuple[Job, np.ndarray, np.ndarray]:
+        """Start the head job on `hosts` for `runtime_s`; returns it and its crossing flows."""
+        job = self.jobs[self.queue.pop(0)]
+        src, dst = self.fabric.ring_crossings(hosts)
+        self.free[hosts] = False
+        heapq.heappush(self.running, (self.now + runtime_s, job.id, hosts, src, dst))
+        self.run_src = np.concatenate([self.run_src, src])
+        self.run_dst = np.concatenate([self.run_dst, dst])
+        return job, src, dst
+
+
+__all__ = [
+    "DEFAULT_SIZES",
+    "RULES",
+    "FifoCluster",
+    "Job",
+    "JobFabric",
+    "JobMixConfig",
+    "generate_jobs",
+    "job_workload",
+    "mean_duration_s",
+]
