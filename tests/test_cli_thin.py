@@ -182,3 +182,11 @@ def test_install_hint_keeps_its_extras(monkeypatch):
     monkeypatch.setattr(dcsim.climate, "presets", missing)
     res = runner.invoke(app, ["cooling", "presets"])
     assert_literal_error(res, "pip install -e '.[rl]'")
+
+
+def test_version():
+    from importlib.metadata import version
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.strip() == f"dcsim {version('dcsim')}"
