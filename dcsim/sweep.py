@@ -247,6 +247,8 @@ def _axis_len(p: ParameterSpec) -> int:
 
 def count_points(spec: SweepSpec) -> int:
     """Parameter combinations the sweep expands to, computed without expanding."""
+    if spec.method == "random":  # ranges have no num: samples points are drawn
+        return spec.samples or 0
     lens = [_axis_len(p) for p in spec.parameters.values()]
     if not lens:
         return 1
@@ -682,27 +684,104 @@ def _serial(specs: list[RunSpec], **_: Any) -> Iterator[RunOutput]:
         yield execute(s)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when the sweep process dies (even by SIGKILL).
+
+    Linux delivers SIGKILL on parent death (prctl PR_SET_PDEATHSIG); elsewhere, and for the
+    race where the parent died before the call, a daemon thread watches the parent pid.
+    """
+    import signal
+    import threading
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+KILL_RUN_ENV = "DCSIM_TEST_KILL_RUN"  # test hook: a worker given this run id kills itself
+
+
+def _execute_in_worker(spec: RunSpec) -> RunOutput:
+    import signal
+
+    if os.environ.get(KILL_RUN_ENV) == spec.run_id:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return execute(spec)
+
+
 def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterator[RunOutput]:
-    """Spawned worker processes (no fork: safe with threads, same on every OS)."""
+    """Spawned worker processes (no fork: safe with threads, same on every OS).
+
+    At most `workers` runs are in flight. If a worker dies (killed, out of memory), the pool
+    breaks and every in-flight run fails with it; those runs are then retried each in a pool
+    of its own, so only the run that kills its worker again is recorded as failed, and the
+    rest of the sweep continues in a fresh pool. Workers die with the sweep process.
+    """
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     if not specs:
         return
     n = max(1, min(workers or os.cpu_count() or 1, len(specs)))
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"))
-    try:
-        futs = {pool.submit(execute, s): s for s in specs}
-        for fut in as_completed(futs):
-            try:
-                yield fut.result()
-            except BrokenProcessPool as exc:
-                yield RunOutput(
-                    futs[fut].run_id, "failed", 0.0, error=f"worker process died: {exc}"
-                )
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    ctx = mp.get_context("spawn")
+
+    def new_pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=size, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+        )
+
+    queue = deque(specs)
+    while queue:
+        pool = new_pool(n)
+        inflight: dict[Any, RunSpec] = {}
+        suspects: list[RunSpec] = []
+        try:
+            while (queue or inflight) and not suspects:
+                while queue and len(inflight) < n:
+                    s = queue.popleft()
+                    inflight[pool.submit(_execute_in_worker, s)] = s
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    s = inflight.pop(fut)
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        suspects.append(s)
+            if suspects:  # the pool is broken: every run still in flight failed with it
+                wait(inflight)
+                suspects.extend(inflight.values())
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        yield from _isolated(suspects, new_pool)
+
+
+def _isolated(specs: list[RunSpec], new_pool: Callable[[int], Any]) -> Iterator[RunOutput]:
+    """Each run in a one-worker pool of its own: a worker that dies fails only its run."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    for s in specs:
+        pool = new_pool(1)
+        try:
+            yield pool.submit(_execute_in_worker, s).result()
+        except BrokenProcessPool as exc:
+            yield RunOutput(s.run_id, "failed", 0.0, error=f"worker process died: {exc}")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _dask(
