@@ -139,7 +139,9 @@ def test_stable_ids_match_dcsim_run(tmp_path):
 
     loaded = scenario_from_dict(r.inputs, Path(r.base_dir))
     loaded.source = Path(r.source)
-    assert run_and_write(loaded, tmp_path / "run", "fixed", 3, r.seed, plot=False).run_id == r.run_id
+    assert (
+        run_and_write(loaded, tmp_path / "run", "fixed", 3, r.seed, plot=False).run_id == r.run_id
+    )
     other = plan_sweep(write_sweep(tmp_path, steps=4))
     assert not {x.run_id for x in other.runs} & {x.run_id for x in a.runs}
 
@@ -320,3 +322,10 @@ def test_count_points_matches_the_expansion(tmp_path):
             **extra,
         )
         assert sweep_mod.count_points(spec) == len(sweep_mod.expand_points(spec))
+
+
+def test_count_points_of_a_random_sweep_with_open_ranges():
+    spec = sweep_mod.SweepSpec(
+        method="random", samples=5, parameters={"a": {"min": 0.0, "max": 1.0}}
+    )
+    assert sweep_mod.count_points(spec) == 5 == len(sweep_mod.expand_points(spec))
