@@ -22,8 +22,10 @@ from typer.core import TyperGroup
 from dcsim.errors import InputError
 from dcsim.render import episodes_table, fmt_ci, kv_table, print_json
 
-console = Console()
-err_console = Console(stderr=True)
+# markup=False: user data (file names, YAML values, scenario names) is never read as rich
+# markup; styling is explicit (Text, style=), so "[/x]" or "[rl]" prints as written.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 def report_input_error(exc: InputError) -> None:
@@ -142,7 +144,7 @@ def progress_bar(show: bool, *columns: Any, transient: bool = True) -> Iterator[
     )
 
     cols = columns or (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -520,7 +522,7 @@ def reproduce_polca(
             f"{r.hp_p50_impact_pct:.2f}",
             f"{r.hp_p99_impact_pct:.2f}",
             f"{r.lp_p50_impact_pct:.2f}",
-            "[green]yes[/]" if r.ok else "[red]no[/]",
+            Text("yes", style="green") if r.ok else Text("no", style="red"),
         )
     console.print(table_out)
     console.print(
@@ -638,7 +640,7 @@ def cooling_year(
     ]
     console.print(kv_table(f"cooling plant, {climate}, {cooling_type}", rows))
     if s["air_density_check"]:
-        console.print(f"[yellow]{s['air_density_check']}[/]")
+        console.print(s["air_density_check"], style="yellow")
     if plot:
         console.print(f"plot: {plot}")
 
@@ -793,10 +795,10 @@ def sweep(
     from dcsim.sweep import SweepInterrupted, short, sweep_file
 
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[failed]} failed[/]"),
+        TextColumn("{task.fields[failed]} failed", style="red", markup=False),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -1097,7 +1099,7 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for r in rows:
         table.add_row(
             r["env"],
-            r.get("action_space", "[red]unavailable[/]"),
+            r.get("action_space", Text("unavailable", style="red")),
             Text(r.get("observation_space", r.get("error", ""))),
             ", ".join(r.get("agents", [])),
         )
@@ -1166,6 +1168,12 @@ def train(
         "-o",
         help="Output root; the run goes to OUT/<name>/<algo>-<run_id>/.",
     ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted run (same inputs) from its latest --checkpoint-every "
+        "checkpoint; a finished run is shown as it is.",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the manifest as JSON (no progress bar)."
     ),
@@ -1193,6 +1201,7 @@ def train(
             out,
             on_start=bar.start,
             on_step=lambda k: bar.update(min(k, timesteps)),
+            resume=resume,
         )
     spec, res = tr.spec, tr.result
     if as_json:

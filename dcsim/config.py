@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dcsim.climate import ClimateConfig
 from dcsim.cooling import CoolingConfig
+from dcsim.cost import CostConfig
 from dcsim.errors import InputError
 from dcsim.resources import bundled_dir
 from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
@@ -67,6 +68,14 @@ class PowerConfig(StrictModel):
     min_cap_frac: float = Field(
         0.5, gt=0, le=1, description="lowest cap an agent may set, share of TDP"
     )
+
+    @field_validator("min_cap_frac")
+    @classmethod
+    def _cap_reachable(cls, v: float, info: ValidationInfo) -> float:
+        cap = info.data.get("cap_frac")
+        if cap is not None and cap < v:  # else agents could never hold the scenario's cap
+            raise ValueError(f"must be at most power.cap_frac ({cap})")
+        return v
     ups_efficiency: float = Field(
         0.96,
         gt=0.5,
@@ -98,6 +107,7 @@ class Scenario(StrictModel):
     cooling: CoolingConfig = CoolingConfig()
     climate: ClimateConfig = ClimateConfig()
     reward: RewardConfig = RewardConfig()
+    cost: CostConfig = CostConfig()  # TCO and embodied carbon inputs (docs/cost.md)
 
     @property
     def n_accelerators(self) -> int:

@@ -89,8 +89,12 @@ def train_agent(
     out: str | Path = _TRAIN["out"],
     on_start: StartFn | None = None,
     on_step: Callable[[int], None] | None = None,
+    resume: bool = False,
 ) -> TrainRun:
-    """Train an SB3 agent; ``dummy`` steps parallel envs in this process instead of subprocesses."""
+    """Train an SB3 agent; ``dummy`` steps parallel envs in this process instead of subprocesses.
+
+    ``resume`` continues an interrupted run of the same inputs from its latest checkpoint.
+    """
     spec = task_spec(scenario, env, overrides, reward)
     if on_start:
         on_start(f"{algo.upper()} on {spec.env_id} ({spec.name})", timesteps)
@@ -107,6 +111,7 @@ def train_agent(
         subproc=(n_envs > 1 and not dummy),
         normalize=normalize,
         on_step=on_step,
+        resume=resume,
     )
     return TrainRun(spec, res)
 
