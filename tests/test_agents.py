@@ -378,3 +378,15 @@ def test_interrupted_training_keeps_checkpoints_and_resume_continues(tmp_path: P
     assert (r.run_dir / "checkpoints" / "model_160_steps.zip").is_file()
     again = train(spec, "ppo", 160, resume=True, **kw)  # complete: returned as it is
     assert again.run_dir == r.run_dir and again.episodes == []
+
+
+def test_cli_train_resume_flag_reaches_training(tmp_path: Path) -> None:
+    hp = [a for k, v in TINY_PPO.items() for a in ("--hp", f"{k}={v}")]
+    args = ["train", "tasks/placement.yaml", "--timesteps", "64", "--set", "n_jobs=16"]
+    args += ["--checkpoint-every", "32", "--out", str(tmp_path), "--json", *hp]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, [*args, "--resume"])
+    assert again.exit_code == 0, again.output
+    a, b = json.loads(first.stdout), json.loads(again.stdout)
+    assert a["run_dir"] == b["run_dir"] and a["timesteps"] == b["timesteps"] == 64
