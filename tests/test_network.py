@@ -312,7 +312,9 @@ def test_hierarchical_and_multichannel_ring_on_rail_optimized():
     hier = collective_time(fab, "all-reduce", "hierarchical", GiB, routing="ecmp")
     su = fab.scale_up
     a_up = su.endpoint_latency_s + 2 * su.config.hop_latency_us * 1e-6
-    a_out = fab.endpoint_latency_s + 4 * fab.config.hop_latency_us * 1e-6  # host-leaf-spine-leaf-host
+    a_out = (
+        fab.endpoint_latency_s + 4 * fab.config.hop_latency_us * 1e-6
+    )  # host-leaf-spine-leaf-host
     args = (8, 32, GiB, a_up, 450e9 * 0.822, a_out, 50e9)
     assert hier.time_s == pytest.approx(alpha_beta_hierarchical_allreduce(*args), rel=0.01)
     assert flat.time_s == pytest.approx(alpha_beta_multichannel_ring_allreduce(*args), rel=0.01)
