@@ -1,0 +1,78 @@
+"""Component laws shared by the subsystems: EnergyPlus curves, moist-air enthalpy slope,
+fan-driven heat exchangers (tower, dry cooler) and variable-speed pumps."""
+
+from __future__ import annotations
+
+import math
+
+from dcsim.cooling.config import PumpsConfig
+
+
+def biquadratic(c: list[float] | tuple[float, ...], x: float, y: float) -> float:
+    """EnergyPlus Curve:Biquadratic: c0 + c1 x + c2 x^2 + c3 y + c4 y^2 + c5 x y."""
+    return c[0] + c[1] * x + c[2] * x * x + c[3] * y + c[4] * y * y + c[5] * x * y
+
+
+def quadratic(c: list[float] | tuple[float, ...], p: float) -> float:
+    """EnergyPlus Curve:Quadratic: c0 + c1 p + c2 p^2."""
+    return c[0] + c[1] * p + c[2] * p * p
+
+
+def saturated_enthalpy_slope(t_c: float) -> float:
+    """d h_sat / dT of saturated moist air at 101.325 kPa, J/(kg K) (central difference).
+
+    h = 1006 T + w (2.501e6 + 1860 T), w = 0.622 e_s / (p - e_s) (ASHRAE Fundamentals ch. 1).
+    Used to scale tower approach with wet bulb (Merkel: driving force is enthalpy).
+    """
+
+    def h(t: float) -> float:
+        es = 610.94 * math.exp(17.625 * t / (t + 243.04))
+        w = 0.622 * es / (101325.0 - es)
+        return 1006.0 * t + w * (2.501e6 + 1860.0 * t)
+
+    return (h(t_c + 0.5) - h(t_c - 0.5)) / 1.0
+
+
+def heat_exchanger_fan(
+    load_w: float,
+    design_w: float,
+    approach_d: float,
+    exponent: float,
+    target_c: float,
+    ambient_c: float,
+    min_speed: float,
+    factor: float = 1.0,
+) -> tuple[float, float]:
+    """Fan speed and leaving water temperature of a tower or dry cooler holding a setpoint.
+
+    approach(phi) = approach_d * factor * (load/design) * phi^-n. The fan runs the slowest speed
+    in [min_speed, 1] whose leaving temperature ambient + approach <= target; if even full speed
+    cannot reach the target, phi = 1 and the water leaves warmer.
+    """
+    a1 = approach_d * factor * max(load_w, 0.0) / design_w  # approach at full fan
+    if a1 <= 0.0:
+        return min_speed, max(target_c, ambient_c)
+    room = target_c - ambient_c
+    if room <= a1:
+        return 1.0, ambient_c + a1
+    phi = (a1 / room) ** (1.0 / exponent)
+    if phi < min_speed:
+        phi = min_speed
+        return phi, ambient_c + a1 * phi ** (-exponent)
+    return phi, target_c
+
+
+class Pump:
+    """Variable-speed pump on a dP-setpoint loop: P = dP Q / eta, dP = dP_d (s + (1-s) (Q/Q_d)^2)."""
+
+    def __init__(self, cfg: PumpsConfig, flow_design: float, dp_design: float):
+        self.cfg = cfg
+        self.flow_design = flow_design
+        self.dp_design = dp_design
+
+    def power(self, flow: float) -> float:
+        """Electric power, W, at volume flow `flow` (m3/s)."""
+        pu = self.cfg
+        q = flow / self.flow_design if self.flow_design > 0 else 0.0
+        dp = self.dp_design * (pu.static_fraction + (1.0 - pu.static_fraction) * q * q)
+        return dp * flow / pu.efficiency
