@@ -80,7 +80,7 @@ def test_energy_balance_with_thermal_mass(loads, dt, typ, sa):
 
 def test_outlet_is_inlet_plus_p_over_rho_cp_v_at_steady_state():
     plant, r = steady(CoolingConfig(), weather(20.0))
-    v = plant.v_design * plant.u  # m3/s per rack
+    v = plant.air.v_design * plant.air.u  # m3/s per rack
     q = 0.8 * RACK_DESIGN_W + r.server_fan_w
     np.testing.assert_allclose(r.outlet_c, r.inlet_c + q / (RHO_AIR * CP_AIR * v), rtol=1e-6)
 
@@ -110,9 +110,9 @@ def test_server_fans_follow_affinity_law():
     plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
     w = weather(20.0)
     r1 = plant.step(np.full(N_RACKS, 1.0 * RACK_DESIGN_W), w, 60.0)
-    u1 = plant.u.copy()
+    u1 = plant.air.u.copy()
     r2 = plant.step(np.full(N_RACKS, 0.5 * RACK_DESIGN_W), w, 60.0)
-    u2 = plant.u.copy()
+    u2 = plant.air.u.copy()
     np.testing.assert_allclose(r1.server_fan_w / r2.server_fan_w, (u1 / u2) ** 3, rtol=1e-12)
     assert np.all(u2 < u1)  # half the heat, less flow
     # PyDCM's linear fan would give ratio u1/u2; cubic is much larger
@@ -126,7 +126,9 @@ def test_crah_fan_cubic_in_flow():
     for load in (1.0, 0.5):
         p = np.full(N_RACKS, load * RACK_DESIGN_W)
         r = plant.step(p, w, 60.0)
-        flow = CoolingConfig().air.crah_flow_margin * float((plant.v_design * plant.u).sum())
+        flow = CoolingConfig().air.crah_flow_margin * float(
+            (plant.air.v_design * plant.air.u).sum()
+        )
         out.append((r.breakdown["crah_fan_w"], flow))
     (p1, f1), (p2, f2) = out
     assert p1 / p2 == pytest.approx((f1 / f2) ** 3, rel=1e-9)
@@ -149,20 +151,20 @@ def test_energyplus_curves_are_one_at_reference():
 def test_chiller_reference_cop_at_rated_conditions():
     plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
     c = plant.cfg.chiller
-    cap = plant.chiller_cap_ref * biquadratic(c.capft, c.t_chw_ref_c, c.t_cond_ref_c)
-    power, plr, _ = plant.chiller_power(cap, c.t_chw_ref_c, c.t_cond_ref_c)
+    cap = plant.water.chiller.cap_ref * biquadratic(c.capft, c.t_chw_ref_c, c.t_cond_ref_c)
+    power, plr, _ = plant.water.chiller.power(cap, c.t_chw_ref_c, c.t_cond_ref_c)
     assert plr == pytest.approx(1.0)
     assert cap / power == pytest.approx(c.cop_ref, rel=0.04)
 
 
 def test_chiller_power_rises_with_condenser_and_falls_with_chw():
     plant = CoolingPlant(CoolingConfig(), N_RACKS, DESIGN_W)
-    q = 0.6 * plant.chiller_cap_ref
+    q = 0.6 * plant.water.chiller.cap_ref
     conds = np.linspace(14.0, 31.0, 12)
-    powers = [plant.chiller_power(q, 10.0, tc)[0] for tc in conds]
+    powers = [plant.water.chiller.power(q, 10.0, tc)[0] for tc in conds]
     assert np.all(np.diff(powers) > 0)
     chws = np.linspace(7.3, 12.7, 8)
-    powers = [plant.chiller_power(q, t, 26.0)[0] for t in chws]
+    powers = [plant.water.chiller.power(q, t, 26.0)[0] for t in chws]
     assert np.all(np.diff(powers) < 0)
 
 
@@ -193,13 +195,15 @@ def test_tower_sized_on_its_rating_not_the_load():
     cfg = CoolingConfig(economizer="off")
     plant, r = steady(cfg, weather(35.0, 0.4))
     # rated for the design heat rejection (design IT heat + compressor work, with its margin)
-    assert plant.tower_rated_w >= (
+    assert plant.water.tower.rated_w >= (
         cfg.tower.sizing_factor * DESIGN_W * (1 + 1 / cfg.chiller.cop_ref)
     )
-    assert r.breakdown["tower_fan_w"] <= plant.tower_fan_rated_w * (1 + 1e-9)
+    assert r.breakdown["tower_fan_w"] <= plant.water.tower.fan_rated_w * (1 + 1e-9)
     assert pue(r.it_heat_w, r.cooling_w) < 1.35
     plant_low, r_low = steady(cfg, weather(35.0, 0.4), load=0.2)
-    assert plant_low.tower_rated_w == plant.tower_rated_w  # the same rating at a fifth the load
+    assert (
+        plant_low.water.tower.rated_w == plant.water.tower.rated_w
+    )  # the same rating at a fifth the load
     assert r_low.breakdown["tower_fan_w"] < r.breakdown["tower_fan_w"]
 
 
@@ -405,14 +409,14 @@ def test_explicit_ratings_override_sizing():
         {"chiller": {"capacity_w": 869e3}, "tower": {"rated_w": 2e6}}
     )
     plant = CoolingPlant(cfg, N_RACKS, DESIGN_W)
-    assert plant.chiller_cap_ref == 869e3 and plant.tower_rated_w == 2e6
-    assert plant.tower_fan_rated_w == pytest.approx(0.0126 * 2e6)
+    assert plant.water.chiller.cap_ref == 869e3 and plant.water.tower.rated_w == 2e6
+    assert plant.water.tower.fan_rated_w == pytest.approx(0.0126 * 2e6)
     # a smaller chiller runs at higher part load for the same heat
     small = CoolingPlant(
         CoolingConfig.model_validate({"chiller": {"capacity_w": 400e3}}), N_RACKS, DESIGN_W
     )
     q = 300e3
-    assert small.chiller_power(q, 10.0, 25.0)[1] > plant.chiller_power(q, 10.0, 25.0)[1]
+    assert small.water.chiller.power(q, 10.0, 25.0)[1] > plant.water.chiller.power(q, 10.0, 25.0)[1]
 
 
 def test_explicit_per_rack_recirculation():
