@@ -1,7 +1,8 @@
 """Heuristic baselines for `dcsim/Datacenter-v0`: one per actuator family.
 
-- `fixed`: what most operators run: 18 C supply air, 7 C chilled water, no cap
-  (ASHRAE TC9.9 recommended envelope's cold end; conservative legacy practice).
+- `fixed`: holds the scenario's own operating point every interval: its supply-air
+  setpoint, the chilled water its plant would run (setpoint, raised by the CHW reset
+  when that is on) and its `power.cap_frac`, so `--set` on any of them changes the run.
 - `reactive`: a proportional controller that raises supply air (and chilled
   water with it) until the hottest inlet sits a margin below the limit: the
   "raise the setpoint" practice (Google/DeepMind 2016 and ASHRAE guidance that
@@ -20,11 +21,15 @@ from dcsim.envs.contract import physical
 
 
 class FixedSetpoint(ConstantAction):
+    """The scenario's own setpoints and cap, every interval (a plant nobody retunes)."""
+
     name = "fixed"
 
-    def __init__(self, env, supply_air_c: float = 18.0, chw_c: float = 7.0, cap_frac: float = 1.0):
+    def __init__(self, env):
+        u = env.unwrapped
+        supply_air_c, chw_c, _ = u.sim.plant.setpoints(None)
         super().__init__(
-            env, env.unwrapped.to_action(supply_air_c, chw_c, cap_frac), name=self.name
+            env, u.to_action(supply_air_c, chw_c, u.sim.sc.power.cap_frac), name=self.name
         )
 
 

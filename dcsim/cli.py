@@ -282,6 +282,11 @@ SUMMARY_ROWS = (
     ("max_inlet_c", "hottest inlet", "{:.1f} C"),
     ("violation_steps", "thermal violations", "{:,} intervals"),
     ("violation_degree_hours", "violation severity", "{:.2f} C*h"),
+    ("mfu", "MFU (6ND / peak BF16)", "{:.2f}"),
+    ("mfu_source", "MFU from", "{}"),
+    ("routing", "routing", "{}"),
+    ("nic_gbps", "NIC per accelerator", "{:,.0f} Gb/s"),
+    ("exposed_comm_share", "exposed DP comm / step", "{:.1%}"),
 )
 
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dcsim.errors import InputError
 from dcsim.schema import Sourced, StrictModel, load_model
@@ -36,6 +36,25 @@ class PowerSpec(StrictModel):
     f_max_mhz: Sourced
     f_min_mhz: Sourced
     dvfs_alpha: Sourced = Field(description="P_dyn ~ f^alpha")
+
+
+class TrainingSpec(StrictModel):
+    """What the chip achieves in practice on large dense LLM training (BF16).
+
+    Model FLOPs utilization = 6 N D FLOPs per step / (step time x peak BF16), the measure of
+    PaLM (arXiv 2204.02311) and Llama 3 (arXiv 2407.21783). It lumps kernel efficiency,
+    tensor/pipeline-parallel overheads and the software stack, so it differs between chips
+    of equal peak; the scenario's `workload.mfu` overrides it.
+    """
+
+    mfu: Sourced = Field(description="model FLOPs utilization of large dense LLM training")
+
+    @field_validator("mfu")
+    @classmethod
+    def _fraction(cls, v: Sourced) -> Sourced:
+        if not 0 < v.value <= 1:
+            raise ValueError(f"mfu must be in (0, 1], got {v.value}")
+        return v
 
 
 class InterconnectSpec(StrictModel):
@@ -64,6 +83,7 @@ class HardwareProfile(StrictModel):
     compute: ComputeSpec
     memory: MemorySpec
     power: PowerSpec
+    training: TrainingSpec
     interconnect: InterconnectSpec
     server: ServerSpec
 
@@ -75,6 +95,11 @@ class HardwareProfile(StrictModel):
     @property
     def hbm_bytes_per_s(self) -> float:
         return self.memory.hbm_tbps.value * 1e12
+
+    @property
+    def mfu(self) -> float:
+        """Achievable training MFU (profile `training.mfu`)."""
+        return self.training.mfu.value
 
     @property
     def tdp_w(self) -> float:

@@ -31,8 +31,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcsim.hardware import HardwareProfile
 
 # Phase activity a in P = P_idle + (P_max(f) - P_idle) * a. Sources:
-#  - training 0.85: POLCA (arXiv 2308.12908) Fig. 4/5, training draws ~ TDP with dips during
-#    communication; DGX H100 measured 8.4 kW of 10.2 kW rated in training (DESIGN.md).
+#  - training 0.93 (the compute phase of a training step; communication dips are their own
+#    phase): an 8-GPU H100 node measured at up to 8.4 kW in LLM training (Latif et al., IEEE
+#    Access 13, 2025, arXiv 2412.08602: 8.4 kW max of 10.2 kW rated, GPUs near full
+#    utilization) and at ~76 % of 10.2 kW = 7.75 kW for compute-intensive training (Newkirk
+#    et al., arXiv 2506.14551). With the H100 profile (idle 70 W, TDP 700 W, host 2 kW, PSU
+#    0.95) and the cooling model's server fans (~0.35 kW), a = 0.93 gives 656 W per GPU and
+#    ~8.0 kW per node, between the two measurements (-5 % of 8.4 kW); a = 1 would give 8.35 kW
+#    but leaves no room below prefill. POLCA (arXiv 2308.12908) Figs. 4-5: training draws
+#    close to TDP between communication dips, so caps below ~650 W cost H100 throughput.
 #  - prefill 0.95: Splitwise (arXiv 2311.18677) Fig. 9, the prompt phase is compute-bound and
 #    draws near TDP; POLCA Fig. 6 (BLOOM/Llama prompt phase at ~TDP).
 #  - decode 0.35: Splitwise Fig. 9, token phase is memory-bound and draws well below TDP;
@@ -40,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #  - communication 0.30: POLCA Fig. 5, all-reduce phases of training drop to ~ 1/3 of peak.
 #  - idle 0.0: the model's P_idle itself (~0.1-0.15 TDP, POLCA Fig. 2).
 PHASE_ACTIVITY: dict[str, float] = {
-    "training": 0.85,
+    "training": 0.93,
     "prefill": 0.95,
     "decode": 0.35,
     "communication": 0.30,
@@ -48,7 +55,8 @@ PHASE_ACTIVITY: dict[str, float] = {
 }
 
 PHASE_ACTIVITY_SOURCES: dict[str, str] = {
-    "training": "POLCA arXiv 2308.12908 Figs. 4-5; DGX H100 8.4 kW of 10.2 kW in training",
+    "training": "8-GPU H100 node 8.4 kW max / 7.75 kW typical in LLM training (Latif et al. "
+    "arXiv 2412.08602; Newkirk et al. arXiv 2506.14551); POLCA arXiv 2308.12908 Figs. 4-5",
     "prefill": "Splitwise arXiv 2311.18677 Fig. 9; POLCA Fig. 6 (prompt phase near TDP)",
     "decode": "Splitwise arXiv 2311.18677 Fig. 9; POLCA Fig. 6 (token phase well below TDP)",
     "communication": "POLCA arXiv 2308.12908 Fig. 5 (power dips at synchronisation)",

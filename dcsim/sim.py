@@ -26,7 +26,14 @@ from dcsim.hardware import get_profile
 from dcsim.network import dp_allreduce, load_topology
 from dcsim.network.accelerator import AcceleratorNetwork
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w, switch_power_w
-from dcsim.workload import gradient_bytes_per_rank, step_flops, training_step_time
+from dcsim.workload import (
+    comm_activity,
+    compute_activity,
+    gradient_bytes_per_rank,
+    resolve_mfu,
+    step_flops,
+    training_step_time,
+)
 
 
 @dataclass
@@ -160,6 +167,11 @@ class Simulation:
         with input_context(src, "climate"):
             self.weather = build_weather(sc.climate, loaded.base_dir, self.seed)
             self.carbon = build_carbon(sc.climate, loaded.base_dir, self.seed)
+        # MFU: the scenario's workload.mfu, else the chip's sourced training.mfu; phase
+        # activities: the scenario's, else dcsim.power.PHASE_ACTIVITY.
+        self.mfu, self.mfu_source = resolve_mfu(sc.workload, self.profile)
+        self.a_compute = compute_activity(sc.workload)
+        self.a_comm = comm_activity(sc.workload)
         # Reference throughput: the job at full clock, no throttling (normalizes rewards).
         self.ref_tokens_per_s = self._tokens_per_s(self._step_time(1.0, sc.workload.routing))
         self.reset()
@@ -220,7 +232,9 @@ class Simulation:
         w = self.sc.workload
         scale = float(self.power.time_scale(np.asarray(freq_frac), w.memory_bound_fraction))
         n = max(self.n_active * self.acc_per_server, 1)
-        return training_step_time(w, n, self.profile.peak_flops, scale, self.comm_time(routing))
+        return training_step_time(
+            w, n, self.profile.peak_flops, scale, self.comm_time(routing), mfu=self.mfu
+        )
 
     def _tokens_per_s(self, st) -> float:
         if self.n_active == 0:
@@ -304,7 +318,7 @@ class Simulation:
     def _job_freq(self) -> float:
         """Clock of the synchronous job: the power cap's clock, lowered by any throttled rack it runs on."""
         cap_w = self.cap_frac * self.profile.tdp_w
-        f_cap = float(self.power.freq_for_cap(np.asarray(cap_w), self.sc.workload.compute_activity))
+        f_cap = float(self.power.freq_for_cap(np.asarray(cap_w), self.a_compute))
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
@@ -338,7 +352,7 @@ class Simulation:
         self.total_iterations += acc.completed
 
         w = sc.workload
-        busy = (acc.compute_s * w.compute_activity + acc.comm_s * w.comm_activity) / self.dt
+        busy = (acc.compute_s * self.a_compute + acc.comm_s * self.a_comm) / self.dt
         idle_share = max(0.0, 1.0 - (acc.compute_s + acc.comm_s) / self.dt)
         act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
         activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
@@ -401,6 +415,11 @@ class Simulation:
         return rec
 
     @property
+    def nic_gbps(self) -> float:
+        """Scale-out line rate per accelerator as built in the fabric, Gb/s (slowest host)."""
+        return self.fabric.host_link_Bps() * 8 / 1e9
+
+    @property
     def done(self) -> bool:
         return self.k >= self.sc.time.steps
 
@@ -417,6 +436,8 @@ class Simulation:
             "fabric": self.fabric.summary(),
             "network": self.network_facts,
             "step_flops": step_flops(self.sc.workload),
+            "mfu": self.mfu,
+            "mfu_source": self.mfu_source,
             "ref_tokens_per_s": self.ref_tokens_per_s,
             # '' or the cooling model's warning/error when air must carry too much per rack
             "air_density_note": check_air_density(
@@ -426,10 +447,13 @@ class Simulation:
         }
 
 
-def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, float]:
-    """Episode totals: energy, PUE (energy-weighted), carbon, WUE, throughput, violations."""
+def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, Any]:
+    """Episode totals: energy, PUE (energy-weighted), carbon, WUE, throughput, violations,
+    and what set the step time: MFU (and whether the scenario or the chip's profile gave it),
+    routing, NIC line rate and the exposed share of the data-parallel all-reduce."""
     if not records:
         return {}
+    step_total = sum(r.step_time_s for r in records)
     it = sum(r.it_kwh for r in records)
     fac = sum(r.facility_kwh for r in records)
     water = sum(r.water_l for r in records)
@@ -454,4 +478,12 @@ def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, float]:
         "violation_degree_hours": sum(r.violation_c for r in records) * sim.dt / 3600.0,
         "energy_per_token_j": (fac * 3.6e6)
         / max(sum(r.tokens_per_s for r in records) * sim.dt, 1e-9),
+        "mfu": sim.mfu,
+        "mfu_source": sim.mfu_source,
+        "routing": sim.routing,
+        "nic_gbps": sim.nic_gbps,
+        # exposed DP communication time / step time (step-time weighted over the run)
+        "exposed_comm_share": sum(r.exposed_comm_s for r in records) / step_total
+        if step_total > 0
+        else 0.0,
     }

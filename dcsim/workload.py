@@ -1,9 +1,12 @@
 """Training workload: step time = compute + exposed data-parallel gradient all-reduce.
 
 Compute uses the standard 6*N*tokens FLOPs per step for dense transformers
-(Kaplan et al. 2020, arXiv 2001.08361; Narayanan et al. 2021, Megatron-LM) at a
-model FLOPs utilization (MFU) of 0.35-0.45 typical for large runs (PaLM
-arXiv 2204.02311 reports 46%, Llama 3 arXiv 2407.21783 reports 38-43%).
+(Kaplan et al. 2020, arXiv 2001.08361; Narayanan et al. 2021, Megatron-LM) at the
+model FLOPs utilization (MFU) the chip achieves in practice: the hardware profile's
+sourced `training.mfu` (e.g. H100 0.40 from Llama 3, arXiv 2407.21783; A100 0.50 from
+Korthikanti et al., arXiv 2205.05198), unless the scenario sets `workload.mfu`.
+Accelerator activity in the compute and communication phases comes from
+`dcsim.power.PHASE_ACTIVITY` unless the scenario sets it.
 Tensor parallelism stays inside the scale-up domain (its cost is inside MFU);
 gradients are all-reduced across data-parallel replicas over the scale-out
 fabric, and a fraction of that communication overlaps backward compute
@@ -13,11 +16,16 @@ fabric, and a fraction of that communication overlaps backward compute
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from dcsim.errors import InputError
+from dcsim.power import PHASE_ACTIVITY
 from dcsim.schema import StrictModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dcsim.hardware import HardwareProfile
 
 
 class TrainingConfig(StrictModel):
@@ -28,7 +36,13 @@ class TrainingConfig(StrictModel):
     global_batch_tokens: float = Field(
         4 * 1024 * 1024, gt=0, description="tokens per optimizer step"
     )
-    mfu: float = Field(0.40, gt=0, le=1, description="model FLOPs utilization at full clock")
+    mfu: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="model FLOPs utilization at full clock; unset: the hardware profile's "
+        "training.mfu (sourced per chip)",
+    )
     tensor_parallel: int = Field(8, ge=1, description="TP degree, inside the scale-up domain")
     gradient_bytes_per_param: float = Field(2.0, gt=0, description="BF16 gradients")
     overlap: float = Field(
@@ -44,14 +58,19 @@ class TrainingConfig(StrictModel):
     active_fraction: float = Field(
         1.0, ge=0, le=1, description="share of servers running the job; rest idle"
     )
-    comm_activity: float = Field(
-        0.35,
+    comm_activity: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="accelerator activity while stalled on exposed communication (POLCA arXiv 2308.12908 Fig. 3 dips)",
+        description="accelerator activity while stalled on exposed communication; unset: "
+        "dcsim.power.PHASE_ACTIVITY['communication'] (POLCA arXiv 2308.12908 Fig. 5 dips)",
     )
-    compute_activity: float = Field(
-        0.85, ge=0, le=1, description="activity during compute (DESIGN: training ~0.85)"
+    compute_activity: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="accelerator activity during compute; unset: "
+        "dcsim.power.PHASE_ACTIVITY['training'] (calibrated to DGX H100 measurements)",
     )
     algorithm: Literal["auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"] = (
         Field(
@@ -61,6 +80,23 @@ class TrainingConfig(StrictModel):
         )
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
+
+
+def resolve_mfu(cfg: TrainingConfig, profile: HardwareProfile) -> tuple[float, str]:
+    """(MFU, where it came from): the scenario's `workload.mfu` if set, else the profile's."""
+    if cfg.mfu is not None:
+        return cfg.mfu, "scenario"
+    return profile.mfu, "hardware profile"
+
+
+def compute_activity(cfg: TrainingConfig) -> float:
+    """Activity during compute: the scenario's value or PHASE_ACTIVITY['training']."""
+    return PHASE_ACTIVITY["training"] if cfg.compute_activity is None else cfg.compute_activity
+
+
+def comm_activity(cfg: TrainingConfig) -> float:
+    """Activity while stalled on communication: scenario value or PHASE_ACTIVITY['communication']."""
+    return PHASE_ACTIVITY["communication"] if cfg.comm_activity is None else cfg.comm_activity
 
 
 @dataclass(frozen=True)
@@ -90,8 +126,18 @@ def training_step_time(
     peak_flops: float,
     time_scale: float,
     comm_s: float,
+    mfu: float | None = None,
 ) -> StepTime:
-    """Step time of the job on n_accelerators whose compute is slowed by time_scale (>= 1, DVFS/throttle)."""
-    compute = step_flops(cfg) / (n_accelerators * peak_flops * cfg.mfu) * time_scale
+    """Step time of the job on n_accelerators whose compute is slowed by time_scale (>= 1, DVFS/throttle).
+
+    ``mfu`` (e.g. from ``resolve_mfu``) replaces ``cfg.mfu``; one of them must be set.
+    """
+    m = cfg.mfu if mfu is None else mfu
+    if m is None:
+        raise InputError(
+            "no MFU: set workload.mfu or use a hardware profile's training.mfu",
+            field="workload.mfu",
+        )
+    compute = step_flops(cfg) / (n_accelerators * peak_flops * m) * time_scale
     exposed = max(0.0, comm_s - cfg.overlap * compute)
     return StepTime(compute_s=compute, comm_s=comm_s, exposed_comm_s=exposed)
