@@ -190,3 +190,14 @@ def test_version():
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0, res.output
     assert res.stdout.strip() == f"dcsim {version('dcsim')}"
+
+
+def test_markup_in_scenario_name_prints_literally(tmp_path):
+    """User data in tables and progress labels is never parsed as rich markup."""
+    p = tmp_path / "lab.yaml"
+    p.write_text(yaml.safe_dump({"name": "[/x] lab [rl]", "cluster": {"servers": 8}}))
+    res = runner.invoke(
+        app, ["run", str(p), "--steps", "2", "--no-plot", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    assert "[/x] lab [rl]" in res.stdout
