@@ -934,11 +934,14 @@ def topology_show(
         ..., help="Topology YAML path, or a preset name such as leaf_spine_small."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    hardware: str = typer.Option(
+        "", "--hardware", help="Build with this accelerator's NICs and scale-up domain."
+    ),
 ) -> None:
     """Size, bisection bandwidth, oversubscription and failures of a fabric."""
     from dcsim.network import load_topology
 
-    fab = load_topology(file)
+    fab = load_topology(file, hardware or None)
     s = fab.summary()
     if as_json:
         print_json(s)
@@ -1044,11 +1047,16 @@ def collective_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: str = typer.Option("", "--plot", help="Write a PNG heat map of link utilization here."),
+    hardware: str = typer.Option(
+        "", "--hardware", help="Build with this accelerator's NICs and scale-up domain."
+    ),
 ) -> None:
     """Time one collective on a fabric: time, algbw, busbw, max link utilization."""
     from dcsim.network.api import run_collective
 
-    cr = run_collective(topology, collective, algorithm, size, routing, seed, ranks, shuffle)
+    cr = run_collective(
+        topology, collective, algorithm, size, routing, seed, ranks, shuffle, hardware or None
+    )
     fab, res = cr.fabric, cr.result
     out = cr.as_dict()
     if plot:
@@ -1071,6 +1079,12 @@ def collective_cmd(
         ("latency share", f"{res.latency_s / res.time_s:.1%}" if res.time_s > 0 else "-"),
         ("steps / distinct solves", f"{res.n_steps:,} / {res.n_solves:,}"),
     ]
+    rows += (
+        [("auto candidates", ", ".join(f"{a} {t * 1e3:.3f} ms" for a, t in res.candidates.items()))]
+        if res.candidates
+        else []
+    )
+    rows += [("routings tie", res.routing_note)] if res.routing_note else []
     console.print(
         kv_table(
             f"{res.collective} ({res.algorithm}, {routing}) on {fab.name}, {res.n_ranks} ranks, {size}",

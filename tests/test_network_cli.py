@@ -76,3 +76,21 @@ def test_collective_bad_input_exits_2(tmp_path):
         r = runner.invoke(app, args)
         assert r.exit_code == 2, (args, r.output)
         assert "Traceback" not in r.output
+
+
+def test_collective_default_says_why_routings_tie_and_hardware_sets_the_nic():
+    """Issue 12: the default host-order ring ties under every routing; the CLI says why.
+    --hardware builds a hardware-bound preset with that chip's NIC."""
+    r = runner.invoke(app, ["collective", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "at most one flow" in json.loads(r.stdout)["routing_note"]
+    r = runner.invoke(app, ["collective", "--shuffle", "--json"])
+    assert json.loads(r.stdout)["routing_note"] == ""
+    r = runner.invoke(
+        app, ["topology", "show", "leaf_spine_256", "--hardware", "A100-80G", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["host_bw_GBps"] == 25.0 and s["diameter_hops"] == 4 and "A100-80G" in s["nic"]
+    r = runner.invoke(app, ["topology", "show", "leaf_spine_small", "--hardware", "A100-80G"])
+    assert r.exit_code == 2 and "override_reason" in r.output

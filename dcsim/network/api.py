@@ -45,12 +45,15 @@ def run_collective(
     seed: int = _DEFAULTS["seed"],
     ranks: int = 0,
     shuffle: bool = False,
+    hardware: str | None = None,
 ) -> CollectiveRun:
     """Time one collective over the first `ranks` hosts (0: all), or a seeded random set.
 
     `seed` is both the ECMP hash seed and the rank-shuffle seed, so a run is reproducible.
+    `hardware` (a profile name) builds the fabric with that accelerator's NICs and
+    scale-up domain (topologies that leave host_link_gbps to the hardware).
     """
-    fab = load_topology(topology)
+    fab = load_topology(topology, hardware)
     n = ranks or fab.n_hosts
     if not 2 <= n <= fab.n_hosts:
         raise InputError(f"--ranks must be in 2..{fab.n_hosts} (got {ranks})", field="ranks")

@@ -105,7 +105,7 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
     uniq, inv = np.unique(pair, return_inverse=True)
     fabric.ensure_paths(uniq // n, uniq % n)
     mids = [fabric._paths[(int(u // n), int(u % n))] for u in uniq]
-    shapes = {}
+    shapes: dict[tuple[int, ...], int] = {}
     shape_of = np.empty(len(uniq), dtype=np.int64)
     pos_of = np.empty(len(uniq), dtype=np.int64)
     members: list[list[np.ndarray]] = []

@@ -21,6 +21,7 @@ scale-up link speeds are GB/s per direction (as on accelerator datasheets).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -277,25 +278,36 @@ class _Spec:
     domain_of_host: np.ndarray | None = None
 
 
+def _nic(c: Any) -> float:
+    """Host link speed of a bound scale-out config (bind_accelerator sets it)."""
+    if c.host_link_gbps is None:
+        raise InputError(
+            "host_link_gbps unset: build the fabric with load_topology (it takes the NIC "
+            "from the accelerator's hardware profile)",
+            field="host_link_gbps",
+        )
+    return float(c.host_link_gbps)
+
+
 def _build_leaf_spine(c: LeafSpineConfig) -> _Spec:
     """2-tier Clos. Bisection: min(host side, spine side) across a half/half leaf cut."""
     L, S, h = c.leaves, c.spines, c.hosts_per_leaf
     nh = L * h
     nodes = [(f"h{i}", 0) for i in range(nh)]
     nodes += [(f"leaf{i}", 1) for i in range(L)] + [(f"spine{j}", 2) for j in range(S)]
-    bh, bs = c.host_link_gbps * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
+    bh, bs = _nic(c) * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
     cables = [(i, nh + i // h, bh) for i in range(nh)]
     cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
     bis = min(nh * bh, L * S * bs) / 2.0 if L > 1 else 0.0
-    return _Spec(nodes, cables, nh, bis, h * c.host_link_gbps / (S * c.uplink_gbps))
+    return _Spec(nodes, cables, nh, bis, h * _nic(c) / (S * c.uplink_gbps))
 
 
 def _build_fat_tree(c: FatTreeConfig) -> _Spec:
     """k-ary fat-tree (Al-Fares, Loukissas, Vahdat, SIGCOMM 2008): k^3/4 hosts at k/2 per edge."""
     k, half = c.k, c.k // 2
     hpe = c.hosts_per_edge or half
-    bh = c.host_link_gbps * GBPS * c.efficiency
-    bf = (c.fabric_link_gbps or c.host_link_gbps) * GBPS * c.efficiency
+    bh = _nic(c) * GBPS * c.efficiency
+    bf = (c.fabric_link_gbps or _nic(c)) * GBPS * c.efficiency
     nh = k * half * hpe
     nodes = [(f"h{i}", 0) for i in range(nh)]
     edge0 = nh
@@ -312,7 +324,7 @@ def _build_fat_tree(c: FatTreeConfig) -> _Spec:
         for a in range(half):
             for j in range(half):
                 cables.append((agg0 + p * half + a, core0 + a * half + j, bf))
-    over = hpe * c.host_link_gbps / (half * (c.fabric_link_gbps or c.host_link_gbps))
+    over = hpe * _nic(c) / (half * (c.fabric_link_gbps or _nic(c)))
     bis = min(nh * bh, k * half * half * bf) / 2.0
     return _Spec(nodes, cables, nh, bis, over)
 
@@ -326,13 +338,13 @@ def _build_rail(c: RailOptimizedConfig) -> _Spec:
     nodes = [(f"h{i}", 0) for i in range(nh)]
     nodes += [(f"leaf{g}_r{r}", 1) for g in range(groups) for r in range(G)]
     nodes += [(f"spine{j}", 2) for j in range(S)]
-    bh, bs = c.host_link_gbps * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
+    bh, bs = _nic(c) * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
     host = np.arange(nh)
     leaf_of = (host // G) // spl * G + host % G
     cables = [(int(i), nh + int(leaf_of[i]), bh) for i in host]
     cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
     bis = min(nh * bh, L * S * bs) / 2.0
-    return _Spec(nodes, cables, nh, bis, spl * c.host_link_gbps / (S * c.uplink_gbps))
+    return _Spec(nodes, cables, nh, bis, spl * _nic(c) / (S * c.uplink_gbps))
 
 
 def _build_nvlink(c: NVLinkSwitchConfig) -> _Spec:
@@ -378,7 +390,7 @@ def _build_full_mesh(c: FullMeshConfig) -> _Spec:
     return _Spec(nodes, cables, n, (n // 2) * (n - n // 2) * b, 1.0)
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[Any], _Spec]] = {
     "leaf_spine": _build_leaf_spine,
     "fat_tree": _build_fat_tree,
     "rail_optimized": _build_rail,
@@ -411,7 +423,7 @@ class Fabric:
     scale_up: Fabric | None = None
     endpoint_latency_s: float = 0.0
     nic_note: str = ""  # where the host link speed came from (accelerator or topology file)
-    _dist: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _dist: dict[tuple[int, bool], np.ndarray] = field(default_factory=dict, repr=False)
     _paths: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -523,8 +535,9 @@ class Fabric:
         if self.n_hosts < 2:
             return 0
         sample = np.unique(np.linspace(0, self.n_hosts - 1, min(self.n_hosts, 4)).astype(int))
-        d = [self._dist_to(int(self.host_nodes[h]), full=True)[self.host_nodes] for h in sample]
-        d = np.concatenate(d)
+        d = np.concatenate(
+            [self._dist_to(int(self.host_nodes[h]), full=True)[self.host_nodes] for h in sample]
+        )
         return int(d[np.isfinite(d)].max())
 
     def graph(self) -> nx.DiGraph:
