@@ -67,6 +67,12 @@ def test_hardware_sweep_changes_the_network_with_the_chip(name):
     )
 
 
+def test_a_one_card_server_has_no_scale_up_domain_across_servers():
+    s = sim(cluster__accelerators_per_server=1, cluster__servers=256, workload__tensor_parallel=1)
+    assert s.fabric.scale_up is None and s.network_facts["scaleup_domain"] == 1
+    assert s.fabric.host_link_Bps() == pytest.approx(50e9)  # its own 400G NIC
+
+
 def test_topology_nic_override_needs_a_reason():
     data = {"kind": "leaf_spine", "leaves": 2, "spines": 2, "hosts_per_leaf": 8}
     with pytest.raises(InputError, match="override_reason") as exc:

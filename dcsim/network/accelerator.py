@@ -59,6 +59,9 @@ class AcceleratorNetwork:
         )
         # NICs scale with the server (a 1-card box of an 8-card design keeps 1 NIC per card)
         nics_here = max(1, round(nics * per_server / profile.server.accelerators))
+        domain = int(ic.scaleup_domain.value)
+        if per_server < profile.server.accelerators:  # a cut-down box (e.g. one PCIe card)
+            domain = min(domain, per_server)  # has no NVSwitch/UB beyond its own cards
         eff = 1.0
         if ic.scaleup_effective_gBps is not None and ic.scaleup_gBps_per_dir.value > 0:
             eff = min(1.0, ic.scaleup_effective_gBps.value / ic.scaleup_gBps_per_dir.value)
@@ -70,7 +73,7 @@ class AcceleratorNetwork:
             nic_source=ic.nic_gbps.source,
             scaleup_gBps=float(ic.scaleup_gBps_per_dir.value),
             scaleup_efficiency=float(eff),
-            scaleup_domain=int(ic.scaleup_domain.value),
+            scaleup_domain=domain,
             scaleup_technology=ic.scaleup_technology,
             scaleup_source=ic.scaleup_gBps_per_dir.source,
         )
