@@ -362,7 +362,7 @@ def _low_confidence(book: PriceBook, used: list[str]) -> list[str]:
     return out
 
 
-def _priced(table: Mapping[str, Sourced], counts: Mapping[int, int]) -> float:
+def _priced(table: Mapping[Any, Sourced], counts: Mapping[int, int]) -> float:
     """Sum of count x unit price by line rate."""
     return float(sum(n * table[str(speed)].value for speed, n in counts.items()))
 
@@ -502,7 +502,8 @@ def load_hourly_prices(scenario: Any, base_dir: Path, file: str | None) -> np.nd
     if not name:
         return None
     with input_context(file, "cost.electricity_prices_csv"):
-        return read_hourly_prices(resolve_path(name, base_dir))
+        prices = read_hourly_prices(resolve_path(name, base_dir))
+    return prices
 
 
 def run_cost(records: list[Any], sim: Any, summary: Mapping[str, Any]) -> dict[str, float]:
