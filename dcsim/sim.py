@@ -216,14 +216,16 @@ class Simulation:
         a = self.accel_net
         su = self.fabric.scale_up
         routing = self.sc.workload.routing
+        # a scale-up topology (NVLink switch, UB Clos, mesh) is itself one domain of all hosts
+        dom = su if su is not None or self.fabric.nic_note else self.fabric
         return {
             "nic": self.fabric.nic_note or "the topology is a scale-up fabric (no NICs)",
             "nic_gbps": a.nic_gbps,
             "nics_per_server": a.nics_per_server,
             "host_link_gbps": self.fabric.host_link_Bps() * 8 / 1e9,
             "scaleup": a.scaleup_technology,
-            "scaleup_domain": su.n_hosts if su is not None else 1,
-            "scaleup_gBps": su.host_link_Bps() / 1e9 if su is not None else 0.0,
+            "scaleup_domain": dom.n_hosts if dom is not None else 1,
+            "scaleup_gBps": dom.host_link_Bps() / 1e9 if dom is not None else 0.0,
             "routing": routing,
             "dp_algorithm": self._comm_algo.get(routing, self.sc.workload.algorithm),
         }
