@@ -27,6 +27,7 @@ EXPECTED_NAMES = {
     "Ascend-910B",
     "Ascend-910C",
     "SN40L",
+    "GB200",
 }
 
 # name: (kind, bf16 TFLOPS, HBM GB, HBM TB/s, TDP W, scale-up GB/s per direction)
@@ -39,6 +40,7 @@ DESIGN_TABLE = {
     "Ascend-910B": ("npu", 320, 64, 1.6, 350, None),
     "Ascend-910C": ("npu", 752, 128, 3.2, None, 392),
     "SN40L": ("rdu", 638, 64, None, None, None),
+    "GB200": ("gpu", 2500, 186, 8.0, 1200, 900),  # NVIDIA GB200 NVL72 spec, per GPU
 }
 
 # DESIGN.md says these are not published: they must exist and be flagged low confidence.
@@ -49,7 +51,7 @@ MUST_BE_LOW = [
 ]
 
 # Where DESIGN.md / the brief name the server size.
-ACCELERATORS_PER_SERVER = {name: 8 for name in EXPECTED_NAMES}
+ACCELERATORS_PER_SERVER = {name: 8 for name in EXPECTED_NAMES} | {"GB200": 4}  # NVL72 tray
 
 RATED_POWER_W = {"A100-80G": 6500, "H100-SXM": 10200, "B200": 14300}
 
@@ -73,7 +75,7 @@ def _close(actual: float, expected: float, rel: float = 0.02) -> bool:
 # ------------------------------------------------------------------ catalog contents
 
 
-def test_catalog_has_all_eight_profiles():
+def test_catalog_has_all_profiles():
     assert set(catalog()) == EXPECTED_NAMES
 
 
