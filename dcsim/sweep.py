@@ -73,6 +73,12 @@ HEADLINE = (
     "max_inlet_c",
     "violation_steps",
     "violation_degree_hours",
+    # what set the step time: MFU and its source, routing, NIC line rate, exposed comm share
+    "mfu",
+    "mfu_source",
+    "routing",
+    "nic_gbps",
+    "exposed_comm_share",
 )
 
 # Sweep-level fields a command-line override `KEY=VALUE` may set (anything else is a parameter).
