@@ -469,7 +469,8 @@ def reproduce_polca(
     per count the row peak/average power, capping and brake events and high-priority latency
     impact, then the largest count with zero brakes and <1% P50 impact vs the paper's +30%.
     """
-    from dcsim.polca import RowConfig, plot_row_power, reproduce_paper
+    from dcsim.polca import RowConfig, reproduce_paper
+    from dcsim.viz.polca import plot_row_power
 
     with spinner(not as_json) as sp:
         report = reproduce_paper(
@@ -898,19 +899,19 @@ def plot(
         None, "--out", "-o", help="PNG path (default: timeseries.png / sweep.png inside PATH)."
     ),
     x: str = typer.Option(
-        Default("dcsim.sweep_plots:plot_path.x"),
+        Default("dcsim.viz.sweep:plot_path.x"),
         "--x",
         help="Sweep Pareto x metric (lower is better).",
     ),
     y: str = typer.Option(
-        Default("dcsim.sweep_plots:plot_path.y"),
+        Default("dcsim.viz.sweep:plot_path.y"),
         "--y",
         help="Sweep Pareto y metric (lower is better).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print what was drawn as JSON."),
 ) -> None:
     """Draw a run's time series, or a sweep's Pareto front and metric-vs-parameter panels."""
-    from dcsim.sweep_plots import plot_path
+    from dcsim.viz.sweep import plot_path
 
     info = plot_path(path, out, x=x, y=y)
     if as_json:
@@ -1060,7 +1061,7 @@ def collective_cmd(
     fab, res = cr.fabric, cr.result
     out = cr.as_dict()
     if plot:
-        from dcsim.network.plots import link_heatmap
+        from dcsim.viz.network import link_heatmap
 
         title = (
             f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "

@@ -235,7 +235,7 @@ class RunWriter:
         self.write_text("timeseries.csv", csv_text(rows))
         self.write_json("summary.json", summary)
         if plot_title is not None and rows:
-            from dcsim.plots import plot_run_timeseries
+            from dcsim.viz.timeseries import plot_run_timeseries
 
             plot_run_timeseries(rows, self.path("timeseries.png"), plot_title, inlet_max_c)
         self.write_json(

@@ -188,7 +188,7 @@ def compare_agents(
         writer.write_text("episodes.csv", csv_text(ep_rows))
         writer.write_json("summary.json", comp.as_dict())
         if plot:
-            from dcsim.compare_plot import plot_comparison, stats_of
+            from dcsim.viz.compare import plot_comparison, stats_of
 
             plot_comparison(
                 stats_of(comp),

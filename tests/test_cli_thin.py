@@ -50,7 +50,7 @@ def expected_defaults():
     from dcsim.rl import DEFAULT_TIMESTEPS
     from dcsim.runner import simulate
     from dcsim.sweep import run_sweep
-    from dcsim.sweep_plots import plot_path
+    from dcsim.viz.sweep import plot_path
     from dcsim.training import train
     from dcsim.validate import validate_file
 

@@ -25,7 +25,7 @@ from dcsim.sweep import (
     read_index,
     run_sweep,
 )
-from dcsim.sweep_plots import pareto_mask, plot_path
+from dcsim.viz.sweep import pareto_mask, plot_path
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "scenarios" / "sweeps" / "training_base.yaml"

@@ -40,10 +40,11 @@ def simulate_period(
     n = max(int(round(days * 86400.0 / dt_s)), 1)
     t = (np.arange(n) + 0.5) * dt_s
     ws = weather.at_many(t)
+    db, wb, rh = (np.asarray(x) for x in (ws.dry_bulb_c, ws.wet_bulb_c, ws.rh))
     ci = carbon.at_many(t)
     plant = CoolingPlant(cfg, n_racks, n_racks * rack_kw * 1e3)
     p = np.full(n_racks, load * rack_kw * 1e3)
-    plant.reset(WeatherSample(float(ws.dry_bulb_c[0]), float(ws.wet_bulb_c[0]), float(ws.rh[0])), p)
+    plant.reset(WeatherSample(float(db[0]), float(wb[0]), float(rh[0])), p)
     it = np.empty(n)
     cool = np.empty(n)
     water = np.empty(n)
@@ -54,7 +55,7 @@ def simulate_period(
     for k in range(n):
         r = plant.step(
             p,
-            WeatherSample(float(ws.dry_bulb_c[k]), float(ws.wet_bulb_c[k]), float(ws.rh[k])),
+            WeatherSample(float(db[k]), float(wb[k]), float(rh[k])),
             dt_s,
         )
         if keys is None:
@@ -81,15 +82,15 @@ def simulate_period(
         "economizer_hours": float((econ > 0).sum() * h),
         "full_free_cooling_hours": float((econ >= 1.0).sum() * h),
         "inlet_max_c": float(inlet_max.max()),
-        "mean_dry_bulb_c": float(ws.dry_bulb_c.mean()),
-        "mean_wet_bulb_c": float(ws.wet_bulb_c.mean()),
+        "mean_dry_bulb_c": float(db.mean()),
+        "mean_wet_bulb_c": float(wb.mean()),
         "breakdown_mwh": {k: float(v.sum() * h / 1e6) for k, v in parts.items()},
         "air_density_check": check_air_density(rack_kw, cfg.effective_liquid_fraction),
     }
     series = {
         "t_s": t,
-        "dry_bulb_c": ws.dry_bulb_c,
-        "wet_bulb_c": ws.wet_bulb_c,
+        "dry_bulb_c": db,
+        "wet_bulb_c": wb,
         "pue": (it + cool) / it,
         "economizer_fraction": econ,
         "carbon_g_per_kwh": ci,

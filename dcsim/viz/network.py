@@ -91,6 +91,7 @@ def link_heatmap(fabric, link_util: np.ndarray, path: str | Path, title: str = "
                 ax.set_yticks(range(len(names[0])), names[0], fontsize=7)
             if len(names[1]) <= 16:
                 ax.set_xticks(range(len(names[1])), names[1], fontsize=7, rotation=90)
+    assert im is not None  # every fabric has at least two panels
     fig.colorbar(
         im,
         ax=axes[0].tolist(),
