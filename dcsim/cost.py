@@ -179,6 +179,25 @@ class CostConfig(StrictModel):
             raise ValueError(f"unknown region; expected one of: {', '.join(regions)}")
         return v
 
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _flatten(cls, v: Any) -> Any:
+        """Nested mappings (from `--set cost.prices.server_usd.H100-SXM=...`) to dotted keys."""
+        if not isinstance(v, dict):
+            return v
+        flat: dict[str, Any] = {}
+
+        def walk(node: dict[Any, Any], prefix: str) -> None:
+            for k, val in node.items():
+                key = f"{prefix}.{k}" if prefix else str(k)
+                if isinstance(val, dict):
+                    walk(val, key)
+                else:
+                    flat[key] = val
+
+        walk(v, "")
+        return flat
+
     @field_validator("prices")
     @classmethod
     def _known_prices(cls, v: dict[str, float]) -> dict[str, float]:
