@@ -1,0 +1,421 @@
+"""Figures of run and sweep directories (`dcsim plot`): time series, Pareto fronts, main effects.
+
+A sweep figure has a Pareto panel (two metrics, both lower-is-better; the non-dominated runs
+are highlighted, joined and labelled) and one panel per swept parameter showing the Pareto y
+metric against that parameter: every run as a dot and the mean over the other parameters as a
+line (a main-effects plot, Montgomery, Design and Analysis of Experiments, ch. 5).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+from dcsim.errors import InputError  # noqa: E402
+
+LABELS = {
+    "facility_energy_kwh": "facility energy (kWh)",
+    "it_energy_kwh": "IT energy (kWh)",
+    "cooling_energy_kwh": "cooling energy (kWh)",
+    "pue": "PUE",
+    "carbon_kg": "carbon (kg CO2e)",
+    "wue_l_per_kwh": "WUE (L/kWh)",
+    "mean_step_time_s": "mean training step time (s)",
+    "mean_tokens_per_s": "throughput (tokens/s)",
+    "energy_per_token_j": "facility energy per token (J)",
+    "max_inlet_c": "hottest rack inlet (C)",
+    "peak_facility_kw": "peak facility power (kW, to provision)",
+    "violation_steps": "thermal violation intervals",
+    "violation_degree_hours": "violation severity (C h)",
+    "wall_s": "wall time (s)",
+}
+
+
+def label(metric: str) -> str:
+    return LABELS.get(metric, metric)
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-dominated points when minimizing both x and y (one representative of exact ties).
+
+    Sort by x (then y); a point is on the front iff its y is below every y seen before it.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    order = np.lexsort((y, x))
+    best = np.minimum.accumulate(np.concatenate([[np.inf], y[order][:-1]]))
+    on = y[order] < best
+    mask = np.zeros(len(x), bool)
+    mask[order[on]] = True
+    return mask
+
+
+# ----------------------------------------------------------------------------- runs
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for r in rows:
+        d: dict[str, Any] = {}
+        for k, v in r.items():
+            try:
+                d[k] = float(v)
+            except (TypeError, ValueError):
+                d[k] = v
+        out.append(d)
+    return out
+
+
+def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
+    """Redraw a run's time series from its timeseries.csv (dcsim.viz.timeseries.plot_run_timeseries)."""
+    from dcsim.viz.timeseries import plot_run_timeseries
+
+    ts = run_dir / "timeseries.csv"
+    rows = _read_csv(ts)
+    if not rows:
+        raise InputError("timeseries.csv has no rows", file=str(ts))
+    manifest: dict[str, Any] = {}
+    if (run_dir / "manifest.json").is_file():
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    limit = 27.0
+    cfg_path = run_dir / "config.resolved.yaml"
+    if cfg_path.is_file():
+        cfg = yaml.safe_load(cfg_path.read_text()) or {}
+        limit = float((cfg.get("cooling") or {}).get("recommended_inlet_max_c", limit))
+    sysd = manifest.get("system", {})
+    title = (
+        f"{manifest.get('sweep') or manifest.get('scenario', run_dir.name)}: "
+        f"{sysd.get('accelerators', '?')} x {sysd.get('hardware', '?')}, agent {manifest.get('agent', '?')}"
+    )
+    if manifest.get("params"):
+        title += "\n" + ", ".join(
+            f"{k.split('.')[-1]}={_short(v)}" for k, v in manifest["params"].items()
+        )
+    png = Path(out) if out else run_dir / "timeseries.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        plot_run_timeseries(rows, png, title, limit)
+    except KeyError as exc:
+        raise InputError(f"timeseries.csv lacks column {exc}", file=str(ts)) from None
+    return {"kind": "run", "png": str(png), "rows": len(rows)}
+
+
+# ----------------------------------------------------------------------------- sweeps
+def _short(v: Any) -> str:
+    from dcsim.sweep import short
+
+    return short(v)
+
+
+def _numeric(values: list[str]) -> np.ndarray | None:
+    try:
+        arr = np.array([float(v) for v in values])
+    except ValueError:
+        return None
+    return arr if np.all(np.isfinite(arr)) else None
+
+
+def load_sweep_table(
+    sweep_dir: Path,
+) -> tuple[list[str], list[dict[str, str]], dict[str, list[str]]]:
+    """(parameters, index rows, category order per parameter) of a sweep directory."""
+    from dcsim.sweep import read_index
+
+    rows = read_index(sweep_dir)
+    meta_path = sweep_dir / "sweep.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        params = list(meta.get("parameters", []))
+        order = {
+            k: list(
+                dict.fromkeys(str(_csv_value(r["params"].get(k))) for r in meta.get("runs", []))
+            )
+            for k in params
+        }
+    else:  # fall back: dotted columns are parameters
+        params = [k for k in (rows[0] if rows else {}) if "." in k]
+        order = {k: list(dict.fromkeys(r[k] for r in rows)) for k in params}
+    return params, rows, order
+
+
+def _csv_value(v: Any) -> str:
+    """How index.csv spells a parameter value (csv_text writes floats with 10 digits)."""
+    if isinstance(v, dict | list):
+        return json.dumps(v)
+    if isinstance(v, float):
+        return f"{v:.10g}"
+    return str(v)
+
+
+def plot_sweep(
+    sweep_dir: Path,
+    out: Path | None = None,
+    x: str = "mean_step_time_s",
+    y: str = "energy_per_token_j",
+    y2: str | None = "peak_facility_kw",
+) -> dict[str, Any]:
+    """Pareto fronts of x vs y and x vs y2 (all minimized) plus y against each swept parameter."""
+    params, rows, order = load_sweep_table(sweep_dir)
+    done = [r for r in rows if r.get("status") == "complete"]
+    n_failed = sum(r.get("status") == "failed" for r in rows)
+    n_pending = sum(r.get("status") == "pending" for r in rows)
+    if rows and y2 is not None and y2 not in rows[0]:
+        y2 = None
+    for m, opt in ((x, "--x"), (y, "--y")):
+        if rows and m not in rows[0]:
+            raise InputError(
+                f"unknown metric '{m}'; index.csv has: {', '.join(k for k in rows[0] if k in LABELS)}",
+                field=opt,
+            )
+    if not done:
+        raise InputError("no complete runs to plot yet", file=str(sweep_dir / "index.csv"))
+    ys = np.array([float(r[y] or "nan") for r in done])
+    ok = np.isfinite(ys)
+    varying = [k for k in params if len({r[k] for r in done}) > 1] or params
+    pairs = [(x, y)] + ([(x, y2)] if y2 and y2 != y else [])
+
+    n_p = len(params)
+    ncols = min(max(n_p, 2), 4)
+    nrows_p = math.ceil(n_p / ncols) if n_p else 0
+    fig = plt.figure(figsize=(4.2 * ncols + 1.5, 6.0 + 3.4 * nrows_p), constrained_layout=True)
+    gs = fig.add_gridspec(1 + nrows_p, ncols, height_ratios=[1.9] + [1.0] * nrows_p)
+    top = gs[0, :].subgridspec(1, len(pairs))
+    fronts = []
+    for j, (mx, my) in enumerate(pairs):
+        ax = fig.add_subplot(top[0, j])
+        fronts.append(_pareto_panel(ax, done, mx, my, params, order, varying, legend=(j == 0)))
+    title = f"sweep {sweep_dir.name}: {len(done)} runs"
+    if n_failed or n_pending:
+        title += f" ({n_failed} failed, {n_pending} pending: not shown)"
+    fig.suptitle(title + "; labels: " + " | ".join(k.split(".")[-1] for k in varying), fontsize=11)
+    for p_i, k in enumerate(params):
+        axp = fig.add_subplot(gs[1 + p_i // ncols, p_i % ncols])
+        _effect_panel(axp, k, done, ys, ok, order.get(k, []))
+        axp.set_ylabel(label(y) if p_i % ncols == 0 else "")
+    png = Path(out) if out else sweep_dir / "sweep.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return {
+        "kind": "sweep",
+        "png": str(png),
+        "runs": len(done),
+        "failed": n_failed,
+        "pending": n_pending,
+        "pareto": fronts[0],
+        "pareto_y2": fronts[1] if len(fronts) > 1 else [],
+    }
+
+
+def _pareto_panel(
+    ax: Any,
+    done: list[dict[str, str]],
+    x: str,
+    y: str,
+    params: list[str],
+    order: dict[str, list[str]],
+    varying: list[str],
+    legend: bool,
+) -> list[dict[str, Any]]:
+    """Scatter of all runs; the non-dominated ones outlined, joined and labelled."""
+    xs = np.array([float(r[x] or "nan") for r in done])
+    ys = np.array([float(r[y] or "nan") for r in done])
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    front = pareto_mask(np.where(ok, xs, np.inf), np.where(ok, ys, np.inf)) & ok
+
+    def run_label(r: dict[str, str]) -> str:
+        return " | ".join(_short(r[k]) for k in varying)
+
+    # Colour by the first parameter, marker by the second (when categorical and small).
+    cmap = plt.get_cmap("tab10")
+    c_key = params[0] if params else None
+    m_key = params[1] if len(params) > 1 and len(order.get(params[1], [])) <= 6 else None
+    markers = ["o", "s", "^", "D", "v", "P"]
+    c_cats = order.get(c_key, []) if c_key else []
+    c_num = _numeric([r[c_key] for r in done]) if c_key else None
+    for i, r in enumerate(done):
+        if not ok[i]:
+            continue
+        if c_key and c_num is None and len(c_cats) <= 10:
+            color = cmap(c_cats.index(r[c_key]) % 10) if r[c_key] in c_cats else "gray"
+        elif c_key and c_num is not None:
+            lo, hi = float(c_num.min()), float(c_num.max())
+            color = plt.get_cmap("viridis")((float(r[c_key]) - lo) / (hi - lo) if hi > lo else 0.5)
+        else:
+            color = "tab:blue"
+        mk = (
+            markers[order[m_key].index(r[m_key]) % len(markers)]
+            if m_key and r[m_key] in order[m_key]
+            else "o"
+        )
+        ax.scatter(
+            xs[i],
+            ys[i],
+            color=color,
+            marker=mk,
+            s=80 if front[i] else 28,
+            edgecolors="black" if front[i] else "none",
+            linewidths=1.4,
+            alpha=1.0 if front[i] else 0.5,
+            zorder=3 if front[i] else 2,
+        )
+    fi = np.flatnonzero(front)
+    fi = fi[np.argsort(xs[fi])]
+    ax.plot(xs[fi], ys[fi], color="black", lw=1, ls="--", zorder=1)
+    for j, i in enumerate(fi.tolist()):
+        ax.annotate(
+            run_label(done[i]),
+            (xs[i], ys[i]),
+            textcoords="offset points",
+            xytext=(10, (12, -18, 28)[j % 3]),
+            fontsize=7.5,
+            zorder=4,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "alpha": 0.9},
+        )
+    if legend:
+        handles = [
+            plt.Line2D(
+                [],
+                [],
+                color="black",
+                ls="--",
+                lw=1,
+                marker="o",
+                mfc="white",
+                mec="black",
+                label="Pareto front (non-dominated)",
+            )
+        ]
+        if c_key and c_num is None and len(c_cats) <= 10:
+            handles += [
+                plt.Line2D([], [], color=cmap(k % 10), marker="o", ls="", label=_short(v))
+                for k, v in enumerate(c_cats)
+            ]
+        if m_key:
+            handles += [
+                plt.Line2D(
+                    [], [], color="gray", marker=markers[k % len(markers)], ls="", label=_short(v)
+                )
+                for k, v in enumerate(order[m_key])
+            ]
+        ax.legend(
+            handles=handles,
+            fontsize=7.5,
+            loc="upper right",
+            ncols=2,
+            title=" / ".join(k.split(".")[-1] for k in (c_key, m_key) if k),
+            title_fontsize=8,
+        )
+    ax.set_xlabel(label(x) + "  (lower is better)")
+    ax.set_ylabel(label(y) + "  (lower is better)")
+    ax.set_title(f"{label(y)} vs {label(x)}: {int(front.sum())} non-dominated", fontsize=10)
+    ax.grid(alpha=0.3)
+    return [
+        {
+            "run_id": done[i]["run_id"],
+            "label": run_label(done[i]),
+            x: float(xs[i]),
+            y: float(ys[i]),
+            "params": {k: done[i][k] for k in params},
+        }
+        for i in fi
+    ]
+
+
+def _effect_panel(
+    ax: Any, key: str, done: list[dict[str, str]], ys: np.ndarray, ok: np.ndarray, cats: list[str]
+) -> None:
+    """Metric vs one parameter: every run as a dot, the mean over the rest as a line."""
+    vals = [r[key] for r in done]
+    num = _numeric(vals)
+    rng = np.random.default_rng(0)  # fixed jitter: the figure is reproducible
+    if num is None or len(set(vals)) <= 12:
+        levels = [c for c in cats if c in set(vals)] or list(dict.fromkeys(vals))
+        if num is not None:
+            levels = sorted(levels, key=float)
+        pos = {c: i for i, c in enumerate(levels)}
+        xp = np.array([pos[v] for v in vals], float)
+        xs_plot = (
+            np.array([float(c) for c in levels])
+            if num is not None
+            else np.arange(len(levels), dtype=float)
+        )
+        if num is not None:
+            xp = num
+            jitter = np.zeros(len(xp))
+        else:
+            jitter = rng.uniform(-0.12, 0.12, len(xp))
+        ax.scatter((xp + jitter)[ok], ys[ok], s=10, alpha=0.35, color="tab:blue")
+        means = [
+            np.mean(ys[ok & (np.array(vals) == c)])
+            if np.any(ok & (np.array(vals) == c))
+            else np.nan
+            for c in levels
+        ]
+        lo = [
+            np.min(ys[ok & (np.array(vals) == c)]) if np.any(ok & (np.array(vals) == c)) else np.nan
+            for c in levels
+        ]
+        hi = [
+            np.max(ys[ok & (np.array(vals) == c)]) if np.any(ok & (np.array(vals) == c)) else np.nan
+            for c in levels
+        ]
+        ax.fill_between(xs_plot, lo, hi, color="tab:blue", alpha=0.08, lw=0)
+        ax.plot(
+            xs_plot, means, color="tab:red", marker="o", lw=2, label="mean over other parameters"
+        )
+        if num is None:
+            ax.set_xticks(np.arange(len(levels)))
+            ax.set_xticklabels(
+                [_short(c) for c in levels],
+                rotation=20 if len(levels) > 3 else 0,
+                ha="right" if len(levels) > 3 else "center",
+                fontsize=8,
+            )
+    else:  # continuous (random sweeps): dots plus means in 8 equal-count bins
+        ax.scatter(num[ok], ys[ok], s=10, alpha=0.45, color="tab:blue")
+        edges = np.quantile(num[ok], np.linspace(0, 1, 9))
+        idx = np.clip(np.searchsorted(edges, num, side="right") - 1, 0, 7)
+        centers, means = [], []
+        for b in range(8):
+            sel = ok & (idx == b)
+            if np.any(sel):
+                centers.append(float(np.mean(num[sel])))
+                means.append(float(np.mean(ys[sel])))
+        ax.plot(centers, means, color="tab:red", marker="o", lw=2, label="binned mean")
+    ax.set_title(key, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+
+
+def plot_path(
+    path: str | Path,
+    out: str | Path | None = None,
+    x: str = "mean_step_time_s",
+    y: str = "energy_per_token_j",
+    y2: str | None = "peak_facility_kw",
+) -> dict[str, Any]:
+    """`dcsim plot`: a run directory (timeseries.csv) or a sweep directory (index.csv)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError("not a directory", file=str(p))
+    o = Path(out) if out else None
+    if o is not None and o.suffix.lower() != ".png":
+        raise InputError("the output must be a .png file", field="--out")
+    if (p / "index.csv").is_file():
+        return plot_sweep(p, o, x, y, y2)
+    if (p / "timeseries.csv").is_file():
+        return plot_run_dir(p, o)
+    raise InputError(
+        "neither a run directory (timeseries.csv) nor a sweep directory (index.csv)", file=str(p)
+    )
