@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ LABELS = {
     "violation_steps": "thermal violation intervals",
     "violation_degree_hours": "violation severity (C h)",
     "wall_s": "wall time (s)",
+    "mfu": "MFU (6ND / peak BF16)",
+    "nic_gbps": "NIC per accelerator (Gb/s)",
+    "exposed_comm_share": "exposed DP comm / step time",
 }
 
 
@@ -197,7 +201,8 @@ def plot_sweep(
     title = f"sweep {sweep_dir.name}: {len(done)} runs"
     if n_failed or n_pending:
         title += f" ({n_failed} failed, {n_pending} pending: not shown)"
-    fig.suptitle(title + "; labels: " + " | ".join(k.split(".")[-1] for k in varying), fontsize=11)
+    title += "; labels: " + " | ".join(k.split(".")[-1] for k in varying)
+    fig.suptitle(title + "\n" + fabric_facts(done, params), fontsize=11)
     for p_i, k in enumerate(params):
         axp = fig.add_subplot(gs[1 + p_i // ncols, p_i % ncols])
         _effect_panel(axp, k, done, ys, ok, order.get(k, []))
@@ -217,6 +222,38 @@ def plot_sweep(
     }
 
 
+def _spread(values: list[float], fmt: str) -> str:
+    lo, hi = min(values), max(values)
+    return (
+        fmt.format(lo)
+        if hi - lo <= 1e-9 * max(abs(hi), 1.0)
+        else f"{fmt.format(lo)}-{fmt.format(hi)}"
+    )
+
+
+def fabric_facts(done: list[dict[str, str]], params: list[str]) -> str:
+    """One line: routing, NIC Gb/s (per accelerator when the hardware is swept), MFU and the
+    exposed share of the DP all-reduce in the step, from index.csv (blank columns skipped)."""
+    parts = []
+    routes = sorted({r["routing"] for r in done if r.get("routing")})
+    if routes:
+        parts.append("routing " + "/".join(routes))
+    for key, name, fmt in (("nic_gbps", "NIC", "{:.0f}"), ("mfu", "MFU", "{:.2f}")):
+        vals = [(r.get("cluster.hardware", ""), float(r[key])) for r in done if r.get(key)]
+        if not vals:
+            continue
+        per_hw = dict(sorted(vals))
+        if "cluster.hardware" in params and len(set(per_hw.values())) > 1:
+            text = ", ".join(f"{hw} {fmt.format(v)}" for hw, v in per_hw.items())
+        else:
+            text = _spread([v for _, v in vals], fmt)
+        parts.append(f"{name} {text}" + (" Gb/s" if key == "nic_gbps" else ""))
+    share = [float(r["exposed_comm_share"]) * 100 for r in done if r.get("exposed_comm_share")]
+    if share:
+        parts.append(f"exposed DP comm {_spread(share, '{:.0f}')} % of step")
+    return textwrap.fill("; ".join(parts), width=150)
+
+
 def _pareto_panel(
     ax: Any,
     done: list[dict[str, str]],
@@ -234,7 +271,10 @@ def _pareto_panel(
     front = pareto_mask(np.where(ok, xs, np.inf), np.where(ok, ys, np.inf)) & ok
 
     def run_label(r: dict[str, str]) -> str:
-        return " | ".join(_short(r[k]) for k in varying)
+        text = " | ".join(_short(r[k]) for k in varying)
+        if r.get("exposed_comm_share"):  # the fabric's share of this run's step time
+            text += f" ({float(r['exposed_comm_share']):.0%} comm)"
+        return text
 
     # Colour by the first parameter, marker by the second (when categorical and small).
     cmap = plt.get_cmap("tab10")
