@@ -774,6 +774,12 @@ def sweep(
     resume: bool = typer.Option(
         False, "--resume", help="Reuse complete run directories; run only the missing ones."
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace the index of a different sweep plan already in OUT/<name>/ "
+        "(default: refuse; use another --out).",
+    ),
     out: str = typer.Option(
         Default("dcsim.sweep:sweep_file.out"),
         "--out",
@@ -822,6 +828,7 @@ def sweep(
                 dry_run,
                 on_start=lambda label, n: bar.start(label, n, failed=0),
                 on_progress=lambda _o, c: bar.update(c["done"], failed=c["failed"]),
+                force=force,
             )
     except SweepInterrupted as exc:
         err_console.print(

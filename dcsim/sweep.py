@@ -759,8 +759,13 @@ def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterat
         try:
             while (queue or inflight) and not suspects:
                 while queue and len(inflight) < n:
-                    s = queue.popleft()
-                    inflight[pool.submit(_execute_in_worker, s)] = s
+                    try:
+                        inflight[pool.submit(_execute_in_worker, queue[0])] = queue[0]
+                    except BrokenProcessPool:  # broke since the last completion
+                        break
+                    queue.popleft()
+                if not inflight:
+                    break
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     s = inflight.pop(fut)
@@ -895,6 +900,32 @@ def check_executor(executor: str) -> None:
         )
 
 
+def _check_same_plan(plan: SweepPlan, sweep_dir: Path) -> None:
+    """A sweep directory belongs to one plan: refuse to overwrite another plan's index."""
+    previous = sweep_dir / "sweep.json"
+    if not previous.exists():
+        return
+    try:
+        old = json.loads(previous.read_text())
+        old_ids = [r["run_id"] for r in old["runs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        old, old_ids = None, None
+    if old_ids == [r.run_id for r in plan.runs]:
+        return
+    what = (
+        f"a different sweep plan ({len(old_ids)} runs, from {old.get('file', '?')})"
+        if old_ids is not None and isinstance(old, dict)
+        else "an unreadable sweep.json"
+    )
+    raise InputError(
+        f"this directory holds {what}; this plan has {len(plan.runs)} other runs "
+        "(different file, parameters or overrides). Use --out DIR for a new sweep, "
+        "or --force to replace its index",
+        file=str(sweep_dir),
+        field="--out",
+    )
+
+
 def sweep_dir_for(plan: SweepPlan, out: str | Path) -> Path:
     return contained(Path(out), safe_name(plan.name))
 
@@ -908,6 +939,7 @@ def run_sweep(
     resume: bool = False,
     on_progress: ProgressFn | None = None,
     client: Any = None,
+    force: bool = False,
 ) -> SweepResult:
     """Execute a planned sweep into `<out>/<name>/`; with resume, reuse complete run directories.
 
@@ -920,6 +952,8 @@ def run_sweep(
     runs_dir = sweep_dir / "runs"
     params = plan.parameters
     with _sweep_lock(sweep_dir):
+        if not force:
+            _check_same_plan(plan, sweep_dir)
         if runs_dir.is_dir():
             remove_stale_partials(runs_dir)
         atomic_write_text(sweep_dir / "sweep.json", dumps_json(plan.describe()))
@@ -1006,6 +1040,7 @@ def sweep_file(
     dry_run: bool = False,
     on_start: Callable[[str, int], None] | None = None,
     on_progress: ProgressFn | None = None,
+    force: bool = False,
 ) -> SweepRun:
     """`dcsim sweep`: plan (validating every run) and, unless ``dry_run``, execute a sweep file.
 
@@ -1020,7 +1055,9 @@ def sweep_file(
     if on_start:
         on_start(f"{plan.name} [{executor}]", len(plan.runs))
     try:
-        res = run_sweep(plan, out, executor, workers, address, resume, on_progress=on_progress)
+        res = run_sweep(
+            plan, out, executor, workers, address, resume, on_progress=on_progress, force=force
+        )
     except KeyboardInterrupt:
         raise SweepInterrupted(sweep_dir) from None
     return SweepRun(plan, sweep_dir, res)

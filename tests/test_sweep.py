@@ -329,3 +329,26 @@ def test_count_points_of_a_random_sweep_with_open_ranges():
         method="random", samples=5, parameters={"a": {"min": 0.0, "max": 1.0}}
     )
     assert sweep_mod.count_points(spec) == 5 == len(sweep_mod.expand_points(spec))
+
+
+# ---------------------------------------------------- one sweep plan per directory (issue 19.4)
+def test_a_different_plan_in_the_same_directory_is_refused(tmp_path):
+    f = write_sweep(tmp_path)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    first = runner.invoke(app, ["sweep", str(f), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    sweep_dir = next(p for p in out.iterdir() if p.is_dir())
+    before = {n: (sweep_dir / n).read_bytes() for n in ("index.csv", "sweep.json")}
+    other = runner.invoke(app, ["sweep", str(f), "--out", str(out), "steps=4"])
+    assert other.exit_code == 2, other.output
+    assert "different sweep plan" in other.output and "--force" in other.output
+    assert {n: (sweep_dir / n).read_bytes() for n in before} == before
+    bad = runner.invoke(app, ["sweep", str(f), "--out", str(out), "cluster.servers=-1"])
+    assert bad.exit_code == 2
+    assert {n: (sweep_dir / n).read_bytes() for n in before} == before
+    same = runner.invoke(app, ["sweep", str(f), "--out", str(out), "--resume"])
+    assert same.exit_code == 0, same.output
+    forced = runner.invoke(app, ["sweep", str(f), "--out", str(out), "steps=4", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (sweep_dir / "sweep.json").read_bytes() != before["sweep.json"]
