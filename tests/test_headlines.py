@@ -52,7 +52,8 @@ ANNUAL_PUE_README_RANGE = {"air": (1.06, 1.17), "liquid": (1.02, 1.07)}
 
 # README "Sweeps", codesign example (scenarios/sweeps/codesign.yaml), mean step time in s:
 # "at 2:1, ECMP hash collisions already expose communication on the fast parts
-# (H100 step 4.35 -> 5.30 s, B200 2.45 -> 3.47 s), and at 4:1 [...] (B200 5.50 s)"
+# (H100 step 4.35 -> 5.30 s, [...]; B200 2.49 -> 3.51 s, [...]), and at 4:1 [...] (B200 5.54 s"
+# and "MI300X [...] is slower than H100 (4.54 vs 4.35 s)"
 NONBLOCKING, OVERSUB2, OVERSUB4 = (
     "leaf_spine_256.yaml",
     "leaf_spine_256_oversub2.yaml",
@@ -61,20 +62,21 @@ NONBLOCKING, OVERSUB2, OVERSUB4 = (
 CODESIGN_STEP_S = {
     ("H100-SXM", NONBLOCKING): 4.35,
     ("H100-SXM", OVERSUB2): 5.30,
-    ("B200", NONBLOCKING): 2.45,
-    ("B200", OVERSUB2): 3.47,
-    ("B200", OVERSUB4): 5.50,
+    ("B200", NONBLOCKING): 2.49,
+    ("B200", OVERSUB2): 3.51,
+    ("B200", OVERSUB4): 5.54,
+    ("MI300X", NONBLOCKING): 4.54,
 }
 CODESIGN_STEP_TOL_S = 0.005
-# "Liquid cooling lowers the mean PUE from about 1.26 to 1.10-1.17" (air: mean of all air runs;
+# "Liquid cooling lowers the mean PUE from about 1.21 to 1.08-1.17" (air: mean of all air runs;
 # liquid: mean per climate, lowest and highest)
-CODESIGN_AIR_MEAN_PUE = 1.26
-CODESIGN_LIQUID_CLIMATE_PUE_RANGE = (1.10, 1.17)
+CODESIGN_AIR_MEAN_PUE = 1.21
+CODESIGN_LIQUID_CLIMATE_PUE_RANGE = (1.08, 1.17)
 CODESIGN_PUE_TOL = 0.005
-# "A100 -> H100 -> MI300X -> B200 buy speed with power" (slowest to fastest)
-CODESIGN_SPEED_ORDER = ("A100-80G", "H100-SXM", "MI300X", "B200")
-# "the front is a single run (B200, non-blocking fabric, liquid cooling, temperate)"
-CODESIGN_FRONT = ("B200", NONBLOCKING, "liquid", "temperate")
+# "A100 -> H100 -> B200 buy speed with power", "MI300X [...] is slower than H100" (slowest first)
+CODESIGN_SPEED_ORDER = ("A100-80G", "MI300X", "H100-SXM", "B200")
+# "the front is a single run (B200, non-blocking fabric, liquid cooling, cold)"
+CODESIGN_FRONT = ("B200", NONBLOCKING, "liquid", "cold")
 
 
 # ----------------------------------------------------------------------------- POLCA
