@@ -13,9 +13,7 @@ from __future__ import annotations
 import numpy as np
 from dcsim.agents.baselines import ConstantAction
 
-from dcsim.envs.cooling import OBS_NAMES
-
-IDX = {name: i for i, name in enumerate(OBS_NAMES)}
+from dcsim.envs.contract import physical
 
 
 class FixedSetpoint(ConstantAction):
@@ -46,7 +44,7 @@ class ReactiveSetpoint:
         self.supply_c = self.start_c
 
     def predict(self, obs: np.ndarray) -> np.ndarray:
-        margin = -float(obs[IDX["(inlet_max-27)/10"]]) * 10.0  # 27 C - hottest inlet, K
+        margin = -physical(obs, self.env.features, "inlet_above_limit_k")  # 27 C - hottest, K
         self.supply_c += self.gain * (margin - self.margin_c)
         lo, hi = self.env.low[0], self.env.high[0]
         self.supply_c = float(np.clip(self.supply_c, lo, hi))

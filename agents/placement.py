@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcsim.envs.placement import RULES
+from dcsim.jobs import RULES
 
 
 class PlacementRule:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from dcsim.errors import InputError
 from dcsim.network import collective_time, route
@@ -74,6 +74,12 @@ class JobMixConfig(StrictModel):
     overlap: float = Field(
         0.5, ge=0, le=1, description="share of compute time that hides the all-reduce"
     )
+
+    @model_validator(mode="after")
+    def _params_ordered(self) -> JobMixConfig:
+        if self.params_min > self.params_max:
+            raise ValueError("params_min must not exceed params_max")
+        return self
 
     @field_validator("job_sizes")
     @classmethod
@@ -241,7 +247,7 @@ class JobFabric:
         """Ring flows rank i -> i+1 that leave their leaf (ranks sorted by host)."""
         if len(ranks) < 2:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        nxt = np.roll(ranks, -1)
+        nxt = np.concatenate([ranks[1:], ranks[:1]])
         m = self.host_leaf[ranks] != self.host_leaf[nxt]
         return ranks[m], nxt[m]
 
@@ -388,10 +394,16 @@ class FifoCluster:
                 self.queue.append(self.next_arrival)
                 self.next_arrival += 1
 
-    def start_head(self, hosts: np.ndarray, runtime_s: float) -> tuple[Job, np.ndarray, np.ndarray]:
-        """Start the head job on `hosts` for `runtime_s`; returns it and its crossing flows."""
+    def start_head(
+        self,
+        hosts: np.ndarray,
+        runtime_s: float,
+        crossings: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[Job, np.ndarray, np.ndarray]:
+        """Start the head job on `hosts` for `runtime_s`; returns it and its crossing flows
+        (`crossings`, if the caller already has `fabric.ring_crossings(hosts)`)."""
         job = self.jobs[self.queue.pop(0)]
-        src, dst = self.fabric.ring_crossings(hosts)
+        src, dst = crossings if crossings is not None else self.fabric.ring_crossings(hosts)
         self.free[hosts] = False
         heapq.heappush(self.running, (self.now + runtime_s, job.id, hosts, src, dst))
         self.run_src = np.concatenate([self.run_src, src])

@@ -147,3 +147,49 @@ def test_ppo_trains_a_few_steps():
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, deterministic=True)
     assert env.action_space.contains(action)
+
+
+def test_features_read_back_physical_values():
+    """Heuristics read physical values through `physical()`: they match the step's metrics."""
+    from dcsim.envs.contract import physical
+
+    env = make(episode_steps=10)
+    env.reset(seed=4)
+    for _ in range(5):
+        obs, _, _, _, info = env.step(env.to_action(24.0, 12.0, "auto"))
+        m = info["metrics"]
+        for name, want in (
+            ("inlet_max_c", m["inlet_max_c"]),
+            ("inlet_above_limit_k", m["inlet_max_c"] - 27.0),
+            ("pue", m["pue"]),
+            ("it_w", m["it_w"]),
+            ("supply_air_c", m["supply_air_c"]),
+            ("chw_supply_c", m["chw_supply_c"]),
+        ):
+            assert physical(obs, env.features, name) == pytest.approx(want, rel=1e-6), name
+
+
+def test_bad_kwargs_are_input_errors_naming_the_field():
+    from dcsim.errors import InputError
+
+    for kw, field in (
+        ({"n_accelerators": 0}, "n_accelerators"),
+        ({"dt_s": 0.0}, "dt_s"),
+        ({"supply_air_range_c": (27.0, 18.0)}, "supply_air_range_c"),
+        ({"rack_load": {"training_share": 2.0}}, "rack_load.training_share"),
+        ({"weights": {"energy": 1.0}}, "weights"),  # the contract's name is reward_weights
+    ):
+        with pytest.raises(InputError) as exc:
+            CoolingEnv(**kw)
+        assert exc.value.field == field
+
+
+def test_rack_load_argument_changes_the_load():
+    """More training racks (activity 0.85) than the diurnal inference mix draw more power."""
+    its = []
+    for share in (0.0, 1.0):
+        env = make(rack_load={"training_share": share}, random_start_day=False, episode_steps=5)
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(env.to_action(22.0, 12.0, "auto"))
+        its.append(info["metrics"]["it_w"])
+    assert its[1] > its[0] * 1.1

@@ -23,11 +23,13 @@ from dcsim.power import PHASE_ACTIVITY
 GOLDEN = Path(__file__).parent / "golden" / "env_rollouts.json"
 
 
-def _rollout(env, seed, actions, steps) -> dict:
+def _rollout(env, seed, actions, steps, policy=None) -> dict:
     obs, _ = env.reset(seed=seed)
+    if policy is not None:
+        policy.reset()
     rewards, obs_sum, metric_sums = [], float(obs.astype(np.float64).sum()), {}
     for k in range(steps):
-        obs, r, _, trunc, info = env.step(actions(k))
+        obs, r, _, trunc, info = env.step(policy.predict(obs) if policy else actions(k))
         rewards.append(float(r))
         obs_sum += float(obs.astype(np.float64).sum())
         for key, v in info["metrics"].items():
@@ -60,6 +62,16 @@ def cooling_throttled() -> dict:
     return _rollout(env, 11, lambda k: np.array([1.0, 1.0, 1.0], np.float32), 30)
 
 
+def cooling_reactive() -> dict:
+    """The `reactive` heuristic in a hot climate: it reads the hottest inlet from the obs."""
+    from dcsim.agents.cooling import ReactiveSetpoint
+
+    env = CoolingEnv(
+        n_accelerators=256, episode_steps=40, climate={"weather": {"preset": "hot-humid"}}
+    )
+    return _rollout(env, 2, None, 40, policy=ReactiveSetpoint(env))
+
+
 def placement(routing: str = "ecmp") -> dict:
     env = PlacementEnv(n_jobs=40, routing=routing)
     return _rollout(env, 5, lambda k: (k * 7 + k // 3) % 3, 40)
@@ -68,6 +80,7 @@ def placement(routing: str = "ecmp") -> dict:
 CASES = {
     "cooling_random": cooling_random,
     "cooling_throttled": cooling_throttled,
+    "cooling_reactive": cooling_reactive,
     "placement_ecmp": placement,
     "placement_spray": lambda: placement("spray"),
 }

@@ -147,6 +147,21 @@ def test_placement_contention_equals_sparse_solver(routing: str) -> None:
         assert seen_contention
 
 
+def test_placement_features_read_back_the_cluster_state() -> None:
+    from dcsim.envs.contract import physical
+
+    env = PlacementEnv(n_jobs=30, load=1.5)
+    obs, _ = env.reset(seed=2)
+    for k in range(20):
+        c = env.cluster
+        free_leaf = env.jf.free_per_leaf(c.free)
+        for i in range(env.n_leaves):
+            assert physical(obs, env.features, f"leaf{i}_free_gpus") == pytest.approx(free_leaf[i])
+        assert physical(obs, env.features, "head_gpus") == pytest.approx(min(c.head.gpus, env.hpl))
+        assert physical(obs, env.features, "queue_len") == pytest.approx(min(len(c.queue), 16))
+        obs, *_ = env.step(k % 3)
+
+
 # ------------------------------------------------------------------ dense fast path
 @st.composite
 def _instances(draw):

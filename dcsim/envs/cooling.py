@@ -3,39 +3,77 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from pydantic import Field
 
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
+from dcsim.envs.contract import (
+    EnvKwargs,
+    Feature,
+    Metric,
+    RewardTerm,
+    encode,
+    observation_space,
+    parse_kwargs,
+    reward_weights,
+    weigh,
+)
+from dcsim.errors import InputError
 from dcsim.hardware import get_profile
 from dcsim.rack_load import RackLoadConfig, RackPower, rack_activity, rack_sizes
-from dcsim.schema import validate_model
 
-OBS_NAMES = (
-    "dry_bulb_c/40",
-    "wet_bulb_c/40",
-    "rh",
-    "carbon_g_per_kwh/1000",
-    "it_w/design",
-    "inlet_mean_c/40",
-    "inlet_max_c/40",
-    "(inlet_max-27)/10",
-    "supply_air_c/40",
-    "chw_supply_c/20",
-    "pue-1",
-    "economizer_fraction",
-    "throttle_min",
-    "sin_hour",
-    "cos_hour",
-    "sin_day",
-    "cos_day",
-)
+if TYPE_CHECKING:  # pragma: no cover
+    from dcsim.config import LoadedScenario
+
 ACTION_NAMES = ("supply_air_c", "chw_supply_c", "economizer")
-ECONOMIZER_MODES = ("off", "auto", "on")
+ECONOMIZER_MODES: tuple[Literal["off", "auto", "on"], ...] = ("off", "auto", "on")
+
+
+def features(design_it_w: float) -> tuple[Feature, ...]:
+    """Observation entries, bounded to [-10, 10]; IT load relative to the design load."""
+    return (
+        Feature("outdoor_c", "C", 40.0),  # dry bulb
+        Feature("wetbulb_c", "C", 40.0),
+        Feature("rh", "1"),
+        Feature("carbon_g_per_kwh", "g/kWh", 1000.0),
+        Feature("it_w", "W", design_it_w),
+        Feature("inlet_mean_c", "C", 40.0),
+        Feature("inlet_max_c", "C", 40.0),
+        Feature("inlet_above_limit_k", "K", 10.0),  # hottest inlet - recommended max
+        Feature("supply_air_c", "C", 40.0),
+        Feature("chw_supply_c", "C", 20.0),
+        Feature("pue", "1", offset=1.0),
+        Feature("economizer_fraction", "1"),
+        Feature("throttle_min", "1"),
+        Feature("sin_hour", "1"),
+        Feature("cos_hour", "1"),
+        Feature("sin_day", "1"),
+        Feature("cos_day", "1"),
+    )
+
+
+OBS_NAMES = tuple(f.name for f in features(1.0))
+
+
+class CoolingKwargs(EnvKwargs):
+    """Cooling-v0 arguments (see the env's docstring); config errors name `cooling.<field>`."""
+
+    n_accelerators: int = Field(1024, ge=1)
+    accelerators_per_rack: int = Field(16, ge=1)
+    hardware: str = "H100-SXM"
+    cooling: CoolingConfig = Field(default_factory=CoolingConfig)
+    climate: ClimateConfig = Field(default_factory=ClimateConfig)
+    rack_load: RackLoadConfig = Field(default_factory=RackLoadConfig)
+    dt_s: float = Field(60.0, gt=0)
+    episode_steps: int = Field(1440, ge=1)
+    supply_air_range_c: tuple[float, float] = (18.0, 27.0)
+    chw_range_c: tuple[float, float] = (6.0, 18.0)
+    random_start_day: bool = True
 
 
 class CoolingEnv(gym.Env):
@@ -63,16 +101,20 @@ class CoolingEnv(gym.Env):
     | 2 | water-side economizer mode | < -1/3 off, -1/3..1/3 auto, > 1/3 on (chillers locked out) |
 
     ## Observation space
-    `Box(-10, 10, (17,), float32)`, names in `OBS_NAMES`: weather, grid carbon, IT load,
-    mean and hottest inlet, supply air and chilled water temperatures, PUE - 1, economizer
-    share, lowest throttle, hour-of-day and day-of-year phases. Values are clipped to bounds.
+    `Box(-10, 10, (17,), float32)`, entries declared in `env.features` (read them with
+    `dcsim.envs.contract.physical`): weather, grid carbon, IT load (/ design), mean and
+    hottest inlet and the hottest inlet above the recommended maximum, supply air and
+    chilled water temperatures, PUE, economizer share, lowest throttle, hour-of-day and
+    day-of-year phases. Values are clipped to the bounds.
 
     ## Rewards
-    `reward = sum(info["reward_terms"].values())`, each term <= 0:
-    `energy = -w_energy * (cooling W + server fan W) / design IT W`;
-    `carbon = -w_carbon * that energy's CO2 / (design IT energy at 400 g/kWh)`;
-    `violation = -w_violation * mean over racks of K outside the ASHRAE 18-27 C inlet band`;
-    `throttle = -w_throttle * mean over racks of (1 - frequency fraction allowed)`.
+    `reward = sum(info["reward_terms"].values())`, each term <= 0 and its weight
+    (`reward_weights`, defaults in `REWARD`: energy 1, carbon 0.5, violation 1, throttle 5)
+    times
+    `energy = -(cooling W + server fan W) / design IT W`;
+    `carbon = -that energy's CO2 / (design IT energy at 400 g/kWh)`;
+    `violation = -mean over racks of K outside the ASHRAE 18-27 C inlet band`;
+    `throttle = -mean over racks of (1 - frequency fraction allowed)`.
 
     ## Episode end
     Never terminates; truncates after `episode_steps` (default 1,440 = one day at 60 s).
@@ -80,70 +122,85 @@ class CoolingEnv(gym.Env):
     ## Arguments
     `n_accelerators`, `accelerators_per_rack`, `hardware` (catalog name), `cooling`
     (CoolingConfig or mapping), `climate` (ClimateConfig or mapping), `dt_s`, `episode_steps`,
-    `supply_air_range_c`, `chw_range_c`, `weights` (mapping of term -> weight),
+    `supply_air_range_c`, `chw_range_c`, `reward_weights` (term -> weight),
     `random_start_day` (default True), `rack_load` (`dcsim.rack_load.RackLoadConfig` or
-    mapping). `info` holds `reward_terms` and `metrics` (floats; no wall-clock values).
+    mapping); validated by `CoolingKwargs`. `info` holds `reward_terms` and `metrics`
+    (declared in `METRICS` with their episode aggregation; no wall-clock values).
     """
 
     metadata = {"render_modes": []}
+    Kwargs = CoolingKwargs
+    REWARD = (
+        RewardTerm("energy", 1.0),
+        RewardTerm("carbon", 0.5),
+        RewardTerm("violation", 1.0, violation=True),
+        RewardTerm("throttle", 5.0),
+    )
+    METRICS = (
+        Metric("t_s", "s", "none"),
+        Metric("it_w", "W", "mean"),
+        Metric("server_fan_w", "W", "mean"),
+        Metric("cooling_w", "W", "mean"),
+        Metric("pue", "1", "mean"),
+        Metric("it_kwh", "kWh", "sum"),
+        Metric("cooling_kwh", "kWh", "sum"),
+        Metric("carbon_kg", "kg", "sum"),
+        Metric("water_l", "L", "sum"),
+        Metric("inlet_max_c", "C", "max"),
+        Metric("violation_k", "K", "mean"),
+        Metric("economizer_fraction", "1", "mean"),
+        Metric("supply_air_c", "C", "mean"),
+        Metric("chw_supply_c", "C", "mean"),
+        Metric("dry_bulb_c", "C", "mean"),
+        Metric("wet_bulb_c", "C", "mean"),
+        Metric("carbon_g_per_kwh", "g/kWh", "mean"),
+    )
 
-    def __init__(
-        self,
-        n_accelerators: int = 1024,
-        accelerators_per_rack: int = 16,
-        hardware: str = "H100-SXM",
-        cooling: CoolingConfig | dict | None = None,
-        climate: ClimateConfig | dict | None = None,
-        dt_s: float = 60.0,
-        episode_steps: int = 1440,
-        supply_air_range_c: tuple[float, float] = (18.0, 27.0),
-        chw_range_c: tuple[float, float] = (6.0, 18.0),
-        weights: dict[str, float] | None = None,
-        random_start_day: bool = True,
-        rack_load: RackLoadConfig | dict | None = None,
-    ):
+    @classmethod
+    def scenario_kwargs(
+        cls, loaded: LoadedScenario, overrides: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """A dcsim scenario's cluster, cooling, climate, time and reward as env arguments."""
+        sc = loaded.scenario
+        prof = get_profile(sc.cluster.hardware)
+        per_server = sc.cluster.accelerators_per_server or prof.server.accelerators
+        r = sc.reward
+        return {
+            "n_accelerators": sc.cluster.servers * per_server,
+            "accelerators_per_rack": sc.cluster.servers_per_rack * per_server,
+            "hardware": sc.cluster.hardware,
+            "cooling": sc.cooling.model_dump(mode="json"),
+            "climate": sc.climate.model_dump(mode="json"),
+            "dt_s": sc.time.dt_s,
+            "episode_steps": sc.time.steps,
+            "reward_weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
+        }
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__()
-        if n_accelerators < 1 or accelerators_per_rack < 1:
-            raise ValueError("n_accelerators and accelerators_per_rack must be >= 1")
-        if dt_s <= 0 or episode_steps < 1:
-            raise ValueError("dt_s must be > 0 and episode_steps >= 1")
-        self.cfg = (
-            cooling
-            if isinstance(cooling, CoolingConfig)
-            else validate_model(CoolingConfig, cooling or {}, prefix="cooling")
-        )
-        self.climate = (
-            climate
-            if isinstance(climate, ClimateConfig)
-            else validate_model(ClimateConfig, climate or {}, prefix="climate")
-        )
-        self.load_cfg = (
-            rack_load
-            if isinstance(rack_load, RackLoadConfig)
-            else validate_model(RackLoadConfig, rack_load or {}, prefix="rack_load")
-        )
-        self.acc_per_rack = rack_sizes(n_accelerators, accelerators_per_rack)
+        self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
+        self.weights = reward_weights(self.REWARD, kw.reward_weights)
+        for name, (lo, hi) in (
+            ("supply_air_range_c", kw.supply_air_range_c),
+            ("chw_range_c", kw.chw_range_c),
+        ):
+            if not lo < hi:
+                raise InputError(f"need low < high (got {lo}, {hi})", field=name)
+        self.cfg, self.climate, self.load_cfg = kw.cooling, kw.climate, kw.rack_load
+        self.acc_per_rack = rack_sizes(kw.n_accelerators, kw.accelerators_per_rack)
         self.n_racks = len(self.acc_per_rack)
-        self.rack_power = RackPower.from_profile(get_profile(hardware), self.acc_per_rack)
+        self.rack_power = RackPower.from_profile(get_profile(kw.hardware), self.acc_per_rack)
         self.design_rack_w = self.rack_power.design_w()
         self.design_it_w = float(self.design_rack_w.sum())
         self.plant = CoolingPlant(self.cfg, self.n_racks, self.design_it_w)
-        self.dt = float(dt_s)
-        self.max_steps = int(episode_steps)
-        self.random_start_day = random_start_day
-        self.low = np.array([supply_air_range_c[0], chw_range_c[0]], dtype=float)
-        self.high = np.array([supply_air_range_c[1], chw_range_c[1]], dtype=float)
-        w = {"energy": 1.0, "carbon": 0.5, "violation": 1.0, "throttle": 5.0}
-        if weights:
-            unknown = set(weights) - set(w)
-            if unknown:
-                raise ValueError(
-                    f"unknown reward weight(s) {sorted(unknown)}; expected {sorted(w)}"
-                )
-            w.update(weights)
-        self.weights = w
+        self.dt = float(kw.dt_s)
+        self.max_steps = int(kw.episode_steps)
+        self.random_start_day = kw.random_start_day
+        self.low = np.array([kw.supply_air_range_c[0], kw.chw_range_c[0]], dtype=float)
+        self.high = np.array([kw.supply_air_range_c[1], kw.chw_range_c[1]], dtype=float)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-        self.observation_space = spaces.Box(-10.0, 10.0, shape=(len(OBS_NAMES),), dtype=np.float32)
+        self.features = features(self.design_it_w)
+        self.observation_space = observation_space(self.features)
         self._weather_seed: int | None = None
         self.k = 0
         self.t0 = 0.0
@@ -169,7 +226,9 @@ class CoolingEnv(gym.Env):
         """Weather, carbon and rack activity for the whole episode (vectorized, once per reset)."""
         t = self.t0 + self.dt * np.arange(self.max_steps + 1) + 0.5 * self.dt  # step midpoints
         ws = self.weather.at_many(t)
-        self.w_db, self.w_wb, self.w_rh = ws.dry_bulb_c, ws.wet_bulb_c, ws.rh
+        self.w_db, self.w_wb, self.w_rh = (
+            np.asarray(x) for x in (ws.dry_bulb_c, ws.wet_bulb_c, ws.rh)
+        )
         self.w_ci = self.carbon.at_many(t)
         self.activity = rack_activity(self.load_cfg, self.n_racks, t, self.dt, rng)
 
@@ -211,28 +270,26 @@ class CoolingEnv(gym.Env):
         h = 2 * np.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * np.pi * (t / DAY_S % 365.0) / 365.0
         s = self._last
-        vals = (
-            self.w_db[k] / 40,
-            self.w_wb[k] / 40,
-            self.w_rh[k],
-            self.w_ci[k] / 1000,
-            s["it"] / self.design_it_w,
-            s["inlet_mean"] / 40,
-            s["inlet_max"] / 40,
-            (s["inlet_max"] - self.cfg.recommended_inlet_max_c) / 10,
-            s["supply"] / 40,
-            s["chw"] / 20,
-            s["pue"] - 1.0,
-            s["econ"],
-            s["throttle"],
-            math.sin(h),
-            math.cos(h),
-            math.sin(d),
-            math.cos(d),
-        )
-        obs = np.array(vals, dtype=np.float64)
-        obs = np.nan_to_num(obs, nan=0.0, posinf=10.0, neginf=-10.0)
-        return np.clip(obs, -10.0, 10.0).astype(np.float32)
+        vals = {
+            "outdoor_c": self.w_db[k],
+            "wetbulb_c": self.w_wb[k],
+            "rh": self.w_rh[k],
+            "carbon_g_per_kwh": self.w_ci[k],
+            "it_w": s["it"],
+            "inlet_mean_c": s["inlet_mean"],
+            "inlet_max_c": s["inlet_max"],
+            "inlet_above_limit_k": s["inlet_max"] - self.cfg.recommended_inlet_max_c,
+            "supply_air_c": s["supply"],
+            "chw_supply_c": s["chw"],
+            "pue": s["pue"],
+            "economizer_fraction": s["econ"],
+            "throttle_min": s["throttle"],
+            "sin_hour": math.sin(h),
+            "cos_hour": math.cos(h),
+            "sin_day": math.sin(d),
+            "cos_day": math.cos(d),
+        }
+        return encode(self.features, vals)
 
     def step(self, action):
         k = self.k
@@ -254,13 +311,13 @@ class CoolingEnv(gym.Env):
             )
         )
         thr = float(1.0 - res.throttle.mean())
-        w = self.weights
-        terms = {
-            "energy": -w["energy"] * ctrl_w / self.design_it_w,
-            "carbon": -w["carbon"] * ctrl_w * ci / (self.design_it_w * 400.0),
-            "violation": -w["violation"] * viol,
-            "throttle": -w["throttle"] * thr,
+        raw = {
+            "energy": -ctrl_w / self.design_it_w,
+            "carbon": -ctrl_w * ci / (self.design_it_w * 400.0),
+            "violation": -viol,
+            "throttle": -thr,
         }
+        terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         inlet_max = float(inlet.max())
         pue = (it + res.cooling_w) / it

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from pydantic import Field
 
+from dcsim.envs.contract import (
+    EnvKwargs,
+    Feature,
+    Metric,
+    RewardTerm,
+    encode,
+    observation_space,
+    parse_kwargs,
+    reward_weights,
+    weigh,
+)
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
 from dcsim.jobs import (
@@ -23,16 +35,48 @@ from dcsim.jobs import (
 from dcsim.network import load_topology
 from dcsim.network.topology import resolve_topology_path
 from dcsim.power import DevicePowerModel
-from dcsim.schema import validate_model
 
-REWARD_TERMS = ("comm", "energy", "fragmentation", "queue")
-DEFAULT_WEIGHTS = {"comm": 1.0, "energy": 0.0, "fragmentation": 0.2, "queue": 0.5}
+if TYPE_CHECKING:  # pragma: no cover
+    from dcsim.config import LoadedScenario
 
 
 def _resolve_topology(topology: Any) -> Any:
     if isinstance(topology, str | Path):
         return resolve_topology_path(topology)
     return topology
+
+
+def features(jf: JobFabric) -> tuple[Feature, ...]:
+    """Observation entries, all bounded to [0, 1]: per leaf, then the head job and the queue."""
+
+    def f(name: str, unit: str, scale: float = 1.0) -> Feature:
+        return Feature(name, unit, float(scale), low=0.0, high=1.0)
+
+    leaves = range(jf.n_leaves)
+    return (
+        *(f(f"leaf{i}_free_gpus", "GPUs", jf.per_leaf[i]) for i in leaves),
+        # leaf-crossing ring flows of running jobs leaving the leaf, per uplink
+        *(f(f"leaf{i}_crossing_flows", "flows", max(int(jf.uplinks[i]), 1)) for i in leaves),
+        *(f(f"leaf{i}_head_fits", "1") for i in leaves),
+        f("head_gpus", "GPUs", jf.hosts_per_leaf),
+        f("head_grad_bytes", "B", 2.0**35),
+        f("free_share", "1"),
+        f("queue_len", "jobs", 16.0),
+        f("head_wait_rel", "1"),  # head job's wait / mean job duration of the episode
+        f("placed_share", "1"),
+    )
+
+
+class PlacementKwargs(EnvKwargs, JobMixConfig):
+    """Placement-v0 arguments: the fabric, hardware and episode length, plus the job mix
+    (`dcsim.jobs.JobMixConfig`: job_sizes, load, mfu, overlap, tokens_per_gpu, ...)."""
+
+    topology: Any = Field(
+        "leaf_spine_oversub.yaml", description="YAML name in topologies/, path, mapping or config"
+    )
+    hardware: str = "H100-SXM"
+    n_jobs: int = Field(128, ge=1, description="jobs placed per episode")
+    routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
 
 
 class PlacementEnv(gym.Env):
@@ -67,19 +111,21 @@ class PlacementEnv(gym.Env):
     | 2 | first-fit | the lowest-numbered free GPUs |
 
     ## Observation space
-    `Box(0, 1, (3 * n_leaves + 6,), float32)`: per leaf the free-GPU share, the
+    `Box(0, 1, (3 * n_leaves + 6,), float32)`, entries declared in `env.features` (read them
+    with `dcsim.envs.contract.physical`): per leaf the free GPUs (/ hosts on the leaf), the
     leaf-crossing ring flows leaving it (/ uplinks, clipped at 1) and whether the head
-    job fits in it; then the head job's GPUs / hosts per leaf (clipped), its gradient
-    bytes / 2^35 (clipped), total free share, queue length / 16, the head job's wait /
+    job fits in it; then the head job's GPUs (/ hosts per leaf, clipped), its gradient
+    bytes (/ 2^35, clipped), total free share, queue length (/ 16), the head job's wait /
     mean job duration (clipped) and the share of the episode's jobs placed.
 
     ## Rewards
-    `reward = sum(info["reward_terms"].values())`, each term <= 0, weights from
-    `reward_weights` (defaults `DEFAULT_WEIGHTS`):
-    `comm = -w * (runtime / runtime if packed on an empty fabric - 1)`;
-    `energy = -w * (job energy / energy if packed on an empty fabric - 1)`;
-    `fragmentation = -w * (1 - largest free block on one leaf / min(free GPUs, hosts per leaf))`
-    after the placement; `queue = -w * (placed job's wait) / (mean job duration)`.
+    `reward = sum(info["reward_terms"].values())`, each term <= 0 and its weight
+    (`reward_weights`, defaults in `REWARD`: comm 1, energy 0, fragmentation 0.2, queue 0.5)
+    times
+    `comm = -(runtime / runtime if packed on an empty fabric - 1)`;
+    `energy = -(job energy / energy if packed on an empty fabric - 1)`;
+    `fragmentation = -(1 - largest free block on one leaf / min(free GPUs, hosts per leaf))`
+    after the placement; `queue = -(placed job's wait) / (mean job duration)`.
 
     ## Episode end
     Never terminates; truncates once `n_jobs` jobs are placed (default 128).
@@ -88,39 +134,63 @@ class PlacementEnv(gym.Env):
     `topology` (YAML name in topologies/, path, mapping or TopologyConfig), `hardware`
     (catalog name), `n_jobs`, `load` (offered GPU-time / capacity, default 0.9),
     `job_sizes` (GPUs -> probability), `routing` (ecmp | spray | split:K | colour),
-    `mfu`, `overlap`, `tokens_per_gpu` (per iteration), `reward_weights`.
-    `info` holds `reward_terms` and `metrics` (job size, leaves used, contention, times,
+    `mfu`, `overlap`, `tokens_per_gpu` (per iteration), the rest of
+    `dcsim.jobs.JobMixConfig` (model-size and iteration distributions), `reward_weights`;
+    validated by `PlacementKwargs`. `info` holds `reward_terms` and `metrics` (declared in
+    `METRICS` with their episode aggregation: job size, leaves used, contention, times,
     energy; no wall-clock values). Deterministic given the reset seed.
     """
 
     metadata = {"render_modes": []}
+    Kwargs = PlacementKwargs
+    REWARD = (
+        RewardTerm("comm", 1.0),
+        RewardTerm("energy", 0.0),
+        RewardTerm("fragmentation", 0.2),
+        RewardTerm("queue", 0.5),
+    )
+    METRICS = (
+        Metric("t_s", "s", "none"),
+        Metric("job_gpus", "GPUs", "mean"),
+        Metric("leaves_used", "leaves", "mean"),
+        Metric("extra_leaves", "leaves", "mean"),
+        Metric("crossing_flows", "flows", "mean"),
+        Metric("contention", "1", "mean"),
+        Metric("allreduce_s", "s", "mean"),
+        Metric("slowdown", "1", "mean"),
+        Metric("runtime_h", "h", "mean"),
+        Metric("wait_h", "h", "mean"),
+        Metric("energy_kwh", "kWh", "sum"),
+        Metric("excess_energy_kwh", "kWh", "sum"),
+        Metric("fragmentation", "1", "mean"),
+        Metric("utilization", "1", "mean"),
+        Metric("queue_len", "jobs", "mean"),
+    )
 
-    def __init__(
-        self,
-        topology: Any = "leaf_spine_oversub.yaml",
-        hardware: str = "H100-SXM",
-        n_jobs: int = 128,
-        load: float = 0.9,
-        job_sizes: dict[int, float] | None = None,
-        routing: str = "ecmp",
-        mfu: float = 0.4,
-        overlap: float = 0.5,
-        tokens_per_gpu: float = 4096.0,
-        reward_weights: dict[str, float] | None = None,
-    ):
+    @classmethod
+    def scenario_kwargs(
+        cls, loaded: LoadedScenario, overrides: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """A dcsim scenario's fabric (relative to the scenario file), hardware and routing."""
+        sc = loaded.scenario
+        topo = sc.cluster.topology
+        if isinstance(topo, str) and not Path(topo).is_absolute():
+            cand = loaded.base_dir / topo
+            topo = str(cand) if cand.is_file() else topo
+        kwargs: dict[str, Any] = {"topology": topo, "hardware": sc.cluster.hardware}
+        routing = getattr(sc.workload, "routing", None)
+        if routing:
+            kwargs["routing"] = routing
+        return kwargs
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__()
-        if n_jobs < 1:
-            raise InputError("n_jobs must be >= 1", field="n_jobs")
-        mix: dict[str, Any] = {
-            "load": load,
-            "mfu": mfu,
-            "overlap": overlap,
-            "tokens_per_gpu": tokens_per_gpu,
-        }
-        if job_sizes is not None:
-            mix["job_sizes"] = job_sizes
-        self.mix = validate_model(JobMixConfig, mix)
-        self.jf = JobFabric(load_topology(_resolve_topology(topology)), routing)
+        self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
+        self.weights = reward_weights(self.REWARD, kw.reward_weights)
+        self.mix = JobMixConfig.model_validate(
+            kw.model_dump(include=set(JobMixConfig.model_fields))
+        )
+        self.jf = JobFabric(load_topology(_resolve_topology(kw.topology)), kw.routing)
         self.fabric = self.jf.fabric
         if max(self.mix.job_sizes) > self.jf.n_hosts:
             raise InputError(
@@ -133,26 +203,14 @@ class PlacementEnv(gym.Env):
             self.jf.n_leaves,
         )
         self.hpl = self.jf.hosts_per_leaf
-        w = dict(DEFAULT_WEIGHTS)
-        for k, v in (reward_weights or {}).items():
-            if k not in w:
-                raise InputError(
-                    f"unknown reward weight '{k}'; expected {', '.join(REWARD_TERMS)}",
-                    field=f"reward.{k}",
-                )
-            if not (isinstance(v, int | float) and v >= 0 and math.isfinite(v)):
-                raise InputError("reward weights must be finite and >= 0", field=f"reward.{k}")
-            w[k] = float(v)
-        self.weights = w
-        prof = get_profile(hardware)
+        prof = get_profile(kw.hardware)
         self.peak = prof.peak_flops
         self.device = DevicePowerModel.from_profile(prof)
-        self.n_jobs = int(n_jobs)
-        self.routing = routing
+        self.n_jobs = kw.n_jobs
+        self.routing = kw.routing
         self.action_space = spaces.Discrete(len(RULES))
-        self.observation_space = spaces.Box(
-            0.0, 1.0, shape=(3 * self.n_leaves + 6,), dtype=np.float32
-        )
+        self.features = features(self.jf)
+        self.observation_space = observation_space(self.features)
         self.cluster = FifoCluster(self.jf, [])
 
     # ------------------------------------------------------------ state (the cluster's)
@@ -188,35 +246,23 @@ class PlacementEnv(gym.Env):
     def _obs(self) -> np.ndarray:
         L, c = self.n_leaves, self.cluster
         free_leaf = self.jf.free_per_leaf(c.free)
-        out_flows = (
-            np.bincount(self.host_leaf[c.run_src], minlength=L) if len(c.run_src) else np.zeros(L)
-        )
+        out_flows = np.bincount(self.host_leaf[c.run_src], minlength=L)
         job = c.head
-        if job is not None:
-            g = job.gpus
-            head = [
-                min(g / self.hpl, 1.0),
-                min(job.grad_bytes / 2**35, 1.0),
-                min((c.now - job.arrival_s) / self.mean_duration, 1.0),
-            ]
-        else:
-            g, head = self.n_hosts + 1, [0.0, 0.0, 0.0]
-        vals = np.concatenate(
-            [
-                free_leaf / self.jf.per_leaf,
-                np.minimum(out_flows / np.maximum(self.jf.uplinks, 1), 1.0),
-                (free_leaf >= g).astype(float),
-                [
-                    head[0],
-                    head[1],
-                    c.free.mean(),
-                    min(len(c.queue) / 16, 1.0),
-                    head[2],
-                    self.placed / self.n_jobs,
-                ],
-            ]
-        )
-        return np.clip(vals, 0.0, 1.0).astype(np.float32)
+        g = job.gpus if job is not None else self.n_hosts + 1  # nothing waiting: fits nowhere
+        vals: dict[str, float] = {}
+        for i in range(L):
+            vals[f"leaf{i}_free_gpus"] = free_leaf[i]
+            vals[f"leaf{i}_crossing_flows"] = out_flows[i]
+            vals[f"leaf{i}_head_fits"] = float(free_leaf[i] >= g)
+        vals |= {
+            "head_gpus": job.gpus if job is not None else 0.0,
+            "head_grad_bytes": job.grad_bytes if job is not None else 0.0,
+            "free_share": c.free.mean(),
+            "queue_len": len(c.queue),
+            "head_wait_rel": (c.now - job.arrival_s) / self.mean_duration if job else 0.0,
+            "placed_share": self.placed / self.n_jobs,
+        }
+        return encode(self.features, vals)
 
     def step(self, action):
         c, jf = self.cluster, self.jf
@@ -237,16 +283,16 @@ class PlacementEnv(gym.Env):
         energy_j = job.energy_j(st, self.device)
         ideal_j = job.energy_j(ideal_st, self.device)
         wait = c.now - job.arrival_s
-        c.start_head(hosts, runtime)
+        c.start_head(hosts, runtime, (src, dst))
         self.placed += 1
         frag = jf.fragmentation(c.free)
-        w = self.weights
-        terms = {
-            "comm": -w["comm"] * (runtime / ideal_runtime - 1.0),
-            "energy": -w["energy"] * (energy_j / ideal_j - 1.0),
-            "fragmentation": -w["fragmentation"] * frag,
-            "queue": -w["queue"] * wait / self.mean_duration,
+        raw = {
+            "comm": -(runtime / ideal_runtime - 1.0),
+            "energy": -(energy_j / ideal_j - 1.0),
+            "fragmentation": -frag,
+            "queue": -wait / self.mean_duration,
         }
+        terms = weigh(self.weights, raw)
         leaves = int(len(np.unique(self.host_leaf[hosts])))
         metrics = {
             "t_s": float(c.now),
