@@ -151,11 +151,10 @@ def generate_jobs(
     generator gives the same jobs every time.
     """
     sizes = np.array(sorted(int(k) for k in cfg.job_sizes), dtype=np.int64)
-    if n_jobs < 1 or sizes.max() > n_gpus:
-        raise InputError(
-            f"job_sizes must map 1..{n_gpus} GPUs to probabilities (and n_jobs >= 1)",
-            field="job_sizes",
-        )
+    if n_jobs < 1:
+        raise InputError(f"n_jobs must be >= 1, got {n_jobs}", field="n_jobs")
+    if sizes.max() > n_gpus:
+        raise InputError(f"job_sizes must map 1..{n_gpus} GPUs to probabilities", field="job_sizes")
     probs = np.array([float(cfg.job_sizes[int(k)]) for k in sizes])
     gpus = rng.choice(sizes, size=n_jobs, p=probs / probs.sum())
     drawn = np.exp(rng.uniform(np.log(cfg.params_min), np.log(cfg.params_max), size=n_jobs))

@@ -52,8 +52,15 @@ def test_bad_mix_is_input_error(data: dict, field: str) -> None:
 
 
 def test_sizes_larger_than_cluster_refused() -> None:
-    with pytest.raises(InputError, match="1..16 GPUs"):
+    with pytest.raises(InputError, match="1..16 GPUs") as e:
         generate_jobs(JobMixConfig(), 10, 16, PEAK, np.random.default_rng(0))
+    assert e.value.field == "job_sizes"
+    with pytest.raises(InputError) as e:
+        generate_jobs(JobMixConfig(), 0, 64, PEAK, np.random.default_rng(0))
+    assert e.value.field == "n_jobs"
+    with pytest.raises(InputError) as e:
+        validate_model(JobMixConfig, {"params_min": 2e10}, prefix="jobs")
+    assert (e.value.field or "").startswith("jobs")  # model-level check
 
 
 def test_generator_is_seeded_and_sorted() -> None:
