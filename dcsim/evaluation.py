@@ -1,9 +1,9 @@
 """Build any dcsim env from a scenario or task YAML, run agents on it, and compare them.
 
 Two kinds of input file:
-- a dcsim scenario (`scenarios/default.yaml`): drives `dcsim/Datacenter-v0` directly; for
-  `dcsim/Cooling-v0` and `dcsim/Placement-v0` its hardware, cluster size, topology,
-  cooling, climate and `reward:` weights are mapped onto the env's arguments;
+- a dcsim scenario (`scenarios/default.yaml`): the env's `scenario_kwargs` classmethod maps
+  it onto the env's arguments (Datacenter-v0 runs it whole; Cooling-v0 and Placement-v0
+  take its hardware, cluster size, topology, cooling, climate and `reward:` weights);
 - a task file (`scenarios/tasks/*.yaml`) with `env:` (an id), `kwargs:` (the env's
   constructor arguments) and `reward:` (term -> weight, names as in the env's
   `info["reward_terms"]`).
@@ -20,7 +20,6 @@ deviation, ddof = 1), treating each seed's episode as one independent sample.
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,16 +35,6 @@ from dcsim.errors import InputError
 from dcsim.resources import find_bundled
 from dcsim.schema import StrictModel, read_yaml, validate_model
 
-ENV_ALIASES = {
-    "datacenter": "dcsim/Datacenter-v0",
-    "cooling": "dcsim/Cooling-v0",
-    "powercap": "dcsim/PowerCap-v0",
-    "power-cap": "dcsim/PowerCap-v0",
-    "flowsplit": "dcsim/FlowSplit-v0",
-    "flow-split": "dcsim/FlowSplit-v0",
-    "placement": "dcsim/Placement-v0",
-}
-
 
 def env_ids() -> dict[str, str]:
     from dcsim.envs import ENV_IDS
@@ -54,15 +43,19 @@ def env_ids() -> dict[str, str]:
 
 
 def resolve_env_id(name: str) -> str:
-    """'dcsim/Cooling-v0', 'Cooling-v0' or 'cooling' -> 'dcsim/Cooling-v0'."""
+    """'dcsim/Cooling-v0', 'Cooling-v0', 'cooling' -> 'dcsim/Cooling-v0' ('power-cap' too)."""
     ids = env_ids()
     if name in ids:
         return name
-    if f"dcsim/{name}" in ids:
-        return f"dcsim/{name}"
-    key = name.lower().removeprefix("dcsim/").removesuffix("-v0")
-    if key in ENV_ALIASES:
-        return ENV_ALIASES[key]
+
+    def key(n: str) -> str:  # 'dcsim/Power-Cap-v0', 'powercap', 'power_cap' -> 'powercap'
+        return (
+            n.lower().removeprefix("dcsim/").removesuffix("-v0").replace("-", "").replace("_", "")
+        )
+
+    for env_id in ids:
+        if key(env_id) == key(name):
+            return env_id
     raise InputError(f"unknown env '{name}'; expected one of: {', '.join(ids)}", field="env")
 
 
@@ -126,7 +119,7 @@ def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | No
     loaded = load_scenario(path, overrides)
     sc = loaded.scenario
     src = str(loaded.source) if loaded.source else None
-    mapper = getattr(env_class(env_id), "scenario_kwargs", None) or _LEGACY_SCENARIO.get(env_id)
+    mapper = getattr(env_class(env_id), "scenario_kwargs", None)
     if mapper is None:
         raise InputError(
             f"{env_id} does not read dcsim scenarios; pass a task file (env:, kwargs:, reward:), "
@@ -135,43 +128,6 @@ def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | No
             field="env",
         )
     return EnvSpec(env_id, mapper(loaded, overrides), sc.name, src, sc.seed, sc.description)
-
-
-def _legacy_cooling(loaded: Any, overrides: Any) -> dict[str, Any]:
-    """TRANSITIONAL (issue 11): moves to CoolingEnv.scenario_kwargs."""
-    from dcsim.hardware import get_profile
-
-    sc = loaded.scenario
-    prof = get_profile(sc.cluster.hardware)
-    n_acc = sc.cluster.servers * (sc.cluster.accelerators_per_server or prof.server.accelerators)
-    r = sc.reward
-    return {
-        "n_accelerators": n_acc,
-        "accelerators_per_rack": sc.cluster.servers_per_rack * (n_acc // sc.cluster.servers),
-        "hardware": sc.cluster.hardware,
-        "cooling": sc.cooling.model_dump(mode="json"),
-        "climate": sc.climate.model_dump(mode="json"),
-        "dt_s": sc.time.dt_s,
-        "episode_steps": sc.time.steps,
-        "reward_weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
-    }
-
-
-def _legacy_placement(loaded: Any, overrides: Any) -> dict[str, Any]:
-    """TRANSITIONAL (issue 11): moves to PlacementEnv.scenario_kwargs."""
-    sc = loaded.scenario
-    topo = sc.cluster.topology
-    if isinstance(topo, str) and not Path(topo).is_absolute():
-        cand = loaded.base_dir / topo
-        topo = str(cand) if cand.is_file() else topo
-    kwargs: dict[str, Any] = {"topology": topo, "hardware": sc.cluster.hardware}
-    routing = getattr(sc.workload, "routing", None)
-    if routing:
-        kwargs["routing"] = routing
-    return kwargs
-
-
-_LEGACY_SCENARIO = {"dcsim/Cooling-v0": _legacy_cooling, "dcsim/Placement-v0": _legacy_placement}
 
 
 def load_spec(
@@ -224,9 +180,8 @@ def load_spec(
 def build_env(spec: EnvSpec) -> Any:
     """Instantiate the env; constructor errors become InputErrors naming the source file."""
     cls = env_class(spec.env_id)
-    kwargs = _legacy_kwargs(cls, spec.kwargs)
     try:
-        return cls(**kwargs)
+        return cls(**spec.kwargs)
     except InputError as exc:
         if exc.file is None:
             exc.file = spec.source
@@ -238,56 +193,7 @@ def build_env(spec: EnvSpec) -> Any:
         ) from None
 
 
-def _legacy_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """TRANSITIONAL (issue 11): an env not yet on the contract that names its weights `weights`."""
-    if hasattr(cls, "Kwargs") or "reward_weights" not in kwargs:
-        return kwargs
-    if "weights" in inspect.signature(cls.__init__).parameters:
-        kwargs = dict(kwargs)
-        kwargs["weights"] = kwargs.pop("reward_weights")
-    return kwargs
-
-
 # ------------------------------------------------------------------ episodes
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float | np.floating | np.integer) and not isinstance(v, bool)
-
-
-def _legacy_agg_kind(key: str) -> str:
-    """How a per-step metric becomes an episode metric: energy/carbon/water add up,
-    peaks take the max, everything else is averaged over steps."""
-    if key.endswith("_per_kwh"):
-        return "mean"
-    if key.endswith(("_kwh", "_kg", "_l", "_j")) or key in ("water_l",):
-        return "sum"
-    if key.endswith(("_peak", "_total")) or key.startswith("max_") or key == "inlet_max_c":
-        return "max"
-    return "mean"
-
-
-class _LegacyEpisode:
-    """TRANSITIONAL (issue 11): suffix-guessed aggregation for envs without `METRICS`."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.maxs: dict[str, float] = {}
-        self.n = 0
-
-    def add(self, values: dict[str, Any]) -> None:
-        self.n += 1
-        for k, v in values.items():
-            if _is_number(v) and k != "t_s":
-                self.sums[k] = self.sums.get(k, 0.0) + float(v)
-                self.maxs[k] = max(self.maxs.get(k, -math.inf), float(v))
-
-    def result(self) -> dict[str, float]:
-        out = {}
-        for k, s in self.sums.items():
-            kind = _legacy_agg_kind(k)
-            out[k] = s if kind == "sum" else (self.maxs[k] if kind == "max" else s / self.n)
-        return out
-
-
 def run_episode(
     env: Any,
     agent: Any,
@@ -299,12 +205,8 @@ def run_episode(
     `REWARD` term marked `violation` is negative), summed reward terms (`r_<term>`) and the
     env's metrics aggregated as its `METRICS` declare."""
     uw = env.unwrapped
-    metrics = getattr(uw, "METRICS", None)
-    episode: Any = Episode(metrics) if metrics is not None else _LegacyEpisode()
-    if hasattr(uw, "REWARD"):
-        violation_terms = tuple(t.name for t in uw.REWARD if t.violation)
-    else:  # TRANSITIONAL (issue 11)
-        violation_terms = ("violation", "over_budget", "brake")
+    episode = Episode(uw.METRICS)
+    violation_terms = tuple(t.name for t in uw.REWARD if t.violation)
     obs, _ = env.reset(seed=seed)
     agent.reset()
     total = 0.0
