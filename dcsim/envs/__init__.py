@@ -1,4 +1,8 @@
-"""Gymnasium environments. Importing dcsim.envs registers every env id."""
+"""Gymnasium environments. Importing dcsim.envs registers every env id.
+
+Every env follows `dcsim.envs.contract`: `Kwargs` (pydantic), `reward_weights`, declared
+observation `features` and `METRICS` with their episode aggregation.
+"""
 
 from __future__ import annotations
 
