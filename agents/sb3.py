@@ -130,7 +130,7 @@ class SB3Agent:
     def load(cls, algo: str, path: str | Path, env: Any | None = None) -> SB3Agent:
         p = Path(path)
         if not p.is_file():
-            raise InputError("model file not found", file=str(p))
+            raise InputError("model file not found", file=str(p), field="agent")
         warnings.warn(PICKLE_WARNING, UserWarning, stacklevel=2)
         try:
             model = _algo_class(algo).load(str(p), env=env, device="cpu")

@@ -163,7 +163,7 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
 def parse_override(text: str) -> tuple[str, Any]:
     """'a.b=value' -> ('a.b', YAML-parsed value)."""
     if "=" not in text:
-        raise InputError(f"override '{text}' must look like key.path=value")
+        raise InputError(f"override '{text}' must look like key.path=value", field="--set")
     key, raw = text.split("=", 1)
     try:
         value = yaml.safe_load(raw)

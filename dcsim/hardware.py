@@ -143,4 +143,6 @@ def get_profile(name: str) -> HardwareProfile:
     for key, prof in cat.items():
         if key.lower() == name.lower():
             return prof
-    raise InputError(f"unknown hardware '{name}'; expected one of: {', '.join(cat)}")
+    raise InputError(
+        f"unknown hardware '{name}'; expected one of: {', '.join(cat)}", field="hardware"
+    )

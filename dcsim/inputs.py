@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
@@ -23,12 +24,17 @@ def file_digest(path: Path) -> str:
         st = os.stat(path)
     except OSError:
         return "missing"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a file"
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
     if key not in _CACHE:
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        try:
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return "unreadable"  # the loader that reads it reports the error
         _CACHE[key] = "sha256:" + h.hexdigest()
     return _CACHE[key]
 
@@ -62,7 +68,7 @@ def input_digests(loaded: LoadedScenario, agent: str | None = None) -> dict[str,
     if agent and ":" in agent:
         model = Path(agent.split(":", 1)[1])
         out["agent"] = file_digest(model)
-        norm = model.with_name("obs_norm.json")
+        norm = model.parent / "obs_norm.json"
         if norm.is_file():
             out["agent.obs_norm"] = file_digest(norm)
     return out

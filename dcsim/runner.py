@@ -179,10 +179,15 @@ def run_scenario(
 
     ``on_start(label, steps)`` is called once the scenario is valid, before the first step.
     """
-    from dcsim.config import load_scenario
+    from dcsim.config import blame_override, load_scenario
 
     loaded = load_scenario(scenario, overrides)
     n = steps or loaded.scenario.time.steps
     if on_start:
         on_start(f"{loaded.scenario.name} [{agent}]", n)
-    return run_and_write(loaded, Path(out), agent, n, seed, on_step=on_step, plot=plot)
+    try:
+        return run_and_write(loaded, Path(out), agent, n, seed, on_step=on_step, plot=plot)
+    except InputError as exc:  # found while building: a --set value may be the culprit
+        if overrides and exc.file == str(loaded.source):
+            raise blame_override(exc, overrides) from None
+        raise

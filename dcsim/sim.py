@@ -25,6 +25,7 @@ from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
 from dcsim.network import dp_allreduce, load_topology
 from dcsim.network.accelerator import AcceleratorNetwork
+from dcsim.network.topology import list_presets, resolve_topology_path
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w, switch_power_w
 from dcsim.workload import (
     comm_activity,
@@ -123,7 +124,18 @@ class Simulation:
         # the accelerator's own NICs and scale-up domain (hardware profile) shape the fabric
         self.accel_net = AcceleratorNetwork.from_profile(self.profile, self.acc_per_server)
         if isinstance(topo, str):
-            topo = resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR)
+            name, topo = (
+                topo,
+                resolve_topology_path(resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR)),
+            )
+            if not topo.is_file():  # name the scenario field; errors inside name the topology file
+                presets = ", ".join(p.stem for p in list_presets())
+                raise InputError(
+                    f"topology '{name}' not found next to the scenario, in the current directory "
+                    f"or among the bundled presets ({presets})",
+                    file=src,
+                    field="cluster.topology",
+                )
             self.fabric = load_topology(topo, self.accel_net)  # errors name the topology file
         else:
             with input_context(src, "cluster.topology"):

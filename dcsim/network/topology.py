@@ -825,7 +825,15 @@ def load_topology(source: str | Path | dict[str, Any] | Any, accelerator: Any = 
     """
     file = None
     if isinstance(source, (str, Path)):
+        name = source
         source = resolve_topology_path(source)
+        if not Path(source).is_file():
+            presets = ", ".join(p.stem for p in list_presets())
+            raise InputError(
+                f"topology '{name}' not found: expected a YAML path or a bundled preset "
+                f"({presets})",
+                field="topology",
+            )
         file = str(source)
         data = read_yaml(source)
         cfg = parse_topology(data, file=file)
