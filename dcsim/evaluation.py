@@ -163,7 +163,9 @@ def load_spec(
         )
     if "reward_weights" in task.kwargs:
         raise InputError(
-            "reward weights go in the task's `reward:` section", file=scenario, field="kwargs"
+            "reward weights go in the task's `reward:` section",
+            file=scenario,
+            field="kwargs.reward_weights",
         )
     kwargs = dict(task.kwargs)
     if overrides:

@@ -319,3 +319,13 @@ def test_scenario_reward_block_and_reward_override_reach_datacenter() -> None:
     with pytest.raises(InputError) as e:
         load_spec(None, "datacenter", overrides=small, reward={"energi": 1.0}).make()
     assert e.value.field == "reward.energi"
+
+
+def test_task_weights_have_one_place(tmp_path) -> None:
+    from dcsim.evaluation import load_spec
+
+    task = tmp_path / "t.yaml"
+    task.write_text("env: dcsim/FlowSplit-v0\nkwargs: {reward_weights: {time: 2.0}}\n")
+    with pytest.raises(InputError) as e:
+        load_spec(str(task))
+    assert e.value.field == "kwargs.reward_weights" and e.value.file == str(task)

@@ -12,7 +12,7 @@ An env class declares, once:
   heuristics read physical values back with `physical()`;
 - `METRICS`: the numeric entries of `info["metrics"]` (`Metric`) with how an episode
   aggregates them (`sum`, `mean`, `max`, or `none` for stamps such as `t_s`); `Episode`
-  applies that declaration.
+  applies that declaration;
 - optionally `scenario_kwargs(loaded, overrides) -> dict`, a classmethod mapping a dcsim
   scenario (`dcsim.config.LoadedScenario` and its `--set` overrides) onto constructor
   arguments, for envs a scenario can drive (`dcsim evaluate scenario.yaml --env ...`).
