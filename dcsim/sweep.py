@@ -7,7 +7,7 @@ the sweep file and parameter) -> `run_sweep` executes the missing runs with the 
 
 Layout of a sweep directory `<out>/<sweep name>/`:
     sweep.json               the resolved plan (parameters, runs and their values)
-    index.csv                one row per run, rewritten atomically as runs finish
+    index.csv                one row per run; finished runs append their row, compacted at the end
     runs/<run_id>/           config.resolved.yaml, manifest.json, summary.json, timeseries.csv
 
 Design for determinism and resume (issue 8): workers only compute; the parent process writes
@@ -645,14 +645,30 @@ def index_text(outcomes: list[RunOutcome], params: list[str]) -> str:
     return buf.getvalue()
 
 
+def append_index_row(path: Path, outcome: RunOutcome, params: list[str]) -> None:
+    """Append one finished run's row with a single O_APPEND write (O(1) per run, not O(n)).
+
+    The header and column order come from the same `RunOutcome.row` the full index uses.
+    """
+    line = csv_text([outcome.row(params)]).split("\n", 1)[1]
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def read_index(sweep_dir: Path) -> list[dict[str, str]]:
-    """index.csv rows as dicts of strings."""
+    """index.csv rows as dicts of strings, one per run (a later row of a run id wins)."""
     p = Path(sweep_dir) / "index.csv"
     if not p.is_file():
         raise InputError("no index.csv here; is this a sweep directory?", file=str(sweep_dir))
     try:
         with p.open(newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
+            rows = list(csv.DictReader(fh))
+        latest = {r.get("run_id"): r for r in rows}  # dict keeps first-seen order
+        return list(latest.values())
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"index.csv is not a readable CSV ({exc})", file=str(p)) from None
     except OSError as exc:
@@ -943,8 +959,10 @@ def run_sweep(
 ) -> SweepResult:
     """Execute a planned sweep into `<out>/<name>/`; with resume, reuse complete run directories.
 
-    index.csv is rewritten atomically after every run, so an interrupted sweep (Ctrl-C,
-    SIGKILL) leaves an accurate index of what is done; KeyboardInterrupt is re-raised after
+    index.csv is written at the start (one row per run, `pending` where not done), each
+    finished run appends its row (one O_APPEND write: the index costs O(n), not O(n^2)), and
+    the end (or Ctrl-C) compacts it to one row per run. After a SIGKILL it may hold a run
+    twice; `read_index` keeps the last row of each run. KeyboardInterrupt is re-raised after
     the index is written.
     """
     check_executor(executor)
@@ -1002,7 +1020,7 @@ def run_sweep(
                         o.status, o.error = "failed", res.error
                         counts["failed"] += 1
                     counts["done"] += 1
-                    flush()
+                    append_index_row(sweep_dir / "index.csv", o, params)
                     if report:
                         report(f"run {counts['done']}")
                     if on_progress:

@@ -352,3 +352,36 @@ def test_a_different_plan_in_the_same_directory_is_refused(tmp_path):
     forced = runner.invoke(app, ["sweep", str(f), "--out", str(out), "steps=4", "--force"])
     assert forced.exit_code == 0, forced.output
     assert (sweep_dir / "sweep.json").read_bytes() != before["sweep.json"]
+
+
+# ------------------------------------------------- index.csv is appended, not rewritten (14.5)
+def test_index_is_appended_per_run_and_compacted_once(tmp_path, monkeypatch):
+    writes: list[str] = []
+    real = sweep_mod.atomic_write_text
+
+    def counting(path, text):
+        if Path(path).name == "index.csv":
+            writes.append(text)
+        real(path, text)
+
+    monkeypatch.setattr(sweep_mod, "atomic_write_text", counting)
+    plan = plan_sweep(write_sweep(tmp_path))
+    appended: list[str] = []
+    real_append = sweep_mod.append_index_row
+    monkeypatch.setattr(
+        sweep_mod,
+        "append_index_row",
+        lambda p, o, params: (appended.append(o.spec.run_id), real_append(p, o, params)),
+    )
+    sweep_mod.run_sweep(plan, tmp_path / "out")
+    assert len(writes) == 2  # the initial index and the final compaction, whatever the size
+    assert sorted(appended) == sorted(r.run_id for r in plan.runs)
+    rows = sweep_mod.read_index(tmp_path / "out" / plan.name)
+    assert [r["run_id"] for r in rows] == [r.run_id for r in plan.runs]
+    assert {r["status"] for r in rows} == {"complete"}
+
+
+def test_read_index_keeps_the_last_row_of_a_run(tmp_path):
+    (tmp_path / "index.csv").write_text("run_id,status\na,pending\nb,pending\na,complete\n")
+    rows = sweep_mod.read_index(tmp_path)
+    assert [(r["run_id"], r["status"]) for r in rows] == [("a", "complete"), ("b", "pending")]
