@@ -124,19 +124,16 @@ class Simulation:
         # the accelerator's own NICs and scale-up domain (hardware profile) shape the fabric
         self.accel_net = AcceleratorNetwork.from_profile(self.profile, self.acc_per_server)
         if isinstance(topo, str):
-            name, topo = (
-                topo,
-                resolve_topology_path(resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR)),
-            )
-            if not topo.is_file():  # name the scenario field; errors inside name the topology file
+            path = resolve_topology_path(resolve_path(topo, loaded.base_dir, TOPOLOGY_DIR))
+            if not path.is_file():  # name the scenario field; errors inside name the topology file
                 presets = ", ".join(p.stem for p in list_presets())
                 raise InputError(
-                    f"topology '{name}' not found next to the scenario, in the current directory "
+                    f"topology '{topo}' not found next to the scenario, in the current directory "
                     f"or among the bundled presets ({presets})",
                     file=src,
                     field="cluster.topology",
                 )
-            self.fabric = load_topology(topo, self.accel_net)  # errors name the topology file
+            self.fabric = load_topology(path, self.accel_net)  # errors name the topology file
         else:
             with input_context(src, "cluster.topology"):
                 self.fabric = load_topology(topo, self.accel_net)

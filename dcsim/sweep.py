@@ -782,7 +782,7 @@ def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterat
                     queue.popleft()
                 if not inflight:
                     break
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                done, _running = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     s = inflight.pop(fut)
                     try:
