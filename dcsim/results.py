@@ -9,6 +9,7 @@ interrupted run leaves no half-written results under the final name.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -123,22 +125,40 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_partials(folder: Path) -> int:
-    """Delete temp folders (partial runs, replaced runs) in `folder` whose process is dead.
+@functools.cache
+def _host_hash() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
-    SIGKILL skips every cleanup, so whoever next writes into the folder does it. Temp
-    folder names carry their creator's pid: `.<run>.partial-<pid>-*`, `.<run>.old-<pid>-*`.
+
+def owner_tag() -> str:
+    """`<pid>@<host hash>`: who owns a temp folder, so cleanup on a shared filesystem can tell
+    a dead local process from a live process on another machine (or in another container)."""
+    return f"{os.getpid()}@{_host_hash()}"
+
+
+def remove_stale_partials(folder: Path) -> int:
+    """Delete temp folders (partial runs, replaced runs) in `folder` whose owner is provably dead.
+
+    SIGKILL skips every cleanup, so whoever next writes into the folder does it. Temp folder
+    names carry their creator: `.<run>.partial-<pid>@<host>-*`, `.<run>.old-<pid>@<host>-*`.
+    A folder from another host is never touched (its pid means nothing here); a live or
+    unknowable pid keeps the folder.
     """
     removed = 0
+    here = owner_tag().split("@", 1)[1]
     for p in folder.glob(".*-*"):
         for kind in (".partial-", ".old-"):
             if kind in p.name:
                 break
         else:
             continue
+        owner = p.name.rsplit(kind, 1)[1].split("-", 1)[0]
+        pid_text, _, host = owner.partition("@")
+        if host and host != here:
+            continue
         try:
-            pid = int(p.name.rsplit(kind, 1)[1].split("-", 1)[0])
-        except (IndexError, ValueError):
+            pid = int(pid_text)
+        except ValueError:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
             shutil.rmtree(p, ignore_errors=True)
@@ -169,7 +189,7 @@ class RunWriter:
             remove_stale_partials(final_dir.parent)
             self.tmp_dir = Path(
                 tempfile.mkdtemp(
-                    prefix=f".{final_dir.name}.partial-{os.getpid()}-", dir=final_dir.parent
+                    prefix=f".{final_dir.name}.partial-{owner_tag()}-", dir=final_dir.parent
                 )
             )
         except OSError as exc:
@@ -200,7 +220,8 @@ class RunWriter:
         if self.final_dir.exists():
             trash = Path(
                 tempfile.mkdtemp(
-                    prefix=f".{self.final_dir.name}.old-{os.getpid()}-", dir=self.final_dir.parent
+                    prefix=f".{self.final_dir.name}.old-{owner_tag()}-",
+                    dir=self.final_dir.parent,
                 )
             )
             os.replace(self.final_dir, trash / "old")

@@ -1,0 +1,45 @@
+"""Stale temp folders are removed only when their owner is provably dead (issue 14.4)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dcsim.results import RunWriter, owner_tag, remove_stale_partials
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_a_dead_local_owner_is_cleaned(tmp_path: Path) -> None:
+    host = owner_tag().split("@")[1]
+    stale = tmp_path / f".run.partial-{_dead_pid()}@{host}-abc123"
+    stale.mkdir()
+    assert remove_stale_partials(tmp_path) == 1 and not stale.exists()
+
+
+def test_a_live_owner_is_kept(tmp_path: Path) -> None:
+    host = owner_tag().split("@")[1]
+    live = tmp_path / f".run.partial-{os.getppid()}@{host}-abc123"
+    live.mkdir()
+    assert remove_stale_partials(tmp_path) == 0 and live.exists()
+
+
+def test_another_hosts_folder_is_never_touched(tmp_path: Path) -> None:
+    # the pid is dead here, but it belongs to another machine sharing the filesystem
+    other = tmp_path / f".run.partial-{_dead_pid()}@deadbeef-abc123"
+    if owner_tag().endswith("@deadbeef"):
+        other = tmp_path / f".run.partial-{_dead_pid()}@cafef00d-abc123"
+    other.mkdir()
+    assert remove_stale_partials(tmp_path) == 0 and other.exists()
+
+
+def test_run_writer_names_its_temp_folder_with_its_owner(tmp_path: Path) -> None:
+    with RunWriter(tmp_path / "final") as w:
+        assert f".partial-{owner_tag()}-" in w.tmp_dir.name
+        w.abort()
