@@ -166,6 +166,20 @@ def remove_stale_partials(folder: Path) -> int:
     return removed
 
 
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Atomically swap two existing paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
 def output_error(exc: OSError, where: Path) -> InputError:
     """An OSError while writing results as a one-line InputError (read-only, full disk, a file
     where a folder should be): the user fixes `--out`, not the code."""
@@ -217,7 +231,10 @@ class RunWriter:
         os.chmod(
             self.tmp_dir, 0o777 & ~umask
         )  # mkdtemp makes 0700; a finished run is as readable as any folder
-        if self.final_dir.exists():
+        if self.final_dir.exists() and exchange_paths(self.tmp_dir, self.final_dir):
+            # atomic swap: readers see the old run or the new one, never neither
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        elif self.final_dir.exists():  # no renameat2 (not Linux): a brief gap between renames
             trash = Path(
                 tempfile.mkdtemp(
                     prefix=f".{self.final_dir.name}.old-{owner_tag()}-",

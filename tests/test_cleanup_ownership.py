@@ -43,3 +43,25 @@ def test_run_writer_names_its_temp_folder_with_its_owner(tmp_path: Path) -> None
     with RunWriter(tmp_path / "final") as w:
         assert f".partial-{owner_tag()}-" in w.tmp_dir.name
         w.abort()
+
+
+def test_rerun_swaps_the_run_directory_atomically(tmp_path: Path) -> None:
+    from dcsim.results import exchange_paths
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "which").write_text("a")
+    (b / "which").write_text("b")
+    if not exchange_paths(a, b):
+        import pytest
+
+        pytest.skip("renameat2 RENAME_EXCHANGE not available")
+    assert (a / "which").read_text() == "b" and (b / "which").read_text() == "a"
+    final = tmp_path / "run"
+    for content in ("first", "second"):
+        with RunWriter(final) as w:
+            w.write_text("summary.json", content)
+            w.commit()
+    assert (final / "summary.json").read_text() == "second"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]
