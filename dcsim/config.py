@@ -76,6 +76,7 @@ class PowerConfig(StrictModel):
         if cap is not None and cap < v:  # else agents could never hold the scenario's cap
             raise ValueError(f"must be at most power.cap_frac ({cap})")
         return v
+
     ups_efficiency: float = Field(
         0.96,
         gt=0.5,
