@@ -130,6 +130,18 @@ def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | No
     return EnvSpec(env_id, mapper(loaded, overrides), sc.name, src, sc.seed, sc.description)
 
 
+def refuse_non_task(data: object, source: str | Path) -> None:
+    """A sweep, fabric or hardware file given to train/evaluate/compare: say what it is."""
+    from dcsim.validate import USED_BY, guess_kind
+
+    kind = guess_kind(data)
+    if kind not in ("scenario", "task"):
+        raise InputError(
+            f"this is not a scenario or task file; it looks like {USED_BY[kind]}",
+            file=str(source),
+        )
+
+
 def load_spec(
     scenario: str | None = None,
     env: str | None = None,
@@ -147,6 +159,7 @@ def load_spec(
         if not p.is_file():
             p = find_bundled("scenarios", p, ("", "tasks")) or p
         raw = read_yaml(p)
+        refuse_non_task(raw, p)
         if isinstance(raw, dict) and "env" in raw:
             data, scenario = raw, str(p)
     if data is None:
