@@ -598,8 +598,8 @@ def cooling_year(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Annual (hourly) PUE, WUE, carbon and economizer hours of the cooling plant at a constant IT load."""
-    from dcsim.viz.cooling import plot_period
     from dcsim.cooling_study import plant_year
+    from dcsim.viz.cooling import plot_period
 
     year = plant_year(
         climate,

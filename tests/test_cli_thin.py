@@ -50,9 +50,9 @@ def expected_defaults():
     from dcsim.rl import DEFAULT_TIMESTEPS
     from dcsim.runner import simulate
     from dcsim.sweep import run_sweep
-    from dcsim.viz.sweep import plot_path
     from dcsim.training import train
     from dcsim.validate import validate_file
+    from dcsim.viz.sweep import plot_path
 
     coll, period, tr = sig(collective_time), sig(simulate_period), sig(train)
     polca = ("reproduce", "polca")

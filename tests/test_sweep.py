@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 import dcsim.sweep as sweep_mod
 from dcsim.cli import app
 from dcsim.errors import InputError
-from dcsim.results import run_id
 from dcsim.sweep import (
     expand_points,
     load_sweep,
