@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcsim.config import LoadedScenario
+from dcsim.config import BYTES_PER_STEP, MAX_STEPS_IN_MEMORY, LoadedScenario
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
 from dcsim.results import (
@@ -90,6 +90,12 @@ def simulate(
     sc = loaded.scenario
     seed = check_seed(sc.seed if seed is None else seed)
     n = steps or sc.time.steps
+    if n > MAX_STEPS_IN_MEMORY and not sc.time.allow_long_runs:
+        raise InputError(
+            f"{n:,} steps would hold ~{n * BYTES_PER_STEP / 1e9:.0f} GB of records in memory "
+            f"(limit {MAX_STEPS_IN_MEMORY:,}); set time.allow_long_runs: true to go on",
+            field="steps",
+        )
     env = DatacenterEnv(loaded, steps=n)
     pol = make_agent(agent, env)
     obs, _ = env.reset(seed=seed)

@@ -240,3 +240,20 @@ def test_set_errors_name_the_command_line_not_the_scenario_file(override, field)
     assert f"command line (--set {override})" in res.output
     assert f"field '{field}'" in res.output
     assert "default.yaml" not in res.output
+
+
+# --------------------------------------------------------- steps held in memory (issue 14.5)
+@pytest.mark.parametrize(
+    "args",
+    [["--set", "time.steps=2000000", "--steps", "2"], ["--steps", "2000000"]],
+)
+def test_runs_over_the_memory_cap_are_refused_up_front(args):
+    res = CliRunner().invoke(app, ["run", *args, "--json"])
+    assert res.exit_code == 2, res.output
+    assert "GB of records in memory" in res.output and "allow_long_runs" in res.output
+
+
+def test_the_memory_cap_is_overridable(tmp_path):
+    from dcsim.config import TimeConfig
+
+    assert TimeConfig(steps=2_000_000, allow_long_runs=True).steps == 2_000_000
