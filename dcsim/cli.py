@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -929,6 +930,9 @@ def plot(
         console.print(
             f"  non-dominated: {p['label']}  ({x}={p[x]:.4g}, {y}={p[y]:.4g})", markup=False
         )
+    for k, names in info.get("labels", {}).items():
+        for short_label, value in names.items():
+            console.print(f"  {short_label} = {k}: {json.dumps(value)}", markup=False)
 
 
 # ---------------------------------------------------------------- topology / collective (network)

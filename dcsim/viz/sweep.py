@@ -148,14 +148,53 @@ def load_sweep_table(
         }
     else:  # fall back: dotted columns are parameters
         params = [k for k in (rows[0] if rows else {}) if "." in k]
-        order = {k: list(dict.fromkeys(r[k] for r in rows)) for k in params}
+        order = {k: list(dict.fromkeys(_canonical(r[k]) for r in rows)) for k in params}
+    for r in rows:  # one spelling per value: mappings with sorted keys, as in sweep.json
+        for k in params:
+            if k in r:
+                r[k] = _canonical(r[k])
     return params, rows, order
+
+
+def _canonical(text: str) -> str:
+    """A JSON mapping or list from index.csv re-spelled with sorted keys (one spelling per value)."""
+    if text[:1] in "{[":
+        try:
+            return json.dumps(json.loads(text), sort_keys=True)
+        except ValueError:
+            return text
+    return text
+
+
+def value_labels(params: list[str], order: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    """Short stable labels of mapping/list parameter values: the mapping's `name` when every
+    value has a distinct one, else `<param>#<i>` in plan order; scalars keep their short form."""
+    out: dict[str, dict[str, str]] = {}
+    for k in params:
+        vals = order.get(k, [])
+        parsed = [json.loads(v) if v[:1] in "{[" else None for v in vals]
+        if not any(isinstance(p, dict | list) for p in parsed):
+            continue
+        names = [p.get("name") if isinstance(p, dict) else None for p in parsed]
+        if all(isinstance(n, str) and n for n in names) and len(set(names)) == len(names):
+            out[k] = {v: str(n) for v, n in zip(vals, names, strict=True)}
+        else:
+            out[k] = {v: f"{k.split('.')[-1]}#{i + 1}" for i, v in enumerate(vals)}
+    return out
+
+
+def _flow(text: str) -> str:
+    """A JSON value as a one-line YAML flow mapping (how a user writes it in a sweep file)."""
+    try:
+        return yaml.safe_dump(json.loads(text), default_flow_style=True, width=10**6).strip()
+    except ValueError:
+        return text
 
 
 def _csv_value(v: Any) -> str:
     """How index.csv spells a parameter value (csv_text writes floats with 10 digits)."""
     if isinstance(v, dict | list):
-        return json.dumps(v)
+        return json.dumps(v, sort_keys=True)
     if isinstance(v, float):
         return f"{v:.10g}"
     return str(v)
@@ -187,17 +226,32 @@ def plot_sweep(
     ok = np.isfinite(ys)
     varying = [k for k in params if len({r[k] for r in done}) > 1] or params
     pairs = [(x, y)] + ([(x, y2)] if y2 and y2 != y else [])
+    names = value_labels(params, order)
+
+    def lab(k: str, v: str) -> str:
+        return names.get(k, {}).get(v) or _short(v)
+
+    legend_lines = [f"{lbl} = {k}: {_flow(v)}" for k, m in names.items() for v, lbl in m.items()]
 
     n_p = len(params)
     ncols = min(max(n_p, 2), 4)
     nrows_p = math.ceil(n_p / ncols) if n_p else 0
-    fig = plt.figure(figsize=(4.2 * ncols + 1.5, 6.0 + 3.4 * nrows_p), constrained_layout=True)
-    gs = fig.add_gridspec(1 + nrows_p, ncols, height_ratios=[1.9] + [1.0] * nrows_p)
+    n_leg = len(legend_lines)
+    fig = plt.figure(
+        figsize=(4.2 * ncols + 1.5, 6.0 + 3.4 * nrows_p + 0.22 * n_leg), constrained_layout=True
+    )
+    gs = fig.add_gridspec(
+        1 + nrows_p + (1 if n_leg else 0),
+        ncols,
+        height_ratios=[1.9] + [1.0] * nrows_p + ([0.07 * n_leg + 0.05] if n_leg else []),
+    )
     top = gs[0, :].subgridspec(1, len(pairs))
     fronts = []
     for j, (mx, my) in enumerate(pairs):
         ax = fig.add_subplot(top[0, j])
-        fronts.append(_pareto_panel(ax, done, mx, my, params, order, varying, legend=(j == 0)))
+        fronts.append(
+            _pareto_panel(ax, done, mx, my, params, order, varying, legend=(j == 0), lab=lab)
+        )
     title = f"sweep {sweep_dir.name}: {len(done)} runs"
     if n_failed or n_pending:
         title += f" ({n_failed} failed, {n_pending} pending: not shown)"
@@ -205,8 +259,21 @@ def plot_sweep(
     fig.suptitle(title + "\n" + fabric_facts(done, params), fontsize=11)
     for p_i, k in enumerate(params):
         axp = fig.add_subplot(gs[1 + p_i // ncols, p_i % ncols])
-        _effect_panel(axp, k, done, ys, ok, order.get(k, []))
+        _effect_panel(axp, k, done, ys, ok, order.get(k, []), lambda v, k=k: lab(k, v))
         axp.set_ylabel(label(y) if p_i % ncols == 0 else "")
+    if n_leg:  # what each short label stands for, in full
+        axl = fig.add_subplot(gs[-1, :])
+        axl.axis("off")
+        axl.text(
+            0.0,
+            1.0,
+            "labels:\n" + "\n".join(legend_lines),
+            va="top",
+            ha="left",
+            fontsize=7.5,
+            family="monospace",
+            wrap=True,
+        )
     png = Path(out) if out else sweep_dir / "sweep.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
@@ -219,6 +286,7 @@ def plot_sweep(
         "pending": n_pending,
         "pareto": fronts[0],
         "pareto_y2": fronts[1] if len(fronts) > 1 else [],
+        "labels": {k: {lbl: json.loads(v) for v, lbl in m.items()} for k, m in names.items()},
     }
 
 
@@ -263,15 +331,21 @@ def _pareto_panel(
     order: dict[str, list[str]],
     varying: list[str],
     legend: bool,
+    lab: Any = None,
 ) -> list[dict[str, Any]]:
-    """Scatter of all runs; the non-dominated ones outlined, joined and labelled."""
+    """Scatter of all runs; the non-dominated ones outlined, joined and numbered (the numbers
+    are explained in a box, so labels never overlap). Runs at the same spot are spread sideways
+    by a few points, so a colour in the legend is never hidden under another."""
+    from matplotlib.transforms import offset_copy
+
+    lab = lab or (lambda _k, v: _short(v))
     xs = np.array([float(r[x] or "nan") for r in done])
     ys = np.array([float(r[y] or "nan") for r in done])
     ok = np.isfinite(xs) & np.isfinite(ys)
     front = pareto_mask(np.where(ok, xs, np.inf), np.where(ok, ys, np.inf)) & ok
 
     def run_label(r: dict[str, str]) -> str:
-        text = " | ".join(_short(r[k]) for k in varying)
+        text = " | ".join(lab(k, r[k]) for k in varying)
         if r.get("exposed_comm_share"):  # the fabric's share of this run's step time
             text += f" ({float(r['exposed_comm_share']):.0%} comm)"
         return text
@@ -283,6 +357,22 @@ def _pareto_panel(
     markers = ["o", "s", "^", "D", "v", "P"]
     c_cats = order.get(c_key, []) if c_key else []
     c_num = _numeric([r[c_key] for r in done]) if c_key else None
+    # Runs within 1 % of both axis spans of each other share a cell and are spread sideways.
+    spans = [float(np.ptp(v[ok])) if ok.any() else 0.0 for v in (xs, ys)]
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i in np.flatnonzero(ok).tolist():
+        cell = tuple(
+            int(round(v[i] / (0.01 * sp))) if sp > 0 else 0
+            for v, sp in zip((xs, ys), spans, strict=True)
+        )
+        cells.setdefault(cell, []).append(i)  # type: ignore[arg-type]
+    dx = {i: 0.0 for i in range(len(done))}
+    n_shared = 0
+    for members in cells.values():
+        if len(members) > 1:
+            n_shared += len(members)
+            for j, i in enumerate(members):
+                dx[i] = (j - (len(members) - 1) / 2) * 8.0  # points
     for i, r in enumerate(done):
         if not ok[i]:
             continue
@@ -303,25 +393,42 @@ def _pareto_panel(
             ys[i],
             color=color,
             marker=mk,
-            s=80 if front[i] else 28,
-            edgecolors="black" if front[i] else "none",
-            linewidths=1.4,
-            alpha=1.0 if front[i] else 0.5,
+            s=80 if front[i] else 36,
+            edgecolors="black" if front[i] else "0.3",
+            linewidths=1.4 if front[i] else 0.5,
+            alpha=1.0 if front[i] else 0.75,
             zorder=3 if front[i] else 2,
+            transform=offset_copy(ax.transData, fig=ax.figure, x=dx[i], y=0, units="points"),
         )
     fi = np.flatnonzero(front)
     fi = fi[np.argsort(xs[fi])]
     ax.plot(xs[fi], ys[fi], color="black", lw=1, ls="--", zorder=1)
     for j, i in enumerate(fi.tolist()):
         ax.annotate(
-            run_label(done[i]),
+            str(j + 1),
             (xs[i], ys[i]),
             textcoords="offset points",
-            xytext=(10, (12, -18, 28)[j % 3]),
-            fontsize=7.5,
+            xytext=(dx[i] + 7, 7),
+            fontsize=8,
+            fontweight="bold",
             zorder=4,
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "alpha": 0.9},
         )
+    key_text = "\n".join(
+        textwrap.shorten(f"{j + 1}: {run_label(done[i])}", 70) for j, i in enumerate(fi.tolist())
+    )
+    if n_shared:
+        key_text += f"\n({n_shared} runs at shared spots, spread sideways)"
+    ax.text(
+        0.01,
+        0.01,
+        key_text,
+        transform=ax.transAxes,
+        va="bottom",
+        ha="left",
+        fontsize=7,
+        zorder=5,
+        bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.6", "alpha": 0.9},
+    )
     if legend:
         handles = [
             plt.Line2D(
@@ -338,13 +445,18 @@ def _pareto_panel(
         ]
         if c_key and c_num is None and len(c_cats) <= 10:
             handles += [
-                plt.Line2D([], [], color=cmap(k % 10), marker="o", ls="", label=_short(v))
+                plt.Line2D([], [], color=cmap(k % 10), marker="o", ls="", label=lab(c_key, v))
                 for k, v in enumerate(c_cats)
             ]
         if m_key:
             handles += [
                 plt.Line2D(
-                    [], [], color="gray", marker=markers[k % len(markers)], ls="", label=_short(v)
+                    [],
+                    [],
+                    color="gray",
+                    marker=markers[k % len(markers)],
+                    ls="",
+                    label=lab(m_key, v),
                 )
                 for k, v in enumerate(order[m_key])
             ]
@@ -356,24 +468,36 @@ def _pareto_panel(
             title=" / ".join(k.split(".")[-1] for k in (c_key, m_key) if k),
             title_fontsize=8,
         )
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.margins(x=0.12, y=0.15)
     ax.set_xlabel(label(x) + "  (lower is better)")
     ax.set_ylabel(label(y) + "  (lower is better)")
-    ax.set_title(f"{label(y)} vs {label(x)}: {int(front.sum())} non-dominated", fontsize=10)
+    ax.set_title(
+        textwrap.fill(f"{label(y)} vs {label(x)}: {int(front.sum())} non-dominated", 60),
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     return [
         {
             "run_id": done[i]["run_id"],
+            "number": j + 1,
             "label": run_label(done[i]),
             x: float(xs[i]),
             y: float(ys[i]),
             "params": {k: done[i][k] for k in params},
         }
-        for i in fi
+        for j, i in enumerate(fi.tolist())
     ]
 
 
 def _effect_panel(
-    ax: Any, key: str, done: list[dict[str, str]], ys: np.ndarray, ok: np.ndarray, cats: list[str]
+    ax: Any,
+    key: str,
+    done: list[dict[str, str]],
+    ys: np.ndarray,
+    ok: np.ndarray,
+    cats: list[str],
+    lab: Any = _short,
 ) -> None:
     """Metric vs one parameter: every run as a dot, the mean over the rest as a line."""
     vals = [r[key] for r in done]
@@ -417,7 +541,7 @@ def _effect_panel(
         if num is None:
             ax.set_xticks(np.arange(len(levels)))
             ax.set_xticklabels(
-                [_short(c) for c in levels],
+                [lab(c) for c in levels],
                 rotation=20 if len(levels) > 3 else 0,
                 ha="right" if len(levels) > 3 else "center",
                 fontsize=8,
@@ -433,6 +557,9 @@ def _effect_panel(
                 centers.append(float(np.mean(num[sel])))
                 means.append(float(np.mean(ys[sel])))
         ax.plot(centers, means, color="tab:red", marker="o", lw=2, label="binned mean")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    if num is not None:
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     ax.set_title(key, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
