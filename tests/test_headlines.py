@@ -82,25 +82,11 @@ CODESIGN_FRONT = ("B200", NONBLOCKING, "liquid", "cold")
 # ----------------------------------------------------------------------------- POLCA
 @pytest.mark.slow  # ~30 s: the full default sweep (13 server counts x 4 h), as the command runs it
 def test_polca_row_matches_readme() -> None:
-    from dcsim.agents.polca import PolcaController
+    from dcsim.polca import reproduce_paper
 
-    from dcsim.polca import RowConfig, characterize, reproduce
-
-    # `dcsim reproduce polca` with its defaults: 40 A100 servers serving Llama-2-70B, 4 h,
-    # mean load 0.6, half high priority, 40 s cap delay, +0..60 % servers in 5 % steps.
-    base = RowConfig(
-        hardware="A100-80G",
-        model="llama2-70b",
-        baseline_servers=40,
-        n_servers=40,
-        seed=0,
-        horizon_s=4 * 3600.0,
-        mean_load=0.6,
-        high_priority_fraction=0.5,
-        cap_delay_max_s=40.0,
-    )
-    table = characterize(base.hardware, base.model, sim_s=150.0, warmup_s=30.0, seed=0)
-    report = reproduce(PolcaController, base, tuple(range(0, 61, 5)), table)
+    # Exactly `dcsim reproduce polca` with its defaults: 40 A100 servers serving Llama-2-70B,
+    # 4 h, mean load 0.6, half high priority, 40 s cap delay, +0..60 % servers in 5 % steps.
+    report = reproduce_paper()
     s = report.summary
     for key, (want, tol) in POLCA.items():
         assert s[key] == pytest.approx(want, abs=tol), key
