@@ -21,7 +21,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from dcsim.errors import InputError
-from dcsim.render import episodes_table, fmt_ci, kv_table, print_json
+from dcsim.render import compare_tables, episodes_table, kv_table, print_json
 
 # markup=False: user data (file names, YAML values, scenario names) is never read as rich
 # markup; styling is explicit (Text, style=), so "[/x]" or "[rl]" prints as written.
@@ -638,6 +638,10 @@ def cooling_year(
             f"{s['economizer_hours']:.0f} / {s['full_free_cooling_hours']:.0f}",
         ),
         ("hottest rack inlet", f"{s['inlet_max_c']:.1f} C"),
+        (
+            "chiller COP (annual; min-max)",
+            f"{s['chiller_cop_annual']:.2f}; {s['chiller_cop_min']:.2f}-{s['chiller_cop_max']:.2f}",
+        ),
         ("mean dry / wet bulb", f"{s['mean_dry_bulb_c']:.1f} / {s['mean_wet_bulb_c']:.1f} C"),
     ]
     rows += [
@@ -1299,9 +1303,18 @@ def evaluate(
     from dcsim.rl import evaluate_agent
 
     overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")
-    with spinner(not as_json) as sp:
+    with progress_bar(not as_json) as bar:
         ae = evaluate_agent(
-            agent, scenario, env, overrides, weights, episodes, seed, max_steps, on_start=sp.start
+            agent,
+            scenario,
+            env,
+            overrides,
+            weights,
+            episodes,
+            seed,
+            max_steps,
+            on_start=bar.start,
+            on_episode=bar.update,
         )
     spec, ev = ae.spec, ae.evaluation
     if as_json:
@@ -1342,6 +1355,13 @@ def compare(
         "-o",
         help="Output root; files go to OUT/<name>/compare-<id>/.",
     ),
+    baseline: str = typer.Option(
+        None,
+        "--baseline",
+        "-b",
+        help="Agent to compare against: adds each agent's paired per-seed difference "
+        "(agent - baseline, mean ± 95% CI) to the table, CSV (diff_*) and JSON (paired).",
+    ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
@@ -1350,7 +1370,7 @@ def compare(
 
     overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")
     names = [a.strip() for a in agents.split(",") if a.strip()] if agents else None
-    with spinner(not as_json) as sp:
+    with progress_bar(not as_json) as bar:
         cr = compare_agents(
             names,
             scenario,
@@ -1362,27 +1382,16 @@ def compare(
             max_steps,
             out,
             plot=not no_plot,
-            on_start=sp.start,
+            on_start=bar.start,
+            baseline=baseline,
+            on_episode=bar.update,
         )
-    spec, comp, run_dir = cr.spec, cr.comparison, cr.run_dir
+    comp, run_dir = cr.comparison, cr.run_dir
     if as_json:
         print_json(comp.as_dict() | {"out": str(run_dir)})
         return
-    table = Table(
-        title=f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})"
-    )
-    table.add_column("metric", no_wrap=True)
-    for e in comp.evaluations:
-        table.add_column(e.label, justify="right", overflow="fold")
-    for k in comp.metrics():
-        table.add_row(
-            k,
-            *[
-                fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-"
-                for e in comp.evaluations
-            ],
-        )
-    console.print(table)
+    for table in compare_tables(comp, seeds, seed, console.width):
+        console.print(table)
     console.print(
         f"written: {run_dir}/compare.csv, episodes.csv, summary.json"
         + ("" if no_plot else ", compare.png"),

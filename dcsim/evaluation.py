@@ -335,10 +335,43 @@ def summarize(episodes: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def paired_differences(agent: Evaluation, baseline: Evaluation) -> dict[str, dict[str, float]]:
+    """metric -> {mean, ci95, std, n} of the per-seed differences agent - baseline.
+
+    Both ran on the same reset seeds (common random numbers), so the difference of seed i is
+    one sample and the Student t interval of the differences is the paired interval: narrower
+    than the two unpaired intervals whenever the seeds move both agents alike.
+    """
+    base = dict(zip(baseline.seeds, baseline.episodes, strict=True))
+    out: dict[str, dict[str, float]] = {}
+    for k in agent.stats:
+        d = [
+            e[k] - base[s][k]
+            for s, e in zip(agent.seeds, agent.episodes, strict=True)
+            if s in base and k in e and k in base[s] and math.isfinite(e[k] - base[s][k])
+        ]
+        if not d and k not in baseline.stats:
+            continue
+        m, h, sd = mean_ci(d)
+        out[k] = {"mean": m, "ci95": h, "std": sd, "n": float(len(d))}
+    return out
+
+
 @dataclass
 class Comparison:
     spec: EnvSpec
     evaluations: list[Evaluation]
+    baseline: str | None = None
+
+    def baseline_evaluation(self) -> Evaluation | None:
+        return next((e for e in self.evaluations if e.agent == self.baseline), None)
+
+    def paired(self) -> dict[str, dict[str, dict[str, float]]]:
+        """agent -> metric -> paired difference (agent - baseline) statistics; {} without a baseline."""
+        b = self.baseline_evaluation()
+        if b is None:
+            return {}
+        return {e.agent: paired_differences(e, b) for e in self.evaluations if e is not b}
 
     @property
     def agents(self) -> list[str]:
@@ -351,19 +384,31 @@ class Comparison:
         return keys
 
     def rows(self) -> list[dict[str, Any]]:
-        """Long format: one row per (agent, metric)."""
-        return [
-            {"agent": e.label, "metric": k, **e.stats[k]} for e in self.evaluations for k in e.stats
-        ]
+        """Long format: one row per (agent, metric); with a baseline, the paired difference
+        agent - baseline as diff_mean, diff_ci95, diff_std, diff_n (blank for the baseline)."""
+        paired = self.paired()
+        rows = []
+        for e in self.evaluations:
+            for k in e.stats:
+                row: dict[str, Any] = {"agent": e.label, "metric": k, **e.stats[k]}
+                if self.baseline is not None:
+                    d = paired.get(e.agent, {}).get(k, {})
+                    row |= {f"diff_{s}": d.get(s) for s in ("mean", "ci95", "std", "n")}
+                rows.append(row)
+        return rows
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "env": self.spec.as_dict(),
             "agents": self.agents,
             "stats": {e.agent: e.stats for e in self.evaluations},
             "episodes": {e.agent: e.episodes for e in self.evaluations},
             "seeds": self.evaluations[0].seeds if self.evaluations else [],
         }
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
+            out["paired"] = self.paired()
+        return out
 
 
 def compare(
@@ -373,17 +418,26 @@ def compare(
     seed: int = 0,
     max_steps: int | None = None,
     on_episode: Callable[[str, int], None] | None = None,
+    baseline: str | None = None,
 ) -> Comparison:
-    """Every agent on the same env seeds (common random numbers: paired comparison)."""
+    """Every agent on the same env seeds (common random numbers: paired comparison).
+
+    With `baseline` (one of `agents`), the comparison also carries each agent's paired
+    per-seed difference from it."""
     if not agents:
         raise InputError("give at least one agent", field="agents")
     if len(set(agents)) != len(agents):
         raise InputError("agent names repeat", field="agents")
+    if baseline is not None and baseline not in agents:
+        raise InputError(
+            f"baseline '{baseline}' is not among the agents ({', '.join(agents)})",
+            field="--baseline",
+        )
     evals = []
     for a in agents:
         cb = (lambda k, a=a: on_episode(a, k)) if on_episode else None
         evals.append(evaluate(spec, a, seeds, seed, max_steps, cb))
-    return Comparison(spec, evals)
+    return Comparison(spec, evals, baseline)
 
 
 def best_heuristic(comp: Comparison, metric: str, lower_is_better: bool = True) -> str:

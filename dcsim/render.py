@@ -65,3 +65,80 @@ def episodes_table(title: str, stats: dict[str, dict[str, float]]) -> Table:
     for k, s in stats.items():
         table.add_row(k, fmt_ci(s["mean"], s["ci95"]), f"{s['n']:.0f}")
     return table
+
+
+def fmt_diff(mean: float, ci: float) -> str:
+    """A signed difference `+mean ± half-width` (`-` when undefined)."""
+    text = fmt_ci(mean, ci)
+    return text if text == "-" or text.startswith("-") else "+" + text
+
+
+def fitted_headers(
+    headers: list[str], cells: list[list[str]], width: int, first: int
+) -> tuple[list[str], str]:
+    """Column headers that keep a table within `width` columns without cutting an id.
+
+    When the full headers (agent labels, run ids) do not fit beside the first column (`first`
+    characters), they become A, B, C, ... and the returned legend says which is which."""
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(headers)]
+    if first + sum(widths) + 3 * (len(headers) + 1) + 1 <= width:
+        return headers, ""
+    keys = [chr(ord("A") + i) if i < 26 else f"A{i}" for i in range(len(headers))]
+    return keys, "  ".join(f"{k} = {h}" for k, h in zip(keys, headers, strict=True))
+
+
+def comparison_table(
+    title: str,
+    metrics: list[str],
+    headers: list[str],
+    cells: list[list[str]],
+    width: int,
+) -> Table:
+    """Metric rows by agent columns; agent labels abbreviated with a legend when too wide."""
+    first = max([len("metric"), *(len(m) for m in metrics)])
+    cols, legend = fitted_headers(headers, cells, width, first)
+    table = Table(title=title, caption=legend or None, caption_justify="left")
+    table.add_column("metric", no_wrap=True)
+    for h in cols:
+        table.add_column(h, justify="right")
+    for m, row in zip(metrics, cells, strict=True):
+        table.add_row(m, *row)
+    return table
+
+
+def compare_tables(comp: Any, seeds: int, seed: int, width: int) -> list[Table]:
+    """`dcsim compare`: every metric per agent (mean ± 95% CI), and with a baseline the paired
+    per-seed differences agent - baseline (mean ± 95% CI of the differences)."""
+    spec = comp.spec
+    metrics = comp.metrics()
+    evs = comp.evaluations
+    cells = [
+        [fmt_ci(e.stats[k]["mean"], e.stats[k]["ci95"]) if k in e.stats else "-" for e in evs]
+        for k in metrics
+    ]
+    title = f"{spec.env_id} ({spec.name}): mean ± 95% CI over {seeds} seeds ({seed}..{seed + seeds - 1})"
+    tables = [comparison_table(title, metrics, [e.label for e in evs], cells, width)]
+    base = comp.baseline_evaluation()
+    if base is not None:
+        paired = comp.paired()
+        others = [e for e in evs if e is not base]
+        dcells = [
+            [
+                fmt_diff(paired[e.agent][k]["mean"], paired[e.agent][k]["ci95"])
+                if k in paired.get(e.agent, {})
+                else "-"
+                for e in others
+            ]
+            for k in metrics
+        ]
+        tables.append(
+            comparison_table(
+                f"paired difference vs {base.label} (agent - baseline on the same seeds): "
+                "mean ± 95% CI",
+                metrics,
+                [e.label for e in others],
+                dcells,
+                width,
+            )
+        )
+    return tables

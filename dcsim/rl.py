@@ -132,12 +132,15 @@ def evaluate_agent(
     seed: int = _EVAL["seed"],
     max_steps: int | None = None,
     on_start: StartFn | None = None,
+    on_episode: Callable[[int], None] | None = None,
 ) -> AgentEvaluation:
-    """Run one agent for ``episodes`` episodes with reset seeds seed, seed+1, ..."""
+    """Run one agent for ``episodes`` episodes with reset seeds seed, seed+1, ...
+
+    ``on_episode(k)`` is called after the k-th finished episode (progress)."""
     spec = task_spec(scenario, env, overrides, reward)
     if on_start:
-        on_start(f"{agent} on {spec.env_id}: {episodes} episodes", episodes)
-    return AgentEvaluation(spec, evaluate(spec, agent, episodes, seed, max_steps))
+        on_start(f"{agent} on {spec.env_id}", episodes)
+    return AgentEvaluation(spec, evaluate(spec, agent, episodes, seed, max_steps, on_episode))
 
 
 @dataclass
@@ -161,9 +164,14 @@ def compare_agents(
     out: str | Path = "runs/compare",
     plot: bool = True,
     on_start: StartFn | None = None,
+    baseline: str | None = None,
+    on_episode: Callable[[int], None] | None = None,
 ) -> ComparisonRun:
     """Agents (None: every heuristic + random) on the same seeds; writes compare.csv,
-    episodes.csv, summary.json and compare.png atomically to OUT/<name>/compare-<id>/."""
+    episodes.csv, summary.json and compare.png atomically to OUT/<name>/compare-<id>/.
+
+    ``baseline`` (added first when not among ``agents``) adds each agent's paired per-seed
+    difference from it; ``on_episode(k)`` is called after the k-th episode over all agents."""
     from dcsim.agents import available
 
     spec = task_spec(scenario, env, overrides, reward)
@@ -173,10 +181,22 @@ def compare_agents(
         probe = build_env(spec)
         names = available(probe)
         probe.close()
+    if baseline is not None and baseline not in names:
+        names = [baseline, *names]
     if on_start:
         on_start(f"{len(names)} agents x {seeds} seeds on {spec.env_id}", len(names) * seeds)
-    comp = compare(spec, names, seeds, seed, max_steps)
-    rid = run_id(spec.as_dict(), seed, {"agents": names, "seeds": seeds, "max_steps": max_steps})
+    done = {a: 0 for a in names}
+
+    def progress(agent: str, k: int) -> None:
+        done[agent] = k
+        if on_episode:
+            on_episode(sum(done.values()))
+
+    comp = compare(spec, names, seeds, seed, max_steps, progress, baseline)
+    extra: dict[str, Any] = {"agents": names, "seeds": seeds, "max_steps": max_steps}
+    if baseline is not None:
+        extra["baseline"] = baseline
+    rid = run_id(spec.as_dict(), seed, extra)
     final = contained(Path(out), safe_name(spec.name), f"compare-{rid}")
     with RunWriter(final) as writer:
         writer.write_text("compare.csv", csv_text(comp.rows()))
