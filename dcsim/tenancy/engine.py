@@ -1,0 +1,491 @@
+"""The multi-tenant datacenter: training jobs and inference services on one fabric, one power
+budget and one cooling plant, advanced in fixed steps.
+
+Layout: one leaf switch (ToR) per rack, `accelerators_per_rack` hosts (one accelerator + NIC
+each) per leaf, `spines` spines at `oversubscription` (leaf down:up). Racks stand in one row in
+leaf order, so a job's placement sets both which spine links it crosses and which racks it
+heats (row-end racks recirculate more: `dcsim.cooling` AirChain). Inference servers occupy the
+last racks; training jobs use the rest.
+
+Per step of dt seconds (`Engine.step`):
+1. network: the running training jobs' all-reduces are solved together (`fabric.SharedFabric`,
+   cached by running set and routings); a job's class is `comm` if its exposed communication is
+   > 0 where it runs, else `compute`;
+2. power: each accelerator draws `dcsim.power.DevicePowerModel.power_w(activity, f)` with the
+   training activity while computing and the communication activity while stalled on exposed
+   communication (time-weighted over the step; POLCA's phases), inference servers draw the
+   serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`), idle accelerators idle
+   power; plus host power through the PSUs (`dcsim.power.server_wall_power_w`). The clock of a
+   class is its cap, lowered by the plant's thermal throttle of the previous step on the racks
+   it runs on (a synchronous job runs at its slowest rack);
+3. budget (POLCA, arXiv 2308.12908): if IT power exceeds the facility budget the power brake
+   drops every accelerator to the brake clock (288/1410 of f_max, not below f_min) for the whole
+   step (conservative: POLCA's brake holds >= 10 s, then the row controller must cap);
+4. cooling: rack wall power heats the `dcsim.cooling.CoolingPlant` under the weather; a
+   chilled-water tank (`tank.ChilledWaterTank`) shifts chiller load; the chiller's power for
+   the shifted load is the plant's own chiller model at this step's conditions;
+5. grid: facility energy x hourly carbon (EIA-930) and price (`grid.GridSignal`).
+
+Useful work of a step = accelerator-seconds of ideal work done (iterations x compute-only step
+time at f_max x accelerators) + inference accelerator-seconds x served load x SLO attainment,
+over the cluster's accelerator-seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from dcsim.climate import ClimateConfig, WeatherSample
+from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
+from dcsim.errors import InputError
+from dcsim.hardware import get_profile
+from dcsim.network import load_topology
+from dcsim.network.accelerator import accelerator_network
+from dcsim.polca import polca_fraction
+from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w
+from dcsim.schema import StrictModel
+from dcsim.tenancy.fabric import SharedFabric, Tenant
+from dcsim.tenancy.grid import GridSignal
+from dcsim.tenancy.tank import ChilledWaterTank, TankConfig
+from dcsim.tenancy.workload import (
+    GeneratorConfig,
+    InferenceConfig,
+    JobSpec,
+    ServingModel,
+    TrainingJob,
+)
+
+CLASSES = ("comm", "compute", "inference")
+PLACEMENTS = ("pack", "cool", "uplink")
+
+
+class EngineConfig(StrictModel):
+    """The facility: hardware, racks and fabric, tenants, budget, cooling, tank, grid region."""
+
+    hardware: str = "H100-SXM"
+    racks: int = Field(32, ge=2, le=512, description="racks = leaves (one ToR each)")
+    accelerators_per_rack: int = Field(16, ge=1, le=256)
+    spines: int = Field(8, ge=1, le=256)
+    oversubscription: float = Field(2.0, ge=1, le=16, description="leaf down:up capacity")
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    workload: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    budget_fraction: float = Field(
+        0.8, gt=0, le=2, description="facility IT budget / IT power with every accelerator at TDP"
+    )
+    cooling: CoolingConfig = Field(default_factory=CoolingConfig)
+    climate: ClimateConfig = Field(default_factory=ClimateConfig)
+    tank: TankConfig = Field(default_factory=TankConfig)
+    region: str = "CISO"
+
+    @model_validator(mode="after")
+    def _room(self) -> EngineConfig:
+        acc = get_profile(self.hardware).server.accelerators
+        inf = self.inference.servers * acc
+        if inf >= self.racks * self.accelerators_per_rack:
+            raise ValueError("inference servers leave no accelerators for training")
+        return self
+
+
+@dataclass
+class Decisions:
+    """One step's controls. Missing entries keep defaults (ECMP, f_max, config setpoints)."""
+
+    routing: dict[str, str] = field(default_factory=dict)  # class -> policy
+    clock: dict[str, float] = field(default_factory=dict)  # class -> clock fraction cap
+    cooling: CoolingControls | None = None
+    tank: float = 0.0  # -1 discharge .. +1 charge
+
+
+@dataclass
+class StepResult:
+    """Facility totals of one step (powers are step averages, W)."""
+
+    it_w: float
+    cooling_w: float
+    facility_w: float
+    budget_w: float
+    over_budget_w: float
+    brake: bool
+    work: float  # useful accelerator-seconds / cluster accelerator-seconds
+    train_work: float
+    inference_work: float
+    tokens: float
+    slo_attainment: float
+    carbon_kg: float
+    cost_usd: float
+    carbon_g_per_kwh: float
+    price_usd_per_mwh: float
+    inlet_c: np.ndarray
+    rack_w: np.ndarray
+    inlet_excess_k: float  # hottest inlet above the ASHRAE recommended maximum, K
+    tank_charge_w: float
+    tank_discharge_w: float
+    tank_loss_w: float
+    tank_soc: float
+    rho: float
+    finished: list[int]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """State of the composed datacenter; `start_job` places, `step` advances."""
+
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        specs: list[JobSpec],
+        rho: np.ndarray,
+        dt_s: float,
+        fabric: SharedFabric | None = None,
+    ):
+        """`fabric` reuses a SharedFabric (and its caches) built for the same config."""
+        self.cfg = cfg
+        prof = get_profile(cfg.hardware)
+        self.profile = prof
+        self.dt = float(dt_s)
+        self.per_rack = cfg.accelerators_per_rack
+        self.n_racks = cfg.racks
+        self.n_acc = cfg.racks * cfg.accelerators_per_rack
+        self.fabric = fabric if fabric is not None else SharedFabric(self.build_fabric(cfg))
+        self.host_rack = self.fabric.host_leaf  # one leaf per rack, racks in leaf order
+        self.device = DevicePowerModel.from_profile(prof)
+        srv = prof.server
+        self.host_w_per_acc = srv.host_power_w.value / srv.accelerators
+        self.psu_eff = srv.psu_efficiency.value
+        self.f_min = self.device.f_min_mhz / self.device.f_max_mhz
+        self.brake_f = max(self.f_min, polca_fraction("brake"))
+        self.p_idle = float(self.device.power_w(0.0))
+        self._pp: dict[float, tuple[float, float]] = {}
+        self._racks: dict[int, np.ndarray] = {}
+        # inference occupies the last racks
+        self.inf_acc = cfg.inference.servers * srv.accelerators
+        self.inf_hosts = np.arange(self.n_acc - self.inf_acc, self.n_acc)
+        self.serving = (
+            ServingModel.build(cfg.hardware, cfg.inference.model, cfg.inference.slo_s)
+            if self.inf_acc
+            else None
+        )
+        self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
+        self.design_rack_w = server_wall_power_w(
+            self.rack_acc * self.device.tdp_w, self.rack_acc * self.host_w_per_acc, self.psu_eff
+        )
+        self.design_it_w = float(self.design_rack_w.sum())
+        self.budget_w = cfg.budget_fraction * self.design_it_w
+        self.plant = CoolingPlant(cfg.cooling, self.n_racks, self.design_it_w)
+        self.tank = ChilledWaterTank(cfg.tank, self.plant.water.q_chw_design)
+        self.grid = GridSignal(cfg.region)
+        self.jobs = [TrainingJob.from_spec(i, s, prof.peak_flops) for i, s in enumerate(specs)]
+        self.rho = np.asarray(rho, dtype=float)
+        self.packed_comm = {
+            j.id: self.fabric.base.packed_allreduce_s(j.spec.accelerators, j.grad_bytes)
+            for j in self.jobs
+        }
+        self.train_capacity = self.n_acc - self.inf_acc
+        self.free = np.ones(self.n_acc, dtype=bool)
+        self.free[self.inf_hosts] = False
+        self.t = 0.0
+        self.k = 0
+        self.next_arrival = 0
+        self.queue: list[int] = []
+        self.running: list[int] = []
+        self.finished: list[int] = []
+        self.routing = {c: "ecmp" for c in CLASSES}
+        self.throttle = np.ones(self.n_racks)
+        self.last: StepResult | None = None
+        self._classes: dict[int, str] = {}
+        self._admit()
+
+    # ------------------------------------------------------------ construction
+    @staticmethod
+    def build_fabric(cfg: EngineConfig):
+        nic = accelerator_network(cfg.hardware).host_link_gbps
+        return load_topology(
+            {
+                "kind": "leaf_spine",
+                "name": "codesign",
+                "leaves": cfg.racks,
+                "spines": cfg.spines,
+                "hosts_per_leaf": cfg.accelerators_per_rack,
+                "host_link_gbps": nic,
+                "oversubscription": cfg.oversubscription,
+                "hop_latency_us": 0.6,
+                "endpoint_latency_us": 5.0,
+            }
+        )
+
+    def reset_plant(self, weather: WeatherSample, t0_s: float) -> None:
+        self.t0 = float(t0_s)
+        rack_w, _ = self._rack_power({}, 1.0, self.rho[0] if len(self.rho) else 0.0)
+        self.plant.reset(weather, rack_w)
+        self.tank.reset()
+
+    # ------------------------------------------------------------ queue and placement
+    def _admit(self) -> None:
+        while (
+            self.next_arrival < len(self.jobs)
+            and self.jobs[self.next_arrival].spec.arrival_s <= self.t
+        ):
+            j = self.jobs[self.next_arrival]
+            if j.spec.accelerators <= self.train_capacity:
+                self.queue.append(j.id)
+            self.next_arrival += 1
+
+    def fits(self, job_id: int) -> bool:
+        return self.jobs[job_id].spec.accelerators <= int(self.free.sum())
+
+    def place(self, rule: str, gpus: int, inlet: np.ndarray | None = None) -> np.ndarray:
+        """Hosts for `gpus` under a rule: `pack` (best-fit, fewest leaves: `dcsim.jobs`), `cool`
+        (coolest racks first), `uplink` (racks whose uplinks carry the fewest ring flows first);
+        `cool` and `uplink` take a single rack when one in their first half fits."""
+        if rule not in PLACEMENTS:
+            raise InputError(f"unknown placement '{rule}'; expected one of {PLACEMENTS}")
+        if rule == "pack":
+            return self.fabric.base.place("pack", gpus, self.free)
+        fpl = self.fabric.base.free_per_leaf(self.free)
+        if rule == "cool":
+            t_in = self.plant.t_in if inlet is None else inlet
+            score = np.asarray(t_in, dtype=float)
+        else:
+            score = self.fabric.uplink_load(self.tenants())
+        order = np.lexsort((-fpl, score))  # by score, then most free
+        order = order[fpl[order] > 0]
+        half = order[: max(1, len(order) // 2)]
+        single = half[fpl[half] >= gpus]
+        take = np.zeros(self.n_racks, dtype=np.int64)
+        if len(single):
+            take[single[0]] = gpus
+        else:
+            left = gpus
+            for leaf in order:
+                n = min(left, int(fpl[leaf]))
+                take[leaf] = n
+                left -= n
+                if left == 0:
+                    break
+        hosts = [
+            np.flatnonzero(self.free & (self.host_rack == leaf))[: take[leaf]]
+            for leaf in np.flatnonzero(take)
+        ]
+        return np.sort(np.concatenate(hosts))
+
+    def start_job(self, job_id: int, rule: str = "pack") -> bool:
+        """Start a queued job under a placement rule; False if it does not fit now."""
+        j = self.jobs[job_id]
+        if job_id not in self.queue or not self.fits(job_id):
+            return False
+        j.hosts = self.place(rule, j.spec.accelerators)
+        self.free[j.hosts] = False
+        j.start_s = self.t
+        self.queue.remove(job_id)
+        self.running.append(job_id)
+        self._refresh_comm()
+        return True
+
+    # ------------------------------------------------------------ network
+    def tenants(self) -> list[Tenant]:
+        out = []
+        for i in self.running:
+            j = self.jobs[i]
+            cls = self._classes.get(i, "compute")
+            out.append(Tenant(i, j.hosts, self.routing[cls], j.grad_bytes))
+        return out
+
+    def _refresh_comm(self) -> None:
+        """Solve the running set; classify jobs (comm-bound if exposed comm > 0)."""
+        times = self.fabric.comm_times(self.tenants())
+        for i in self.running:
+            j = self.jobs[i]
+            j.comm_s = times[i]
+            self._classes[i] = "comm" if j.is_comm_bound() else "compute"
+
+    def job_class(self, job_id: int) -> str:
+        return self._classes.get(job_id, "compute")
+
+    def set_routing(self, routing: dict[str, str]) -> None:
+        new = {**self.routing, **routing}
+        if new != self.routing:
+            self.routing = new
+            self._refresh_comm()
+
+    # ------------------------------------------------------------ power
+    def _job_clock(self, j: TrainingJob, cap: float) -> float:
+        racks = self._racks.get(j.id)
+        if racks is None:
+            racks = self._racks[j.id] = np.unique(self.host_rack[j.hosts])
+        return max(self.f_min, min(cap, float(self.throttle[racks].min())))
+
+    def _phase_power(self, f: float) -> tuple[float, float]:
+        """(training, communication) phase power of one accelerator at clock f (cached)."""
+        got = self._pp.get(f)
+        if got is None:
+            got = self._pp[f] = (
+                float(self.device.power_w(PHASE_ACTIVITY["training"], f)),
+                float(self.device.power_w(PHASE_ACTIVITY["communication"], f)),
+            )
+        return got
+
+    def _rack_power(
+        self, clocks: dict[int, float], inf_clock: float, rho: float
+    ) -> tuple[np.ndarray, dict[int, float]]:
+        """Per-rack wall power and each running job's busy share of the step (1 = all step)."""
+        acc_w = np.full(self.n_acc, self.p_idle)
+        busy: dict[int, float] = {}
+        for i in self.running:
+            j = self.jobs[i]
+            f = clocks.get(i, 1.0)
+            st = j.step(f)
+            rate = 1.0 / st.total_s
+            share = min(1.0, j.remaining / rate / self.dt) if rate > 0 else 1.0
+            busy[i] = share
+            pb, pc = self._phase_power(f)
+            p = (st.compute_s * pb + st.exposed_comm_s * pc) / st.total_s
+            acc_w[j.hosts] = share * p + (1 - share) * acc_w[j.hosts]
+        if self.serving is not None and self.inf_acc:
+            per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
+            acc_w[self.inf_hosts] = per_gpu
+        acc_rack = np.bincount(self.host_rack, weights=acc_w, minlength=self.n_racks)
+        rack_w = server_wall_power_w(acc_rack, self.rack_acc * self.host_w_per_acc, self.psu_eff)
+        return rack_w, busy
+
+    # ------------------------------------------------------------ step
+    def step(self, weather: WeatherSample, d: Decisions) -> StepResult:
+        """Advance one step of dt under the decisions (routing applies before the step)."""
+        if d.routing:
+            self.set_routing(d.routing)
+        caps = {c: min(1.0, max(self.f_min, float(d.clock.get(c, 1.0)))) for c in CLASSES}
+        rho = float(self.rho[min(self.k, len(self.rho) - 1)]) if len(self.rho) else 0.0
+        inf_rack = self.host_rack[self.inf_hosts] if self.inf_acc else np.zeros(0, np.int64)
+        inf_f = max(self.f_min, min(caps["inference"], float(self.throttle[inf_rack].min())))
+        clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
+        rack_w, busy = self._rack_power(clocks, inf_f if self.inf_acc else 1.0, rho)
+        it_w = float(rack_w.sum())
+        over = max(0.0, it_w - self.budget_w)
+        brake = over > 0.0
+        if brake:  # POLCA power brake for the step
+            clocks = {i: self.brake_f for i in self.running}
+            inf_f = self.brake_f
+            rack_w, busy = self._rack_power(clocks, inf_f, rho)
+            it_w = float(rack_w.sum())
+        # ---- progress of training jobs
+        train_work = 0.0
+        done: list[int] = []
+        for i in self.running:
+            j = self.jobs[i]
+            st = j.step(clocks[i])
+            iters = min(j.remaining, self.dt / st.total_s)
+            j.done_iters += iters
+            train_work += iters * j.step(1.0, 0.0).compute_s * j.spec.accelerators
+            if j.remaining <= 1e-9:
+                j.end_s = self.t + busy[i] * self.dt
+                done.append(i)
+        # ---- inference
+        if self.serving is not None and self.inf_acc:
+            slo = self.serving.slo_attainment(rho, inf_f)
+            tokens = (
+                self.serving.tokens_per_s(rho)
+                * self.inf_acc
+                / self.profile.server.accelerators
+                * self.dt
+            )
+            inf_work = self.inf_acc * self.dt * min(rho, 1.0) * slo
+        else:
+            slo, tokens, inf_work = 1.0, 0.0, 0.0
+        # ---- cooling and tank
+        res = self.plant.step(rack_w, weather, self.dt, d.cooling)
+        self.throttle = res.throttle
+        chiller_w = float(res.breakdown["chiller_w"])
+        q_ch = chiller_w * res.chiller_cop
+        chiller = self.plant.water.chiller
+        cond = float(res.extra["condenser_c"])
+        _, _, cap = chiller.power(max(q_ch, 1.0), res.chw_supply_c, cond)
+        ts = self.tank.step(d.tank, q_ch, max(cap - q_ch, 0.0), self.dt)
+        q_new = q_ch + ts.charge_w - ts.discharge_w
+        p_ch = chiller.power(q_new, res.chw_supply_c, cond)[0] if q_new > 0 else 0.0
+        cooling_w = res.cooling_w - chiller_w + p_ch
+        fan_w = float(res.server_fan_w.sum())
+        fac_w = it_w + fan_w + cooling_w
+        tmid = self.t0 + self.t + 0.5 * self.dt
+        ci = float(self.grid.carbon(tmid))
+        price = float(self.grid.price(tmid))
+        kwh = fac_w * self.dt / 3.6e6
+        inlet = res.inlet_c
+        # ---- bookkeeping
+        for i in done:
+            self.running.remove(i)
+            self.free[self.jobs[i].hosts] = True
+            self.finished.append(i)
+            self._classes.pop(i, None)
+        self.t += self.dt
+        self.k += 1
+        self._admit()
+        if done:
+            self._refresh_comm()
+        cap_s = self.n_acc * self.dt
+        r = StepResult(
+            it_w=it_w + fan_w,
+            cooling_w=cooling_w,
+            facility_w=fac_w,
+            budget_w=self.budget_w,
+            over_budget_w=over,
+            brake=brake,
+            work=(train_work + inf_work) / cap_s,
+            train_work=train_work / cap_s,
+            inference_work=inf_work / cap_s,
+            tokens=tokens,
+            slo_attainment=slo,
+            carbon_kg=kwh * ci / 1000.0,
+            cost_usd=kwh / 1000.0 * price,
+            carbon_g_per_kwh=ci,
+            price_usd_per_mwh=price,
+            inlet_c=inlet,
+            rack_w=rack_w,
+            inlet_excess_k=max(0.0, float(inlet.max()) - self.cfg.cooling.recommended_inlet_max_c),
+            tank_charge_w=ts.charge_w,
+            tank_discharge_w=ts.discharge_w,
+            tank_loss_w=ts.loss_w,
+            tank_soc=ts.soc,
+            rho=rho,
+            finished=done,
+            extra={"chiller_load_w": q_ch, "chiller_w_plant": chiller_w, "chiller_w": p_ch},
+        )
+        self.last = r
+        return r
+
+    # ------------------------------------------------------------ metrics
+    def job_metrics(self) -> dict[str, float]:
+        """JCT and slowdown (JCT / packed-alone runtime at f_max) of finished jobs; waits."""
+        jct, slow, late = [], [], 0
+        for i in self.finished:
+            j = self.jobs[i]
+            assert j.end_s is not None
+            c = j.end_s - j.spec.arrival_s
+            jct.append(c)
+            slow.append(c / j.ideal_runtime_s(self.packed_comm[i]))
+            if j.spec.deadline_s is not None and j.end_s > j.spec.deadline_s:
+                late += 1
+        late += sum(
+            1
+            for i in self.queue + self.running
+            if self.jobs[i].spec.deadline_s is not None and self.t > self.jobs[i].spec.deadline_s
+        )
+        return {
+            "jobs_finished": float(len(self.finished)),
+            "jct_mean_s": float(np.mean(jct)) if jct else math.nan,
+            "slowdown_mean": float(np.mean(slow)) if slow else math.nan,
+            "deadline_misses": float(late),
+            "queued": float(len(self.queue)),
+            "running": float(len(self.running)),
+        }
+
+    def snapshot(self) -> Engine:
+        """A deep copy of the whole state (for lookahead controllers)."""
+        return copy.deepcopy(self)
+
+
+__all__ = ["CLASSES", "PLACEMENTS", "Decisions", "Engine", "EngineConfig", "StepResult"]

@@ -1,0 +1,139 @@
+"""Every running job's all-reduce solved together on one shared fabric, each with its own routing.
+
+A job's ring all-reduce alone on the fabric takes `dcsim.jobs.JobFabric.allreduce_alone_s`
+(`dcsim.network.collective_time` under the job's routing, cached per rank set). With other
+jobs running, the ring flows that leave their leaf share spine links with theirs (all jobs
+assumed to communicate at once: an upper bound on contention, as in `dcsim.jobs`). Each job's
+crossing flows are routed under its own policy (`dcsim.network.route`: ECMP, spray, split:K,
+colour), all jobs' subflows are stacked into one links x subflows matrix and solved together
+by max-min fairness (`dcsim.network.flows.dense_max_min`, tested equal to the sparse solver).
+A job's slowdown is
+
+    contention = (slowest crossing-flow rate routed and solved alone) / (same, shared) >= 1,
+
+and its all-reduce time is alone time x contention. The solve is cached by the running set
+(job ids, hosts and routings), so it reruns only when a job starts, ends or is re-routed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcsim.jobs import JobFabric
+from dcsim.network import route
+from dcsim.network.flows import dense_max_min
+from dcsim.network.routing import parse_routing
+from dcsim.network.topology import Fabric
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the fabric needs of a running job."""
+
+    id: int
+    hosts: np.ndarray  # sorted host indices (one rank per host)
+    routing: str
+    grad_bytes: float
+
+
+class SharedFabric:
+    """Leaf-spine fabric shared by many jobs; `comm_times` solves them together."""
+
+    def __init__(self, fabric: Fabric):
+        self.fabric = fabric
+        self._jf: dict[str, JobFabric] = {}
+        self.base = self.job_fabric("ecmp")
+        self.n_leaves = self.base.n_leaves
+        self.host_leaf = self.base.host_leaf
+        self._cache: dict[tuple, dict[int, float]] = {}
+        self._uplink_cache: dict[tuple, np.ndarray] = {}
+        self.solves = 0  # joint solves run (cache misses), for tests and benchmarks
+
+    def job_fabric(self, routing: str) -> JobFabric:
+        parse_routing(routing)  # InputError on an unknown policy
+        jf = self._jf.get(routing)
+        if jf is None:
+            jf = self._jf[routing] = JobFabric(self.fabric, routing)
+        return jf
+
+    def _routed(self, src: np.ndarray, dst: np.ndarray, routing: str):
+        r = route(self.fabric, src, dst, np.ones(len(src)), routing=routing)
+        A = r.A.tocoo()
+        return A.row.astype(np.int64), A.col.astype(np.int64), A.data, r.parent, A.shape[1]
+
+    @staticmethod
+    def _key(tenants: list[Tenant]) -> tuple:
+        return tuple(sorted((t.id, t.routing, t.hosts.tobytes()) for t in tenants))
+
+    def comm_times(self, tenants: list[Tenant]) -> dict[int, float]:
+        """Job id -> all-reduce time per iteration with every tenant communicating at once."""
+        key = self._key(tenants)
+        got = self._cache.get(key)
+        if got is not None:
+            return got
+        self.solves += 1
+        alone = {
+            t.id: (
+                self.job_fabric(t.routing).allreduce_alone_s(t.hosts, t.grad_bytes)
+                if len(t.hosts) > 1
+                else 0.0
+            )
+            for t in tenants
+        }
+        factor = self.contention(tenants)
+        out = {t.id: alone[t.id] * factor[t.id] for t in tenants}
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[key] = out
+        return out
+
+    def contention(self, tenants: list[Tenant]) -> dict[int, float]:
+        """Job id -> slowest crossing-flow rate alone / shared (1 if it crosses no spine)."""
+        out = {t.id: 1.0 for t in tenants}
+        rows, cols, data, owner, alone_rate = [], [], [], [], {}
+        off = 0
+        for t in tenants:
+            src, dst = self.base.ring_crossings(t.hosts)
+            if len(src) == 0:
+                continue
+            r, c, v, parent, n = self._routed(src, dst, t.routing)
+            links, ri = np.unique(r, return_inverse=True)
+            A1 = np.zeros((len(links), n))
+            np.add.at(A1, (ri, c), v)
+            rate = np.bincount(parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
+            alone_rate[t.id] = float(rate.min())
+            rows.append(r)
+            cols.append(c + off)
+            data.append(v)
+            owner.append((t.id, off, n, parent))
+            off += n
+        if len(owner) < 2:
+            return out
+        links, ri = np.unique(np.concatenate(rows), return_inverse=True)
+        A = np.zeros((len(links), off))
+        np.add.at(A, (ri, np.concatenate(cols)), np.concatenate(data))
+        sub_rate = dense_max_min(A, self.fabric.link_cap[links])
+        for tid, o, n, parent in owner:
+            shared = float(np.bincount(parent, weights=sub_rate[o : o + n]).min())
+            out[tid] = max(1.0, alone_rate[tid] / shared) if shared > 0 else float("inf")
+        return out
+
+    def uplink_load(self, tenants: list[Tenant]) -> np.ndarray:
+        """Per leaf: crossing ring flows leaving it / its uplinks (a congestion indicator)."""
+        key = self._key(tenants)
+        got = self._uplink_cache.get(key)
+        if got is None:
+            n = np.zeros(self.n_leaves)
+            for t in tenants:
+                src, _ = self.base.ring_crossings(t.hosts)
+                n += np.bincount(self.host_leaf[src], minlength=self.n_leaves)
+            got = n / np.maximum(self.base.uplinks, 1)
+            if len(self._uplink_cache) > 4096:
+                self._uplink_cache.clear()
+            self._uplink_cache[key] = got
+        return got
+
+
+__all__ = ["SharedFabric", "Tenant"]
