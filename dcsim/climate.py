@@ -419,6 +419,13 @@ class CarbonIntensity:
         self.amplitude = float(amplitude)
         self.peak_hour = float(peak_hour)
         self.name = name
+        # The padded periodic grid np.interp(period=...) builds (and re-sorts) on every call,
+        # built once: lookups are plain np.interp on sorted data, with the same numbers.
+        xp = np.mod(self.tau_s, self.period_s)
+        order = np.argsort(xp)
+        xp, fp = xp[order], self.values[order]
+        self._x = np.concatenate([xp[-1:] - self.period_s, xp, xp[0:1] + self.period_s])
+        self._y = np.concatenate([fp[-1:], fp, fp[0:1]])
 
     @property
     def mean_g_per_kwh(self) -> float:
@@ -426,7 +433,8 @@ class CarbonIntensity:
 
     def at_many(self, t_s: np.ndarray) -> np.ndarray:
         tau = self.offset_s + np.asarray(t_s, dtype=float)
-        base = np.interp(np.mod(tau, self.period_s), self.tau_s, self.values, period=self.period_s)
+        x = np.mod(tau, self.period_s)
+        base = np.interp(np.mod(x, self.period_s), self._x, self._y)
         if self.amplitude:
             hour = np.mod(tau / 3600.0, 24.0)
             base = base * (

@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.signal import lfilter
 
 from dcsim.errors import InputError
 from dcsim.power import DevicePowerModel, server_wall_power_w
 from dcsim.schema import StrictModel
+from dcsim.stochastic import ar1
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcsim.hardware import HardwareProfile
@@ -103,7 +103,7 @@ def rack_activity(
     training = training_racks(cfg, n_racks)
     phi = math.exp(-dt_s / cfg.correlation_s)
     eps = rng.standard_normal((n, n_racks)) * math.sqrt(1 - phi * phi)
-    noise = lfilter([1.0], [1.0, -phi], eps, axis=0)
+    noise = ar1(eps, phi, axis=0)
     base = np.where(training[None, :], cfg.training_activity, inference_activity(cfg, t)[:, None])
     sd = np.where(training, cfg.training_sd, cfg.inference_sd)
     return np.clip(base + sd[None, :] * noise, cfg.activity_min, cfg.activity_max)

@@ -180,6 +180,7 @@ class Simulation:
         # activities: the scenario's, else dcsim.power.PHASE_ACTIVITY.
         self.mfu, self.mfu_source = resolve_mfu(sc.workload, self.profile)
         self.a_compute = compute_activity(sc.workload)
+        self._f_cap: dict[float, float] = {}  # cap W -> clock; the activity is fixed per run
         self.a_comm = comm_activity(sc.workload)
         # Reference throughput: the job at full clock, no throttling (normalizes rewards).
         self.ref_tokens_per_s = self._tokens_per_s(self._step_time(1.0, sc.workload.routing))
@@ -329,7 +330,9 @@ class Simulation:
     def _job_freq(self) -> float:
         """Clock of the synchronous job: the power cap's clock, lowered by any throttled rack it runs on."""
         cap_w = self.cap_frac * self.profile.tdp_w
-        f_cap = float(self.power.freq_for_cap(np.asarray(cap_w), self.a_compute))
+        f_cap = self._f_cap.get(cap_w)
+        if f_cap is None:
+            f_cap = self._f_cap[cap_w] = float(self.power.freq_for_cap(cap_w, self.a_compute))
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
