@@ -198,3 +198,28 @@ class Episode:
 
     def result(self) -> dict[str, float]:
         return {k: s / self.n[k] if self.agg[k] == "mean" else s for k, s in self.acc.items()}
+
+
+# ------------------------------------------------------------------ rendering
+RENDER_MODES: tuple[str, ...] = ("rgb_array",)
+METADATA: dict[str, Any] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
+
+def render_mode_arg(kwargs: dict[str, Any]) -> str | None:
+    """Pop `render_mode` (gymnasium passes it to the constructor) and check it."""
+    mode = kwargs.pop("render_mode", None)
+    if mode is not None and mode not in RENDER_MODES:
+        raise InputError(
+            f"unknown render_mode {mode!r}; expected one of: {', '.join(RENDER_MODES)}",
+            field="render_mode",
+        )
+    return mode
+
+
+def render_frame(env: Any) -> np.ndarray | None:
+    """`env.render()`: an H x W x 3 uint8 frame in rgb_array mode (dcsim.viz.env_frames)."""
+    if getattr(env, "render_mode", None) != "rgb_array":
+        return None
+    from dcsim.viz.env_frames import frame
+
+    return frame(env)

@@ -13,6 +13,7 @@ from pydantic import Field
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.envs.contract import (
+    METADATA,
     EnvKwargs,
     Feature,
     Metric,
@@ -20,6 +21,8 @@ from dcsim.envs.contract import (
     encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -128,7 +131,8 @@ class CoolingEnv(gym.Env):
     (declared in `METRICS` with their episode aggregation; no wall-clock values).
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = CoolingKwargs
     REWARD = (
         RewardTerm("energy", 1.0),
@@ -178,6 +182,7 @@ class CoolingEnv(gym.Env):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
         for name, (lo, hi) in (

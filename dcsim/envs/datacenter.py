@@ -12,6 +12,7 @@ from pydantic import Field
 
 from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
 from dcsim.envs.contract import (
+    METADATA,
     EnvKwargs,
     Feature,
     Metric,
@@ -19,6 +20,8 @@ from dcsim.envs.contract import (
     encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -132,7 +135,8 @@ class DatacenterEnv(gym.Env):
     `StepRecord`, declared in `METRICS`; no wall-clock values).
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = DatacenterKwargs
     REWARD = (  # default weights: the scenario's `reward:` block (dcsim.config.RewardConfig)
         RewardTerm("energy", 1.0),
@@ -184,6 +188,7 @@ class DatacenterEnv(gym.Env):
 
     def __init__(self, scenario: Any = None, **kwargs: Any):
         super().__init__()
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, {"scenario": scenario, **kwargs})
         self.loaded = make_loaded(kw.scenario, kw.overrides)
         sc = self.loaded.scenario

@@ -10,6 +10,7 @@ from gymnasium import spaces
 from pydantic import Field
 
 from dcsim.envs.contract import (
+    METADATA,
     EnvKwargs,
     Feature,
     Metric,
@@ -17,6 +18,8 @@ from dcsim.envs.contract import (
     encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -118,7 +121,8 @@ class FlowSplitEnv(gym.Env):
     the reset seed.
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = FlowSplitKwargs
     REWARD = (RewardTerm("time", 1.0),)
     METRICS = (
@@ -132,6 +136,7 @@ class FlowSplitEnv(gym.Env):
 
     def __init__(self, **kwargs: Any):
         super().__init__()
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
         if kw.min_size > kw.max_size:

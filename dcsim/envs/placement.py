@@ -12,6 +12,7 @@ from gymnasium import spaces
 from pydantic import Field
 
 from dcsim.envs.contract import (
+    METADATA,
     EnvKwargs,
     Feature,
     Metric,
@@ -19,6 +20,8 @@ from dcsim.envs.contract import (
     encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -141,7 +144,8 @@ class PlacementEnv(gym.Env):
     energy; no wall-clock values). Deterministic given the reset seed.
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = PlacementKwargs
     REWARD = (
         RewardTerm("comm", 1.0),
@@ -185,6 +189,7 @@ class PlacementEnv(gym.Env):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
         self.mix = JobMixConfig.model_validate(

@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from dcsim.envs.contract import (
+    METADATA,
     EnvKwargs,
     Feature,
     Metric,
@@ -16,6 +17,8 @@ from dcsim.envs.contract import (
     encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -106,7 +109,8 @@ class PowerCapEnv(gym.Env):
     peak/mean, brake, applied clocks); no wall-clock values. Deterministic given the reset seed.
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = PowerCapKwargs
     REWARD = (
         RewardTerm("over_budget", 1.0, violation=True),
@@ -124,6 +128,7 @@ class PowerCapEnv(gym.Env):
     )
 
     def __init__(self, **kwargs: Any) -> None:
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
         base = kw.model_dump(exclude={"row", "reward_weights"})
