@@ -276,16 +276,25 @@ class Engine:
 
     def start_job(self, job_id: int, rule: str = "pack") -> bool:
         """Start a queued job under a placement rule; False if it does not fit now."""
-        j = self.jobs[job_id]
         if job_id not in self.queue or not self.fits(job_id):
             return False
-        j.hosts = self.place(rule, j.spec.accelerators)
+        self.start_on(job_id, self.place(rule, self.jobs[job_id].spec.accelerators))
+        return True
+
+    def start_on(self, job_id: int, hosts: np.ndarray) -> None:
+        """Start a queued job on the given free hosts (placement chosen by the caller)."""
+        j = self.jobs[job_id]
+        hosts = np.sort(np.asarray(hosts, dtype=np.int64))
+        if job_id not in self.queue:
+            raise InputError(f"job {job_id} is not queued", field="job")
+        if len(hosts) != j.spec.accelerators or not self.free[hosts].all():
+            raise InputError(f"job {job_id} needs {j.spec.accelerators} free hosts", field="hosts")
+        j.hosts = hosts
         self.free[j.hosts] = False
         j.start_s = self.t
         self.queue.remove(job_id)
         self.running.append(job_id)
         self._refresh_comm()
-        return True
 
     # ------------------------------------------------------------ network
     def tenants(self) -> list[Tenant]:
@@ -320,6 +329,13 @@ class Engine:
             racks = self._racks[j.id] = np.unique(self.host_rack[j.hosts])
         return max(self.f_min, min(cap, float(self.throttle[racks].min())))
 
+    def accelerator_w(self, j: TrainingJob, f: float) -> float:
+        """Mean power of one of the job's accelerators over a step at clock f: training-phase
+        power while computing, communication-phase power while stalled on exposed comm."""
+        st = j.step(f)
+        pb, pc = self._phase_power(f)
+        return (st.compute_s * pb + st.exposed_comm_s * pc) / st.total_s
+
     def _phase_power(self, f: float) -> tuple[float, float]:
         """(training, communication) phase power of one accelerator at clock f (cached)."""
         got = self._pp.get(f)
@@ -343,8 +359,7 @@ class Engine:
             rate = 1.0 / st.total_s
             share = min(1.0, j.remaining / rate / self.dt) if rate > 0 else 1.0
             busy[i] = share
-            pb, pc = self._phase_power(f)
-            p = (st.compute_s * pb + st.exposed_comm_s * pc) / st.total_s
+            p = self.accelerator_w(j, f)
             acc_w[j.hosts] = share * p + (1 - share) * acc_w[j.hosts]
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
@@ -360,10 +375,12 @@ class Engine:
             self.set_routing(d.routing)
         caps = {c: min(1.0, max(self.f_min, float(d.clock.get(c, 1.0)))) for c in CLASSES}
         rho = float(self.rho[min(self.k, len(self.rho) - 1)]) if len(self.rho) else 0.0
-        inf_rack = self.host_rack[self.inf_hosts] if self.inf_acc else np.zeros(0, np.int64)
-        inf_f = max(self.f_min, min(caps["inference"], float(self.throttle[inf_rack].min())))
+        inf_f = 1.0
+        if self.inf_acc:
+            inf_throttle = float(self.throttle[self.host_rack[self.inf_hosts]].min())
+            inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
         clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
-        rack_w, busy = self._rack_power(clocks, inf_f if self.inf_acc else 1.0, rho)
+        rack_w, busy = self._rack_power(clocks, inf_f, rho)
         it_w = float(rack_w.sum())
         over = max(0.0, it_w - self.budget_w)
         brake = over > 0.0

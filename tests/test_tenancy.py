@@ -1,0 +1,214 @@
+"""The multi-tenant engine (dcsim.tenancy): coupling across layers, tank balance, grid data,
+shared-fabric contention, job traces and the POLCA budget brake."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dcsim.climate import WeatherSample
+from dcsim.errors import InputError
+from dcsim.tenancy import (
+    ChilledWaterTank,
+    Decisions,
+    Engine,
+    EngineConfig,
+    GridSignal,
+    JobSpec,
+    TankConfig,
+    Tenant,
+    load_job_trace,
+)
+from dcsim.tenancy.grid import PRICE_MEAN_USD_PER_MWH, REGIONS, UTC_OFFSET_H, carbon_table
+
+W = WeatherSample(25.0, 18.0, 0.5)
+
+
+def job(n: int, tokens: float = 4096.0, params: float = 1e10, arrival: float = 0.0) -> JobSpec:
+    return JobSpec(
+        arrival_s=arrival,
+        accelerators=n,
+        model_params=params,
+        iterations=10**6,
+        tokens_per_accelerator=tokens,
+    )
+
+
+def engine(specs: list[JobSpec], **cfg) -> Engine:
+    c = EngineConfig(racks=8, accelerators_per_rack=16, inference={"servers": 0}, **cfg)
+    e = Engine(c, specs, np.zeros(0), 300.0)
+    e.reset_plant(W, 0.0)
+    return e
+
+
+# ------------------------------------------------------------------ coupling (issue 13.5)
+def test_moving_a_job_across_the_spine_raises_exposed_comm_and_lowers_power():
+    """Same job, same background: on one leaf vs split over two leaves of a 4:1 fabric."""
+    out = {}
+    for where, hosts in (("leaf", np.arange(16)), ("spine", np.r_[96:104, 112:120])):
+        e = engine([job(16), job(32), job(32)], oversubscription=4.0)
+        e.start_on(1, np.r_[16:24, 32:40, 48:56, 64:72])  # background crossing the spine
+        e.start_on(2, np.r_[24:32, 40:48, 56:64, 72:80])
+        e.start_on(0, hosts)
+        j = e.jobs[0]
+        out[where] = (j.step().exposed_comm_s, e.accelerator_w(j, 1.0))
+    assert out["spine"][0] > out["leaf"][0] * 1.5
+    assert out["spine"][1] < out["leaf"][1]
+
+
+def test_row_end_racks_raise_the_hottest_inlet_more_than_mid_row():
+    hottest = {}
+    for rack in (0, 4):  # row end (most recirculation) vs middle of the row
+        e = engine([job(16, tokens=65536, params=1e9)])
+        e.start_on(0, np.arange(16 * rack, 16 * rack + 16))
+        for _ in range(6):
+            r = e.step(W, Decisions())
+        hottest[rack] = float(r.inlet_c.max())
+    assert hottest[0] > hottest[4]
+
+
+def test_a_cap_costs_comm_bound_jobs_less_throughput_than_compute_bound():
+    e = engine([job(32, tokens=4096), job(32, tokens=65536)], oversubscription=4.0)
+    e.start_on(0, np.r_[0:8, 16:24, 32:40, 48:56])  # crosses the spine: comm-bound
+    e.start_on(1, np.r_[64:80, 80:96])
+    comm, comp = e.jobs
+    assert e.job_class(0) == "comm" and e.job_class(1) == "compute"
+
+    def loss(j, f):
+        return 1.0 - j.step(1.0).total_s / j.step(f).total_s
+
+    for f in (0.9, 0.7, 0.5):
+        assert loss(comm, f) < loss(comp, f)
+    # and through the engine: the same cap on each class in turn, relative work lost
+    work = {}
+    for capped in ("none", "comm", "compute"):
+        e2 = engine([job(32, tokens=4096), job(32, tokens=65536)], oversubscription=4.0)
+        e2.start_on(0, np.r_[0:8, 16:24, 32:40, 48:56])
+        e2.start_on(1, np.r_[64:80, 80:96])
+        clock = {} if capped == "none" else {capped: 0.7}
+        before = [j.done_iters for j in e2.jobs]
+        e2.step(W, Decisions(clock=clock))
+        work[capped] = [j.done_iters - b for j, b in zip(e2.jobs, before, strict=True)]
+    lost_comm = 1 - work["comm"][0] / work["none"][0]
+    lost_comp = 1 - work["compute"][1] / work["none"][1]
+    assert 0 < lost_comm < lost_comp
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1, 1), min_size=1, max_size=60),
+    st.floats(0, 1),
+    st.floats(0, 2e6),
+)
+def test_tank_energy_balance_closes(cmds, soc0, load):
+    tank = ChilledWaterTank(TankConfig(initial_soc=soc0, loss_per_day=0.2), 1e6)
+    e0 = tank.energy_j
+    net = 0.0
+    for u in cmds:
+        s = tank.step(u, load, 5e5, 300.0)
+        assert s.charge_w >= 0 and s.discharge_w >= 0 and s.loss_w >= 0
+        assert s.discharge_w <= load + 1e-9 and s.charge_w <= 5e5 + 1e-9
+        assert 0.0 <= tank.energy_j <= tank.capacity_j
+        net += (s.charge_w - s.discharge_w - s.loss_w) * 300.0
+    assert tank.energy_j - e0 == pytest.approx(net, abs=1e-6 * tank.capacity_j)
+
+
+def test_tank_sizing_and_engine_chiller_load_shift():
+    tank = ChilledWaterTank(TankConfig(capacity_hours=2, delta_t_k=10), 1e6)
+    assert tank.capacity_j == pytest.approx(2 * 3600 * 1e6)
+    # rho c_p dT = 11.6 kWh_th per m^3 at 10 K (ASHRAE): 2 MWh_th -> ~172 m^3
+    assert tank.volume_m3 == pytest.approx(2000.0 / 11.63, rel=1e-2)
+    e = engine([job(64, tokens=65536)])
+    e.start_on(0, np.arange(64))
+    w = WeatherSample(35.0, 26.0, 0.5)  # chiller carries the load
+    r = e.step(w, Decisions(tank=1.0))
+    assert r.tank_charge_w > 0
+    x = r.extra
+    assert x["chiller_load_w"] > 0 and x["chiller_w"] > x["chiller_w_plant"]
+    r = e.step(w, Decisions(tank=-1.0))
+    assert r.tank_discharge_w > 0 and r.extra["chiller_w"] < r.extra["chiller_w_plant"]
+
+
+# ------------------------------------------------------------------ fabric
+def test_shared_fabric_contention_and_cache():
+    """Eight 2-GPU jobs, each with one rank on leaf 0 and one on leaf 1 of a 4:1 fabric: their
+    crossing flows share leaf 0's 8 uplinks; ECMP hashing collides, spraying balances them."""
+    e = engine([job(2)] * 8, oversubscription=4.0)
+    fab = e.fabric
+    ecmp = [Tenant(i, np.array([i, 16 + i]), "ecmp", 2e10) for i in range(8)]
+    spray = [Tenant(i, np.array([i, 16 + i]), "spray", 2e10) for i in range(8)]
+    assert fab.contention(ecmp[:1]) == {0: 1.0}
+    both = fab.contention(ecmp)
+    assert min(both.values()) >= 1.0 and max(both.values()) > 1.0
+    n = fab.solves
+    t1 = fab.comm_times(ecmp)
+    assert fab.solves == n + 1
+    assert fab.comm_times(ecmp[::-1]) == t1 and fab.solves == n + 1  # cached by running set
+    t2 = fab.comm_times(spray)
+    assert max(t2.values()) < max(t1.values())
+    with pytest.raises(InputError):
+        fab.job_fabric("nonsense")
+
+
+# ------------------------------------------------------------------ grid
+def test_grid_carbon_is_the_shipped_eia930_series():
+    tab = carbon_table()
+    means = {r: float(np.mean(v)) for r, v in tab.items()}
+    published = {"BPAT": 55, "CISO": 256, "NYIS": 273, "ERCO": 347, "PJM": 363, "MISO": 441}
+    for r, m in published.items():
+        assert means[r] == pytest.approx(m, abs=1.0)
+    for r in REGIONS:
+        assert len(tab[r]) == 8760 and np.all(tab[r] > 0)
+        g = GridSignal(r)
+        k = 1000  # local hour k is UTC hour k - offset
+        assert g.carbon(k * 3600.0) == pytest.approx(tab[r][k - UTC_OFFSET_H[r]])
+        mid = g.carbon((k + 0.5) * 3600.0)
+        lo, hi = sorted(tab[r][[k - UTC_OFFSET_H[r], k + 1 - UTC_OFFSET_H[r]]])
+        assert lo - 1e-9 <= mid <= hi + 1e-9
+        day = g.price(np.arange(0, 86400, 60.0))
+        assert np.mean(day) == pytest.approx(PRICE_MEAN_USD_PER_MWH[r])  # cosine averages out
+    with pytest.raises(InputError):
+        GridSignal("XX")
+
+
+# ------------------------------------------------------------------ traces
+def test_job_trace_yaml_and_csv(tmp_path):
+    y = tmp_path / "jobs.yaml"
+    y.write_text(
+        "jobs:\n"
+        "  - {arrival_s: 60, accelerators: 16, model_params: 7.0e9, iterations: 100}\n"
+        "  - {arrival_s: 0, accelerators: 8, model_params: 1.0e9, iterations: 50,"
+        " deferrable: true, deadline_s: 86400}\n"
+    )
+    jobs = load_job_trace(y)
+    assert [j.arrival_s for j in jobs] == [0, 60] and jobs[0].deferrable
+    c = tmp_path / "jobs.csv"
+    c.write_text("arrival_s,accelerators,model_params,iterations\n0,8,1e9,10\n")
+    assert load_job_trace(c)[0].accelerators == 8
+    bad = tmp_path / "bad.csv"
+    bad.write_text("arrival_s,accelerators,model_params,iterations\n0,0,1e9,10\n")
+    with pytest.raises(InputError) as ei:
+        load_job_trace(bad)
+    assert "bad.csv" in str(ei.value) and "accelerators" in str(ei.value)
+
+
+# ------------------------------------------------------------------ budget
+def test_budget_overrun_trips_the_power_brake():
+    specs = [job(64, tokens=65536), job(64, tokens=65536)]
+    free_run = engine(specs, budget_fraction=1.0)  # the design load fits
+    capped = engine(specs, budget_fraction=0.6)
+    for e in (free_run, capped):
+        e.start_on(0, np.arange(64))
+        e.start_on(1, np.arange(64, 128))
+    r0 = free_run.step(W, Decisions())
+    r1 = capped.step(W, Decisions())
+    assert not r0.brake and r1.brake and r1.over_budget_w > 0
+    assert r1.it_w < r0.it_w and r1.train_work < r0.train_work
+    # capping below the budget avoids the brake and keeps more work than braking
+    ok = engine(specs, budget_fraction=0.6)
+    ok.start_on(0, np.arange(64))
+    ok.start_on(1, np.arange(64, 128))
+    r2 = ok.step(W, Decisions(clock={"compute": 0.6, "comm": 0.6}))
+    assert not r2.brake and r2.train_work > r1.train_work
