@@ -23,6 +23,7 @@ ENV_IDS = {
     "dcsim/PowerCap-v0": "dcsim.envs.power_cap:PowerCapEnv",
     "dcsim/FlowSplit-v0": "dcsim.envs.flow_split:FlowSplitEnv",
     "dcsim/Placement-v0": "dcsim.envs.placement:PlacementEnv",
+    "dcsim/CoDesign-v0": "dcsim.envs.codesign:CoDesignEnv",
 }
 
 # Episode length per env from its constructor arguments; the literal defaults are the envs'
@@ -35,6 +36,7 @@ EPISODE_STEPS = {
     ),
     "dcsim/FlowSplit-v0": lambda kw: kw.get("episode_steps", 32),
     "dcsim/Placement-v0": lambda kw: kw.get("n_jobs", 128),
+    "dcsim/CoDesign-v0": lambda kw: kw.get("episode_steps", 576),
 }
 
 
