@@ -169,7 +169,8 @@ def test_chiller_power_rises_with_condenser_and_falls_with_chw():
 
 
 def test_chiller_power_rises_with_outdoor_temperature():
-    cfg = CoolingConfig(economizer="off")
+    # CHW at 10 C (no reset), so the condenser water follows the wet bulb above the 15.6 C floor
+    cfg = CoolingConfig(economizer="off", chw_reset=False)
     out, cop = [], []
     for db in (10.0, 18.0, 26.0, 32.0, 38.0):
         _, r = steady(cfg, weather(db, 0.45), steps=30)
@@ -177,6 +178,13 @@ def test_chiller_power_rises_with_outdoor_temperature():
         cop.append(r.chiller_cop)
     assert np.all(np.diff(out) > 0), out
     assert np.all(np.diff(cop) < 0), cop  # COP falls as it gets hotter outside
+    # with CHW reset to 18 C the minimum lift holds the condenser at 23.6 C in mild weather:
+    # the chiller cannot profit from colder water below its floor (issue 15.2)
+    reset = CoolingConfig(economizer="off")
+    mild = [steady(reset, weather(db, 0.45), steps=30)[1] for db in (5.0, 12.0)]
+    floor = 18.0 + reset.chiller.min_lift_k
+    assert all(r.extra["condenser_c"] == pytest.approx(floor) for r in mild)
+    assert mild[0].breakdown["chiller_w"] == pytest.approx(mild[1].breakdown["chiller_w"])
 
 
 def test_chiller_capacity_shortfall_raises_chw_supply():
@@ -474,3 +482,52 @@ def test_heat_rejected_to_outdoors_closes_the_facility_balance(db):
     b = r.breakdown
     expect = r.heat_removed_w + b["crah_fan_w"] + b["chw_pump_w"] + b["chiller_w"] + b["cw_pump_w"]
     assert r.extra["heat_rejected_w"] == pytest.approx(expect, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- economizer control
+def _econ_grid():
+    for db in range(0, 41, 5):
+        for load in (0.3, 0.6, 1.0):
+            for sa in (18.0, 22.0, 27.0):
+                yield float(db), load, sa
+
+
+def test_auto_economizer_never_costs_more_than_off_or_on():
+    """Issue 15.1: 'auto' picks each step the cheapest feasible mode (mechanical, integrated at a
+    tower fan stage, full free cooling), so over outdoor 0-40 C x load x supply air it never
+    uses more power than 'off', nor than 'on' where 'on' holds the CHW setpoint. The old
+    control switched on from temperatures alone and ran the tower fan at 100 % for a 2-25 %
+    economizer share (+0.044 PUE in the worst cell)."""
+    worse = []
+    for db, load, sa in _econ_grid():
+        w = weather(db, 0.5)
+        res = {}
+        for mode in ("auto", "off", "on"):
+            cfg = CoolingConfig(economizer=mode, supply_air_setpoint_c=sa)
+            _, r = steady(cfg, w, load=load, steps=8)
+            res[mode] = r
+        auto = res["auto"].cooling_w
+        tol = 1e-9 * res["auto"].it_heat_w
+        if auto > res["off"].cooling_w + tol:
+            worse.append((db, load, sa, "off", auto - res["off"].cooling_w))
+        on_feasible = (
+            res["on"].chw_supply_c
+            <= CoolingPlant(CoolingConfig(supply_air_setpoint_c=sa), N_RACKS, DESIGN_W).setpoints()[
+                1
+            ]
+            + 1e-9
+        )
+        if on_feasible and auto > res["on"].cooling_w + tol:
+            worse.append((db, load, sa, "on", auto - res["on"].cooling_w))
+    assert not worse, worse
+
+
+def test_auto_economizer_stages_the_tower_fan():
+    """Partial (integrated) economizing runs the tower fan at the cheapest stage, not always at
+    100 % as the old control did whenever the HX could not carry the whole load (issue 15.1)."""
+    speeds = []
+    for db, load, sa in _econ_grid():
+        _, r = steady(CoolingConfig(supply_air_setpoint_c=sa), weather(db, 0.5), load=load, steps=8)
+        if 0.0 < r.economizer_fraction < 1.0:
+            speeds.append(r.extra["tower_fan_speed"])
+    assert len(speeds) >= 5 and min(speeds) < 0.9, speeds

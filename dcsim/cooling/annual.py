@@ -14,6 +14,13 @@ from dcsim.cooling.config import CoolingConfig
 from dcsim.cooling.plant import CoolingPlant
 
 
+def _annual_cop(cop: np.ndarray, chiller_w: np.ndarray | None) -> float:
+    """Chiller load / chiller energy over the period (0 when the chiller never runs)."""
+    if chiller_w is None or chiller_w.sum() <= 0.0:
+        return 0.0
+    return float((cop * chiller_w).sum() / chiller_w.sum())
+
+
 def simulate_period(
     cfg: CoolingConfig,
     climate,
@@ -49,6 +56,7 @@ def simulate_period(
     cool = np.empty(n)
     water = np.empty(n)
     econ = np.empty(n)
+    cop = np.zeros(n)
     inlet_max = np.empty(n)
     keys = None
     parts: dict[str, np.ndarray] = {}
@@ -65,6 +73,7 @@ def simulate_period(
         cool[k] = r.cooling_w
         water[k] = r.water_l
         econ[k] = r.economizer_fraction
+        cop[k] = r.chiller_cop
         inlet_max[k] = float(r.inlet_c.max())
         for key in keys:
             parts[key][k] = r.breakdown[key]
@@ -82,6 +91,10 @@ def simulate_period(
         "economizer_hours": float((econ > 0).sum() * h),
         "full_free_cooling_hours": float((econ >= 1.0).sum() * h),
         "inlet_max_c": float(inlet_max.max()),
+        # chiller COP over the hours it runs: min / max and the annual (load-weighted) value
+        "chiller_cop_min": float(cop[cop > 0].min()) if (cop > 0).any() else 0.0,
+        "chiller_cop_max": float(cop.max()),
+        "chiller_cop_annual": _annual_cop(cop, parts.get("chiller_w")),
         "mean_dry_bulb_c": float(db.mean()),
         "mean_wet_bulb_c": float(wb.mean()),
         "breakdown_mwh": {k: float(v.sum() * h / 1e6) for k, v in parts.items()},

@@ -4,7 +4,9 @@ Q_avail = Q_ref CAPFT(T_chw, T_cond); PLR = Q / Q_avail;
 P = (Q_avail / COP_ref) EIRFT(T_chw, T_cond) EIRFPLR(max(PLR, PLR_min)) min(1, PLR / PLR_min)
 (the last factor is EnergyPlus' cycling ratio below the minimum part-load ratio). Outside the
 curves' published bounds CAPFT is clamped and, with out_of_bounds='carnot', EIRFT is scaled by
-the Carnot lift ratio; a second-law guard keeps COP <= max_second_law_efficiency x Carnot.
+the Carnot lift ratio. A ceiling applied after the part-load curve keeps
+COP <= min(max_second_law_efficiency x Carnot, cop_max); the water side holds the condenser water
+at least min_lift_k above the chilled water (`condenser_floor_c`).
 """
 
 from __future__ import annotations
@@ -46,10 +48,34 @@ class Chiller:
         plr_eval = min(max(plr, pmin), 1.0)
         cycling = min(1.0, plr / pmin)
         eir_t = biquadratic(self._eirft, x, y)
+        carnot = self.carnot_eir(t_chw_c, t_cond_c)
         if ch.out_of_bounds == "carnot" and (x != t_chw_c or y != t_cond_c):
-            eir_t *= self.carnot_eir(t_chw_c, t_cond_c) / self.carnot_eir(x, y)
-        # second-law guard: COP never better than max_second_law_efficiency x Carnot
-        eir_min = ch.cop_ref * self.carnot_eir(t_chw_c, t_cond_c) / ch.max_second_law_efficiency
-        eir = max(eir_t, eir_min) * max(quadratic(self._eirfplr, plr_eval), 0.01)
+            eir_t *= carnot / self.carnot_eir(x, y)
+        eir = eir_t * max(quadratic(self._eirfplr, plr_eval), 0.01)
         power = cap / ch.cop_ref * eir * cycling
-        return power, plr, cap
+        # COP ceiling AFTER the part-load curve: never better than max_second_law_efficiency x
+        # Carnot, nor than cop_max (per unit of load actually removed, cycling included)
+        q = min(q_load_w, cap)
+        floor = q * max(carnot / ch.max_second_law_efficiency, 1.0 / ch.cop_max)
+        return max(power, floor), plr, cap
+
+    def condenser_floor_c(self, t_chw_c: float) -> float:
+        """Lowest condenser water the chiller accepts: leaving CHW + minimum lift, C."""
+        return t_chw_c + self.cfg.min_lift_k
+
+    def ahri_rating(self) -> tuple[float, float]:
+        """(full-load kW/ton, IPLV kW/ton) at AHRI 550/590 conditions: 44 F (6.67 C) leaving
+        chilled water; entering condenser water 85/75/65/65 F at 100/75/50/25 % load;
+        IPLV = 1 / (0.01/A + 0.42/B + 0.45/C + 0.12/D). 1 ton = 3.517 kW."""
+
+        def f_to_c(f: float) -> float:
+            return (f - 32.0) / 1.8
+
+        t_chw = f_to_c(44.0)
+        cap = self.power(1.0, t_chw, f_to_c(85.0))[2]
+        kw_per_ton = []
+        for load, ecw_f in ((1.0, 85.0), (0.75, 75.0), (0.5, 65.0), (0.25, 65.0)):
+            p = self.power(load * cap, t_chw, f_to_c(ecw_f))[0]
+            kw_per_ton.append(3.517 * p / (load * cap))
+        a, b, c, d = kw_per_ton
+        return a, 1.0 / (0.01 / a + 0.42 / b + 0.45 / c + 0.12 / d)

@@ -146,11 +146,30 @@ class ChillerConfig(StrictModel):
         7.0, ge=0, description="T_condensing - T_cond_entering (range + approach), K"
     )
     max_second_law_efficiency: float = Field(
-        0.65,
+        0.80,
         gt=0,
         le=1,
-        description="guard: COP <= this x Carnot COP (T_chw, T_cond + 2 K); best centrifugal "
-        "chillers reach ~0.6 of Carnot",
+        description="ceiling, applied after the part-load curve: COP <= this x Carnot COP "
+        "(evaporating T_chw - evaporator approach, condensing T_cond + condenser approach). "
+        "At AHRI 550/590 full load (44 F / 85 F) Carnot with these approaches is 8.74: the "
+        "90.1-2019 Path A minimum 0.560 kW/ton (COP 6.28) is 0.72 of it and the best "
+        "centrifugal ratings, ~0.50 kW/ton (COP 7.0), 0.80",
+    )
+    cop_max: float = Field(
+        12.0,
+        gt=1,
+        le=30,
+        description="absolute COP ceiling at any lift and load, applied after the part-load "
+        "curve: the best AHRI-certified magnetic-bearing centrifugal chillers reach ~0.29-0.30 "
+        "kW/ton (COP ~12) at their best low-lift part-load point",
+    )
+    min_lift_k: float = Field(
+        5.6,
+        ge=0,
+        le=20,
+        description="minimum lift: condenser water entering the chiller is held at least this "
+        "above the leaving chilled water (head-pressure control / tower bypass), K; centrifugal "
+        "chillers need ~10 F of lift to avoid surge and keep oil return",
     )
     sizing_factor: float = Field(1.2, ge=1, le=3, description="chiller capacity / design load")
     capacity_w: float | None = Field(

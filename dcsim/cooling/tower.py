@@ -49,6 +49,11 @@ class CoolingTower:
             wb_factor,
         )
 
+    def leaving_c(self, q_w: float, speed: float, wet_bulb_c: float, wb_factor: float) -> float:
+        """Leaving water at fan speed `speed` rejecting q_w: wet bulb + approach(speed)."""
+        a1 = self.cfg.rating_approach_k * wb_factor * max(q_w, 0.0) / self.rated_w
+        return wet_bulb_c + a1 * speed ** (-self.cfg.airflow_exponent)
+
     def fan_power(self, speed: float) -> float:
         """Fan power, W (affinity law)."""
         return self.fan_rated_w * speed**3

@@ -96,6 +96,41 @@ class ChilledWaterPlant:
         self.economizer = Economizer(cfg.economizer_hx_approach_k)
         self.reset()
 
+    # tower fan stages tried when economizing in 'auto' (plus the speed for full free cooling)
+    _fan_stages = (0.15, 0.25, 0.35, 0.5, 0.65, 0.8, 1.0)
+
+    def _option(
+        self,
+        q_chw: float,
+        chw_set: float,
+        chw_return: float,
+        chw_flow: float,
+        mode: str,
+        phi: float,
+        t_cw: float,
+    ) -> tuple[float, float, float, float, float, float, float, float, float]:
+        """One operating option at tower fan speed phi and tower water t_cw:
+        (chiller + tower fan + CW pump power, phi, economizer share, CHW supply, chiller load,
+        chiller power, PLR, condenser water, CW pump power)."""
+        pu = self.pumps
+        econ_frac, t_chw_actual = 0.0, chw_set
+        if mode != "off":
+            econ_frac, t_chw_actual = self.economizer.share(mode, t_cw, chw_set, chw_return)
+        # the chiller runs against condenser water no colder than its minimum nor its min lift
+        t_cond = max(t_cw, self.cond_min_c, self.chiller.condenser_floor_c(chw_set))
+        q_chiller = (1.0 - econ_frac) * q_chw
+        p_ch, plr, cap = self.chiller.power(q_chiller, chw_set, t_cond)
+        if q_chiller > cap:  # capacity shortfall: CHW supply floats up
+            t_chw_actual = chw_set + (q_chiller - cap) / (RHO_CP_WATER * max(chw_flow, 1e-9))
+            p_ch, plr, _ = self.chiller.power(cap, chw_set, t_cond)
+        cw_flow = max(
+            (q_chiller + p_ch + econ_frac * q_chw) / (RHO_CP_WATER * pu.cw_delta_t_k),
+            pu.min_flow * self.cw_pump.flow_design,
+        )
+        cw_pump_w = self.cw_pump.power(cw_flow)
+        total = p_ch + self.tower.fan_power(phi) + cw_pump_w
+        return total, phi, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w
+
     def reset(self) -> None:
         self.p_chiller_prev = 0.0
         self.t_cond_prev = self.t_cond_ref_c
@@ -124,32 +159,35 @@ class ChilledWaterPlant:
         wb_factor = self.tower.wet_bulb_factor(wet_bulb_c)
         q_rej_est = q_chw + self.p_chiller_prev + other_tower_w
         chw_return = chw_set + (q_chw / (RHO_CP_WATER * chw_flow) if chw_flow > 0 else 0.0)
-        coldest_cw = self.tower.coldest_water_c(q_rej_est, wet_bulb_c, wb_factor)
-        use_econ = self.economizer.engaged(economizer, coldest_cw, chw_return)
-        # economizing: make the coldest useful water; otherwise hold the condenser setpoint
-        if use_econ:
-            cw_target = self.economizer.tower_target_c(chw_set)
+        floor_c = self.chiller.condenser_floor_c(chw_set)
+        # mechanical cooling: the tower holds the condenser reset, never below the chiller's floor
+        mech_target = max(self.tower.condenser_setpoint_c(wet_bulb_c), floor_c)
+        if economizer == "on":  # chillers locked out; the tower makes the coldest useful water
+            phi_t, t_cw = self.tower.fan(
+                q_rej_est, self.economizer.tower_target_c(chw_set), wet_bulb_c, wb_factor
+            )
+            best = self._option(q_chw, chw_set, chw_return, chw_flow, "on", phi_t, t_cw)
         else:
-            cw_target = self.tower.condenser_setpoint_c(wet_bulb_c)
-        phi_t, t_cw = self.tower.fan(q_rej_est, cw_target, wet_bulb_c, wb_factor)
-        econ_frac, t_chw_actual = 0.0, chw_set
-        if use_econ:
-            econ_frac, t_chw_actual = self.economizer.share(economizer, t_cw, chw_set, chw_return)
-        # ---- chiller runs against condenser water no colder than its minimum
-        t_cond = max(t_cw, self.cond_min_c)
-        q_chiller = (1.0 - econ_frac) * q_chw
-        p_ch, plr, cap = self.chiller.power(q_chiller, chw_set, t_cond)
-        if q_chiller > cap:  # capacity shortfall: CHW supply floats up
-            t_chw_actual = chw_set + (q_chiller - cap) / (RHO_CP_WATER * max(chw_flow, 1e-9))
-            p_ch, plr, _ = self.chiller.power(cap, chw_set, t_cond)
+            phi_t, t_cw = self.tower.fan(q_rej_est, mech_target, wet_bulb_c, wb_factor)
+            best = self._option(q_chw, chw_set, chw_return, chw_flow, "off", phi_t, t_cw)
+            coldest_cw = self.tower.coldest_water_c(q_rej_est, wet_bulb_c, wb_factor)
+            if economizer == "auto" and self.economizer.engaged("auto", coldest_cw, chw_return):
+                # cheapest feasible mode: full free cooling (the fan speed that makes the HX
+                # carry everything, if any) or integrated at each tower fan stage
+                phi_free, _ = self.tower.fan(
+                    q_rej_est, self.economizer.tower_target_c(chw_set), wet_bulb_c, wb_factor
+                )
+                for phi in (phi_free, *self._fan_stages):
+                    if phi < self.tower.cfg.min_fan_speed:
+                        continue
+                    t = self.tower.leaving_c(q_rej_est, phi, wet_bulb_c, wb_factor)
+                    opt = self._option(q_chw, chw_set, chw_return, chw_flow, "auto", phi, t)
+                    if opt[0] < best[0]:
+                        best = opt
+        _, phi_t, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w = best
         self.p_chiller_prev = p_ch
         self.t_cond_prev = t_cond
         # ---- condenser water and heat rejection
-        cw_flow = max(
-            (q_chiller + p_ch + econ_frac * q_chw) / (RHO_CP_WATER * pu.cw_delta_t_k), 0.0
-        )
-        cw_flow = max(cw_flow, pu.min_flow * self.cw_pump.flow_design)
-        cw_pump_w = self.cw_pump.power(cw_flow)
         q_rej = q_chw + p_ch + cw_pump_w + other_tower_w
         return WaterStep(
             chiller_w=p_ch,
