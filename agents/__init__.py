@@ -78,7 +78,7 @@ HEURISTICS: dict[str, dict[str, Builder]] = {
         "first-fit": _cls("dcsim.agents.placement", "FirstFit"),
     },
 }
-_DISCOVER = {"FlowSplitEnv": "dcsim.agents.routing"}
+_DISCOVER = {"FlowSplitEnv": "dcsim.agents.routing", "CoDesignEnv": "dcsim.agents.codesign"}
 GENERIC: dict[str, Builder] = {"random": _random}
 
 SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3")
