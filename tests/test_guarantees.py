@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 from dcsim.cli import app
 from dcsim.results import contained, safe_name
 from dcsim.runner import PROGRESS_FD_ENV
+from dcsim.sweep import read_index
 from tests.test_fuzz_inputs import assert_ok_or_clean, dump, mutated
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,8 +83,8 @@ def sweep_file(tmp_path: Path, n: int) -> Path:
 
 
 def index_rows(out: Path) -> list[dict]:
-    with (out / "killme" / "index.csv").open() as fh:
-        return list(csv.DictReader(fh))
+    """One row per run (index.csv is appended as runs finish; a run's last row wins)."""
+    return read_index(out / "killme")
 
 
 def test_sweep_killed_with_sigkill_resumes_only_missing_runs(tmp_path):
