@@ -86,6 +86,7 @@ class AirChain:
                     field="cooling.air.recirculation",
                 )
         self.recirc_gain = recirc / (1.0 - recirc)  # T_in - T_s = offset + r/(1-r) dT_server
+        self.rho_cp_v = RHO_CP_AIR * self.v_design  # W/K per rack at full fan flow
         self.v_crah_design = cfg.crah_flow_margin * float(self.v_design.sum())
         self.crah_rated_w = cfg.crah_pressure_pa * self.v_crah_design / cfg.crah_fan_efficiency
         # heat the coils must remove at design: IT air share + server fans + CRAH fans
@@ -102,7 +103,8 @@ class AirChain:
         a = self.cfg
         load = q_air_w / self.q_air_design if self.q_air_design > 0 else np.zeros(self.n)
         ramp = 1.0 + a.server_fan_ramp_per_k * np.maximum(t_in - a.server_fan_ramp_start_c, 0.0)
-        return np.clip(np.maximum(load, a.server_fan_min_flow) * ramp, a.server_fan_min_flow, 1.0)
+        lo = a.server_fan_min_flow  # clip to [lo, 1] (np.minimum/maximum: np.clip's overhead)
+        return np.minimum(np.maximum(np.maximum(load, lo) * ramp, lo), 1.0)
 
     def reset(self, t_supply_c: float, q_it_air_w: np.ndarray) -> None:
         """Steady state at supply air t_supply_c with q_it_air_w (W per rack) into the air."""
@@ -129,23 +131,27 @@ class AirChain:
         The inlet sees the supply air plus recirculated exhaust of the previous step's server
         delta-T; the supply air temperature is advanced separately (`advance_supply`), once the
         water side knows what the coil can deliver.
+        The state may also hold a batch of halls, shape (halls, racks) with `t_supply` (halls,):
+        then the hall totals in the result are arrays (`dcsim.envs.vector`).
         """
         a = self.cfg
         t_in = self.t_supply + a.supply_offset_k + self.recirc_gain * (self.t_rack - self.t_in)
         u = self.fan_flow(q_it_air_w, t_in)
         fan_w = self.fan_rated_w * u**3  # affinity law
         q_air = q_it_air_w + fan_w
-        mcp = RHO_CP_AIR * self.v_design * u  # W/K per rack
+        mcp = self.rho_cp_v * u  # W/K per rack
         t_ss = t_in + q_air / mcp
         decay = np.exp(-dt_s * mcp / self.heat_capacity)
         t_new = t_ss + (self.t_rack - t_ss) * decay
         stored_delta = self.heat_capacity * (t_new - self.t_rack)
-        heat_to_air = float(q_air.sum() - stored_delta.sum() / dt_s)
+        heat_to_air = q_air.sum(axis=-1) - stored_delta.sum(axis=-1) / dt_s
         self.t_rack = t_new
         self.t_in = t_in
         self.u = u
         # CRAH fans: affinity law on the total flow
-        v_crah = a.crah_flow_margin * float((self.v_design * u).sum())
+        v_crah = a.crah_flow_margin * (self.v_design * u).sum(axis=-1)
+        if u.ndim == 1:
+            heat_to_air, v_crah = float(heat_to_air), float(v_crah)
         x = v_crah / self.v_crah_design
         crah_w = self.crah_rated_w * x * x * x
         return AirStep(t_in, t_new, fan_w, heat_to_air, crah_w)
@@ -153,5 +159,8 @@ class AirChain:
     def advance_supply(self, setpoint_c: float, chw_supply_c: float, dt_s: float) -> None:
         """First-order supply air toward what the coil can deliver: max(setpoint, CHW + approach)."""
         a = self.cfg
-        target = max(setpoint_c, chw_supply_c + a.coil_approach_k)
+        if isinstance(setpoint_c, np.ndarray):  # a batch of halls
+            target = np.maximum(setpoint_c, chw_supply_c + a.coil_approach_k)
+        else:
+            target = max(setpoint_c, chw_supply_c + a.coil_approach_k)
         self.t_supply = target + (self.t_supply - target) * math.exp(-dt_s / a.supply_tau_s)

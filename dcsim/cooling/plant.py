@@ -59,11 +59,13 @@ def thermal_throttle(
 
     Chip power may use the headroom left above the inlet limit (linear to 0 at
     throttle_headroom_k of excess); for cold plates, the same on the TCS supply above its
-    limit. Power maps to frequency by P_dyn ~ f^alpha.
+    limit. Power maps to frequency by P_dyn ~ f^alpha. Works on any shape of inlet_c.
     """
+    lim = cfg.liquid.tcs_limit_c
+    if (tcs_supply_c is None or tcs_supply_c <= lim) and inlet_c.max() <= cfg.inlet_limit_c:
+        return np.ones(inlet_c.shape)  # no excess anywhere: exactly 1 (1^(1/alpha) = 1)
     excess = np.maximum(inlet_c - cfg.inlet_limit_c, 0.0)
     p_allow = np.clip(1.0 - excess / cfg.throttle_headroom_k, 0.0, 1.0)
-    lim = cfg.liquid.tcs_limit_c
     if tcs_supply_c is not None and tcs_supply_c > lim:
         p_allow = np.minimum(
             p_allow, max(1.0 - (tcs_supply_c - lim) / cfg.throttle_headroom_k, 0.0)
@@ -161,7 +163,13 @@ class CoolingPlant:
         q_liq = self.f_liq * float(p.sum())
         liq = self.liquid.step(q_liq, t_db, self.water.t_cond_prev)
         water = self.water.step(
-            air.heat_to_air_w + air.crah_fan_w, chw_set, econ_mode, t_wb, liq.to_tower_w, dt_s
+            air.heat_to_air_w + air.crah_fan_w,
+            chw_set,
+            econ_mode,
+            t_wb,
+            liq.to_tower_w,
+            dt_s,
+            t_db,
         )
         self.air.advance_supply(sa_set, water.chw_supply_c, dt_s)
         throttle = thermal_throttle(
@@ -205,5 +213,8 @@ class CoolingPlant:
                 "heat_rejected_w": water.heat_rejected_w,
                 "condenser_c": water.condenser_c,
                 "tower_fan_speed": water.tower_fan_speed,
+                "evaporation_l": water.evaporation_l,
+                "drift_l": water.drift_l,
+                "blowdown_l": water.blowdown_l,
             },
         )

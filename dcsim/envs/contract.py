@@ -127,6 +127,25 @@ def observation_space(features: Sequence[Feature]) -> spaces.Box:
     return spaces.Box(low, high, dtype=np.float32)
 
 
+class Encoder:
+    """`encode` for a fixed feature order, its constants built once (the per-step path).
+
+    `encoder(values)` takes the physical values as a sequence in feature order.
+    """
+
+    def __init__(self, features: Sequence[Feature]):
+        self.names = tuple(f.name for f in features)
+        self.offset = np.array([f.offset for f in features], dtype=np.float64)
+        self.scale = np.array([f.scale for f in features], dtype=np.float64)
+        self.low = np.array([f.low for f in features], dtype=np.float64)
+        self.high = np.array([f.high for f in features], dtype=np.float64)
+
+    def __call__(self, values: Sequence[float]) -> np.ndarray:
+        x = (np.array(values, dtype=np.float64) - self.offset) / self.scale
+        x[np.isnan(x)] = 0.0
+        return np.minimum(np.maximum(x, self.low), self.high).astype(np.float32)
+
+
 def encode(features: Sequence[Feature], values: Mapping[str, float]) -> np.ndarray:
     """Physical values by feature name -> the clipped float32 observation (NaN -> 0)."""
     if len(values) != len(features):
@@ -135,11 +154,7 @@ def encode(features: Sequence[Feature], values: Mapping[str, float]) -> np.ndarr
         raise KeyError(
             f"observation values do not match features: missing {missing}, extra {extra}"
         )
-    x = np.array([(float(values[f.name]) - f.offset) / f.scale for f in features], dtype=np.float64)
-    low = np.array([f.low for f in features])
-    high = np.array([f.high for f in features])
-    x = np.where(np.isnan(x), 0.0, x)
-    return np.clip(x, low, high).astype(np.float32)
+    return Encoder(features)([float(values[f.name]) for f in features])
 
 
 def feature_index(features: Sequence[Feature], name: str) -> int:

@@ -14,11 +14,11 @@ from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, bui
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.envs.contract import (
     METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -203,20 +203,24 @@ class CoolingEnv(gym.Env):
         self.random_start_day = kw.random_start_day
         self.low = np.array([kw.supply_air_range_c[0], kw.chw_range_c[0]], dtype=float)
         self.high = np.array([kw.supply_air_range_c[1], kw.chw_range_c[1]], dtype=float)
+        self._lo_hi = (tuple(map(float, self.low)), tuple(map(float, self.high)))
         self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
         self.features = features(self.design_it_w)
         self.observation_space = observation_space(self.features)
+        self._encode = Encoder(self.features)
+        self._inlet_band = (self.cfg.recommended_inlet_min_c, self.cfg.recommended_inlet_max_c)
         self._weather_seed: int | None = None
         self.k = 0
         self.t0 = 0.0
 
     # ------------------------------------------------------------ action mapping
     def to_controls(self, action: np.ndarray) -> CoolingControls:
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        sa = self.low[0] + (a[0] + 1.0) * 0.5 * (self.high[0] - self.low[0])
-        chw = self.low[1] + (a[1] + 1.0) * 0.5 * (self.high[1] - self.low[1])
-        mode = ECONOMIZER_MODES[0 if a[2] < -1 / 3 else (2 if a[2] > 1 / 3 else 1)]
-        return CoolingControls(supply_air_c=float(sa), chw_supply_c=float(chw), economizer=mode)
+        a0, a1, a2 = (min(max(float(x), -1.0), 1.0) for x in action)  # clip to [-1, 1]
+        (lo0, lo1), (hi0, hi1) = self._lo_hi
+        sa = lo0 + (a0 + 1.0) * 0.5 * (hi0 - lo0)
+        chw = lo1 + (a1 + 1.0) * 0.5 * (hi1 - lo1)
+        mode = ECONOMIZER_MODES[0 if a2 < -1 / 3 else (2 if a2 > 1 / 3 else 1)]
+        return CoolingControls(supply_air_c=sa, chw_supply_c=chw, economizer=mode)
 
     def to_action(
         self, supply_air_c: float, chw_supply_c: float, economizer: str = "auto"
@@ -235,9 +239,18 @@ class CoolingEnv(gym.Env):
             np.asarray(x) for x in (ws.dry_bulb_c, ws.wet_bulb_c, ws.rh)
         )
         self.w_ci = self.carbon.at_many(t)
+        # per-step scalars as Python floats (cheaper to index than NumPy scalars, same values)
+        self._db, self._wb, self._rh, self._ci = (
+            x.tolist() for x in (self.w_db, self.w_wb, self.w_rh, self.w_ci)
+        )
         self.activity = rack_activity(self.load_cfg, self.n_racks, t, self.dt, rng)
+        # the same power law at full clock for the whole episode: used while no rack throttles
+        # (f = 1 makes f^alpha exactly 1, so the numbers are identical)
+        self.p_full = self.rack_power.power_w(self.activity, 1.0)
 
     def _rack_power(self, k: int) -> np.ndarray:
+        if self.throttle_min == 1.0:
+            return self.p_full[k]
         return self.rack_power.power_w(self.activity[k], self.throttle)
 
     # ------------------------------------------------------------ gym API
@@ -253,6 +266,7 @@ class CoolingEnv(gym.Env):
         self.t0 = day * DAY_S
         self.k = 0
         self.throttle = np.ones(self.n_racks)
+        self.throttle_min = 1.0
         self._precompute(rng)
         p = self._rack_power(0)
         ws = self.weather.at(self.t0)
@@ -275,66 +289,67 @@ class CoolingEnv(gym.Env):
         h = 2 * np.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * np.pi * (t / DAY_S % 365.0) / 365.0
         s = self._last
-        vals = {
-            "outdoor_c": self.w_db[k],
-            "wetbulb_c": self.w_wb[k],
-            "rh": self.w_rh[k],
-            "carbon_g_per_kwh": self.w_ci[k],
-            "it_w": s["it"],
-            "inlet_mean_c": s["inlet_mean"],
-            "inlet_max_c": s["inlet_max"],
-            "inlet_above_limit_k": s["inlet_max"] - self.cfg.recommended_inlet_max_c,
-            "supply_air_c": s["supply"],
-            "chw_supply_c": s["chw"],
-            "pue": s["pue"],
-            "economizer_fraction": s["econ"],
-            "throttle_min": s["throttle"],
-            "sin_hour": math.sin(h),
-            "cos_hour": math.cos(h),
-            "sin_day": math.sin(d),
-            "cos_day": math.cos(d),
-        }
-        return encode(self.features, vals)
+        inlet_max = s["inlet_max"]
+        return self._encode(  # in the order of `features`
+            (
+                self._db[k],
+                self._wb[k],
+                self._rh[k],
+                self._ci[k],
+                s["it"],
+                s["inlet_mean"],
+                inlet_max,
+                inlet_max - self._inlet_band[1],
+                s["supply"],
+                s["chw"],
+                s["pue"],
+                s["econ"],
+                s["throttle"],
+                math.sin(h),
+                math.cos(h),
+                math.sin(d),
+                math.cos(d),
+            )
+        )
 
     def step(self, action):
         k = self.k
         c = self.to_controls(action)
         p = self._rack_power(k)
-        ws = WeatherSample(float(self.w_db[k]), float(self.w_wb[k]), float(self.w_rh[k]))
-        res = self.plant.step(p, ws, self.dt, c)
+        db, wb, ci = self._db[k], self._wb[k], self._ci[k]
+        res = self.plant.step(p, WeatherSample(db, wb, self._rh[k]), self.dt, c)
         self.throttle = res.throttle
+        n = self.n_racks
         fan = float(res.server_fan_w.sum())
         it = float(p.sum()) + fan
-        ctrl_w = res.cooling_w + fan
-        ci = float(self.w_ci[k])
-        cfg = self.cfg
+        cooling_w = res.cooling_w
+        ctrl_w = cooling_w + fan
         inlet = res.inlet_c
-        viol = float(
-            np.mean(
-                np.maximum(inlet - cfg.recommended_inlet_max_c, 0.0)
-                + np.maximum(cfg.recommended_inlet_min_c - inlet, 0.0)
-            )
-        )
-        thr = float(1.0 - res.throttle.mean())
+        lo, hi = self._inlet_band
+        viol = float((np.maximum(inlet - hi, 0.0) + np.maximum(lo - inlet, 0.0)).sum()) / n
+        self.throttle_min = float(res.throttle.min())
+        thr = 1.0 if self.throttle_min == 1.0 else float(res.throttle.sum()) / n
+        thr = 1.0 - thr
+        design = self.design_it_w
         raw = {
-            "energy": -ctrl_w / self.design_it_w,
-            "carbon": -ctrl_w * ci / (self.design_it_w * 400.0),
+            "energy": -ctrl_w / design,
+            "carbon": -ctrl_w * ci / (design * 400.0),
             "violation": -viol,
             "throttle": -thr,
         }
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         inlet_max = float(inlet.max())
-        pue = (it + res.cooling_w) / it
+        pue = (it + cooling_w) / it
         self._last = dict(
             it=it,
-            inlet_mean=float(inlet.mean()),
+            inlet_mean=float(inlet.sum()) / n,
             inlet_max=inlet_max,
             supply=res.supply_air_c,
             chw=res.chw_supply_c,
             pue=pue,
             econ=res.economizer_fraction,
-            throttle=float(res.throttle.min()),
+            throttle=self.throttle_min,
         )
         self.k += 1
         kwh = self.dt / 3.6e6
@@ -342,22 +357,22 @@ class CoolingEnv(gym.Env):
             "t_s": float(k * self.dt),
             "it_w": it,
             "server_fan_w": fan,
-            "cooling_w": float(res.cooling_w),
+            "cooling_w": float(cooling_w),
             "pue": float(pue),
             "it_kwh": it * kwh,
-            "cooling_kwh": res.cooling_w * kwh,
-            "carbon_kg": (it + res.cooling_w) * kwh * ci / 1000.0,
+            "cooling_kwh": cooling_w * kwh,
+            "carbon_kg": (it + cooling_w) * kwh * ci / 1000.0,
             "water_l": float(res.water_l),
             "inlet_max_c": inlet_max,
             "violation_k": viol,
             "economizer_fraction": float(res.economizer_fraction),
             "supply_air_c": float(res.supply_air_c),
             "chw_supply_c": float(res.chw_supply_c),
-            "dry_bulb_c": float(self.w_db[k]),
-            "wet_bulb_c": float(self.w_wb[k]),
+            "dry_bulb_c": db,
+            "wet_bulb_c": wb,
             "carbon_g_per_kwh": ci,
             "economizer_mode": c.economizer,
         }
         info = {"reward_terms": terms, "metrics": metrics}
-        truncated = bool(self.k >= self.max_steps)
+        truncated = self.k >= self.max_steps
         return self._obs(self.k), reward, False, truncated, info
