@@ -21,6 +21,14 @@ SMALL = {
     "dcsim/PowerCap-v0": {"horizon_s": 60.0},
     "dcsim/FlowSplit-v0": {"episode_steps": 6},
     "dcsim/Placement-v0": {"n_jobs": 12},
+    "dcsim/CoDesign-v0": {
+        "episode_steps": 12,
+        "engine": {
+            "racks": 8,
+            "inference": {"servers": 2},
+            "workload": {"mix": {"job_sizes": {8: 1}}},
+        },
+    },
 }
 IDS = list(ENV_IDS)
 

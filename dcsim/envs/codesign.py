@@ -148,7 +148,16 @@ class CoDesignEnv(gym.Env):
     over budget, brake events, SLO-violation minutes.
 
     ## Episode end
-    Never terminates; truncates after `episode_steps`.
+    Never terminates; truncates after `episode_steps`; the last step's `info["jobs"]` holds
+    per-job metrics (jobs finished, mean JCT and slowdown, deadline misses, queue).
+
+    ## Arguments
+    `engine` (`dcsim.tenancy.EngineConfig` or mapping: hardware, racks, accelerators per rack,
+    spines, oversubscription, inference, workload generator, budget fraction, cooling, climate,
+    tank, region), `job_trace` (YAML/CSV; default: the seeded generator), `dt_s`,
+    `episode_steps`, `top_k`, `regions`, `climates`, `oversubscriptions` (lists reset draws
+    from), `random_start_day`, `forecast_error`, `supply_air_range_c`, `chw_range_c`,
+    `slo_target`, `reward_weights`; validated by `CoDesignKwargs`.
     """
 
     metadata = {"render_modes": []}
@@ -183,6 +192,7 @@ class CoDesignEnv(gym.Env):
         Metric("running_jobs", "1", "mean"),
         Metric("queued_jobs", "1", "mean"),
         Metric("jobs_finished", "1", "sum"),
+        Metric("jobs_started", "1", "sum"),
         Metric("carbon_g_per_kwh", "g/kWh", "mean"),
     )
 
@@ -486,7 +496,7 @@ class CoDesignEnv(gym.Env):
             "queued_jobs": float(len(e.queue)),
             "jobs_finished": float(len(r.finished)),
             "carbon_g_per_kwh": r.carbon_g_per_kwh,
-            "jobs_started": started,
+            "jobs_started": float(started),
             **cost,
         }
         info = {"reward_terms": terms, "metrics": metrics, "cost": cost}

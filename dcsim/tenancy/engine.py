@@ -87,8 +87,15 @@ class EngineConfig(StrictModel):
     def _room(self) -> EngineConfig:
         acc = get_profile(self.hardware).server.accelerators
         inf = self.inference.servers * acc
-        if inf >= self.racks * self.accelerators_per_rack:
+        train = self.racks * self.accelerators_per_rack - inf
+        if train <= 0:
             raise ValueError("inference servers leave no accelerators for training")
+        biggest = max(self.workload.mix.job_sizes)
+        if biggest > train:
+            raise ValueError(
+                f"workload.mix.job_sizes has jobs of {biggest} accelerators but only {train} "
+                "train (racks x accelerators_per_rack - inference servers x accelerators)"
+            )
         return self
 
 
