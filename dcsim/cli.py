@@ -47,12 +47,22 @@ class DcsimGroup(TyperGroup):
             raise typer.Exit(code=2) from None
 
 
+def examples(*lines: str) -> str:
+    """A help epilog: `Examples:` and one invocation per paragraph (help keeps each line)."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+
+
 app = typer.Typer(
     cls=DcsimGroup,
     help="dcsim: datacenter energy and AI-cluster co-design simulator.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, pwsh
     pretty_exceptions_enable=False,
+    epilog=examples(
+        "dcsim run --steps 96",
+        "dcsim sweep scenarios/sweeps/codesign.yaml --dry-run",
+        "dcsim compare scenarios/tasks/powercap.yaml --baseline uncapped",
+    ),
 )
 
 
@@ -113,6 +123,74 @@ class Default:
 
     def __repr__(self) -> str:
         return f"Default({self.ref!r})"
+
+
+# Enumerated option values: help shows them as `[a|b|c]` and shell completion offers them.
+# The library call still validates (same one-line error, field and exit 2 as a bad YAML
+# value, and aliases such as `ar` for all-reduce keep working). Literal here so that
+# `dcsim --help` imports nothing heavy; tests/test_cli_polish.py checks each list equals the
+# library's own (dcsim.validate.KINDS, dcsim.sweep.EXECUTORS, ...).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "kind": ("auto", "scenario", "topology", "hardware", "sweep", "task"),
+    "executor": ("serial", "local", "dask"),
+    "collective": ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"),
+    "algorithm": (
+        "auto",
+        "ring",
+        "halving-doubling",
+        "double-binary-tree",
+        "direct",
+        "pairwise",
+        "hierarchical",
+    ),
+    "algo": ("ppo", "sac", "dqn", "a2c", "td3"),
+    "climate": ("temperate", "hot-dry", "hot-humid", "cold"),
+    "cooling_type": ("air", "liquid"),
+    "economizer": ("auto", "off", "on"),
+}
+# Values with a parameter: help shows the forms, completion the stems.
+ROUTING_FORMS = ("ecmp[:K]", "spray", "split:K", "colour[:K]")
+
+
+def choice(name: str, help: str) -> dict[str, Any]:
+    """`metavar`, `autocompletion` and `help` of an enumerated typer.Option: a short list is
+    the metavar (`[air|liquid]`); a long one is NAME with the choices in the help text, which
+    wraps (a long metavar would be cut at 80 columns)."""
+    names = CHOICES[name]
+
+    def complete(incomplete: str) -> list[str]:
+        return [n for n in names if n.startswith(incomplete)]
+
+    bar = "[" + "|".join(names) + "]"
+    if len(bar) <= 24:
+        return {"metavar": bar, "autocompletion": complete, "help": help}
+    return {
+        "metavar": name.upper(),
+        "autocompletion": complete,
+        "help": f"{help} Choices: {', '.join(names)}.",
+    }
+
+
+def _complete_routing(incomplete: str) -> list[str]:
+    return [n for n in ("ecmp", "spray", "split:", "colour") if n.startswith(incomplete)]
+
+
+ROUTING_OPTION: dict[str, Any] = {
+    "metavar": "ROUTING",
+    "autocompletion": _complete_routing,
+}
+
+
+def _complete_agent(incomplete: str) -> list[str]:
+    """Every heuristic name, random and the ALGO: prefixes (which exist depends on the env)."""
+    from dcsim.agents import HEURISTICS, SB3_ALGOS
+
+    names = sorted({n for table in HEURISTICS.values() for n in table})
+    names += ["random", *(f"{a}:" for a in SB3_ALGOS)]
+    return [n for n in names if n.startswith(incomplete)]
+
+
+AGENT_OPTION: dict[str, Any] = {"metavar": "AGENT", "autocompletion": _complete_agent}
 
 
 class _Bar:
@@ -194,11 +272,15 @@ def parse_overrides(items: list[str] | None, what: str | None = None) -> dict[st
 
 
 # ---------------------------------------------------------------- hardware
-hardware_app = typer.Typer(help="Accelerator hardware catalog.", no_args_is_help=True)
+hardware_app = typer.Typer(
+    help="Accelerator hardware catalog.",
+    no_args_is_help=True,
+    epilog=examples("dcsim hardware list", "dcsim hardware show H100-SXM"),
+)
 app.add_typer(hardware_app, name="hardware")
 
 
-@hardware_app.command("list")
+@hardware_app.command("list", epilog=examples("dcsim hardware list", "dcsim hardware list --json"))
 def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List bundled accelerator profiles."""
     from dcsim.hardware import catalog
@@ -228,7 +310,9 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     console.print("* TDP not published: estimate, see `dcsim hardware show NAME` for the source.")
 
 
-@hardware_app.command("show")
+@hardware_app.command(
+    "show", epilog=examples("dcsim hardware show H100-SXM", "dcsim hardware show B200 --json")
+)
 def hardware_show(
     name: str = typer.Argument(..., help="Profile name, e.g. H100-SXM."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -291,7 +375,13 @@ SUMMARY_ROWS = (
 )
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim run --steps 96",
+        "dcsim run scenarios/default.yaml --agent reactive --set cooling.supply_air_setpoint_c=24",
+        "dcsim run --steps 24 --json --no-plot",
+    )
+)
 def run(
     scenario: str = typer.Argument(
         None, help="Scenario YAML (default: the built-in scenarios/default.yaml)."
@@ -300,6 +390,7 @@ def run(
         Default("dcsim.runner:run_scenario.agent"),
         "--agent",
         "-a",
+        **AGENT_OPTION,
         help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip).",
     ),
     steps: int = typer.Option(
@@ -366,7 +457,12 @@ def run(
     console.print(Text.assemble("run directory: ", (str(res.run_dir), "bold")))
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim validate scenarios/default.yaml topologies/leaf_spine_small.yaml",
+        "dcsim validate scenarios/sweeps/codesign.yaml --kind sweep --json",
+    )
+)
 def validate(
     files: list[str] = typer.Argument(
         ..., help="Scenario, topology, hardware, sweep or RL task YAML files."
@@ -374,7 +470,7 @@ def validate(
     kind: str = typer.Option(
         Default("dcsim.validate:validate_files.kind"),
         "--kind",
-        help="auto | scenario | topology | hardware | sweep | task",
+        **choice("kind", "What the files are (auto: guess from their keys)."),
     ),
     as_json: bool = typer.Option(False, "--json", help="Print results as JSON."),
 ) -> None:
@@ -391,12 +487,21 @@ def validate(
 
 # ---------------------------------------------------------------- reproduce
 reproduce_app = typer.Typer(
-    help="Reproduce published results with dcsim's models.", no_args_is_help=True
+    help="Reproduce published results with dcsim's models.",
+    no_args_is_help=True,
+    epilog=examples("dcsim reproduce polca --quick"),
 )
 app.add_typer(reproduce_app, name="reproduce")
 
 
-@reproduce_app.command("polca")
+@reproduce_app.command(
+    "polca",
+    epilog=examples(
+        "dcsim reproduce polca",
+        "dcsim reproduce polca --quick --json",
+        "dcsim reproduce polca --plot polca.png",
+    ),
+)
 def reproduce_polca(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     quick: bool = typer.Option(
@@ -543,21 +648,31 @@ def reproduce_polca(
 
 # ---------------------------------------------------------------- cooling / climate
 cooling_app = typer.Typer(
-    help="Facility cooling plant, climate and grid carbon.", no_args_is_help=True
+    help="Facility cooling plant, climate and grid carbon.",
+    no_args_is_help=True,
+    epilog=examples("dcsim cooling year --climate hot-dry", "dcsim cooling compare"),
 )
 app.add_typer(cooling_app, name="cooling")
 
 
-@cooling_app.command("year")
+@cooling_app.command(
+    "year",
+    epilog=examples(
+        "dcsim cooling year --climate hot-dry --type liquid",
+        "dcsim cooling year --days 30 --plot year.png --json",
+    ),
+)
 def cooling_year(
     climate: str = typer.Option(
         Default("dcsim.cooling_study:plant_year.climate"),
-        help="Weather preset: temperate, hot-dry, hot-humid, cold.",
+        **choice("climate", "Synthetic-weather preset (see `dcsim cooling presets`)."),
     ),
     cooling_type: str = typer.Option(
         Default("dcsim.cooling_study:plant_year.cooling_type"),
         "--type",
-        help="air or liquid (direct-to-chip).",
+        **choice(
+            "cooling_type", "Air, or liquid (direct-to-chip cold plates plus air for the rest)."
+        ),
     ),
     liquid_fraction: float = typer.Option(
         Default("dcsim.cooling_study:plant_year.liquid_fraction"),
@@ -586,7 +701,7 @@ def cooling_year(
     ),
     economizer: str = typer.Option(
         Default("dcsim.cooling_study:plant_year.economizer"),
-        help="Water-side economizer: auto, off, on.",
+        **choice("economizer", "Water-side economizer mode."),
     ),
     days: float = typer.Option(
         Default("dcsim.cooling_study:plant_year.days"),
@@ -656,7 +771,9 @@ def cooling_year(
         console.print(f"plot: {plot}")
 
 
-@cooling_app.command("compare")
+@cooling_app.command(
+    "compare", epilog=examples("dcsim cooling compare", "dcsim cooling compare --days 90 --json")
+)
 def cooling_compare(
     rack_kw: float = typer.Option(
         Default("dcsim.cooling_study:compare_plants.rack_kw"),
@@ -699,7 +816,9 @@ def cooling_compare(
     console.print(table)
 
 
-@cooling_app.command("carbon")
+@cooling_app.command(
+    "carbon", epilog=examples("dcsim cooling carbon", "dcsim cooling carbon --json")
+)
 def cooling_carbon(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Bundled annual grid carbon intensities by country, with sources."""
     from dcsim.climate import grid_carbon_table
@@ -718,7 +837,9 @@ def cooling_carbon(as_json: bool = typer.Option(False, "--json", help="Print JSO
     console.print(table)
 
 
-@cooling_app.command("presets")
+@cooling_app.command(
+    "presets", epilog=examples("dcsim cooling presets", "dcsim cooling presets --json")
+)
 def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Synthetic-weather presets (climate normals of a representative city)."""
     from dcsim.climate import presets
@@ -754,7 +875,13 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
 
 
 # ---------------------------------------------------------------- sweep / plot
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim sweep scenarios/sweeps/codesign.yaml --dry-run",
+        "dcsim sweep scenarios/sweeps/batch_zip.yaml --executor local --workers 2",
+        "dcsim sweep scenarios/sweeps/codesign.yaml cluster.hardware=H100-SXM,B200 --out runs/hw",
+    )
+)
 def sweep(
     file: str = typer.Argument(..., help="Sweep YAML (see scenarios/sweeps/)."),
     overrides: list[str] = typer.Argument(
@@ -765,7 +892,7 @@ def sweep(
         Default("dcsim.sweep:sweep_file.executor"),
         "--executor",
         "-e",
-        help="serial | local (processes) | dask",
+        **choice("executor", "serial, local (worker processes) or dask."),
     ),
     workers: int = typer.Option(
         None, "--workers", "-w", min=1, help="Worker processes (default: CPU count)."
@@ -902,7 +1029,13 @@ def sweep(
         raise typer.Exit(code=1)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim plot runs/sweeps/codesign",
+        "dcsim plot runs/default/RUN_ID --out figure.png",
+        "dcsim plot runs/sweeps/codesign --x mean_step_time_s --y pue --json",
+    )
+)
 def plot(
     path: str = typer.Argument(
         ..., help="A run directory (has timeseries.csv) or a sweep directory (has index.csv)."
@@ -940,11 +1073,21 @@ def plot(
 
 
 # ---------------------------------------------------------------- topology / collective (network)
-topology_app = typer.Typer(help="Network fabrics (topologies/*.yaml).", no_args_is_help=True)
+topology_app = typer.Typer(
+    help="Network fabrics (topologies/*.yaml).",
+    no_args_is_help=True,
+    epilog=examples("dcsim topology list", "dcsim topology show leaf_spine_small"),
+)
 app.add_typer(topology_app, name="topology")
 
 
-@topology_app.command("show")
+@topology_app.command(
+    "show",
+    epilog=examples(
+        "dcsim topology show leaf_spine_small",
+        "dcsim topology show topologies/fat_tree_k8.yaml --hardware B200 --json",
+    ),
+)
 def topology_show(
     file: str = typer.Argument(
         ..., help="Topology YAML path, or a preset name such as leaf_spine_small."
@@ -989,7 +1132,7 @@ def topology_show(
     console.print(kv_table(f"{s['name']} ({fab.config.description or s['kind']})", rows))
 
 
-@topology_app.command("list")
+@topology_app.command("list", epilog=examples("dcsim topology list", "dcsim topology list --json"))
 def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Bundled topology presets."""
     from dcsim.network.api import preset_summaries
@@ -1015,7 +1158,13 @@ def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     console.print(table)
 
 
-@app.command("collective")
+@app.command(
+    "collective",
+    epilog=examples(
+        "dcsim collective --collective all-reduce --size 1GiB",
+        "dcsim collective --topology leaf_spine_256_oversub2 --routing spray --json",
+    ),
+)
 def collective_cmd(
     topology: str = typer.Option(
         Default("dcsim.network.api:run_collective.topology"),
@@ -1027,13 +1176,13 @@ def collective_cmd(
         Default("dcsim.network.api:run_collective.collective"),
         "--collective",
         "-c",
-        help="all-reduce | all-gather | reduce-scatter | all-to-all | broadcast",
+        **choice("collective", "Collective operation (aliases such as ar, ag, a2a accepted)."),
     ),
     algorithm: str = typer.Option(
         Default("dcsim.network.api:run_collective.algorithm"),
         "--algorithm",
         "-a",
-        help="auto | ring | halving-doubling | double-binary-tree | direct | pairwise | hierarchical",
+        **choice("algorithm", "Collective algorithm (auto: NCCL-like choice by size and fabric)."),
     ),
     size: str = typer.Option(
         Default("dcsim.network.api:run_collective.size"),
@@ -1045,7 +1194,8 @@ def collective_cmd(
         Default("dcsim.network.api:run_collective.routing"),
         "--routing",
         "-r",
-        help="ecmp[:K] | spray | split:K | colour[:K]",
+        **ROUTING_OPTION,
+        help="ecmp[:K] (hash over K equal-cost paths), spray (per packet), split:K (K-way split) or colour[:K].",
     ),
     seed: int = typer.Option(
         Default("dcsim.network.api:run_collective.seed"),
@@ -1119,7 +1269,7 @@ SCENARIO_HELP = (
 ENV_HELP = "Env id or short name: datacenter, cooling, powercap, flowsplit, placement (default: the task file's, else Datacenter-v0)."
 
 
-@app.command()
+@app.command(epilog=examples("dcsim envs", "dcsim envs --json"))
 def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the Gymnasium env ids with their spaces and the agents available for each."""
     from dcsim.rl import env_catalog
@@ -1141,14 +1291,21 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     console.print(table)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim train scenarios/tasks/cooling.yaml --algo ppo --timesteps 20000",
+        "dcsim train scenarios/tasks/placement.yaml --algo dqn --n-envs 4 --hp learning_rate=3e-4",
+    )
+)
 def train(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
     algo: str = typer.Option(
         Default("dcsim.rl:train_agent.algo"),
         "--algo",
-        help="ppo | sac | td3 | a2c | dqn (DQN only for Discrete actions: Placement-v0).",
+        **choice(
+            "algo", "Stable-Baselines3 algorithm (DQN only for Discrete actions: Placement-v0)."
+        ),
     ),
     timesteps: int = typer.Option(
         Default("dcsim.rl:train_agent.timesteps"),
@@ -1273,11 +1430,20 @@ def train(
     )
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim evaluate scenarios/tasks/powercap.yaml --agent polca --episodes 5",
+        "dcsim evaluate scenarios/tasks/cooling.yaml --agent ppo:runs/train/cooling-1024/ppo-RUN/model.zip --json",
+    )
+)
 def evaluate(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     agent: str = typer.Option(
-        ..., "--agent", "-a", help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip."
+        ...,
+        "--agent",
+        "-a",
+        **AGENT_OPTION,
+        help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip.",
     ),
     env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
     episodes: int = typer.Option(
@@ -1327,7 +1493,12 @@ def evaluate(
     )
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "dcsim compare scenarios/tasks/powercap.yaml --seeds 5",
+        "dcsim compare scenarios/tasks/cooling.yaml --agents fixed,reactive,random --baseline fixed",
+    )
+)
 def compare(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
     agents: str = typer.Option(
@@ -1359,6 +1530,7 @@ def compare(
         None,
         "--baseline",
         "-b",
+        **AGENT_OPTION,
         help="Agent to compare against: adds each agent's paired per-seed difference "
         "(agent - baseline, mean ± 95% CI) to the table, CSV (diff_*) and JSON (paired).",
     ),
