@@ -69,6 +69,16 @@ class ClusterConfig(StrictModel):
     topology: str | dict[str, Any] = Field(
         "leaf_spine_256.yaml", description="topology YAML path, or an inline topology mapping"
     )
+    rack_power_limit_kw: float | None = Field(
+        None,
+        gt=0,
+        le=10_000,
+        description="provisioned power per rack; unset: 69 kW air (3 x 415 V 60 A PDUs, N+1), "
+        "132 kW liquid (GB200 NVL72 class) (dcsim.limits.RACK_LIMIT_KW)",
+    )
+    allow_over_power: bool = Field(
+        False, description="run even if a rack's nameplate power exceeds its limit"
+    )
 
     @field_validator("hardware")
     @classmethod

@@ -23,6 +23,7 @@ from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
 from dcsim.cooling import CoolingControls, CoolingPlant, check_air_density
 from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
+from dcsim.limits import check_limits
 from dcsim.network import dp_allreduce, load_topology
 from dcsim.network.accelerator import AcceleratorNetwork
 from dcsim.network.topology import list_presets, resolve_topology_path
@@ -171,6 +172,15 @@ class Simulation:
             self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff
         )
         self.design_it_w = float(server_peak) * self.n_servers + self.switch_w
+        # rack power and per-accelerator memory within their limits (dcsim.limits), or refused
+        self.limits = check_limits(
+            sc,
+            self.profile,
+            self.acc_per_server,
+            self.n_active * self.acc_per_server,
+            float(server_peak),
+            src,
+        )
         with input_context(src, "cooling"):
             self.plant = CoolingPlant(sc.cooling, self.n_racks, self.design_it_w)
         with input_context(src, "climate"):
@@ -453,6 +463,8 @@ class Simulation:
             "mfu": self.mfu,
             "mfu_source": self.mfu_source,
             "ref_tokens_per_s": self.ref_tokens_per_s,
+            # rack nameplate kW vs its budget, memory per accelerator vs HBM (dcsim.limits)
+            "limits": self.limits.as_dict(),
             # '' or the cooling model's warning/error when air must carry too much per rack
             "air_density_note": check_air_density(
                 self.design_it_w / 1e3 / self.n_racks, self.sc.cooling.effective_liquid_fraction

@@ -32,7 +32,7 @@ class TrainingConfig(StrictModel):
     """One data-parallel x tensor-parallel training job over the whole cluster."""
 
     kind: Literal["training"] = "training"
-    model_params: float = Field(70e9, gt=0, description="dense parameters N")
+    model_params: float = Field(70e9, gt=0, le=1e16, description="dense parameters N")
     global_batch_tokens: float = Field(
         4 * 1024 * 1024, gt=0, description="tokens per optimizer step"
     )
@@ -80,6 +80,37 @@ class TrainingConfig(StrictModel):
         )
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
+    # Memory footprint per accelerator (dcsim.limits): checked against HBM at build time.
+    zero_stage: Literal[0, 1, 2, 3] = Field(
+        1,
+        description="ZeRO stage sharding model states over DP (Rajbhandari et al., SC'20); 1 = "
+        "Megatron-LM's distributed optimizer; 3 also all-gathers weights (1.5x DP traffic)",
+    )
+    optimizer_bytes_per_param: float = Field(
+        12.0,
+        gt=0,
+        description="Adam, mixed precision: FP32 master weights + 2 FP32 moments (ZeRO K=12)",
+    )
+    seq_len: int = Field(
+        4096, ge=1, le=10_000_000, description="tokens per sequence (Llama 2: 4096)"
+    )
+    micro_batch_size: int = Field(
+        1, ge=1, le=65536, description="sequences per micro-batch per DP rank"
+    )
+    hidden_size: int | None = Field(
+        None,
+        ge=1,
+        description="model width h (layers L = N / 12 h^2); unset: h/L = 128 as in GPT-3 175B",
+    )
+    sequence_parallel: bool = Field(
+        True, description="Megatron sequence parallelism shards norm/dropout activations over TP"
+    )
+    recompute: Literal["selective", "full", "none"] = Field(
+        "selective", description="activation recomputation (Korthikanti et al. 2022)"
+    )
+    allow_memory_overflow: bool = Field(
+        False, description="run even if weights, gradients, optimizer and activations exceed HBM"
+    )
 
 
 def resolve_mfu(cfg: TrainingConfig, profile: HardwareProfile) -> tuple[float, str]:
@@ -116,8 +147,13 @@ def step_flops(cfg: TrainingConfig) -> float:
 
 
 def gradient_bytes_per_rank(cfg: TrainingConfig) -> float:
-    """Gradient shard each accelerator all-reduces with its data-parallel peers."""
-    return cfg.model_params * cfg.gradient_bytes_per_param / cfg.tensor_parallel
+    """Gradient shard each accelerator all-reduces with its data-parallel peers.
+
+    ZeRO stages 1-2 move the same bytes as an all-reduce (reduce-scatter + all-gather); stage 3
+    also all-gathers the weights for backward: 1.5x (Rajbhandari et al., SC'20, Sec. 7).
+    """
+    zero3 = 1.5 if cfg.zero_stage == 3 else 1.0
+    return zero3 * cfg.model_params * cfg.gradient_bytes_per_param / cfg.tensor_parallel
 
 
 def training_step_time(

@@ -76,6 +76,7 @@ def test_one_accelerator():
             "cluster.accelerators_per_server": 1,
             "cluster.servers_per_rack": 1,
             "workload.tensor_parallel": 1,
+            "workload.allow_memory_overflow": True,  # 70B on one GPU: ~1.2 TB
         }
     )
     assert sim.n_dev == 1

@@ -33,7 +33,7 @@ def test_core_runs_without_torch_or_sb3(tmp_path):
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "from dcsim.cli import app\n"
-        f"app(['run', '--steps', '3', '--set', 'cluster.servers=2', '--json', '--no-plot', '--out', {str(tmp_path)!r}])\n"
+        f"app(['run', '--steps', '3', '--set', 'cluster.servers=2', '--set', 'workload.allow_memory_overflow=true', '--json', '--no-plot', '--out', {str(tmp_path)!r}])\n"
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
@@ -56,6 +56,8 @@ def test_outputs_stay_inside_the_output_directory(tmp_path):
             "name=../../escape",
             "--set",
             "cluster.servers=2",
+            "--set",
+            "workload.allow_memory_overflow=true",  # 70B on DP 2 needs ~99 GB per H100
             "--steps",
             "2",
             "--no-plot",
