@@ -68,10 +68,10 @@ CODESIGN_STEP_S = {
     ("MI300X", NONBLOCKING): 4.54,
 }
 CODESIGN_STEP_TOL_S = 0.005
-# "Liquid cooling lowers the mean PUE from about 1.21 to 1.08-1.17" (air: mean of all air runs;
+# "Liquid cooling lowers the mean PUE from about 1.21 to 1.07-1.17" (air: mean of all air runs;
 # liquid: mean per climate, lowest and highest)
 CODESIGN_AIR_MEAN_PUE = 1.21
-CODESIGN_LIQUID_CLIMATE_PUE_RANGE = (1.08, 1.17)
+CODESIGN_LIQUID_CLIMATE_PUE_RANGE = (1.07, 1.17)
 CODESIGN_PUE_TOL = 0.005
 # "A100 -> H100 -> B200 buy speed with power", "MI300X [...] is slower than H100" (slowest first)
 CODESIGN_SPEED_ORDER = ("A100-80G", "MI300X", "H100-SXM", "B200")
