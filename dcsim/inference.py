@@ -5,9 +5,11 @@
   bounded-Zipf lengths fitted to the conversation trace.
 - Each engine iteration (Orca OSDI'22 / vLLM SOSP'23 iteration-level scheduling) runs the prompts
   of newly admitted requests (prefill) plus one token for every running request (decode). Its time
-  is a roofline on the hardware profile, max(FLOPs / (peak f), bytes / BW): prefill is
-  compute-bound and stretches as 1/f under DVFS, decode streams the weights and KV cache and is
-  memory-bound, so it barely moves with the clock ("Towards Greener LLMs", arXiv 2403.20306).
+  is FLOPs / (peak eta_c f) + bytes / (BW eta_m) plus per-layer launch/sync overheads and the TP
+  all-reduces (alpha-beta), calibrated once against published vLLM / TensorRT-LLM measurements
+  (dcsim/inference_calibration.py): prefill is compute-bound and stretches as ~1/f under DVFS,
+  decode streams the weights and KV cache and is memory-bound, so it barely moves with the clock
+  ("Towards Greener LLMs", arXiv 2403.20306).
 - Device power per iteration follows ``dcsim.power``: activity interpolates between the decode
   (memory-bound) and prefill (compute-bound) activities by the share of time the tensor cores are
   busy, so energy = sum of P * dt over iterations and idle gaps.
@@ -22,8 +24,9 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import simpy
@@ -228,6 +231,27 @@ LLMS: dict[str, LLMSpec] = {
     ),
     "llama2-13b": LLMSpec("llama2-13b", 13e9, 40, 5120, 40, 128, source="Touvron et al. 2023"),
     "bloom-176b": LLMSpec("bloom-176b", 176e9, 70, 14336, 112, 128, source="BigScience BLOOM 2022"),
+    "llama2-7b": LLMSpec(
+        "llama2-7b", 6.74e9, 32, 4096, 32, 128, source="Touvron et al. 2023 (Llama 2), MHA 32 heads"
+    ),
+    "llama3-8b": LLMSpec(
+        "llama3-8b",
+        8.03e9,
+        32,
+        4096,
+        8,
+        128,
+        source="Meta Llama 3 model card (2024), GQA 8 KV heads",
+    ),
+    "llama3-70b": LLMSpec(
+        "llama3-70b",
+        70.6e9,
+        80,
+        8192,
+        8,
+        128,
+        source="Meta Llama 3 model card (2024), GQA 8 KV heads",
+    ),
 }
 
 
@@ -240,6 +264,20 @@ def get_llm(name: str) -> LLMSpec:
         ) from None
 
 
+PRECISIONS = ("bf16", "fp8")
+BYTES_PER_VALUE = {"bf16": 2.0, "fp8": 1.0}
+
+# Calibrated engine constants (fit once to the published points of
+# dcsim/inference_calibration.py, see docs/models.md "Serving calibration"):
+# - MEMORY_EFFICIENCY is set, not fit: decode GEMV/attention kernels reach ~0.6-0.8 of the
+#   datasheet HBM bandwidth (vLLM Llama-3.1-8B batch-1 decode on A100: ~77 % of the roofline);
+# - COMPUTE_EFFICIENCY per precision and LAYER_OVERHEAD_S are least-squares fits (log error);
+#   FP8 reaches a smaller share of its 2x peak (quantize/dequantize and BF16 non-GEMM work).
+MEMORY_EFFICIENCY = 0.8
+COMPUTE_EFFICIENCY = {"bf16": 0.77, "fp8": 0.46}
+LAYER_OVERHEAD_S = 70e-6  # kernel launches, non-GEMM ops and syncs per layer per iteration
+
+
 class ServingConfig(StrictModel):
     """Engine settings for one model replica (tensor parallel over tp accelerators)."""
 
@@ -248,37 +286,86 @@ class ServingConfig(StrictModel):
     max_prefill_tokens: int = Field(
         8192, gt=0, description="prompt tokens per iteration (vLLM budget)"
     )
-    compute_efficiency: float = Field(
-        0.6,
+    precision: Literal["bf16", "fp8"] = Field(
+        "bf16", description="weights and KV cache precision: bf16 (2 bytes) or fp8 (1 byte)"
+    )
+    compute_efficiency: float | None = Field(
+        None,
         gt=0,
         le=1,
-        description="achieved share of peak FLOPs in GEMMs (MFU of prefill ~0.5-0.6)",
+        description="achieved share of peak FLOPs of the precision in GEMMs; "
+        f"default calibrated {COMPUTE_EFFICIENCY}",
     )
-    memory_efficiency: float = Field(0.8, gt=0, le=1, description="achieved share of HBM bandwidth")
+    memory_efficiency: float = Field(
+        MEMORY_EFFICIENCY, gt=0, le=1, description="achieved share of HBM bandwidth"
+    )
+    layer_overhead_s: float = Field(
+        LAYER_OVERHEAD_S,
+        ge=0,
+        description="per-layer kernel launch/sync/non-GEMM time per iteration (calibrated)",
+    )
     kv_memory_fraction: float = Field(0.9, gt=0, le=1, description="HBM left after weights for KV")
     ttft_slo_s: float = Field(2.5, gt=0, description="DistServe OSDI'24 chatbot SLO (OPT-66B)")
     tpot_slo_s: float = Field(0.15, gt=0, description="DistServe OSDI'24 chatbot SLO (OPT-66B)")
 
+    @property
+    def gemm_efficiency(self) -> float:
+        """Compute efficiency in use: the explicit value or the calibrated one for the precision."""
+        if self.compute_efficiency is not None:
+            return self.compute_efficiency
+        return COMPUTE_EFFICIENCY[self.precision]
+
+
+def tp_allreduce_alpha_s() -> float:
+    """Per-step latency of a scale-up all-reduce: NCCL's NVLink endpoint term plus two switch hops.
+
+    The same constants time scale-up collectives in ``dcsim.network`` (one source of truth).
+    """
+    from dcsim.network.accelerator import SCALEUP_ENDPOINT_LATENCY_US, SCALEUP_HOP_LATENCY_US
+
+    return (SCALEUP_ENDPOINT_LATENCY_US + 2 * SCALEUP_HOP_LATENCY_US) * 1e-6
+
 
 class RooflineCost:
-    """Closed-form iteration time and activity of a continuous-batching engine."""
+    """Closed-form iteration time and activity of a continuous-batching engine.
+
+    Time of one iteration = t_c + t_m + L * tau + 2 L * AR(tokens) where t_c = FLOPs / (tp peak
+    eta_c f) and t_m = bytes / (tp BW eta_m) add (kernels run one after another and each is
+    either compute- or memory-bound; a max() overlap was 1.5-2x optimistic against the published
+    points), tau is the per-layer launch/sync/non-GEMM overhead and AR is a ring all-reduce of
+    the activations over the scale-up fabric, 2 per layer (Megatron TP), alpha-beta with the
+    ``dcsim.network`` latency constants.
+    """
 
     def __init__(self, profile: HardwareProfile, llm: LLMSpec, cfg: ServingConfig | None = None):
         self.profile = profile
-        self.llm = llm
-        self.cfg = cfg or ServingConfig()
+        self.cfg = cfg = cfg or ServingConfig()
+        self.llm = llm = replace(llm, bytes_per_param=BYTES_PER_VALUE[cfg.precision])
         self.power = DevicePowerModel.from_profile(profile)
-        tp = self.cfg.tp
-        self.flops_rate = tp * profile.peak_flops * self.cfg.compute_efficiency  # at f = 1
-        self.bytes_rate = tp * profile.hbm_bytes_per_s * self.cfg.memory_efficiency
-        # TP all-reduce of activations: 2 per layer, ring over scale-up (2(p-1)/p bytes factor)
+        tp = cfg.tp
+        if cfg.precision == "fp8":
+            if profile.compute.fp8_dense_tflops is None:
+                raise InputError(
+                    f"{profile.name} has no FP8 peak (compute.fp8_dense_tflops)",
+                    field="serving.precision",
+                )
+            peak = profile.compute.fp8_dense_tflops.value * 1e12
+        else:
+            peak = profile.peak_flops
+        self.flops_rate = tp * peak * cfg.gemm_efficiency  # at f = 1
+        self.bytes_rate = tp * profile.hbm_bytes_per_s * cfg.memory_efficiency
+        # TP all-reduce of BF16 activations: 2 per layer, ring over scale-up
         link = (
             profile.interconnect.scaleup_effective_gBps or profile.interconnect.scaleup_gBps_per_dir
         )
+        self.comm_rate = link.value * 1e9
         self.comm_bytes_per_token = (
             0.0 if tp == 1 else 2 * llm.n_layers * 2.0 * (tp - 1) / tp * llm.d_model * 2.0
         )
-        self.comm_rate = link.value * 1e9
+        n_ar = 0 if tp == 1 else 2 * llm.n_layers
+        self.comm_latency_s = n_ar * 2 * (tp - 1) * tp_allreduce_alpha_s()
+        # fixed time of every iteration: per-layer overheads and the all-reduce latencies
+        self.step_overhead_s = llm.n_layers * cfg.layer_overhead_s + self.comm_latency_s
         hbm_total = tp * profile.memory.hbm_gb.value * 1e9
         free = hbm_total - llm.weight_bytes
         if free <= 0:
@@ -287,7 +374,7 @@ class RooflineCost:
                 f"{tp} x {profile.name} ({hbm_total / 1e9:.0f} GB)",
                 field="serving.tp",
             )
-        self.kv_capacity_tokens = int(free * self.cfg.kv_memory_fraction / llm.kv_bytes_per_token)
+        self.kv_capacity_tokens = int(free * cfg.kv_memory_fraction / llm.kv_bytes_per_token)
 
     def iteration(
         self,
@@ -313,7 +400,17 @@ class RooflineCost:
         t_c = flops / (self.flops_rate * f)
         t_m = nbytes / self.bytes_rate
         t_comm = self.comm_bytes_per_token * (p + d) / self.comm_rate
-        return np.maximum(t_c, t_m) + t_comm, t_c, t_m
+        return t_c + t_m + self.step_overhead_s + t_comm, t_c, t_m
+
+    def batch_latency(self, batch: int, prompt: int, output: int) -> tuple[float, float]:
+        """(TTFT s, end-to-end s) of a static batch: one prefill of all prompts, then
+        output - 1 decode steps (TensorRT-LLM gptSessionBenchmark, vLLM benchmark_latency)."""
+        if batch < 1 or prompt < 1 or output < 1:
+            raise InputError("batch, prompt and output must be >= 1", field="batch")
+        t0 = float(self.iteration(batch * prompt, batch * float(prompt) ** 2, 0, 0)[0])
+        j = np.arange(1, output)
+        steps = self.iteration(0, 0, batch, batch * (prompt + j))[0]
+        return t0, t0 + float(np.sum(steps))
 
     def activity(self, t: np.ndarray, t_c: np.ndarray) -> np.ndarray:
         """Tensor-core busy share u = t_c / t moves activity from decode- to prefill-like."""
@@ -456,6 +553,7 @@ def simulate_serving(
     kvb = llm.kv_bytes_per_token
     frate, brate = cost.flops_rate, cost.bytes_rate
     comm = cost.comm_bytes_per_token / cost.comm_rate
+    step0 = cost.step_overhead_s
     pm = cost.power
     a_m, a_c = PHASE_ACTIVITY["decode"], PHASE_ACTIVITY["prefill"]
     f_lo = pm.f_min_frac
@@ -511,7 +609,7 @@ def simulate_serving(
             flops = two_n * (p_tok + d) + attn * (0.5 * p_sq + ctx)
             t_c = flops / (frate * f)
             t_m = (wbytes + kvb * (ctx + p_tok + d)) / brate
-            t = (t_c if t_c > t_m else t_m) + comm * (p_tok + d)
+            t = t_c + t_m + step0 + comm * (p_tok + d)
             u = t_c / t
             act = a_m + (a_c - a_m) * u
             pw = cfg.tp * (pm.idle_w + pm.dynamic_w * act * f**pm.alpha)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import simpy
@@ -555,21 +556,35 @@ class PolcaReport:
 
 
 def verdict(summary: dict) -> str:
-    """One honest sentence comparing our frontier with the paper's 30 %."""
+    """Honest comparison with the paper: the uncapped baseline next to POLCA's frontier and its costs.
+
+    A ``--quick`` run (short window, coarse sweep and characterisation) is a smoke test: it
+    states that and headlines no frontier.
+    """
+    if summary.get("smoke_test"):
+        return (
+            "Smoke test (--quick: short window, coarse sweep and serving characterisation): it checks "
+            "that the pipeline runs and is not a frontier; run without --quick to compare with the "
+            f"paper's +{POLCA_PAPER['extra_servers_pct']:.0f}%."
+        )
     ours = summary["best_extra_pct"]
     paper = POLCA_PAPER["extra_servers_pct"]
     base_peak = summary["baseline_peak_pct"]
+    uncapped = summary["uncapped_safe_extra_pct"]
     diff = ours - paper
     rel = "matches" if abs(diff) <= 5 else ("exceeds" if diff > 0 else "falls short of")
     bound = "at least " if summary.get("frontier_at_sweep_end") else ""
     return (
-        f"POLCA in this model: {bound}+{ours:.0f}% servers with zero brakes and high-priority P50 impact "
-        f"< 1% ({rel} the paper's +{paper:.0f}%). Without capping, +{summary['uncapped_safe_extra_pct']:.0f}% "
-        f"stays under the budget. Our unoversubscribed row peaks at {base_peak:.0f}% of provisioned "
-        f"power (paper: ~{POLCA_PAPER['inference_row_peak_pct']:.0f}% for inference rows); rescaled to "
-        f"the paper's baseline peak, our frontier is {bound}+{summary['extra_pct_at_paper_peak']:.0f}%. The gap "
-        "comes from modelled server power (roofline serving, assumed host and fan power) and from the "
-        "synthetic load process, not from production telemetry."
+        f"Without any capping the row already admits +{uncapped:.0f}% servers (uncapped peak under the "
+        f"brake threshold); POLCA admits {bound}+{ours:.0f}% with zero brakes and high-priority P50 impact "
+        f"< 1%, so capping itself adds {ours - uncapped:+.0f} points, at a cost at its frontier of "
+        f"{summary['frontier_lp_p50_impact_pct']:+.1f}% low-priority median latency and "
+        f"{summary['frontier_hp_p99_impact_pct']:+.1f}% high-priority P99. POLCA's frontier {rel} the "
+        f"paper's +{paper:.0f}%. Our unoversubscribed row peaks at {base_peak:.0f}% of provisioned power "
+        f"(paper: ~{POLCA_PAPER['inference_row_peak_pct']:.0f}% for inference rows); rescaled to the "
+        f"paper's baseline peak, our frontier is {bound}+{summary['extra_pct_at_paper_peak']:.0f}%. The gap "
+        "comes from modelled server power (calibrated roofline serving, assumed host and fan power) and "
+        "from the synthetic load process, not from production telemetry."
     )
 
 
@@ -578,8 +593,12 @@ def reproduce(
     base: RowConfig | None = None,
     extra_pcts: tuple[float, ...] | None = None,
     table: ServingTable | None = None,
+    smoke_test: bool = False,
 ) -> PolcaReport:
-    """Sweep server count in a fixed budget; report power, events and latency impact per count."""
+    """Sweep server count in a fixed budget; report power, events and latency impact per count.
+
+    ``smoke_test`` marks a shortened run (``--quick``): its verdict headlines no frontier.
+    """
     base = base or RowConfig()
     if extra_pcts is None:
         extra_pcts = tuple(range(0, SWEEP_MAX_EXTRA_PCT + 1, SWEEP_STEP_PCT))
@@ -624,7 +643,7 @@ def reproduce(
             break
         best = r
     safe_uncapped = [r for r in rows if r.uncapped_peak_pct <= 100.0 * base.brake_threshold]
-    summary = {
+    summary: dict[str, Any] = {
         "config": base.model_dump(),
         "budget_w": float(base.budget_w or base.baseline_servers * table.rated_w),
         "lambda_sat_rps": table.lambda_sat,
@@ -633,8 +652,13 @@ def reproduce(
         "any_ok_extra_pct": max((r.extra_pct for r in ok), default=0.0),
         "uncapped_safe_extra_pct": max((r.extra_pct for r in safe_uncapped), default=0.0),
         "baseline_peak_pct": rows[0].uncapped_peak_pct if rows else float("nan"),
+        # costs of capping at POLCA's frontier (vs the same count without control)
+        "frontier_lp_p50_impact_pct": best.lp_p50_impact_pct if best else 0.0,
+        "frontier_hp_p99_impact_pct": best.hp_p99_impact_pct if best else 0.0,
+        "smoke_test": smoke_test,
         "paper": POLCA_PAPER,
     }
+    summary["polca_gain_pct"] = summary["best_extra_pct"] - summary["uncapped_safe_extra_pct"]
     summary["frontier_at_sweep_end"] = bool(rows and best is rows[-1])
     # Same frontier power if servers drew as much as the paper's rows: (1 + x) * ours / paper - 1.
     summary["extra_pct_at_paper_peak"] = 100.0 * (
@@ -647,7 +671,8 @@ def reproduce(
     return PolcaReport(summary=summary, rows=rows, series=series)
 
 
-SWEEP_MAX_EXTRA_PCT = 60  # largest oversubscription swept by default, % of servers (paper: +30 %)
+SWEEP_MAX_EXTRA_PCT = 80  # largest oversubscription swept by default, % of servers (paper: +30 %);
+# beyond our +60 % frontier, so the default run finds it instead of stopping at the sweep end
 SWEEP_STEP_PCT = 5  # default sweep step, % of servers
 QUICK_HOURS = 1.0  # --quick: at most a 1-hour window ...
 QUICK_STEP_PCT = 10  # ... and at least a 10 % step
@@ -704,4 +729,4 @@ def reproduce_paper(
     pcts = tuple(range(0, max_extra + 1, step))
     if on_start:
         on_start(f"simulating {len(pcts)} server counts x {hours:g} h", len(pcts))
-    return reproduce(PolcaController, base, pcts, table)
+    return reproduce(PolcaController, base, pcts, table, smoke_test=quick)

@@ -157,3 +157,19 @@ def test_row_config_rejects_bad_values() -> None:
     assert e.value.field == "high_priority_fraction"
     with pytest.raises(InputError):
         validate_model(RowConfig, {"servers": 3})
+
+
+def test_verdict_puts_uncapped_baseline_and_costs_next_to_frontier(table) -> None:
+    """Issue 16.3: the verdict names the uncapped admissible count, POLCA's gain over it and
+    the low-priority median and high-priority P99 costs at the frontier."""
+    base = RowConfig(baseline_servers=20, n_servers=20, horizon_s=1200.0)
+    rep = reproduce(PolcaController, base, (0, 30, 100), table)
+    s = rep.summary
+    assert s["smoke_test"] is False
+    assert s["polca_gain_pct"] == s["best_extra_pct"] - s["uncapped_safe_extra_pct"]
+    best = next(r for r in rep.rows if r.extra_pct == s["best_extra_pct"])
+    assert s["frontier_lp_p50_impact_pct"] == best.lp_p50_impact_pct
+    assert s["frontier_hp_p99_impact_pct"] == best.hp_p99_impact_pct
+    v = s["verdict"]
+    assert f"Without any capping the row already admits +{s['uncapped_safe_extra_pct']:.0f}%" in v
+    assert "low-priority median latency" in v and "high-priority P99" in v

@@ -50,3 +50,13 @@ def test_reproduce_polca_table() -> None:
 def test_reproduce_polca_bad_input_exit_2() -> None:
     res = runner.invoke(app, ["reproduce", "polca", "--mean-load", "5"])
     assert res.exit_code == 2
+
+
+def test_quick_is_a_smoke_test_without_a_frontier_headline() -> None:
+    """Issue 16.3: --quick says it is a smoke test and headlines no frontier."""
+    res = runner.invoke(app, [*ARGS, "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["smoke_test"] is True
+    assert "Smoke test" in d["verdict"] and "not a frontier" in d["verdict"]
+    assert "admits" not in d["verdict"]  # no "POLCA admits +X%" headline
