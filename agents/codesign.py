@@ -5,9 +5,11 @@
   topology-aware with `pack` (best fit, fewest leaves: `dcsim.jobs`); carbon-aware deferral: a
   deferrable job waits while the carbon forecast within its slack is >= `defer_margin` lower
   than now (after Radovanovic et al., "Carbon-aware computing for datacenters", 2022);
+  budget-aware admission: a job starts only if the power asked for plus its accelerators going
+  from idle to TDP stays below POLCA's level-2 threshold (so starts alone cannot trip the brake);
 - network: packet spraying for every job class (the multipath ideal, `dcsim.network.routing`);
-- power: POLCA's thresholds (arXiv 2308.12908; `agents.polca.PolcaController`) on IT power /
-  facility budget: level 1 caps comm-bound training (the class a cap hurts least) to 1275/1410
+- power: POLCA's thresholds (arXiv 2308.12908; `agents.polca.PolcaController`) on the rack power
+  asked for / facility budget (the demand, which POLCA sees once its brake releases): level 1 caps comm-bound training (the class a cap hurts least) to 1275/1410
   of f_max, level 2 also caps compute-bound training to 1305/1410 and comm-bound to 1110/1410;
   inference is never capped (high priority); the nearest env clock level is used;
 - cooling: `agents.cooling.ReactiveSetpoint`'s rule (raise supply air until the hottest inlet is
@@ -56,6 +58,8 @@ class CompositeHeuristic:
         self.coil_approach_k = self.env.kw.engine.cooling.air.coil_approach_k
         self.limit_c = self.env.kw.engine.cooling.recommended_inlet_max_c
         self.polca = PolcaController()
+        e = self.env.engine_constants()
+        self.step_up = e["busy_minus_idle_w"] * e["train_capacity"] / e["budget_w"]
         self.reset()
 
     def reset(self) -> None:
@@ -68,9 +72,11 @@ class CompositeHeuristic:
     def schedule(self, obs: np.ndarray) -> list[str]:
         ci = self._p(obs, "carbon_g_per_kwh")
         fc = [(h, self._p(obs, f"carbon_fc_{h}h")) for h in CARBON_LEADS_H]
+        demand = self._p(obs, "demand_over_budget")
         out = []
         for s in range(self.env.top_k):
-            if self._p(obs, f"q{s}_fits") < 0.5:
+            add = self._p(obs, f"q{s}_accelerators") * self.step_up
+            if self._p(obs, f"q{s}_fits") < 0.5 or demand + add > self.polca.t2:
                 out.append("wait")
                 continue
             if self._p(obs, f"q{s}_deferrable") > 0.5:
@@ -80,10 +86,11 @@ class CompositeHeuristic:
                     out.append("wait")
                     continue
             out.append("pack")
+            demand += add
         return out
 
     def clocks(self, obs: np.ndarray) -> dict[str, float]:
-        level = self.polca.decide(self._p(obs, "it_over_budget"), self._p(obs, "brake") > 0.5)
+        level = self.polca.decide(self._p(obs, "demand_over_budget"), self._p(obs, "brake") > 0.5)
         comm = compute = 1.0
         if level >= 1:
             comm = polca_fraction("lp_level1")

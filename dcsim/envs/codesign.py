@@ -26,6 +26,7 @@ from dcsim.envs.contract import (
 )
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
+from dcsim.power import DevicePowerModel
 from dcsim.tenancy.engine import CLASSES, PLACEMENTS, Decisions, Engine, EngineConfig
 from dcsim.tenancy.fabric import SharedFabric
 from dcsim.tenancy.grid import REGIONS, check_region, noisy_forecast
@@ -78,6 +79,7 @@ def _features(n_racks: int, top_k: int) -> tuple[Feature, ...]:
         *(Feature(f"price_fc_{h}h", "$/MWh", 200.0) for h in CARBON_LEADS_H),
         *(Feature(f"wet_bulb_fc_{h}h", "C", 40.0) for h in WETBULB_LEADS_H),
         Feature("it_over_budget", "1"),
+        Feature("demand_over_budget", "1"),
         Feature("facility_over_design", "1"),
         Feature("brake", "1"),
         Feature("tank_soc", "1"),
@@ -134,7 +136,8 @@ class CoDesignEnv(gym.Env):
     ## Observation space
     `Box` of `env.features` (read with `dcsim.envs.contract.physical`): time phases; weather,
     carbon and price now and forecast (+1..24 h, log-normal error growing with sqrt(lead));
-    facility power vs budget, brake, tank state of charge, PUE; per-rack inlets and power;
+    facility power vs budget (drawn, and asked for before the brake), brake, tank state of
+    charge, PUE; per-rack inlets and power;
     per-leaf free accelerators and uplink load; queue features and the top-k jobs; running
     classes; inference load and SLO attainment/margin.
 
@@ -235,6 +238,21 @@ class CoDesignEnv(gym.Env):
         self.engine: Engine | None = None
         self.k = 0
 
+    def engine_constants(self) -> dict[str, float]:
+        """Facility constants a heuristic may know (from the config, before any reset)."""
+        cfg = self.kw.engine
+        prof = get_profile(cfg.hardware)
+        dev = DevicePowerModel.from_profile(prof)
+        srv = prof.server
+        host = srv.host_power_w.value / srv.accelerators
+        eta = srv.psu_efficiency.value
+        n_acc = cfg.racks * cfg.accelerators_per_rack
+        return {
+            "busy_minus_idle_w": (dev.tdp_w - float(dev.power_w(0.0))) / eta,
+            "train_capacity": float(n_acc - cfg.inference.servers * srv.accelerators),
+            "budget_w": cfg.budget_fraction * n_acc * (dev.tdp_w + host) / eta,
+        }
+
     # ------------------------------------------------------------ action helpers
     def decode(self, action: np.ndarray) -> dict[str, Any]:
         """The action's choices by name (what each index means)."""
@@ -332,7 +350,7 @@ class CoDesignEnv(gym.Env):
         self.region, self.preset, self.osub = region, preset, osub
         e.reset_plant(self._weather(0), self.t0)
         self.k = 0
-        self._last = {"brake": 0.0, "pue": 1.0, "slo": 1.0, "fac": 0.0, "it": 0.0}
+        self._last = {"brake": 0.0, "pue": 1.0, "slo": 1.0, "fac": 0.0, "it": 0.0, "demand": 0.0}
         info = {"region": region, "climate": preset, "oversubscription": osub, "start_day": day}
         return self._obs(), info
 
@@ -372,6 +390,7 @@ class CoDesignEnv(gym.Env):
             "carbon_g_per_kwh": float(e.grid.carbon(t)),
             "price_usd_per_mwh": float(e.grid.price(t)),
             "it_over_budget": self._last["it"] / e.budget_w,
+            "demand_over_budget": self._last["demand"] / e.budget_w,
             "facility_over_design": self._last["fac"] / e.design_it_w,
             "brake": self._last["brake"],
             "tank_soc": e.tank.soc,
@@ -469,6 +488,7 @@ class CoDesignEnv(gym.Env):
             "slo": r.slo_attainment,
             "fac": r.facility_w,
             "it": r.it_w,
+            "demand": r.demand_w,
         }
         cost = {
             "thermal_k_min": r.inlet_excess_k * minutes,

@@ -113,7 +113,8 @@ class Decisions:
 class StepResult:
     """Facility totals of one step (powers are step averages, W)."""
 
-    it_w: float
+    it_w: float  # racks (after any brake) + server fans
+    demand_w: float  # rack power the decisions asked for, before the brake (budget basis)
     cooling_w: float
     facility_w: float
     budget_w: float
@@ -388,8 +389,8 @@ class Engine:
             inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
         clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
         rack_w, busy = self._rack_power(clocks, inf_f, rho)
-        it_w = float(rack_w.sum())
-        over = max(0.0, it_w - self.budget_w)
+        it_w = demand_w = float(rack_w.sum())
+        over = max(0.0, demand_w - self.budget_w)
         brake = over > 0.0
         if brake:  # POLCA power brake for the step
             clocks = {i: self.brake_f for i in self.running}
@@ -453,6 +454,7 @@ class Engine:
         cap_s = self.n_acc * self.dt
         r = StepResult(
             it_w=it_w + fan_w,
+            demand_w=demand_w,
             cooling_w=cooling_w,
             facility_w=fac_w,
             budget_w=self.budget_w,
