@@ -238,17 +238,63 @@ def test_forced_economizer_in_hot_weather_overheats_inlets():
 def test_water_use_is_tower_evaporation_plus_blowdown():
     plant, r = steady(CoolingConfig(), weather(25.0, 0.5))
     tw = plant.cfg.tower
-    q_rej = r.extra["heat_rejected_w"]
-    expect = (
-        tw.evaporation_kg_per_j
-        * q_rej
-        * 60.0
-        * tw.cycles_of_concentration
-        / (tw.cycles_of_concentration - 1)
+    x = r.extra
+    assert r.water_l == pytest.approx(x["evaporation_l"] + x["drift_l"] + x["blowdown_l"])
+    # dissolved-solids balance: blowdown + drift = evaporation / (CoC - 1)
+    assert x["blowdown_l"] + x["drift_l"] == pytest.approx(
+        x["evaporation_l"] / (tw.cycles_of_concentration - 1), rel=1e-12
     )
-    assert r.water_l == pytest.approx(expect, rel=1e-12)
+    # latent share of the rejected heat (h_fg ~ 2.45 MJ/kg) is physical: 0.5-1.5
+    latent = x["evaporation_l"] * 2.45e6 / (x["heat_rejected_w"] * 60.0)
+    assert 0.5 < latent < 1.5
     wue = r.water_l / (r.it_heat_w * 60.0 / 3.6e6)
     assert 1.0 < wue < 2.5  # L/kWh; industry-average WUE ~1.8 (Shehabi et al. 2016)
+
+
+def test_evaporation_follows_the_air_state():
+    """Issue 15.3: evaporation per unit heat rejected depends on the outdoor air (saturated-exit
+    psychrometric balance), not a constant 83 % latent: lower in cold air, > 1 latent share in
+    hot dry air; and it closes the energy balance m_a (h_out - h_in) = Q with saturated exit."""
+    from dcsim.cooling import CoolingTower, TowerConfig
+    from dcsim.cooling.equipment import (
+        humidity_ratio_from_wet_bulb,
+        moist_air_enthalpy,
+        saturation_humidity_ratio,
+    )
+
+    tower = CoolingTower(TowerConfig(), 1e6)
+    q = 0.8 * tower.rated_w
+    per_kwh = {}
+    for name, db, wb in [
+        ("cold", 0.0, -2.0),
+        ("mild", 15.0, 10.0),
+        ("humid", 30.0, 27.0),
+        ("hot-dry", 40.0, 20.0),
+    ]:
+        e = tower.evaporation_kg_s(q, wb, db, 0.8)
+        per_kwh[name] = e / q * 3.6e6
+        # energy balance with the exit air saturated
+        m_a = 0.8 * tower.air_kg_s_rated
+        w_in = humidity_ratio_from_wet_bulb(db, wb)
+        w_out = w_in + e / m_a
+        h_out = moist_air_enthalpy(db, w_in) + q / m_a
+        # the exit state is saturated at the temperature whose saturated enthalpy is h_out
+        from dcsim.cooling.equipment import saturated_temperature_at_enthalpy
+
+        t_out = saturated_temperature_at_enthalpy(h_out, wb)
+        assert w_out == pytest.approx(saturation_humidity_ratio(t_out), rel=1e-9)
+    assert per_kwh["cold"] < per_kwh["mild"] < per_kwh["hot-dry"]
+    assert per_kwh["humid"] < per_kwh["hot-dry"]
+    assert 0.7 < per_kwh["cold"] < 1.1 and per_kwh["hot-dry"] > 1.47  # 1.47 kg/kWh = 100 % latent
+
+
+def test_tower_drift_is_a_fraction_of_circulating_water():
+    from dcsim.cooling import CoolingTower, TowerConfig
+
+    tower = CoolingTower(TowerConfig(drift_fraction=5e-5), 1e6)
+    evap, drift, blow = tower.water_parts_kg(0.8e6, 3600.0, 20.0, 28.0, 0.7, 40.0)
+    assert drift == pytest.approx(5e-5 * 40.0 * 3600.0, rel=1e-12)
+    assert blow == pytest.approx(evap / 4.0 - drift, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- PUE
@@ -531,3 +577,19 @@ def test_auto_economizer_stages_the_tower_fan():
         if 0.0 < r.economizer_fraction < 1.0:
             speeds.append(r.extra["tower_fan_speed"])
     assert len(speeds) >= 5 and min(speeds) < 0.9, speeds
+
+
+def test_wue_varies_with_season_and_climate():
+    """Issue 15.3: WUE responds to weather: summer above winter in a temperate year, hot-dry
+    above cold (the old constant latent share gave 1.6-1.8 L/kWh everywhere)."""
+    from dcsim.cooling_study import plant_year
+
+    wue = {}
+    for clim in ("temperate", "cold", "hot-dry"):
+        y = plant_year(clim, "air", days=365.0)
+        w, t = y.series["wue_l_per_kwh"], y.series["t_s"] / 86400.0
+        winter = w[(t < 59) | (t >= 334)].mean()
+        summer = w[(t >= 152) & (t < 244)].mean()
+        wue[clim] = y.summary["wue_l_per_kwh"]
+        assert summer > 1.2 * winter, (clim, summer, winter)
+    assert wue["hot-dry"] > wue["temperate"] > wue["cold"]

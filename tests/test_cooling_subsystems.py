@@ -262,9 +262,10 @@ def test_tower_cold_air_needs_larger_approach_and_water_closed_form():
     assert tower.wet_bulb_factor(-60.0) <= 4.0  # capped
     assert saturated_enthalpy_slope(0.0) < saturated_enthalpy_slope(25.0)
     cfg = tower.cfg
-    evap = cfg.evaporation_kg_per_j * 1e6 * 3600.0
+    # make-up = evaporation x CoC / (CoC - 1) whenever the drift is below the required bleed
+    evap, drift, blow = tower.water_parts_kg(1e6, 3600.0, 20.0, 25.0, 0.8, 50.0)
     expect = evap * cfg.cycles_of_concentration / (cfg.cycles_of_concentration - 1.0)
-    assert tower.water_l(1e6, 3600.0) == pytest.approx(expect, rel=1e-12)
+    assert evap + drift + blow == pytest.approx(expect, rel=1e-12)
     assert tower.condenser_setpoint_c(0.0) == cfg.condenser_min_c
     assert tower.condenser_setpoint_c(25.0) == 25.0 + cfg.control_approach_k
 

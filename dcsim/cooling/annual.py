@@ -106,6 +106,7 @@ def simulate_period(
         "wet_bulb_c": wb,
         "pue": (it + cool) / it,
         "economizer_fraction": econ,
+        "wue_l_per_kwh": water / (it * h / 1e3),
         "carbon_g_per_kwh": ci,
     }
     return {"summary": summary, "series": series}

@@ -217,13 +217,30 @@ class TowerConfig(StrictModel):
         "(ASHRAE Guideline 22 / Taylor (2012) near-optimal approach reset)",
     )
     cycles_of_concentration: float = Field(
-        5.0, gt=1.5, le=20, description="blowdown = evaporation / (CoC - 1) (US DOE FEMP)"
+        5.0,
+        gt=1.5,
+        le=20,
+        description="cycles of concentration: blowdown + drift = evaporation / (CoC - 1) "
+        "(dissolved-solids balance; US DOE FEMP cooling-tower best practices, CoC 3-7)",
     )
-    evaporation_kg_per_j: float = Field(
-        3.44e-7,
-        gt=0,
-        description="evaporation per J rejected: 0.0008 x flow(gpm) x range(F) rule "
-        "(SPX Cooling Tower Fundamentals), i.e. ~83 % latent, 1.24 kg/kWh",
+    rating_range_k: float = Field(
+        5.56, gt=0, le=20, description="water range at the rating, K (95 -> 85 F)"
+    )
+    water_air_ratio: float = Field(
+        1.2,
+        gt=0.2,
+        le=4,
+        description="L/G, water / dry-air mass flow at the rating and full fan; sets the tower "
+        "air flow (air flow ~ fan speed) for the evaporation balance. Counterflow design L/G "
+        "0.75-1.5 (Hensley, SPX 'Cooling Tower Fundamentals', 2nd ed.)",
+    )
+    drift_fraction: float = Field(
+        2e-5,
+        ge=0,
+        le=0.002,
+        description="drift, fraction of circulating water: 0.002 % (California Title 24 "
+        "section 110.2(e) maximum for counterflow towers; 0.005 % crossflow; modern "
+        "eliminators 0.0005-0.001 %)",
     )
 
 

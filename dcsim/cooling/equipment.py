@@ -18,6 +18,43 @@ def quadratic(c: list[float] | tuple[float, ...], p: float) -> float:
     return c[0] + c[1] * p + c[2] * p * p
 
 
+P_ATM = 101325.0  # Pa, sea level
+
+
+def saturation_humidity_ratio(t_c: float) -> float:
+    """Humidity ratio of saturated air at t_c, kg water / kg dry air, at 101.325 kPa
+    (Magnus vapour pressure, Alduchov & Eskridge 1996; w = 0.622 e_s / (p - e_s))."""
+    es = 610.94 * math.exp(17.625 * t_c / (t_c + 243.04))
+    return 0.622 * es / (P_ATM - es)
+
+
+def moist_air_enthalpy(t_c: float, w: float) -> float:
+    """h = 1006 T + w (2.501e6 + 1860 T), J/kg dry air (ASHRAE Fundamentals ch. 1, eq. 30)."""
+    return 1006.0 * t_c + w * (2.501e6 + 1860.0 * t_c)
+
+
+def humidity_ratio_from_wet_bulb(dry_bulb_c: float, wet_bulb_c: float) -> float:
+    """Humidity ratio from dry and wet bulb (ASHRAE Fundamentals 2017 ch. 1, eq. 33, SI):
+    w = ((2501 - 2.326 t*) w_s* - 1.006 (t - t*)) / (2501 + 1.86 t - 4.186 t*)."""
+    t, ts = dry_bulb_c, min(wet_bulb_c, dry_bulb_c)
+    ws = saturation_humidity_ratio(ts)
+    w = ((2501.0 - 2.326 * ts) * ws - 1.006 * (t - ts)) / (2501.0 + 1.86 * t - 4.186 * ts)
+    return max(w, 0.0)
+
+
+def saturated_temperature_at_enthalpy(h: float, guess_c: float) -> float:
+    """T with h_sat(T) = h (J/kg dry air), by Newton from guess_c (to 1e-9 K)."""
+    t = guess_c
+    for _ in range(12):
+        step = (moist_air_enthalpy(t, saturation_humidity_ratio(t)) - h) / saturated_enthalpy_slope(
+            t
+        )
+        t -= step
+        if abs(step) < 1e-9:
+            break
+    return t
+
+
 def saturated_enthalpy_slope(t_c: float) -> float:
     """d h_sat / dT of saturated moist air at 101.325 kPa, J/(kg K) (central difference).
 

@@ -20,8 +20,8 @@ import numpy as np
 from dcsim.climate import WeatherSample
 from dcsim.cooling.air import AirChain
 from dcsim.cooling.config import CoolingConfig, CoolingControls
-from dcsim.cooling.liquid import LiquidLoop
-from dcsim.cooling.water import ChilledWaterPlant
+from dcsim.cooling.liquid import LiquidLoop, LiquidStep
+from dcsim.cooling.water import ChilledWaterPlant, WaterStep
 
 
 @dataclass(slots=True)
@@ -71,6 +71,21 @@ def thermal_throttle(
             p_allow, max(1.0 - (tcs_supply_c - lim) / cfg.throttle_headroom_k, 0.0)
         )
     return p_allow ** (1.0 / cfg.throttle_dvfs_alpha)
+
+
+def cooling_breakdown(crah_fan_w: float, water: WaterStep, liq: LiquidStep) -> dict[str, float]:
+    """The plant's electric loads, W; cooling_w is their sum in this order."""
+    return {
+        "crah_fan_w": crah_fan_w,
+        "chiller_w": water.chiller_w,
+        "tower_fan_w": water.tower_fan_w,
+        "chw_pump_w": water.chw_pump_w,
+        "cw_pump_w": water.cw_pump_w,
+        "cdu_pump_w": liq.cdu_pump_w,
+        "fws_pump_w": liq.fws_pump_w,
+        "drycooler_fan_w": liq.drycooler_fan_w,
+        "trim_chiller_w": liq.trim_chiller_w,
+    }
 
 
 class CoolingPlant:
@@ -176,17 +191,7 @@ class CoolingPlant:
             self.cfg, air.inlet_c, liq.tcs_supply_c if self.liquid.active else None
         )
 
-        breakdown = {
-            "crah_fan_w": air.crah_fan_w,
-            "chiller_w": water.chiller_w,
-            "tower_fan_w": water.tower_fan_w,
-            "chw_pump_w": water.chw_pump_w,
-            "cw_pump_w": water.cw_pump_w,
-            "cdu_pump_w": liq.cdu_pump_w,
-            "fws_pump_w": liq.fws_pump_w,
-            "drycooler_fan_w": liq.drycooler_fan_w,
-            "trim_chiller_w": liq.trim_chiller_w,
-        }
+        breakdown = cooling_breakdown(air.crah_fan_w, water, liq)
         cooling = 0.0
         for w in breakdown.values():
             cooling += w

@@ -2,14 +2,21 @@
 
 Approach at full fan = rating approach x (Q / Q_rated) x (dh_sat/dT at the rating wet bulb /
 dh_sat/dT at this wet bulb) (Merkel: the driving force is enthalpy, so the same duty needs a
-larger approach in cold air); approach ~ airflow^-n (Braun 1989). Water = evaporation
-(3.44e-7 kg/J) plus blowdown evaporation / (cycles - 1).
+larger approach in cold air); approach ~ airflow^-n (Braun 1989). Water = evaporation from a
+psychrometric balance (saturated exit air) + drift + blowdown from cycles of concentration.
 """
 
 from __future__ import annotations
 
-from dcsim.cooling.config import TowerConfig
-from dcsim.cooling.equipment import heat_exchanger_fan, saturated_enthalpy_slope
+from dcsim.cooling.config import CP_WATER, TowerConfig
+from dcsim.cooling.equipment import (
+    heat_exchanger_fan,
+    humidity_ratio_from_wet_bulb,
+    moist_air_enthalpy,
+    saturated_enthalpy_slope,
+    saturated_temperature_at_enthalpy,
+    saturation_humidity_ratio,
+)
 
 
 class CoolingTower:
@@ -20,6 +27,9 @@ class CoolingTower:
         self.rated_w = cfg.rated_w or cfg.sizing_factor * design_rejection_w
         self.fan_rated_w = cfg.rating_fan_w_per_w * self.rated_w
         self.slope_ref = saturated_enthalpy_slope(cfg.rating_wet_bulb_c)
+        # dry-air flow at full fan: rated water flow / (L/G)
+        water_kg_s = self.rated_w / (CP_WATER * cfg.rating_range_k)
+        self.air_kg_s_rated = water_kg_s / cfg.water_air_ratio
 
     def wet_bulb_factor(self, wet_bulb_c: float) -> float:
         """Approach multiplier at this wet bulb relative to the rating (capped at 4)."""
@@ -58,8 +68,36 @@ class CoolingTower:
         """Fan power, W (affinity law)."""
         return self.fan_rated_w * speed**3
 
-    def water_l(self, q_rejected_w: float, dt_s: float) -> float:
-        """Make-up water (evaporation + blowdown) in dt_s, litres (1 kg ~ 1 L)."""
+    def evaporation_kg_s(
+        self, q_w: float, wet_bulb_c: float, dry_bulb_c: float, fan_speed: float
+    ) -> float:
+        """Evaporation rate, kg/s, from a psychrometric energy balance with saturated exit air
+        (EnergyPlus Engineering Reference, cooling towers, evaporation loss mode
+        'SaturatedExit'): dry-air flow m_a = m_a,rated x fan speed; h_out = h_in + q / m_a;
+        the air leaves saturated at h_out; evaporation = m_a (w_sat(T_out) - w_in). The latent
+        share of the rejected heat thus falls in cold or humid air and exceeds 1 in hot dry air
+        (the air itself is cooled), instead of a constant ~83 %."""
+        m_a = self.air_kg_s_rated * max(fan_speed, 1e-6)
+        db = max(dry_bulb_c, wet_bulb_c)
+        w_in = humidity_ratio_from_wet_bulb(db, wet_bulb_c)
+        h_out = moist_air_enthalpy(db, w_in) + max(q_w, 0.0) / m_a
+        guess = wet_bulb_c + max(q_w, 0.0) / m_a / saturated_enthalpy_slope(wet_bulb_c)
+        t_out = saturated_temperature_at_enthalpy(h_out, guess)
+        return m_a * max(saturation_humidity_ratio(t_out) - w_in, 0.0)
+
+    def water_parts_kg(
+        self,
+        q_rejected_w: float,
+        dt_s: float,
+        wet_bulb_c: float,
+        dry_bulb_c: float,
+        fan_speed: float,
+        circulating_kg_s: float,
+    ) -> tuple[float, float, float]:
+        """(evaporation, drift, blowdown) in dt_s, kg. Dissolved solids balance: blowdown +
+        drift = evaporation / (CoC - 1), so drift replaces part of the bleed (blowdown >= 0)."""
         tw = self.cfg
-        evap_kg = tw.evaporation_kg_per_j * q_rejected_w * dt_s
-        return evap_kg * (1.0 + 1.0 / (tw.cycles_of_concentration - 1.0))
+        evap = self.evaporation_kg_s(q_rejected_w, wet_bulb_c, dry_bulb_c, fan_speed) * dt_s
+        drift = tw.drift_fraction * circulating_kg_s * dt_s
+        blowdown = max(evap / (tw.cycles_of_concentration - 1.0) - drift, 0.0)
+        return evap, drift, blowdown

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dcsim.cooling.chiller import Chiller
-from dcsim.cooling.config import RHO_CP_WATER, CoolingConfig, EconomizerMode
+from dcsim.cooling.config import RHO_CP_WATER, RHO_WATER, CoolingConfig, EconomizerMode
 from dcsim.cooling.equipment import Pump
 from dcsim.cooling.tower import CoolingTower
 
@@ -70,7 +70,10 @@ class WaterStep:
     condenser_c: float
     heat_rejected_w: float
     tower_fan_speed: float
-    water_l: float
+    water_l: float  # make-up water = evaporation + drift + blowdown, L
+    evaporation_l: float = 0.0
+    drift_l: float = 0.0
+    blowdown_l: float = 0.0
 
 
 class ChilledWaterPlant:
@@ -108,10 +111,10 @@ class ChilledWaterPlant:
         mode: str,
         phi: float,
         t_cw: float,
-    ) -> tuple[float, float, float, float, float, float, float, float, float]:
+    ) -> tuple[float, float, float, float, float, float, float, float, float, float]:
         """One operating option at tower fan speed phi and tower water t_cw:
         (chiller + tower fan + CW pump power, phi, economizer share, CHW supply, chiller load,
-        chiller power, PLR, condenser water, CW pump power)."""
+        chiller power, PLR, condenser water, CW pump power, CW flow m3/s)."""
         pu = self.pumps
         econ_frac, t_chw_actual = 0.0, chw_set
         if mode != "off":
@@ -129,7 +132,7 @@ class ChilledWaterPlant:
         )
         cw_pump_w = self.cw_pump.power(cw_flow)
         total = p_ch + self.tower.fan_power(phi) + cw_pump_w
-        return total, phi, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w
+        return total, phi, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w, cw_flow
 
     def reset(self) -> None:
         self.p_chiller_prev = 0.0
@@ -143,9 +146,11 @@ class ChilledWaterPlant:
         wet_bulb_c: float,
         other_tower_w: float,
         dt_s: float,
+        dry_bulb_c: float | None = None,
     ) -> WaterStep:
         """Remove q_coils_w (W) from the CHW loop for dt_s; other_tower_w is other heat the tower
-        rejects this step (the liquid loop's trim chiller)."""
+        rejects this step (the liquid loop's trim chiller). dry_bulb_c (default: the wet bulb,
+        i.e. saturated air) sets the air state of the tower's evaporation balance."""
         pu = self.pumps
         chw_set = chw_setpoint_c
         # ---- chilled-water loop
@@ -184,11 +189,19 @@ class ChilledWaterPlant:
                     opt = self._option(q_chw, chw_set, chw_return, chw_flow, "auto", phi, t)
                     if opt[0] < best[0]:
                         best = opt
-        _, phi_t, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w = best
+        _, phi_t, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w, cw_flow = best
         self.p_chiller_prev = p_ch
         self.t_cond_prev = t_cond
         # ---- condenser water and heat rejection
         q_rej = q_chw + p_ch + cw_pump_w + other_tower_w
+        evap, drift, blowdown = self.tower.water_parts_kg(
+            q_rej,
+            dt_s,
+            wet_bulb_c,
+            wet_bulb_c if dry_bulb_c is None else dry_bulb_c,
+            phi_t,
+            cw_flow * RHO_WATER,
+        )
         return WaterStep(
             chiller_w=p_ch,
             tower_fan_w=self.tower.fan_power(phi_t),
@@ -201,5 +214,8 @@ class ChilledWaterPlant:
             condenser_c=t_cond,
             heat_rejected_w=q_rej,
             tower_fan_speed=phi_t,
-            water_l=self.tower.water_l(q_rej, dt_s),
+            water_l=evap + drift + blowdown,  # 1 kg ~ 1 L
+            evaporation_l=evap,
+            drift_l=drift,
+            blowdown_l=blowdown,
         )
