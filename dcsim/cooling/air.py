@@ -131,7 +131,7 @@ class AirChain:
         The inlet sees the supply air plus recirculated exhaust of the previous step's server
         delta-T; the supply air temperature is advanced separately (`advance_supply`), once the
         water side knows what the coil can deliver.
-        The state may also hold a batch of halls, shape (halls, racks) with `t_supply` (halls,):
+        The state may also hold a batch of halls, shape (halls, racks) with `t_supply` (halls, 1):
         then the hall totals in the result are arrays (`dcsim.envs.vector`).
         """
         a = self.cfg

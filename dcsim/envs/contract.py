@@ -130,7 +130,8 @@ def observation_space(features: Sequence[Feature]) -> spaces.Box:
 class Encoder:
     """`encode` for a fixed feature order, its constants built once (the per-step path).
 
-    `encoder(values)` takes the physical values as a sequence in feature order.
+    `encoder(values)` takes the physical values in feature order: one sequence, or a batch
+    of them (rows) for a vector env.
     """
 
     def __init__(self, features: Sequence[Feature]):
@@ -140,7 +141,7 @@ class Encoder:
         self.low = np.array([f.low for f in features], dtype=np.float64)
         self.high = np.array([f.high for f in features], dtype=np.float64)
 
-    def __call__(self, values: Sequence[float]) -> np.ndarray:
+    def __call__(self, values: Sequence[float] | Sequence[Sequence[float]]) -> np.ndarray:
         x = (np.array(values, dtype=np.float64) - self.offset) / self.scale
         x[np.isnan(x)] = 0.0
         return np.minimum(np.maximum(x, self.low), self.high).astype(np.float32)

@@ -285,31 +285,33 @@ class CoolingEnv(gym.Env):
         return self._obs(0), {}
 
     def _obs(self, k: int) -> np.ndarray:
+        return self._encode(self._obs_values(k))
+
+    def _obs_values(self, k: int) -> tuple[float, ...]:
+        """Physical observation values at step k, in the order of `features`."""
         t = self.t0 + k * self.dt
         h = 2 * np.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * np.pi * (t / DAY_S % 365.0) / 365.0
         s = self._last
         inlet_max = s["inlet_max"]
-        return self._encode(  # in the order of `features`
-            (
-                self._db[k],
-                self._wb[k],
-                self._rh[k],
-                self._ci[k],
-                s["it"],
-                s["inlet_mean"],
-                inlet_max,
-                inlet_max - self._inlet_band[1],
-                s["supply"],
-                s["chw"],
-                s["pue"],
-                s["econ"],
-                s["throttle"],
-                math.sin(h),
-                math.cos(h),
-                math.sin(d),
-                math.cos(d),
-            )
+        return (
+            self._db[k],
+            self._wb[k],
+            self._rh[k],
+            self._ci[k],
+            s["it"],
+            s["inlet_mean"],
+            inlet_max,
+            inlet_max - self._inlet_band[1],
+            s["supply"],
+            s["chw"],
+            s["pue"],
+            s["econ"],
+            s["throttle"],
+            math.sin(h),
+            math.cos(h),
+            math.sin(d),
+            math.cos(d),
         )
 
     def step(self, action):

@@ -1,0 +1,234 @@
+"""Cooling-v0 as a batch: N halls stepped together (a `gymnasium.vector.VectorEnv`).
+
+Each copy is a `CoolingEnv` (its weather, load, liquid loop and water side); the per-rack chain
+(rack power, the `AirChain` of rack thermal mass, server and CRAH fans, supply air, thermal
+throttle) runs once on (N, racks) arrays instead of N times on (racks,) arrays. The water side
+(`ChilledWaterPlant`, scalar per hall) is stepped hall by hall. Results are those of N separate
+`CoolingEnv`s, bitwise (tests/test_vector_env.py); the wiring below follows
+`CoolingPlant.step` and `CoolingEnv.step`, which stay the readable reference.
+
+Episodes auto-reset in the same step (`AutoresetMode.SAME_STEP`): the returned observation is
+the new episode's first one and `info["final_obs"]` (masked by `info["_final_obs"]`) the last
+one of the finished episode. `SB3VecEnv` adapts it to Stable-Baselines3.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from dcsim.cooling import AirChain, thermal_throttle
+from dcsim.cooling.plant import cooling_breakdown
+from dcsim.envs.cooling import CoolingEnv
+
+
+class CoolingVectorEnv(VectorEnv):
+    """`num_envs` copies of `dcsim/Cooling-v0` with the same arguments, stepped as one batch.
+
+    `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
+    `gymnasium.vector.SyncVectorEnv` does. `info` is empty except on episode ends
+    (`final_obs`, `final_info` with the copy's `metrics` and `reward_terms`).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int, **kwargs: Any) -> None:
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = int(num_envs)
+        self.envs = [CoolingEnv(**kwargs) for _ in range(self.num_envs)]
+        e = self.envs[0]
+        self.single_action_space = e.action_space
+        self.single_observation_space = e.observation_space
+        self.action_space = batch_space(e.action_space, self.num_envs)
+        self.observation_space = batch_space(e.observation_space, self.num_envs)
+        self.n_racks, self.dt, self.cfg = e.n_racks, e.dt, e.cfg
+        self.f_liq = e.plant.f_liq
+        # one air chain holding every hall's state, shape (halls, racks); the copies' own
+        # plant.air is only used to reset a hall, then copied in
+        # (cast: AirChain's state annotations are one hall's)
+        self.air: Any = cast(Any, AirChain(e.cfg.air, e.n_racks, e.design_it_w, self.f_liq))
+        shape = (self.num_envs, e.n_racks)
+        self.air.t_in, self.air.t_rack, self.air.u = (
+            np.zeros(shape),
+            np.zeros(shape),
+            np.zeros(shape),
+        )
+        self.air.t_supply = np.zeros((self.num_envs, 1))  # a column: broadcasts over racks
+        self.throttle = np.ones(shape)
+        self._inlet_band = e._inlet_band
+
+    # ------------------------------------------------------------ reset
+    def _load(self, i: int) -> None:
+        """Copy hall i's freshly reset air state into the batch."""
+        a, src = self.air, self.envs[i].plant.air
+        a.t_in[i], a.t_rack[i], a.u[i], a.t_supply[i, 0] = src.t_in, src.t_rack, src.u, src.t_supply
+        self.throttle[i] = self.envs[i].throttle
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is None or isinstance(seed, int):
+            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
+        obs = np.empty((self.num_envs, len(self.envs[0].features)), dtype=np.float32)
+        for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
+            obs[i], _ = env.reset(seed=s, options=options)
+            self._load(i)
+        return obs, {}
+
+    # ------------------------------------------------------------ step
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        envs, n_env, n = self.envs, self.num_envs, self.n_racks
+        acts = np.asarray(actions)
+        p = np.empty((n_env, n))
+        sa_set, chw_set, econ = np.empty(n_env), [0.0] * n_env, [""] * n_env
+        for i, env in enumerate(envs):
+            p[i] = env._rack_power(env.k)
+            sa_set[i], chw_set[i], econ[i] = env.plant.setpoints(env.to_controls(acts[i]))
+        # ---- the per-rack chain, all halls at once (CoolingPlant.step)
+        air = self.air.step((1.0 - self.f_liq) * p, self.dt)
+        p_sum = p.sum(axis=-1)
+        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
+        crah = air.crah_fan_w.tolist()
+        cooling, chw_sup = np.empty(n_env), np.empty(n_env)
+        water_l, econ_frac = np.empty(n_env), np.empty(n_env)
+        tcs = None
+        for i, env in enumerate(envs):  # the water side, hall by hall
+            plant, k = env.plant, env.k
+            q_liq = self.f_liq * float(p_sum[i])
+            liq = plant.liquid.step(q_liq, env._db[k], plant.water.t_cond_prev)
+            water = plant.water.step(
+                to_coils[i], chw_set[i], econ[i], env._wb[k], liq.to_tower_w, self.dt, env._db[k]
+            )
+            c = 0.0
+            for w in cooling_breakdown(crah[i], water, liq).values():
+                c += w
+            cooling[i], chw_sup[i] = c, water.chw_supply_c
+            water_l[i], econ_frac[i] = water.water_l, water.economizer_fraction
+            if plant.liquid.active:
+                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        self.air.advance_supply(sa_set[:, None], chw_sup[:, None], self.dt)
+        thr = thermal_throttle(self.cfg, air.inlet_c, tcs)
+        self.throttle = thr
+        # ---- rewards and observations (CoolingEnv.step)
+        fan = air.server_fan_w.sum(axis=-1)
+        it = p_sum + fan
+        ctrl_w = cooling + fan
+        inlet = air.inlet_c
+        lo, hi = self._inlet_band
+        viol = (np.maximum(inlet - hi, 0.0) + np.maximum(lo - inlet, 0.0)).sum(axis=-1) / n
+        thr_min = thr.min(axis=-1)
+        thr_pen = 1.0 - np.where(thr_min == 1.0, 1.0, thr.sum(axis=-1) / n)
+        e0 = envs[0]
+        wt, design = e0.weights, e0.design_it_w
+        terms: dict[str, np.ndarray] = {
+            "energy": wt["energy"] * (-ctrl_w / design),
+            "carbon": wt["carbon"]
+            * (-ctrl_w * np.array([e._ci[e.k] for e in envs]) / (design * 400.0)),
+            "violation": wt["violation"] * -viol,
+            "throttle": wt["throttle"] * -thr_pen,
+        }
+        reward = terms["energy"] + terms["carbon"] + terms["violation"] + terms["throttle"]
+        inlet_max, inlet_mean = inlet.max(axis=-1), inlet.sum(axis=-1) / n
+        pue = (it + cooling) / it
+        sup = self.air.t_supply[:, 0]
+        trunc = np.zeros(n_env, dtype=bool)
+        final: list[int] = []
+        for i, env in enumerate(envs):
+            env.throttle, env.throttle_min = thr[i], float(thr_min[i])
+            env._last = dict(
+                it=float(it[i]),
+                inlet_mean=float(inlet_mean[i]),
+                inlet_max=float(inlet_max[i]),
+                supply=float(sup[i]),
+                chw=float(chw_sup[i]),
+                pue=float(pue[i]),
+                econ=float(econ_frac[i]),
+                throttle=float(thr_min[i]),
+            )
+            env.k += 1
+            trunc[i] = env.k >= env.max_steps
+            if trunc[i]:
+                final.append(i)
+        obs = self._observe()
+        info: dict[str, Any] = {}
+        if final:
+            info["final_obs"] = np.full(n_env, None, dtype=object)
+            info["_final_obs"] = trunc.copy()
+            for i in final:
+                info["final_obs"][i] = obs[i].copy()
+                obs[i], _ = envs[i].reset()
+                self._load(i)
+        return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
+
+    def _observe(self) -> np.ndarray:
+        """Every hall's observation (CoolingEnv._obs), encoded as one batch."""
+        return self.envs[0]._encode([env._obs_values(env.k) for env in self.envs])
+
+
+def sb3_vec_env(venv: VectorEnv) -> Any:
+    """A Stable-Baselines3 `VecEnv` over a same-step auto-resetting gymnasium `VectorEnv`.
+
+    SB3 also resets in the step that ends an episode and reads the last observation from
+    `infos[i]["terminal_observation"]`; a truncation is flagged `TimeLimit.truncated`.
+    Imports stable_baselines3 (and torch) only when called.
+    """
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+    class SB3VecEnv(VecEnv):
+        def __init__(self, venv: VectorEnv) -> None:
+            self.venv: Any = venv
+            super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+            self._actions: np.ndarray | None = None
+
+        def reset(self) -> np.ndarray:
+            seeds = self._seeds if any(s is not None for s in self._seeds) else None
+            obs, _ = self.venv.reset(seed=seeds)
+            self._reset_seeds()
+            self._reset_options()
+            return obs
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+            obs, reward, term, trunc, info = self.venv.step(self._actions)
+            done = term | trunc
+            infos: list[dict] = [{} for _ in range(self.num_envs)]
+            for i in np.flatnonzero(done):
+                infos[i]["terminal_observation"] = info["final_obs"][i]
+                infos[i]["TimeLimit.truncated"] = bool(trunc[i] and not term[i])
+            return obs, reward.astype(np.float32), done, infos
+
+        def close(self) -> None:
+            self.venv.close()
+
+        def _targets(self, indices: Any) -> list[Any]:
+            envs = getattr(self.venv, "envs", [])
+            return [envs[i] for i in self._get_indices(indices)]
+
+        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+            return [getattr(e, attr_name) for e in self._targets(indices)]
+
+        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+            for e in self._targets(indices):
+                setattr(e, attr_name, value)
+
+        def env_method(
+            self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any
+        ) -> list[Any]:
+            return [getattr(e, method_name)(*args, **kwargs) for e in self._targets(indices)]
+
+        def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+            return [False for _ in self._get_indices(indices)]
+
+    return SB3VecEnv(venv)
