@@ -120,7 +120,7 @@ def rack_power(
         limit, src = sc.cluster.rack_power_limit_kw, "scenario (cluster.rack_power_limit_kw)"
     else:
         d = RACK_LIMIT_KW[sc.cooling.type]
-        limit, src = d.value, f"default for a {sc.cooling.type}-cooled hall: {d.source}"
+        limit, src = d.value, f"default for {sc.cooling.type}-cooled halls: {d.source}"
     return RackPower(per_rack * server_w / 1e3, limit, src, server_w / 1e3, server_src, per_rack)
 
 

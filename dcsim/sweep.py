@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, RootModel, field_validator, model_validator
 
 from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
 from dcsim.errors import InputError
@@ -121,8 +121,78 @@ class ParameterSpec(StrictModel):
         return isinstance(self.min, int) and isinstance(self.max, int)
 
 
+def _shorthand_params(v: Any) -> Any:
+    """`key: [a, b]` means `key: {values: [a, b]}`; a scalar means one value."""
+    if not isinstance(v, dict):
+        return v
+    out = {}
+    for k, p in v.items():
+        if isinstance(p, list):
+            p = {"values": p}
+        elif not isinstance(p, dict):
+            p = {"values": [p]}
+        out[str(k)] = p
+    return out
+
+
+def _check_keys(v: dict[str, ParameterSpec]) -> None:
+    for k in v:
+        parts = k.split(".")
+        if not k or any(not p.strip() for p in parts):
+            raise ValueError(
+                f"parameter '{k}' must be a dotted scenario path like cluster.hardware"
+            )
+
+
+class LinkedGroup(RootModel[dict[str, ParameterSpec]]):
+    """Parameters that vary together: the i-th values of all of them form the group's i-th point."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        return _shorthand_params(v)
+
+    @model_validator(mode="after")
+    def _equal_lengths(self) -> LinkedGroup:
+        g = self.root
+        _check_keys(g)
+        if len(g) < 2:
+            raise ValueError(
+                "a linked group needs at least two parameters (one alone goes under parameters:)"
+            )
+        for k, p in g.items():
+            if p.values is None and p.num is None:
+                raise ValueError(f"{k}: a min/max range in a linked group needs num: N")
+        lens = {k: len(_axis_values(p)) for k, p in g.items()}
+        if len(set(lens.values())) > 1:
+            detail = ", ".join(f"{k} has {n}" for k, n in lens.items())
+            raise ValueError(
+                f"linked parameters vary together and need equally many values; {detail}"
+            )
+        return self
+
+    def points(self) -> list[dict[str, Any]]:
+        """The i-th value of every parameter together."""
+        cols = {k: _axis_values(p) for k, p in self.root.items()}
+        return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+
+
 class SweepSpec(StrictModel):
-    """A sweep file. `parameters` maps dotted scenario paths (e.g. cluster.hardware) to values."""
+    """A sweep file. `parameters` maps dotted scenario paths (e.g. cluster.hardware) to values.
+
+    `linked` lists groups of parameters that vary together as ONE axis: the i-th value of each
+    parameter in a group goes with the i-th value of the others, e.g.
+
+        linked:
+          - cluster.hardware: [B200, H200]
+            cooling.type: [air, liquid]
+            cluster.servers_per_rack: [4, 8]
+
+    is one axis of two points (B200/air/4 and H200/liquid/8) that a grid crosses with every
+    other parameter (and zip walks alongside them; random draws one point of the group per
+    sample). A group's parameters must have equally many values (checked before planning, the
+    error names `linked.<i>`), and a parameter appears in one place only.
+    """
 
     name: str | None = Field(None, description="sweep name (default: the file's stem)")
     description: str = ""
@@ -131,6 +201,10 @@ class SweepSpec(StrictModel):
     )
     method: Literal["grid", "zip", "random"] = "grid"
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
+    linked: list[LinkedGroup] = Field(
+        default_factory=list,
+        description="groups of parameters that vary together as one axis (i-th values together)",
+    )
     samples: int | None = Field(None, ge=1, le=1_000_000, description="random: number of samples")
     sample_seed: int = Field(
         0, ge=0, le=MAX_SEED, description="random: seed of the parameter sampler"
@@ -148,27 +222,23 @@ class SweepSpec(StrictModel):
     @field_validator("parameters", mode="before")
     @classmethod
     def _shorthand(cls, v: Any) -> Any:
-        """`key: [a, b]` means `key: {values: [a, b]}`; a scalar means one value."""
-        if not isinstance(v, dict):
-            return v
-        out = {}
-        for k, p in v.items():
-            if isinstance(p, list):
-                p = {"values": p}
-            elif not isinstance(p, dict):
-                p = {"values": [p]}
-            out[str(k)] = p
-        return out
+        return _shorthand_params(v)
 
     @field_validator("parameters")
     @classmethod
     def _keys(cls, v: dict[str, ParameterSpec]) -> dict[str, ParameterSpec]:
-        for k in v:
-            parts = k.split(".")
-            if not k or any(not p.strip() for p in parts):
-                raise ValueError(
-                    f"parameter '{k}' must be a dotted scenario path like cluster.hardware"
-                )
+        _check_keys(v)
+        return v
+
+    @field_validator("linked")
+    @classmethod
+    def _once(cls, v: list[LinkedGroup]) -> list[LinkedGroup]:
+        seen: set[str] = set()
+        for i, g in enumerate(v):
+            for k in g.root:
+                if k in seen:
+                    raise ValueError(f"{i}.{k}: parameter in two linked groups")
+                seen.add(k)
         return v
 
     @field_validator("seeds")
@@ -185,6 +255,7 @@ class SweepSpec(StrictModel):
 
     @model_validator(mode="after")
     def _method(self) -> SweepSpec:
+        self._check_linked()
         if self.method == "random":
             if self.samples is None:
                 raise ValueError("method random needs samples: N")
@@ -194,11 +265,25 @@ class SweepSpec(StrictModel):
                     raise ValueError(
                         f"parameter '{k}': a min/max range in a {self.method} sweep needs num: N"
                     )
-            if self.method == "zip" and self.parameters:
+            if self.method == "zip" and (self.parameters or self.linked):
                 lens = {k: len(_axis_values(p)) for k, p in self.parameters.items()}
+                lens |= {f"linked.{i}": len(g.points()) for i, g in enumerate(self.linked)}
                 if len(set(lens.values())) > 1:
                     raise ValueError(f"zip needs equally long parameters, got {lens}")
         return self
+
+    def _check_linked(self) -> None:
+        """A parameter is either independent or in one linked group."""
+        for i, g in enumerate(self.linked):
+            for k in g.root:
+                if k in self.parameters:
+                    raise ValueError(
+                        f"linked.{i}.{k}: also under parameters; a parameter goes in one place"
+                    )
+
+    def keys(self) -> list[str]:
+        """Every swept scenario path: parameters first, then each linked group's."""
+        return list(self.parameters) + [k for g in self.linked for k in g.root]
 
     def seed_list(self, default: int) -> list[int]:
         if self.seeds is None:
@@ -256,6 +341,7 @@ def count_points(spec: SweepSpec) -> int:
     if spec.method == "random":  # ranges have no num: samples points are drawn
         return spec.samples or 0
     lens = [_axis_len(p) for p in spec.parameters.values()]
+    lens += [len(g.points()) for g in spec.linked]
     if not lens:
         return 1
     if spec.method == "grid":
@@ -266,19 +352,37 @@ def count_points(spec: SweepSpec) -> int:
 
 
 def expand_points(spec: SweepSpec) -> list[dict[str, Any]]:
-    """Parameter combinations (without seeds), in a stable order."""
-    keys = list(spec.parameters)
-    if not keys:
+    """Parameter combinations (without seeds), in a stable order.
+
+    Each parameter is an axis of one-key points and each linked group an axis of multi-key
+    points; grid crosses the axes, zip walks them together, random draws one point per axis.
+    """
+    order = spec.keys()
+    if spec.method == "random":
+        rng = np.random.default_rng(spec.sample_seed)
+        assert spec.samples is not None
+        out = []
+        for _ in range(spec.samples):
+            point = {k: _sample(p, rng) for k, p in spec.parameters.items()}
+            for g in spec.linked:
+                pts = g.points()
+                point.update(pts[int(rng.integers(len(pts)))])
+            out.append({k: point[k] for k in order})
+        return out
+    axes = [[{k: v} for v in _axis_values(p)] for k, p in spec.parameters.items()]
+    axes += [g.points() for g in spec.linked]
+    if not axes:
         return [{}]
+
+    def merged(parts: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        for part in parts:
+            d.update(part)
+        return {k: d[k] for k in order}
+
     if spec.method == "grid":
-        axes = [_axis_values(spec.parameters[k]) for k in keys]
-        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
-    if spec.method == "zip":
-        axes = [_axis_values(spec.parameters[k]) for k in keys]
-        return [dict(zip(keys, combo, strict=True)) for combo in zip(*axes, strict=True)]
-    rng = np.random.default_rng(spec.sample_seed)
-    assert spec.samples is not None
-    return [{k: _sample(spec.parameters[k], rng) for k in keys} for _ in range(spec.samples)]
+        return [merged(combo) for combo in itertools.product(*axes)]
+    return [merged(combo) for combo in zip(*axes, strict=True)]
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -314,6 +418,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
         if key in SWEEP_KEYS:
             data[key] = values if key == "seeds" else (values[0] if len(values) == 1 else values)
         else:
+            group = next(
+                (g for g in data.get("linked") or [] if isinstance(g, dict) and key in g), None
+            )
+            if group is not None:  # a linked parameter keeps its group (lengths re-checked)
+                group[key] = {"values": values}
+                continue
             params = data.get("parameters")
             if params is None:
                 params = data["parameters"] = {}
@@ -375,7 +485,12 @@ class SweepPlan:
 
     @property
     def parameters(self) -> list[str]:
-        return list(self.spec.parameters)
+        """Every swept path (linked groups' after the independent ones)."""
+        return self.spec.keys()
+
+    @property
+    def linked(self) -> list[list[str]]:
+        return [list(g.root) for g in self.spec.linked]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -385,6 +500,7 @@ class SweepPlan:
             "base": str(self.base),
             "method": self.spec.method,
             "parameters": self.parameters,
+            "linked": self.linked,
             "agent": self.spec.agent,
             "n_runs": len(self.runs),
             "duplicates_merged": self.duplicates,
@@ -429,18 +545,18 @@ def _check_agent(agent: str, sweep_file: Path) -> None:
         )
 
 
-def _blame(exc: InputError, params: dict[str, Any]) -> str:
-    """The sweep field an error in a run's scenario belongs to."""
+def _blame(exc: InputError, params: dict[str, Any], where: dict[str, str] | None = None) -> str:
+    """The sweep field an error in a run's scenario belongs to (`where`: linked.<i>.<key>)."""
     f = exc.field or ""
     if (
         not f and exc.file
     ):  # a builder error about a file (e.g. a topology) named by a parameter value
         for k, v in params.items():
             if isinstance(v, str) and v and Path(v).name in str(exc.file):
-                return f"parameters.{k}"
+                return (where or {}).get(k, f"parameters.{k}")
     for k in params:
         if f == k or f.startswith(k + ".") or (f and k.startswith(f + ".")):
-            return f"parameters.{k}"
+            return (where or {}).get(k, f"parameters.{k}")
     if f in ("time.steps",):
         return "steps"
     return f"base.{f}" if f else "base"
@@ -476,6 +592,7 @@ def plan_sweep(
             file=str(sweep_file),
             field="parameters",
         )
+    linked_field = {k: f"linked.{i}.{k}" for i, g in enumerate(spec.linked) for k in g.root}
     runs: list[RunSpec] = []
     seen: set[str] = set()
     built: set[str] = set()
@@ -500,7 +617,7 @@ def plan_sweep(
             raise InputError(
                 f"{inner}{exc.message} (point {i}: {where})",
                 file=str(sweep_file),
-                field=_blame(exc, point),
+                field=_blame(exc, point, linked_field),
             ) from None
         for seed in seeds:
             sc_seed = sc.model_copy(update={"seed": seed})
@@ -603,6 +720,35 @@ def short(v: Any) -> str:
     if s.endswith((".yaml", ".yml")):
         s = Path(s).stem
     return s
+
+
+def link_columns(
+    meta: dict[str, Any],
+    rows: list[dict[str, str]],
+    params: list[str],
+    order: dict[str, list[str]],
+) -> tuple[list[str], dict[str, list[str]]]:
+    """For plots: each linked group of sweep.json as one column `hardware + type + ...` whose
+    values read `B200 / air / 4`, in plan order, in place of the group's own columns."""
+    for group in meta.get("linked") or []:
+        group = [k for k in group if k in params]
+        if len(group) < 2:
+            continue
+        key = " + ".join(k.split(".")[-1] for k in group)
+        by_id = {}
+        for r in rows:
+            r[key] = " / ".join(short(r.get(k, "")) for k in group)
+            by_id[r.get("run_id")] = r[key]
+        planned = [
+            by_id.get(run.get("run_id"))
+            or " / ".join(short(run.get("params", {}).get(k)) for k in group)
+            for run in meta.get("runs", [])
+        ]
+        order[key] = list(dict.fromkeys(planned))
+        at = params.index(group[0])
+        params = [p for p in params if p not in group]
+        params.insert(min(at, len(params)), key)
+    return params, order
 
 
 # ----------------------------------------------------------------------------- index

@@ -153,6 +153,10 @@ def load_sweep_table(
         for k in params:
             if k in r:
                 r[k] = _canonical(r[k])
+    if meta_path.is_file():
+        from dcsim.sweep import link_columns
+
+        params, order = link_columns(meta, rows, params, order)
     return params, rows, order
 
 
