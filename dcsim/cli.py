@@ -21,7 +21,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from dcsim.errors import InputError
-from dcsim.render import compare_tables, episodes_table, kv_table, print_json
+from dcsim.render import compare_tables, episodes_table, fitted_table, kv_table, print_json
 
 # markup=False: user data (file names, YAML values, scenario names) is never read as rich
 # markup; styling is explicit (Text, style=), so "[/x]" or "[rl]" prints as written.
@@ -600,42 +600,44 @@ def reproduce_polca(
         print_json(report.to_dict() | ({"plot": plot} if plot else {}))
         return
     s = report.summary
-    table_out = Table(
-        title=f"POLCA reproduction: {base.hardware} / {base.model}, budget "
+    table_out = fitted_table(
+        f"POLCA reproduction: {base.hardware} / {base.model}, budget "
         f"{s['budget_w'] / 1e3:.1f} kW ({servers} servers at nameplate), "
-        f"{base.horizon_s / 3600.0:g} h"
+        f"{base.horizon_s / 3600.0:g} h",
+        [
+            "N",
+            "+%",
+            "peak%",
+            "avg%",
+            "nocap%",
+            "caps",
+            "capped%",
+            "brakes",
+            "HP50 d%",
+            "HP99 d%",
+            "LP50 d%",
+            "ok",
+        ],
+        [
+            [
+                str(r.n_servers),
+                f"{r.extra_pct:.0f}",
+                f"{r.peak_pct:.1f}",
+                f"{r.avg_pct:.1f}",
+                f"{r.uncapped_peak_pct:.1f}",
+                str(r.cap_events),
+                f"{r.capped_time_pct:.1f}",
+                str(r.brake_events),
+                f"{r.hp_p50_impact_pct:.2f}",
+                f"{r.hp_p99_impact_pct:.2f}",
+                f"{r.lp_p50_impact_pct:.2f}",
+                "yes" if r.ok else "no",
+            ]
+            for r in report.rows
+        ],
+        console.width,
+        right=tuple(range(11)),
     )
-    cols = (
-        "N",
-        "+%",
-        "peak%",
-        "avg%",
-        "nocap%",
-        "caps",
-        "capped%",
-        "brakes",
-        "HP50 d%",
-        "HP99 d%",
-        "LP50 d%",
-        "ok",
-    )
-    for c in cols:
-        table_out.add_column(c, justify="right")
-    for r in report.rows:
-        table_out.add_row(
-            str(r.n_servers),
-            f"{r.extra_pct:.0f}",
-            f"{r.peak_pct:.1f}",
-            f"{r.avg_pct:.1f}",
-            f"{r.uncapped_peak_pct:.1f}",
-            str(r.cap_events),
-            f"{r.capped_time_pct:.1f}",
-            str(r.brake_events),
-            f"{r.hp_p50_impact_pct:.2f}",
-            f"{r.hp_p99_impact_pct:.2f}",
-            f"{r.lp_p50_impact_pct:.2f}",
-            Text("yes", style="green") if r.ok else Text("no", style="red"),
-        )
     console.print(table_out)
     console.print(
         "peak/avg/nocap: row power as % of budget (with POLCA / without control); caps: "
@@ -848,30 +850,27 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
     if as_json:
         print_json(p)
         return
-    table = Table(title="weather presets")
-    for col in (
-        "name",
-        "city",
-        "lat",
-        "mean C",
-        "annual +/- C",
-        "daily +/- C",
-        "dew point C",
-        "source",
-    ):
-        table.add_column(col, overflow="fold")
-    for name, v in p.items():
-        table.add_row(
-            name,
-            v["city"],
-            f"{v['latitude_deg']:g}",
-            f"{v['mean_c']:g}",
-            f"{v['annual_amplitude_c']:g}",
-            f"{v['daily_amplitude_c']:g}",
-            f"{v['dew_point_mean_c']:g}",
-            v["source"],
-        )
+    table = fitted_table(
+        "weather presets",
+        ["name", "city", "lat", "mean C", "annual +/- C", "daily +/- C", "dew point C"],
+        [
+            [
+                name,
+                v["city"],
+                f"{v['latitude_deg']:g}",
+                f"{v['mean_c']:g}",
+                f"{v['annual_amplitude_c']:g}",
+                f"{v['daily_amplitude_c']:g}",
+                f"{v['dew_point_mean_c']:g}",
+            ]
+            for name, v in p.items()
+        ],
+        console.width,
+        right=(2, 3, 4, 5, 6),
+    )
     console.print(table)
+    for name, v in p.items():
+        console.print(f"{name}: {v['source']}", markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------- sweep / plot
@@ -976,19 +975,17 @@ def sweep(
         if as_json:
             print_json(plan.describe() | {"sweep_dir": str(sweep_dir)})
             return
-        table = Table(
-            title=f"sweep {plan.name}: {len(plan.runs)} runs ({plan.spec.method}), "
-            f"{plan.runs[0].steps if plan.runs else 0} steps, agent {plan.spec.agent}"
+        table = fitted_table(
+            f"sweep {plan.name}: {len(plan.runs)} runs ({plan.spec.method}), "
+            f"{plan.runs[0].steps if plan.runs else 0} steps, agent {plan.spec.agent}",
+            ["#", "run id", "seed", *plan.parameters],
+            [
+                [str(i), r.run_id, str(r.seed), *(short(r.params.get(k)) for k in plan.parameters)]
+                for i, r in enumerate(plan.runs[:200])
+            ],
+            console.width,
+            right=(0, 2),
         )
-        table.add_column("#", justify="right")
-        table.add_column("run id")
-        table.add_column("seed", justify="right")
-        for k in plan.parameters:
-            table.add_column(k)
-        for i, r in enumerate(plan.runs[:200]):
-            table.add_row(
-                str(i), r.run_id, str(r.seed), *(short(r.params.get(k)) for k in plan.parameters)
-            )
         console.print(table)
         if len(plan.runs) > 200:
             console.print(f"... and {len(plan.runs) - 200} more")
@@ -1141,20 +1138,23 @@ def topology_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     if as_json:
         print_json(out)
         return
-    table = Table(title="bundled topologies")
-    for col in ("file", "kind", "hosts", "switches", "bisection GB/s", "oversub"):
-        table.add_column(
-            col, justify="left" if col in ("file", "kind") else "right", no_wrap=col == "file"
-        )
-    for r in out:
-        table.add_row(
-            r["file"],
-            r["kind"],
-            f"{r['n_hosts']:,}",
-            f"{r['n_switches']:,}",
-            f"{r['bisection_bw_GBps']:,.0f}",
-            f"{r['oversubscription']:.3g}",
-        )
+    table = fitted_table(
+        "bundled topologies",
+        ["file", "kind", "hosts", "switches", "bisection GB/s", "oversub"],
+        [
+            [
+                r["file"],
+                r["kind"],
+                f"{r['n_hosts']:,}",
+                f"{r['n_switches']:,}",
+                f"{r['bisection_bw_GBps']:,.0f}",
+                f"{r['oversubscription']:.3g}",
+            ]
+            for r in out
+        ],
+        console.width,
+        right=(2, 3, 4, 5),
+    )
     console.print(table)
 
 
@@ -1279,8 +1279,10 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         print_json(rows)
         return
     table = Table(title="dcsim environments")
-    for col in ("env", "actions", "observations", "agents (plus ALGO:model.zip)"):
-        table.add_column(col, overflow="fold")
+    longest = max((len(r["env"]) for r in rows), default=3)
+    table.add_column("env", no_wrap=True, min_width=longest)  # ids are never split
+    for col in ("actions", "observations", "agents (plus ALGO:model.zip)"):
+        table.add_column(col)
     for r in rows:
         table.add_row(
             r["env"],

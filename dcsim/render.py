@@ -142,3 +142,58 @@ def compare_tables(comp: Any, seeds: int, seed: int, width: int) -> list[Table]:
             )
         )
     return tables
+
+
+def fitted_table(
+    title: str,
+    headers: list[str],
+    rows: list[list[str]],
+    width: int,
+    right: tuple[int, ...] = (),
+    caption: str = "",
+) -> Table:
+    """A table whose cells (ids, names, numbers) are never cut or wrapped at `width` columns.
+
+    Each column is as wide as its longest cell. When that does not fit, the headers shrink
+    first (a dotted name to its last part), then the vertical rules go (a light table with
+    two spaces between columns), then headers wider than their cells become letters with a
+    legend in the caption. Cells too wide even then fold onto a second line rather than
+    lose characters.
+    """
+    from rich import box
+
+    cells = [max((len(r[i]) for r in rows), default=0) for i in range(len(headers))]
+
+    def need(hs: list[str], framed: bool) -> int:
+        ws = [max(c, *(len(w) for w in h.split())) for c, h in zip(cells, hs, strict=True)]
+        return sum(ws) + (3 * len(ws) + 1 if framed else 2 * len(ws) - 1)
+
+    short = [h.rsplit(".", 1)[-1] for h in headers]
+    if len(set(short)) < len(short):
+        short = list(headers)
+    keys = iter([chr(ord("A") + i) for i in range(26)] + [f"A{i}" for i in range(26, 999)])
+    lettered = [h if len(h) <= max(c, 1) else next(keys) for h, c in zip(short, cells, strict=True)]
+    stages = [(list(headers), True), (short, True), (short, False), (lettered, False)]
+    shown, framed = next(((h, f) for h, f in stages if need(h, f) <= width), stages[-1])
+    legend = "  ".join(
+        f"{k} = {h}" for k, h in zip(shown, headers, strict=True) if k != h and k not in short
+    )
+    table = Table(
+        title=title,
+        caption="; ".join(x for x in (legend, caption) if x) or None,
+        caption_justify="left",
+        box=box.HEAVY_HEAD if framed else box.SIMPLE_HEAD,
+        pad_edge=framed,
+        padding=(0, 1) if framed else (0, 1, 0, 0),
+    )
+    for i, h in enumerate(shown):
+        table.add_column(
+            "\n".join(h.split()) if len(h) > cells[i] else h,
+            justify="right" if i in right else "left",
+            no_wrap=True,
+            min_width=cells[i],
+            overflow="fold",
+        )
+    for r in rows:
+        table.add_row(*r)
+    return table
