@@ -12,7 +12,7 @@ losses, PUE, water and carbon.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -95,10 +95,13 @@ class StepRecord:
     extra: dict[str, float] = field(default_factory=dict)
 
     def as_row(self) -> dict[str, float]:
-        row = asdict(self)
-        extra = row.pop("extra")
-        row.update(extra)
+        # the fields in order, then extra's items (asdict's deep copy was ~30 % of an env step)
+        row = {k: getattr(self, k) for k in _ROW_FIELDS}
+        row.update(self.extra)
         return row
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name != "extra")
 
 
 class Simulation:
@@ -351,13 +354,14 @@ class Simulation:
     def step(self, controls: Controls | None = None) -> StepRecord:
         c = controls or Controls()
         sc = self.sc
+        # scalar clips as min(max()): np.clip on one number costs ~3 us each
         if c.cap_frac is not None:
-            self.cap_frac = float(np.clip(c.cap_frac, sc.power.min_cap_frac, 1.0))
+            self.cap_frac = min(max(float(c.cap_frac), sc.power.min_cap_frac), 1.0)
         if c.routing is not None:
             self.routing = c.routing
         if c.supply_air_c is not None:  # the CRAH's physical range (CoolingConfig bounds)
-            self.supply_air_c = float(np.clip(c.supply_air_c, 10.0, 35.0))
-        chw = None if c.chw_supply_c is None else float(np.clip(c.chw_supply_c, 4.0, 25.0))
+            self.supply_air_c = min(max(float(c.supply_air_c), 10.0), 35.0)
+        chw = None if c.chw_supply_c is None else min(max(float(c.chw_supply_c), 4.0), 25.0)
 
         f = self._job_freq()
         self._cur_step = st = self._step_time(f, self.routing)

@@ -146,16 +146,20 @@ class Encoder:
         x[np.isnan(x)] = 0.0
         return np.minimum(np.maximum(x, self.low), self.high).astype(np.float32)
 
+    def named(self, values: Mapping[str, float]) -> np.ndarray:
+        """Physical values by feature name -> the clipped float32 observation (NaN -> 0)."""
+        if len(values) != len(self.names):
+            missing = [n for n in self.names if n not in values]
+            extra = [k for k in values if k not in self.names]
+            raise KeyError(
+                f"observation values do not match features: missing {missing}, extra {extra}"
+            )
+        return self([float(values[n]) for n in self.names])
+
 
 def encode(features: Sequence[Feature], values: Mapping[str, float]) -> np.ndarray:
     """Physical values by feature name -> the clipped float32 observation (NaN -> 0)."""
-    if len(values) != len(features):
-        missing = [f.name for f in features if f.name not in values]
-        extra = [k for k in values if k not in {f.name for f in features}]
-        raise KeyError(
-            f"observation values do not match features: missing {missing}, extra {extra}"
-        )
-    return Encoder(features)([float(values[f.name]) for f in features])
+    return Encoder(features).named(values)
 
 
 def feature_index(features: Sequence[Feature], name: str) -> int:

@@ -13,11 +13,11 @@ from pydantic import Field
 from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
 from dcsim.envs.contract import (
     METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -211,17 +211,19 @@ class DatacenterEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
         self.features = features(self.sim.design_it_w, self.sim.ref_tokens_per_s)
         self.observation_space = observation_space(self.features)
+        self._encode = Encoder(self.features)
         self.design_kwh = self.sim.design_it_w / 1e3 * self.sim.dt / 3600.0
         self.chw_c = float(sc.cooling.chilled_water_setpoint_c)
 
     # -- mapping between normalized actions and physical controls
     def to_controls(self, action: np.ndarray) -> Controls:
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        phys = self.low + (a + 1.0) * 0.5 * (self.high - self.low)
-        self.chw_c = float(phys[1])
-        return Controls(
-            supply_air_c=float(phys[0]), chw_supply_c=float(phys[1]), cap_frac=float(phys[2])
+        # low + (a + 1) / 2 (high - low), a clipped to [-1, 1]; scalar math on 3 values
+        sa, chw, cap = (
+            lo + (min(max(float(x), -1.0), 1.0) + 1.0) * 0.5 * (hi - lo)
+            for x, lo, hi in zip(action, self.low.tolist(), self.high.tolist(), strict=True)
         )
+        self.chw_c = chw
+        return Controls(supply_air_c=sa, chw_supply_c=chw, cap_frac=cap)
 
     def to_action(self, supply_air_c: float, chw_supply_c: float, cap_frac: float) -> np.ndarray:
         phys = np.array([supply_air_c, chw_supply_c, cap_frac], dtype=np.float64)
@@ -267,7 +269,7 @@ class DatacenterEnv(gym.Env):
                 "tokens_per_s": r.tokens_per_s,
                 "pue": r.pue,
             }
-        return encode(self.features, vals)
+        return self._encode.named(vals)
 
     def reward_terms(self, r: StepRecord) -> dict[str, float]:
         """Weighted terms of one interval (`info["reward_terms"]`)."""
