@@ -15,7 +15,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -230,29 +229,6 @@ def progress_bar(show: bool, *columns: Any, transient: bool = True) -> Iterator[
     )
     with Progress(*cols, console=err_console, transient=transient) as prog:
         yield _Bar(prog)
-
-
-class _Spinner:
-    """console.status, started by the library call's on_start (nothing spins while inputs load)."""
-
-    def __init__(self, show: bool):
-        self.show = show
-        self.status: Status | None = None
-
-    def start(self, label: str, _total: int = 0) -> None:
-        if self.show:
-            self.status = console.status(f"{label} ...")
-            self.status.start()
-
-
-@contextlib.contextmanager
-def spinner(show: bool) -> Iterator[_Spinner]:
-    sp = _Spinner(show)
-    try:
-        yield sp
-    finally:
-        if sp.status is not None:
-            sp.status.stop()
 
 
 def parse_overrides(items: list[str] | None, what: str | None = None) -> dict[str, Any]:
@@ -578,7 +554,7 @@ def reproduce_polca(
     from dcsim.polca import RowConfig, reproduce_paper
     from dcsim.viz.polca import plot_row_power
 
-    with spinner(not as_json) as sp:
+    with progress_bar(not as_json) as bar:
         report = reproduce_paper(
             hardware,
             model,
@@ -591,7 +567,8 @@ def reproduce_polca(
             step,
             seed,
             quick,
-            on_start=sp.start,
+            on_start=bar.start,
+            on_step=bar.update,
         )
     base = RowConfig.model_validate(report.summary["config"])
     if plot:
@@ -719,19 +696,22 @@ def cooling_year(
     from dcsim.cooling_study import plant_year
     from dcsim.viz.cooling import plot_period
 
-    year = plant_year(
-        climate,
-        cooling_type,
-        liquid_fraction,
-        country,
-        racks,
-        rack_kw,
-        load,
-        supply_air,
-        economizer,
-        days,
-        seed,
-    )
+    with progress_bar(not as_json) as bar:
+        year = plant_year(
+            climate,
+            cooling_type,
+            liquid_fraction,
+            country,
+            racks,
+            rack_kw,
+            load,
+            supply_air,
+            economizer,
+            days,
+            seed,
+            on_start=bar.start,
+            on_step=bar.update,
+        )
     s = year.summary
     if plot:
         plot_period(

@@ -8,6 +8,7 @@ default is read from the model that owns it (CoolingConfig, WeatherConfig, Carbo
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +69,25 @@ def plant_year(
     economizer: str = CoolingConfig.model_fields["economizer"].default,
     days: float = _PERIOD["days"],
     seed: int = _PERIOD["seed"],
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> PlantYear:
-    """The plant at a constant IT load through `days` of (seeded synthetic) weather."""
+    """The plant at a constant IT load through `days` of (seeded synthetic) weather;
+    `on_start(label, hours)` and `on_step(hours done)` report progress."""
     cool, clim = plant_inputs(
         climate, cooling_type, liquid_fraction, country, supply_air, economizer
     )
+    if on_start:
+        on_start(f"{climate}, {cooling_type}: hours", max(int(round(days * 24)), 1))
     res = simulate_period(
-        cool, clim, n_racks=racks, rack_kw=rack_kw, load=load, days=days, seed=seed
+        cool,
+        clim,
+        n_racks=racks,
+        rack_kw=rack_kw,
+        load=load,
+        days=days,
+        seed=seed,
+        on_step=on_step,
     )
     return PlantYear(climate, cooling_type, res["summary"], res["series"])
 

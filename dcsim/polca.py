@@ -594,8 +594,11 @@ def reproduce(
     extra_pcts: tuple[float, ...] | None = None,
     table: ServingTable | None = None,
     smoke_test: bool = False,
+    on_step: Callable[[int], None] | None = None,
 ) -> PolcaReport:
     """Sweep server count in a fixed budget; report power, events and latency impact per count.
+
+    ``on_step(k)`` is called after the k-th server count (progress).
 
     ``smoke_test`` marks a shortened run (``--quick``): its verdict headlines no frontier.
     """
@@ -635,6 +638,8 @@ def reproduce(
                 lp_p50_impact_pct=impact(l_res[0], l_ref[0]),
             )
         )
+        if on_step:
+            on_step(len(rows))
     ok = [r for r in rows if r.ok]
     # largest count such that it and every smaller count pass (monotone frontier)
     best = None
@@ -692,6 +697,7 @@ def reproduce_paper(
     seed: int = _ROW.seed,
     quick: bool = False,
     on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> PolcaReport:
     """`dcsim reproduce polca`: the POLCA controller over 0..max_extra % more servers.
 
@@ -729,4 +735,4 @@ def reproduce_paper(
     pcts = tuple(range(0, max_extra + 1, step))
     if on_start:
         on_start(f"simulating {len(pcts)} server counts x {hours:g} h", len(pcts))
-    return reproduce(PolcaController, base, pcts, table, smoke_test=quick)
+    return reproduce(PolcaController, base, pcts, table, smoke_test=quick, on_step=on_step)

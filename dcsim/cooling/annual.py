@@ -32,11 +32,13 @@ def simulate_period(
     dt_s: float = 3600.0,
     seed: int = 0,
     base_dir=None,
+    on_step=None,
 ) -> dict:
     """Run the plant at a constant IT load through `days` of weather; return series and summary.
 
     Used by `dcsim cooling year/compare` and the benchmarks. Energies in MWh, water in m3,
-    carbon in tonnes (facility + IT energy times grid intensity).
+    carbon in tonnes (facility + IT energy times grid intensity). `on_step(k)` reports
+    progress (every 24 steps and at the end).
     """
     from dcsim.climate import build_carbon, build_weather
 
@@ -77,6 +79,8 @@ def simulate_period(
         inlet_max[k] = float(r.inlet_c.max())
         for key in keys:
             parts[key][k] = r.breakdown[key]
+        if on_step is not None and ((k + 1) % 24 == 0 or k + 1 == n):
+            on_step(k + 1)
     h = dt_s / 3600.0
     it_mwh = float(it.sum() * h / 1e6)
     cool_mwh = float(cool.sum() * h / 1e6)
