@@ -275,7 +275,7 @@ class RunWriter:
         if plot_title is not None and rows:
             from dcsim.viz.timeseries import plot_run_timeseries
 
-            plot_run_timeseries(rows, self.path("timeseries.png"), plot_title, inlet_max_c)
+            plot_run_timeseries(rows, self.path("timeseries.png"), plot_title, inlet_max_c, config)
         self.write_json(
             "manifest.json", {"status": "complete", **manifest, "versions": environment_versions()}
         )

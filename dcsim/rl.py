@@ -210,10 +210,12 @@ def compare_agents(
         if plot:
             from dcsim.viz.compare import plot_comparison, stats_of
 
+            base = comp.baseline_evaluation()
             plot_comparison(
                 stats_of(comp),
                 writer.path("compare.png"),
                 f"{spec.env_id} ({spec.name}), {seeds} seeds",
+                baseline=base.label if base is not None else None,
             )
         run_dir = writer.commit()
     return ComparisonRun(spec, comp, run_dir, seeds, seed)

@@ -1,4 +1,9 @@
-"""Bar chart of an agent comparison: one panel per metric, mean with 95% CI error bars."""
+"""Dot plot of an agent comparison: one panel per metric, mean with 95% CI error bars.
+
+Dots, not bars: a bar's length reads as the quantity, so bars must start at zero, and from
+zero a PUE of 1.08 vs 1.21 or an inlet of 24 vs 27 C look alike. Dots let each axis zoom to
+the data (no offset notation), and a dashed line marks the baseline agent when there is one.
+"""
 
 from __future__ import annotations
 
@@ -62,8 +67,10 @@ def plot_comparison(
     path: str | Path,
     title: str,
     metrics: list[str] | None = None,
+    baseline: str | None = None,
 ) -> Path:
-    """stats: agent -> metric -> {mean, ci95}. Writes a PNG grid of bar charts."""
+    """stats: agent -> metric -> {mean, ci95}. Writes a PNG grid of dot plots; `baseline`
+    (an agent of `stats`) is drawn as a dashed reference line in every panel."""
     metrics = metrics or pick_metrics(stats)
     agents = list(stats)
     n = max(len(metrics), 1)
@@ -82,12 +89,22 @@ def plot_comparison(
         mean = np.array([stats[a].get(k, {}).get("mean", np.nan) for a in agents], dtype=float)
         ci = np.array([stats[a].get(k, {}).get("ci95", np.nan) for a in agents], dtype=float)
         err = np.where(np.isfinite(ci), ci, 0.0)
-        ax.bar(x, mean, yerr=err, color=colours, capsize=4, edgecolor="black", linewidth=0.5)
+        for j in range(len(agents)):
+            ax.errorbar(
+                x[j], mean[j], yerr=err[j], fmt="o", color=colours[j], capsize=4, ms=6, lw=1.5
+            )
+        if baseline in stats and k in stats[baseline]:
+            ax.axhline(stats[baseline][k]["mean"], color="0.4", ls="--", lw=0.8, zorder=0)
         ax.set_xticks(x, agents, rotation=30, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, len(agents) - 0.4)
+        ax.margins(y=0.15)
         ax.set_title(k, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.tick_params(axis="y", labelsize=8)
-    fig.suptitle(f"{title}\nmean over seeds, error bars: 95% CI (Student t)", fontsize=10)
+    note = "mean over seeds, error bars: 95% CI (Student t); axes zoom to the data"
+    if baseline in stats:
+        note += f"; dashed: baseline {baseline}"
+    fig.suptitle(f"{title}\n{note}", fontsize=10)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=110)

@@ -92,6 +92,7 @@ def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
     if (run_dir / "manifest.json").is_file():
         manifest = json.loads((run_dir / "manifest.json").read_text())
     limit = 27.0
+    cfg: dict[str, Any] = {}
     cfg_path = run_dir / "config.resolved.yaml"
     if cfg_path.is_file():
         cfg = yaml.safe_load(cfg_path.read_text()) or {}
@@ -108,7 +109,7 @@ def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
     png = Path(out) if out else run_dir / "timeseries.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     try:
-        plot_run_timeseries(rows, png, title, limit)
+        plot_run_timeseries(rows, png, title, limit, cfg)
     except KeyError as exc:
         raise InputError(f"timeseries.csv lacks column {exc}", file=str(ts)) from None
     return {"kind": "run", "png": str(png), "rows": len(rows)}

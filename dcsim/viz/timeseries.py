@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -12,14 +13,63 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def run_facts(config: Mapping[str, Any] | None) -> str:
+    """One title line from the resolved scenario: cooling, climate, fabric and routing."""
+    if not config:
+        return ""
+    cool = config.get("cooling") or {}
+    clim = (config.get("climate") or {}).get("weather") or {}
+    cluster = config.get("cluster") or {}
+    work = config.get("workload") or {}
+    climate = clim.get("file") or clim.get("preset")
+    topo = cluster.get("topology")
+    if isinstance(topo, Mapping):
+        topo = topo.get("name") or topo.get("kind")
+    parts = [
+        f"cooling {cool['type']}" if cool.get("type") else "",
+        f"supply air {cool['supply_air_setpoint_c']:g} C"
+        if isinstance(cool.get("supply_air_setpoint_c"), int | float)
+        else "",
+        f"climate {Path(str(climate)).stem if climate else '?'}",
+        f"fabric {Path(str(topo)).stem}" if topo else "",
+        f"routing {work['routing']}" if work.get("routing") else "",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def warmup_end(t_h: np.ndarray, inlet_c: np.ndarray) -> float:
+    """End of the start-up transient, hours: the plant starts from its reset state (idle
+    racks), so the hottest inlet moves toward its operating level like a first-order system;
+    warm-up ends at three time constants (95 % of the move), the first time the inlet has
+    covered 95 % of the way from its start to its median over the second half of the run."""
+    n = len(inlet_c)
+    if n < 4:
+        return float(t_h[0]) if n else 0.0
+    start, level = float(inlet_c[0]), float(np.median(inlet_c[n // 2 :]))
+    move = level - start
+    if abs(move) < 0.05:  # no transient worth marking (< 0.05 K)
+        return float(t_h[0])
+    done = np.flatnonzero((inlet_c - start) / move >= 0.95)
+    return float(t_h[done[0]]) if done.size else float(t_h[0])
+
+
 def plot_run_timeseries(
-    rows: Sequence[dict[str, float]], path: Path, title: str, inlet_limit_c: float
+    rows: Sequence[dict[str, float]],
+    path: Path,
+    title: str,
+    inlet_limit_c: float,
+    config: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Power (IT, cooling, facility), PUE, temperatures and throughput over time."""
+    """Power (IT, cooling, facility), PUE, temperatures and throughput over time; the title
+    carries cooling, climate, fabric and routing, the start-up transient is shaded and
+    intervals above the inlet limit are marked (with how many fall in the warm-up)."""
     t_h = np.array([r["t_s"] for r in rows]) / 3600.0
     col = {
         k: np.array([r[k] for r in rows]) for k in rows[0] if isinstance(rows[0][k], int | float)
     }
+    facts = run_facts(config)
+    if facts:
+        title = f"{title}\n{facts}"
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True, constrained_layout=True)
     ax = axes[0]
     ax.plot(t_h, col["facility_w"] / 1e3, label="facility", color="black")
@@ -44,8 +94,33 @@ def plot_run_timeseries(
         lw=1,
         label=f"ASHRAE recommended max {inlet_limit_c:g} C",
     )
+    t_w = warmup_end(t_h, col["inlet_max_c"])
+    hot = col["inlet_max_c"] > inlet_limit_c
+    if t_w > t_h[0]:
+        n_w = int(np.sum(hot & (t_h < t_w)))
+        for a in axes:
+            a.axvspan(t_h[0], t_w, color="0.85", alpha=0.6, lw=0, zorder=0)
+        ax.plot(
+            [],
+            [],
+            color="0.8",
+            lw=6,
+            label=f"warm-up from idle start\n({n_w} of {int(hot.sum())} intervals above the limit)",
+        )
+    if hot.any():
+        ax.fill_between(
+            t_h,
+            inlet_limit_c,
+            col["inlet_max_c"],
+            where=hot,
+            color="tab:red",
+            alpha=0.3,
+            lw=0,
+            zorder=1,
+            label=f"above the limit ({int(hot.sum())} intervals)",
+        )
     ax.set_ylabel("temperature (C)")
-    ax.legend(loc="upper left", fontsize=8, ncols=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(alpha=0.3)
     ax = axes[2]
     ax.plot(t_h, col["tokens_per_s"] / 1e3, color="tab:purple", label="throughput")
