@@ -1049,6 +1049,24 @@ def plot(
             console.print(f"  {short_label} = {k}: {json.dumps(value)}", markup=False)
 
 
+@app.command(
+    epilog=examples(
+        "dcsim report runs/architect",
+        "dcsim report runs/default/RUN_ID --out decision.html",
+    )
+)
+def report(
+    path: str = typer.Argument(
+        ..., help="A run directory (has summary.json) or a sweep directory (has sweep.json)."
+    ),
+    out: str = typer.Option(None, "--out", "-o", help="HTML path (default: report.html in PATH)."),
+) -> None:
+    """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions."""
+    from dcsim.viz.report import write_report
+
+    console.print(Text.assemble("wrote ", (str(write_report(path, out)), "bold")))
+
+
 # ---------------------------------------------------------------- topology / collective (network)
 topology_app = typer.Typer(
     help="Network fabrics (topologies/*.yaml).",
