@@ -779,7 +779,8 @@ def cooling_compare(
     """Air vs direct-to-chip liquid cooling across the climate presets: annual PUE and WUE."""
     from dcsim.cooling_study import compare_plants
 
-    out = compare_plants(rack_kw, load, days)
+    with progress_bar(not as_json) as bar:
+        out = compare_plants(rack_kw, load, days, on_start=bar.start, on_step=bar.update)
     if as_json:
         print_json(out)
         return

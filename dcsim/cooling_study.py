@@ -96,9 +96,15 @@ def compare_plants(
     rack_kw: float = _PERIOD["rack_kw"],
     load: float = _PERIOD["load"],
     days: float = _PERIOD["days"],
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Air and direct-to-chip liquid cooling in every weather preset: annual PUE, WUE, economizer."""
-    out = []
+    """Air and direct-to-chip liquid cooling in every weather preset: annual PUE, WUE, economizer.
+
+    `on_start(label, plants)` and `on_step(plants done)` report progress."""
+    out: list[dict[str, Any]] = []
+    if on_start:
+        on_start("plant years", len(presets()) * len(COOLING_TYPES))
     for name in presets():
         for typ in COOLING_TYPES:
             cool, clim = plant_inputs(name, typ)
@@ -113,4 +119,6 @@ def compare_plants(
                     "air_density_check": s["air_density_check"],
                 }
             )
+            if on_step:
+                on_step(len(out))
     return out

@@ -29,6 +29,15 @@ def test_cooling_year_counts_hours():
     rec.check()
 
 
+def test_cooling_compare_counts_plants():
+    from dcsim.cooling_study import compare_plants
+
+    rec = Recorder()
+    rows = compare_plants(days=1, on_start=rec.start, on_step=rec.step)
+    assert rec.total == len(rows) == 8
+    rec.check()
+
+
 def test_polca_reproduction_counts_server_counts():
     from dcsim.polca import reproduce_paper
 
