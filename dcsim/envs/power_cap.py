@@ -10,11 +10,11 @@ from gymnasium import spaces
 
 from dcsim.envs.contract import (
     METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -24,6 +24,7 @@ from dcsim.envs.contract import (
 )
 from dcsim.polca import (
     RowConfig,
+    RowObservation,
     RowSimulation,
     action_to_clock,
     characterize,
@@ -143,6 +144,7 @@ class PowerCapEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self.features = features(self.row_cfg.baseline_servers)
         self.observation_space = observation_space(self.features)
+        self._encode = Encoder(self.features)
         # median latency per (load, clock) cell, relative to full clock at the same load
         p50 = np.array(
             [
@@ -162,10 +164,9 @@ class PowerCapEnv(gym.Env):
             np.float32
         )
 
-    def _obs(self) -> np.ndarray:
+    def _obs(self, o: RowObservation) -> np.ndarray:
         sim = self.sim
         assert sim is not None
-        o = sim.observe()
         t = max(sim.t_idx - 1, 0)
         vals = {
             "row_power_frac": o.row_power_frac,
@@ -177,7 +178,7 @@ class PowerCapEnv(gym.Env):
             "time_frac": self._steps / self.max_steps,
             "servers": sim.N,
         }
-        return encode(self.features, vals)
+        return self._encode.named(vals)
 
     def _slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
         """Arrival-weighted median-latency slowdown over ticks [t0, t1) of the masked servers."""
@@ -203,19 +204,21 @@ class PowerCapEnv(gym.Env):
         self.sim.start(brake=True)
         self.sim.advance(1.0)  # first tick so the observation has a power reading
         self._steps = 0
-        return self._obs(), {"metrics": self._metrics(0, self.sim.t_idx)}
+        o = self.sim.observe()
+        return self._obs(o), {"metrics": self._metrics(0, self.sim.t_idx, o)}
 
-    def _metrics(self, t0: int, t1: int) -> dict[str, float]:
+    def _metrics(self, t0: int, t1: int, o: RowObservation) -> dict[str, float]:
         sim = self.sim
         assert sim is not None
         frac = sim.row_w[t0:t1] / sim.budget_w if t1 > t0 else np.zeros(1)
+        hp = sim.priority_high  # the clocks' medians are the observation's (NaN: no server)
         return {
             "row_power_frac_peak": float(frac.max()),
             "row_power_frac_mean": float(frac.mean()),
             "brake_events_total": float(sim.brake_events),
             "brake_active": float(sim.brake_active),
-            "lp_clock_frac": float(np.median(sim.f_cmd[~sim.priority_high])),
-            "hp_clock_frac": float(np.median(sim.f_cmd[sim.priority_high])),
+            "lp_clock_frac": o.lp_clock_frac if (~hp).any() else float("nan"),
+            "hp_clock_frac": o.hp_clock_frac if hp.any() else float("nan"),
         }
 
     def step(self, action: np.ndarray):
@@ -239,5 +242,6 @@ class PowerCapEnv(gym.Env):
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         truncated = bool(self._steps >= self.max_steps or sim.done)
-        info = {"reward_terms": terms, "metrics": self._metrics(t0, t1)}
-        return self._obs(), reward, False, truncated, info
+        o = sim.observe()
+        info = {"reward_terms": terms, "metrics": self._metrics(t0, t1, o)}
+        return self._obs(o), reward, False, truncated, info

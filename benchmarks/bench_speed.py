@@ -1,0 +1,107 @@
+"""Issue 17 figures in CPU time: env steps/s, the batched Cooling-v0, start-up (pytest-benchmark).
+
+Run: pytest benchmarks/bench_speed.py -q -s   (prints the CPU-time figures; -p no:xdist)
+CPU time (`time.process_time`, children's rusage for subprocesses) approximates an idle core
+on a shared machine; pytest-benchmark's own columns are wall time. Every env is made with
+`gym.make` (its wrappers included) and driven by uniform random actions drawn up front from a
+seeded `action_space` (so `Box.sample`, ~15-20 % of a Cooling-v0 step, is not timed);
+`test_env_sampled_actions` times Cooling-v0 with `sample()` inside the loop as well.
+Figures and targets: benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import dcsim.envs  # noqa: F401  (registers the ids)
+from dcsim.envs.vector import CoolingVectorEnv
+
+STEPS = {"Cooling": 3000, "Datacenter": 1500, "PowerCap": 1000, "Placement": 1000, "FlowSplit": 300}
+
+
+def _cpu_steps_per_s(env_id: str, n: int, presample: bool = True) -> float:
+    env = gym.make(env_id)
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    for _ in range(min(50, n)):  # warm caches (fabrics, collective times)
+        if any(env.step(env.action_space.sample())[2:4]):
+            env.reset()
+    acts = [env.action_space.sample() for _ in range(n)] if presample else None
+    env.reset(seed=1)
+    t0 = time.process_time()
+    for i in range(n):
+        a = acts[i] if acts is not None else env.action_space.sample()
+        if any(env.step(a)[2:4]):
+            env.reset()
+    return n / (time.process_time() - t0)
+
+
+def _report(benchmark, key: str, value: float, unit: str) -> None:
+    benchmark.extra_info[key] = round(value, 1)
+    print(f"\n  {benchmark.name}: {value:,.0f} {unit}")
+
+
+@pytest.mark.parametrize("env", list(STEPS))
+def test_env_cpu_steps_per_s(benchmark, env: str) -> None:
+    rate = benchmark.pedantic(
+        _cpu_steps_per_s, args=(f"dcsim/{env}-v0", STEPS[env]), rounds=1, iterations=1
+    )
+    _report(benchmark, "steps_per_cpu_s", rate, "steps per CPU-second")
+    assert rate > 0
+
+
+def test_env_sampled_actions(benchmark) -> None:
+    rate = benchmark.pedantic(
+        _cpu_steps_per_s, args=("dcsim/Cooling-v0", 3000, False), rounds=1, iterations=1
+    )
+    _report(benchmark, "steps_per_cpu_s", rate, "steps per CPU-second (Box.sample timed)")
+    assert rate > 0
+
+
+def _vector_rate(num_envs: int, steps: int) -> float:
+    venv = CoolingVectorEnv(num_envs)
+    venv.reset(seed=0)
+    acts = np.random.default_rng(0).uniform(-1, 1, (steps, num_envs, 3)).astype(np.float32)
+    for a in acts[:10]:
+        venv.step(a)
+    t0 = time.process_time()
+    for a in acts:
+        venv.step(a)
+    return steps * num_envs / (time.process_time() - t0)
+
+
+@pytest.mark.parametrize("num_envs", [1, 16, 64])
+def test_cooling_vector_env(benchmark, num_envs: int) -> None:
+    rate = benchmark.pedantic(_vector_rate, args=(num_envs, 200), rounds=1, iterations=1)
+    _report(benchmark, "env_steps_per_cpu_s", rate, "env-steps per CPU-second")
+    assert rate > 0
+
+
+def _child_cpu_s(cmd: list[str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def test_startup_cli_help(benchmark) -> None:
+    script = Path(sys.executable).with_name("dcsim")  # the installed console script
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "dcsim.cli"]
+    cpu = benchmark.pedantic(_child_cpu_s, args=([*cmd, "--help"],), rounds=3)
+    _report(benchmark, "cpu_s", cpu, "CPU-s (last round) for dcsim --help")
+
+
+@pytest.mark.parametrize("env", list(STEPS))
+def test_startup_first_make(benchmark, env: str) -> None:
+    """Fresh interpreter: import gymnasium + dcsim.envs, gym.make, reset (interpreter start incl.)."""
+    code = f"import gymnasium as gym, dcsim.envs\ne = gym.make('dcsim/{env}-v0')\ne.reset(seed=0)\n"
+    cpu = benchmark.pedantic(_child_cpu_s, args=([sys.executable, "-c", code],), rounds=2)
+    _report(benchmark, "cpu_s", cpu, f"CPU-s (last round) to first {env}-v0 reset")
