@@ -4,7 +4,8 @@ Per rack: server fans on the affinity law (power ~ flow^3, not linear as in PyDC
 exhaust node with heat capacity C_i,
     C_i dT_i/dt = Q_i - m_i c_p (T_i - T_in,i),
 stepped with the exact exponential solution, so stored energy and heat removed close to
-round-off. The CRAH fans move crah_flow_margin x the server flow (affinity law on the total);
+round-off. The CRAH fans move crah_flow_margin x the server flow (at least crah_min_flow of
+design) and draw power on a published VSD part-load curve (motor and drive losses included);
 the supply air follows the coil with a first-order lag.
 """
 
@@ -89,6 +90,7 @@ class AirChain:
         self.rho_cp_v = RHO_CP_AIR * self.v_design  # W/K per rack at full fan flow
         self.v_crah_design = cfg.crah_flow_margin * float(self.v_design.sum())
         self.crah_rated_w = cfg.crah_pressure_pa * self.v_crah_design / cfg.crah_fan_efficiency
+        self._crah_curve = tuple(cfg.crah_part_load_curve)
         # heat the coils must remove at design: IT air share + server fans + CRAH fans
         self.design_heat_w = (
             (1.0 - f) * design_it_w + float(self.fan_rated_w.sum()) + self.crah_rated_w
@@ -148,12 +150,17 @@ class AirChain:
         self.t_rack = t_new
         self.t_in = t_in
         self.u = u
-        # CRAH fans: affinity law on the total flow
+        # CRAH fans: flow >= crah_min_flow of design; power on the published VSD part-load
+        # curve (fan law with static-pressure reset, motor and drive losses)
         v_crah = a.crah_flow_margin * (self.v_design * u).sum(axis=-1)
-        if u.ndim == 1:
-            heat_to_air, v_crah = float(heat_to_air), float(v_crah)
         x = v_crah / self.v_crah_design
-        crah_w = self.crah_rated_w * x * x * x
+        if u.ndim == 1:
+            heat_to_air = float(heat_to_air)
+            x = max(float(x), a.crah_min_flow)
+        else:
+            x = np.maximum(x, a.crah_min_flow)
+        c0, c1, c2, c3 = self._crah_curve
+        crah_w = self.crah_rated_w * (c0 + x * (c1 + x * (c2 + x * c3)))
         return AirStep(t_in, t_new, fan_w, heat_to_air, crah_w)
 
     def advance_supply(self, setpoint_c: float, chw_supply_c: float, dt_s: float) -> None:

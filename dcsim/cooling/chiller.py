@@ -42,7 +42,7 @@ class Chiller:
         ch = self.cfg
         x = min(max(t_chw_c, self._chw_lo), self._chw_hi)
         y = min(max(t_cond_c, self._cond_lo), self._cond_hi)
-        cap = self.cap_ref * max(biquadratic(self._capft, x, y), 0.05)
+        cap = self.cap_ref * max(biquadratic(self._capft, x, y), 0.05)  # = self.capacity(...)
         plr = q_load_w / cap
         pmin = ch.min_plr
         plr_eval = min(max(plr, pmin), 1.0)
@@ -58,6 +58,12 @@ class Chiller:
         q = min(q_load_w, cap)
         floor = q * max(carnot / ch.max_second_law_efficiency, 1.0 / ch.cop_max)
         return max(power, floor), plr, cap
+
+    def capacity(self, t_chw_c: float, t_cond_c: float) -> float:
+        """Available capacity, W: Q_ref CAPFT at the clamped temperatures (>= 5 % of Q_ref)."""
+        x = min(max(t_chw_c, self._chw_lo), self._chw_hi)
+        y = min(max(t_cond_c, self._cond_lo), self._cond_hi)
+        return self.cap_ref * max(biquadratic(self._capft, x, y), 0.05)
 
     def condenser_floor_c(self, t_chw_c: float) -> float:
         """Lowest condenser water the chiller accepts: leaving CHW + minimum lift, C."""

@@ -64,6 +64,22 @@ class AirSideConfig(StrictModel):
         le=2,
         description="CRAH air flow / server air flow (bypass with containment ~5-15 %)",
     )
+    crah_min_flow: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="CRAH fan minimum speed fraction (EC-fan CRAH units hold ~30 % for coil and "
+        "air distribution)",
+    )
+    crah_part_load_curve: list[float] = Field(
+        [0.04076, 0.0881, -0.0729, 0.9437],
+        min_length=4,
+        max_length=4,
+        description="CRAH fan electric power / design vs flow fraction x, c0 + c1 x + c2 x^2 + "
+        "c3 x^3: VSD fan with static-pressure reset, motor and drive losses included (ASHRAE "
+        "90.1 performance-rating curve as in NREL openstudio-standards "
+        "'Multi Zone VAV with VSD and Static Pressure Reset'); [0, 0, 0, 1] is the bare cube law",
+    )
     coil_approach_k: float = Field(
         3.0, gt=0, le=10, description="min supply air minus chilled water supply temperature, K"
     )

@@ -43,12 +43,16 @@ def humidity_ratio_from_wet_bulb(dry_bulb_c: float, wet_bulb_c: float) -> float:
 
 
 def saturated_temperature_at_enthalpy(h: float, guess_c: float) -> float:
-    """T with h_sat(T) = h (J/kg dry air), by Newton from guess_c (to 1e-9 K)."""
+    """T with h_sat(T) = h (J/kg dry air), by Newton from guess_c (to 1e-9 K), with the
+    analytic slope of the same h_sat (Magnus e_s, w = 0.622 e_s / (p - e_s))."""
     t = guess_c
-    for _ in range(12):
-        step = (moist_air_enthalpy(t, saturation_humidity_ratio(t)) - h) / saturated_enthalpy_slope(
-            t
-        )
+    for _ in range(20):
+        es = 610.94 * math.exp(17.625 * t / (t + 243.04))
+        w = 0.622 * es / (P_ATM - es)
+        des = es * 17.625 * 243.04 / (t + 243.04) ** 2
+        dw = 0.622 * P_ATM / (P_ATM - es) ** 2 * des
+        lat = 2.501e6 + 1860.0 * t
+        step = (1006.0 * t + w * lat - h) / (1006.0 + dw * lat + 1860.0 * w)
         t -= step
         if abs(step) < 1e-9:
             break

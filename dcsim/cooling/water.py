@@ -87,6 +87,7 @@ class ChilledWaterPlant:
         ch, tw, pu = cfg.chiller, cfg.tower, cfg.pumps
         self.pumps = pu
         self.cond_min_c = tw.condenser_min_c
+        self.min_lift_k = ch.min_lift_k  # Chiller.condenser_floor_c, inlined in _option
         self.t_cond_ref_c = ch.t_cond_ref_c
         self.q_chw_design = design_coil_w
         self.chiller = Chiller(ch, design_coil_w)
@@ -100,7 +101,7 @@ class ChilledWaterPlant:
         self.reset()
 
     # tower fan stages tried when economizing in 'auto' (plus the speed for full free cooling)
-    _fan_stages = (0.15, 0.25, 0.35, 0.5, 0.65, 0.8, 1.0)
+    _fan_stages = (0.15, 0.3, 0.5, 0.75, 1.0)
 
     def _option(
         self,
@@ -120,7 +121,7 @@ class ChilledWaterPlant:
         if mode != "off":
             econ_frac, t_chw_actual = self.economizer.share(mode, t_cw, chw_set, chw_return)
         # the chiller runs against condenser water no colder than its minimum nor its min lift
-        t_cond = max(t_cw, self.cond_min_c, self.chiller.condenser_floor_c(chw_set))
+        t_cond = max(t_cw, self.cond_min_c, chw_set + self.min_lift_k)
         q_chiller = (1.0 - econ_frac) * q_chw
         p_ch, plr, cap = self.chiller.power(q_chiller, chw_set, t_cond)
         if q_chiller > cap:  # capacity shortfall: CHW supply floats up
@@ -133,6 +134,45 @@ class ChilledWaterPlant:
         cw_pump_w = self.cw_pump.power(cw_flow)
         total = p_ch + self.tower.fan_power(phi) + cw_pump_w
         return total, phi, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w, cw_flow
+
+    def _cheapest(
+        self,
+        q_chw: float,
+        chw_set: float,
+        chw_return: float,
+        chw_flow: float,
+        q_rej: float,
+        wet_bulb_c: float,
+        wb_factor: float,
+        phi_mech: float,
+        t_mech_c: float,
+    ) -> tuple[float, float, float, float, float, float, float, float, float, float]:
+        """'auto': the cheapest of full free cooling (at the fan speed that makes the HX carry
+        everything), integrated economizing at each tower fan stage, and mechanical cooling
+        (tower at phi_mech, water t_mech_c). Options that cannot beat the best so far are skipped
+        by exact lower bounds (fan power alone; chiller >= min(load, capacity) / cop_max)."""
+        tower = self.tower
+        target = self.economizer.tower_target_c(chw_set)
+        phi_free, t_free = tower.fan(q_rej, target, wet_bulb_c, wb_factor)
+        best = self._option(q_chw, chw_set, chw_return, chw_flow, "auto", phi_free, t_free)
+        for phi in self._fan_stages:
+            if phi < tower.cfg.min_fan_speed:
+                continue
+            # a faster fan than one that already gives full free cooling only costs more
+            if (best[2] >= 1.0 and phi >= best[1]) or tower.fan_power(phi) >= best[0]:
+                break
+            t = tower.leaving_c(q_rej, phi, wet_bulb_c, wb_factor)
+            opt = self._option(q_chw, chw_set, chw_return, chw_flow, "auto", phi, t)
+            if opt[0] < best[0]:
+                best = opt
+        # mechanical: the chiller alone draws >= min(load, capacity) / cop_max
+        t_cond = max(t_mech_c, self.cond_min_c, self.chiller.condenser_floor_c(chw_set))
+        lower = min(q_chw, self.chiller.capacity(chw_set, t_cond)) / self.chiller.cfg.cop_max
+        if lower < best[0]:
+            mech = self._option(q_chw, chw_set, chw_return, chw_flow, "off", phi_mech, t_mech_c)
+            if mech[0] <= best[0]:
+                best = mech
+        return best
 
     def reset(self) -> None:
         self.p_chiller_prev = 0.0
@@ -173,22 +213,23 @@ class ChilledWaterPlant:
             )
             best = self._option(q_chw, chw_set, chw_return, chw_flow, "on", phi_t, t_cw)
         else:
-            phi_t, t_cw = self.tower.fan(q_rej_est, mech_target, wet_bulb_c, wb_factor)
-            best = self._option(q_chw, chw_set, chw_return, chw_flow, "off", phi_t, t_cw)
-            coldest_cw = self.tower.coldest_water_c(q_rej_est, wet_bulb_c, wb_factor)
-            if economizer == "auto" and self.economizer.engaged("auto", coldest_cw, chw_return):
-                # cheapest feasible mode: full free cooling (the fan speed that makes the HX
-                # carry everything, if any) or integrated at each tower fan stage
-                phi_free, _ = self.tower.fan(
-                    q_rej_est, self.economizer.tower_target_c(chw_set), wet_bulb_c, wb_factor
+            phi_m, t_m = self.tower.fan(q_rej_est, mech_target, wet_bulb_c, wb_factor)
+            if economizer == "auto" and self.economizer.engaged(
+                "auto", self.tower.coldest_water_c(q_rej_est, wet_bulb_c, wb_factor), chw_return
+            ):
+                best = self._cheapest(
+                    q_chw,
+                    chw_set,
+                    chw_return,
+                    chw_flow,
+                    q_rej_est,
+                    wet_bulb_c,
+                    wb_factor,
+                    phi_m,
+                    t_m,
                 )
-                for phi in (phi_free, *self._fan_stages):
-                    if phi < self.tower.cfg.min_fan_speed:
-                        continue
-                    t = self.tower.leaving_c(q_rej_est, phi, wet_bulb_c, wb_factor)
-                    opt = self._option(q_chw, chw_set, chw_return, chw_flow, "auto", phi, t)
-                    if opt[0] < best[0]:
-                        best = opt
+            else:
+                best = self._option(q_chw, chw_set, chw_return, chw_flow, "off", phi_m, t_m)
         _, phi_t, econ_frac, t_chw_actual, q_chiller, p_ch, plr, t_cond, cw_pump_w, cw_flow = best
         self.p_chiller_prev = p_ch
         self.t_cond_prev = t_cond
