@@ -122,3 +122,43 @@ def test_run_plot_marks_warmup_and_violations(tmp_path, saved_figures):
     assert any(lbl.startswith("warm-up from idle start") for lbl in labels), labels
     assert any(lbl.startswith("above the limit") for lbl in labels), labels
     assert "cooling air" in fig.axes[0].get_title()
+
+
+def test_sweep_runs_at_one_spot_stay_visible_and_distinct(tmp_path, saved_figures):
+    """H100-SXM and H200 share peak BF16 and TDP, so their runs coincide: both colours must
+    show (spread sideways), and every run must lie inside the panel's axis limits."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from dcsim.cli import app
+    from dcsim.resources import find_bundled
+
+    sweep = {
+        "name": "same-spot",
+        "base": str(find_bundled("scenarios", "training_base.yaml", ("sweeps",))),
+        "method": "grid",
+        "parameters": {
+            "cluster.hardware": ["H100-SXM", "H200", "B200"],
+            "cooling.type": ["air", "liquid"],
+        },
+        "steps": 4,
+    }
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(sweep))
+    runner = CliRunner()
+    assert runner.invoke(app, ["sweep", str(f), "--out", str(tmp_path / "o")]).exit_code == 0
+    res = runner.invoke(app, ["plot", str(tmp_path / "o" / "same-spot")])
+    assert res.exit_code == 0, res.output
+    ax = saved_figures[-1].axes[0]  # the first Pareto panel
+    points = [c for c in ax.collections if len(c.get_offsets()) == 1]
+    assert len(points) == 6
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    pixels = set()
+    for c in points:
+        x, y = c.get_offsets()[0]
+        assert x0 <= x <= x1 and y0 <= y <= y1
+        px = c.get_offset_transform().transform((x, y))
+        pixels.add((round(px[0]), round(px[1])))
+    assert len(pixels) == 6  # no run hidden under another
+    assert any("spread sideways" in t.get_text() for t in ax.texts)

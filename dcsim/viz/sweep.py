@@ -468,11 +468,14 @@ def _pareto_panel(
         ax.legend(
             handles=handles,
             fontsize=7.5,
-            loc="upper right",
+            loc="best",
             ncols=2,
             title=" / ".join(k.split(".")[-1] for k in (c_key, m_key) if k),
             title_fontsize=8,
         )
+    if ok.any():  # the offset scatter transforms do not enter autoscaling: add the data
+        ax.update_datalim(np.column_stack([xs[ok], ys[ok]]))
+        ax.autoscale_view()
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.margins(x=0.12, y=0.15)
     ax.set_xlabel(label(x) + "  (lower is better)")
