@@ -57,6 +57,7 @@ class CompositeHeuristic:
         self.discharge_hours = discharge_hours
         self.coil_approach_k = self.env.kw.engine.cooling.air.coil_approach_k
         self.limit_c = self.env.kw.engine.cooling.recommended_inlet_max_c
+        self._index = {f.name: i for i, f in enumerate(self.f)}
         self.polca = PolcaController()
         e = self.env.engine_constants()
         self.step_up = e["busy_minus_idle_w"] * e["train_capacity"] / e["budget_w"]
@@ -67,7 +68,12 @@ class CompositeHeuristic:
         self.polca.reset()
 
     def _p(self, obs: np.ndarray, name: str) -> float:
-        return physical(obs, self.f, name)
+        """`dcsim.envs.contract.physical` with the feature index looked up once."""
+        i = self._index.get(name)
+        if i is None:
+            return physical(obs, self.f, name)
+        f = self.f[i]
+        return float(obs[i]) * f.scale + f.offset
 
     def schedule(self, obs: np.ndarray) -> list[str]:
         ci = self._p(obs, "carbon_g_per_kwh")

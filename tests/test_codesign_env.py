@@ -166,3 +166,18 @@ def test_job_trace_drives_the_workload(tmp_path):
         env.step(a)
     assert sorted(env.engine.running) == [0, 1]
     assert np.all(env.engine.jobs[1].hosts < 112)  # training racks; inference holds 112-127
+
+
+def test_fast_encode_equals_the_contract_encode():
+    from dcsim.envs.contract import encode
+
+    env = CoDesignEnv(**SMALL)
+    env.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        vals = {
+            f.name: float(v)
+            for f, v in zip(env.features, rng.normal(0, 50, len(env.features)), strict=True)
+        }
+        vals[env.features[3].name] = float("nan")
+        np.testing.assert_array_equal(env._encode(vals), encode(env.features, vals))

@@ -52,6 +52,7 @@ def test_moving_a_job_across_the_spine_raises_exposed_comm_and_lowers_power():
         e.start_on(1, np.r_[16:24, 32:40, 48:56, 64:72])  # background crossing the spine
         e.start_on(2, np.r_[24:32, 40:48, 56:64, 72:80])
         e.start_on(0, hosts)
+        e.ensure_solved()
         j = e.jobs[0]
         out[where] = (j.step().exposed_comm_s, e.accelerator_w(j, 1.0))
     assert out["spine"][0] > out["leaf"][0] * 1.5
@@ -212,3 +213,19 @@ def test_budget_overrun_trips_the_power_brake():
     ok.start_on(1, np.arange(64, 128))
     r2 = ok.step(W, Decisions(clock={"compute": 0.6, "comm": 0.6}))
     assert not r2.brake and r2.train_work > r1.train_work
+
+
+def test_spray_alone_time_is_invariant_under_leaf_relabelling():
+    """The fast path (canonical placement) gives the readable path's numbers for spraying."""
+    e = engine([], oversubscription=4.0)
+    fab = e.fabric
+    assert fab.symmetric
+    rng = np.random.default_rng(0)
+    jf = fab.job_fabric("spray")
+    for n in (2, 8, 24, 40):
+        hosts = np.sort(rng.choice(128, size=n, replace=False))
+        direct = jf.allreduce_alone_s(hosts, 3e9)
+        canon = fab.canonical_hosts(hosts)
+        assert len(canon) == n and not np.array_equal(canon, hosts)
+        assert fab.alone_s(Tenant(0, hosts, "spray", 3e9)) == pytest.approx(direct, rel=1e-12)
+        assert jf.allreduce_alone_s(canon, 3e9) == pytest.approx(direct, rel=1e-12)

@@ -41,6 +41,7 @@ LEVELS = 5  # setpoint levels across each range
 CARBON_LEADS_H = (1, 3, 6, 12, 24)
 WETBULB_LEADS_H = (3, 12, 24)
 PRESETS = ("temperate", "hot-dry", "hot-humid", "cold")
+WETBULB_K_PER_ERROR = 10.0  # wet-bulb forecast sd = forecast_error x 10 K x sqrt(lead h), estimate
 REF_CI = 400.0  # g/kWh: carbon term normalisation
 REF_PRICE = 80.0  # $/MWh: cost term normalisation
 
@@ -135,7 +136,9 @@ class CoDesignEnv(gym.Env):
 
     ## Observation space
     `Box` of `env.features` (read with `dcsim.envs.contract.physical`): time phases; weather,
-    carbon and price now and forecast (+1..24 h, log-normal error growing with sqrt(lead));
+    carbon and price now and forecast (+1..24 h, log-normal error growing with sqrt(lead),
+    fixed per target hour so forecasts firm up as the hour nears; wet bulb +3/12/24 h with an
+    additive error of forecast_error x 10 K x sqrt(lead));
     facility power vs budget (drawn, and asked for before the brake), brake, tank state of
     charge, PUE; per-rack inlets and power;
     per-leaf free accelerators and uplink load; queue features and the top-k jobs; running
@@ -230,12 +233,18 @@ class CoDesignEnv(gym.Env):
         self.action_space = spaces.MultiDiscrete(self.nvec)
         self.features = _features(self.n_racks, self.top_k)
         self.observation_space = observation_space(self.features)
+        self._names = [f.name for f in self.features]
+        self._scale = np.array([f.scale for f in self.features])
+        self._offset = np.array([f.offset for f in self.features])
+        self._low = np.array([f.low for f in self.features])
+        self._high = np.array([f.high for f in self.features])
         self._rack_names = [
             [f"{p}_{r:02d}" for r in range(self.n_racks)]
             for p in ("inlet_c", "rack_power", "leaf_free", "leaf_uplink")
         ]
         self._fabrics: dict[float, SharedFabric] = {}
         self.engine: Engine | None = None
+        self._slots: list[int] | None = None
         self.k = 0
 
     def engine_constants(self) -> dict[str, float]:
@@ -292,9 +301,17 @@ class CoDesignEnv(gym.Env):
         return np.array(out, dtype=np.int64)
 
     def slots(self) -> list[int]:
-        """Job ids of the top-k queued jobs (oldest first)."""
-        assert self.engine is not None
-        return self.engine.queue[: self.top_k]
+        """Job ids of the top-k queued jobs: jobs that must start (not deferrable, or past
+        their latest start) first, then deferrable ones, each oldest first, so deferring a
+        flexible job never blocks the others (flexible work as low priority, as in CICS)."""
+        e = self.engine
+        assert e is not None
+        if self._slots is None:
+            q = e.queue
+            if any(e.jobs[i].spec.deferrable for i in q):
+                q = sorted(q, key=lambda i: (e.can_defer(i), e.jobs[i].spec.arrival_s))
+            self._slots = q[: self.top_k]
+        return self._slots
 
     def action_masks(self) -> np.ndarray:
         """Flat boolean mask over every sub-action's choices (MaskablePPO convention)."""
@@ -339,14 +356,18 @@ class CoDesignEnv(gym.Env):
         if fab is None:
             fab = self._fabrics[osub] = SharedFabric(Engine.build_fabric(cfg))
         self.engine = e = Engine(cfg, specs, rho, self.dt, fabric=fab)
+        self._slots = None
         self.weather = build_weather(cfg.climate, None, int(rng.integers(0, 2**31 - 1)))
         tm = t + 0.5 * self.dt
         ws = self.weather.at_many(tm)
         self.w_db, self.w_wb, self.w_rh = (
             np.asarray(x) for x in (ws.dry_bulb_c, ws.wet_bulb_c, ws.rh)
         )
-        # forecasts: one noisy draw per (step, lead), fixed for the episode
-        self.fc_rng = np.random.default_rng(int(rng.integers(0, 2**31 - 1)))
+        # forecast errors: one standard normal per target hour and signal, fixed for the episode
+        hours = int(self.max_steps * self.dt / 3600.0) + max(CARBON_LEADS_H) + 2
+        self.fc_z = np.random.default_rng(int(rng.integers(0, 2**31 - 1))).standard_normal(
+            (3, hours)
+        )
         self.region, self.preset, self.osub = region, preset, osub
         e.reset_plant(self._weather(0), self.t0)
         self.k = 0
@@ -365,16 +386,15 @@ class CoDesignEnv(gym.Env):
         h = 2 * math.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * math.pi * (t / DAY_S % 365.0) / 365.0
         lead_s = np.array(CARBON_LEADS_H, dtype=float) * 3600.0
-        ci_fc = noisy_forecast(
-            e.grid.carbon(t + lead_s), CARBON_LEADS_H, self.kw.forecast_error, self.fc_rng
-        )
-        pr_fc = noisy_forecast(
-            e.grid.price(t + lead_s), CARBON_LEADS_H, self.kw.forecast_error, self.fc_rng
-        )
-        wb_fc = np.asarray(self.weather.at_many(t + np.array(WETBULB_LEADS_H) * 3600.0).wet_bulb_c)
-        wb_fc = wb_fc + self.kw.forecast_error * 10.0 * np.sqrt(
-            WETBULB_LEADS_H
-        ) * self.fc_rng.standard_normal(len(WETBULB_LEADS_H))
+        err = self.kw.forecast_error
+        hour = int((t - self.t0) / 3600.0)
+        zc = self.fc_z[:, [hour + h for h in CARBON_LEADS_H]]
+        ci_fc = noisy_forecast(e.grid.carbon(t + lead_s), CARBON_LEADS_H, err, zc[0])
+        pr_fc = noisy_forecast(e.grid.price(t + lead_s), CARBON_LEADS_H, err, zc[1])
+        wb_lead = np.array(WETBULB_LEADS_H, dtype=float)
+        wb_fc = np.asarray(self.weather.at_many(t + wb_lead * 3600.0).wet_bulb_c)
+        zw = self.fc_z[2, [hour + h for h in WETBULB_LEADS_H]]
+        wb_fc = wb_fc + err * WETBULB_K_PER_ERROR * np.sqrt(wb_lead) * zw
         k = min(self.k, len(self.w_db) - 1)
         inlet = e.plant.t_in
         rack_w = e.last.rack_w if e.last is not None else np.zeros(self.n_racks)
@@ -397,8 +417,7 @@ class CoDesignEnv(gym.Env):
             "pue": self._last["pue"],
             "inlet_max_c": float(inlet.max()),
             "queue_jobs": float(len(e.queue)),
-            "queue_accelerators": sum(e.jobs[i].spec.accelerators for i in e.queue)
-            / e.train_capacity,
+            "queue_accelerators": e.queued_accelerators / e.train_capacity,
         }
         for i, lead in enumerate(CARBON_LEADS_H):
             v[f"carbon_fc_{lead}h"] = float(ci_fc[i])
@@ -444,7 +463,17 @@ class CoDesignEnv(gym.Env):
             slo_attainment=self._last["slo"],
             slo_margin=self._last["slo"] - self.kw.slo_target,
         )
-        return encode(self.features, v)
+        return self._encode(v)
+
+    def _encode(self, values: dict[str, float]) -> np.ndarray:
+        """`dcsim.envs.contract.encode` vectorised over the fixed feature order (same numbers;
+        tested against it)."""
+        if len(values) != len(self._names):
+            return encode(self.features, values)  # the readable path names what is missing
+        x = np.fromiter((values[n] for n in self._names), dtype=np.float64, count=len(self._names))
+        x = (x - self._offset) / self._scale
+        x = np.where(np.isnan(x), 0.0, x)
+        return np.clip(x, self._low, self._high).astype(np.float32)
 
     def step(self, action):
         e = self.engine
@@ -465,6 +494,7 @@ class CoDesignEnv(gym.Env):
             tank=c["tank"],
         )
         r = e.step(self._weather(self.k), d)
+        self._slots = None
         k = self.k
         self.k += 1
         design_kwh = e.design_it_w * self.dt / 3.6e6

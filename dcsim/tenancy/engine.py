@@ -207,6 +207,8 @@ class Engine:
         self.throttle = np.ones(self.n_racks)
         self.last: StepResult | None = None
         self._classes: dict[int, str] = {}
+        self._dirty = False
+        self.queued_accelerators = 0
         self._admit()
 
     # ------------------------------------------------------------ construction
@@ -242,7 +244,19 @@ class Engine:
             j = self.jobs[self.next_arrival]
             if j.spec.accelerators <= self.train_capacity:
                 self.queue.append(j.id)
+                self.queued_accelerators += j.spec.accelerators
             self.next_arrival += 1
+
+    def latest_start_s(self, job_id: int) -> float:
+        """Deadline minus the packed-alone runtime at f_max (inf without a deadline)."""
+        j = self.jobs[job_id]
+        if j.spec.deadline_s is None:
+            return math.inf
+        return j.spec.deadline_s - j.ideal_runtime_s(self.packed_comm[job_id])
+
+    def can_defer(self, job_id: int) -> bool:
+        """A deferrable job before its latest start."""
+        return self.jobs[job_id].spec.deferrable and self.t < self.latest_start_s(job_id)
 
     def fits(self, job_id: int) -> bool:
         return self.jobs[job_id].spec.accelerators <= int(self.free.sum())
@@ -301,8 +315,9 @@ class Engine:
         self.free[j.hosts] = False
         j.start_s = self.t
         self.queue.remove(job_id)
+        self.queued_accelerators -= j.spec.accelerators
         self.running.append(job_id)
-        self._refresh_comm()
+        self._dirty = True
 
     # ------------------------------------------------------------ network
     def tenants(self) -> list[Tenant]:
@@ -314,14 +329,31 @@ class Engine:
         return out
 
     def _refresh_comm(self) -> None:
-        """Solve the running set; classify jobs (comm-bound if exposed comm > 0)."""
-        times = self.fabric.comm_times(self.tenants())
-        for i in self.running:
-            j = self.jobs[i]
-            j.comm_s = times[i]
-            self._classes[i] = "comm" if j.is_comm_bound() else "compute"
+        """Solve the running set; classify jobs (comm-bound if exposed comm > 0).
+
+        A class picks the routing, and the routing changes the comm time that decides the
+        class, so this repeats until no class changes (at most 3 solves; a job whose class
+        flips each time keeps the last one)."""
+        self._dirty = False
+        for _ in range(3):
+            times = self.fabric.comm_times(self.tenants())
+            changed = False
+            for i in self.running:
+                j = self.jobs[i]
+                j.comm_s = times[i]
+                cls = "comm" if j.is_comm_bound() else "compute"
+                changed |= self._classes.get(i) != cls
+                self._classes[i] = cls
+            if not changed:
+                return
+
+    def ensure_solved(self) -> None:
+        """Re-solve the fabric if jobs started since the last solve."""
+        if self._dirty:
+            self._refresh_comm()
 
     def job_class(self, job_id: int) -> str:
+        self.ensure_solved()
         return self._classes.get(job_id, "compute")
 
     def set_routing(self, routing: dict[str, str]) -> None:
@@ -381,6 +413,7 @@ class Engine:
         """Advance one step of dt under the decisions (routing applies before the step)."""
         if d.routing:
             self.set_routing(d.routing)
+        self.ensure_solved()
         caps = {c: min(1.0, max(self.f_min, float(d.clock.get(c, 1.0)))) for c in CLASSES}
         rho = float(self.rho[min(self.k, len(self.rho) - 1)]) if len(self.rho) else 0.0
         inf_f = 1.0

@@ -49,6 +49,15 @@ class SharedFabric:
         self.host_leaf = self.base.host_leaf
         self._cache: dict[tuple, dict[int, float]] = {}
         self._uplink_cache: dict[tuple, np.ndarray] = {}
+        self._routes: dict[tuple, tuple | None] = {}
+        self._alone: dict[tuple, float] = {}
+        cfg = fabric.config
+        self.symmetric = (
+            getattr(cfg, "kind", "") == "leaf_spine"
+            and not getattr(cfg, "failures", None)
+            and bool(np.all(np.diff(self.host_leaf) >= 0))
+            and len(set(self.base.per_leaf.tolist())) == 1
+        )
         self.solves = 0  # joint solves run (cache misses), for tests and benchmarks
 
     def job_fabric(self, routing: str) -> JobFabric:
@@ -58,10 +67,28 @@ class SharedFabric:
             jf = self._jf[routing] = JobFabric(self.fabric, routing)
         return jf
 
-    def _routed(self, src: np.ndarray, dst: np.ndarray, routing: str):
-        r = route(self.fabric, src, dst, np.ones(len(src)), routing=routing)
-        A = r.A.tocoo()
-        return A.row.astype(np.int64), A.col.astype(np.int64), A.data, r.parent, A.shape[1]
+    def _routed(self, t: Tenant) -> tuple | None:
+        """A tenant's crossing ring flows routed alone under its policy, and their slowest
+        max-min rate alone; cached per (routing, hosts) since routing one job's flows does not
+        depend on the other jobs. None if the job crosses no spine."""
+        key = (t.routing, t.hosts.tobytes())
+        if key in self._routes:
+            return self._routes[key]
+        src, dst = self.base.ring_crossings(t.hosts)
+        got = None
+        if len(src):
+            r = route(self.fabric, src, dst, np.ones(len(src)), routing=t.routing)
+            A = r.A.tocoo()
+            rows, cols = A.row.astype(np.int64), A.col.astype(np.int64)
+            links, ri = np.unique(rows, return_inverse=True)
+            A1 = np.zeros((len(links), A.shape[1]))
+            np.add.at(A1, (ri, cols), A.data)
+            rate = np.bincount(r.parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
+            got = (rows, cols, A.data, r.parent, A.shape[1], float(rate.min()))
+        if len(self._routes) > 65536:
+            self._routes.clear()
+        self._routes[key] = got
+        return got
 
     @staticmethod
     def _key(tenants: list[Tenant]) -> tuple:
@@ -74,14 +101,7 @@ class SharedFabric:
         if got is not None:
             return got
         self.solves += 1
-        alone = {
-            t.id: (
-                self.job_fabric(t.routing).allreduce_alone_s(t.hosts, t.grad_bytes)
-                if len(t.hosts) > 1
-                else 0.0
-            )
-            for t in tenants
-        }
+        alone = {t.id: self.alone_s(t) for t in tenants}
         factor = self.contention(tenants)
         out = {t.id: alone[t.id] * factor[t.id] for t in tenants}
         if len(self._cache) > 4096:
@@ -89,21 +109,42 @@ class SharedFabric:
         self._cache[key] = out
         return out
 
+    def canonical_hosts(self, hosts: np.ndarray) -> np.ndarray:
+        """The same placement moved to leaves 0..m-1 (in order) and the first hosts of each.
+
+        On a leaf-spine whose leaves, spines and links are alike, that move is a symmetry of
+        the fabric that keeps the ring order, so a routing that does not hash host ids
+        (spraying) times the all-reduce the same (tested)."""
+        leaves, counts = np.unique(self.host_leaf[hosts], return_counts=True)
+        starts = np.searchsorted(self.host_leaf, np.arange(len(leaves)))
+        return np.concatenate([s + np.arange(c) for s, c in zip(starts, counts, strict=True)])
+
+    def alone_s(self, t: Tenant) -> float:
+        """The tenant's all-reduce alone on the fabric (`dcsim.jobs.JobFabric`)."""
+        if len(t.hosts) < 2:
+            return 0.0
+        key = (t.routing, t.hosts.tobytes(), t.grad_bytes)
+        got = self._alone.get(key)
+        if got is None:
+            hosts = t.hosts
+            if t.routing == "spray" and self.symmetric:
+                hosts = self.canonical_hosts(hosts)
+            got = self.job_fabric(t.routing).allreduce_alone_s(hosts, t.grad_bytes)
+            if len(self._alone) > 65536:
+                self._alone.clear()
+            self._alone[key] = got
+        return got
+
     def contention(self, tenants: list[Tenant]) -> dict[int, float]:
         """Job id -> slowest crossing-flow rate alone / shared (1 if it crosses no spine)."""
         out = {t.id: 1.0 for t in tenants}
         rows, cols, data, owner, alone_rate = [], [], [], [], {}
         off = 0
         for t in tenants:
-            src, dst = self.base.ring_crossings(t.hosts)
-            if len(src) == 0:
+            got = self._routed(t)
+            if got is None:
                 continue
-            r, c, v, parent, n = self._routed(src, dst, t.routing)
-            links, ri = np.unique(r, return_inverse=True)
-            A1 = np.zeros((len(links), n))
-            np.add.at(A1, (ri, c), v)
-            rate = np.bincount(parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
-            alone_rate[t.id] = float(rate.min())
+            r, c, v, parent, n, alone_rate[t.id] = got
             rows.append(r)
             cols.append(c + off)
             data.append(v)

@@ -89,17 +89,19 @@ class GridSignal:
 
 
 def noisy_forecast(
-    truth: np.ndarray, lead_h: np.ndarray, error_per_sqrt_h: float, rng: np.random.Generator
+    truth: np.ndarray, lead_h: np.ndarray, error_per_sqrt_h: float, z: np.ndarray
 ) -> np.ndarray:
     """A forecast of `truth` at leads `lead_h` with relative error growing as sqrt(lead).
 
     Multiplicative log-normal error of sd `error_per_sqrt_h * sqrt(lead_h)` (a random-walk
-    forecast error; the coefficient is the caller's assumption). 0 gives perfect foresight.
+    forecast error; the coefficient is the caller's assumption), driven by the standard
+    normals `z` of the target hours: the same hour keeps its error sign as it comes closer,
+    as real forecasts do. 0 gives perfect foresight.
     """
     if error_per_sqrt_h <= 0:
         return np.asarray(truth, dtype=float).copy()
     sd = error_per_sqrt_h * np.sqrt(np.asarray(lead_h, dtype=float))
-    return np.asarray(truth) * np.exp(sd * rng.standard_normal(np.shape(truth)) - 0.5 * sd * sd)
+    return np.asarray(truth) * np.exp(sd * np.asarray(z) - 0.5 * sd * sd)
 
 
 __all__ = ["REGIONS", "GridSignal", "carbon_table", "check_region", "noisy_forecast"]

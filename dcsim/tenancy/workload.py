@@ -95,20 +95,29 @@ def load_job_trace(path: str | Path) -> list[JobSpec]:
     return sorted(trace.jobs, key=lambda j: j.arrival_s)
 
 
-class GeneratorConfig(StrictModel):
-    """Seeded training workload: `dcsim.jobs.JobMixConfig` plus deferrable share."""
+class TrainingMix(JobMixConfig):
+    """`dcsim.jobs.JobMixConfig` with a datacenter's defaults: multi-node jobs of 1-30 B
+    models for hours (partial overrides keep the other defaults)."""
 
-    mix: JobMixConfig = Field(
-        default_factory=lambda: JobMixConfig(
-            load=0.7,
-            iterations_median=5000.0,  # hours-long jobs hold most GPU time (Philly); estimate
-            job_sizes={8: 0.3, 16: 0.3, 32: 0.2, 64: 0.15, 128: 0.05},
-            params_min=1e9,
-            params_max=3e10,
-            params_grid=1e9,
-            tokens_per_gpu=16384.0,
-        )
+    load: float = Field(0.7, gt=0, le=2, description="offered GPU-time / training capacity")
+    iterations_median: float = Field(
+        5000.0,
+        gt=0,
+        description="median iterations (hours-long jobs hold most GPU time in Philly; estimate)",
     )
+    job_sizes: dict[int, float] = Field(
+        default_factory=lambda: {8: 0.3, 16: 0.3, 32: 0.2, 64: 0.15, 128: 0.05},
+        description="accelerators -> probability (Philly/PAI shape, whole servers)",
+    )
+    params_min: float = Field(1e9, gt=0)
+    params_max: float = Field(3e10, gt=0)
+    params_grid: float = Field(1e9, gt=0)
+
+
+class GeneratorConfig(StrictModel):
+    """Seeded training workload: `TrainingMix` plus tokens per step and deferrable share."""
+
+    mix: TrainingMix = Field(default_factory=TrainingMix)
     tokens_range: tuple[float, float] = Field(
         (4096.0, 65536.0),
         description="tokens per rank per optimizer step, log-uniform (gradient accumulation)",
@@ -162,6 +171,7 @@ class TrainingJob:
     end_s: float | None = None
     hosts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     comm_s: float = 0.0  # all-reduce time where it runs (alone time x contention)
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_spec(cls, i: int, spec: JobSpec, peak_flops: float) -> TrainingJob:
@@ -183,10 +193,18 @@ class TrainingJob:
         return w.model_params * w.gradient_bytes_per_param / w.tensor_parallel
 
     def step(self, freq: float = 1.0, comm_s: float | None = None) -> StepTime:
+        """Iteration time at clock fraction freq with an all-reduce of comm_s (default: where
+        it runs); memoised, as the engine asks the same few (clock, comm) pairs every step."""
         c = self.comm_s if comm_s is None else comm_s
-        return training_step_time(
-            self.workload, self.spec.accelerators, self.peak_flops, 1.0 / freq, c
-        )
+        key = (freq, c)
+        got = self._memo.get(key)
+        if got is None:
+            if len(self._memo) > 256:
+                self._memo.clear()
+            got = self._memo[key] = training_step_time(
+                self.workload, self.spec.accelerators, self.peak_flops, 1.0 / freq, c
+            )
+        return got
 
     def is_comm_bound(self) -> bool:
         return self.step().exposed_comm_s > 0.0
