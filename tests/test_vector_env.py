@@ -41,7 +41,9 @@ def test_vector_equals_separate_envs(case: str) -> None:
             acts[:, :2] = 1.0  # warmest setpoints
         obs, rew, term, trunc, info = venv.step(acts)
         for i, env in enumerate(singles):
-            o, r, te, tr, _ = env.step(acts[i])
+            o, r, te, tr, inf = env.step(acts[i])
+            for key, v in venv.last_metrics.items():  # the water side too (water_l)
+                assert v[i] == inf["metrics"][key], (t, i, key)
             throttled += env.throttle_min < 1.0
             assert (te, tr) == (term[i], trunc[i])
             if tr:

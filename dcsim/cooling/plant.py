@@ -162,6 +162,24 @@ class CoolingPlant:
             for _ in range(3):
                 self.step(p, weather, 1e6, None)
 
+    def step_water(
+        self,
+        q_coils_w: float,
+        q_liquid_w: float,
+        chw_set_c: float,
+        econ_mode: str,
+        wet_bulb_c: float,
+        dry_bulb_c: float,
+        dt_s: float,
+    ) -> tuple[LiquidStep, WaterStep]:
+        """The liquid loop and the water side for one step, given the heat the air side brings
+        to the coils (IT air share + server and CRAH fans) and the cold plates' heat, W."""
+        liq = self.liquid.step(q_liquid_w, dry_bulb_c, self.water.t_cond_prev)
+        water = self.water.step(
+            q_coils_w, chw_set_c, econ_mode, wet_bulb_c, liq.to_tower_w, dt_s, dry_bulb_c
+        )
+        return liq, water
+
     def step(
         self,
         rack_it_w: np.ndarray,
@@ -176,15 +194,8 @@ class CoolingPlant:
 
         air = self.air.step((1.0 - self.f_liq) * p, dt_s)
         q_liq = self.f_liq * float(p.sum())
-        liq = self.liquid.step(q_liq, t_db, self.water.t_cond_prev)
-        water = self.water.step(
-            air.heat_to_air_w + air.crah_fan_w,
-            chw_set,
-            econ_mode,
-            t_wb,
-            liq.to_tower_w,
-            dt_s,
-            t_db,
+        liq, water = self.step_water(
+            air.heat_to_air_w + air.crah_fan_w, q_liq, chw_set, econ_mode, t_wb, t_db, dt_s
         )
         self.air.advance_supply(sa_set, water.chw_supply_c, dt_s)
         throttle = thermal_throttle(

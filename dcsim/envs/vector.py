@@ -30,7 +30,7 @@ class CoolingVectorEnv(VectorEnv):
 
     `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
     `gymnasium.vector.SyncVectorEnv` does. `info` is empty except on episode ends
-    (`final_obs`, `final_info` with the copy's `metrics` and `reward_terms`).
+    (`final_obs`, `_final_obs`); `last_metrics` holds some of the step's metrics as arrays.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -105,9 +105,8 @@ class CoolingVectorEnv(VectorEnv):
         for i, env in enumerate(envs):  # the water side, hall by hall
             plant, k = env.plant, env.k
             q_liq = self.f_liq * float(p_sum[i])
-            liq = plant.liquid.step(q_liq, env._db[k], plant.water.t_cond_prev)
-            water = plant.water.step(
-                to_coils[i], chw_set[i], econ[i], env._wb[k], liq.to_tower_w, self.dt, env._db[k]
+            liq, water = plant.step_water(
+                to_coils[i], q_liq, chw_set[i], econ[i], env._wb[k], env._db[k], self.dt
             )
             c = 0.0
             for w in cooling_breakdown(crah[i], water, liq).values():
@@ -140,6 +139,14 @@ class CoolingVectorEnv(VectorEnv):
         reward = terms["energy"] + terms["carbon"] + terms["violation"] + terms["throttle"]
         inlet_max, inlet_mean = inlet.max(axis=-1), inlet.sum(axis=-1) / n
         pue = (it + cooling) / it
+        self.last_metrics = {  # this step's, per hall (CoolingEnv's info["metrics"] of these)
+            "it_w": it,
+            "server_fan_w": fan,
+            "cooling_w": cooling,
+            "pue": pue,
+            "water_l": water_l,
+            "violation_k": viol,
+        }
         sup = self.air.t_supply[:, 0]
         trunc = np.zeros(n_env, dtype=bool)
         final: list[int] = []
