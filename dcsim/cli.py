@@ -301,21 +301,28 @@ def hardware_show(
     if as_json:
         print_json(p.model_dump())
         return
+    # Field names are ids: never wrapped. Sources are long prose: numbered notes below the
+    # table (one per distinct source), so the table fits 80 columns.
     table = Table(title=f"{p.name} ({p.vendor} {p.kind.upper()})", show_lines=False)
-    for col in ("field", "value", "unit", "confidence", "source"):
-        table.add_column(col, overflow="fold")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", min_width=10, max_width=16)  # numbers whole; text wraps
+    table.add_column("unit", min_width=6, max_width=10)
+    table.add_column("conf.", no_wrap=True)
+    table.add_column("src", justify="right", no_wrap=True)
+    sources: dict[str, int] = {}
 
     def walk(obj: Any, prefix: str) -> None:
         for fname in type(obj).model_fields:
             val = getattr(obj, fname)
             if isinstance(val, Sourced):
                 style = "yellow" if val.confidence == "low" else ""
+                note = sources.setdefault(val.source, len(sources) + 1) if val.source else None
                 table.add_row(
                     prefix + fname,
                     f"{val.value:g}",
                     val.unit,
                     val.confidence,
-                    val.source,
+                    f"[{note}]" if note else "",
                     style=style,
                 )
             elif isinstance(val, StrictModel):
@@ -326,6 +333,8 @@ def hardware_show(
     walk(p, "")
     console.print(p.description)
     console.print(table)
+    for src, note in sources.items():
+        console.print(f"[{note}] {src}", markup=False, highlight=False)
 
 
 # ---------------------------------------------------------------- run / validate
@@ -623,6 +632,32 @@ def reproduce_polca(
     console.print(s["verdict"])
     if plot:
         console.print(f"plot: {plot}")
+
+
+@reproduce_app.command(
+    "fire-flyer",
+    epilog=examples("dcsim reproduce fire-flyer", "dcsim reproduce fire-flyer --quick --json"),
+)
+def reproduce_fire_flyer(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    quick: bool = typer.Option(False, "--quick", help="8 steps instead of a day (smoke tests)."),
+) -> None:
+    """Fire-Flyer 2 (PCIe A100, 1 NIC per node) vs DGX A100: our numbers next to the paper's."""
+    from dcsim.fireflyer import reproduce
+
+    rep = reproduce(steps=8 if quick else 96)
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    table = Table(title="Fire-Flyer 2 / DGX A100 (An et al., SC'24, arXiv 2408.14158)")
+    for col in ("metric", "paper", "dcsim", "why they differ"):
+        table.add_column(col, overflow="fold")
+    for r in rep.rows:
+        paper = "-" if r["paper"] is None else f"{r['paper']:.2f}"
+        table.add_row(r["metric"], paper, f"{r['dcsim']:.2f}", r["why"])
+    console.print(table)
+    for n in rep.notes:
+        console.print(f"- {n}", markup=False)
 
 
 # ---------------------------------------------------------------- cooling / climate

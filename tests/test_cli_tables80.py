@@ -31,6 +31,25 @@ def test_hardware_list():
         assert name in out
 
 
+@pytest.mark.parametrize("name", ["GB200", "MI300X", "SN40L", "H100-SXM"])
+def test_hardware_show_keeps_field_names_and_numbers(name):
+    from dcsim.hardware import get_profile
+    from dcsim.schema import Sourced, StrictModel
+
+    out = run80("hardware", "show", name)
+
+    def walk(obj, prefix):
+        for fname in type(obj).model_fields:
+            val = getattr(obj, fname)
+            if isinstance(val, Sourced):
+                assert prefix + fname in out and f"{val.value:g}" in out
+                assert val.source.split()[0] in out  # its source is listed below the table
+            elif isinstance(val, StrictModel):
+                walk(val, prefix + fname + ".")
+
+    walk(get_profile(name), "")
+
+
 def test_topology_list():
     from dcsim.network.api import preset_summaries
 
