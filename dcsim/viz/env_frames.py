@@ -142,7 +142,13 @@ def _draw_placement(fig: Figure, env: Any) -> None:
 def _draw_unknown(fig: Figure, env: Any) -> None:
     ax = fig.add_subplot()
     ax.axis("off")
-    ax.text(0.5, 0.5, f"{type(env).__name__}: no state to draw (reset() first?)", ha="center", va="center")
+    ax.text(
+        0.5,
+        0.5,
+        f"{type(env).__name__}: no state to draw (reset() first?)",
+        ha="center",
+        va="center",
+    )
 
 
 DRAW = {
