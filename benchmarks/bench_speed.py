@@ -46,7 +46,7 @@ def _cpu_steps_per_s(env_id: str, n: int, presample: bool = True) -> float:
 
 def _report(benchmark, key: str, value: float, unit: str) -> None:
     benchmark.extra_info[key] = round(value, 1)
-    print(f"\n  {benchmark.name}: {value:,.0f} {unit}")
+    print(f"\n  {benchmark.name}: {value:,.{0 if value >= 100 else 2}f} {unit}")
 
 
 @pytest.mark.parametrize("env", list(STEPS))
