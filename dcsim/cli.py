@@ -634,6 +634,32 @@ def reproduce_polca(
         console.print(f"plot: {plot}")
 
 
+@reproduce_app.command(
+    "fire-flyer",
+    epilog=examples("dcsim reproduce fire-flyer", "dcsim reproduce fire-flyer --quick --json"),
+)
+def reproduce_fire_flyer(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    quick: bool = typer.Option(False, "--quick", help="8 steps instead of a day (smoke tests)."),
+) -> None:
+    """Fire-Flyer 2 (PCIe A100, 1 NIC per node) vs DGX A100: our numbers next to the paper's."""
+    from dcsim.fireflyer import reproduce
+
+    rep = reproduce(steps=8 if quick else 96)
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    table = Table(title="Fire-Flyer 2 / DGX A100 (An et al., SC'24, arXiv 2408.14158)")
+    for col in ("metric", "paper", "dcsim", "why they differ"):
+        table.add_column(col, overflow="fold")
+    for r in rep.rows:
+        paper = "-" if r["paper"] is None else f"{r['paper']:.2f}"
+        table.add_row(r["metric"], paper, f"{r['dcsim']:.2f}", r["why"])
+    console.print(table)
+    for n in rep.notes:
+        console.print(f"- {n}", markup=False)
+
+
 # ---------------------------------------------------------------- cooling / climate
 cooling_app = typer.Typer(
     help="Facility cooling plant, climate and grid carbon.",

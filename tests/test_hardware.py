@@ -20,6 +20,7 @@ from dcsim.schema import Sourced, StrictModel, load_model
 
 EXPECTED_NAMES = {
     "A100-80G",
+    "A100-PCIe",
     "H100-SXM",
     "H200",
     "B200",
@@ -33,6 +34,7 @@ EXPECTED_NAMES = {
 # name: (kind, bf16 TFLOPS, HBM GB, HBM TB/s, TDP W, scale-up GB/s per direction)
 DESIGN_TABLE = {
     "A100-80G": ("gpu", 312, 80, 2.04, 400, 300),
+    "A100-PCIe": ("gpu", 312, 40, 1.555, 250, 31.5),  # PCIe 4.0 x16 per direction
     "H100-SXM": ("gpu", 989, 80, 3.35, 700, 450),
     "H200": ("gpu", 989, 141, 4.8, 700, 450),
     "B200": ("gpu", 2250, 180, 8.0, 1000, 900),
