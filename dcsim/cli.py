@@ -1372,6 +1372,11 @@ def train(
         "--normalize",
         help="VecNormalize observations and rewards (stats saved as obs_norm.json).",
     ),
+    vectorized: bool = typer.Option(
+        False,
+        "--vectorized",
+        help="Cooling-v0 tasks: step the --n-envs copies as one batched env in this process.",
+    ),
     tensorboard: str = typer.Option(
         None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."
     ),
@@ -1430,6 +1435,7 @@ def train(
             on_start=bar.start,
             on_step=lambda k: bar.update(min(k, timesteps)),
             resume=resume,
+            vectorized=vectorized,
         )
     spec, res = tr.spec, tr.result
     if as_json:

@@ -90,8 +90,10 @@ def train_agent(
     on_start: StartFn | None = None,
     on_step: Callable[[int], None] | None = None,
     resume: bool = False,
+    vectorized: bool = False,
 ) -> TrainRun:
-    """Train an SB3 agent; ``dummy`` steps parallel envs in this process instead of subprocesses.
+    """Train an SB3 agent; ``dummy`` steps parallel envs in this process instead of subprocesses,
+    ``vectorized`` (Cooling-v0) steps them as one batched env (`dcsim.envs.vector`).
 
     ``resume`` continues an interrupted run of the same inputs from its latest checkpoint.
     """
@@ -112,6 +114,7 @@ def train_agent(
         normalize=normalize,
         on_step=on_step,
         resume=resume,
+        vectorized=vectorized,
     )
     return TrainRun(spec, res)
 

@@ -8,6 +8,8 @@ observation of each episode. Also: SB3 can train on it through `sb3_vec_env`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -80,3 +82,29 @@ def test_sb3_trains_on_vector_env() -> None:
     assert model.num_timesteps == 128
     assert len(model.ep_info_buffer) >= 4  # episodes of 20 steps ended and were recorded
     assert all(info["l"] == 20 for info in model.ep_info_buffer)
+
+
+def test_train_vectorized_equals_separate_envs(tmp_path) -> None:
+    """`dcsim train --vectorized` learns the very same policy as separate in-process envs."""
+    pytest.importorskip("stable_baselines3")
+    import zipfile
+
+    from dcsim.errors import InputError
+    from dcsim.rl import train_agent
+
+    task = {"n_accelerators": 64, "episode_steps": 20}
+    common = dict(
+        scenario=str(Path(__file__).resolve().parents[1] / "scenarios" / "tasks" / "cooling.yaml"),
+        overrides=task,
+        timesteps=128,
+        n_envs=4,
+        hyperparams={"n_steps": 16, "batch_size": 32, "n_epochs": 1},
+    )
+    weights = []
+    for i, how in enumerate(({"vectorized": True}, {"dummy": True})):
+        run = train_agent(**common, **how, out=tmp_path / str(i)).result
+        assert run.manifest["episodes_finished"] >= 4
+        weights.append(zipfile.ZipFile(run.model_path).read("policy.pth"))
+    assert weights[0] == weights[1]
+    with pytest.raises(InputError, match="vectorized"):
+        train_agent(env="placement", timesteps=8, vectorized=True, out=tmp_path / "p")
