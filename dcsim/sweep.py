@@ -574,6 +574,7 @@ def plan_sweep(
     hardware, topology, weather files and checks the fabric fits), so a bad value fails here.
     """
     from dcsim.config import load_scenario
+    from dcsim.cooling import AirDensityError
     from dcsim.sim import Simulation
 
     sweep_file = Path(path)
@@ -611,6 +612,8 @@ def plan_sweep(
                 if key not in built:
                     Simulation(loaded)
                     built.add(key)
+        except AirDensityError:
+            pass  # a design over a physical limit is a failed row when it runs, not a bad sweep
         except InputError as exc:
             where = ", ".join(f"{k}={v!r}" for k, v in point.items())
             inner = f"{exc.file}: " if exc.file and exc.file != str(sweep_file) else ""
