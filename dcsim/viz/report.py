@@ -211,7 +211,7 @@ def pareto_figure(runs: list[RunFacts]) -> str | None:
         (axes[0], [o[1] / 24 for _, o, _ in pts], "days to train", "cost vs time to train"),
         (axes[1], carbon, "tCO2e per run", "cost vs carbon"),
     )
-    sc = None
+    sc: Any = None
     for ax, xs, xl, title in panels:
         sc = ax.scatter(xs, cost, c=carbon, cmap="viridis", s=70, zorder=3)
         for (i, _, front), x, c in zip(pts, xs, cost, strict=True):
@@ -235,7 +235,8 @@ def breakdown_figure(runs: list[RunFacts]) -> str | None:
     opex = ["electricity", "water", "maintenance", "staff"]
     fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.6), constrained_layout=True)
     left = [0.0] * len(rows)
-    colours = plt.get_cmap("tab20").colors
+    cmap = plt.get_cmap("tab20")
+    colours = [cmap(i) for i in range(20)]
     for j, key in enumerate(
         [f"capex_{p}_usd" for p in parts] + [f"opex_{o}_usd_per_year" for o in opex]
     ):
@@ -442,7 +443,7 @@ def _runs_table(runs: list[RunFacts]) -> str:
         "#", "design", "step s", "exposed comm", "PUE", "peak MW", "MWh/day", "$/GPU-h", "$/M tok",
         "$M/run", "days/run", "tCO2e/run", "embodied", "capex $M", "GB/GPU (HBM)", "rack kW (limit)",
     ]  # fmt: skip
-    rows = []
+    rows: list[tuple[bool, list[str]]] = []
     for r in runs:
         s, c, lim = r.summary, r.cost, r.system.get("limits", {})
         day = 24.0 / float(s.get("hours", 24.0) or 24.0)
