@@ -412,6 +412,16 @@ def test_per_rack_approach_temperatures_differ():
 
 
 # ----------------------------------------------------------------------------- density check
+def test_plant_refuses_over_dense_air_unless_allowed():
+    """Issue 15.5: the plant itself refuses > 40 kW/rack on air (so run, sweeps and envs do)."""
+    with pytest.raises(InputError, match="44.0 kW per rack") as err:
+        CoolingPlant(CoolingConfig(), 4, 4 * 44e3)
+    assert err.value.field == "cooling.type"
+    CoolingPlant(CoolingConfig(allow_over_density=True), 4, 4 * 44e3)
+    CoolingPlant(CoolingConfig(type="liquid"), 4, 4 * 120e3)  # 30 kW/rack by air
+    CoolingPlant(CoolingConfig(), 4, 4 * 35e3)  # a warning, not an error
+
+
 def test_check_air_density():
     assert check_air_density(20.0) is None
     assert check_air_density(35.0).startswith("warning")
@@ -637,3 +647,38 @@ def test_pue_rises_at_low_load():
         _, r = steady(CoolingConfig(), weather(10.0, 0.6), load=load, steps=20)
         pues.append(pue(r.it_heat_w, r.cooling_w))
     assert pues[0] > pues[1] > pues[2] > 1.025, pues
+
+
+# ----------------------------------------------------------------------------- validation (15.6)
+VALIDATION = {  # docs/models.md "Validation: annual PUE and WUE per climate": (PUE, WUE)
+    ("temperate", "air"): (1.076, 1.43),
+    ("temperate", "liquid"): (1.023, 0.38),
+    ("hot-dry", "air"): (1.103, 2.14),
+    ("hot-dry", "liquid"): (1.056, 1.05),
+    ("hot-humid", "air"): (1.167, 1.76),
+    ("hot-humid", "liquid"): (1.069, 0.61),
+    ("cold", "air"): (1.061, 1.29),
+    ("cold", "liquid"): (1.022, 0.30),
+}
+UPS_LOSS = 1.0 / 0.96 - 1.0  # power.ups_efficiency default: facility PUE = cooling PUE + this
+FACILITY_PUE_BAND = (1.05, 1.30)  # hyperscale ~1.08-1.12 .. well below Uptime's 1.56-1.58 average
+WUE_BAND = {"air": (0.9, 2.7), "liquid": (0.1, 1.2)}  # 1.8 +- 50 % (LBNL 2016); fleets 0.2-0.5
+
+
+def test_validation_table():
+    """The docs table is what the model computes, and every row sits in the published bands."""
+    from pathlib import Path
+
+    from dcsim.cooling_study import compare_plants
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    rows = {(r["climate"], r["type"]): r for r in compare_plants()}
+    assert set(rows) == set(VALIDATION)
+    for (clim, typ), (p, w) in VALIDATION.items():
+        r = rows[(clim, typ)]
+        assert r["pue"] == pytest.approx(p, abs=0.002), (clim, typ)
+        assert r["wue_l_per_kwh"] == pytest.approx(w, abs=0.02), (clim, typ)
+        facility = p + UPS_LOSS
+        assert FACILITY_PUE_BAND[0] <= facility <= FACILITY_PUE_BAND[1], (clim, typ)
+        assert WUE_BAND[typ][0] <= w <= WUE_BAND[typ][1], (clim, typ)
+        assert f"| {clim} | {typ} | {p:.3f} | {facility:.3f} | {w:.2f} |" in docs, (clim, typ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -26,9 +27,19 @@ def test_year_json_and_plot(tmp_path):
 
 
 def test_year_table_and_density_warning():
+    """Issue 15.5: 50 kW air racks are refused (exit 2, clear message, no traceback) unless
+    --allow-over-density; allowed, the table still shows the density error note."""
     res = runner.invoke(app, ["cooling", "year", "--days", "1", "--rack-kw", "50"])
+    assert res.exit_code == 2
+    out = " ".join(res.output.split())
+    assert "50.0 kW per rack" in out and "cooling.allow_over_density" in out
+    assert "Traceback" not in res.output
+    res = runner.invoke(
+        app, ["cooling", "year", "--days", "1", "--rack-kw", "50", "--allow-over-density"]
+    )
     assert res.exit_code == 0, res.output
     assert "PUE" in res.stdout and "error: air would carry" in res.stdout
+    assert "chiller COP" in res.stdout  # annual chiller COP and its range (issue 15.2)
 
 
 @pytest.mark.parametrize(
@@ -69,3 +80,37 @@ def test_annual_pue_ordering_by_climate():
         pue[name] = s["pue"]
         assert 1.03 < s["pue"] < 1.6
     assert pue["cold"] < pue["temperate"] < pue["hot-dry"] < pue["hot-humid"]
+
+
+def test_sweep_over_dense_air_row_fails_with_the_message(tmp_path):
+    """Issue 15.5: in a sweep, a 4 x B200 (~44 kW) air rack is a failed row naming
+    cooling.allow_over_density; the liquid row and the allowed air row complete."""
+    import yaml
+
+    from dcsim.sweep import plan_sweep, read_index, run_sweep
+
+    base = Path(__file__).resolve().parents[1] / "scenarios" / "sweeps" / "training_base.yaml"
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "name": "dense",
+                "base": str(base),
+                "method": "grid",
+                "parameters": {
+                    "cluster.hardware": ["B200"],
+                    "cluster.servers": [8],
+                    "cluster.servers_per_rack": [4],
+                    "cooling.type": ["air", "liquid"],
+                    "cooling.allow_over_density": [False, True],
+                },
+                "steps": 2,
+            }
+        )
+    )
+    rows = read_index(run_sweep(plan_sweep(sweep), tmp_path / "out").sweep_dir)
+    assert len(rows) == 4
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["cooling.type"] == "air"
+    assert failed[0]["cooling.allow_over_density"] in ("False", "false")
+    assert "allow_over_density" in failed[0]["error"] and "kW per rack" in failed[0]["error"]

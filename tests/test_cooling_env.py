@@ -193,3 +193,15 @@ def test_rack_load_argument_changes_the_load():
         _, _, _, _, info = env.step(env.to_action(22.0, 12.0, "auto"))
         its.append(info["metrics"]["it_w"])
     assert its[1] > its[0] * 1.1
+
+
+def test_env_refuses_over_dense_air_at_construction():
+    """Issue 15.5: 64 H100 per air-cooled rack (64 kW) is an InputError when the env is built,
+    unless cooling.allow_over_density is set; liquid cooling carries it."""
+    from dcsim.envs.cooling import CoolingEnv
+    from dcsim.errors import InputError
+
+    with pytest.raises(InputError, match="allow_over_density"):
+        CoolingEnv(accelerators_per_rack=64)
+    CoolingEnv(accelerators_per_rack=64, cooling={"allow_over_density": True})
+    CoolingEnv(accelerators_per_rack=64, cooling={"type": "liquid"})

@@ -128,3 +128,29 @@ def test_report_renders_in_headless_chromium(sweep_dir, tmp_path):
     px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     saturated = (px.max(axis=2) - px.min(axis=2)) > 80  # coloured plot marks and bars
     assert saturated.mean() > 0.005, "the embedded figures did not render"
+
+
+def test_report_prefers_the_cost_keys_of_the_run_summary(tmp_path, sweep_dir):
+    """Runs whose summary carries the cost model's keys are taken as they are."""
+    import json
+    import shutil
+
+    copy = tmp_path / "pick"
+    shutil.copytree(sweep_dir, copy)
+    for f in copy.glob("runs/*/summary.json"):
+        s = json.loads(f.read_text())
+        s.update(
+            {
+                "cost_usd_per_training_run": 1.0e6,
+                "training_run_hours": 48.0,
+                "carbon_kgco2e_per_training_run": 2.0e5,
+                "cost_usd_per_accel_hour": 2.0,
+                "capex_usd": 5.0e7,
+                "capex_servers_usd": 4.0e7,
+            }
+        )
+        f.write_text(json.dumps(s))
+    page = render_report(copy)
+    assert "computed by the report" not in page
+    assert "$1.00 M per run, 2.0 days, 200 tCO2e" in page
+    assert page.count("data:image/png") == 2  # Pareto front and the breakdown from summary keys

@@ -17,8 +17,10 @@ from dcsim.cooling.air import (
     AIR_DENSITY_ERROR_KW,
     AIR_DENSITY_WARN_KW,
     AirChain,
+    AirDensityError,
     AirStep,
     check_air_density,
+    enforce_air_density,
 )
 from dcsim.cooling.annual import simulate_period
 from dcsim.cooling.chiller import Chiller
@@ -62,6 +64,7 @@ __all__ = [
     "RHO_CP_WATER",
     "RHO_WATER",
     "AirChain",
+    "AirDensityError",
     "AirSideConfig",
     "AirStep",
     "ChilledWaterPlant",
@@ -83,6 +86,7 @@ __all__ = [
     "WaterStep",
     "biquadratic",
     "check_air_density",
+    "enforce_air_density",
     "heat_exchanger_fan",
     "pue",
     "quadratic",

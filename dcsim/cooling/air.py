@@ -45,6 +45,28 @@ def check_air_density(rack_kw: float, liquid_fraction: float = 0.0) -> str | Non
     return None
 
 
+class AirDensityError(InputError):
+    """Air must carry more per rack than it practically can (a physical limit of the design:
+    `dcsim run` exits 2, a sweep records the run as a failed row, an env refuses to build)."""
+
+
+def enforce_air_density(rack_kw: float, liquid_fraction: float, allowed: bool) -> None:
+    """InputError (exit 2) when air must carry more than AIR_DENSITY_ERROR_KW per rack, unless
+    the scenario sets cooling.allow_over_density: true."""
+    note = check_air_density(rack_kw, liquid_fraction)
+    if allowed or note is None or not note.startswith("error"):
+        return
+    air_kw = float(rack_kw) * (1.0 - float(liquid_fraction))
+    raise AirDensityError(
+        f"air would carry {air_kw:.1f} kW per rack (design), beyond the ~"
+        f"{AIR_DENSITY_ERROR_KW:.0f} kW practical limit of air cooling; use cooling.type: liquid "
+        "(direct-to-chip), fewer servers per rack (cluster.servers_per_rack; accelerators_per_rack "
+        "in the envs), or set cooling.allow_over_density: true "
+        "to simulate it anyway",
+        field="cooling.type",
+    )
+
+
 @dataclass(slots=True)
 class AirStep:
     """One step of the air chain. Powers are step averages, W."""

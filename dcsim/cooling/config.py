@@ -361,6 +361,11 @@ class CoolingConfig(StrictModel):
     chw_reset_max_c: float = Field(
         20.0, ge=4, le=25, description="highest reset CHW, C (warm-water CHW designs run 18-20 C)"
     )
+    allow_over_density: bool = Field(
+        False,
+        description="run anyway when air must carry more than the practical ~40 kW per rack "
+        "(otherwise the plant refuses to build: an InputError, exit 2)",
+    )
     economizer: EconomizerMode = "auto"
     economizer_hx_approach_k: float = Field(1.5, gt=0, le=6, description="plate HX approach, K")
     inlet_limit_c: float = Field(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dcsim.climate import WeatherSample
-from dcsim.cooling.air import AirChain
+from dcsim.cooling.air import AirChain, enforce_air_density
 from dcsim.cooling.config import CoolingConfig, CoolingControls
 from dcsim.cooling.liquid import LiquidLoop, LiquidStep
 from dcsim.cooling.water import ChilledWaterPlant, WaterStep
@@ -105,6 +105,8 @@ class CoolingPlant:
         self.n = int(n_racks)
         self.design_it_w = float(design_it_w)
         self.f_liq = cfg.effective_liquid_fraction
+        # refuse air above its practical kW/rack unless the scenario allows it (issue 15.5)
+        enforce_air_density(self.design_it_w / 1e3 / self.n, self.f_liq, cfg.allow_over_density)
         self.air = AirChain(cfg.air, self.n, self.design_it_w, self.f_liq)
         self.liquid = LiquidLoop(
             cfg.liquid, cfg.pumps, cfg.tower.airflow_exponent, self.f_liq * self.design_it_w

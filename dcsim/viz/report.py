@@ -139,13 +139,7 @@ def attach_costs(runs: list[RunFacts]) -> None:
 
     for r in runs:
         if COST in r.summary or "cost_usd_per_accel_hour" in r.summary:
-            r.cost = {
-                k: v
-                for k, v in r.summary.items()
-                if "cost" in k
-                or "co2" in k
-                or k in (TIME, "capex_usd", "opex_usd_per_year", "embodied_carbon_share")
-            }
+            r.cost = dict(r.summary)  # CostReport.as_dict keys sit flat in the summary
             r.cost_note = "from the run summary"
             continue
         try:
