@@ -724,6 +724,11 @@ def cooling_year(
         help="Days to simulate.",
     ),
     seed: int = typer.Option(Default("dcsim.cooling_study:plant_year.seed"), help="Weather seed."),
+    allow_over_density: bool = typer.Option(
+        Default("dcsim.cooling_study:plant_year.allow_over_density"),
+        "--allow-over-density",
+        help="Run even when air must carry more than ~40 kW per rack (else exit 2).",
+    ),
     plot: str = typer.Option("", help="Write a PNG of daily PUE and weather to this path."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -746,6 +751,7 @@ def cooling_year(
             seed,
             on_start=bar.start,
             on_step=bar.update,
+            allow_over_density=allow_over_density,
         )
     s = year.summary
     if plot:

@@ -122,9 +122,13 @@ def test_dense_air_racks_are_called_out(tmp_path):
         "--out",
         str(tmp_path),
     ]
-    air = runner.invoke(app, ["run", *dense, "--json"])
+    # refused (exit 2) unless the scenario allows it (issue 15.5)
+    refused = runner.invoke(app, ["run", *dense, "--json"])
+    assert refused.exit_code == 2 and "allow_over_density" in " ".join(refused.output.split())
+    allow = ["--set", "cooling.allow_over_density=true"]
+    air = runner.invoke(app, ["run", *dense, *allow, "--json"])
     assert json.loads(air.stdout)["system"]["air_density_note"].startswith("error: air would carry")
-    table = runner.invoke(app, ["run", *dense])
+    table = runner.invoke(app, ["run", *dense, *allow])
     assert "use cooling.type: liquid" in " ".join(table.stdout.split())
     liquid = runner.invoke(app, ["run", *dense, "--set", "cooling.type=liquid", "--json"])
     assert json.loads(liquid.stdout)["system"]["air_density_note"] == ""
