@@ -11,6 +11,7 @@ import importlib
 import inspect
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -1331,6 +1332,11 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
             ", ".join(r.get("agents", [])),
         )
     console.print(table)
+    from dcsim.envs import TASK_IDS
+
+    console.print("task files registered as ids (gym.make(id), kwargs and reward weights set):")
+    for task_id, path in TASK_IDS.items():
+        console.print(f"  {task_id}  {Path(path).name}", markup=False, highlight=False)
 
 
 @app.command(

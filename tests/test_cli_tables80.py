@@ -59,10 +59,10 @@ def test_topology_list():
 
 
 def test_envs_ids_are_not_split():
-    from dcsim.envs import ENV_IDS
+    from dcsim.envs import ENV_IDS, TASK_IDS
 
     out = run80("envs")
-    for env_id in ENV_IDS:
+    for env_id in [*ENV_IDS, *TASK_IDS]:  # the task files' ids are listed too
         assert env_id in out
 
 
