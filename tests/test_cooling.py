@@ -651,14 +651,14 @@ def test_pue_rises_at_low_load():
 
 # ----------------------------------------------------------------------------- validation (15.6)
 VALIDATION = {  # docs/models.md "Validation: annual PUE and WUE per climate": (PUE, WUE)
-    ("temperate", "air"): (1.076, 1.43),
-    ("temperate", "liquid"): (1.023, 0.38),
-    ("hot-dry", "air"): (1.103, 2.14),
-    ("hot-dry", "liquid"): (1.056, 1.05),
-    ("hot-humid", "air"): (1.167, 1.76),
-    ("hot-humid", "liquid"): (1.069, 0.61),
-    ("cold", "air"): (1.061, 1.29),
-    ("cold", "liquid"): (1.022, 0.30),
+    ("temperate", "air"): (1.078, 1.44),
+    ("temperate", "liquid"): (1.025, 0.38),
+    ("hot-dry", "air"): (1.105, 2.14),
+    ("hot-dry", "liquid"): (1.058, 1.05),
+    ("hot-humid", "air"): (1.169, 1.76),
+    ("hot-humid", "liquid"): (1.071, 0.61),
+    ("cold", "air"): (1.063, 1.29),
+    ("cold", "liquid"): (1.024, 0.30),
 }
 UPS_LOSS = 1.0 / 0.96 - 1.0  # power.ups_efficiency default: facility PUE = cooling PUE + this
 FACILITY_PUE_BAND = (1.05, 1.30)  # hyperscale ~1.08-1.12 .. well below Uptime's 1.56-1.58 average

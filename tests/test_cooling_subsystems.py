@@ -38,8 +38,24 @@ RACK_W = 20e3
 
 
 # ----------------------------------------------------------------------------- pump
-def test_pump_law_closed_form():
+def test_pump_published_part_load_curve():
+    """Issue 15.4: the default pump follows the published VSD (fixed dP setpoint) curve with
+    motor/drive losses: design power at design flow, more than the bare law at part load."""
     pu = PumpsConfig()
+    pump = Pump(pu, flow_design=0.02, dp_design=300e3)
+    bare = Pump(PumpsConfig(part_load_curve=None), flow_design=0.02, dp_design=300e3)
+    assert pump.power(0.02) == pytest.approx(300e3 * 0.02 / pu.efficiency, rel=1e-12)
+    c = pu.part_load_curve
+    for x in (0.3, 0.5, 0.8):
+        want = 300e3 * 0.02 / pu.efficiency * (c[1] * x + c[2] * x**2 + c[3] * x**3) / sum(c)
+        assert pump.power(0.02 * x) == pytest.approx(want, rel=1e-12)
+        assert pump.power(0.02 * x) > bare.power(0.02 * x)
+    with pytest.raises(ValueError, match="static_fraction applies only"):
+        PumpsConfig(static_fraction=0.2)
+
+
+def test_pump_law_closed_form():
+    pu = PumpsConfig(part_load_curve=None, static_fraction=0.3)  # the bare system law
     pump = Pump(pu, flow_design=0.02, dp_design=300e3)
     assert pump.power(0.02) == pytest.approx(300e3 * 0.02 / pu.efficiency, rel=1e-12)
     q = 0.5

@@ -41,17 +41,17 @@ POLCA_HP_P50_IMPACT_MAX_PCT = 1.0  # "high-priority P50 impact under 1%"
 
 # README "Cooling and climate": "Annual PUE for the default plant: air 1.06-1.17, liquid
 # 1.02-1.07 across the four climate presets (cooling only)"; per climate, to 3 decimals, from
-# docs/models.md: "annual PUE air / liquid = temperate 1.076 / 1.023, hot-dry 1.103 / 1.056,
-# hot-humid 1.167 / 1.069, cold 1.061 / 1.022" (`dcsim cooling compare`).
+# docs/models.md: "annual PUE air / liquid = temperate 1.078 / 1.025, hot-dry 1.105 / 1.058,
+# hot-humid 1.169 / 1.071, cold 1.063 / 1.024" (`dcsim cooling compare`).
 ANNUAL_PUE = {
-    ("temperate", "air"): 1.076,
-    ("temperate", "liquid"): 1.023,
-    ("hot-dry", "air"): 1.103,
-    ("hot-dry", "liquid"): 1.056,
-    ("hot-humid", "air"): 1.167,
-    ("hot-humid", "liquid"): 1.069,
-    ("cold", "air"): 1.061,
-    ("cold", "liquid"): 1.022,
+    ("temperate", "air"): 1.078,
+    ("temperate", "liquid"): 1.025,
+    ("hot-dry", "air"): 1.105,
+    ("hot-dry", "liquid"): 1.058,
+    ("hot-humid", "air"): 1.169,
+    ("hot-humid", "liquid"): 1.071,
+    ("cold", "air"): 1.063,
+    ("cold", "liquid"): 1.024,
 }
 ANNUAL_PUE_TOL = 0.0005
 ANNUAL_PUE_README_RANGE = {"air": (1.06, 1.17), "liquid": (1.02, 1.07)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from dcsim.schema import StrictModel
 
@@ -261,7 +261,9 @@ class TowerConfig(StrictModel):
 
 
 class PumpsConfig(StrictModel):
-    """Variable-speed pumps: P = dP Q / eta with dP = dP_d (s + (1-s) (Q/Q_d)^2)."""
+    """Variable-speed pumps. Electric power P = P_d c(x) / c(1), x = Q/Q_d, P_d = dP_d Q_d / eta,
+    with c the published part-load curve (drive and motor losses included); with
+    part_load_curve: null, the bare system law P = dP Q / eta, dP = dP_d (s + (1-s) x^2)."""
 
     chw_pressure_pa: float = Field(
         300e3, gt=0, description="chilled water pump head at design, Pa (~30 m)"
@@ -275,9 +277,33 @@ class PumpsConfig(StrictModel):
     min_flow: float = Field(
         0.3, gt=0, le=1, description="minimum flow fraction (chiller evaporator minimum)"
     )
-    static_fraction: float = Field(
-        0.3, ge=0, le=1, description="share of head held by the dP setpoint"
+    part_load_curve: list[float] | None = Field(
+        [0.0, 0.5726, -0.301, 0.7347],
+        min_length=4,
+        max_length=4,
+        description="pump electric power / design vs flow fraction x, c0 + c1 x + c2 x^2 + c3 x^3 "
+        "(normalised to 1 at design): VSD pump on a fixed dP setpoint, motor and drive losses "
+        "included (ASHRAE 90.1 performance-rating curve as coded in NREL openstudio-standards "
+        "'VSD No Reset'; 'VSD DP Reset' is [0, 0.0205, 0.4101, 0.5753]); null: the bare "
+        "system law with static_fraction",
     )
+    static_fraction: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="share of head held by the dP setpoint; used only with part_load_curve: null",
+    )
+
+    @model_validator(mode="after")
+    def _static_needs_bare_law(self) -> PumpsConfig:
+        # a dumped config carries the default (0.3) and reloads; another value would be ignored
+        default = type(self).model_fields["static_fraction"].default
+        if self.part_load_curve is not None and self.static_fraction != default:
+            raise ValueError(
+                "static_fraction applies only with part_load_curve: null (the published "
+                "part-load curve already includes the dP setpoint)"
+            )
+        return self
 
 
 class LiquidConfig(StrictModel):

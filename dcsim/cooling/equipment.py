@@ -104,16 +104,24 @@ def heat_exchanger_fan(
 
 
 class Pump:
-    """Variable-speed pump on a dP-setpoint loop: P = dP Q / eta, dP = dP_d (s + (1-s) (Q/Q_d)^2)."""
+    """Variable-speed pump: P = P_d c(x) / c(1), x = Q/Q_d, P_d = dP_d Q_d / eta, c the published
+    part-load curve (motor/drive losses included); without one, the bare dP-setpoint law
+    P = dP Q / eta, dP = dP_d (s + (1-s) x^2)."""
 
     def __init__(self, cfg: PumpsConfig, flow_design: float, dp_design: float):
         self.cfg = cfg
         self.flow_design = flow_design
         self.dp_design = dp_design
+        self.power_design = dp_design * flow_design / cfg.efficiency
+        c = cfg.part_load_curve
+        self._curve = None if c is None else tuple(v / sum(c) for v in c)
 
     def power(self, flow: float) -> float:
         """Electric power, W, at volume flow `flow` (m3/s)."""
-        pu = self.cfg
         q = flow / self.flow_design if self.flow_design > 0 else 0.0
+        if self._curve is not None:
+            c0, c1, c2, c3 = self._curve
+            return self.power_design * (c0 + q * (c1 + q * (c2 + q * c3)))
+        pu = self.cfg
         dp = self.dp_design * (pu.static_fraction + (1.0 - pu.static_fraction) * q * q)
         return dp * flow / pu.efficiency
