@@ -442,6 +442,11 @@ class ServingResult:
     devices_per_replica: int
     iterations: int
     output_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Busy time only (finished iterations): energy, seconds and tokens produced (first tokens +
+    # decode tokens). Energy per token over busy time does not depend on the horizon's idle tail.
+    busy_energy_j: float = 0.0
+    busy_s: float = 0.0
+    busy_tokens: int = 0
     cfg: ServingConfig = field(default_factory=ServingConfig)
 
     @property
@@ -490,6 +495,8 @@ class ServingResult:
             "energy_j": self.energy_j,
             "avg_power_w": self.avg_power_w,
             "energy_per_token_j": self.energy_j / max(1.0, self.tokens_generated),
+            "busy_s": self.busy_s,
+            "busy_energy_per_token_j": self.busy_energy_j / max(1, self.busy_tokens),
         }
 
     @property
@@ -544,6 +551,7 @@ def simulate_serving(
     segs: list[tuple[float, float, float]] = []
     cur: list[tuple[float, float]] = [(0.0, idle_w)] * n_replicas  # open segment per replica
     iters = [0]
+    busy = [0.0, 0.0, 0]  # energy J, seconds, tokens of finished iterations
 
     # Constants hoisted out of the hot loop (plain floats are faster than NumPy scalars here).
     llm = cost.llm
@@ -642,6 +650,9 @@ def simulate_serving(
                 sum_kadm += k
             k += 1
             iters[0] += 1
+            busy[0] += pw * t
+            busy[1] += t
+            busy[2] += len(admitted) + d
 
     adm_iter = np.zeros(n, dtype=np.int64)
     env.process(arrivals())
@@ -674,6 +685,9 @@ def simulate_serving(
         n_replicas=n_replicas,
         devices_per_replica=cfg.tp,
         iterations=iters[0],
+        busy_energy_j=float(busy[0]),
+        busy_s=float(busy[1]),
+        busy_tokens=int(busy[2]),
         output_tokens=out.copy(),
         cfg=cfg,
     )

@@ -218,3 +218,22 @@ def test_energy_per_token_counts_completed_tokens() -> None:
     res = simulate_serving(tr, COST, 1.0, horizon_s=30.0)
     assert res.tokens_generated == 40
     assert res.summary()["energy_per_token_j"] == pytest.approx(res.energy_j / 40)
+
+
+def test_busy_energy_per_token_is_horizon_independent() -> None:
+    """Issue 16.2: energy per token over busy time does not move with the idle tail; the
+    horizon-wide figure does (it counts idle power over an arbitrary horizon)."""
+    rng = np.random.default_rng(0)
+    n = 50
+    tr = RequestTrace(np.sort(rng.uniform(0, 20, n)), np.full(n, 64), np.full(n, 100))
+    short = simulate_serving(tr, COST, 1.0, horizon_s=100.0)
+    long = simulate_serving(tr, COST, 1.0, horizon_s=1000.0)
+    assert short.completed.all() and long.completed.all()
+    s, lg = short.summary(), long.summary()
+    assert lg["energy_per_token_j"] > 1.5 * s["energy_per_token_j"]
+    assert lg["busy_energy_per_token_j"] == pytest.approx(s["busy_energy_per_token_j"], rel=1e-12)
+    # every generated token is counted once: first tokens + decode tokens
+    assert short.busy_tokens == int(tr.output_tokens.sum())
+    # busy energy = the non-idle part of the power timeline
+    idle = COST.power.idle_w * COST.cfg.tp * (short.horizon_s - short.busy_s)
+    assert short.busy_energy_j == pytest.approx(short.energy_j - idle, rel=1e-9)
