@@ -34,7 +34,7 @@ from pydantic import Field
 
 from dcsim.errors import InputError
 from dcsim.hardware import HardwareProfile
-from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
+from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, hbm_power_w
 from dcsim.schema import StrictModel
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
@@ -359,6 +359,13 @@ class RooflineCost:
             profile.interconnect.scaleup_effective_gBps or profile.interconnect.scaleup_gBps_per_dir
         )
         self.comm_rate = link.value * 1e9
+        # Power split (issue 16.2): HBM power follows achieved bandwidth (clock-independent); the
+        # decode activity keeps its measured total at f_max, minus that memory part, as core
+        # (clock-scaled) power, so low clocks no longer scale the memory power down.
+        self.mem_power_w = float(hbm_power_w(profile.hbm_bytes_per_s * cfg.memory_efficiency))
+        self.core_activity_mem_bound = max(
+            0.0, PHASE_ACTIVITY["decode"] - self.mem_power_w / self.power.dynamic_w
+        )
         self.comm_bytes_per_token = (
             0.0 if tp == 1 else 2 * llm.n_layers * 2.0 * (tp - 1) / tp * llm.d_model * 2.0
         )
@@ -413,15 +420,18 @@ class RooflineCost:
         return t0, t0 + float(np.sum(steps))
 
     def activity(self, t: np.ndarray, t_c: np.ndarray) -> np.ndarray:
-        """Tensor-core busy share u = t_c / t moves activity from decode- to prefill-like."""
+        """Core (clock-scaled) activity: the tensor-core busy share u = t_c / t moves it from the
+        memory-bound decode value (without the HBM part) to the prefill value."""
         u = np.clip(t_c / np.maximum(t, 1e-15), 0.0, 1.0)
-        a_m, a_c = PHASE_ACTIVITY["decode"], PHASE_ACTIVITY["prefill"]
+        a_m, a_c = self.core_activity_mem_bound, PHASE_ACTIVITY["prefill"]
         return a_m + (a_c - a_m) * u
 
     def device_power_w(
-        self, t: np.ndarray, t_c: np.ndarray, freq_frac: float | np.ndarray
+        self, t: np.ndarray, t_c: np.ndarray, t_m: np.ndarray, freq_frac: float | np.ndarray
     ) -> np.ndarray:
-        return self.power.power_w(self.activity(t, t_c), freq_frac)
+        """P = P_idle + P_HBM (t_m / t) + (TDP - P_idle) a_core f^alpha, per device."""
+        share = np.clip(t_m / np.maximum(t, 1e-15), 0.0, 1.0)
+        return self.power.power_w(self.activity(t, t_c), freq_frac) + self.mem_power_w * share
 
 
 # ------------------------------------------------------------------------------------ DES
@@ -563,7 +573,8 @@ def simulate_serving(
     comm = cost.comm_bytes_per_token / cost.comm_rate
     step0 = cost.step_overhead_s
     pm = cost.power
-    a_m, a_c = PHASE_ACTIVITY["decode"], PHASE_ACTIVITY["prefill"]
+    a_m, a_c = cost.core_activity_mem_bound, PHASE_ACTIVITY["prefill"]
+    p_mem = cost.mem_power_w
     f_lo = pm.f_min_frac
 
     def arrivals() -> simpy.events.ProcessGenerator:
@@ -620,7 +631,7 @@ def simulate_serving(
             t = t_c + t_m + step0 + comm * (p_tok + d)
             u = t_c / t
             act = a_m + (a_c - a_m) * u
-            pw = cfg.tp * (pm.idle_w + pm.dynamic_w * act * f**pm.alpha)
+            pw = cfg.tp * (pm.idle_w + p_mem * t_m / t + pm.dynamic_w * act * f**pm.alpha)
             cur[r] = (env.now, pw)
             yield env.timeout(t)
             segs.append((env.now - t, t, pw))

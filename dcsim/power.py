@@ -446,3 +446,13 @@ __all__ = [
     "pdu_input_power_w",
     "switch_power_w",
 ]
+
+# HBM access energy incl. I/O: ~3.9 pJ/bit for HBM2 (O'Connor et al., "Fine-Grained DRAM:
+# Energy-Efficient DRAM for Extreme Bandwidth Systems", MICRO 2017). Memory power follows the
+# bytes moved, not the core clock (HBM is not scaled by SM DVFS).
+HBM_PJ_PER_BIT = 3.9
+
+
+def hbm_power_w(bytes_per_s: ArrayLike) -> np.ndarray:
+    """Power of streaming HBM at bytes_per_s (per device)."""
+    return np.asarray(bytes_per_s, dtype=float) * 8.0 * HBM_PJ_PER_BIT * 1e-12

@@ -57,7 +57,7 @@ def test_deterministic_with_seed(env: PowerCapEnv) -> None:
 
 
 def test_polca_agent_avoids_brakes_full_clock_does_not() -> None:
-    e = PowerCapEnv(n_servers=72, horizon_s=900.0)  # +80%: uncapped peaks exceed the budget
+    e = PowerCapEnv(n_servers=80, horizon_s=900.0)  # +100%: uncapped peaks exceed the budget
     agent = PolcaAgent(e)
     full = lambda o: np.ones(2, dtype=np.float32)  # noqa: E731
     _, r_full, t_full = rollout(e, 5, full)
