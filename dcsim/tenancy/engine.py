@@ -528,11 +528,10 @@ class Engine:
             slow.append(c / j.ideal_runtime_s(self.packed_comm[i]))
             if j.spec.deadline_s is not None and j.end_s > j.spec.deadline_s:
                 late += 1
-        late += sum(
-            1
-            for i in self.queue + self.running
-            if self.jobs[i].spec.deadline_s is not None and self.t > self.jobs[i].spec.deadline_s
-        )
+        for i in self.queue + self.running:
+            dl = self.jobs[i].spec.deadline_s
+            if dl is not None and self.t > dl:
+                late += 1
         return {
             "jobs_finished": float(len(self.finished)),
             "jct_mean_s": float(np.mean(jct)) if jct else math.nan,

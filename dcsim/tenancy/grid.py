@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -89,7 +90,7 @@ class GridSignal:
 
 
 def noisy_forecast(
-    truth: np.ndarray, lead_h: np.ndarray, error_per_sqrt_h: float, z: np.ndarray
+    truth: np.ndarray, lead_h: Sequence[float] | np.ndarray, error_per_sqrt_h: float, z: np.ndarray
 ) -> np.ndarray:
     """A forecast of `truth` at leads `lead_h` with relative error growing as sqrt(lead).
 
