@@ -358,6 +358,14 @@ SUMMARY_ROWS = (
     ("routing", "routing", "{}"),
     ("nic_gbps", "NIC per accelerator", "{:,.0f} Gb/s"),
     ("exposed_comm_share", "exposed DP comm / step", "{:.1%}"),
+    # dcsim.cost (docs/cost.md): owned-cluster TCO at this run's power and step time
+    ("cost_usd_per_accel_hour", "cost per accelerator-hour", "${:,.2f}"),
+    ("cost_usd_per_million_tokens", "cost per million tokens", "${:,.3f}"),
+    ("cost_usd_per_training_run", "cost per training run", "${:,.0f}"),
+    ("training_run_hours", "training run (cost.tokens)", "{:,.0f} h"),
+    ("capex_usd", "capex", "${:,.0f}"),
+    ("electricity_usd_per_kwh", "electricity price", "${:.4f}/kWh"),
+    ("embodied_carbon_share", "embodied share of carbon", "{:.1%}"),
 )
 
 

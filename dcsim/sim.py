@@ -21,6 +21,7 @@ import simpy
 from dcsim.climate import build_carbon, build_weather
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
 from dcsim.cooling import CoolingControls, CoolingPlant, check_air_density
+from dcsim.cost import load_hourly_prices, run_cost
 from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
 from dcsim.limits import check_limits
@@ -124,6 +125,8 @@ class Simulation:
         self.t0 = 0.0  # t = 0 is climate.weather.start_day_of_year at start_hour
 
         src = str(loaded.source) if loaded.source else None
+        # read before the run so a bad price file fails at once with its field path
+        self.electricity_prices = load_hourly_prices(sc, loaded.base_dir, src)
         topo = sc.cluster.topology
         # the accelerator's own NICs and scale-up domain (hardware profile) shape the fabric
         self.accel_net = AcceleratorNetwork.from_profile(self.profile, self.acc_per_server)
@@ -488,7 +491,7 @@ def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, Any]:
     fac = sum(r.facility_kwh for r in records)
     water = sum(r.water_l for r in records)
     hours = len(records) * sim.dt / 3600.0
-    return {
+    summary: dict[str, Any] = {
         "steps": len(records),
         "hours": hours,
         "it_energy_kwh": it,
@@ -517,3 +520,6 @@ def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, Any]:
         if step_total > 0
         else 0.0,
     }
+    # TCO and embodied carbon of this cluster at this run's power and throughput (docs/cost.md)
+    summary.update(run_cost(records, sim, summary))
+    return summary

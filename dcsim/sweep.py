@@ -79,6 +79,11 @@ HEADLINE = (
     "routing",
     "nic_gbps",
     "exposed_comm_share",
+    # TCO and embodied carbon (dcsim.cost)
+    "cost_usd_per_accel_hour",
+    "cost_usd_per_million_tokens",
+    "cost_usd_per_training_run",
+    "embodied_carbon_share",
 )
 
 # Sweep-level fields a command-line override `KEY=VALUE` may set (anything else is a parameter).

@@ -90,11 +90,30 @@ def test_report_of_a_single_run_and_the_cli(tmp_path, sweep_dir):
     assert bad.exit_code == 2 and "not a run directory" in bad.output
 
 
+def _without_cost_keys(sweep_dir: Path, dest: Path) -> Path:
+    """A copy of the sweep whose run summaries predate the cost model (no cost keys)."""
+    import json
+    import shutil
+
+    shutil.copytree(sweep_dir, dest)
+    for f in dest.rglob("summary.json"):
+        summary = json.loads(f.read_text())
+        keep = {k: v for k, v in summary.items() if "usd" not in k and "kgco2e" not in k}
+        f.write_text(json.dumps(keep))
+    return dest
+
+
+def test_report_computes_cost_for_summaries_without_it(tmp_path, sweep_dir):
+    page = render_report(_without_cost_keys(sweep_dir, tmp_path / "old"))
+    assert "computed by the report" in page
+    assert "computed by the report" not in render_report(sweep_dir)  # runs carry their cost
+
+
 def test_report_says_when_cost_is_missing(tmp_path, sweep_dir, monkeypatch):
     import dcsim.cost as cost
 
     monkeypatch.setattr(cost, "cost_report", lambda *a, **k: None)
-    page = render_report(sweep_dir)
+    page = render_report(_without_cost_keys(sweep_dir, tmp_path / "old"))
     assert "no server price" in page and "cannot be drawn" in page
     assert page.count("data:image/png") == 0  # no figure drawn from missing numbers
 
