@@ -30,29 +30,38 @@ SCENARIO_DIR = bundled_dir("scenarios")
 DEFAULT_SCENARIO = SCENARIO_DIR / "default.yaml"
 
 
-# A run keeps one record per step in memory (~3.5 KB measured on the default scenario) to
-# write its time series and summary; a million steps (~2 years at 60 s) is ~3.5 GB.
-MAX_STEPS_IN_MEMORY = 1_000_000
-BYTES_PER_STEP = 3500
+# `dcsim run` streams its time series to disk (~CSV_BYTES_PER_STEP per step, measured on the
+# default scenario) and keeps running totals, so its memory does not grow with its length; a
+# sweep holds each run's rows until the parent writes them (~3.5 KB per step in memory). A
+# million steps (~2 years at 60 s) is the cap that needs time.allow_long_runs.
+MAX_STEPS = 1_000_000
+CSV_BYTES_PER_STEP = 300
+SWEEP_BYTES_PER_STEP = 3500
+
+
+def long_run_message(steps: int) -> str:
+    """Why a run this long is refused, with the disk and memory it would use."""
+    return (
+        f"{steps:,} steps would write ~{steps * CSV_BYTES_PER_STEP / 1e9:.1f} GB of time series "
+        f"(and hold ~{steps * SWEEP_BYTES_PER_STEP / 1e9:.0f} GB in memory per run in a sweep); "
+        f"limit {MAX_STEPS:,} steps: use a longer dt_s, split the run, or set "
+        "time.allow_long_runs: true"
+    )
 
 
 class TimeConfig(StrictModel):
     dt_s: float = Field(60.0, gt=0, le=3600, description="control interval")
     steps: int = Field(1440, gt=0, le=10_000_000, description="control intervals per episode")
     allow_long_runs: bool = Field(
-        False, description=f"allow more than {MAX_STEPS_IN_MEMORY:,} steps held in memory"
+        False, description=f"allow runs longer than {MAX_STEPS:,} steps (disk, sweep memory)"
     )
     # The calendar start (day of year, hour) lives in climate.weather: t = 0 is that instant.
 
     @model_validator(mode="after")
     def _memory(self) -> TimeConfig:
         v = self.steps
-        if v > MAX_STEPS_IN_MEMORY and not self.allow_long_runs:
-            raise ValueError(
-                f"steps: {v:,} steps would hold ~{v * BYTES_PER_STEP / 1e9:.0f} GB of records in "
-                f"memory (limit {MAX_STEPS_IN_MEMORY:,}); use a longer dt_s, split the run, or "
-                "set time.allow_long_runs: true"
-            )
+        if v > MAX_STEPS and not self.allow_long_runs:
+            raise ValueError(f"steps: {long_run_message(v)}")
         return self
 
 

@@ -297,15 +297,22 @@ def read_hourly_prices(path: Path) -> np.ndarray:
     return prices
 
 
+def price_sums(
+    prices: np.ndarray, t_s: np.ndarray, kwh: np.ndarray, start_s: float, dt_s: float
+) -> tuple[float, float, float]:
+    """(sum kWh x price, sum kWh, sum price) over intervals starting t_s after start_s: the
+    parts of the energy-weighted price, additive over chunks of a streamed run."""
+    hour = np.floor((start_s + t_s + 0.5 * dt_s) / 3600.0).astype(np.int64) % len(prices)
+    p = prices[hour]
+    return float(np.sum(kwh * p)), float(np.sum(kwh)), float(np.sum(p))
+
+
 def energy_weighted_price(
     prices: np.ndarray, t_s: np.ndarray, kwh: np.ndarray, start_s: float, dt_s: float
 ) -> float:
-    """Mean USD/kWh of a run weighted by its energy; t_s are interval starts after start_s."""
-    hour = np.floor((start_s + t_s + 0.5 * dt_s) / 3600.0).astype(np.int64) % len(prices)
-    total = float(np.sum(kwh))
-    if total <= 0:
-        return float(np.mean(prices[hour]))
-    return float(np.sum(kwh * prices[hour]) / total)
+    """Mean USD/kWh of a run weighted by its energy (the plain mean if it used none)."""
+    num, total, psum = price_sums(prices, t_s, kwh, start_s, dt_s)
+    return num / total if total > 0 else psum / len(t_s)
 
 
 # ----------------------------------------------------------------------------- report
@@ -525,22 +532,10 @@ def load_hourly_prices(scenario: Any, base_dir: Path, file: str | None) -> np.nd
     return prices
 
 
-def run_cost(records: list[Any], sim: Any, summary: Mapping[str, Any]) -> dict[str, float]:
-    """Cost keys for a finished run's summary (called by dcsim.sim.summarize)."""
-    sc = sim.sc
-    price = None
-    prices = getattr(sim, "electricity_prices", None)
-    if prices is not None:
-        w = sc.climate.weather
-        start = (w.start_day_of_year - 1.0) * 86400.0 + w.start_hour * 3600.0
-        price = energy_weighted_price(
-            prices,
-            np.array([r.t_s for r in records]),
-            np.array([r.facility_kwh for r in records]),
-            start,
-            sim.dt,
-        )
-    rep = cost_report(sc, summary, sim.describe(), network_inventory(sim.fabric), price)
+def run_cost(sim: Any, summary: Mapping[str, Any], price: float | None) -> dict[str, float]:
+    """Cost keys for a finished run's summary (called by dcsim.sim.RunTotals.summary); price
+    is the run's energy-weighted hourly price, None for the scenario's flat price."""
+    rep = cost_report(sim.sc, summary, sim.describe(), network_inventory(sim.fabric), price)
     return rep.as_dict() if rep is not None else {}
 
 
@@ -556,6 +551,7 @@ __all__ = [
     "network_inventory",
     "price_book",
     "price_keys",
+    "price_sums",
     "read_hourly_prices",
     "run_cost",
 ]

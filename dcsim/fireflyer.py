@@ -202,7 +202,7 @@ def _run(name: str, data: dict[str, Any]) -> SystemResult:
     from dcsim.runner import simulate
 
     loaded = scenario_from_dict(data)
-    _, summary, system = simulate(loaded, "fixed")
+    summary, system = simulate(loaded, "fixed")
     from dcsim.sim import Simulation
 
     sim = Simulation(loaded)  # the built system, for its fabric inventory

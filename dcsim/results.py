@@ -8,6 +8,7 @@ interrupted run leaves no half-written results under the final name.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
@@ -21,7 +22,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,15 +90,43 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+class CsvStream:
+    """CSV rows written as they come (header from the first row's keys, floats to 10
+    significant digits): a long run's time series goes to disk, not to memory."""
+
+    def __init__(self, f: Any):
+        self.f = f
+        self.writer: csv.DictWriter[str] | None = None
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.f, fieldnames=list(row), lineterminator="\n")
+            self.writer.writeheader()
+        self.writer.writerow(
+            {k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()}
+        )
+
+
 def csv_text(rows: Iterable[dict[str, Any]]) -> str:
-    rows = list(rows)
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in r.items()})
+    stream = CsvStream(buf)
+    for r in rows:
+        stream.write(r)
     return buf.getvalue()
+
+
+class RowSample:
+    """Every k-th of n rows, k chosen so at most `limit` are kept: what a plot draws."""
+
+    def __init__(self, n: int, limit: int = 20_000):
+        self.stride = max(1, math.ceil(n / limit))
+        self.rows: list[dict[str, Any]] = []
+        self._k = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        if self._k % self.stride == 0:
+            self.rows.append(row)
+        self._k += 1
 
 
 def environment_versions() -> dict[str, str]:
@@ -259,23 +288,41 @@ class RunWriter:
             self.abort()
         return False
 
+    @contextlib.contextmanager
+    def csv_stream(self, name: str) -> Iterator[CsvStream]:
+        """Append rows to `name` in the run's temporary folder as they are computed."""
+        path = self.tmp_dir / name
+        try:
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                yield CsvStream(f)
+        except OSError as exc:
+            raise output_error(exc, path) from None
+
     def write_sim_run(
         self,
         config: dict[str, Any],
-        rows: list[dict[str, Any]],
+        rows: list[dict[str, Any]] | None,
         summary: dict[str, Any],
         manifest: dict[str, Any],
         plot_title: str | None,
         inlet_max_c: float,
+        plot_rows: list[dict[str, Any]] | None = None,
     ) -> Path:
-        """The files of a finished simulation run (`dcsim run` or one sweep point), then commit."""
+        """The files of a finished simulation run (`dcsim run` or one sweep point), then commit.
+
+        rows None: timeseries.csv was already streamed (csv_stream); plot_rows (default rows)
+        are what the figure draws."""
         self.write_yaml("config.resolved.yaml", config)
-        self.write_text("timeseries.csv", csv_text(rows))
+        if rows is not None:
+            self.write_text("timeseries.csv", csv_text(rows))
         self.write_json("summary.json", summary)
-        if plot_title is not None and rows:
+        plot_rows = rows if plot_rows is None else plot_rows
+        if plot_title is not None and plot_rows:
             from dcsim.viz.timeseries import plot_run_timeseries
 
-            plot_run_timeseries(rows, self.path("timeseries.png"), plot_title, inlet_max_c, config)
+            plot_run_timeseries(
+                plot_rows, self.path("timeseries.png"), plot_title, inlet_max_c, config
+            )
         self.write_json(
             "manifest.json", {"status": "complete", **manifest, "versions": environment_versions()}
         )

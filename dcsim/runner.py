@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dcsim.config import BYTES_PER_STEP, MAX_STEPS_IN_MEMORY, LoadedScenario
+from dcsim.config import MAX_STEPS, LoadedScenario, long_run_message
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
 from dcsim.results import (
+    RowSample,
     RunWriter,
     contained,
     is_complete,
@@ -19,7 +20,7 @@ from dcsim.results import (
     safe_name,
 )
 from dcsim.schema import MAX_SEED
-from dcsim.sim import summarize
+from dcsim.sim import RunTotals
 
 
 @dataclass
@@ -82,39 +83,39 @@ def simulate(
     steps: int | None = None,
     seed: int | None = None,
     on_step: Callable[[int, int], None] | None = None,
-) -> tuple[list[dict[str, float]], dict[str, Any], dict[str, Any]]:
-    """Step the Datacenter env with the named agent; returns (timeseries rows, summary, system facts)."""
+    on_row: Callable[[dict[str, float]], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Step the Datacenter env with the named agent; returns (summary, system facts).
+
+    Each step's time-series row goes to on_row as it is computed (nothing is kept here: the
+    summary is running totals), so a run's memory does not grow with its length."""
     from dcsim.agents import make_agent
     from dcsim.envs.datacenter import DatacenterEnv
 
     sc = loaded.scenario
     seed = check_seed(sc.seed if seed is None else seed)
     n = steps or sc.time.steps
-    if n > MAX_STEPS_IN_MEMORY and not sc.time.allow_long_runs:
-        raise InputError(
-            f"{n:,} steps would hold ~{n * BYTES_PER_STEP / 1e9:.0f} GB of records in memory "
-            f"(limit {MAX_STEPS_IN_MEMORY:,}); set time.allow_long_runs: true to go on",
-            field="steps",
-        )
+    if n > MAX_STEPS and not sc.time.allow_long_runs:
+        raise InputError(long_run_message(n), field="steps")
     env = DatacenterEnv(loaded, steps=n)
     pol = make_agent(agent, env)
     obs, _ = env.reset(seed=seed)
     pol.reset()
-    records = []
-    rows = []
+    totals = RunTotals(env.sim)
     total_reward = 0.0
     for k in range(n):
         obs, reward, _, truncated, info = env.step(pol.predict(obs))
-        records.append(env.sim.last)
-        rows.append(info["metrics"])
+        totals.add(env.sim.last)
+        if on_row:
+            on_row(info["metrics"])
         total_reward += reward
         if on_step:
             on_step(k + 1, n)
         if truncated:
             break
-    summary = summarize(records, env.sim)
+    summary = totals.summary()
     summary["total_reward"] = total_reward
-    return rows, summary, env.sim.describe()
+    return summary, env.sim.describe()
 
 
 def run_and_write(
@@ -147,11 +148,20 @@ def run_and_write(
             scenario=sc.name,
         )
     with RunWriter(final) as writer:
-        rows, summary, system = simulate(loaded, agent, n, seed, _reporting(on_step))
+        sample = RowSample(n)
+        with writer.csv_stream("timeseries.csv") as series:
+
+            def on_row(row: dict[str, float]) -> None:
+                series.write(row)
+                sample.add(row)
+
+            summary, system = simulate(loaded, agent, n, seed, _reporting(on_step), on_row)
         title = f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}"
+        if sample.stride > 1:
+            title += f" (every {sample.stride}th interval plotted)"
         run_dir = writer.write_sim_run(
             config,
-            rows,
+            None,
             summary,
             {
                 "run_id": rid,
@@ -166,6 +176,7 @@ def run_and_write(
             },
             title if plot else None,
             sc.cooling.recommended_inlet_max_c,
+            plot_rows=sample.rows,
         )
     return RunResult(run_dir, rid, summary, system, scenario=sc.name)
 

@@ -21,7 +21,7 @@ import simpy
 from dcsim.climate import build_carbon, build_weather
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
 from dcsim.cooling import CoolingControls, CoolingPlant, check_air_density
-from dcsim.cost import load_hourly_prices, run_cost
+from dcsim.cost import load_hourly_prices, price_sums, run_cost
 from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
 from dcsim.limits import check_limits
@@ -480,46 +480,105 @@ class Simulation:
         }
 
 
+class RunTotals:
+    """Running totals of a run's step records: its summary without holding the records, so a
+    long run streams its time series to disk in constant memory (issue 14.5)."""
+
+    PRICE_CHUNK = 4096  # hourly-price lookups are batched this many steps at a time
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+        self.n = 0
+        self.step_time = self.it = self.fac = self.water = self.cooling_w = 0.0
+        self.carbon = self.tokens_per_s = self.violation = self.exposed = 0.0
+        self.peak_w = self.max_inlet = -math.inf
+        self.violation_steps = 0
+        self.prices: np.ndarray | None = sim.electricity_prices
+        self._t: list[float] = []
+        self._kwh: list[float] = []
+        self.price_sums = (0.0, 0.0, 0.0)  # sum(kWh * price), sum(kWh), sum(price)
+
+    def add(self, r: StepRecord) -> None:
+        self.n += 1
+        self.step_time += r.step_time_s
+        self.it += r.it_kwh
+        self.fac += r.facility_kwh
+        self.water += r.water_l
+        self.cooling_w += r.cooling_w
+        self.carbon += r.carbon_kg
+        self.tokens_per_s += r.tokens_per_s
+        self.violation += r.violation_c
+        self.exposed += r.exposed_comm_s
+        self.violation_steps += r.violation_c > 0
+        self.peak_w = max(self.peak_w, r.facility_w)
+        self.max_inlet = max(self.max_inlet, r.inlet_max_c)
+        if self.prices is not None:
+            self._t.append(r.t_s)
+            self._kwh.append(r.facility_kwh)
+            if len(self._t) >= self.PRICE_CHUNK:
+                self._flush_prices()
+
+    def _flush_prices(self) -> None:
+        if not self._t or self.prices is None:
+            return
+        w = self.sim.sc.climate.weather
+        start = (w.start_day_of_year - 1.0) * 86400.0 + w.start_hour * 3600.0
+        add = price_sums(self.prices, np.array(self._t), np.array(self._kwh), start, self.sim.dt)
+        num, kwh, psum = self.price_sums
+        self.price_sums = (num + add[0], kwh + add[1], psum + add[2])
+        self._t.clear()
+        self._kwh.clear()
+
+    def electricity_price(self) -> float | None:
+        """The run's energy-weighted hourly price (None without an hourly price series)."""
+        if self.prices is None:
+            return None
+        self._flush_prices()
+        num, kwh, psum = self.price_sums
+        return num / kwh if kwh > 0 else psum / self.n
+
+    def summary(self) -> dict[str, Any]:
+        """Episode totals: energy, PUE (energy-weighted), carbon, WUE, throughput, violations,
+        and what set the step time: MFU (and whether the scenario or the chip's profile gave
+        it), routing, NIC line rate and the exposed share of the data-parallel all-reduce."""
+        if not self.n:
+            return {}
+        sim, dt, it, fac = self.sim, self.sim.dt, self.it, self.fac
+        summary: dict[str, Any] = {
+            "steps": self.n,
+            "hours": self.n * dt / 3600.0,
+            "it_energy_kwh": it,
+            "facility_energy_kwh": fac,
+            "cooling_energy_kwh": self.cooling_w * dt / 3.6e6,
+            "pue": fac / it if it > 0 else float("nan"),
+            "carbon_kg": self.carbon,
+            "water_l": self.water,
+            "wue_l_per_kwh": self.water / it if it > 0 else 0.0,
+            "mean_tokens_per_s": self.tokens_per_s / self.n,
+            "tokens": self.tokens_per_s * dt,
+            "train_steps_completed": sim.total_iterations,
+            "mean_step_time_s": self.step_time / self.n,
+            "peak_facility_kw": self.peak_w / 1e3,
+            "max_inlet_c": self.max_inlet,
+            "violation_steps": self.violation_steps,
+            "violation_degree_hours": self.violation * dt / 3600.0,
+            "energy_per_token_j": (fac * 3.6e6) / max(self.tokens_per_s * dt, 1e-9),
+            "mfu": sim.mfu,
+            "mfu_source": sim.mfu_source,
+            "routing": sim.routing,
+            "nic_gbps": sim.nic_gbps,
+            # exposed DP communication time / step time (step-time weighted over the run)
+            "exposed_comm_share": self.exposed / self.step_time if self.step_time > 0 else 0.0,
+        }
+        # TCO and embodied carbon of this cluster at this run's power and throughput
+        # (docs/cost.md), at the hourly prices' energy-weighted mean when a series is given
+        summary.update(run_cost(sim, summary, self.electricity_price()))
+        return summary
+
+
 def summarize(records: list[StepRecord], sim: Simulation) -> dict[str, Any]:
-    """Episode totals: energy, PUE (energy-weighted), carbon, WUE, throughput, violations,
-    and what set the step time: MFU (and whether the scenario or the chip's profile gave it),
-    routing, NIC line rate and the exposed share of the data-parallel all-reduce."""
-    if not records:
-        return {}
-    step_total = sum(r.step_time_s for r in records)
-    it = sum(r.it_kwh for r in records)
-    fac = sum(r.facility_kwh for r in records)
-    water = sum(r.water_l for r in records)
-    hours = len(records) * sim.dt / 3600.0
-    summary: dict[str, Any] = {
-        "steps": len(records),
-        "hours": hours,
-        "it_energy_kwh": it,
-        "facility_energy_kwh": fac,
-        "cooling_energy_kwh": sum(r.cooling_w for r in records) * sim.dt / 3.6e6,
-        "pue": fac / it if it > 0 else float("nan"),
-        "carbon_kg": sum(r.carbon_kg for r in records),
-        "water_l": water,
-        "wue_l_per_kwh": water / it if it > 0 else 0.0,
-        "mean_tokens_per_s": float(np.mean([r.tokens_per_s for r in records])),
-        "tokens": sum(r.tokens_per_s for r in records) * sim.dt,
-        "train_steps_completed": sim.total_iterations,
-        "mean_step_time_s": float(np.mean([r.step_time_s for r in records])),
-        "peak_facility_kw": max(r.facility_w for r in records) / 1e3,
-        "max_inlet_c": max(r.inlet_max_c for r in records),
-        "violation_steps": sum(1 for r in records if r.violation_c > 0),
-        "violation_degree_hours": sum(r.violation_c for r in records) * sim.dt / 3600.0,
-        "energy_per_token_j": (fac * 3.6e6)
-        / max(sum(r.tokens_per_s for r in records) * sim.dt, 1e-9),
-        "mfu": sim.mfu,
-        "mfu_source": sim.mfu_source,
-        "routing": sim.routing,
-        "nic_gbps": sim.nic_gbps,
-        # exposed DP communication time / step time (step-time weighted over the run)
-        "exposed_comm_share": sum(r.exposed_comm_s for r in records) / step_total
-        if step_total > 0
-        else 0.0,
-    }
-    # TCO and embodied carbon of this cluster at this run's power and throughput (docs/cost.md)
-    summary.update(run_cost(records, sim, summary))
-    return summary
+    """The summary of a list of step records (RunTotals over them)."""
+    totals = RunTotals(sim)
+    for r in records:
+        totals.add(r)
+    return totals.summary()

@@ -677,7 +677,8 @@ def execute(spec: RunSpec) -> RunOutput:
     try:
         loaded = scenario_from_dict(spec.inputs, Path(spec.base_dir))
         loaded.source = Path(spec.source) if spec.source else None
-        rows, summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed)
+        rows: list[dict[str, float]] = []  # sent back to the parent, which writes the run
+        summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed, on_row=rows.append)
         return RunOutput(spec.run_id, "complete", time.perf_counter() - t0, rows, summary, system)
     except Exception as exc:  # a failing run is a row, not a crash of the sweep
         msg = exc.render() if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"

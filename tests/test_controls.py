@@ -18,7 +18,7 @@ STEPS = 6
 def summary_of(**over) -> dict:
     o = dict(SMALL)
     o.update(over)
-    _, summary, _ = simulate(load_scenario(None, o), "fixed", STEPS)
+    summary, _ = simulate(load_scenario(None, o), "fixed", STEPS)
     return summary
 
 

@@ -92,29 +92,23 @@ def test_hourly_price_series_is_energy_weighted():
 
 
 def test_flat_hourly_csv_matches_flat_price(tmp_path, default_run):
-    from dcsim.cost import run_cost
-
     csv = tmp_path / "prices.csv"
     csv.write_text("hour,usd_per_kwh\n" + "".join(f"{h},0.123\n" for h in range(24)))
     sim = Simulation(load_scenario(None, {"cost.electricity_prices_csv": str(csv)}))
     records = [sim.step() for _ in range(STEPS)]
-    keys = run_cost(records, sim, summarize(records, sim))
+    keys = summarize(records, sim)
     flat = _report(default_run, electricity_usd_per_kwh=0.123)
     assert keys["electricity_usd_per_kwh"] == pytest.approx(0.123)
     assert keys["cost_usd_per_accel_hour"] == pytest.approx(flat.cost_usd_per_accel_hour)
 
 
 def test_peak_priced_hours_cost_more(tmp_path, default_run):
-    from dcsim.cost import run_cost
-
     # the default day starts at 00:00; price the first hour at 0.30 and the rest at 0.05
     csv = tmp_path / "peak.csv"
     csv.write_text("hour,usd_per_kwh\n0,0.30\n" + "".join(f"{h},0.05\n" for h in range(1, 24)))
     sim = Simulation(load_scenario(None, {"cost.electricity_prices_csv": str(csv)}))
     records = [sim.step() for _ in range(STEPS)]
-    assert run_cost(records, sim, summarize(records, sim))["electricity_usd_per_kwh"] == (
-        pytest.approx(0.30)
-    )
+    assert summarize(records, sim)["electricity_usd_per_kwh"] == (pytest.approx(0.30))
 
 
 @pytest.mark.parametrize(

@@ -250,7 +250,7 @@ def test_set_errors_name_the_command_line_not_the_scenario_file(override, field)
 def test_runs_over_the_memory_cap_are_refused_up_front(args):
     res = CliRunner().invoke(app, ["run", *args, "--json"])
     assert res.exit_code == 2, res.output
-    assert "GB of records in memory" in res.output and "allow_long_runs" in res.output
+    assert "GB of time series" in res.output and "allow_long_runs" in res.output
 
 
 def test_the_memory_cap_is_overridable(tmp_path):
