@@ -5,6 +5,9 @@ flows on no link, split-path weights) and on routed preset fabrics."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -12,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_maxmin import reference_max_min_rates, reference_run_flows
 
+import dcsim.network.flows as flows
 from dcsim.errors import InputError
 from dcsim.network import load_topology, max_min_rates, route, run_flows
 from dcsim.network.patterns import inter_tor_permutation, shuffled_ring
@@ -32,6 +36,21 @@ def assert_same(new: np.ndarray, ref: np.ndarray) -> None:
     fin = np.isfinite(ref)
     scale = float(np.abs(ref[fin]).max()) if fin.any() else 0.0
     np.testing.assert_allclose(new[fin], ref[fin], rtol=RTOL, atol=RTOL * scale)
+
+
+# (first candidate batch, pool): the defaults, and tiny ones so that small problems run
+# the partial-candidate paths (pool selection, row gathers, runs cut by stale links)
+BATCHES = [(flows._FIRST_BATCH, flows._POOL), (1, 2), (2, 8)]
+
+
+@contextmanager
+def batches(first: int, pool: int) -> Iterator[None]:
+    old = flows._FIRST_BATCH, flows._POOL
+    flows._FIRST_BATCH, flows._POOL = first, pool
+    try:
+        yield
+    finally:
+        flows._FIRST_BATCH, flows._POOL = old
 
 
 @st.composite
@@ -59,8 +78,12 @@ def problems(draw):
 def test_rates_equal_reference_on_random_incidence(prob) -> None:
     A, cap, active = prob
     As = sp.csr_matrix(A)
-    assert_same(max_min_rates(As, cap), reference_max_min_rates(As, cap))
-    assert_same(max_min_rates(As, cap, active), reference_max_min_rates(As, cap, active))
+    ref_all = reference_max_min_rates(As, cap)
+    ref_act = reference_max_min_rates(As, cap, active)
+    for first, pool in BATCHES:
+        with batches(first, pool):
+            assert_same(max_min_rates(As, cap), ref_all)
+            assert_same(max_min_rates(As, cap, active), ref_act)
 
 
 def test_known_cases_ties_zero_capacity_no_link_and_inactive() -> None:
@@ -111,7 +134,10 @@ PRESET_CASES = [
 @pytest.mark.parametrize("preset,routing,pattern,seed", PRESET_CASES)
 def test_rates_and_finish_times_equal_reference_on_preset_fabrics(preset, routing, pattern, seed):
     fab, r = _routed(preset, routing, pattern, seed)
-    assert_same(max_min_rates(r.A, fab.link_cap), reference_max_min_rates(r.A, fab.link_cap))
+    ref = reference_max_min_rates(r.A, fab.link_cap)
+    for first, pool in BATCHES:
+        with batches(first, pool):
+            assert_same(max_min_rates(r.A, fab.link_cap), ref)
     run = run_flows(r.A, fab.link_cap, r.size)
     finish, link_bytes, events = reference_run_flows(r.A, fab.link_cap, r.size)
     assert_same(run.finish_s, finish)
@@ -137,12 +163,14 @@ def flow_sets(draw):
 def test_finish_times_equal_reference_event_loop(prob) -> None:
     A, cap, size = prob
     As = sp.csr_matrix(A)
-    run = run_flows(As, cap, size)
     finish, link_bytes, events = reference_run_flows(As, cap, size)
-    assert_same(run.finish_s, finish)
-    np.testing.assert_allclose(run.link_bytes, link_bytes, rtol=RTOL)
-    assert run.n_events == events
-    assert run.n_rate_solves <= max(events, 1)
+    for first, pool in BATCHES:
+        with batches(first, pool):
+            run = run_flows(As, cap, size)
+        assert_same(run.finish_s, finish)
+        np.testing.assert_allclose(run.link_bytes, link_bytes, rtol=RTOL)
+        assert run.n_events == events
+        assert run.n_rate_solves <= max(events, 1)
 
 
 @pytest.mark.parametrize("routing", ["ecmp", "ecmp:2", "ecmp:4"])
