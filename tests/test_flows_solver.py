@@ -104,6 +104,15 @@ def test_known_cases_ties_zero_capacity_no_link_and_inactive() -> None:
     np.testing.assert_array_equal(max_min_rates(A, cap, act), [2.0, 0.0, 0.0, np.inf, 2.0])
 
 
+def test_weight_lost_to_cancellation_is_summed_again() -> None:
+    """Flow 1 puts 1e-20 of its rate on link 0: once flow 0 freezes, 1 - 1 leaves link 0
+    with no weight by subtraction; the solver re-sums it (else flow 1 never froze)."""
+    A = sp.csr_matrix(np.array([[1.0, 1e-20], [1.0, 0.0]]))
+    cap = np.array([1.0, 0.5])
+    assert_same(max_min_rates(A, cap), reference_max_min_rates(A, cap))
+    np.testing.assert_allclose(max_min_rates(A, cap), [0.5, 0.5e20], rtol=RTOL)
+
+
 def _routed(preset: str, routing: str, pattern: str, seed: int):
     fab = load_topology(TOPOLOGY_DIR / f"{preset}.yaml")
     rng = np.random.default_rng(seed)

@@ -244,6 +244,12 @@ class _Filler:
             np.subtract.at(cnt, aff, 1)
         on = cnt[aff] > 0
         a1, a0 = aff[on], aff[~on]
+        low = a1[w[a1] <= 0]
+        if len(low):  # cancellation ate tiny weights: sum the active ones again
+            rd = self.csr.data
+            for li in np.unique(low):
+                sl = slice(rp[li], rp[li + 1])
+                w[li] = float(rd[sl][act[ri[sl]]].sum())
         t[a1] = (cap[a1] - F[a1]) / w[a1]
         e[a1] = t[a1] - _TOL * cap[a1] / w[a1]
         t[a0] = np.inf
