@@ -8,7 +8,7 @@ env forward `horizon` steps, following the composite heuristic after the macro-a
 restores the env and commits to the best candidate. The env's future (arrivals, inference
 load, weather, carbon, price) is fixed at reset, so a rollout from a saved state is the real
 future: perfect foresight, no model error. Candidates are scored by the env reward minus
-`penalty` per step with a constraint violation (`info["cost"]`: thermal, budget, brake, SLO).
+`penalty` per constraint violated per step (`info["cost"]`: thermal, budget, brake, SLO).
 
 Candidates (each overrides one layer of the composite's action; `base` is the composite):
 `base`; `start` (start every queued job that fits: no carbon deferral, no admission limit);
@@ -38,8 +38,9 @@ VIOLATION_COSTS = ("thermal_k_min", "over_budget_kw_min", "brakes", "slo_violati
 
 
 def violation(cost: dict[str, float]) -> float:
-    """1 if any constraint cost of a step is positive, else 0."""
-    return float(any(cost.get(c, 0.0) > 0.0 for c in VIOLATION_COSTS))
+    """Number of constraints a step violates (each positive `info["cost"]` entry counts, so a
+    brake during an SLO-violating step still costs a penalty)."""
+    return float(sum(cost.get(c, 0.0) > 0.0 for c in VIOLATION_COSTS))
 
 
 class OracleMPC:
