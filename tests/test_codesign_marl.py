@@ -54,3 +54,15 @@ def test_parallel_rollout_equals_the_single_env_with_the_joined_action():
             assert rew[x] == r1 and trunc[x] == tr1 and term[x] == t1  # shared reward
             assert infos[x]["cost"] == info1["cost"]
     assert steps == SMALL["episode_steps"] and tr1
+
+
+def test_missing_pettingzoo_gives_the_install_hint(monkeypatch):
+    import importlib
+    import sys
+
+    from dcsim.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "pettingzoo", None)  # import pettingzoo -> ImportError
+    monkeypatch.delitem(sys.modules, "dcsim.envs.codesign_marl", raising=False)
+    with pytest.raises(InputError, match=r"pip install -e '\.\[marl\]'"):
+        importlib.import_module("dcsim.envs.codesign_marl")
