@@ -78,7 +78,10 @@ HEURISTICS: dict[str, dict[str, Builder]] = {
         "first-fit": _cls("dcsim.agents.placement", "FirstFit"),
     },
 }
-_DISCOVER = {"FlowSplitEnv": "dcsim.agents.routing", "CoDesignEnv": "dcsim.agents.codesign"}
+_DISCOVER = {
+    "FlowSplitEnv": ("dcsim.agents.routing",),
+    "CoDesignEnv": ("dcsim.agents.codesign", "dcsim.agents.codesign_oracle"),
+}
 GENERIC: dict[str, Builder] = {"random": _random}
 
 SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3")
@@ -88,7 +91,8 @@ def _table(env: Any) -> dict[str, Builder]:
     name = type(env.unwrapped).__name__
     table = dict(HEURISTICS.get(name, {}))
     if name in _DISCOVER:
-        table = _discover(_DISCOVER[name]) | table
+        for module in _DISCOVER[name]:
+            table = _discover(module) | table
     return table
 
 

@@ -229,3 +229,20 @@ def test_spray_alone_time_is_invariant_under_leaf_relabelling():
         assert len(canon) == n and not np.array_equal(canon, hosts)
         assert fab.alone_s(Tenant(0, hosts, "spray", 3e9)) == pytest.approx(direct, rel=1e-12)
         assert jf.allreduce_alone_s(canon, 3e9) == pytest.approx(direct, rel=1e-12)
+
+
+def test_default_inference_fleet_is_provisioned_for_its_burst():
+    """The default load keeps the SLO at the daily peak: base peak x the burst's 99.9th
+    percentile stays below rho 1, where the serving DES starts missing the SLO (so SLO
+    violations are not unavoidable for every policy, as they were at a base peak of 0.8)."""
+    import math
+
+    from dcsim.polca import RowConfig
+    from dcsim.tenancy.workload import InferenceConfig, ServingModel
+
+    cfg = InferenceConfig()
+    s = RowConfig().burst_sigma
+    p999 = math.exp(3.09 * s - 0.5 * s * s)
+    assert (cfg.mean_load + cfg.amplitude) * p999 <= 1.0
+    serving = ServingModel.build("H100-SXM", cfg.model, cfg.slo_s)
+    assert serving.slo_attainment(1.0, 1.0) >= 0.95  # the SLO holds up to rho 1 at f_max

@@ -3,6 +3,7 @@ multi-tenant datacenter (`dcsim.tenancy.Engine`)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -246,6 +247,7 @@ class CoDesignEnv(gym.Env):
         self.engine: Engine | None = None
         self._slots: list[int] | None = None
         self.k = 0
+        self._episode: object | None = None
 
     def engine_constants(self) -> dict[str, float]:
         """Facility constants a heuristic may know (from the config, before any reset)."""
@@ -324,6 +326,37 @@ class CoDesignEnv(gym.Env):
                 masks[s][1:] = False
         return np.concatenate(masks)
 
+    # ------------------------------------------------------------ state
+    def get_state(self) -> dict[str, Any]:
+        """Everything a step changes (engine, step index, last-step readings, queue slots) and
+        the env RNG's state, copied: stepping after `set_state(s)` replays the same future
+        (arrivals, weather, carbon and forecasts are fixed at reset), which makes rollouts
+        from a saved state perfect-foresight lookahead (the oracle MPC uses it). What reset
+        drew and no step changes (weather series, forecast errors, region) is shared."""
+        e = self.engine
+        if e is None:
+            raise InputError("get_state needs a reset env", field="state")
+        return {
+            "engine": e.snapshot(),
+            "k": self.k,
+            "last": dict(self._last),
+            "slots": None if self._slots is None else list(self._slots),
+            "rng": copy.deepcopy(self.np_random.bit_generator.state),
+            "episode": self._episode,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a `get_state` result (copied again, so one state can be restored many
+        times). Only states of this env's current episode are accepted: the reset draws that
+        no step changes are not part of the state."""
+        if state.get("episode") is not self._episode or self.engine is None:
+            raise InputError("state is from another episode or env (get_state after reset)")
+        self.engine = state["engine"].snapshot()
+        self.k = int(state["k"])
+        self._last = dict(state["last"])
+        self._slots = None if state["slots"] is None else list(state["slots"])
+        self.np_random.bit_generator.state = copy.deepcopy(state["rng"])
+
     # ------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -369,6 +402,7 @@ class CoDesignEnv(gym.Env):
             (3, hours)
         )
         self.region, self.preset, self.osub = region, preset, osub
+        self._episode = object()  # identity of this reset's draws, checked by set_state
         e.reset_plant(self._weather(0), self.t0)
         self.k = 0
         self._last = {"brake": 0.0, "pue": 1.0, "slo": 1.0, "fac": 0.0, "it": 0.0, "demand": 0.0}

@@ -542,8 +542,26 @@ class Engine:
         }
 
     def snapshot(self) -> Engine:
-        """A deep copy of the whole state (for lookahead controllers)."""
-        return copy.deepcopy(self)
+        """A deep copy of the mutable state (jobs, queue, placement, plant, tank, throttle) for
+        lookahead controllers. Parts never mutated after construction (config, fabric and its
+        caches, serving model, grid, device, load series) are shared, not copied: copying them
+        costs time, and the fabric's caches are pure functions of their keys."""
+        shared = (
+            self.cfg,
+            self.fabric,
+            self.serving,
+            self.grid,
+            self.device,
+            self.profile,
+            self.rho,
+            self.packed_comm,
+            self.host_rack,
+            self.inf_hosts,
+            self.rack_acc,
+            self.design_rack_w,
+        )
+        memo: dict[int, Any] = {id(x): x for x in shared if x is not None}
+        return copy.deepcopy(self, memo)
 
 
 __all__ = ["CLASSES", "PLACEMENTS", "Decisions", "Engine", "EngineConfig", "StepResult"]

@@ -222,8 +222,14 @@ class InferenceConfig(StrictModel):
 
     servers: int = Field(8, ge=0, description="servers serving (one replica per server)")
     model: str = "llama2-70b"
-    mean_load: float = Field(0.5, gt=0, le=1.2, description="daily mean rho")
-    amplitude: float = Field(0.3, ge=0, le=1, description="half the daily swing of rho")
+    # Provisioned for the burst: the serving DES meets the SLO up to rho ~1.0 (H100, Llama-2-70B)
+    # and the Azure-fitted burst (log-normal, sigma 0.21) has its 99.9th percentile at
+    # exp(3.09 sigma - sigma^2/2) = 1.86 x the base rate, so a fleet that keeps the SLO at its
+    # daily peak needs a base peak rho <= 1/1.86 = 0.54 (0.35 + 0.15 = 0.5 here). A fleet sized
+    # for a base peak of 0.8 is overloaded in ~12 % of peak-hour steps, SLO violations no
+    # control can avoid (estimate; provisioning for peak as in DynamoLLM and Splitwise).
+    mean_load: float = Field(0.35, gt=0, le=1.2, description="daily mean rho")
+    amplitude: float = Field(0.15, ge=0, le=1, description="half the daily swing of rho")
     peak_hour: float = Field(14.0, ge=0, lt=24)
     slo_s: float = Field(
         20.0,
