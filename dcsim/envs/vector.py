@@ -2,8 +2,10 @@
 
 Each copy is a `CoolingEnv` (its weather, load, liquid loop and water side); the per-rack chain
 (rack power, the `AirChain` of rack thermal mass, server and CRAH fans, supply air, thermal
-throttle) runs once on (N, racks) arrays instead of N times on (racks,) arrays. The water side
-(`ChilledWaterPlant`, scalar per hall) is stepped hall by hall. Results are those of N separate
+throttle) runs once on (N, racks) arrays instead of N times on (racks,) arrays, and the water
+side of all halls is one lane-wise pass (`ChilledWaterBatch`, equal per lane to
+`ChilledWaterPlant.step`); only the liquid loop, when present, is stepped hall by hall. Results
+are those of N separate
 `CoolingEnv`s, bitwise (tests/test_vector_env.py); the wiring below follows
 `CoolingPlant.step` and `CoolingEnv.step`, which stay the readable reference.
 
@@ -21,7 +23,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from dcsim.cooling import AirChain, thermal_throttle
-from dcsim.cooling.plant import cooling_breakdown
+from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
 from dcsim.envs.cooling import CoolingEnv
 
 
@@ -60,6 +62,8 @@ class CoolingVectorEnv(VectorEnv):
         self.air.t_supply = np.zeros((self.num_envs, 1))  # a column: broadcasts over racks
         self.throttle = np.ones(shape)
         self._inlet_band = e._inlet_band
+        self.water = ChilledWaterBatch(e.plant.water)
+        self.liquid_active = e.plant.liquid.active
 
     # ------------------------------------------------------------ reset
     def _load(self, i: int) -> None:
@@ -97,24 +101,52 @@ class CoolingVectorEnv(VectorEnv):
         # ---- the per-rack chain, all halls at once (CoolingPlant.step)
         air = self.air.step((1.0 - self.f_liq) * p, self.dt)
         p_sum = p.sum(axis=-1)
-        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
-        crah = air.crah_fan_w.tolist()
-        cooling, chw_sup = np.empty(n_env), np.empty(n_env)
-        water_l, econ_frac = np.empty(n_env), np.empty(n_env)
+        q_coils = air.heat_to_air_w + air.crah_fan_w
+        db = np.array([env._db[env.k] for env in envs])
+        wb = np.array([env._wb[env.k] for env in envs])
+        waters = [env.plant.water for env in envs]
+        q_liq = self.f_liq * p_sum
         tcs = None
-        for i, env in enumerate(envs):  # the water side, hall by hall
-            plant, k = env.plant, env.k
-            q_liq = self.f_liq * float(p_sum[i])
-            liq, water = plant.step_water(
-                to_coils[i], q_liq, chw_set[i], econ[i], env._wb[k], env._db[k], self.dt
-            )
-            c = 0.0
-            for w in cooling_breakdown(crah[i], water, liq).values():
-                c += w
-            cooling[i], chw_sup[i] = c, water.chw_supply_c
-            water_l[i], econ_frac[i] = water.water_l, water.economizer_fraction
-            if plant.liquid.active:
-                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        other = np.zeros(n_env)
+        liq_w: list[np.ndarray] = []
+        if self.liquid_active:  # the liquid loop, hall by hall (its own scalar model)
+            liqs = [
+                env.plant.liquid.step(float(q), d, wp.t_cond_prev)
+                for env, q, d, wp in zip(envs, q_liq.tolist(), db.tolist(), waters, strict=True)
+            ]
+            tcs = liqs[0].tcs_supply_c  # the same for every hall (one LiquidConfig)
+            other = np.array([lq.to_tower_w for lq in liqs])
+            liq_w = [
+                np.array([getattr(lq, k) for lq in liqs])
+                for k in ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
+            ]
+        # ---- the water side, all halls at once (ChilledWaterPlant.step, lane-wise)
+        water = self.water.step(
+            np.array([wp.p_chiller_prev for wp in waters]),
+            q_coils,
+            np.array(chw_set),
+            np.array([MODE_CODES[m] for m in econ]),
+            wb,
+            other,
+            self.dt,
+            db,
+        )
+        for wp, pc, tc in zip(
+            waters, water.chiller_w.tolist(), water.condenser_c.tolist(), strict=True
+        ):
+            wp.p_chiller_prev, wp.t_cond_prev = pc, tc
+        # cooling_breakdown's sum, in its order
+        cooling = (
+            air.crah_fan_w
+            + water.chiller_w
+            + water.tower_fan_w
+            + water.chw_pump_w
+            + water.cw_pump_w
+        )
+        for x in liq_w if self.liquid_active else ():  # + 0.0 changes nothing: skipped
+            cooling = cooling + x
+        chw_sup, water_l = water.chw_supply_c, water.water_l
+        econ_frac = water.economizer_fraction
         self.air.advance_supply(sa_set[:, None], chw_sup[:, None], self.dt)
         thr = thermal_throttle(self.cfg, air.inlet_c, tcs)
         self.throttle = thr
