@@ -28,10 +28,12 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("batch_water", [False, True], ids=["halls", "lanes"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_vector_equals_separate_envs(case: str) -> None:
+def test_vector_equals_separate_envs(case: str, batch_water: bool) -> None:
     kw, n = CASES[case], 3
     venv = CoolingVectorEnv(n, **kw)
+    venv.batch_water = batch_water  # both water-side paths (hall by hall; lane-wise)
     singles = [CoolingEnv(**kw) for _ in range(n)]
     obs, _ = venv.reset(seed=11)
     assert np.array_equal(obs, np.stack([e.reset(seed=11 + i)[0] for i, e in enumerate(singles)]))

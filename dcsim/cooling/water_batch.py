@@ -172,8 +172,10 @@ class ChilledWaterBatch:
         mode: int,
         phi: Arr,
         t_cw: Arr,
+        fan_w: Arr,
     ) -> list[Arr]:
-        """`ChilledWaterPlant._option` per lane, one economizer mode for all lanes."""
+        """`ChilledWaterPlant._option` per lane, one economizer mode for all lanes; fan_w is
+        `CoolingTower.fan_power(phi)`. Works on (lanes,) or (options, lanes) arrays."""
         w = self.w
         pu = w.pumps
         hx = w.economizer.hx
@@ -204,14 +206,10 @@ class ChilledWaterBatch:
             pu.min_flow * w.cw_pump.flow_design,
         )
         cw_pump_w = _pump_power(w.cw_pump, cw_flow)
-        total = p_ch + self._fan_power(phi) + cw_pump_w
-        t_act = np.broadcast_to(t_act, q_chw.shape)
+        total = p_ch + fan_w + cw_pump_w
+        shape = total.shape
+        phi, econ, t_act = (np.broadcast_to(x, shape) for x in (phi, econ, t_act))
         return [total, phi, econ, t_act, q_ch, p_ch, plr, t_cond, cw_pump_w, cw_flow]
-
-    @staticmethod
-    def _pick(take: Arr, a: list[Arr], b: list[Arr]) -> list[Arr]:
-        """a where take, else b (field by field)."""
-        return [np.where(take, x, y) for x, y in zip(a, b, strict=True)]
 
     def _cheapest(
         self,
@@ -222,35 +220,43 @@ class ChilledWaterBatch:
         q_rej: Arr,
         wb: Arr,
         wbf: Arr,
-        phi_mech: Arr,
-        t_mech: Arr,
-    ) -> list[Arr]:
-        """`ChilledWaterPlant._cheapest` per lane: the stage search with a per-lane stop mask."""
+        mech: list[Arr],
+    ) -> tuple[list[Arr], Arr]:
+        """`ChilledWaterPlant._cheapest` per lane: (options, lanes) arrays of full free cooling
+        and each fan stage (one `_option` call for all), then the scalar search order over them
+        with a per-lane stop mask, then `mech` (the mechanical option at the tower's mechanical
+        fan speed). Returns the options and the chosen row per lane (row len(options) = mech)."""
         w = self.w
         tower = w.tower
         target = np.maximum(chw_set - w.economizer.hx, 2.0)
         phi_free, t_free = self._fan(q_rej, target, wb, wbf)
-        best = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_AUTO, phi_free, t_free)
-        going = np.ones(q_chw.shape, dtype=bool)
         a1 = tower.cfg.rating_approach_k * wbf * np.maximum(q_rej, 0.0) / tower.rated_w
-        for phi in w._fan_stages:
-            if phi < tower.cfg.min_fan_speed:
-                continue
-            stop = ((best[2] >= 1.0) & (phi >= best[1])) | (tower.fan_power(phi) >= best[0])
-            going &= ~stop
-            if not going.any():
-                break
-            t = wb + a1 * phi ** (-tower.cfg.airflow_exponent)
-            phis = np.full(q_chw.shape, phi)
-            opt = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_AUTO, phis, t)
-            best = self._pick(going & (opt[0] < best[0]), opt, best)
-        t_cond = np.maximum(np.maximum(t_mech, w.cond_min_c), chw_set + w.min_lift_k)
+        stages = [phi for phi in w._fan_stages if phi >= tower.cfg.min_fan_speed]
+        n_exp = tower.cfg.airflow_exponent
+        phis = np.array([phi_free] + [np.full_like(phi_free, phi) for phi in stages])
+        t_cw = np.array([t_free] + [wb + a1 * phi ** (-n_exp) for phi in stages])
+        fan_w = np.array(
+            [self._fan_power(phi_free)]
+            + [np.full_like(phi_free, tower.fan_power(phi)) for phi in stages]
+        )
+        opts = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_AUTO, phis, t_cw, fan_w)
+        tot, econ = opts[0], opts[2]
+        row = np.zeros(q_chw.shape, dtype=np.intp)
+        b_tot, b_phi, b_econ = tot[0], phi_free, econ[0]
+        going = np.ones(q_chw.shape, dtype=bool)
+        for i, phi in enumerate(stages, start=1):
+            # a faster fan than one that already gives full free cooling only costs more
+            going &= ~(((b_econ >= 1.0) & (phi >= b_phi)) | (tower.fan_power(phi) >= b_tot))
+            take = going & (tot[i] < b_tot)
+            row = np.where(take, i, row)
+            b_tot = np.where(take, tot[i], b_tot)
+            b_phi = np.where(take, phi, b_phi)
+            b_econ = np.where(take, econ[i], b_econ)
+        # mechanical: the chiller alone draws >= min(load, capacity) / cop_max
+        t_cond = mech[7]  # = max(t_mech, condenser minimum, chiller floor), as in the scalar
         lower = np.minimum(q_chw, self._capacity(chw_set, t_cond)) / w.chiller.cfg.cop_max
-        try_mech = lower < best[0]
-        if try_mech.any():
-            mech = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_OFF, phi_mech, t_mech)
-            best = self._pick(try_mech & (mech[0] <= best[0]), mech, best)
-        return best
+        row = np.where((lower < b_tot) & (mech[0] <= b_tot), len(stages) + 1, row)
+        return opts, row
 
     def _evaporation_kg_s(self, q: Arr, wb: Arr, db: Arr, phi: Arr, slope: Arr) -> Arr:
         """`CoolingTower.evaporation_kg_s` per lane (Newton on all lanes until each converged)."""
@@ -314,23 +320,37 @@ class ChilledWaterBatch:
         setp = np.maximum(tower.cfg.condenser_min_c, wb + tower.cfg.control_approach_k)
         mech_target = np.maximum(setp, floor_c)
         on = mode == MODE_ON
-        best: list[Arr] | None = None
-        if on.any():
-            target = np.maximum(chw_set - w.economizer.hx, 2.0)
-            phi_t, t_cw = self._fan(q_rej_est, target, wb, wbf)
-            best = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_ON, phi_t, t_cw)
+        n = q_chw.shape[0]
+        rows: list[list[Arr]] = []  # option fields stacked (options, lanes); `pick` a row per lane
+        pick = np.zeros(n, dtype=np.intp)
         if not on.all():
             phi_m, t_m = self._fan(q_rej_est, mech_target, wb, wbf)
+            off = self._option(
+                q_chw, chw_set, chw_return, chw_flow, MODE_OFF, phi_m, t_m, self._fan_power(phi_m)
+            )
+            rows.append([x[None] for x in off])
             coldest = wb + tower.cfg.rating_approach_k * wbf * q_rej_est / tower.rated_w
             engaged = (mode == MODE_AUTO) & (coldest + w.economizer.hx < chw_return)
-            other = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_OFF, phi_m, t_m)
             if engaged.any():
-                cheap = self._cheapest(
-                    q_chw, chw_set, chw_return, chw_flow, q_rej_est, wb, wbf, phi_m, t_m
+                opts, row = self._cheapest(
+                    q_chw, chw_set, chw_return, chw_flow, q_rej_est, wb, wbf, off
                 )
-                other = self._pick(engaged, cheap, other)
-            best = other if best is None else self._pick(on, best, other)
-        assert best is not None
+                # row len(opts) (mechanical) is the `off` option, row 0 of the stack
+                pick = np.where(engaged & (row < len(opts[0])), row + 1, 0)
+                rows.append(opts)
+        if on.any():  # chillers locked out; the tower makes the coldest useful water
+            target = np.maximum(chw_set - w.economizer.hx, 2.0)
+            phi_o, t_o = self._fan(q_rej_est, target, wb, wbf)
+            opt_on = self._option(
+                q_chw, chw_set, chw_return, chw_flow, MODE_ON, phi_o, t_o, self._fan_power(phi_o)
+            )
+            pick = np.where(on, sum(len(r[0]) for r in rows), pick)
+            rows.append([x[None] for x in opt_on])
+        lanes = np.arange(n)
+        best = [
+            (np.concatenate([r[j] for r in rows]) if len(rows) > 1 else rows[0][j])[pick, lanes]
+            for j in range(10)
+        ]
         _, phi_t, econ, t_act, q_ch, p_ch, plr, t_cond, cw_pump_w, cw_flow = best
         q_rej = q_chw + p_ch + cw_pump_w + other_tower_w
         tc = tower.cfg

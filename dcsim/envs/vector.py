@@ -23,8 +23,12 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from dcsim.cooling import AirChain, thermal_throttle
+from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
-from dcsim.envs.cooling import CoolingEnv
+from dcsim.envs.cooling import ECONOMIZER_MODES, CoolingEnv
+
+BATCH_WATER_MIN = 32  # halls from which the lane-wise water side is faster
+ECONOMIZER_MODES_BY_CODE = {MODE_CODES[m]: m for m in ECONOMIZER_MODES}
 
 
 class CoolingVectorEnv(VectorEnv):
@@ -63,6 +67,9 @@ class CoolingVectorEnv(VectorEnv):
         self.throttle = np.ones(shape)
         self._inlet_band = e._inlet_band
         self.water = ChilledWaterBatch(e.plant.water)
+        # the lane-wise water side pays NumPy's per-call cost once per step, the hall-by-hall
+        # one ~20 us per hall: measured crossover ~30 halls (benchmarks/RESULTS.md, issue 17)
+        self.batch_water = self.num_envs >= BATCH_WATER_MIN
         self.liquid_active = e.plant.liquid.active
 
     # ------------------------------------------------------------ reset
@@ -88,65 +95,39 @@ class CoolingVectorEnv(VectorEnv):
         return obs, {}
 
     # ------------------------------------------------------------ step
+    def _setpoints(self, acts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`CoolingEnv.to_controls` then `CoolingPlant.setpoints` for every hall: (supply air
+        C, CHW supply C, economizer MODE_* code). The action sets both setpoints, so the
+        plant's CHW reset never applies; same operations in the same order as the scalar."""
+        a = np.clip(np.asarray(acts, dtype=float).reshape(self.num_envs, 3), -1.0, 1.0)
+        (lo0, lo1), (hi0, hi1) = self.envs[0]._lo_hi
+        sa = lo0 + (a[:, 0] + 1.0) * 0.5 * (hi0 - lo0)
+        chw = lo1 + (a[:, 1] + 1.0) * 0.5 * (hi1 - lo1)
+        a2 = a[:, 2]
+        idx = np.where(a2 < -1 / 3, 0, np.where(a2 > 1 / 3, 2, 1))
+        codes = np.array([MODE_CODES[m] for m in ECONOMIZER_MODES])[idx]
+        return sa, chw, codes
+
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         envs, n_env, n = self.envs, self.num_envs, self.n_racks
         acts = np.asarray(actions)
         p = np.empty((n_env, n))
-        sa_set, chw_set, econ = np.empty(n_env), [0.0] * n_env, [""] * n_env
         for i, env in enumerate(envs):
             p[i] = env._rack_power(env.k)
-            sa_set[i], chw_set[i], econ[i] = env.plant.setpoints(env.to_controls(acts[i]))
+        sa_set, chw_set, modes = self._setpoints(acts)
         # ---- the per-rack chain, all halls at once (CoolingPlant.step)
         air = self.air.step((1.0 - self.f_liq) * p, self.dt)
         p_sum = p.sum(axis=-1)
-        q_coils = air.heat_to_air_w + air.crah_fan_w
-        db = np.array([env._db[env.k] for env in envs])
-        wb = np.array([env._wb[env.k] for env in envs])
-        waters = [env.plant.water for env in envs]
-        q_liq = self.f_liq * p_sum
-        tcs = None
-        other = np.zeros(n_env)
-        liq_w: list[np.ndarray] = []
-        if self.liquid_active:  # the liquid loop, hall by hall (its own scalar model)
-            liqs = [
-                env.plant.liquid.step(float(q), d, wp.t_cond_prev)
-                for env, q, d, wp in zip(envs, q_liq.tolist(), db.tolist(), waters, strict=True)
-            ]
-            tcs = liqs[0].tcs_supply_c  # the same for every hall (one LiquidConfig)
-            other = np.array([lq.to_tower_w for lq in liqs])
-            liq_w = [
-                np.array([getattr(lq, k) for lq in liqs])
-                for k in ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
-            ]
-        # ---- the water side, all halls at once (ChilledWaterPlant.step, lane-wise)
-        water = self.water.step(
-            np.array([wp.p_chiller_prev for wp in waters]),
-            q_coils,
-            np.array(chw_set),
-            np.array([MODE_CODES[m] for m in econ]),
-            wb,
-            other,
-            self.dt,
-            db,
-        )
-        for wp, pc, tc in zip(
-            waters, water.chiller_w.tolist(), water.condenser_c.tolist(), strict=True
-        ):
-            wp.p_chiller_prev, wp.t_cond_prev = pc, tc
-        # cooling_breakdown's sum, in its order
-        cooling = (
-            air.crah_fan_w
-            + water.chiller_w
-            + water.tower_fan_w
-            + water.chw_pump_w
-            + water.cw_pump_w
-        )
-        for x in liq_w if self.liquid_active else ():  # + 0.0 changes nothing: skipped
-            cooling = cooling + x
-        chw_sup, water_l = water.chw_supply_c, water.water_l
-        econ_frac = water.economizer_fraction
+        if self.batch_water:
+            cooling, chw_sup, water_l, econ_frac, tcs = self._water_batch(
+                air, p_sum, chw_set, modes
+            )
+        else:
+            cooling, chw_sup, water_l, econ_frac, tcs = self._water_halls(
+                air, p_sum, chw_set, modes
+            )
         self.air.advance_supply(sa_set[:, None], chw_sup[:, None], self.dt)
         thr = thermal_throttle(self.cfg, air.inlet_c, tcs)
         self.throttle = thr
@@ -208,6 +189,87 @@ class CoolingVectorEnv(VectorEnv):
                 obs[i], _ = envs[i].reset()
                 self._load(i)
         return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
+
+    def _water_halls(
+        self, air: Any, p_sum: np.ndarray, chw_set: np.ndarray, modes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
+        """Liquid loop and water side hall by hall (`CoolingPlant.step_water`): cheaper than
+        the lane-wise pass below BATCH_WATER_MIN halls (NumPy's per-call cost).
+        (cooling W, CHW supply C, water L, economizer share, TCS supply C or None)."""
+        n_env = self.num_envs
+        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
+        crah = air.crah_fan_w.tolist()
+        cooling, chw_sup = np.empty(n_env), np.empty(n_env)
+        water_l, econ_frac = np.empty(n_env), np.empty(n_env)
+        tcs = None
+        chw, names = chw_set.tolist(), [ECONOMIZER_MODES_BY_CODE[m] for m in modes.tolist()]
+        for i, env in enumerate(self.envs):
+            plant, k = env.plant, env.k
+            q_liq = self.f_liq * float(p_sum[i])
+            liq, water = plant.step_water(
+                to_coils[i], q_liq, chw[i], names[i], env._wb[k], env._db[k], self.dt
+            )
+            c = 0.0
+            for w in cooling_breakdown(crah[i], water, liq).values():
+                c += w
+            cooling[i], chw_sup[i] = c, water.chw_supply_c
+            water_l[i], econ_frac[i] = water.water_l, water.economizer_fraction
+            if plant.liquid.active:
+                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        return cooling, chw_sup, water_l, econ_frac, tcs
+
+    def _water_batch(
+        self, air: Any, p_sum: np.ndarray, chw_set: np.ndarray, modes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
+        """The same as `_water_halls`, the water side of all halls in one lane-wise pass."""
+        envs, n_env = self.envs, self.num_envs
+        q_coils = air.heat_to_air_w + air.crah_fan_w
+        db = np.array([env._db[env.k] for env in envs])
+        wb = np.array([env._wb[env.k] for env in envs])
+        waters = [env.plant.water for env in envs]
+        q_liq = self.f_liq * p_sum
+        tcs = None
+        other = np.zeros(n_env)
+        liq_w: list[np.ndarray] = []
+        if self.liquid_active:  # the liquid loop, hall by hall (its own scalar model)
+            liqs = [
+                env.plant.liquid.step(float(q), d, wp.t_cond_prev)
+                for env, q, d, wp in zip(envs, q_liq.tolist(), db.tolist(), waters, strict=True)
+            ]
+            tcs = liqs[0].tcs_supply_c  # the same for every hall (one LiquidConfig)
+            other = np.array([lq.to_tower_w for lq in liqs])
+            liq_w = [
+                np.array([getattr(lq, k) for lq in liqs])
+                for k in ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
+            ]
+        # ---- the water side, all halls at once (ChilledWaterPlant.step, lane-wise)
+        water = self.water.step(
+            np.array([wp.p_chiller_prev for wp in waters]),
+            q_coils,
+            chw_set,
+            modes,
+            wb,
+            other,
+            self.dt,
+            db,
+        )
+        for wp, pc, tc in zip(
+            waters, water.chiller_w.tolist(), water.condenser_c.tolist(), strict=True
+        ):
+            wp.p_chiller_prev, wp.t_cond_prev = pc, tc
+        # cooling_breakdown's sum, in its order
+        cooling = (
+            air.crah_fan_w
+            + water.chiller_w
+            + water.tower_fan_w
+            + water.chw_pump_w
+            + water.cw_pump_w
+        )
+        for x in liq_w if self.liquid_active else ():  # + 0.0 changes nothing: skipped
+            cooling = cooling + x
+        chw_sup, water_l = water.chw_supply_c, water.water_l
+        econ_frac = water.economizer_fraction
+        return cooling, chw_sup, water_l, econ_frac, tcs
 
     def _observe(self) -> np.ndarray:
         """Every hall's observation (CoolingEnv._obs), encoded as one batch."""
