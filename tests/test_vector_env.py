@@ -33,7 +33,8 @@ CASES = {
 def test_vector_equals_separate_envs(case: str, batch_water: bool) -> None:
     kw, n = CASES[case], 3
     venv = CoolingVectorEnv(n, **kw)
-    venv.batch_water = batch_water  # both water-side paths (hall by hall; lane-wise)
+    # both paths of the water side and of the action mapping (hall by hall; on arrays)
+    venv.batch_water = venv.batch_controls = batch_water
     singles = [CoolingEnv(**kw) for _ in range(n)]
     obs, _ = venv.reset(seed=11)
     assert np.array_equal(obs, np.stack([e.reset(seed=11 + i)[0] for i, e in enumerate(singles)]))

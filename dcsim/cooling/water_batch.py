@@ -271,18 +271,30 @@ class ChilledWaterBatch:
         qp = np.maximum(q, 0.0)
         h = 1006.0 * db + w_in * (2.501e6 + 1860.0 * db) + qp / m_a
         t = wb + qp / m_a / slope
-        going = np.ones(t.shape, dtype=bool)
-        for _ in range(20):  # saturated_temperature_at_enthalpy, lane-wise
-            es = 610.94 * _exp(17.625 * t / (t + 243.04))
+        # saturated_temperature_at_enthalpy on the lanes still iterating (a lane stops where
+        # the scalar loop breaks); the libm calls of one iteration in one pass per lane
+        idx = np.arange(t.shape[0])
+        tt, hh = t, h
+        for _ in range(20):
+            terms = np.array(
+                [
+                    (e, (v + 243.04) ** 2, (P_ATM - e) ** 2)
+                    for v in tt.tolist()
+                    for e in (610.94 * math.exp(17.625 * v / (v + 243.04)),)
+                ]
+            ).reshape(-1, 3)
+            es, sq_t, sq_p = terms[:, 0], terms[:, 1], terms[:, 2]
             wsat = 0.622 * es / (P_ATM - es)
-            des = es * 17.625 * 243.04 / _pow(t + 243.04, 2)
-            dw = 0.622 * P_ATM / _pow(P_ATM - es, 2) * des
-            lat = 2.501e6 + 1860.0 * t
-            step = (1006.0 * t + wsat * lat - h) / (1006.0 + dw * lat + 1860.0 * wsat)
-            t = np.where(going, t - step, t)
-            going &= ~(np.abs(step) < 1e-9)
+            des = es * 17.625 * 243.04 / sq_t
+            dw = 0.622 * P_ATM / sq_p * des
+            lat = 2.501e6 + 1860.0 * tt
+            step = (1006.0 * tt + wsat * lat - hh) / (1006.0 + dw * lat + 1860.0 * wsat)
+            tt = tt - step
+            t[idx] = tt
+            going = ~(np.abs(step) < 1e-9)
             if not going.any():
                 break
+            idx, tt, hh = idx[going], tt[going], hh[going]
         return m_a * np.maximum(_sat_w(t) - w_in, 0.0)
 
     # ---------------------------------------------------------------- step

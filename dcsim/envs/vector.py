@@ -70,6 +70,7 @@ class CoolingVectorEnv(VectorEnv):
         # the lane-wise water side pays NumPy's per-call cost once per step, the hall-by-hall
         # one ~20 us per hall: measured crossover ~30 halls (benchmarks/RESULTS.md, issue 17)
         self.batch_water = self.num_envs >= BATCH_WATER_MIN
+        self.batch_controls = self.num_envs >= 4  # actions to setpoints on arrays (measured)
         self.liquid_active = e.plant.liquid.active
 
     # ------------------------------------------------------------ reset
@@ -116,7 +117,12 @@ class CoolingVectorEnv(VectorEnv):
         p = np.empty((n_env, n))
         for i, env in enumerate(envs):
             p[i] = env._rack_power(env.k)
-        sa_set, chw_set, modes = self._setpoints(acts)
+        if self.batch_controls:
+            sa_set, chw_set, modes = self._setpoints(acts)
+        else:  # few halls: the env's own mapping is cheaper than NumPy's per-call cost
+            sp = [env.plant.setpoints(env.to_controls(acts[i])) for i, env in enumerate(envs)]
+            sa_set, chw_set = np.array([x[0] for x in sp]), np.array([x[1] for x in sp])
+            modes = np.array([MODE_CODES[x[2]] for x in sp])
         # ---- the per-rack chain, all halls at once (CoolingPlant.step)
         air = self.air.step((1.0 - self.f_liq) * p, self.dt)
         p_sum = p.sum(axis=-1)
