@@ -34,7 +34,7 @@ Arr = np.ndarray
 
 def _lanes(f: Callable[[float], float], x: Arr) -> Arr:
     """f per lane with Python floats: bitwise the scalar path's libm result."""
-    return np.array([f(v) for v in x.tolist()], dtype=float)
+    return np.array([f(v) for v in x.ravel().tolist()], dtype=float).reshape(x.shape)
 
 
 def _exp(x: Arr) -> Arr:
@@ -42,7 +42,7 @@ def _exp(x: Arr) -> Arr:
 
 
 def _pow(x: Arr, e: float) -> Arr:
-    return np.array([v**e for v in x.tolist()], dtype=float)
+    return np.array([v**e for v in x.ravel().tolist()], dtype=float).reshape(x.shape)
 
 
 def _sat_w(t: Arr) -> Arr:
@@ -163,34 +163,21 @@ class ChilledWaterBatch:
     def _fan_power(self, phi: Arr) -> Arr:
         return self.w.tower.fan_rated_w * _pow(phi, 3)
 
-    def _option(
+    def _options(
         self,
         q_chw: Arr,
         chw_set: Arr,
-        chw_return: Arr,
         chw_flow: Arr,
-        mode: int,
+        econ: Arr,
+        t_act: Arr,
         phi: Arr,
         t_cw: Arr,
         fan_w: Arr,
     ) -> list[Arr]:
-        """`ChilledWaterPlant._option` per lane, one economizer mode for all lanes; fan_w is
-        `CoolingTower.fan_power(phi)`. Works on (lanes,) or (options, lanes) arrays."""
+        """`ChilledWaterPlant._option` on (options, lanes) arrays, given each option's
+        economizer share and CHW supply (`Economizer.share`) and fan power at phi."""
         w = self.w
         pu = w.pumps
-        hx = w.economizer.hx
-        if mode == MODE_OFF:
-            econ = np.zeros_like(q_chw)
-            t_act = chw_set
-        elif mode == MODE_ON:
-            econ = np.ones_like(q_chw)
-            t_act = np.maximum(chw_set, t_cw + hx)
-        else:
-            t_hx = t_cw + hx
-            above = chw_return > chw_set
-            frac = (chw_return - t_hx) / np.where(above, chw_return - chw_set, 1.0)
-            econ = np.where(above, np.minimum(np.maximum(frac, 0.0), 1.0), 0.0)
-            t_act = chw_set
         t_cond = np.maximum(np.maximum(t_cw, w.cond_min_c), chw_set + w.min_lift_k)
         q_ch = (1.0 - econ) * q_chw
         p_ch, plr, cap = self._chiller_power(q_ch, chw_set, t_cond)
@@ -207,44 +194,23 @@ class ChilledWaterBatch:
         )
         cw_pump_w = _pump_power(w.cw_pump, cw_flow)
         total = p_ch + fan_w + cw_pump_w
-        shape = total.shape
-        phi, econ, t_act = (np.broadcast_to(x, shape) for x in (phi, econ, t_act))
         return [total, phi, econ, t_act, q_ch, p_ch, plr, t_cond, cw_pump_w, cw_flow]
 
-    def _cheapest(
-        self,
-        q_chw: Arr,
-        chw_set: Arr,
-        chw_return: Arr,
-        chw_flow: Arr,
-        q_rej: Arr,
-        wb: Arr,
-        wbf: Arr,
-        mech: list[Arr],
-    ) -> tuple[list[Arr], Arr]:
-        """`ChilledWaterPlant._cheapest` per lane: (options, lanes) arrays of full free cooling
-        and each fan stage (one `_option` call for all), then the scalar search order over them
-        with a per-lane stop mask, then `mech` (the mechanical option at the tower's mechanical
-        fan speed). Returns the options and the chosen row per lane (row len(options) = mech)."""
+    def _search(
+        self, opts: list[Arr], first: int, stages: list[float], q_chw: Arr, chw_set: Arr
+    ) -> Arr:
+        """`ChilledWaterPlant._cheapest`'s choice per lane among the option rows: full free
+        cooling (row first), each fan stage (rows first+1...), then mechanical (row 0),
+        replaying the scalar order: stop once a faster fan cannot win, a stage must be strictly
+        cheaper, mechanical no dearer (tried only if its exact lower bound beats the best)."""
         w = self.w
         tower = w.tower
-        target = np.maximum(chw_set - w.economizer.hx, 2.0)
-        phi_free, t_free = self._fan(q_rej, target, wb, wbf)
-        a1 = tower.cfg.rating_approach_k * wbf * np.maximum(q_rej, 0.0) / tower.rated_w
-        stages = [phi for phi in w._fan_stages if phi >= tower.cfg.min_fan_speed]
-        n_exp = tower.cfg.airflow_exponent
-        phis = np.array([phi_free] + [np.full_like(phi_free, phi) for phi in stages])
-        t_cw = np.array([t_free] + [wb + a1 * phi ** (-n_exp) for phi in stages])
-        fan_w = np.array(
-            [self._fan_power(phi_free)]
-            + [np.full_like(phi_free, tower.fan_power(phi)) for phi in stages]
-        )
-        opts = self._option(q_chw, chw_set, chw_return, chw_flow, MODE_AUTO, phis, t_cw, fan_w)
-        tot, econ = opts[0], opts[2]
-        row = np.zeros(q_chw.shape, dtype=np.intp)
-        b_tot, b_phi, b_econ = tot[0], phi_free, econ[0]
-        going = np.ones(q_chw.shape, dtype=bool)
-        for i, phi in enumerate(stages, start=1):
+        tot, phi_all, econ, t_cond = opts[0], opts[1], opts[2], opts[7]
+        n = tot.shape[1]
+        row = np.full(n, first, dtype=np.intp)
+        b_tot, b_phi, b_econ = tot[first], phi_all[first], econ[first]
+        going = np.ones(n, dtype=bool)
+        for i, phi in enumerate(stages, start=first + 1):
             # a faster fan than one that already gives full free cooling only costs more
             going &= ~(((b_econ >= 1.0) & (phi >= b_phi)) | (tower.fan_power(phi) >= b_tot))
             take = going & (tot[i] < b_tot)
@@ -252,11 +218,10 @@ class ChilledWaterBatch:
             b_tot = np.where(take, tot[i], b_tot)
             b_phi = np.where(take, phi, b_phi)
             b_econ = np.where(take, econ[i], b_econ)
-        # mechanical: the chiller alone draws >= min(load, capacity) / cop_max
-        t_cond = mech[7]  # = max(t_mech, condenser minimum, chiller floor), as in the scalar
-        lower = np.minimum(q_chw, self._capacity(chw_set, t_cond)) / w.chiller.cfg.cop_max
-        row = np.where((lower < b_tot) & (mech[0] <= b_tot), len(stages) + 1, row)
-        return opts, row
+        # mechanical: the chiller alone draws >= min(load, capacity) / cop_max; its condenser
+        # water (row 0's) = max(tower water, condenser minimum, chiller floor) as in the scalar
+        lower = np.minimum(q_chw, self._capacity(chw_set, t_cond[0])) / w.chiller.cfg.cop_max
+        return np.where((lower < b_tot) & (tot[0] <= b_tot), 0, row)
 
     def _evaporation_kg_s(self, q: Arr, wb: Arr, db: Arr, phi: Arr, slope: Arr) -> Arr:
         """`CoolingTower.evaporation_kg_s` per lane (Newton on all lanes until each converged)."""
@@ -331,38 +296,40 @@ class ChilledWaterBatch:
         floor_c = chw_set + w.min_lift_k
         setp = np.maximum(tower.cfg.condenser_min_c, wb + tower.cfg.control_approach_k)
         mech_target = np.maximum(setp, floor_c)
-        on = mode == MODE_ON
-        n = q_chw.shape[0]
-        rows: list[list[Arr]] = []  # option fields stacked (options, lanes); `pick` a row per lane
-        pick = np.zeros(n, dtype=np.intp)
-        if not on.all():
-            phi_m, t_m = self._fan(q_rej_est, mech_target, wb, wbf)
-            off = self._option(
-                q_chw, chw_set, chw_return, chw_flow, MODE_OFF, phi_m, t_m, self._fan_power(phi_m)
-            )
-            rows.append([x[None] for x in off])
-            coldest = wb + tower.cfg.rating_approach_k * wbf * q_rej_est / tower.rated_w
-            engaged = (mode == MODE_AUTO) & (coldest + w.economizer.hx < chw_return)
-            if engaged.any():
-                opts, row = self._cheapest(
-                    q_chw, chw_set, chw_return, chw_flow, q_rej_est, wb, wbf, off
-                )
-                # row len(opts) (mechanical) is the `off` option, row 0 of the stack
-                pick = np.where(engaged & (row < len(opts[0])), row + 1, 0)
-                rows.append(opts)
-        if on.any():  # chillers locked out; the tower makes the coldest useful water
-            target = np.maximum(chw_set - w.economizer.hx, 2.0)
-            phi_o, t_o = self._fan(q_rej_est, target, wb, wbf)
-            opt_on = self._option(
-                q_chw, chw_set, chw_return, chw_flow, MODE_ON, phi_o, t_o, self._fan_power(phi_o)
-            )
-            pick = np.where(on, sum(len(r[0]) for r in rows), pick)
-            rows.append([x[None] for x in opt_on])
-        lanes = np.arange(n)
-        best = [
-            (np.concatenate([r[j] for r in rows]) if len(rows) > 1 else rows[0][j])[pick, lanes]
-            for j in range(10)
-        ]
+        # the tower's fan for mechanical cooling (condenser reset) and for the coldest useful
+        # water (the economizer's target: 'on', and full free cooling in 'auto'), one pass
+        targets = np.array([mech_target, np.maximum(chw_set - w.economizer.hx, 2.0)])
+        phis, t_tw = self._fan(q_rej_est, targets, wb, wbf)
+        # option rows: 0 mechanical ('off'), 1 'on', 2 full free cooling, 3... fan stages
+        a1 = tower.cfg.rating_approach_k * wbf * np.maximum(q_rej_est, 0.0) / tower.rated_w
+        stages = [phi for phi in w._fan_stages if phi >= tower.cfg.min_fan_speed]
+        n_exp = tower.cfg.airflow_exponent
+        ones = np.ones_like(q_chw)
+        phi = np.array([phis[0], phis[1], phis[1]] + [ones * st for st in stages])
+        t_cw = np.array([t_tw[0], t_tw[1], t_tw[1]] + [wb + a1 * st ** (-n_exp) for st in stages])
+        fan2 = self._fan_power(phis.ravel()).reshape(2, -1)
+        fan_w = np.array(
+            [fan2[0], fan2[1], fan2[1]] + [ones * tower.fan_power(st) for st in stages]
+        )
+        # Economizer.share: 'off' none; 'on' everything, CHW floats at what the HX delivers;
+        # 'auto' pre-cools the return from chw_return toward tower water + approach
+        hx = w.economizer.hx
+        t_hx = t_cw[2:] + hx
+        above = chw_return > chw_set
+        frac = (chw_return - t_hx) / np.where(above, chw_return - chw_set, 1.0)
+        econ_auto = np.where(above, np.minimum(np.maximum(frac, 0.0), 1.0), 0.0)
+        econ = np.concatenate([[ones * 0.0, ones], econ_auto])
+        t_act = np.broadcast_to(chw_set, phi.shape).copy()
+        t_act[1] = np.maximum(chw_set, t_cw[1] + hx)
+        opts = self._options(q_chw, chw_set, chw_flow, econ, t_act, phi, t_cw, fan_w)
+        coldest = wb + tower.cfg.rating_approach_k * wbf * q_rej_est / tower.rated_w
+        engaged = (mode == MODE_AUTO) & (coldest + hx < chw_return)
+        pick = np.zeros(q_chw.shape[0], dtype=np.intp)
+        if engaged.any():
+            pick = np.where(engaged, self._search(opts, 2, stages, q_chw, chw_set), 0)
+        pick = np.where(mode == MODE_ON, 1, pick)
+        lanes = np.arange(q_chw.shape[0])
+        best = [x[pick, lanes] for x in opts]
         _, phi_t, econ, t_act, q_ch, p_ch, plr, t_cond, cw_pump_w, cw_flow = best
         q_rej = q_chw + p_ch + cw_pump_w + other_tower_w
         tc = tower.cfg

@@ -27,7 +27,7 @@ from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
 from dcsim.envs.cooling import ECONOMIZER_MODES, CoolingEnv
 
-BATCH_WATER_MIN = 32  # halls from which the lane-wise water side is faster
+BATCH_WATER_MIN = 24  # halls from which the lane-wise water side is faster (measured)
 ECONOMIZER_MODES_BY_CODE = {MODE_CODES[m]: m for m in ECONOMIZER_MODES}
 
 
@@ -68,7 +68,7 @@ class CoolingVectorEnv(VectorEnv):
         self._inlet_band = e._inlet_band
         self.water = ChilledWaterBatch(e.plant.water)
         # the lane-wise water side pays NumPy's per-call cost once per step, the hall-by-hall
-        # one ~20 us per hall: measured crossover ~30 halls (benchmarks/RESULTS.md, issue 17)
+        # one ~20 us per hall: measured crossover ~24 halls (benchmarks/RESULTS.md, issue 17)
         self.batch_water = self.num_envs >= BATCH_WATER_MIN
         self.batch_controls = self.num_envs >= 4  # actions to setpoints on arrays (measured)
         self.liquid_active = e.plant.liquid.active
@@ -169,17 +169,28 @@ class CoolingVectorEnv(VectorEnv):
         sup = self.air.t_supply[:, 0]
         trunc = np.zeros(n_env, dtype=bool)
         final: list[int] = []
-        for i, env in enumerate(envs):
-            env.throttle, env.throttle_min = thr[i], float(thr_min[i])
+        cols = zip(
+            envs,
+            thr,
+            *(
+                x.tolist()
+                for x in (thr_min, it, inlet_mean, inlet_max, sup, chw_sup, pue, econ_frac)
+            ),
+            strict=True,
+        )
+        for i, (env, thr_i, t_min, it_i, mean_i, max_i, sup_i, chw_i, pue_i, econ_i) in enumerate(
+            cols
+        ):
+            env.throttle, env.throttle_min = thr_i, t_min
             env._last = dict(
-                it=float(it[i]),
-                inlet_mean=float(inlet_mean[i]),
-                inlet_max=float(inlet_max[i]),
-                supply=float(sup[i]),
-                chw=float(chw_sup[i]),
-                pue=float(pue[i]),
-                econ=float(econ_frac[i]),
-                throttle=float(thr_min[i]),
+                it=it_i,
+                inlet_mean=mean_i,
+                inlet_max=max_i,
+                supply=sup_i,
+                chw=chw_i,
+                pue=pue_i,
+                econ=econ_i,
+                throttle=t_min,
             )
             env.k += 1
             trunc[i] = env.k >= env.max_steps
