@@ -2,10 +2,11 @@
 
 Why: the batched Cooling-v0 steps N halls; stepping their water sides one by one in Python is
 most of its time. This is the same physics as `ChilledWaterPlant.step` (the readable reference,
-which stays the single env's path), written lane-wise: every branch becomes a mask, the
-economizer's fan-stage search runs stage by stage on all lanes with a per-lane "stopped" mask,
-and the Newton solve of the tower's saturated exit air iterates until every lane has converged
-(a converged lane is frozen, as the scalar loop breaks). Each arithmetic expression keeps the
+which stays the single env's path), written lane-wise: every branch becomes a mask; every
+operating option (mechanical, 'on', full free cooling, each fan stage) is evaluated in one
+(options, lanes) pass and the scalar search order of `_cheapest` is replayed on the totals with
+a per-lane stop mask; the Newton solve of the tower's saturated exit air iterates on the lanes
+not yet converged (a lane stops where the scalar loop breaks). Each arithmetic expression keeps the
 scalar code's operation order, and every transcendental (exp, pow) is evaluated per lane by the
 same Python `math`/`**` calls as the scalar path, so each lane equals the scalar answer bitwise
 (tests/test_water_batch.py) whatever SIMD math library NumPy was built with.
