@@ -28,10 +28,13 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("batch_water", [False, True], ids=["halls", "lanes"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_vector_equals_separate_envs(case: str) -> None:
+def test_vector_equals_separate_envs(case: str, batch_water: bool) -> None:
     kw, n = CASES[case], 3
     venv = CoolingVectorEnv(n, **kw)
+    # both paths of the water side and of the action mapping (hall by hall; on arrays)
+    venv.batch_water = venv.batch_controls = batch_water
     singles = [CoolingEnv(**kw) for _ in range(n)]
     obs, _ = venv.reset(seed=11)
     assert np.array_equal(obs, np.stack([e.reset(seed=11 + i)[0] for i, e in enumerate(singles)]))

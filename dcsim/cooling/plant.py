@@ -195,7 +195,8 @@ class CoolingPlant:
         t_wb, t_db = float(weather.wet_bulb_c), float(weather.dry_bulb_c)
 
         air = self.air.step((1.0 - self.f_liq) * p, dt_s)
-        q_liq = self.f_liq * float(p.sum())
+        p_sum = float(p.sum())
+        q_liq = self.f_liq * p_sum
         liq, water = self.step_water(
             air.heat_to_air_w + air.crah_fan_w, q_liq, chw_set, econ_mode, t_wb, t_db, dt_s
         )
@@ -219,7 +220,7 @@ class CoolingPlant:
             water_l=water.water_l,
             throttle=throttle,
             economizer_on=water.economizer_fraction > 0.0,
-            it_heat_w=float(p.sum()) + float(air.server_fan_w.sum()),
+            it_heat_w=p_sum + float(air.server_fan_w.sum()),
             stored_energy_j=self.stored_energy_j,
             supply_air_c=self.air.t_supply,
             chw_supply_c=water.chw_supply_c,

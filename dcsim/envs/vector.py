@@ -2,8 +2,10 @@
 
 Each copy is a `CoolingEnv` (its weather, load, liquid loop and water side); the per-rack chain
 (rack power, the `AirChain` of rack thermal mass, server and CRAH fans, supply air, thermal
-throttle) runs once on (N, racks) arrays instead of N times on (racks,) arrays. The water side
-(`ChilledWaterPlant`, scalar per hall) is stepped hall by hall. Results are those of N separate
+throttle) runs once on (N, racks) arrays instead of N times on (racks,) arrays, and the water
+side of all halls is one lane-wise pass (`ChilledWaterBatch`, equal per lane to
+`ChilledWaterPlant.step`); only the liquid loop, when present, is stepped hall by hall. Results
+are those of N separate
 `CoolingEnv`s, bitwise (tests/test_vector_env.py); the wiring below follows
 `CoolingPlant.step` and `CoolingEnv.step`, which stay the readable reference.
 
@@ -22,7 +24,11 @@ from gymnasium.vector.utils import batch_space
 
 from dcsim.cooling import AirChain, thermal_throttle
 from dcsim.cooling.plant import cooling_breakdown
-from dcsim.envs.cooling import CoolingEnv
+from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
+from dcsim.envs.cooling import ECONOMIZER_MODES, CoolingEnv
+
+BATCH_WATER_MIN = 24  # halls from which the lane-wise water side is faster (measured)
+ECONOMIZER_MODES_BY_CODE = {MODE_CODES[m]: m for m in ECONOMIZER_MODES}
 
 
 class CoolingVectorEnv(VectorEnv):
@@ -60,6 +66,12 @@ class CoolingVectorEnv(VectorEnv):
         self.air.t_supply = np.zeros((self.num_envs, 1))  # a column: broadcasts over racks
         self.throttle = np.ones(shape)
         self._inlet_band = e._inlet_band
+        self.water = ChilledWaterBatch(e.plant.water)
+        # the lane-wise water side pays NumPy's per-call cost once per step, the hall-by-hall
+        # one ~20 us per hall: measured crossover ~24 halls (benchmarks/RESULTS.md, issue 17)
+        self.batch_water = self.num_envs >= BATCH_WATER_MIN
+        self.batch_controls = self.num_envs >= 4  # actions to setpoints on arrays (measured)
+        self.liquid_active = e.plant.liquid.active
 
     # ------------------------------------------------------------ reset
     def _load(self, i: int) -> None:
@@ -84,37 +96,44 @@ class CoolingVectorEnv(VectorEnv):
         return obs, {}
 
     # ------------------------------------------------------------ step
+    def _setpoints(self, acts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`CoolingEnv.to_controls` then `CoolingPlant.setpoints` for every hall: (supply air
+        C, CHW supply C, economizer MODE_* code). The action sets both setpoints, so the
+        plant's CHW reset never applies; same operations in the same order as the scalar."""
+        a = np.clip(np.asarray(acts, dtype=float).reshape(self.num_envs, 3), -1.0, 1.0)
+        (lo0, lo1), (hi0, hi1) = self.envs[0]._lo_hi
+        sa = lo0 + (a[:, 0] + 1.0) * 0.5 * (hi0 - lo0)
+        chw = lo1 + (a[:, 1] + 1.0) * 0.5 * (hi1 - lo1)
+        a2 = a[:, 2]
+        idx = np.where(a2 < -1 / 3, 0, np.where(a2 > 1 / 3, 2, 1))
+        codes = np.array([MODE_CODES[m] for m in ECONOMIZER_MODES])[idx]
+        return sa, chw, codes
+
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         envs, n_env, n = self.envs, self.num_envs, self.n_racks
         acts = np.asarray(actions)
         p = np.empty((n_env, n))
-        sa_set, chw_set, econ = np.empty(n_env), [0.0] * n_env, [""] * n_env
         for i, env in enumerate(envs):
             p[i] = env._rack_power(env.k)
-            sa_set[i], chw_set[i], econ[i] = env.plant.setpoints(env.to_controls(acts[i]))
+        if self.batch_controls:
+            sa_set, chw_set, modes = self._setpoints(acts)
+        else:  # few halls: the env's own mapping is cheaper than NumPy's per-call cost
+            sp = [env.plant.setpoints(env.to_controls(acts[i])) for i, env in enumerate(envs)]
+            sa_set, chw_set = np.array([x[0] for x in sp]), np.array([x[1] for x in sp])
+            modes = np.array([MODE_CODES[x[2]] for x in sp])
         # ---- the per-rack chain, all halls at once (CoolingPlant.step)
         air = self.air.step((1.0 - self.f_liq) * p, self.dt)
         p_sum = p.sum(axis=-1)
-        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
-        crah = air.crah_fan_w.tolist()
-        cooling, chw_sup = np.empty(n_env), np.empty(n_env)
-        water_l, econ_frac = np.empty(n_env), np.empty(n_env)
-        tcs = None
-        for i, env in enumerate(envs):  # the water side, hall by hall
-            plant, k = env.plant, env.k
-            q_liq = self.f_liq * float(p_sum[i])
-            liq, water = plant.step_water(
-                to_coils[i], q_liq, chw_set[i], econ[i], env._wb[k], env._db[k], self.dt
+        if self.batch_water:
+            cooling, chw_sup, water_l, econ_frac, tcs = self._water_batch(
+                air, p_sum, chw_set, modes
             )
-            c = 0.0
-            for w in cooling_breakdown(crah[i], water, liq).values():
-                c += w
-            cooling[i], chw_sup[i] = c, water.chw_supply_c
-            water_l[i], econ_frac[i] = water.water_l, water.economizer_fraction
-            if plant.liquid.active:
-                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        else:
+            cooling, chw_sup, water_l, econ_frac, tcs = self._water_halls(
+                air, p_sum, chw_set, modes
+            )
         self.air.advance_supply(sa_set[:, None], chw_sup[:, None], self.dt)
         thr = thermal_throttle(self.cfg, air.inlet_c, tcs)
         self.throttle = thr
@@ -150,17 +169,28 @@ class CoolingVectorEnv(VectorEnv):
         sup = self.air.t_supply[:, 0]
         trunc = np.zeros(n_env, dtype=bool)
         final: list[int] = []
-        for i, env in enumerate(envs):
-            env.throttle, env.throttle_min = thr[i], float(thr_min[i])
+        cols = zip(
+            envs,
+            thr,
+            *(
+                x.tolist()
+                for x in (thr_min, it, inlet_mean, inlet_max, sup, chw_sup, pue, econ_frac)
+            ),
+            strict=True,
+        )
+        for i, (env, thr_i, t_min, it_i, mean_i, max_i, sup_i, chw_i, pue_i, econ_i) in enumerate(
+            cols
+        ):
+            env.throttle, env.throttle_min = thr_i, t_min
             env._last = dict(
-                it=float(it[i]),
-                inlet_mean=float(inlet_mean[i]),
-                inlet_max=float(inlet_max[i]),
-                supply=float(sup[i]),
-                chw=float(chw_sup[i]),
-                pue=float(pue[i]),
-                econ=float(econ_frac[i]),
-                throttle=float(thr_min[i]),
+                it=it_i,
+                inlet_mean=mean_i,
+                inlet_max=max_i,
+                supply=sup_i,
+                chw=chw_i,
+                pue=pue_i,
+                econ=econ_i,
+                throttle=t_min,
             )
             env.k += 1
             trunc[i] = env.k >= env.max_steps
@@ -176,6 +206,87 @@ class CoolingVectorEnv(VectorEnv):
                 obs[i], _ = envs[i].reset()
                 self._load(i)
         return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
+
+    def _water_halls(
+        self, air: Any, p_sum: np.ndarray, chw_set: np.ndarray, modes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
+        """Liquid loop and water side hall by hall (`CoolingPlant.step_water`): cheaper than
+        the lane-wise pass below BATCH_WATER_MIN halls (NumPy's per-call cost).
+        (cooling W, CHW supply C, water L, economizer share, TCS supply C or None)."""
+        n_env = self.num_envs
+        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
+        crah = air.crah_fan_w.tolist()
+        cooling, chw_sup = np.empty(n_env), np.empty(n_env)
+        water_l, econ_frac = np.empty(n_env), np.empty(n_env)
+        tcs = None
+        chw, names = chw_set.tolist(), [ECONOMIZER_MODES_BY_CODE[m] for m in modes.tolist()]
+        for i, env in enumerate(self.envs):
+            plant, k = env.plant, env.k
+            q_liq = self.f_liq * float(p_sum[i])
+            liq, water = plant.step_water(
+                to_coils[i], q_liq, chw[i], names[i], env._wb[k], env._db[k], self.dt
+            )
+            c = 0.0
+            for w in cooling_breakdown(crah[i], water, liq).values():
+                c += w
+            cooling[i], chw_sup[i] = c, water.chw_supply_c
+            water_l[i], econ_frac[i] = water.water_l, water.economizer_fraction
+            if plant.liquid.active:
+                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        return cooling, chw_sup, water_l, econ_frac, tcs
+
+    def _water_batch(
+        self, air: Any, p_sum: np.ndarray, chw_set: np.ndarray, modes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
+        """The same as `_water_halls`, the water side of all halls in one lane-wise pass."""
+        envs, n_env = self.envs, self.num_envs
+        q_coils = air.heat_to_air_w + air.crah_fan_w
+        db = np.array([env._db[env.k] for env in envs])
+        wb = np.array([env._wb[env.k] for env in envs])
+        waters = [env.plant.water for env in envs]
+        q_liq = self.f_liq * p_sum
+        tcs = None
+        other = np.zeros(n_env)
+        liq_w: list[np.ndarray] = []
+        if self.liquid_active:  # the liquid loop, hall by hall (its own scalar model)
+            liqs = [
+                env.plant.liquid.step(float(q), d, wp.t_cond_prev)
+                for env, q, d, wp in zip(envs, q_liq.tolist(), db.tolist(), waters, strict=True)
+            ]
+            tcs = liqs[0].tcs_supply_c  # the same for every hall (one LiquidConfig)
+            other = np.array([lq.to_tower_w for lq in liqs])
+            liq_w = [
+                np.array([getattr(lq, k) for lq in liqs])
+                for k in ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
+            ]
+        # ---- the water side, all halls at once (ChilledWaterPlant.step, lane-wise)
+        water = self.water.step(
+            np.array([wp.p_chiller_prev for wp in waters]),
+            q_coils,
+            chw_set,
+            modes,
+            wb,
+            other,
+            self.dt,
+            db,
+        )
+        for wp, pc, tc in zip(
+            waters, water.chiller_w.tolist(), water.condenser_c.tolist(), strict=True
+        ):
+            wp.p_chiller_prev, wp.t_cond_prev = pc, tc
+        # cooling_breakdown's sum, in its order
+        cooling = (
+            air.crah_fan_w
+            + water.chiller_w
+            + water.tower_fan_w
+            + water.chw_pump_w
+            + water.cw_pump_w
+        )
+        for x in liq_w if self.liquid_active else ():  # + 0.0 changes nothing: skipped
+            cooling = cooling + x
+        chw_sup, water_l = water.chw_supply_c, water.water_l
+        econ_frac = water.economizer_fraction
+        return cooling, chw_sup, water_l, econ_frac, tcs
 
     def _observe(self) -> np.ndarray:
         """Every hall's observation (CoolingEnv._obs), encoded as one batch."""
