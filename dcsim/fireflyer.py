@@ -242,8 +242,8 @@ def reproduce(nodes: int = NODES, steps: int = 96) -> FireFlyerReport:
             "paper": PAPER_PERFORMANCE,
             "dcsim": gemm_f,
             "why": "the GA100 die capped at the 250 W PCIe board power in the A100 SXM DVFS model "
-            "(400 W at 1410 MHz, alpha 2.4) runs at this share of the clock; the paper measured "
-            "~83 %, so the real card draws a little less than our model's P ~ f^2.4 at full load",
+            "(400 W at 1410 MHz, busy power ~ f^2.4 near f_max) runs at this share of the clock; the "
+            "paper measured ~83 %, so the real card draws a little less than our model at full load",
         },
         {
             "metric": "training throughput, tokens/s (FF / DGX)",

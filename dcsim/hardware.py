@@ -35,7 +35,10 @@ class PowerSpec(StrictModel):
     idle_w: Sourced
     f_max_mhz: Sourced
     f_min_mhz: Sourced
-    dvfs_alpha: Sourced = Field(description="P_dyn ~ f^alpha")
+    dvfs_alpha: Sourced = Field(
+        description="log-slope of busy power at f_max (P ~ f^alpha there), in (1, 3]; sets the "
+        "leakage share (3 - alpha) / 2 of dcsim.power's leakage + switching split"
+    )
 
 
 class TrainingSpec(StrictModel):

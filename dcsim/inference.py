@@ -429,7 +429,8 @@ class RooflineCost:
     def device_power_w(
         self, t: np.ndarray, t_c: np.ndarray, t_m: np.ndarray, freq_frac: float | np.ndarray
     ) -> np.ndarray:
-        """P = P_idle + P_HBM (t_m / t) + (TDP - P_idle) a_core f^alpha, per device."""
+        """P = P_idle + P_HBM (t_m / t) + (TDP - P_idle) a_core S(f), per device
+        (S: leakage + switching clock scale, ``DevicePowerModel.clock_scale``)."""
         share = np.clip(t_m / np.maximum(t, 1e-15), 0.0, 1.0)
         return self.power.power_w(self.activity(t, t_c), freq_frac) + self.mem_power_w * share
 
@@ -576,6 +577,7 @@ def simulate_serving(
     a_m, a_c = cost.core_activity_mem_bound, PHASE_ACTIVITY["prefill"]
     p_mem = cost.mem_power_w
     f_lo = pm.f_min_frac
+    scale_of = {1.0: 1.0}  # S(f) per clock seen (schedules use a few clocks)
 
     def arrivals() -> simpy.events.ProcessGenerator:
         for i in range(n):
@@ -631,7 +633,10 @@ def simulate_serving(
             t = t_c + t_m + step0 + comm * (p_tok + d)
             u = t_c / t
             act = a_m + (a_c - a_m) * u
-            pw = cfg.tp * (pm.idle_w + p_mem * t_m / t + pm.dynamic_w * act * f**pm.alpha)
+            sf = scale_of.get(f)
+            if sf is None:
+                sf = scale_of[f] = float(pm.clock_scale(f))
+            pw = cfg.tp * (pm.idle_w + p_mem * t_m / t + pm.dynamic_w * act * sf)
             cur[r] = (env.now, pw)
             yield env.timeout(t)
             segs.append((env.now - t, t, pw))

@@ -2,14 +2,22 @@
 
 Device model (POLCA arXiv 2308.12908 Sec. 3; Zeus NSDI'23; DESIGN.md "Accelerator power"):
 
-    P(a, f) = P_idle + (P_max(f) - P_idle) * a,   P_max(f) = P_idle + (TDP - P_idle) * f**alpha
+    P(a, f) = P_idle + (TDP - P_idle) * a * S(f),
+    S(f) = s_L * v + (1 - s_L) * v**2 * f,   v = V(f) / V_max = max(v_floor, f)
 
-with ``a`` in [0, 1] the phase activity (share of the dynamic range used, see ``PHASE_ACTIVITY``)
-and ``f`` the clock as a fraction of ``f_max``. ``P_idle`` lumps leakage and the
-frequency-independent board power (HBM refresh, fans on the module, VRM losses);
-the switching part C V^2 f with V rising roughly linearly in f gives alpha ~ 2..3 (we take
-alpha from the hardware profile). A power cap picks the highest clock whose power fits,
-which is what NVIDIA's power brake / `nvidia-smi -pl` do in firmware (POLCA Sec. 5).
+with ``a`` in [0, 1] the phase activity (share of the dynamic range used at f_max, see
+``PHASE_ACTIVITY``) and ``f`` the clock as a fraction of ``f_max``. ``P_idle`` is the measured
+idle power (lowest P-state, cool die). The busy part above it splits into leakage at the rail
+voltage, ``s_L * v`` (P_static = V N k I_leak, Butts & Sohi MICRO 2000; it scales with the
+powered, ungated share of the chip and its temperature, i.e. with activity, as in AccelWattch
+MICRO 2021), and switching ``C V^2 f``. Voltage tracks the clock down to a floor
+(``V_FLOOR_FRAC``); below it only f falls, so power falls linearly in f. The leakage share is
+not a free parameter: the profile's ``dvfs_alpha`` is the measured log-slope of busy power at
+f_max (Zeus, POLCA: ~f^2..3), and d ln S / d ln f at f = 1 is s_L + 3 (1 - s_L), so
+s_L = (3 - alpha) / 2 (0.3 for alpha 2.4). Near f_max the model is the f^alpha law it
+replaces; below the voltage floor it saves much less (issue 16.2). A power cap picks the
+highest clock whose power fits, which is what NVIDIA's power brake / `nvidia-smi -pl` do in
+firmware (POLCA Sec. 5).
 
 Runtime under DVFS (roofline view): the compute-bound share of a kernel stretches as 1/f,
 the memory-bound share is set by HBM bandwidth and stays flat (HBM clock is not scaled by
@@ -111,15 +119,28 @@ def training_activity(comm_fraction: ArrayLike, exposed: ArrayLike = 1.0) -> np.
     return (1 - c) * PHASE_ACTIVITY["training"] + c * PHASE_ACTIVITY["communication"]
 
 
+# Voltage floor of the V/F curve as a fraction of the voltage at f_max. Measured V/F points of
+# NVIDIA boards (TechPowerUp voltage-frequency analyses): Ampere GA104 (RTX 3060 Ti) 0.668 V at
+# the 210 MHz floor vs up to 1.081 V at 1965 MHz (0.62); Turing TU116 (GTX 1660 Ti) 0.656 V at
+# 300 MHz vs up to 1.050 V at 1920 MHz (0.62). Datacenter parts publish no V/F table; the same
+# ratio is assumed (confidence low). With V ~ f above the floor, the floor starts at 0.62 f_max.
+V_FLOOR_FRAC = 0.62
+
+
 @dataclass(frozen=True)
 class DevicePowerModel:
-    """Power of one accelerator type as a function of activity and clock (vectorized)."""
+    """Power of one accelerator type as a function of activity and clock (vectorized).
+
+    ``alpha``: measured d ln P_busy / d ln f at f_max, in (1, 3]; it sets the leakage share
+    (3 - alpha) / 2 of busy power at f_max. ``v_floor_frac``: V_min / V_max of the V/F curve.
+    """
 
     tdp_w: float
     idle_w: float
     f_max_mhz: float
     f_min_mhz: float
     alpha: float = 2.4
+    v_floor_frac: float = V_FLOOR_FRAC
 
     def __post_init__(self) -> None:
         if not (0 <= self.idle_w < self.tdp_w):
@@ -131,8 +152,18 @@ class DevicePowerModel:
                 f"need 0 < f_min_mhz <= f_max_mhz, got {self.f_min_mhz}, {self.f_max_mhz}",
                 field="power",
             )
-        if self.alpha <= 0:
-            raise InputError(f"dvfs alpha must be > 0, got {self.alpha}", field="power.dvfs_alpha")
+        if not (1.0 < self.alpha <= 3.0):
+            raise InputError(
+                f"dvfs alpha must be in (1, 3] (log-slope of busy power at f_max; 3 = pure "
+                f"switching with V ~ f, lower values mean a leakage share (3 - alpha) / 2), "
+                f"got {self.alpha}",
+                field="power.dvfs_alpha",
+            )
+        if not (0.0 < self.v_floor_frac <= 1.0):
+            raise InputError(
+                f"voltage floor must be in (0, 1] of V_max, got {self.v_floor_frac}",
+                field="power.v_floor_frac",
+            )
 
     @classmethod
     def from_profile(cls, profile: HardwareProfile) -> DevicePowerModel:
@@ -155,6 +186,11 @@ class DevicePowerModel:
         """TDP - P_idle: the range activity and clock move through."""
         return self.tdp_w - self.idle_w
 
+    @property
+    def leak_share(self) -> float:
+        """s_L: leakage share of busy power at f_max, (3 - alpha) / 2."""
+        return (3.0 - self.alpha) / 2.0
+
     def mhz_to_frac(self, mhz: ArrayLike) -> np.ndarray:
         """Clock in MHz -> fraction of f_max, clipped to the supported range."""
         return np.clip(np.asarray(mhz, dtype=float) / self.f_max_mhz, self.f_min_frac, 1.0)
@@ -162,33 +198,60 @@ class DevicePowerModel:
     def clip_freq(self, freq_frac: ArrayLike) -> np.ndarray:
         return np.clip(np.asarray(freq_frac, dtype=float), self.f_min_frac, 1.0)
 
-    def p_max_w(self, freq_frac: ArrayLike) -> np.ndarray:
-        """Full-activity power at clock f: P_idle + (TDP - P_idle) f^alpha."""
+    def voltage_frac(self, freq_frac: ArrayLike) -> np.ndarray:
+        """V(f) / V_max = max(v_floor, f): voltage tracks the clock down to the floor."""
+        return np.maximum(self.v_floor_frac, self.clip_freq(freq_frac))
+
+    def clock_scale(self, freq_frac: ArrayLike) -> np.ndarray:
+        """S(f) = s_L v + (1 - s_L) v^2 f, exactly 1 at f_max: busy power relative to f_max."""
         f = self.clip_freq(freq_frac)
-        return self.idle_w + self.dynamic_w * f**self.alpha
+        v = np.maximum(self.v_floor_frac, f)
+        s_l = self.leak_share
+        return 1.0 - s_l * (1.0 - v) - (1.0 - s_l) * (1.0 - v * v * f)
+
+    def p_max_w(self, freq_frac: ArrayLike) -> np.ndarray:
+        """Full-activity power at clock f: P_idle + (TDP - P_idle) S(f)."""
+        return self.idle_w + self.dynamic_w * self.clock_scale(freq_frac)
 
     def power_w(self, activity: ArrayLike, freq_frac: ArrayLike = 1.0) -> np.ndarray:
-        """P = P_idle + (P_max(f) - P_idle) * a; activity clipped to [0, 1], f to [f_min, 1]."""
+        """P = P_idle + (TDP - P_idle) a S(f); activity clipped to [0, 1], f to [f_min, 1]."""
         a = np.clip(np.asarray(activity, dtype=float), 0.0, 1.0)
-        f = self.clip_freq(freq_frac)
-        return self.idle_w + self.dynamic_w * a * f**self.alpha
+        return self.idle_w + self.dynamic_w * a * self.clock_scale(freq_frac)
+
+    def freq_for_scale(self, scale: ArrayLike) -> np.ndarray:
+        """Inverse of S on [f_min, 1]: the clock whose busy-power scale is ``scale`` (clipped).
+
+        Below the floor S is linear in f; above it (1 - s_L) f^3 + s_L f = S, a depressed cubic
+        with one real root (hyperbolic form of Cardano's formula, stable for any s_L > 0).
+        """
+        s_l, vf = self.leak_share, self.v_floor_frac
+        y = np.asarray(scale, dtype=float)
+        f_lin = (y - s_l * vf) / ((1.0 - s_l) * vf * vf)
+        if s_l > 0.0:
+            p = s_l / (1.0 - s_l)
+            q = -y / (1.0 - s_l)
+            r = 2.0 * np.sqrt(p / 3.0)
+            f_cub = -r * np.sinh(np.arcsinh(3.0 * q / (p * r)) / 3.0)
+        else:
+            f_cub = np.cbrt(y)
+        f = np.where(f_cub >= vf, f_cub, f_lin)
+        return self.clip_freq(f)
 
     # ---------------------------------------------------------------- caps
     def freq_for_cap(self, cap_w: ArrayLike, activity: ArrayLike) -> np.ndarray:
         """Highest clock fraction in [f_min/f_max, 1] whose power fits under cap_w.
 
-        Closed-form inverse: f = ((cap - P_idle) / ((TDP - P_idle) a))^(1/alpha). If even f_min
-        does not fit (cap below P(a, f_min)), returns f_min: the hardware cannot go lower and
-        the cap is violated; ``cap_feasible`` tells which.
+        Closed-form inverse of S(f) = (cap - P_idle) / ((TDP - P_idle) a) (``freq_for_scale``).
+        If even f_min does not fit (cap below P(a, f_min)), returns f_min: the hardware cannot go
+        lower and the cap is violated; ``cap_feasible`` tells which.
         """
         cap = np.asarray(cap_w, dtype=float)
         a = np.clip(np.asarray(activity, dtype=float), 0.0, 1.0)
         head = np.maximum(cap - self.idle_w, 0.0)
         denom = self.dynamic_w * a
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            f = np.where(
-                denom > 0, (head / np.where(denom > 0, denom, 1.0)) ** (1.0 / self.alpha), 1.0
-            )
+            y = np.where(denom > 0, head / np.where(denom > 0, denom, 1.0), 1.0)
+        f = self.freq_for_scale(np.minimum(y, 1.0))
         f = np.where(cap < self.power_w(a, self.f_min_frac), self.f_min_frac, f)
         return np.clip(f, self.f_min_frac, 1.0)
 
@@ -432,6 +495,7 @@ __all__ = [
     "TITANIUM_230V_REDUNDANT",
     "UPS_EFFICIENCY",
     "PDU_EFFICIENCY",
+    "V_FLOOR_FRAC",
     "phase_activity",
     "PHASES",
     "phase_index",

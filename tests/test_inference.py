@@ -212,6 +212,59 @@ def test_dvfs_saves_less_with_clock_independent_hbm_power() -> None:
     assert float(p[0]) == pytest.approx(COST.power.power_w(0.35, 1.0), rel=1e-9)
 
 
+def _decode_heavy_savings(hw: str, clocks: tuple[float, ...]) -> dict[float, tuple[float, float]]:
+    """Busy energy-per-token saving and TPOT ratio vs f_max at each clock (Llama-2-70B, 8 GPUs,
+    200 requests of 64 in / 400 out over 60 s: the docs/models.md "Greener LLMs check")."""
+    rng = np.random.default_rng(0)
+    n = 200
+    tr = RequestTrace(np.sort(rng.uniform(0, 60, n)), np.full(n, 64), np.full(n, 400))
+    cost = RooflineCost(get_profile(hw), get_llm("llama2-70b"))
+    full = simulate_serving(tr, cost, 1.0, horizon_s=400.0).summary()
+    out = {}
+    for f in clocks:
+        low = simulate_serving(tr, cost, f, horizon_s=400.0).summary()
+        e = 1 - low["busy_energy_per_token_j"] / full["busy_energy_per_token_j"]
+        out[f] = (e, low["tpot_p50_s"] / full["tpot_p50_s"])
+    return out
+
+
+# Published DVFS savings for decode-heavy LLM inference (docs/models.md, "DVFS vs published"):
+# Stojkovic et al., "Towards Greener LLMs" (arXiv 2403.20306), H100: "running the GPUs at 1.6GHz
+# instead of 2GHz yields about the same throughput at less than 80% of the energy";
+# Ma et al., "The Illusion of Power Capping in LLM Decode" (arXiv 2605.11999), H200: clock
+# locking recovers "up to 32% of decode energy at minimal throughput loss".
+GREENER_MIN_SAVING_AT_08 = 0.20
+MA_H200_MAX_DECODE_SAVING = 0.32
+SAVING_TOL = 0.05
+
+
+def test_dvfs_savings_match_published_measurements() -> None:
+    """Issue 16.2: leakage at the rail voltage and the V/F floor make decode savings saturate
+    below ~0.6 f_max at the published size (the old f^alpha law kept saving: H200 -49 % at
+    0.3 f_max against a measured best of 32 %), while 0.8 f_max keeps Greener LLMs' >= 20 %."""
+    h100 = _decode_heavy_savings("H100-SXM", (0.8,))
+    saving, tpot = h100[0.8]
+    assert GREENER_MIN_SAVING_AT_08 - 0.03 <= saving <= 0.30
+    assert tpot < 1.03  # "about the same throughput"
+    clocks = (0.8, 0.6, 0.45, 0.3)
+    h200 = _decode_heavy_savings("H200", clocks)
+    best = max(e for e, _ in h200.values())
+    assert best == pytest.approx(MA_H200_MAX_DECODE_SAVING, abs=SAVING_TOL)
+    e6, tpot6 = h200[0.6]  # at 0.6 f_max: within the tolerance of the best, TPOT +<5 %
+    assert e6 == pytest.approx(MA_H200_MAX_DECODE_SAVING, abs=SAVING_TOL) and tpot6 < 1.05
+    assert h200[0.3][0] - e6 < 0.04  # saturates below the voltage floor (old model: +0.13)
+
+
+def test_low_clock_saving_saturates_on_a100() -> None:
+    """Below the V/F floor decode still slows (compute share ~1/f) while busy power falls only
+    linearly, so the saving stops growing and then falls: U-shaped energy per token."""
+    a100 = _decode_heavy_savings("A100-80G", (0.6, 0.45, 0.3, 0.15))
+    e = [a100[f][0] for f in (0.6, 0.45, 0.3, 0.15)]
+    assert max(e) < 0.37  # old model: 0.53 at 0.3 f_max
+    assert e[3] < e[1]  # the lowest clock saves less than 0.45 f_max (old model: more)
+    assert a100[0.15][1] > a100[0.45][1] > a100[0.6][1] > 1.0  # and decode keeps slowing
+
+
 def test_prefill_heavy_work_slows_with_clock() -> None:
     rng = np.random.default_rng(1)
     n = 40

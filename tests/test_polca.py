@@ -9,6 +9,7 @@ import pytest
 from dcsim.agents.polca import PolcaController
 
 from dcsim.errors import InputError
+from dcsim.hardware import get_profile
 from dcsim.polca import (
     POLCA_A100_MHZ,
     RowConfig,
@@ -20,6 +21,7 @@ from dcsim.polca import (
     reproduce,
     weighted_percentiles,
 )
+from dcsim.power import DevicePowerModel
 from dcsim.schema import validate_model
 
 
@@ -64,7 +66,16 @@ def obs(frac: float, brake: bool = False):
 def test_table_physics(table) -> None:
     p = table.gpu_power_w
     assert np.all(np.diff(p, axis=0) >= -1e-6 * p.max() - 60)  # more load, more power (noise slack)
-    assert np.all(np.diff(p, axis=1) <= 1e-9)  # lower clock (f_grid descending), less power
+    # lower clock (f_grid descending), less power down to the V/F floor; below it busy power
+    # falls only linearly in f while the same load keeps the GPUs busy longer, so the table is
+    # flat there (within 5 %), not falling (issue 16.2: no free savings below the floor)
+    floor = DevicePowerModel.from_profile(get_profile("A100-80G")).v_floor_frac
+    k = int(np.sum(table.f_grid >= floor))  # f_grid descends: the first k clocks are above it
+    assert 0 < k < table.f_grid.size
+    assert np.all(np.diff(p[:, : k + 1], axis=1) <= 1e-9)
+    below = p[:, k:]
+    assert np.all(below[:, 1:] <= below[:, :-1] * 1.05)
+    assert np.all(p[:, -1] <= p[:, 0] + 1e-9)  # the brake clock never draws more than f_max
     assert p[0, 0] == pytest.approx(8 * 50.0)  # idle: 8 GPUs at P_idle
     assert np.all(p <= 8 * 400.0)
     assert table.lambda_sat > 0.5

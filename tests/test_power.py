@@ -32,10 +32,53 @@ freq = st.floats(M.f_min_frac, 1.0, allow_nan=False)
 def test_endpoints_match_profile() -> None:
     assert M.power_w(0.0, 1.0) == pytest.approx(H100.power.idle_w.value)
     assert M.power_w(1.0, 1.0) == pytest.approx(H100.power.tdp_w.value)
-    # closed form at an interior point
-    a, f = 0.4, 0.7
-    expect = M.idle_w + (M.tdp_w - M.idle_w) * a * f**M.alpha
-    assert M.power_w(a, f) == pytest.approx(expect)
+    # closed form at interior points: leakage s_L V + switching (1 - s_L) V^2 f, V = max(0.62, f)
+    s_l = (3 - M.alpha) / 2
+    assert s_l == pytest.approx(0.3)
+    a = 0.4
+    for f, v in ((0.7, 0.7), (0.5, 0.62)):  # above and below the voltage floor
+        expect = M.idle_w + (M.tdp_w - M.idle_w) * a * (s_l * v + (1 - s_l) * v**2 * f)
+        assert M.power_w(a, f) == pytest.approx(expect, rel=1e-12)
+
+
+def test_busy_power_slope_at_fmax_is_the_measured_alpha() -> None:
+    """Near f_max the split reproduces the measured f^alpha law (Zeus, POLCA): d ln S/d ln f = alpha
+    at f = 1, and S(0.9) is within 1 % of 0.9^alpha, so caps near f_max act as before."""
+    h = 1e-6
+    slope = (np.log(M.clock_scale(1.0)) - np.log(M.clock_scale(1.0 - h))) / -np.log(1.0 - h)
+    assert slope == pytest.approx(M.alpha, rel=1e-4)
+    assert float(M.clock_scale(0.9)) == pytest.approx(0.9**M.alpha, rel=0.01)
+
+
+def test_low_clock_power_sits_above_the_pure_power_law() -> None:
+    """Issue 16.2: leakage at the rail voltage and the V/F floor keep busy power well above
+    f^alpha at low clocks (the old model: S = f^alpha all the way down)."""
+    for f in (0.6, 0.4, 0.25):
+        assert float(M.clock_scale(f)) > 1.15 * f**M.alpha
+    # below the floor only f falls: S is linear in f (zero second difference) ...
+    f = np.array([0.2, 0.35, 0.5])
+    s = M.clock_scale(f)
+    assert s[2] - 2 * s[1] + s[0] == pytest.approx(0.0, abs=1e-12)
+    # ... and never below the leakage at the floor voltage
+    assert float(M.clock_scale(M.f_min_frac)) > M.leak_share * M.v_floor_frac
+
+
+@given(y=st.floats(0.0, 1.0, allow_nan=False))
+def test_freq_for_scale_inverts_clock_scale(y: float) -> None:
+    f = float(M.freq_for_scale(y))
+    lo = float(M.clock_scale(M.f_min_frac))
+    if y >= lo:
+        assert float(M.clock_scale(f)) == pytest.approx(y, abs=1e-9)
+    else:
+        assert f == pytest.approx(M.f_min_frac)
+
+
+def test_alpha_outside_the_split_range_is_rejected() -> None:
+    for bad in (1.0, 3.5):
+        with pytest.raises(InputError, match="alpha"):
+            DevicePowerModel(tdp_w=400, idle_w=50, f_max_mhz=1000, f_min_mhz=100, alpha=bad)
+    with pytest.raises(InputError, match="voltage floor"):
+        DevicePowerModel(tdp_w=400, idle_w=50, f_max_mhz=1000, f_min_mhz=100, v_floor_frac=0.0)
 
 
 @given(a1=unit, a2=unit, f=freq)

@@ -87,7 +87,7 @@ class CoolingEnv(gym.Env):
     for `n_accelerators` (default 1,024 H100s, 16 per rack) runs: half the racks train
     (activity ~0.85) and half serve inference with a daily cycle (0.2-0.8), each with AR(1)
     noise. Rack power is `dcsim.rack_load.RackPower` (accelerator power law of `dcsim.power`,
-    P = P_idle + (TDP - P_idle) * a * f^alpha, plus host share, through the PSUs), where f is
+    P = P_idle + (TDP - P_idle) * a * S(f), leakage + switching with a V/F floor, plus host share, through the PSUs), where f is
     the thermal throttle the plant imposed on the previous step (racks whose inlet exceeded
     the limit).
     The `dcsim.cooling.CoolingPlant` (thermal mass, EnergyPlus EIR chiller, tower, economizer)
@@ -245,7 +245,7 @@ class CoolingEnv(gym.Env):
         )
         self.activity = rack_activity(self.load_cfg, self.n_racks, t, self.dt, rng)
         # the same power law at full clock for the whole episode: used while no rack throttles
-        # (f = 1 makes f^alpha exactly 1, so the numbers are identical)
+        # (f = 1 makes S(f) exactly 1, so the numbers are identical)
         self.p_full = self.rack_power.power_w(self.activity, 1.0)
 
     def _rack_power(self, k: int) -> np.ndarray:
