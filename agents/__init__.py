@@ -96,6 +96,15 @@ def _table(env: Any) -> dict[str, Builder]:
     return table
 
 
+def all_heuristics() -> list[str]:
+    """Every env's heuristic names, discovered ones included (CLI completion)."""
+    names = {n for table in HEURISTICS.values() for n in table}
+    for modules in _DISCOVER.values():
+        for module in modules:
+            names |= set(_discover(module))
+    return sorted(names)
+
+
 def heuristics(env: Any) -> list[str]:
     """Names of the env's heuristic baselines (no `random`), best-known first is not implied."""
     return sorted(_table(env))

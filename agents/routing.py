@@ -3,6 +3,8 @@
 - `ecmp`: per-flow ECMP hashing, what a RoCE fabric does by default.
 - `spray`: ideal packet spraying over all equal-cost paths (Ultra Ethernet's direction).
 - `greedy-split`: 4 subflows per flow, each on the least-loaded path so far (global greedy).
+- `split:1`: the same greedy placement of whole flows (no subflow overhead); the best fixed
+  action PPO found on this env (issue 13), so it is the fixed-action bar to beat.
 - `colour`: single-path assignment by bipartite edge colouring with spines as colours
   (Addanki, Goyal, Marinos, arXiv 2407.00550).
 """
@@ -49,6 +51,12 @@ class GreedySplit(FixedRouting):
     name = "greedy-split"
     policy = "split"
     split = 4
+
+
+class Split1(FixedRouting):
+    name = "split:1"
+    policy = "split"
+    split = 1
 
 
 class Colour(FixedRouting):

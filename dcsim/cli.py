@@ -183,10 +183,9 @@ ROUTING_OPTION: dict[str, Any] = {
 
 def _complete_agent(incomplete: str) -> list[str]:
     """Every heuristic name, random and the ALGO: prefixes (which exist depends on the env)."""
-    from dcsim.agents import HEURISTICS, SB3_ALGOS
+    from dcsim.agents import SB3_ALGOS, all_heuristics
 
-    names = sorted({n for table in HEURISTICS.values() for n in table})
-    names += ["random", *(f"{a}:" for a in SB3_ALGOS)]
+    names = all_heuristics() + ["random", *(f"{a}:" for a in SB3_ALGOS)]
     return [n for n in names if n.startswith(incomplete)]
 
 

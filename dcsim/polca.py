@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -130,6 +130,21 @@ class ServingTable:
     n_gpus: int
     host_w: float
     rated_w: float
+
+    @cached_property
+    def p50_slowdown(self) -> np.ndarray:
+        """(n_rho, n_f) median latency relative to f_max at the same load (1 where no request).
+
+        A table of medians, so controllers can be scored at any (load, clock) by `bilinear`
+        interpolation instead of the nearest characterised clock, which let a clock just above
+        the midpoint of two table clocks draw the lower clock's power (interpolated) and pay
+        the higher clock's latency.
+        """
+        p50 = np.array(
+            [[float(np.median(s)) if s.size else 0.0 for s in row] for row in self.e2e_samples]
+        )
+        ref = p50[:, :1]  # f_grid is descending: column 0 is f_max
+        return np.where(ref > 0, p50 / np.where(ref > 0, ref, 1.0), 1.0)
 
 
 @lru_cache(maxsize=8)
@@ -448,6 +463,21 @@ class RowSimulation:
             lp_clock_frac=float(np.median(self.f_cmd[~hp])) if (~hp).any() else 1.0,
             hp_clock_frac=float(np.median(self.f_cmd[hp])) if hp.any() else 1.0,
         )
+
+    def slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
+        """Arrival-weighted median-latency slowdown of the masked servers over ticks [t0, t1).
+
+        Each server-second is scored at its own load and applied clock, interpolated
+        bilinearly in the characterised table (`ServingTable.p50_slowdown`), like its power.
+        """
+        if t1 <= t0 or not mask.any():
+            return 1.0
+        rho = self.rho[t0:t1][:, mask].ravel()
+        f = self.f_eff[t0:t1][:, mask].ravel()
+        s = bilinear(self.table, self.table.p50_slowdown, rho, f)
+        w = self.counts[t0:t1][:, mask].ravel().astype(float)
+        tot = w.sum()
+        return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
 
     def command(self, lp_f: float, hp_f: float) -> None:
         """Ask low/high-priority servers for clock fractions; lands after a random OOB delay."""

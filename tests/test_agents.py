@@ -122,6 +122,7 @@ def test_load_spec_task_scenario_and_rewards() -> None:
     assert spec.kwargs["reward_weights"] == {
         "over_budget": 1.0,
         "brake": 9.0,  # --reward replaces the task file's 5.0
+        "brake_event": 100.0,
         "hp_latency": 1.0,
         "lp_latency": 0.1,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from dcsim.agents.routing import Colour, Ecmp, GreedySplit, Spray
+from dcsim.agents.routing import Colour, Ecmp, GreedySplit, Split1, Spray
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -54,7 +54,9 @@ def test_truncates_after_episode_steps():
 def test_permutations_reward_path_aware_routing():
     """On inter-ToR permutations of the intact fabric, colouring matches the NIC bound
     (reward -1) and per-flow ECMP is worse on average (Addanki et al.)."""
-    env = FlowSplitEnv(episode_steps=6, patterns=("permutation",), failure_fraction=0.0)
+    env = FlowSplitEnv(
+        episode_steps=6, patterns=("permutation",), failure_fraction=0.0, background_flows=0
+    )
     col, _ = run(env, Colour(), seed=0)
     ecmp, _ = run(env, Ecmp(), seed=0)
     spray, _ = run(env, Spray(), seed=0)
@@ -73,7 +75,7 @@ def test_split_overhead_and_observation_meaning():
     m1 = env.evaluate([2, 0])  # split:1
     m8 = env.evaluate([2, 3])  # split:8 pays 7 subflow overheads on the same pattern
     _, src, dst, chunk, _, _ = env._pattern
-    raw = traffic_time(env.fabric, src, dst, chunk, "split:8").time_s
+    raw = traffic_time(env.fabric, src, dst, chunk, "split:8", background=env.background).time_s
     assert m8["time_s"] == pytest.approx(raw + 7 * env.subflow_overhead_s)
     assert m8["split"] == 8 and m1["split"] == 1
     assert m1["lower_bound_s"] > 0 and m1["time_s"] >= m1["lower_bound_s"] * (1 - 1e-9)
@@ -103,3 +105,64 @@ def test_greedy_split_baseline_beats_ecmp_over_an_episode():
     g = np.mean([run(env, GreedySplit(), seed=s)[0] for s in range(2)])
     e = np.mean([run(env, Ecmp(), seed=s)[0] for s in range(2)])
     assert g > e
+
+
+def test_background_makes_earlier_actions_matter():
+    """Same seed, same second action on the same pattern: with other tenants' long-lived
+    flows the second step's time depends on how the first was routed (the first decides how
+    far each background flow got); without background it does not (a contextual bandit)."""
+    for bg, differ in ((8.0, True), (0.0, False)):
+        times = []
+        for first in ([0, 0], [1, 0]):  # ecmp, then spray
+            env = FlowSplitEnv(background_flows=bg, patterns=("permutation",), failure_fraction=0)
+            env.reset(seed=2)
+            env.step(np.array(first))
+            times.append(env.step(np.array([0, 0]))[4]["metrics"]["time_s"])
+        assert (times[0] != pytest.approx(times[1], rel=1e-6)) == differ, (bg, times)
+
+
+def test_background_flows_persist_and_progress_at_their_fair_share():
+    """Background flows outlive a step: the ones still active keep their ids and have fewer
+    bytes left, never more; arrivals are admitted between steps."""
+    env = FlowSplitEnv(background_flows=8.0, background_lifetime_ms=50.0)
+    env.reset(seed=0)
+    bg = env.background
+    assert bg is not None and bg.n_active > 0
+    carried = 0
+    for _ in range(6):
+        ids0, rem0 = bg.ids.copy(), bg.remaining.copy()
+        env.step(np.array([0, 0]))
+        common, i0, i1 = np.intersect1d(ids0, bg.ids, return_indices=True)
+        carried += common.size
+        assert np.all(bg.remaining[i1] <= rem0[i0] * (1 + 1e-12))
+        assert np.any(bg.remaining[i1] < rem0[i0]) or common.size == 0
+        assert np.all(bg.ids[np.isin(bg.ids, ids0, invert=True)] >= ids0.max(initial=-1))
+    assert carried > 0
+    # the arrival sample path is the env's seed, not the actions: same admissions either way
+    a = FlowSplitEnv()
+    b = FlowSplitEnv()
+    a.reset(seed=4)
+    b.reset(seed=4)
+    for _ in range(3):
+        a.step(np.array([0, 0]))
+        b.step(np.array([0, 0]))
+    assert a.background.admitted == b.background.admitted
+
+
+def test_split1_baseline_is_registered():
+    from dcsim.agents import available, make_agent
+
+    env = FlowSplitEnv(episode_steps=2)
+    assert "split:1" in available(env)
+    agent = make_agent("split:1", env)
+    assert isinstance(agent, Split1)
+    assert list(agent.predict(None)) == [2, 0]  # policy "split", K = 1
+    from typer.testing import CliRunner
+
+    from dcsim.cli import _complete_agent, app
+
+    assert "split:1" in _complete_agent("spl")
+    args = ["evaluate", "tasks/flowsplit.yaml", "--agent", "split:1", "-n", "1"]
+    res = CliRunner().invoke(app, [*args, "--set", "episode_steps=2", "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"agent": "split:1"' in res.output

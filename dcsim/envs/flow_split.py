@@ -25,6 +25,7 @@ from dcsim.envs.contract import (
 )
 from dcsim.errors import InputError
 from dcsim.network import load_topology
+from dcsim.network.background import BackgroundTraffic
 from dcsim.network.patterns import (
     inter_tor_permutation,
     random_derangement,
@@ -53,6 +54,8 @@ FEATURES = (
     _f("failed_frac", "1"),  # failed switch cables / all switch cables
     _f("oversubscription", "1", scale=4.0),  # ToR down:up ratio
     _f("last_norm_time", "1", scale=10.0),  # previous step's time / lower bound
+    _f("bg_flows", "flows/host"),  # active background flows / hosts
+    _f("bg_link_flows", "flows", scale=8.0),  # most background flows on one switch link
 )
 
 
@@ -67,6 +70,12 @@ class FlowSplitKwargs(EnvKwargs):
     spray_efficiency: float = Field(0.9, gt=0, le=1)
     subflow_overhead_us: float = Field(2.0, ge=0)
     failure_fraction: float = Field(0.05, ge=0, lt=1)
+    background_flows: float = Field(
+        8.0, ge=0, description="other tenants' concurrent flows at line rate (Little's law)"
+    )
+    background_lifetime_ms: float = Field(
+        20.0, gt=0, description="mean background flow lifetime alone at line rate"
+    )  # defaults are an assumption: 1 GB (a checkpoint or dataset shard) at 400 Gb/s
 
 
 class FlowSplitEnv(gym.Env):
@@ -86,6 +95,15 @@ class FlowSplitEnv(gym.Env):
     subflow (message setup), so the best choice depends on the pattern and size. Each episode
     draws fresh link failures (`failure_fraction`) and ECMP hash seeds.
 
+    Other tenants' long-lived flows share the fabric (`dcsim.network.background`): Poisson
+    arrivals, exponential lifetimes (mean `background_lifetime_ms` alone at line rate),
+    `background_flows` concurrent on average at line rate, between servers under two
+    different ToRs, ECMP-pinned, on the uplinks and spines only (the job owns its NICs).
+    They progress under max-min sharing while the step's flows run and carry their bytes
+    left into the next step; the env clock advances by each step's time and arrivals join
+    at step boundaries. How a step is routed decides how far each of them gets, so a
+    decision shapes the later steps: the env is not a contextual bandit.
+
     ## Action space
     `MultiDiscrete([4, 4])`: policy index into `POLICIES` = (ecmp, spray, split, colour)
     and split-factor index into `SPLITS` = (1, 2, 4, 8). ecmp with K hashes K connections
@@ -93,17 +111,18 @@ class FlowSplitEnv(gym.Env):
     placement; colour is the bipartite edge-colouring assignment; spray ignores K.
 
     ## Observation space
-    `Box(0, 1, (12,), float32)`, entries declared in `FEATURES` (read them with
+    `Box(0, 1, (14,), float32)`, entries declared in `FEATURES` (read them with
     `dcsim.envs.contract.physical`): one-hot pattern, log2 of the bytes per rank,
     job size share, inter-ToR flow share, worst ToR-pair and ToR-uplink demand relative to
-    the paths available, failed-cable share, oversubscription / 4, and the previous step's
-    normalized time / 10. All values are clipped to [0, 1].
+    the paths available, failed-cable share, oversubscription / 4, the previous step's
+    normalized time / 10, active background flows per host, and the most background flows
+    on one switch link / 8. All values are clipped to [0, 1].
 
     ## Rewards
     `reward = -min(t / t_lb, 10)`, with t the step's completion time (flows plus
     per-subflow overhead, divided by `spray_efficiency` under spraying) and t_lb the
-    NIC lower bound (most bytes through any host link / its capacity). Reward is -1 when
-    the fabric adds no delay. `info["reward_terms"] = {"time": reward}` (one term, weight
+    NIC lower bound (most bytes through any host link / its capacity, without background).
+    Reward is -1 when the fabric adds no delay. `info["reward_terms"] = {"time": reward}` (one term, weight
     `reward_weights["time"]`, default 1).
 
     ## Episode end
@@ -115,10 +134,13 @@ class FlowSplitEnv(gym.Env):
     rank (1 MiB, 1 GiB), `spray_efficiency` (0.9), `subflow_overhead_us` (2.0),
     `failure_fraction` (0.05: share of switch cables failed, redrawn each episode; with
     none, colouring is optimal on every pattern of a non-blocking leaf-spine),
-    `reward_weights`; validated by `FlowSplitKwargs`. `info` holds `reward_terms` and
-    `metrics` (numeric ones declared in `METRICS`: time_s, lower_bound_s, split, congestion,
-    norm_time; labels policy, pattern, routing); no wall-clock values. Deterministic given
-    the reset seed.
+    `background_flows` (8; 0 turns the background off), `background_lifetime_ms` (20; both
+    an assumption: a 1 GB checkpoint or dataset shard at 400 Gb/s), `reward_weights`;
+    validated by `FlowSplitKwargs`. `info` holds `reward_terms` and `metrics` (numeric ones
+    declared in `METRICS`: time_s, lower_bound_s, split, congestion, norm_time,
+    background_flows; labels policy, pattern, routing); no wall-clock values. Deterministic
+    given the reset seed. Baselines (`dcsim.agents.routing`): ecmp, spray, greedy-split,
+    split:1, colour.
     """
 
     metadata = METADATA
@@ -131,6 +153,7 @@ class FlowSplitEnv(gym.Env):
         Metric("split", "subflows", "mean"),
         Metric("congestion", "1", "mean"),
         Metric("norm_time", "1", "mean"),
+        Metric("background_flows", "flows", "mean"),
     )
     features = FEATURES
 
@@ -155,6 +178,8 @@ class FlowSplitEnv(gym.Env):
         self.fabric = self._base
         self._t = 0
         self._last = 1.0
+        self.background: BackgroundTraffic | None = None
+        self.clock_s = 0.0
 
     # ------------------------------------------------------------ fabric and patterns
     def _fabric_for(self, fail_seed: int):
@@ -234,6 +259,11 @@ class FlowSplitEnv(gym.Env):
             np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
         )
         failed = len(fab.failed) / max(sw_cables + len(fab.failed), 1)
+        bg = self.background
+        bg_link = 0.0
+        if bg is not None and bg.n_active:
+            sw = ~fab.host_link_mask
+            bg_link = float(bg.link_flows()[sw].max()) if sw.any() else 0.0
         vals = {f"pattern_{q}": float(q == kind) for q in PATTERNS}
         vals |= {
             "log2_size_B": np.log2(size),
@@ -244,6 +274,8 @@ class FlowSplitEnv(gym.Env):
             "failed_frac": failed,
             "oversubscription": fab.oversubscription,
             "last_norm_time": self._last,
+            "bg_flows": (bg.n_active / fab.n_hosts) if bg is not None else 0.0,
+            "bg_link_flows": bg_link,
         }
         return encode(self.features, vals)
 
@@ -254,11 +286,27 @@ class FlowSplitEnv(gym.Env):
         self._last = 1.0
         self._ecmp_seed = int(self.np_random.integers(0, 2**31 - 1))
         self.fabric = self._fabric_for(int(self.np_random.integers(0, 2**31 - 1)))
+        bg_seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.clock_s = 0.0
+        self.background = (
+            BackgroundTraffic(
+                self.fabric,
+                self.kw.background_flows,
+                self.kw.background_lifetime_ms * 1e-3,
+                seed=bg_seed,
+            )
+            if self.kw.background_flows > 0
+            else None
+        )
         self._sample()
         return self._obs(), {}
 
     def evaluate(self, action: Any) -> dict[str, Any]:
         """Time the current pattern under an action without advancing (for baselines/tests)."""
+        return self._run(action)[0]
+
+    def _run(self, action: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+        """Metrics of the current pattern under an action, and the background bytes left."""
         a = np.asarray(action, dtype=np.int64).reshape(-1)
         if a.shape != (2,) or not self.action_space.contains(a):
             raise InputError(
@@ -267,7 +315,9 @@ class FlowSplitEnv(gym.Env):
         policy, k = POLICIES[int(a[0])], SPLITS[int(a[1])]
         kind, src, dst, chunk, _, _ = self._pattern
         routing = "spray" if policy == "spray" else f"{policy}:{k}"
-        res = traffic_time(self.fabric, src, dst, chunk, routing, seed=self._ecmp_seed)
+        res = traffic_time(
+            self.fabric, src, dst, chunk, routing, seed=self._ecmp_seed, background=self.background
+        )
         t = res.time_s
         if policy == "spray":
             t /= self.spray_efficiency
@@ -278,6 +328,7 @@ class FlowSplitEnv(gym.Env):
         in_bytes = np.bincount(dst, minlength=fab.n_hosts) * chunk
         host_bw = fab.host_link_Bps()
         lb = max(out_bytes.max(), in_bytes.max()) / host_bw
+        bg = self.background
         return {
             "time_s": float(t),
             "lower_bound_s": float(lb),
@@ -286,10 +337,14 @@ class FlowSplitEnv(gym.Env):
             "pattern": kind,
             "congestion": float(res.congestion),
             "routing": routing,
-        }
+            "background_flows": float(bg.n_active if bg is not None else 0),
+        }, res.background_left
 
     def step(self, action: Any):
-        m = self.evaluate(action)
+        m, left = self._run(action)
+        if self.background is not None and left is not None:
+            self.background.update(left)  # other tenants' flows carry their progress on
+        self.clock_s += m["time_s"]
         norm = min(m["time_s"] / m["lower_bound_s"], 10.0) if m["lower_bound_s"] > 0 else 1.0
         terms = weigh(self.weights, {"time": -float(norm)})
         reward = float(sum(terms.values()))
@@ -297,5 +352,7 @@ class FlowSplitEnv(gym.Env):
         self._t += 1
         truncated = self._t >= self.episode_steps
         info = {"reward_terms": terms, "metrics": {**m, "norm_time": float(norm)}}
+        if self.background is not None:
+            self.background.admit(self.clock_s)  # arrivals join at the next step
         self._sample()
         return self._obs(), reward, False, bool(truncated), info

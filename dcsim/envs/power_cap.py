@@ -94,10 +94,19 @@ class PowerCapEnv(gym.Env):
     defaults in `REWARD`) times
     `over_budget = -(mean over the period's seconds of max(0, P/budget - 1)) * 100`,
     `brake = -(seconds braked in the period) / period`,
+    `brake_event = -(brakes that engaged in the period)`,
     `hp_latency = -(median-latency slowdown of high-priority requests - 1) * 100`,
-    `lp_latency = -(same for low priority) * 100`; slowdowns come from the characterised
-    serving table at each server's load and clock. Default weights over_budget=1, brake=5,
-    hp_latency=1, lp_latency=0.1: breaking the budget costs most, high-priority latency next.
+    `lp_latency = -(same for low priority) * 100`; slowdowns are arrival-weighted over the
+    period's server-seconds, each scored at its load and applied clock by bilinear
+    interpolation of the characterised serving table (`RowSimulation.slowdown`), as power
+    is, so a clock between two characterised clocks pays an in-between latency. Default
+    weights over_budget=1, brake=5, brake_event=100, hp_latency=1, lp_latency=0.1: a brake
+    is a constraint violation (POLCA's acceptance is zero brakes), and one costs as much as
+    doubling the high-priority median latency for a period, on top of the latency the
+    steady-state table scores for the braked seconds (which misses the backlog a brake
+    leaves). `info["cost"]` reports the constraints in physical units for constrained RL,
+    with CoDesign-v0's names: `brakes` (engaged in the period), `brake_s`,
+    `over_budget_kw_min`.
 
     ## Episode end
     Never terminates; truncates after `horizon_s / control_period_s` steps (default 360).
@@ -106,7 +115,7 @@ class PowerCapEnv(gym.Env):
     `n_servers` (60), `baseline_servers` (40), `horizon_s` (1800), `control_period_s` (5),
     `mean_load` (0.6), `cap_delay_max_s` (40), `reward_weights` (term -> weight), and `row`
     (a full `RowConfig` mapping that overrides the rest); validated by `PowerCapKwargs`.
-    `info` holds `reward_terms` and `metrics` (declared in `METRICS`: row power share
+    `info` holds `reward_terms`, `cost` and `metrics` (declared in `METRICS`: row power share
     peak/mean, brake, applied clocks); no wall-clock values. Deterministic given the reset seed.
     """
 
@@ -116,6 +125,7 @@ class PowerCapEnv(gym.Env):
     REWARD = (
         RewardTerm("over_budget", 1.0, violation=True),
         RewardTerm("brake", 5.0, violation=True),
+        RewardTerm("brake_event", 100.0, violation=True),
         RewardTerm("hp_latency", 1.0),
         RewardTerm("lp_latency", 0.1),
     )
@@ -145,15 +155,6 @@ class PowerCapEnv(gym.Env):
         self.features = features(self.row_cfg.baseline_servers)
         self.observation_space = observation_space(self.features)
         self._encode = Encoder(self.features)
-        # median latency per (load, clock) cell, relative to full clock at the same load
-        p50 = np.array(
-            [
-                [float(np.median(s)) if s.size else 0.0 for s in row_]
-                for row_ in self.table.e2e_samples
-            ]
-        )
-        ref = p50[:, :1]
-        self._slow = np.where(ref > 0, p50 / np.where(ref > 0, ref, 1.0), 1.0)
         self.sim: RowSimulation | None = None
         self._steps = 0
 
@@ -180,21 +181,6 @@ class PowerCapEnv(gym.Env):
         }
         return self._encode.named(vals)
 
-    def _slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
-        """Arrival-weighted median-latency slowdown over ticks [t0, t1) of the masked servers."""
-        sim = self.sim
-        assert sim is not None
-        if t1 <= t0 or not mask.any():
-            return 1.0
-        tab = self.table
-        ri = sim._rho_near[t0:t1][:, mask]
-        f = sim.f_eff[t0:t1][:, mask]
-        fj = np.abs(tab.f_grid[None, :] - f.reshape(-1, 1)).argmin(1).reshape(f.shape)
-        w = sim.counts[t0:t1][:, mask].astype(float)
-        s = self._slow[ri, fj]
-        tot = w.sum()
-        return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
-
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -204,6 +190,7 @@ class PowerCapEnv(gym.Env):
         self.sim.start(brake=True)
         self.sim.advance(1.0)  # first tick so the observation has a power reading
         self._steps = 0
+        self._brakes = self.sim.brake_events
         o = self.sim.observe()
         return self._obs(o), {"metrics": self._metrics(0, self.sim.t_idx, o)}
 
@@ -233,15 +220,24 @@ class PowerCapEnv(gym.Env):
         frac = sim.row_w[t0:t1] / sim.budget_w
         braked = float(sim.brake_on[t0:t1].sum())
         hp_mask = sim.priority_high
+        brakes = sim.brake_events - self._brakes  # brakes that engaged in this period
+        self._brakes = sim.brake_events
         raw = {
             "over_budget": -float(np.maximum(frac - 1.0, 0.0).mean() * 100.0) if t1 > t0 else 0.0,
             "brake": -braked / self.period,
-            "hp_latency": -(self._slowdown(t0, t1, hp_mask) - 1.0) * 100.0,
-            "lp_latency": -(self._slowdown(t0, t1, ~hp_mask) - 1.0) * 100.0,
+            "brake_event": -float(brakes),
+            "hp_latency": -(sim.slowdown(t0, t1, hp_mask) - 1.0) * 100.0,
+            "lp_latency": -(sim.slowdown(t0, t1, ~hp_mask) - 1.0) * 100.0,
         }
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         truncated = bool(self._steps >= self.max_steps or sim.done)
         o = sim.observe()
-        info = {"reward_terms": terms, "metrics": self._metrics(t0, t1, o)}
+        over_w = np.maximum(sim.row_w[t0:t1] - sim.budget_w, 0.0)  # 1-s ticks
+        cost = {  # constraint costs in physical units (CoDesign-v0's names), for safe RL
+            "brakes": float(brakes),
+            "brake_s": braked,
+            "over_budget_kw_min": float(over_w.sum()) / 1000.0 / 60.0,
+        }
+        info = {"reward_terms": terms, "metrics": self._metrics(t0, t1, o), "cost": cost}
         return self._obs(o), reward, False, truncated, info

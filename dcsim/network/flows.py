@@ -312,14 +312,21 @@ class FlowRun:
     link_bytes: np.ndarray  # per link
     n_events: int  # completion instants
     n_rate_solves: int = 0  # max-min solves it took (<= n_events)
+    remaining: np.ndarray | None = None  # bytes left per flow when stopped early (`until`)
 
     @property
     def makespan_s(self) -> float:
         return float(self.finish_s.max()) if len(self.finish_s) else 0.0
 
 
-def run_flows(A: sp.spmatrix, cap: np.ndarray, size: np.ndarray) -> FlowRun:
+def run_flows(
+    A: sp.spmatrix, cap: np.ndarray, size: np.ndarray, until: np.ndarray | None = None
+) -> FlowRun:
     """Run flows of given sizes (bytes) to completion under max-min fair sharing.
+
+    With `until` (a flow mask), stop at the instant the last of those flows finishes and
+    report the bytes the others still have in `remaining` (their `finish_s` stays 0): a
+    collective timed against long-lived background flows that outlive it.
 
     Flows finishing within a relative 1e-9 of the next completion complete in the same
     event. Rates are re-solved only when a finished flow crossed a link of a level some
@@ -337,7 +344,10 @@ def run_flows(A: sp.spmatrix, cap: np.ndarray, size: np.ndarray) -> FlowRun:
     finish = np.zeros(n)
     t = 0.0
     events = solves = 0
+    watch = None if until is None else np.asarray(until, dtype=bool)
     while alive.any():
+        if watch is not None and not (alive & watch).any():
+            break
         sol = filler.solve(cap, alive)
         solves += 1
         idx = np.flatnonzero(alive)
@@ -379,6 +389,11 @@ def run_flows(A: sp.spmatrix, cap: np.ndarray, size: np.ndarray) -> FlowRun:
         gd = dirty[grp_f[fl]]
         hit = gd < ev
         k = int(gd[hit].min()) if hit.any() else n_ev - 1  # last event at these rates
+        stop = False
+        if watch is not None:
+            ew = ev[watch[fl]]  # events the watched flows finish in
+            if ew.size and int(ew.max()) <= k:  # the last watched flow ends at these rates
+                k, stop = int(ew.max()), True
         out = fl[: ends[k]]
         finish[out] = t + np.asarray(times)[ev[: ends[k]]]
         events += k + 1
@@ -387,10 +402,14 @@ def run_flows(A: sp.spmatrix, cap: np.ndarray, size: np.ndarray) -> FlowRun:
         alive[out] = False
         remaining[alive] -= sol.rate[alive] * prev
         t += prev
+        if stop:
+            break
     A = filler.csr
+    sent = size if watch is None else size - np.maximum(remaining, 0.0)
     return FlowRun(
         finish_s=finish,
-        link_bytes=np.asarray(A @ size).ravel(),
+        link_bytes=np.asarray(A @ sent).ravel(),
         n_events=events,
         n_rate_solves=solves,
+        remaining=None if watch is None else np.maximum(remaining, 0.0),
     )

@@ -8,12 +8,16 @@ random rank order, and uniform all-to-all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from dcsim.network.flows import run_flows
 from dcsim.network.routing import route
+
+if TYPE_CHECKING:
+    from dcsim.network.background import BackgroundTraffic
 
 
 def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -67,27 +71,55 @@ class TrafficResult:
     max_link_util: float
     congestion: float  # most loaded link / most loaded host link (seconds of work)
     max_work_s: float  # max over links of bytes / capacity
-    link_load: np.ndarray
+    link_load: np.ndarray  # bytes of the timed flows per link
     n_events: int
+    background_left: np.ndarray | None = None  # bytes each background flow has left after
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "link_load"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("link_load", "background_left")}
 
 
-def traffic_time(fabric, src, dst, size, routing: str = "ecmp", seed: int = 0) -> TrafficResult:
-    """Run one step of concurrent flows to completion under a routing policy."""
+def traffic_time(
+    fabric,
+    src,
+    dst,
+    size,
+    routing: str = "ecmp",
+    seed: int = 0,
+    background: BackgroundTraffic | None = None,
+) -> TrafficResult:
+    """Run one step of concurrent flows to completion under a routing policy.
+
+    With `background`, its flows share the fabric (max-min) until the step's last flow ends;
+    the bytes they have left are returned (the caller commits them with `background.update`).
+    """
     size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
-    run = run_flows(r.A, fabric.link_cap, r.size)
-    work = run.link_bytes / fabric.link_cap
+    left = None
+    if background is not None and background.n_active:
+        n = r.A.shape[1]
+        A = sp.hstack([r.A, background.A], format="csr")
+        sizes = np.concatenate([r.size, background.remaining])
+        watch = np.arange(sizes.size) < n
+        run = run_flows(A, fabric.link_cap, sizes, until=watch)
+        assert run.remaining is not None
+        left = run.remaining[n:]
+        t = float(run.finish_s[:n].max()) if n else 0.0
+    else:
+        run = run_flows(r.A, fabric.link_cap, r.size)
+        t = run.makespan_s
+        if background is not None:
+            left = background.remaining.copy()
+    link_bytes = np.asarray(r.A @ r.size).ravel()
+    work = link_bytes / fabric.link_cap
     hl = np.isin(fabric.link_src, fabric.host_nodes) | np.isin(fabric.link_dst, fabric.host_nodes)
     hw = float(work[hl].max()) if hl.any() else 0.0
-    t = run.makespan_s
     return TrafficResult(
         time_s=t,
         max_link_util=float((work / t).max()) if t > 0 else 0.0,
         congestion=float(work.max() / hw) if hw > 0 else 1.0,
         max_work_s=float(work.max()),
-        link_load=run.link_bytes,
+        link_load=link_bytes,
         n_events=run.n_events,
+        background_left=left,
     )
