@@ -75,6 +75,31 @@ def test_2n_ups_loses_more_at_the_same_load():
     assert two_n > n
 
 
+def test_codesign_engine_uses_the_same_facility_model():
+    """The tenancy engine (CoDesign-v0) had no UPS at all; it now forms facility power with
+    `facility_power_w` and its `facility:` inputs."""
+    import numpy as np
+
+    from dcsim.climate import WeatherSample
+    from dcsim.tenancy.engine import Decisions, Engine, EngineConfig
+
+    def facility(**fac: float) -> tuple[float, float]:
+        cfg = EngineConfig(
+            racks=8, accelerators_per_rack=16, inference={"servers": 0}, facility=fac
+        )
+        e = Engine(cfg, [], np.zeros(0), 300.0)
+        w = WeatherSample(25.0, 18.0, 0.5)
+        e.reset_plant(w, 0.0)
+        r = e.step(w, Decisions())
+        want = facility_power_w(r.it_w, r.cooling_w, e.design_it_w, cfg.facility)
+        assert r.facility_w == pytest.approx(want, rel=1e-12)
+        assert r.facility_w > r.it_w + r.cooling_w  # UPS and fixed loads are not free
+        return r.facility_w, r.it_w
+
+    base, _ = facility()
+    assert facility(ups_sizing_factor=2.0)[0] > base
+
+
 def test_old_constant_ups_efficiency_is_refused_with_its_replacement():
     with pytest.raises(ValidationError, match="ups_no_load_loss"):
         PowerConfig(ups_efficiency=0.96)
