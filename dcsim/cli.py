@@ -846,6 +846,7 @@ def cooling_year(
         ("IT energy (incl. server fans)", f"{s['it_mwh']:.1f} MWh"),
         ("cooling energy", f"{s['cooling_mwh']:.1f} MWh"),
         ("PUE (cooling only)", f"{s['pue']:.3f}"),
+        ("PUE (facility: + UPS, fixed loads)", f"{s['facility_pue']:.3f}"),
         ("WUE", f"{s['wue_l_per_kwh']:.2f} L/kWh"),
         ("water", f"{s['water_m3']:.0f} m3"),
         ("carbon", f"{s['carbon_t']:.1f} tCO2e"),
@@ -904,13 +905,14 @@ def cooling_compare(
         print_json(out)
         return
     table = Table(title=f"annual cooling, {rack_kw:g} kW racks at {load:.0%} load")
-    for col in ("climate", "type", "PUE", "WUE L/kWh", "economizer h", "note"):
+    for col in ("climate", "type", "PUE", "facility PUE", "WUE L/kWh", "economizer h", "note"):
         table.add_column(col, justify="left" if col in ("climate", "type", "note") else "right")
     for r in out:
         table.add_row(
             r["climate"],
             r["type"],
             f"{r['pue']:.3f}",
+            f"{r['facility_pue']:.3f}",
             f"{r['wue_l_per_kwh']:.2f}",
             f"{r['economizer_hours']:.0f}",
             (r["air_density_check"] or "").split(" per rack")[0],

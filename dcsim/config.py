@@ -20,6 +20,7 @@ from dcsim.climate import ClimateConfig
 from dcsim.cooling import CoolingConfig
 from dcsim.cost import CostConfig
 from dcsim.errors import InputError
+from dcsim.power import FacilityConfig
 from dcsim.resources import bundled_dir
 from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
 from dcsim.validate import refuse_wrong_kind
@@ -100,7 +101,9 @@ class ClusterConfig(StrictModel):
         return names[v.lower()]
 
 
-class PowerConfig(StrictModel):
+class PowerConfig(FacilityConfig):
+    """Power caps and the facility's UPS and fixed loads (`FacilityConfig`)."""
+
     cap_frac: float = Field(
         1.0, gt=0, le=1, description="initial per-accelerator power cap, share of TDP"
     )
@@ -115,14 +118,6 @@ class PowerConfig(StrictModel):
         if cap is not None and cap < v:  # else agents could never hold the scenario's cap
             raise ValueError(f"must be at most power.cap_frac ({cap})")
         return v
-
-    ups_efficiency: float = Field(
-        0.96,
-        gt=0.5,
-        le=1,
-        description="UPS + distribution efficiency; 0.94-0.97 for modern double-conversion/eco-mode UPS "
-        "(The Green Grid WP#49; Barroso et al., The Datacenter as a Computer, 3rd ed., ch. 5)",
-    )
 
 
 class RewardConfig(StrictModel):

@@ -118,6 +118,7 @@ def compare_plants(
                     "climate": name,
                     "type": typ,
                     "pue": s["pue"],
+                    "facility_pue": s["facility_pue"],
                     "wue_l_per_kwh": s["wue_l_per_kwh"],
                     "economizer_hours": s["economizer_hours"],
                     "air_density_check": s["air_density_check"],
@@ -125,4 +126,24 @@ def compare_plants(
             )
             if on_step:
                 on_step(len(out))
+    return out
+
+
+PART_LOADS = (0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def part_load_pue(
+    loads: tuple[float, ...] = PART_LOADS,
+    climate: str = WeatherConfig.model_fields["preset"].default,
+    cooling_type: str = CoolingConfig.model_fields["type"].default,
+    rack_kw: float = _PERIOD["rack_kw"],
+    days: float = _PERIOD["days"],
+) -> list[dict[str, Any]]:
+    """Annual cooling-only and facility PUE (UPS losses and fixed loads, as `dcsim run`) of the
+    default plant at each constant IT load share of design, through one year of weather."""
+    cool, clim = plant_inputs(climate, cooling_type)
+    out = []
+    for load in loads:
+        s = simulate_period(cool, clim, rack_kw=rack_kw, load=load, days=days)["summary"]
+        out.append({"load": load, "pue": s["pue"], "facility_pue": s["facility_pue"]})
     return out

@@ -28,12 +28,14 @@ Zeus). All functions take and return NumPy arrays and broadcast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from pydantic import Field, model_validator
 
 from dcsim.errors import InputError
+from dcsim.schema import StrictModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcsim.hardware import HardwareProfile
@@ -445,6 +447,98 @@ def pdu_input_power_w(
     return out / ups_efficiency if ups_efficiency is not None else out
 
 
+# ------------------------------------------------------------------------------- facility
+# UPS losses vs load (issue 15.4): no-load (fixed, share of the UPS rating: transformers,
+# capacitors, control, fans) + proportional (switching, share of the load) + square-law (I^2 R,
+# share of the rating at full load, ~ load^2); the three-term model of Rasmussen, "Electrical
+# Efficiency Modeling for Data Centers" (Schneider Electric/APC White Paper 113) and Avelar,
+# "Making Large UPS Systems More Efficient" (White Paper 108). Defaults (PowerConfig) give
+# 0.952 / 0.935 / 0.895 / 0.790 at 100 / 50 / 25 / 10 % load, inside the measured band of
+# double-conversion UPSs in the LBNL/EPRI study (Ton & Fortenbury, "High Performance Buildings:
+# Data Centers - Uninterruptible Power Supplies", LBNL/Ecos/EPRI Solutions, 2005: ~0.86-0.90 at
+# 25 %, ~0.93-0.95 at 50-100 %) and Barroso et al.'s 94-97 % at load.
+
+
+class FacilityConfig(StrictModel):
+    """Facility power outside IT and cooling (`dcsim.power.facility_power_w`, issue 15.4).
+
+    UPS loss = rating x (no_load + proportional x + square x^2), x = IT load / UPS rating
+    (Rasmussen, Schneider Electric WP 113); the defaults give 0.952 / 0.935 / 0.895 / 0.790
+    efficiency at 100 / 50 / 25 / 10 % load, the measured double-conversion band of the
+    LBNL/EPRI UPS study (Ton & Fortenbury 2005)."""
+
+    ups_no_load_loss: float = Field(
+        0.025,
+        ge=0,
+        le=0.2,
+        description="UPS no-load loss, share of its rating, drawn at any load (transformers, "
+        "capacitors, logic, fans); double-conversion 2-4 % (Schneider Electric WP 108/113)",
+    )
+    ups_proportional_loss: float = Field(
+        0.015, ge=0, le=0.2, description="UPS loss proportional to the load, share of the load"
+    )
+    ups_square_loss: float = Field(
+        0.01,
+        ge=0,
+        le=0.2,
+        description="UPS I^2R loss at full load, share of its rating (scales with load^2)",
+    )
+    ups_sizing_factor: float = Field(
+        1.0,
+        ge=1,
+        le=4,
+        description="UPS rating / design IT power: 1 for N, 2 for 2N (each side carries half); "
+        "the no-load loss scales with the rating, so an oversized UPS loses more at light load",
+    )
+    fixed_load_w_per_kw: float = Field(
+        10.0,
+        ge=0,
+        le=200,
+        description="lighting, controls, security and office power per kW of design IT, "
+        "constant whatever the IT load: 1 % of design IT (Rasmussen, Schneider Electric WP 113, "
+        "counts lighting as a fixed loss of ~1 % of the IT rating; confidence medium: sites "
+        "with large offices draw more)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ups_efficiency_replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ups_efficiency" in data:
+            raise ValueError(
+                "ups_efficiency (one constant) was replaced by a load-dependent UPS: "
+                "set ups_no_load_loss, ups_proportional_loss, ups_square_loss and "
+                "ups_sizing_factor (e.g. 0.04 loss at full load: ups_no_load_loss 0.0, "
+                "ups_proportional_loss 0.04, ups_square_loss 0.0)"
+            )
+        return data
+
+
+def ups_loss_w(load_w: float, rated_w: float, cfg: FacilityConfig) -> float:
+    """UPS loss, W, at output load_w of a UPS rated rated_w:
+    rated (no_load + proportional x + square x^2), x = load / rated."""
+    x = load_w / rated_w
+    return rated_w * (
+        cfg.ups_no_load_loss + x * (cfg.ups_proportional_loss + cfg.ups_square_loss * x)
+    )
+
+
+def ups_efficiency(load_fraction: float, cfg: FacilityConfig) -> float:
+    """Output / input of the scenario's UPS at load_fraction of its rating (0 at no load)."""
+    return load_fraction / (load_fraction + ups_loss_w(load_fraction, 1.0, cfg))
+
+
+def facility_power_w(
+    it_w: float, cooling_w: float, design_it_w: float, cfg: FacilityConfig
+) -> float:
+    """Facility power, W: IT through the UPS (`ups_loss_w`, rated ups_sizing_factor x design
+    IT) + cooling + fixed loads (lighting, controls, security, office: fixed_load_w_per_kw per
+    design IT kW, whatever the IT load). The one place facility power is formed: `dcsim run`,
+    sweeps and the envs all use it."""
+    rated = cfg.ups_sizing_factor * design_it_w
+    fixed = cfg.fixed_load_w_per_kw * design_it_w / 1000.0
+    return it_w + ups_loss_w(it_w, rated, cfg) + cooling_w + fixed
+
+
 # ------------------------------------------------------------------------------- switches
 # Switch power = chassis base + per-port (ASIC SerDes/forwarding share + pluggable optic), with
 # a small traffic-dependent part. Sources:
@@ -508,6 +602,10 @@ __all__ = [
     "rack_power_w",
     "row_power_w",
     "pdu_input_power_w",
+    "FacilityConfig",
+    "facility_power_w",
+    "ups_efficiency",
+    "ups_loss_w",
     "switch_power_w",
 ]
 

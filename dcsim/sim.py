@@ -28,7 +28,13 @@ from dcsim.limits import check_limits
 from dcsim.network import dp_allreduce, load_topology
 from dcsim.network.accelerator import AcceleratorNetwork
 from dcsim.network.topology import list_presets, resolve_topology_path
-from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w, switch_power_w
+from dcsim.power import (
+    PHASE_ACTIVITY,
+    DevicePowerModel,
+    facility_power_w,
+    server_wall_power_w,
+    switch_power_w,
+)
 from dcsim.workload import (
     comm_activity,
     compute_activity,
@@ -406,7 +412,7 @@ class Simulation:
             ),
         )
         it_w = float(rack_w.sum() + np.sum(res.server_fan_w))
-        facility_w = it_w / sc.power.ups_efficiency + float(res.cooling_w)
+        facility_w = facility_power_w(it_w, float(res.cooling_w), self.design_it_w, sc.power)
         it_kwh = it_w * self.dt / 3.6e6
         fac_kwh = facility_w * self.dt / 3.6e6
         limit = sc.cooling.recommended_inlet_max_c  # ASHRAE recommended envelope (violation)

@@ -117,9 +117,8 @@ def test_air_chain_fans_follow_affinity_law():
     x = air.cfg.crah_flow_margin * float((air.v_design * air.u).sum()) / air.v_crah_design
     x = max(x, air.cfg.crah_min_flow)
     c0, c1, c2, c3 = air.cfg.crah_part_load_curve  # published VSD curve (issue 15.4)
-    assert s.crah_fan_w == pytest.approx(
-        air.crah_rated_w * (c0 + c1 * x + c2 * x**2 + c3 * x**3), rel=1e-12
-    )
+    c = c0 + c1 * x + c2 * x**2 + c3 * x**3
+    assert s.crah_fan_w == pytest.approx(air.crah_rated_w * c / (c0 + c1 + c2 + c3), rel=1e-12)
 
 
 def test_supply_air_first_order_toward_coil_limit():
@@ -273,7 +272,47 @@ def test_tower_closed_forms_at_rating():
     speed, t_leave = tower.fan(tower.rated_w, 0.0, cfg.rating_wet_bulb_c, f)
     assert speed == 1.0 and t_leave == pytest.approx(coldest)
     assert tower.fan_power(speed) == pytest.approx(cfg.rating_fan_w_per_w * tower.rated_w)
-    assert tower.fan_power(0.5) == pytest.approx(tower.fan_rated_w / 8.0)
+    bare = CoolingTower(TowerConfig(fan_part_load_curve=None), 1e6)
+    assert bare.fan_power(0.5) == pytest.approx(bare.fan_rated_w / 8.0, rel=1e-12)
+
+
+def test_tower_and_drycooler_fans_pay_drive_losses_at_part_speed():
+    """Issue 15.4: tower and dry-cooler fans follow the published VSD fan curve (motor and drive
+    losses) shared with the CRAH fans, not the bare cube law: at 30 % speed the tower fan draws
+    8.6 % of rated power instead of 2.7 %; at full speed the rated power; null restores x^3."""
+    from dcsim.cooling.config import VSD_FAN_CURVE
+
+    tower = CoolingTower(TowerConfig(), 1e6)
+    c = VSD_FAN_CURVE
+    for x in (0.15, 0.3, 0.5, 0.8, 1.0):
+        want = (c[0] + c[1] * x + c[2] * x**2 + c[3] * x**3) / sum(c)
+        assert tower.fan_power(x) == pytest.approx(tower.fan_rated_w * want, rel=1e-12)
+    assert tower.fan_power(0.3) > 3.0 * tower.fan_rated_w * 0.3**3
+    assert tower.fan_power(0.3) / tower.fan_rated_w == pytest.approx(0.0861, abs=5e-4)
+    assert tower.fan_power(1.0) == pytest.approx(tower.fan_rated_w, rel=1e-12)
+    speeds = np.linspace(0.0, 1.0, 41)
+    assert np.all(np.diff([tower.fan_power(float(v)) for v in speeds]) > 0)  # rises with speed
+    # dry cooler: same curve; at its 10 % minimum speed it draws ~5 % of rated, not 0.1 %
+    lq = LiquidLoop(LiquidConfig(), PumpsConfig(), 0.6, 1e6)
+    bare = LiquidLoop(LiquidConfig(drycooler_fan_part_load_curve=None), PumpsConfig(), 0.6, 1e6)
+    s, sb = lq.step(0.05e6, -10.0, 20.0), bare.step(0.05e6, -10.0, 20.0)
+    assert sb.drycooler_fan_w == pytest.approx(bare.drycooler_fan_rated_w * 0.1**3, rel=1e-9)
+    want = (c[0] + c[1] * 0.1 + c[2] * 0.01 + c[3] * 0.001) / sum(c)
+    assert s.drycooler_fan_w == pytest.approx(lq.drycooler_fan_rated_w * want, rel=1e-9)
+    assert s.drycooler_fan_w > 20.0 * sb.drycooler_fan_w
+
+
+def test_fan_curve_must_rise_with_speed():
+    """A fan or pump curve that falls with flow (or is negative at rest) is refused: the
+    economizer search prunes fan stages on the assumption that power rises with speed."""
+    from pydantic import ValidationError
+
+    for cfg in (TowerConfig, PumpsConfig):
+        key = "fan_part_load_curve" if cfg is TowerConfig else "part_load_curve"
+        with pytest.raises(ValidationError, match="non-decreasing"):
+            cfg(**{key: [0.5, -1.0, 0.0, 0.6]})
+    with pytest.raises(ValidationError, match="non-decreasing"):
+        LiquidConfig(drycooler_fan_part_load_curve=[-0.1, 0.0, 0.0, 1.1])
 
 
 def test_tower_cold_air_needs_larger_approach_and_water_closed_form():

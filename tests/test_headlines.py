@@ -40,21 +40,21 @@ POLCA = {
 POLCA_HP_P50_IMPACT_MAX_PCT = 1.0  # "high-priority P50 impact under 1%"
 
 # README "Cooling and climate": "Annual PUE for the default plant: air 1.06-1.17, liquid
-# 1.02-1.07 across the four climate presets (cooling only)"; per climate, to 3 decimals, from
-# docs/models.md: "annual PUE air / liquid = temperate 1.078 / 1.025, hot-dry 1.105 / 1.058,
-# hot-humid 1.169 / 1.071, cold 1.063 / 1.024" (`dcsim cooling compare`).
+# 1.03-1.07 across the four climate presets (cooling only)"; per climate, to 3 decimals, from
+# docs/models.md: "annual PUE air / liquid = temperate 1.079 / 1.028, hot-dry 1.106 / 1.060,
+# hot-humid 1.171 / 1.072, cold 1.064 / 1.026" (`dcsim cooling compare`).
 ANNUAL_PUE = {
-    ("temperate", "air"): 1.078,
-    ("temperate", "liquid"): 1.025,
-    ("hot-dry", "air"): 1.105,
-    ("hot-dry", "liquid"): 1.058,
-    ("hot-humid", "air"): 1.169,
-    ("hot-humid", "liquid"): 1.071,
-    ("cold", "air"): 1.063,
-    ("cold", "liquid"): 1.024,
+    ("temperate", "air"): 1.079,
+    ("temperate", "liquid"): 1.028,
+    ("hot-dry", "air"): 1.106,
+    ("hot-dry", "liquid"): 1.060,
+    ("hot-humid", "air"): 1.171,
+    ("hot-humid", "liquid"): 1.072,
+    ("cold", "air"): 1.064,
+    ("cold", "liquid"): 1.026,
 }
 ANNUAL_PUE_TOL = 0.0005
-ANNUAL_PUE_README_RANGE = {"air": (1.06, 1.17), "liquid": (1.02, 1.07)}
+ANNUAL_PUE_README_RANGE = {"air": (1.06, 1.17), "liquid": (1.03, 1.07)}
 
 # README "Sweeps", codesign example (scenarios/sweeps/codesign.yaml), mean step time in s:
 # "at 2:1, ECMP hash collisions already expose communication on the fast parts
@@ -74,10 +74,10 @@ CODESIGN_STEP_S = {
     ("MI300X", NONBLOCKING): 4.54,
 }
 CODESIGN_STEP_TOL_S = 0.005
-# "Liquid cooling lowers the mean PUE from about 1.21 to 1.07-1.17" (air: mean of all air runs;
+# "Liquid cooling lowers the mean PUE from about 1.23 to 1.10-1.19" (air: mean of all air runs;
 # liquid: mean per climate, lowest and highest)
-CODESIGN_AIR_MEAN_PUE = 1.21
-CODESIGN_LIQUID_CLIMATE_PUE_RANGE = (1.07, 1.17)
+CODESIGN_AIR_MEAN_PUE = 1.23
+CODESIGN_LIQUID_CLIMATE_PUE_RANGE = (1.10, 1.19)
 CODESIGN_PUE_TOL = 0.005
 # "A100 -> H100 -> B200 buy speed with power", "MI300X [...] is slower than H100" (slowest first)
 CODESIGN_SPEED_ORDER = ("A100-80G", "MI300X", "H100-SXM", "B200")

@@ -45,11 +45,18 @@ def test_pue_at_least_one_and_finite():
 
 
 def test_power_sums_close():
-    """Facility power = IT / UPS efficiency + cooling; IT = accelerators + host + fans + switches >= accelerators."""
+    """Facility power = IT + UPS loss (no-load + proportional + square-law, on the UPS rating)
+    + cooling + fixed loads; IT = accelerators + host + fans + switches >= accelerators."""
     sim = make()
+    pw = sim.sc.power
+    rated = pw.ups_sizing_factor * sim.design_it_w
     for r in run(sim, 10):
-        ups = sim.sc.power.ups_efficiency
-        assert r.facility_w == pytest.approx(r.it_w / ups + r.cooling_w, rel=1e-12)
+        x = r.it_w / rated
+        ups_loss = rated * (
+            pw.ups_no_load_loss + pw.ups_proportional_loss * x + pw.ups_square_loss * x * x
+        )
+        fixed = pw.fixed_load_w_per_kw * sim.design_it_w / 1e3
+        assert r.facility_w == pytest.approx(r.it_w + ups_loss + r.cooling_w + fixed, rel=1e-12)
         assert r.it_w > r.accel_w
         parts = sum(
             v

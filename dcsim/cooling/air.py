@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcsim.cooling.config import RHO_CP_AIR, AirSideConfig
+from dcsim.cooling.equipment import part_load, part_load_curve
 from dcsim.errors import InputError
 
 AIR_DENSITY_WARN_KW = 30.0
@@ -112,7 +113,7 @@ class AirChain:
         self.rho_cp_v = RHO_CP_AIR * self.v_design  # W/K per rack at full fan flow
         self.v_crah_design = cfg.crah_flow_margin * float(self.v_design.sum())
         self.crah_rated_w = cfg.crah_pressure_pa * self.v_crah_design / cfg.crah_fan_efficiency
-        self._crah_curve = tuple(cfg.crah_part_load_curve)
+        self._crah_curve = part_load_curve(cfg.crah_part_load_curve)
         # heat the coils must remove at design: IT air share + server fans + CRAH fans
         self.design_heat_w = (
             (1.0 - f) * design_it_w + float(self.fan_rated_w.sum()) + self.crah_rated_w
@@ -181,8 +182,7 @@ class AirChain:
             x = max(float(x), a.crah_min_flow)
         else:
             x = np.maximum(x, a.crah_min_flow)
-        c0, c1, c2, c3 = self._crah_curve
-        crah_w = self.crah_rated_w * (c0 + x * (c1 + x * (c2 + x * c3)))
+        crah_w = self.crah_rated_w * part_load(self._crah_curve, x)
         return AirStep(t_in, t_new, fan_w, heat_to_air, crah_w)
 
     def advance_supply(self, setpoint_c: float, chw_supply_c: float, dt_s: float) -> None:

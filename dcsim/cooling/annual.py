@@ -12,6 +12,7 @@ from dcsim.climate import WeatherSample
 from dcsim.cooling.air import check_air_density
 from dcsim.cooling.config import CoolingConfig
 from dcsim.cooling.plant import CoolingPlant
+from dcsim.power import FacilityConfig, facility_power_w
 
 
 def _annual_cop(cop: np.ndarray, chiller_w: np.ndarray | None) -> float:
@@ -33,12 +34,14 @@ def simulate_period(
     seed: int = 0,
     base_dir=None,
     on_step=None,
+    facility: FacilityConfig | None = None,
 ) -> dict:
     """Run the plant at a constant IT load through `days` of weather; return series and summary.
 
     Used by `dcsim cooling year/compare` and the benchmarks. Energies in MWh, water in m3,
     carbon in tonnes (facility + IT energy times grid intensity). `on_step(k)` reports
-    progress (every 24 steps and at the end).
+    progress (every 24 steps and at the end). "pue" is cooling only; "facility_pue" adds the
+    UPS losses and fixed loads of `facility` (default `FacilityConfig()`) as `dcsim run` does.
     """
     from dcsim.climate import build_carbon, build_weather
 
@@ -84,11 +87,17 @@ def simulate_period(
     h = dt_s / 3600.0
     it_mwh = float(it.sum() * h / 1e6)
     cool_mwh = float(cool.sum() * h / 1e6)
+    fac = facility if facility is not None else FacilityConfig()
+    design_w = n_racks * rack_kw * 1e3
+    pairs = zip(it.tolist(), cool.tolist(), strict=True)
+    fac_w = sum(facility_power_w(a, b, design_w, fac) for a, b in pairs)
+    fac_mwh = fac_w * h / 1e6
     summary = {
         "hours": float(n * h),
         "it_mwh": it_mwh,
         "cooling_mwh": cool_mwh,
         "pue": (it_mwh + cool_mwh) / it_mwh,
+        "facility_pue": fac_mwh / it_mwh,
         "wue_l_per_kwh": float(water.sum()) / (it_mwh * 1e3),
         "water_m3": float(water.sum()) / 1e3,
         "carbon_t": float(((it + cool) * ci).sum() * h / 1e3 / 1e6),

@@ -21,6 +21,28 @@ RHO_CP_WATER = RHO_WATER * CP_WATER
 
 EconomizerMode = Literal["auto", "off", "on"]
 
+# Electric power / design vs flow (speed) fraction x of a variable-speed fan, c0 + c1 x + c2 x^2
+# + c3 x^3, motor and drive losses included: the ASHRAE 90.1 performance-rating-method curve for
+# a VSD fan with static-pressure reset, as coded in NREL openstudio-standards ("Multi Zone VAV
+# with VSD and Static Pressure Reset"). Used for CRAH, cooling-tower and dry-cooler fans.
+VSD_FAN_CURVE = [0.04076, 0.0881, -0.0729, 0.9437]
+
+
+def check_part_load_curve(v: list[float] | None) -> list[float] | None:
+    """A part-load curve must give power >= 0 at no flow and rise with flow on [0, 1] (the
+    economizer search relies on fan power rising with speed)."""
+    if v is None:
+        return v
+    c0, c1, c2, c3 = v
+    xs = [i / 100 for i in range(101)]
+    p = [c0 + x * (c1 + x * (c2 + x * c3)) for x in xs]
+    if p[-1] <= 0 or p[0] < 0 or any(b < a for a, b in zip(p, p[1:], strict=False)):
+        raise ValueError(
+            "expected a curve with c(0) >= 0, c(1) > 0, non-decreasing on [0, 1] "
+            "(power must rise with flow); null gives the bare affinity law"
+        )
+    return v
+
 
 class AirSideConfig(StrictModel):
     """Server fans, CRAH units, recirculation and rack thermal mass."""
@@ -71,14 +93,15 @@ class AirSideConfig(StrictModel):
         description="CRAH fan minimum speed fraction (EC-fan CRAH units hold ~30 % for coil and "
         "air distribution)",
     )
-    crah_part_load_curve: list[float] = Field(
-        [0.04076, 0.0881, -0.0729, 0.9437],
+    crah_part_load_curve: list[float] | None = Field(
+        VSD_FAN_CURVE,
         min_length=4,
         max_length=4,
         description="CRAH fan electric power / design vs flow fraction x, c0 + c1 x + c2 x^2 + "
-        "c3 x^3: VSD fan with static-pressure reset, motor and drive losses included (ASHRAE "
-        "90.1 performance-rating curve as in NREL openstudio-standards "
-        "'Multi Zone VAV with VSD and Static Pressure Reset'); [0, 0, 0, 1] is the bare cube law",
+        "c3 x^3 (normalised to 1 at design): VSD fan with static-pressure reset, motor and "
+        "drive losses included (ASHRAE 90.1 performance-rating curve as in NREL "
+        "openstudio-standards 'Multi Zone VAV with VSD and Static Pressure Reset'); null (or "
+        "[0, 0, 0, 1]) is the bare cube law",
     )
     coil_approach_k: float = Field(
         3.0, gt=0, le=10, description="min supply air minus chilled water supply temperature, K"
@@ -117,6 +140,8 @@ class AirSideConfig(StrictModel):
         description="explicit per-rack recirculation fractions (e.g. from CFD or sensors), one per "
         "rack in [0, 0.5); overrides mean/spread",
     )
+
+    _crah_curve = field_validator("crah_part_load_curve")(check_part_load_curve)
 
 
 class ChillerConfig(StrictModel):
@@ -224,6 +249,15 @@ class TowerConfig(StrictModel):
         description="approach ~ (air flow)^-n, Merkel NTU ~ (m_a/m_w)^n, Braun (1989) n~0.6",
     )
     min_fan_speed: float = Field(0.15, ge=0, le=1)
+    fan_part_load_curve: list[float] | None = Field(
+        VSD_FAN_CURVE,
+        min_length=4,
+        max_length=4,
+        description="tower fan electric power / rated vs speed fraction, c0 + c1 x + c2 x^2 + "
+        "c3 x^3 (normalised to 1 at full speed), motor and drive losses included: the ASHRAE "
+        "90.1 VSD fan curve also used for CRAH fans (NREL openstudio-standards); EnergyPlus' "
+        "example Merkel tower uses [0.02, 0, 0, 0.98]; null is the bare cube law",
+    )
     condenser_min_c: float = Field(15.0, description="lowest condenser water supply allowed, C")
     control_approach_k: float = Field(
         5.5,
@@ -259,6 +293,8 @@ class TowerConfig(StrictModel):
         "eliminators 0.0005-0.001 %)",
     )
 
+    _fan_curve = field_validator("fan_part_load_curve")(check_part_load_curve)
+
 
 class PumpsConfig(StrictModel):
     """Variable-speed pumps. Electric power P = P_d c(x) / c(1), x = Q/Q_d, P_d = dP_d Q_d / eta,
@@ -293,6 +329,8 @@ class PumpsConfig(StrictModel):
         le=1,
         description="share of head held by the dP setpoint; used only with part_load_curve: null",
     )
+
+    _curve = field_validator("part_load_curve")(check_part_load_curve)
 
     @model_validator(mode="after")
     def _static_needs_bare_law(self) -> PumpsConfig:
@@ -340,6 +378,14 @@ class LiquidConfig(StrictModel):
     )
     sizing_factor: float = Field(1.2, ge=1, le=3)
     min_fan_speed: float = Field(0.1, ge=0, le=1)
+    drycooler_fan_part_load_curve: list[float] | None = Field(
+        VSD_FAN_CURVE,
+        min_length=4,
+        max_length=4,
+        description="dry-cooler fan electric power / rated vs speed fraction, c0 + c1 x + c2 x^2 "
+        "+ c3 x^3 (normalised to 1 at full speed), motor and drive losses included: the ASHRAE "
+        "90.1 VSD fan curve (NREL openstudio-standards); null is the bare cube law",
+    )
     trim_second_law_efficiency: float = Field(
         0.5,
         gt=0,
@@ -356,6 +402,8 @@ class LiquidConfig(StrictModel):
         description="trim condensing temperature minus its sink (tower water ~3 K, outdoor air ~12 K), K",
     )
     trim_cop_max: float = Field(12.0, gt=1, description="cap on trim COP at small lift")
+
+    _fan_curve = field_validator("drycooler_fan_part_load_curve")(check_part_load_curve)
 
 
 DEFAULT_LIQUID_FRACTION = 0.75  # direct-to-chip cold plates capture ~70-80 % of server heat (ASHRAE TC9.9 liquid cooling whitepaper)

@@ -4,6 +4,7 @@ fan-driven heat exchangers (tower, dry cooler) and variable-speed pumps."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from dcsim.cooling.config import PumpsConfig
 
@@ -16,6 +17,27 @@ def biquadratic(c: list[float] | tuple[float, ...], x: float, y: float) -> float
 def quadratic(c: list[float] | tuple[float, ...], p: float) -> float:
     """EnergyPlus Curve:Quadratic: c0 + c1 p + c2 p^2."""
     return c[0] + c[1] * p + c[2] * p * p
+
+
+BARE_FAN_LAW = (0.0, 0.0, 0.0, 1.0)  # affinity law: power ~ speed^3, no motor/drive losses
+
+
+def part_load_curve(coeffs: list[float] | None) -> tuple[float, float, float, float]:
+    """A fan's or pump's cubic part-load curve normalised to 1 at design (c(1) = 1), so the
+    rated power stays the rated power; None is the bare affinity law x^3."""
+    if coeffs is None:
+        return BARE_FAN_LAW
+    s = sum(coeffs)
+    c0, c1, c2, c3 = (v / s for v in coeffs)
+    return c0, c1, c2, c3
+
+
+def part_load(curve: tuple[float, float, float, float], x: Any) -> Any:
+    """Electric power / design power at flow (speed) fraction x of a variable-speed fan or
+    pump: c0 + c1 x + c2 x^2 + c3 x^3 (EnergyPlus Curve:Cubic). One function for every fan
+    and pump, on floats or arrays (same operations, so a batch matches the scalar path)."""
+    c0, c1, c2, c3 = curve
+    return c0 + x * (c1 + x * (c2 + x * c3))
 
 
 P_ATM = 101325.0  # Pa, sea level
@@ -114,14 +136,13 @@ class Pump:
         self.dp_design = dp_design
         self.power_design = dp_design * flow_design / cfg.efficiency
         c = cfg.part_load_curve
-        self._curve = None if c is None else tuple(v / sum(c) for v in c)
+        self._curve = None if c is None else part_load_curve(c)
 
     def power(self, flow: float) -> float:
         """Electric power, W, at volume flow `flow` (m3/s)."""
         q = flow / self.flow_design if self.flow_design > 0 else 0.0
         if self._curve is not None:
-            c0, c1, c2, c3 = self._curve
-            return self.power_design * (c0 + q * (c1 + q * (c2 + q * c3)))
+            return self.power_design * part_load(self._curve, q)
         pu = self.cfg
         dp = self.dp_design * (pu.static_fraction + (1.0 - pu.static_fraction) * q * q)
         return dp * flow / pu.efficiency

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dcsim.cooling.config import RHO_CP_WATER, LiquidConfig, PumpsConfig
-from dcsim.cooling.equipment import Pump, heat_exchanger_fan
+from dcsim.cooling.equipment import Pump, heat_exchanger_fan, part_load, part_load_curve
 
 
 @dataclass(slots=True)
@@ -49,6 +49,7 @@ class LiquidLoop:
         self.fws_pump = Pump(pumps, fws_flow_design, cfg.fws_pressure_pa)
         self.drycooler_rated_w = cfg.sizing_factor * self.q_design
         self.drycooler_fan_rated_w = cfg.drycooler_fan_w_per_w * self.drycooler_rated_w
+        self.drycooler_fan_curve = part_load_curve(cfg.drycooler_fan_part_load_curve)
         # the tower must also take the trim chiller's full duty when the trim rejects to it
         self.tower_duty_design_w = (
             design_liquid_w * (1.0 + 1.0 / cfg.trim_cop_max)
@@ -87,7 +88,7 @@ class LiquidLoop:
             dry_bulb_c,
             lq.min_fan_speed,
         )
-        dc_fan_w = self.drycooler_fan_rated_w * phi**3
+        dc_fan_w = self.drycooler_fan_rated_w * part_load(self.drycooler_fan_curve, phi)
         # dry cooler cools return water (supply + dT) down to t_leave; the rest is trimmed
         frac = (lq.fws_delta_t_k - max(t_leave - lq.fws_supply_c, 0.0)) / lq.fws_delta_t_k
         frac = min(max(frac, 0.0), 1.0)

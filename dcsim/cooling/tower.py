@@ -13,6 +13,8 @@ from dcsim.cooling.equipment import (
     heat_exchanger_fan,
     humidity_ratio_from_wet_bulb,
     moist_air_enthalpy,
+    part_load,
+    part_load_curve,
     saturated_enthalpy_slope,
     saturated_temperature_at_enthalpy,
     saturation_humidity_ratio,
@@ -26,6 +28,7 @@ class CoolingTower:
         self.cfg = cfg
         self.rated_w = cfg.rated_w or cfg.sizing_factor * design_rejection_w
         self.fan_rated_w = cfg.rating_fan_w_per_w * self.rated_w
+        self.fan_curve = part_load_curve(cfg.fan_part_load_curve)
         self.slope_ref = saturated_enthalpy_slope(cfg.rating_wet_bulb_c)
         # dry-air flow at full fan: rated water flow / (L/G)
         water_kg_s = self.rated_w / (CP_WATER * cfg.rating_range_k)
@@ -65,8 +68,9 @@ class CoolingTower:
         return wet_bulb_c + a1 * speed ** (-self.cfg.airflow_exponent)
 
     def fan_power(self, speed: float) -> float:
-        """Fan power, W (affinity law)."""
-        return self.fan_rated_w * speed**3
+        """Fan electric power, W, at speed fraction `speed`: the VSD fan part-load curve (motor
+        and drive losses included), or the bare affinity law with fan_part_load_curve: null."""
+        return self.fan_rated_w * part_load(self.fan_curve, speed)
 
     def evaporation_kg_s(
         self, q_w: float, wet_bulb_c: float, dry_bulb_c: float, fan_speed: float

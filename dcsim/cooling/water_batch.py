@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dcsim.cooling.config import RHO_CP_WATER, RHO_WATER
-from dcsim.cooling.equipment import P_ATM, Pump, saturated_enthalpy_slope
+from dcsim.cooling.equipment import P_ATM, Pump, part_load, saturated_enthalpy_slope
 from dcsim.cooling.water import ChilledWaterPlant
 
 MODE_OFF, MODE_AUTO, MODE_ON = 0, 1, 2
@@ -56,8 +56,7 @@ def _pump_power(pump: Pump, flow: Arr) -> Arr:
     """`Pump.power` per lane."""
     q = flow / pump.flow_design if pump.flow_design > 0 else np.zeros_like(flow)
     if pump._curve is not None:
-        c0, c1, c2, c3 = pump._curve
-        return pump.power_design * (c0 + q * (c1 + q * (c2 + q * c3)))
+        return pump.power_design * part_load(pump._curve, q)
     pu = pump.cfg
     dp = pump.dp_design * (pu.static_fraction + (1.0 - pu.static_fraction) * q * q)
     return dp * flow / pu.efficiency
@@ -162,7 +161,9 @@ class ChilledWaterBatch:
         return phi_out, t_out
 
     def _fan_power(self, phi: Arr) -> Arr:
-        return self.w.tower.fan_rated_w * _pow(phi, 3)
+        """`CoolingTower.fan_power` per lane."""
+        tower = self.w.tower
+        return tower.fan_rated_w * part_load(tower.fan_curve, phi)
 
     def _options(
         self,

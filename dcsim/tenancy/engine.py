@@ -48,7 +48,13 @@ from dcsim.hardware import get_profile
 from dcsim.network import load_topology
 from dcsim.network.accelerator import accelerator_network
 from dcsim.polca import polca_fraction
-from dcsim.power import PHASE_ACTIVITY, DevicePowerModel, server_wall_power_w
+from dcsim.power import (
+    PHASE_ACTIVITY,
+    DevicePowerModel,
+    FacilityConfig,
+    facility_power_w,
+    server_wall_power_w,
+)
 from dcsim.schema import StrictModel
 from dcsim.tenancy.fabric import SharedFabric, Tenant
 from dcsim.tenancy.grid import GridSignal
@@ -81,6 +87,9 @@ class EngineConfig(StrictModel):
     cooling: CoolingConfig = Field(default_factory=CoolingConfig)
     climate: ClimateConfig = Field(default_factory=ClimateConfig)
     tank: TankConfig = Field(default_factory=TankConfig)
+    facility: FacilityConfig = Field(
+        default_factory=FacilityConfig, description="UPS losses and fixed loads"
+    )
     region: str = "CISO"
 
     @model_validator(mode="after")
@@ -467,7 +476,7 @@ class Engine:
         p_ch = chiller.power(q_new, res.chw_supply_c, cond)[0] if q_new > 0 else 0.0
         cooling_w = res.cooling_w - chiller_w + p_ch
         fan_w = float(res.server_fan_w.sum())
-        fac_w = it_w + fan_w + cooling_w
+        fac_w = facility_power_w(it_w + fan_w, cooling_w, self.design_it_w, self.cfg.facility)
         tmid = self.t0 + self.t + 0.5 * self.dt
         ci = float(self.grid.carbon(tmid))
         price = float(self.grid.price(tmid))
