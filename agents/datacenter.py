@@ -1,5 +1,8 @@
 """Heuristic baselines for `dcsim/Datacenter-v0`: one per actuator family.
 
+All three hold the scenario's own routing (`workload.routing`) and economizer mode
+(`cooling.economizer`) on the env's routing and economizer actions.
+
 - `fixed`: holds the scenario's own operating point every interval: its supply-air
   setpoint, the chilled water its plant would run (setpoint, raised by the CHW reset
   when that is on) and its `power.cap_frac`, so `--set` on any of them changes the run.
@@ -21,7 +24,8 @@ from dcsim.envs.contract import physical
 
 
 class FixedSetpoint(ConstantAction):
-    """The scenario's own setpoints and cap, every interval (a plant nobody retunes)."""
+    """The scenario's own setpoints, cap, routing and economizer mode, every interval (a
+    plant nobody retunes)."""
 
     name = "fixed"
 

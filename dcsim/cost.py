@@ -68,6 +68,7 @@ class PriceBook(StrictModel):
     lifetime_years: Lifetimes
     electricity_usd_per_kwh: dict[str, Sourced]
     water_usd_per_m3: Sourced
+    carbon_usd_per_tco2: Sourced
     maintenance_share_per_year: Maintenance
     staff_fte_per_mw: Sourced
     staff_usd_per_fte_year: Sourced
@@ -519,6 +520,36 @@ def cost_report(
     )
 
 
+@dataclass(frozen=True)
+class WorkPrices:
+    """What an hour of the cluster costs without its energy, and the price of that energy
+    and of its CO2 (USD): prices a run's work against its electricity and carbon."""
+
+    ownership_usd_per_hour: float  # capex annuity + maintenance + staff (no electricity, water)
+    electricity_usd_per_kwh: float
+    carbon_usd_per_kg: float
+
+
+def work_prices(scenario: Any, system: Mapping[str, Any], network: NetworkInventory) -> WorkPrices:
+    """`cost_report` of the cluster drawing no energy (its ownership cost), the scenario's
+    electricity price and the book's carbon price. InputError when the book has no server
+    price for the hardware."""
+    idle = {"hours": 1.0, "facility_energy_kwh": 0.0, "water_l": 0.0, "carbon_kg": 0.0}
+    rep = cost_report(scenario, idle, system, network)
+    if rep is None:
+        raise InputError(
+            f"no server price for hardware '{system['hardware']}' in the price book; add one "
+            "with cost.prices (server_usd.<hardware>, embodied_kgco2e_per_accelerator.<hardware>)",
+            field="cost.prices",
+        )
+    book = scenario.cost.book()
+    return WorkPrices(
+        rep.cost_usd_per_hour,
+        rep.electricity_usd_per_kwh,
+        book.carbon_usd_per_tco2.value / 1000.0,
+    )
+
+
 def load_hourly_prices(scenario: Any, base_dir: Path, file: str | None) -> np.ndarray | None:
     """The scenario's hourly price series, read and checked before a run starts (or None)."""
     from dcsim.config import resolve_path
@@ -544,6 +575,7 @@ __all__ = [
     "CostReport",
     "NetworkInventory",
     "PriceBook",
+    "WorkPrices",
     "annuity_factor",
     "cost_report",
     "energy_weighted_price",
@@ -554,4 +586,5 @@ __all__ = [
     "price_sums",
     "read_hourly_prices",
     "run_cost",
+    "work_prices",
 ]
