@@ -1,7 +1,10 @@
 """Heuristic baselines for `dcsim/Datacenter-v0`: one per actuator family.
 
-All three hold the scenario's own routing (`workload.routing`) and economizer mode
-(`cooling.economizer`) on the env's routing and economizer actions.
+These hold the scenario's own routing (`workload.routing`) and economizer mode
+(`cooling.economizer`) on the env's routing and economizer actions, except:
+- `reactive-spray`: `reactive` with the all-reduce sprayed per packet over the fabric's
+  paths (the best fixed routing on an oversubscribed fabric, where ECMP hash collisions
+  expose the all-reduce; the baseline an RL routing policy has to beat).
 
 - `fixed`: holds the scenario's own operating point every interval: its supply-air
   setpoint, the chilled water its plant would run (setpoint, raised by the CHW reset
@@ -42,6 +45,8 @@ class ReactiveSetpoint:
 
     name = "reactive"
 
+    routing: str | None = None  # None: the scenario's own
+
     def __init__(self, env, margin_c: float = 1.5, gain: float = 0.2, max_step_c: float = 0.5):
         self.env = env.unwrapped
         self.margin_c = margin_c
@@ -63,7 +68,14 @@ class ReactiveSetpoint:
         lo, hi = self.env.low[0], self.env.high[0]
         self.supply_c = float(np.clip(self.supply_c, lo, hi))
         chw = float(np.clip(self.supply_c - 8.0, self.env.low[1], self.env.high[1]))
-        return self.env.to_action(self.supply_c, chw, 1.0)
+        return self.env.to_action(self.supply_c, chw, 1.0, self.routing)
+
+
+class ReactiveSpray(ReactiveSetpoint):
+    """`reactive` cooling with the job's all-reduce sprayed over every path."""
+
+    name = "reactive-spray"
+    routing = "spray"
 
 
 class CarbonAwareCap:

@@ -51,7 +51,7 @@ def test_determinism_same_seed():
         assert ra == rb
 
 
-@pytest.mark.parametrize("name", ["fixed", "reactive", "carbon-cap"])
+@pytest.mark.parametrize("name", ["fixed", "reactive", "carbon-cap", "reactive-spray"])
 def test_baselines_run(name):
     out = rollout(make_env(), name)
     assert all(np.isfinite(r) for _, r in out)
@@ -216,3 +216,13 @@ def test_grid_carbon_is_diurnal_and_forecast(default_env):
     assert max(abs(a - b) for a, b in zip(fc1, now, strict=False)) > 1.0  # not the present
     ci = env.sim.carbon.at_many(np.arange(0.0, 86400.0, 600.0))
     assert ci.max() - ci.min() > 50.0  # g/kWh within one July day
+
+
+def test_evaluate_without_a_scenario_uses_the_envs_default():
+    """`dcsim evaluate/train --env datacenter` with no file builds the env's own default
+    (the comm-bound scenario), not `dcsim run`'s default.yaml; other envs keep default.yaml."""
+    from dcsim.evaluation import load_spec
+
+    spec = load_spec(None, "datacenter")
+    assert str(spec.kwargs["scenario"]).endswith("datacenter_comm.yaml")
+    assert spec.name == "datacenter-comm"

@@ -176,6 +176,7 @@ class DatacenterEnv(gym.Env):
     metadata = METADATA
     render = render_frame
     Kwargs = DatacenterKwargs
+    DEFAULT_SCENARIO = DEFAULT_SCENARIO  # scenario=None and `dcsim evaluate/train` without one
     REWARD = (  # default weights: the scenario's `reward:` block (dcsim.config.RewardConfig)
         RewardTerm("energy", 1.0),
         RewardTerm("carbon", 0.0),
