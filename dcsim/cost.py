@@ -298,13 +298,18 @@ def read_hourly_prices(path: Path) -> np.ndarray:
     return prices
 
 
+def price_at(prices: np.ndarray, t_s: np.ndarray, start_s: float, dt_s: float) -> np.ndarray:
+    """USD/kWh of the intervals starting t_s after start_s (the hour of their midpoint)."""
+    hour = np.floor((start_s + t_s + 0.5 * dt_s) / 3600.0).astype(np.int64) % len(prices)
+    return prices[hour]
+
+
 def price_sums(
     prices: np.ndarray, t_s: np.ndarray, kwh: np.ndarray, start_s: float, dt_s: float
 ) -> tuple[float, float, float]:
     """(sum kWh x price, sum kWh, sum price) over intervals starting t_s after start_s: the
     parts of the energy-weighted price, additive over chunks of a streamed run."""
-    hour = np.floor((start_s + t_s + 0.5 * dt_s) / 3600.0).astype(np.int64) % len(prices)
-    p = prices[hour]
+    p = price_at(prices, t_s, start_s, dt_s)
     return float(np.sum(kwh * p)), float(np.sum(kwh)), float(np.sum(p))
 
 
@@ -582,6 +587,7 @@ __all__ = [
     "load_hourly_prices",
     "network_inventory",
     "price_book",
+    "price_at",
     "price_keys",
     "price_sums",
     "read_hourly_prices",

@@ -226,3 +226,26 @@ def test_evaluate_without_a_scenario_uses_the_envs_default():
     spec = load_spec(None, "datacenter")
     assert str(spec.kwargs["scenario"]).endswith("datacenter_comm.yaml")
     assert spec.name == "datacenter-comm"
+
+
+def test_energy_term_prices_the_hour_from_the_scenarios_hourly_prices(tmp_path):
+    """With `cost.electricity_prices_csv` the energy term costs each interval's kWh at its
+    hour's price: a free first hour costs nothing, the second hour costs kWh x its price / U."""
+    csv = tmp_path / "prices.csv"
+    csv.write_text("hour,usd_per_kwh\n0,0.0\n" + "".join(f"{h},0.25\n" for h in range(1, 24)))
+    env = gym.make(
+        "dcsim/Datacenter-v0",
+        overrides={**SMALL, "cost.electricity_prices_csv": str(csv), "time.steps": 62},
+        steps=62,
+    ).unwrapped
+    env.reset(seed=0)
+    fixed = make_agent("fixed", env)
+    obs = None
+    terms = []
+    for _ in range(62):
+        obs, _, _, _, info = env.step(fixed.predict(obs))
+        terms.append((info["reward_terms"]["energy"], info["metrics"]["facility_kwh"]))
+    w = env.weights["energy"]
+    assert terms[0][0] == 0.0 and terms[59][0] == 0.0  # hour 0 (the scenario starts at 00:00)
+    e, kwh = terms[61]
+    assert e == pytest.approx(-w * kwh * 0.25 / env.unit_usd, rel=1e-12)

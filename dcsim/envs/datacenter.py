@@ -11,7 +11,7 @@ from gymnasium import spaces
 from pydantic import Field
 
 from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
-from dcsim.cost import network_inventory, work_prices
+from dcsim.cost import network_inventory, price_at, work_prices
 from dcsim.envs.contract import (
     METADATA,
     Actuator,
@@ -159,7 +159,7 @@ class DatacenterEnv(gym.Env):
     of one interval, U = (capex annuity + maintenance + staff) x dt (`dcsim.cost.work_prices`):
     `throughput = +tokens_per_s / reference` (full-speed work is worth what owning the
     cluster costs: slowing the job forfeits that), `energy = -facility kWh x electricity
-    price / U`, `carbon = -kgCO2 x social cost of carbon / U`, `violation = -max(0,
+    price / U` (the hour's price when the scenario has `cost.electricity_prices_csv`), `carbon = -kgCO2 x social cost of carbon / U`, `violation = -max(0,
     inlet_max - limit)` (K). Weights: the scenario's `reward:` block, updated by
     `reward_weights`.
 
@@ -351,9 +351,12 @@ class DatacenterEnv(gym.Env):
     def reward_terms(self, r: StepRecord) -> dict[str, float]:
         """Weighted terms of one interval (`info["reward_terms"]`), in units of the cluster's
         ownership cost of one interval."""
-        p, unit = self.prices, self.unit_usd
+        p, unit, hourly = self.prices, self.unit_usd, self.sim.electricity_prices
+        price = p.electricity_usd_per_kwh
+        if hourly is not None:  # the scenario's hourly prices (cost.electricity_prices_csv)
+            price = float(price_at(hourly, np.asarray(r.t_s), self.sim.year_offset_s, self.sim.dt))
         raw = {
-            "energy": -r.facility_kwh * p.electricity_usd_per_kwh / unit,
+            "energy": -r.facility_kwh * price / unit,
             "carbon": -r.carbon_kg * p.carbon_usd_per_kg / unit,
             "throughput": r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9),
             "violation": -r.violation_c,
