@@ -249,3 +249,18 @@ def test_energy_term_prices_the_hour_from_the_scenarios_hourly_prices(tmp_path):
     assert terms[0][0] == 0.0 and terms[59][0] == 0.0  # hour 0 (the scenario starts at 00:00)
     e, kwh = terms[61]
     assert e == pytest.approx(-w * kwh * 0.25 / env.unit_usd, rel=1e-12)
+
+
+def test_thermal_throttle_is_reachable_in_the_action_range(default_env):
+    """The warmest supply-air action pushes inlets past the 32 C allowable limit, so the
+    plant throttles the racks and the synchronous job slows (issue 13.8: it was unreachable
+    with supply air capped at 27 C)."""
+    env = default_env
+    env.reset(seed=0)
+    warm = env.to_action(env.high[0], env.high[1], 1.0, "spray", "auto")
+    lowest = 1.0
+    for _ in range(120):
+        _, _, _, _, info = env.step(warm)
+        lowest = min(lowest, info["metrics"]["freq_frac"])
+    assert info["metrics"]["inlet_max_c"] > env.loaded.scenario.cooling.inlet_limit_c
+    assert lowest < 1.0 and info["reward_terms"]["violation"] < 0.0
