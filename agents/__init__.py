@@ -63,6 +63,7 @@ HEURISTICS: dict[str, dict[str, Builder]] = {
         "fixed": _cls("dcsim.agents.datacenter", "FixedSetpoint"),
         "reactive": _cls("dcsim.agents.datacenter", "ReactiveSetpoint"),
         "carbon-cap": _cls("dcsim.agents.datacenter", "CarbonAwareCap"),
+        "reactive-spray": _cls("dcsim.agents.datacenter", "ReactiveSpray"),
     },
     "CoolingEnv": {
         "fixed": _cls("dcsim.agents.cooling", "FixedSetpoint"),

@@ -1,5 +1,11 @@
 """Heuristic baselines for `dcsim/Datacenter-v0`: one per actuator family.
 
+These hold the scenario's own routing (`workload.routing`) and economizer mode
+(`cooling.economizer`) on the env's routing and economizer actions, except:
+- `reactive-spray`: `reactive` with the all-reduce sprayed per packet over the fabric's
+  paths (the best fixed routing on an oversubscribed fabric, where ECMP hash collisions
+  expose the all-reduce; the baseline an RL routing policy has to beat).
+
 - `fixed`: holds the scenario's own operating point every interval: its supply-air
   setpoint, the chilled water its plant would run (setpoint, raised by the CHW reset
   when that is on) and its `power.cap_frac`, so `--set` on any of them changes the run.
@@ -21,7 +27,8 @@ from dcsim.envs.contract import physical
 
 
 class FixedSetpoint(ConstantAction):
-    """The scenario's own setpoints and cap, every interval (a plant nobody retunes)."""
+    """The scenario's own setpoints, cap, routing and economizer mode, every interval (a
+    plant nobody retunes)."""
 
     name = "fixed"
 
@@ -37,6 +44,8 @@ class ReactiveSetpoint:
     """Proportional setpoint control on the hottest inlet's margin to the limit."""
 
     name = "reactive"
+
+    routing: str | None = None  # None: the scenario's own
 
     def __init__(self, env, margin_c: float = 1.5, gain: float = 0.2, max_step_c: float = 0.5):
         self.env = env.unwrapped
@@ -59,7 +68,14 @@ class ReactiveSetpoint:
         lo, hi = self.env.low[0], self.env.high[0]
         self.supply_c = float(np.clip(self.supply_c, lo, hi))
         chw = float(np.clip(self.supply_c - 8.0, self.env.low[1], self.env.high[1]))
-        return self.env.to_action(self.supply_c, chw, 1.0)
+        return self.env.to_action(self.supply_c, chw, 1.0, self.routing)
+
+
+class ReactiveSpray(ReactiveSetpoint):
+    """`reactive` cooling with the job's all-reduce sprayed over every path."""
+
+    name = "reactive-spray"
+    routing = "spray"
 
 
 class CarbonAwareCap:

@@ -53,10 +53,14 @@ class WeatherConfig(StrictModel):
 
 
 class CarbonConfig(StrictModel):
-    """Grid carbon intensity: bundled country annual average, a constant, or a CSV series."""
+    """Grid carbon intensity: bundled country annual average, a constant, a CSV series, or
+    a US balancing authority's hourly 2022 series (EIA-930, dcsim/data/grid)."""
 
-    source: Literal["country", "constant", "file"] = "country"
+    source: Literal["country", "constant", "file", "grid"] = "country"
     country: str = Field("US", description="ISO 3166 alpha-2 code or WORLD")
+    region: str = Field(
+        "PJM", description="for source: grid: BPAT, CISO, ERCO, MISO, NYIS or PJM (EIA-930)"
+    )
     g_per_kwh: float | None = Field(None, ge=0, le=2000, description="for source: constant")
     path: str | None = Field(None, description="CSV with time_s,g_per_kwh (source: file)")
     diurnal_amplitude: float = Field(
@@ -465,6 +469,28 @@ def build_carbon(
         period = _series_period(t, p)
         return CarbonIntensity(
             t - t[0], v, period, offset, c.diurnal_amplitude, c.diurnal_peak_hour, p.name
+        )
+    if c.source == "grid":
+        # hourly EIA-930 2022 series of a balancing authority (one source of truth:
+        # dcsim.tenancy.grid), shifted from UTC to local standard time: t = 0 is local
+        # midnight of 1 January, as for the weather (local hour h is UTC hour h - offset)
+        from dcsim.tenancy.grid import REGIONS, UTC_OFFSET_H, carbon_table
+
+        region = c.region
+        if region not in UTC_OFFSET_H:
+            raise InputError(
+                f"unknown grid region '{region}'; expected one of {', '.join(REGIONS)}",
+                field="carbon.region",
+            )
+        hourly = np.roll(carbon_table()[region], UTC_OFFSET_H[region])
+        return CarbonIntensity(
+            np.arange(hourly.size) * 3600.0,
+            hourly,
+            hourly.size * 3600.0,
+            offset,
+            c.diurnal_amplitude,
+            c.diurnal_peak_hour,
+            f"EIA-930 2022 {region}",
         )
     if c.source == "constant":
         if c.g_per_kwh is None:

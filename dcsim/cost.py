@@ -68,6 +68,7 @@ class PriceBook(StrictModel):
     lifetime_years: Lifetimes
     electricity_usd_per_kwh: dict[str, Sourced]
     water_usd_per_m3: Sourced
+    carbon_usd_per_tco2: Sourced
     maintenance_share_per_year: Maintenance
     staff_fte_per_mw: Sourced
     staff_usd_per_fte_year: Sourced
@@ -297,13 +298,18 @@ def read_hourly_prices(path: Path) -> np.ndarray:
     return prices
 
 
+def price_at(prices: np.ndarray, t_s: np.ndarray, start_s: float, dt_s: float) -> np.ndarray:
+    """USD/kWh of the intervals starting t_s after start_s (the hour of their midpoint)."""
+    hour = np.floor((start_s + t_s + 0.5 * dt_s) / 3600.0).astype(np.int64) % len(prices)
+    return prices[hour]
+
+
 def price_sums(
     prices: np.ndarray, t_s: np.ndarray, kwh: np.ndarray, start_s: float, dt_s: float
 ) -> tuple[float, float, float]:
     """(sum kWh x price, sum kWh, sum price) over intervals starting t_s after start_s: the
     parts of the energy-weighted price, additive over chunks of a streamed run."""
-    hour = np.floor((start_s + t_s + 0.5 * dt_s) / 3600.0).astype(np.int64) % len(prices)
-    p = prices[hour]
+    p = price_at(prices, t_s, start_s, dt_s)
     return float(np.sum(kwh * p)), float(np.sum(kwh)), float(np.sum(p))
 
 
@@ -519,6 +525,36 @@ def cost_report(
     )
 
 
+@dataclass(frozen=True)
+class WorkPrices:
+    """What an hour of the cluster costs without its energy, and the price of that energy
+    and of its CO2 (USD): prices a run's work against its electricity and carbon."""
+
+    ownership_usd_per_hour: float  # capex annuity + maintenance + staff (no electricity, water)
+    electricity_usd_per_kwh: float
+    carbon_usd_per_kg: float
+
+
+def work_prices(scenario: Any, system: Mapping[str, Any], network: NetworkInventory) -> WorkPrices:
+    """`cost_report` of the cluster drawing no energy (its ownership cost), the scenario's
+    electricity price and the book's carbon price. InputError when the book has no server
+    price for the hardware."""
+    idle = {"hours": 1.0, "facility_energy_kwh": 0.0, "water_l": 0.0, "carbon_kg": 0.0}
+    rep = cost_report(scenario, idle, system, network)
+    if rep is None:
+        raise InputError(
+            f"no server price for hardware '{system['hardware']}' in the price book; add one "
+            "with cost.prices (server_usd.<hardware>, embodied_kgco2e_per_accelerator.<hardware>)",
+            field="cost.prices",
+        )
+    book = scenario.cost.book()
+    return WorkPrices(
+        rep.cost_usd_per_hour,
+        rep.electricity_usd_per_kwh,
+        book.carbon_usd_per_tco2.value / 1000.0,
+    )
+
+
 def load_hourly_prices(scenario: Any, base_dir: Path, file: str | None) -> np.ndarray | None:
     """The scenario's hourly price series, read and checked before a run starts (or None)."""
     from dcsim.config import resolve_path
@@ -544,14 +580,17 @@ __all__ = [
     "CostReport",
     "NetworkInventory",
     "PriceBook",
+    "WorkPrices",
     "annuity_factor",
     "cost_report",
     "energy_weighted_price",
     "load_hourly_prices",
     "network_inventory",
     "price_book",
+    "price_at",
     "price_keys",
     "price_sums",
     "read_hourly_prices",
     "run_cost",
+    "work_prices",
 ]

@@ -115,8 +115,9 @@ def _jsonable(x: Any) -> Any:
 
 
 def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | None) -> EnvSpec:
-    """A dcsim scenario as the source of an env's arguments (the env's `scenario_kwargs`)."""
-    loaded = load_scenario(path, overrides)
+    """A dcsim scenario as the source of an env's arguments (the env's `scenario_kwargs`);
+    no path: the env's own `DEFAULT_SCENARIO` if it declares one, else default.yaml."""
+    loaded = load_scenario(path or getattr(env_class(env_id), "DEFAULT_SCENARIO", None), overrides)
     sc = loaded.scenario
     src = str(loaded.source) if loaded.source else None
     mapper = getattr(env_class(env_id), "scenario_kwargs", None)

@@ -452,6 +452,13 @@ class Simulation:
         return rec
 
     @property
+    def year_offset_s(self) -> float:
+        """Seconds from 1 January 00:00 to t = 0 (start_day_of_year, start_hour): the hour of
+        year of hourly series such as electricity prices."""
+        w = self.sc.climate.weather
+        return (w.start_day_of_year - 1.0) * 86400.0 + w.start_hour * 3600.0
+
+    @property
     def nic_gbps(self) -> float:
         """Scale-out line rate per accelerator as built in the fabric, Gb/s (slowest host)."""
         return self.fabric.host_link_Bps() * 8 / 1e9
@@ -527,8 +534,7 @@ class RunTotals:
     def _flush_prices(self) -> None:
         if not self._t or self.prices is None:
             return
-        w = self.sim.sc.climate.weather
-        start = (w.start_day_of_year - 1.0) * 86400.0 + w.start_hour * 3600.0
+        start = self.sim.year_offset_s
         add = price_sums(self.prices, np.array(self._t), np.array(self._kwh), start, self.sim.dt)
         num, kwh, psum = self.price_sums
         self.price_sums = (num + add[0], kwh + add[1], psum + add[2])

@@ -313,3 +313,23 @@ def test_epw_humidity_missing_code_is_refused(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match="relative humidity"):
         _build(p)
+
+
+def test_grid_carbon_source_is_the_eia930_hourly_series_in_local_time():
+    """`carbon.source: grid` reads the shipped EIA-930 2022 series of a balancing authority
+    (dcsim.tenancy.grid, one source of truth), in local standard time from start_day_of_year,
+    and refuses unknown regions naming carbon.region."""
+    from dcsim.tenancy.grid import GridSignal
+
+    cfg = ClimateConfig.model_validate(
+        {"carbon": {"source": "grid", "region": "CISO"}, "weather": {"start_day_of_year": 196}}
+    )
+    ci = build_carbon(cfg)
+    t = np.arange(0.0, 3 * 86400.0, 900.0)
+    want = GridSignal("CISO").carbon(t + 195 * 86400.0)
+    np.testing.assert_allclose(ci.at_many(t), want, rtol=1e-12)
+    day = ci.at_many(np.arange(0.0, 86400.0, 3600.0))
+    assert np.argmin(day) in range(9, 17)  # solar: the cleanest hours are around midday
+    with pytest.raises(InputError) as exc:
+        build_carbon(ClimateConfig.model_validate({"carbon": {"source": "grid", "region": "XX"}}))
+    assert exc.value.field == "carbon.region"

@@ -45,7 +45,13 @@ def test_reward_is_sum_of_terms_and_truncates():
     for k in range(30):
         obs, r, term, trunc, info = env.step(a)
         assert isinstance(r, float) and isinstance(term, bool) and isinstance(trunc, bool)
-        assert set(info["reward_terms"]) == {"energy", "carbon", "violation", "throttle"}
+        assert set(info["reward_terms"]) == {
+            "energy",
+            "carbon",
+            "violation",
+            "throttle",
+            "hottest",
+        }
         assert r == pytest.approx(sum(info["reward_terms"].values()))
         assert all(v <= 0 for v in info["reward_terms"].values())
         assert env.observation_space.contains(obs)
@@ -205,3 +211,50 @@ def test_env_refuses_over_dense_air_at_construction():
         CoolingEnv(accelerators_per_rack=64)
     CoolingEnv(accelerators_per_rack=64, cooling={"allow_over_density": True})
     CoolingEnv(accelerators_per_rack=64, cooling={"type": "liquid"})
+
+
+def test_observation_holds_the_wet_bulb_forecast():
+    """Issue 13.8: the obs carries the wet bulb 1 h and 3 h ahead, read from the weather
+    series: step k's forecast +h equals the wet bulb the env meets h hours later."""
+    from dcsim.envs.contract import physical
+
+    env = make(episode_steps=40, dt_s=300.0)  # 12 steps = 1 h
+    names = [f.name for f in env.features]
+    assert "wetbulb_fc_1h_c" in names and "wetbulb_fc_3h_c" in names
+    obs, _ = env.reset(seed=5)
+    seen = [physical(obs, env.features, "wetbulb_c")]
+    fc1 = [physical(obs, env.features, "wetbulb_fc_1h_c")]
+    fc3 = [physical(obs, env.features, "wetbulb_fc_3h_c")]
+    for _ in range(39):
+        obs, *_ = env.step(env.to_action(22.0, 12.0, "auto"))
+        seen.append(physical(obs, env.features, "wetbulb_c"))
+        fc1.append(physical(obs, env.features, "wetbulb_fc_1h_c"))
+        fc3.append(physical(obs, env.features, "wetbulb_fc_3h_c"))
+    # float32 observations: equal to ~1e-5 K
+    np.testing.assert_allclose(fc1[:28], seen[12:40], atol=1e-4)
+    np.testing.assert_allclose(fc3[:4], seen[36:40], atol=1e-4)
+    assert max(abs(a - b) for a, b in zip(fc3, seen, strict=True)) > 0.1  # not the present
+
+
+def test_reward_scores_the_hottest_rack():
+    """Issue 13.8: one hot rack among cool ones costs reward: the `hottest` term is minus
+    the hottest inlet's excess over 27 C (the mean-inlet `violation` term dilutes it by the
+    rack count), and is 0 when every rack is inside the envelope."""
+    env = make(
+        n_accelerators=256,
+        episode_steps=30,
+        random_start_day=False,
+        cooling={"air": {"recirculation_mean": 0.1, "recirculation_spread": 0.2}},
+    )
+    env.reset(seed=0)
+    hot_seen = False
+    for _ in range(30):
+        _, _, _, _, info = env.step(env.to_action(24.0, 14.0, "auto"))
+        m, t = info["metrics"], info["reward_terms"]
+        excess = max(m["inlet_max_c"] - 27.0, 0.0)
+        assert t["hottest"] == pytest.approx(-env.weights["hottest"] * excess, abs=1e-12)
+        assert m["hottest_excess_k"] == pytest.approx(excess)
+        hot_seen |= excess > 0
+    assert hot_seen
+    # the racks spread in recirculation: the hottest counts >2x what the mean makes of it
+    assert -t["hottest"] > 2.0 * -t["violation"] > 0.0

@@ -114,7 +114,7 @@ def test_step_record_row_equals_asdict() -> None:
 def test_action_mappings_equal_the_array_formula() -> None:
     """Cooling-v0 / Datacenter-v0 map actions with scalar math: same as the NumPy formula."""
     from dcsim.envs.cooling import CoolingEnv
-    from dcsim.envs.datacenter import DatacenterEnv
+    from dcsim.envs.datacenter import ACTION_NAMES, DatacenterEnv
 
     rng = np.random.default_rng(5)
     cool, dc = CoolingEnv(n_accelerators=16), DatacenterEnv(steps=2)
@@ -126,6 +126,16 @@ def test_action_mappings_equal_the_array_formula() -> None:
         c = cool.to_controls(a)
         phys = cool.low + (x[:2] + 1.0) * 0.5 * (cool.high - cool.low)
         np.testing.assert_array_equal([c.supply_air_c, c.chw_supply_c], phys)
-        d = dc.to_controls(a)
+        b = np.concatenate([a, rng.uniform(-1.5, 1.5, 2).astype(np.float32)])
+        d = dc.to_controls(b)
         phys = dc.low + (x + 1.0) * 0.5 * (dc.high - dc.low)
         np.testing.assert_array_equal([d.supply_air_c, d.chw_supply_c, d.cap_frac], phys)
+        # choices: equal bins of [-1, 1], the top edge in the last bin
+        for name, got, choices in (
+            ("routing", d.routing, dc.routings),
+            ("economizer", d.economizer, ("off", "auto", "on")),
+        ):
+            i = ACTION_NAMES.index(name)
+            n = len(choices)
+            k = np.floor((np.clip(float(b[i]), -1.0, 1.0) + 1.0) / 2.0 * n)
+            assert got == choices[min(int(k), n - 1)]

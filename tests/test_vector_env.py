@@ -65,7 +65,7 @@ def test_vector_equals_separate_envs(case: str, batch_water: bool) -> None:
 def test_vector_seeds_and_shapes() -> None:
     venv = CoolingVectorEnv(2, n_accelerators=64, episode_steps=5)
     obs, _ = venv.reset(seed=[3, 3])
-    assert obs.shape == venv.observation_space.shape == (2, 17)
+    assert obs.shape == venv.observation_space.shape == (2, 19)
     assert np.array_equal(obs[0], obs[1])  # same seed, same hall
     obs, rew, term, trunc, _ = venv.step(venv.action_space.sample())
     assert venv.observation_space.contains(obs)

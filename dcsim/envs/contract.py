@@ -10,6 +10,9 @@ An env class declares, once:
 - `features`: its observation entries (`Feature`: name, unit, scale, bounds); the env builds
   `observation_space` with `observation_space()` and observations with `encode()`, and
   heuristics read physical values back with `physical()`;
+- optionally `actuators`: the entries of a `Box(-1, 1)` action (`Actuator`: a physical
+  range mapped linearly, or named choices taken by equal bins), read with `Actuator.value`
+  and built back with `Actuator.action`;
 - `METRICS`: the numeric entries of `info["metrics"]` (`Metric`) with how an episode
   aggregates them (`sum`, `mean`, `max`, or `none` for stamps such as `t_s`); `Episode`
   applies that declaration;
@@ -173,6 +176,43 @@ def physical(obs: np.ndarray, features: Sequence[Feature], name: str) -> float:
     """The physical value of feature `name` in `obs` (as clipped by the bounds)."""
     i = feature_index(features, name)
     return float(obs[i]) * features[i].scale + features[i].offset
+
+
+# ------------------------------------------------------------------ actions
+@dataclass(frozen=True)
+class Actuator:
+    """One entry of a `Box(-1, 1)` action: a range `low`..`high` (`unit`) mapped linearly,
+    or, when `choices` is set, the i-th of n choices for a in [-1 + 2i/n, -1 + 2(i+1)/n)."""
+
+    name: str
+    unit: str = "1"
+    low: float = -1.0
+    high: float = 1.0
+    choices: tuple[str, ...] = ()
+
+    def value(self, a: float) -> float | str:
+        """The physical value (or choice) of action entry a (clipped to [-1, 1])."""
+        a = min(max(float(a), -1.0), 1.0)
+        if self.choices:
+            if math.isnan(a):
+                raise InputError(
+                    "action entry is NaN; expected a number in [-1, 1]", field=self.name
+                )
+            n = len(self.choices)
+            return self.choices[min(int((a + 1.0) * 0.5 * n), n - 1)]
+        return self.low + (a + 1.0) * 0.5 * (self.high - self.low)
+
+    def action(self, v: float | str) -> float:
+        """The action entry that gives v: a choice's bin centre, or the range's inverse map
+        (clipped to [-1, 1])."""
+        if self.choices:
+            if v not in self.choices:
+                raise InputError(
+                    f"unknown choice {v!r}; expected one of {', '.join(self.choices)}",
+                    field=self.name,
+                )
+            return -1.0 + (2.0 * self.choices.index(str(v)) + 1.0) / len(self.choices)
+        return min(max(2.0 * (float(v) - self.low) / (self.high - self.low) - 1.0, -1.0), 1.0)
 
 
 # ------------------------------------------------------------------ metrics

@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ACTION_NAMES = ("supply_air_c", "chw_supply_c", "economizer")
 ECONOMIZER_MODES: tuple[Literal["off", "auto", "on"], ...] = ("off", "auto", "on")
+# wet-bulb forecast leads, h: the tower approach and the economizer's free-cooling hours
+# follow the wet bulb, so an hour or three ahead is what pre-cooling decisions need
+WETBULB_FORECAST_H = (1.0, 3.0)
 
 
 def features(design_it_w: float) -> tuple[Feature, ...]:
@@ -42,6 +45,7 @@ def features(design_it_w: float) -> tuple[Feature, ...]:
     return (
         Feature("outdoor_c", "C", 40.0),  # dry bulb
         Feature("wetbulb_c", "C", 40.0),
+        *(Feature(f"wetbulb_fc_{h:g}h_c", "C", 40.0) for h in WETBULB_FORECAST_H),
         Feature("rh", "1"),
         Feature("carbon_g_per_kwh", "g/kWh", 1000.0),
         Feature("it_w", "W", design_it_w),
@@ -104,20 +108,23 @@ class CoolingEnv(gym.Env):
     | 2 | water-side economizer mode | < -1/3 off, -1/3..1/3 auto, > 1/3 on (chillers locked out) |
 
     ## Observation space
-    `Box(-10, 10, (17,), float32)`, entries declared in `env.features` (read them with
-    `dcsim.envs.contract.physical`): weather, grid carbon, IT load (/ design), mean and
+    `Box(-10, 10, (19,), float32)`, entries declared in `env.features` (read them with
+    `dcsim.envs.contract.physical`): weather and the wet bulb forecast +1 h and +3 h (the
+    weather series itself, perfect foresight), grid carbon, IT load (/ design), mean and
     hottest inlet and the hottest inlet above the recommended maximum, supply air and
     chilled water temperatures, PUE, economizer share, lowest throttle, hour-of-day and
     day-of-year phases. Values are clipped to the bounds.
 
     ## Rewards
     `reward = sum(info["reward_terms"].values())`, each term <= 0 and its weight
-    (`reward_weights`, defaults in `REWARD`: energy 1, carbon 0.5, violation 1, throttle 5)
-    times
+    (`reward_weights`, defaults in `REWARD`: energy 1, carbon 0.5, violation 1, throttle 5,
+    hottest 1) times
     `energy = -(cooling W + server fan W) / design IT W`;
     `carbon = -that energy's CO2 / (design IT energy at 400 g/kWh)`;
     `violation = -mean over racks of K outside the ASHRAE 18-27 C inlet band`;
-    `throttle = -mean over racks of (1 - frequency fraction allowed)`.
+    `throttle = -mean over racks of (1 - frequency fraction allowed)`;
+    `hottest = -K of the hottest rack's inlet above the recommended maximum (27 C)`: the
+    mean alone lets one hot rack hide among cool ones.
 
     ## Episode end
     Never terminates; truncates after `episode_steps` (default 1,440 = one day at 60 s).
@@ -139,6 +146,7 @@ class CoolingEnv(gym.Env):
         RewardTerm("carbon", 0.5),
         RewardTerm("violation", 1.0, violation=True),
         RewardTerm("throttle", 5.0),
+        RewardTerm("hottest", 1.0, violation=True),
     )
     METRICS = (
         Metric("t_s", "s", "none"),
@@ -152,6 +160,7 @@ class CoolingEnv(gym.Env):
         Metric("water_l", "L", "sum"),
         Metric("inlet_max_c", "C", "max"),
         Metric("violation_k", "K", "mean"),
+        Metric("hottest_excess_k", "K", "mean"),
         Metric("economizer_fraction", "1", "mean"),
         Metric("supply_air_c", "C", "mean"),
         Metric("chw_supply_c", "C", "mean"),
@@ -239,6 +248,11 @@ class CoolingEnv(gym.Env):
             np.asarray(x) for x in (ws.dry_bulb_c, ws.wet_bulb_c, ws.rh)
         )
         self.w_ci = self.carbon.at_many(t)
+        # wet-bulb forecasts: the weather series itself at the leads (perfect foresight)
+        self._wb_fc = tuple(
+            np.asarray(self.weather.at_many(t + 3600.0 * h).wet_bulb_c).tolist()
+            for h in WETBULB_FORECAST_H
+        )
         # per-step scalars as Python floats (cheaper to index than NumPy scalars, same values)
         self._db, self._wb, self._rh, self._ci = (
             x.tolist() for x in (self.w_db, self.w_wb, self.w_rh, self.w_ci)
@@ -297,6 +311,7 @@ class CoolingEnv(gym.Env):
         return (
             self._db[k],
             self._wb[k],
+            *(fc[k] for fc in self._wb_fc),
             self._rh[k],
             self._ci[k],
             s["it"],
@@ -333,15 +348,17 @@ class CoolingEnv(gym.Env):
         thr = 1.0 if self.throttle_min == 1.0 else float(res.throttle.sum()) / n
         thr = 1.0 - thr
         design = self.design_it_w
+        inlet_max = float(inlet.max())
+        hot = max(inlet_max - hi, 0.0)  # the hottest rack's K above the recommended max
         raw = {
             "energy": -ctrl_w / design,
             "carbon": -ctrl_w * ci / (design * 400.0),
             "violation": -viol,
             "throttle": -thr,
+            "hottest": -hot,
         }
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
-        inlet_max = float(inlet.max())
         pue = (it + cooling_w) / it
         self._last = dict(
             it=it,
@@ -367,6 +384,7 @@ class CoolingEnv(gym.Env):
             "water_l": float(res.water_l),
             "inlet_max_c": inlet_max,
             "violation_k": viol,
+            "hottest_excess_k": hot,
             "economizer_fraction": float(res.economizer_fraction),
             "supply_air_c": float(res.supply_air_c),
             "chw_supply_c": float(res.chw_supply_c),

@@ -11,8 +11,10 @@ from gymnasium import spaces
 from pydantic import Field
 
 from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
+from dcsim.cost import network_inventory, price_at, work_prices
 from dcsim.envs.contract import (
     METADATA,
+    Actuator,
     Encoder,
     EnvKwargs,
     Feature,
@@ -28,7 +30,14 @@ from dcsim.envs.contract import (
 from dcsim.errors import InputError
 from dcsim.sim import Controls, Simulation, StepRecord
 
-ACTION_NAMES = ("supply_air_c", "chw_supply_c", "cap_frac")
+# Routing policies offered for the job's DP all-reduce (as CoDesign-v0); the scenario's own
+# `workload.routing` is appended when it is none of these, so `fixed` can hold it.
+ROUTINGS = ("ecmp", "spray", "split:4", "colour")
+ECONOMIZER_MODES = ("off", "auto", "on")
+ACTION_NAMES = ("supply_air_c", "chw_supply_c", "cap_frac", "routing", "economizer")
+# the env's own scenario when none is given: a job whose all-reduce the fabric exposes
+DEFAULT_SCENARIO = "datacenter_comm.yaml"
+CARBON_FORECAST_H = (1.0, 3.0)  # grid carbon forecast leads, h (the hourly series itself)
 # components of the cooling plant's power (StepRecord.extra, W), as `cooling_<part>`
 COOLING_PARTS = (
     "crah_fan_w",
@@ -43,7 +52,9 @@ COOLING_PARTS = (
 )
 
 
-def features(design_it_w: float, ref_tokens_per_s: float) -> tuple[Feature, ...]:
+def features(
+    design_it_w: float, ref_tokens_per_s: float, routings: tuple[str, ...]
+) -> tuple[Feature, ...]:
     """Observation entries, bounded to [-10, 10]; IT, cooling and throughput relative to design."""
     return (
         Feature("outdoor_c", "C", 40.0),
@@ -62,6 +73,21 @@ def features(design_it_w: float, ref_tokens_per_s: float) -> tuple[Feature, ...]
         Feature("throttle_min", "1"),
         Feature("tokens_per_s", "tokens/s", max(ref_tokens_per_s, 1e-9)),
         Feature("pue", "1", offset=1.0),
+        *(Feature(f"carbon_fc_{h:g}h_g_per_kwh", "g/kWh", 1000.0) for h in CARBON_FORECAST_H),
+        Feature("exposed_comm_share", "1"),  # exposed all-reduce / step time
+        *(Feature(f"routing_{r.replace(':', '')}", "1") for r in routings),  # one-hot
+        *(Feature(f"economizer_{m}", "1") for m in ECONOMIZER_MODES),  # one-hot
+    )
+
+
+def actuators(low: np.ndarray, high: np.ndarray, routings: tuple[str, ...]) -> tuple[Actuator, ...]:
+    """The action entries: setpoint and cap ranges, then routing and economizer choices."""
+    return (
+        Actuator("supply_air_c", "C", float(low[0]), float(high[0])),
+        Actuator("chw_supply_c", "C", float(low[1]), float(high[1])),
+        Actuator("cap_frac", "1", float(low[2]), float(high[2])),
+        Actuator("routing", choices=routings),
+        Actuator("economizer", choices=ECONOMIZER_MODES),
     )
 
 
@@ -71,14 +97,17 @@ class DatacenterKwargs(EnvKwargs):
     scenario: Any = Field(None, description="path, mapping, LoadedScenario or None (default)")
     overrides: dict[str, Any] | None = None
     steps: int | None = Field(None, ge=1)
-    supply_air_range_c: tuple[float, float] = (16.0, 27.0)
+    # up to the ASHRAE A1 allowable inlet (32 C): warm setpoints can reach the thermal
+    # throttle, so the inlet limit is a consequence an agent can meet, not out of range
+    supply_air_range_c: tuple[float, float] = (16.0, 32.0)
     chw_range_c: tuple[float, float] = (6.0, 18.0)
 
 
 def make_loaded(
     scenario: str | Path | dict | LoadedScenario | None, overrides: dict | None
 ) -> LoadedScenario:
-    """Accept a scenario path, a mapping, an already loaded scenario, or None (default)."""
+    """Accept a scenario path, a mapping, an already loaded scenario, or None (the env's
+    DEFAULT_SCENARIO, not `dcsim run`'s default.yaml)."""
     if isinstance(scenario, LoadedScenario):
         return scenario
     if isinstance(scenario, dict):
@@ -88,48 +117,59 @@ def make_loaded(
         for k, v in (overrides or {}).items():
             set_dotted(data, k, v)
         return scenario_from_dict(data)
-    return load_scenario(scenario, overrides)
+    return load_scenario(scenario or DEFAULT_SCENARIO, overrides)
 
 
 class DatacenterEnv(gym.Env):
-    """Control a datacenter running an AI training job: cooling setpoints and accelerator power cap.
+    """Control a datacenter running an AI training job: cooling, power cap, routing, economizer.
 
     ## Description
     Each step is one control interval (scenario `time.dt_s`, default 60 s) of a
     `dcsim.sim.Simulation`: weather and grid carbon move on, the training job
-    runs its iterations (SimPy), accelerators draw power at the capped clock,
-    the cooling plant (with thermal mass) removes the heat and throttles
+    runs its iterations (SimPy; compute, then the exposed part of the DP all-reduce,
+    re-timed on the fabric for the routing in force), accelerators draw power at the
+    capped clock, the cooling plant (with thermal mass) removes the heat and throttles
     racks whose inlet exceeds `cooling.inlet_limit_c` (ASHRAE A1 allowable,
     32 C) on the next interval. "limit" below is the ASHRAE recommended
     maximum inlet, `cooling.recommended_inlet_max_c` (27 C).
+    Default scenario (`scenarios/datacenter_comm.yaml`): 70B training on 256 H100 behind a
+    4:1 oversubscribed leaf-spine with a 1M-token batch (ECMP exposes ~30% of the step as
+    all-reduce), hourly CAISO grid carbon (EIA-930 2022), California electricity price.
 
     ## Action space
-    `Box(-1, 1, (3,), float32)`, each mapped linearly:
+    `Box(-1, 1, (5,), float32)`, entries declared in `env.actuators`
+    (`dcsim.envs.contract.Actuator`):
 
     | index | actuator | range |
     |---|---|---|
-    | 0 | supply air setpoint | `supply_air_range_c` (default 16-27 C) |
-    | 1 | chilled water supply setpoint | `chw_range_c` (default 6-18 C) |
-    | 2 | accelerator power cap, share of TDP | `power.min_cap_frac`-1.0 |
+    | 0 | supply air setpoint | `supply_air_range_c` (default 16-32 C: throttling reachable), linear |
+    | 1 | chilled water supply setpoint | `chw_range_c` (default 6-18 C), linear |
+    | 2 | accelerator power cap, share of TDP | `power.min_cap_frac`-1.0, linear |
+    | 3 | routing of the job's all-reduce | `ROUTINGS` (ecmp, spray, split:4, colour), equal bins |
+    | 4 | water-side economizer mode | off, auto, on (chillers locked out), equal bins |
 
     ## Observation space
-    `Box(-10, 10, (16,), float32)`, entries declared in `env.features` (read them with
+    `Box(-10, 10, (n,), float32)`, entries declared in `env.features` (read them with
     `dcsim.envs.contract.physical`): weather, hour of day, grid carbon, IT and cooling
     power relative to design, hottest inlet and its excess over the limit, current
-    setpoints, cap, clock, thermal throttle, throughput relative to full speed, PUE - 1.
-    Values are clipped to the bounds.
+    setpoints, cap, clock, thermal throttle, throughput relative to full speed, PUE - 1,
+    grid carbon +1 h and +3 h (the series itself), the exposed all-reduce share of the
+    step, and the routing and economizer mode in force (one-hot). Values are clipped.
 
     ## Rewards
-    `reward = sum(info["reward_terms"].values())`, each term its weight times
-    `energy = -facility_kWh / design_kWh`, `carbon = -kgCO2 / (design_kWh * 0.4)`,
-    `throughput = +tokens_per_s / reference`, `violation = -max(0, inlet_max - limit)`.
-    Weights: the scenario's `reward:` block, updated by `reward_weights`.
+    `reward = sum(info["reward_terms"].values())`, in units of the cluster's ownership cost
+    of one interval, U = (capex annuity + maintenance + staff) x dt (`dcsim.cost.work_prices`):
+    `throughput = +tokens_per_s / reference` (full-speed work is worth what owning the
+    cluster costs: slowing the job forfeits that), `energy = -facility kWh x electricity
+    price / U` (the hour's price when the scenario has `cost.electricity_prices_csv`), `carbon = -kgCO2 x social cost of carbon / U`, `violation = -max(0,
+    inlet_max - limit)` (K). Weights: the scenario's `reward:` block, updated by
+    `reward_weights`.
 
     ## Episode end
     Never terminates; truncates after `steps` intervals (default the scenario's `time.steps`).
 
     ## Arguments
-    `scenario` (path, mapping or None for the default), `overrides` (dotted keys),
+    `scenario` (path, mapping or None for `DEFAULT_SCENARIO`), `overrides` (dotted keys),
     `steps`, `supply_air_range_c`, `chw_range_c`, `reward_weights`; validated by
     `DatacenterKwargs`. `info` holds `reward_terms` and `metrics` (the interval's
     `StepRecord`, declared in `METRICS`; no wall-clock values).
@@ -138,6 +178,7 @@ class DatacenterEnv(gym.Env):
     metadata = METADATA
     render = render_frame
     Kwargs = DatacenterKwargs
+    DEFAULT_SCENARIO = DEFAULT_SCENARIO  # scenario=None and `dcsim evaluate/train` without one
     REWARD = (  # default weights: the scenario's `reward:` block (dcsim.config.RewardConfig)
         RewardTerm("energy", 1.0),
         RewardTerm("carbon", 0.0),
@@ -208,27 +249,57 @@ class DatacenterEnv(gym.Env):
         # plant's reset), so the `fixed` agent can hold it instead of a clipped value.
         own = np.array(self.sim.plant.setpoints(None)[:2])
         self.low[:2], self.high[:2] = np.minimum(self.low[:2], own), np.maximum(self.high[:2], own)
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32)
-        self.features = features(self.sim.design_it_w, self.sim.ref_tokens_per_s)
+        routings = ROUTINGS + (() if sc.workload.routing in ROUTINGS else (sc.workload.routing,))
+        self.routings = routings
+        self.actuators = actuators(self.low, self.high, routings)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(len(self.actuators),), dtype=np.float32)
+        self.features = features(self.sim.design_it_w, self.sim.ref_tokens_per_s, routings)
         self.observation_space = observation_space(self.features)
         self._encode = Encoder(self.features)
-        self.design_kwh = self.sim.design_it_w / 1e3 * self.sim.dt / 3600.0
+        self._onehot = {
+            **{r: f"routing_{r.replace(':', '')}" for r in routings},
+            **{m: f"economizer_{m}" for m in ECONOMIZER_MODES},
+        }
+        # reward unit: the cluster's ownership cost of one interval (USD)
+        self.prices = work_prices(sc, self.sim.describe(), network_inventory(self.sim.fabric))
+        self.unit_usd = self.prices.ownership_usd_per_hour * self.sim.dt / 3600.0
         self.chw_c = float(sc.cooling.chilled_water_setpoint_c)
+        self.economizer: str = sc.cooling.economizer
 
     # -- mapping between normalized actions and physical controls
     def to_controls(self, action: np.ndarray) -> Controls:
-        # low + (a + 1) / 2 (high - low), a clipped to [-1, 1]; scalar math on 3 values
-        sa, chw, cap = (
-            lo + (min(max(float(x), -1.0), 1.0) + 1.0) * 0.5 * (hi - lo)
-            for x, lo, hi in zip(action, self.low.tolist(), self.high.tolist(), strict=True)
+        sa, chw, cap, routing, econ = (
+            act.value(x) for act, x in zip(self.actuators, action, strict=True)
         )
-        self.chw_c = chw
-        return Controls(supply_air_c=sa, chw_supply_c=chw, cap_frac=cap)
+        self.chw_c = float(chw)
+        self.economizer = str(econ)
+        return Controls(
+            supply_air_c=float(sa),
+            chw_supply_c=float(chw),
+            cap_frac=float(cap),
+            routing=str(routing),
+            economizer=str(econ),
+        )
 
-    def to_action(self, supply_air_c: float, chw_supply_c: float, cap_frac: float) -> np.ndarray:
-        phys = np.array([supply_air_c, chw_supply_c, cap_frac], dtype=np.float64)
-        return np.clip(2.0 * (phys - self.low) / (self.high - self.low) - 1.0, -1, 1).astype(
-            np.float32
+    def to_action(
+        self,
+        supply_air_c: float,
+        chw_supply_c: float,
+        cap_frac: float,
+        routing: str | None = None,
+        economizer: str | None = None,
+    ) -> np.ndarray:
+        """The action for these controls; routing and economizer None: the scenario's own."""
+        sc = self.loaded.scenario
+        vals: tuple[float | str, ...] = (
+            supply_air_c,
+            chw_supply_c,
+            cap_frac,
+            sc.workload.routing if routing is None else routing,
+            sc.cooling.economizer if economizer is None else economizer,
+        )
+        return np.array(
+            [act.action(v) for act, v in zip(self.actuators, vals, strict=True)], dtype=np.float32
         )
 
     def _obs(self, r: StepRecord | None) -> np.ndarray:
@@ -236,6 +307,12 @@ class DatacenterEnv(gym.Env):
         sc = self.loaded.scenario
         hour = ((sim.t / 3600.0 + sc.climate.weather.start_hour) % 24.0) / 24.0 * 2 * np.pi
         vals = {"sin_hour": np.sin(hour), "cos_hour": np.cos(hour), "chw_supply_c": self.chw_c}
+        for h in CARBON_FORECAST_H:
+            vals[f"carbon_fc_{h:g}h_g_per_kwh"] = sim.carbon.at(sim.t + 3600.0 * h)
+        for key in self._onehot.values():
+            vals[key] = 0.0
+        vals[self._onehot[sim.routing]] = 1.0
+        vals[self._onehot[self.economizer]] = 1.0
         if r is None:  # before the first interval: weather and setpoints only
             ws = sim.weather.at(sim.t)
             vals |= {
@@ -252,6 +329,7 @@ class DatacenterEnv(gym.Env):
                 "throttle_min": 1.0,
                 "tokens_per_s": 0.0,
                 "pue": 1.0,
+                "exposed_comm_share": 0.0,
             }
         else:
             vals |= {
@@ -268,14 +346,20 @@ class DatacenterEnv(gym.Env):
                 "throttle_min": r.throttle_min,
                 "tokens_per_s": r.tokens_per_s,
                 "pue": r.pue,
+                "exposed_comm_share": r.exposed_comm_s / r.step_time_s if r.step_time_s else 0.0,
             }
         return self._encode.named(vals)
 
     def reward_terms(self, r: StepRecord) -> dict[str, float]:
-        """Weighted terms of one interval (`info["reward_terms"]`)."""
+        """Weighted terms of one interval (`info["reward_terms"]`), in units of the cluster's
+        ownership cost of one interval."""
+        p, unit, hourly = self.prices, self.unit_usd, self.sim.electricity_prices
+        price = p.electricity_usd_per_kwh
+        if hourly is not None:  # the scenario's hourly prices (cost.electricity_prices_csv)
+            price = float(price_at(hourly, np.asarray(r.t_s), self.sim.year_offset_s, self.sim.dt))
         raw = {
-            "energy": -r.facility_kwh / self.design_kwh,
-            "carbon": -r.carbon_kg / (self.design_kwh * 0.4),
+            "energy": -r.facility_kwh * price / unit,
+            "carbon": -r.carbon_kg * p.carbon_usd_per_kg / unit,
             "throughput": r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9),
             "violation": -r.violation_c,
         }
@@ -285,12 +369,19 @@ class DatacenterEnv(gym.Env):
         super().reset(seed=seed)
         self.sim.reset(seed=seed)
         self.chw_c = float(self.loaded.scenario.cooling.chilled_water_setpoint_c)
+        self.economizer = self.loaded.scenario.cooling.economizer
         return self._obs(None), {}
 
     def step(self, action):
-        r = self.sim.step(self.to_controls(action))
+        c = self.to_controls(action)
+        r = self.sim.step(c)
         terms = self.reward_terms(r)
         reward = float(sum(terms.values()))
         truncated = bool(self.sim.k >= self.max_steps)
-        info = {"reward_terms": terms, "metrics": r.as_row()}
+        info = {
+            "reward_terms": terms,
+            "metrics": r.as_row(),
+            "routing": c.routing,
+            "economizer": c.economizer,
+        }
         return self._obs(r), reward, False, truncated, info

@@ -148,15 +148,23 @@ class CoolingVectorEnv(VectorEnv):
         thr_pen = 1.0 - np.where(thr_min == 1.0, 1.0, thr.sum(axis=-1) / n)
         e0 = envs[0]
         wt, design = e0.weights, e0.design_it_w
+        inlet_max, inlet_mean = inlet.max(axis=-1), inlet.sum(axis=-1) / n
+        hot = np.maximum(inlet_max - hi, 0.0)
         terms: dict[str, np.ndarray] = {
             "energy": wt["energy"] * (-ctrl_w / design),
             "carbon": wt["carbon"]
             * (-ctrl_w * np.array([e._ci[e.k] for e in envs]) / (design * 400.0)),
             "violation": wt["violation"] * -viol,
             "throttle": wt["throttle"] * -thr_pen,
+            "hottest": wt["hottest"] * -hot,
         }
-        reward = terms["energy"] + terms["carbon"] + terms["violation"] + terms["throttle"]
-        inlet_max, inlet_mean = inlet.max(axis=-1), inlet.sum(axis=-1) / n
+        reward = (
+            terms["energy"]
+            + terms["carbon"]
+            + terms["violation"]
+            + terms["throttle"]
+            + terms["hottest"]
+        )
         pue = (it + cooling) / it
         self.last_metrics = {  # this step's, per hall (CoolingEnv's info["metrics"] of these)
             "it_w": it,
@@ -165,6 +173,7 @@ class CoolingVectorEnv(VectorEnv):
             "pue": pue,
             "water_l": water_l,
             "violation_k": viol,
+            "hottest_excess_k": hot,
         }
         sup = self.air.t_supply[:, 0]
         trunc = np.zeros(n_env, dtype=bool)
