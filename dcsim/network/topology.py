@@ -28,11 +28,10 @@ from typing import Annotated, Any, Literal
 
 import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
-from scipy.sparse.csgraph import shortest_path
 
 from dcsim.errors import InputError
+from dcsim.network.paths import HopGraph
 from dcsim.resources import bundled_dir, find_bundled, list_bundled
 from dcsim.schema import StrictModel, format_validation_error, read_yaml
 
@@ -423,48 +422,34 @@ class Fabric:
     scale_up: Fabric | None = None
     endpoint_latency_s: float = 0.0
     nic_note: str = ""  # where the host link speed came from (accelerator or topology file)
-    _dist: dict[tuple[int, bool], np.ndarray] = field(default_factory=dict, repr=False)
     _paths: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.node_names)
-        L = len(self.link_src)
         self.n_nodes = n
-        # reversed adjacency (dst -> src) for BFS distances to a target node
-        self._rev = sp.csr_matrix((np.ones(L), (self.link_dst, self.link_src)), shape=(n, n))
-        order = np.argsort(self.link_src, kind="stable")
-        self._out_links = order
-        self._out_ptr = np.searchsorted(self.link_src[order], np.arange(n + 1))
-        self._link_index = {
-            (int(u), int(v)): i
-            for i, (u, v) in enumerate(zip(self.link_src, self.link_dst, strict=True))
-        }
         self.host_link_mask = np.isin(self.link_src, self.host_nodes) | np.isin(
             self.link_dst, self.host_nodes
         )
-        # single-homed hosts: strip the NIC link so paths are cached per switch pair
-        deg = np.bincount(self.link_src, minlength=n)
+        # single-homed hosts: one out-link (their NIC); paths are cached per switch pair and
+        # the NIC links put around them (Fabric.paths, routing)
         hn = self.host_nodes
-        self.host_single = deg[hn] == 1
+        self.host_single = np.bincount(self.link_src, minlength=n)[hn] == 1
+        self._full = HopGraph(self.link_src, self.link_dst, np.arange(n), n)
+        single = hn[self.host_single]
+        up = self._full.links[self._full.ptr[single]]
+        sw = self.link_dst[up]
+        pos, cnt = self._full.find(sw, single)
         self.host_up = np.full(len(hn), -1, dtype=np.int64)
         self.host_down = np.full(len(hn), -1, dtype=np.int64)
         self.host_key = hn.copy()
-        # BFS graph without single-homed hosts: a pendant node is never an intermediate hop, so
-        # switch-to-switch shortest paths are unchanged and BFS costs O(switches), not O(hosts).
-        pendant = np.zeros(n, dtype=bool)
-        pendant[hn[self.host_single]] = True
-        core = ~(pendant[self.link_src] | pendant[self.link_dst])
-        self._rev_core = sp.csr_matrix(
-            (np.ones(int(core.sum())), (self.link_dst[core], self.link_src[core])), shape=(n, n)
-        )
-        self._out_links_core = self._out_links[core[self._out_links]]
-        for i, node in enumerate(hn):
-            if self.host_single[i]:
-                up = int(order[self._out_ptr[node]])
-                sw = int(self.link_dst[up])
-                self.host_up[i] = up
-                self.host_down[i] = self._link_index[(sw, int(node))]
-                self.host_key[i] = sw
+        self.host_up[self.host_single] = up
+        self.host_down[self.host_single] = self._full.links[pos + cnt - 1]
+        self.host_key[self.host_single] = sw
+        # the switch core: every node but the single-homed hosts (a pendant node is never an
+        # intermediate hop, so shortest paths between core nodes are those of the full graph)
+        keep = np.ones(n, dtype=bool)
+        keep[single] = False
+        self._core = HopGraph(self.link_src, self.link_dst, np.flatnonzero(keep), n)
 
     # ------------------------------------------------------------ sizes
     @property
@@ -535,10 +520,8 @@ class Fabric:
         if self.n_hosts < 2:
             return 0
         sample = np.unique(np.linspace(0, self.n_hosts - 1, min(self.n_hosts, 4)).astype(int))
-        d = np.concatenate(
-            [self._dist_to(int(self.host_nodes[h]), full=True)[self.host_nodes] for h in sample]
-        )
-        return int(d[np.isfinite(d)].max())
+        d = self._full.distances(self.host_nodes[sample])[:, self.host_nodes]
+        return int(d.max(initial=0))
 
     def graph(self) -> nx.DiGraph:
         """The live directed graph (for inspection; the solvers use the arrays)."""
@@ -555,16 +538,6 @@ class Fabric:
         return g
 
     # ------------------------------------------------------------ paths
-    def _dist_to(self, target: int, full: bool = False) -> np.ndarray:
-        """Hop distances of every node to target: on the switch core, or the full graph."""
-        key = (target, full)
-        d = self._dist.get(key)
-        if d is None:
-            g = self._rev if full else self._rev_core
-            d = shortest_path(g, directed=True, unweighted=True, indices=target)
-            self._dist[key] = d
-        return d
-
     def _node_paths(self, s: int, t: int) -> np.ndarray:
         """All shortest paths s -> t as an int array (P, hops) of link ids, in a fixed order
         (next hops by node index), cached. P is capped at MAX_PATHS."""
@@ -575,61 +548,43 @@ class Fabric:
         return got
 
     def ensure_paths(self, s: np.ndarray, t: np.ndarray) -> None:
-        """Enumerate and cache the paths of many node pairs at once: one BFS per target,
-        then a vectorized walk down the distance gradient for all sources of that target."""
-        todo = [
-            (int(a), int(b))
-            for a, b in zip(s, t, strict=True)
-            if (int(a), int(b)) not in self._paths
-        ]
-        if not todo:
+        """Enumerate and cache the paths of many node pairs at once (dcsim.network.paths):
+        one BFS per new target on the switch core, then one vectorized walk per hop count
+        for all pairs. A pair with a single-homed host at an end uses the full graph."""
+        n = self.n_nodes
+        code = np.unique(np.asarray(s, dtype=np.int64) * n + np.asarray(t, dtype=np.int64))
+        code = np.array(
+            [c for c in code.tolist() if (c // n, c % n) not in self._paths], dtype=np.int64
+        )
+        if not len(code):
             return
-        todo = sorted(set(todo), key=lambda x: (x[1], x[0]))
-        arr = np.array(todo, dtype=np.int64)
-        for tgt in np.unique(arr[:, 1]):
-            srcs = arr[arr[:, 1] == tgt, 0]
-            dist = self._dist_to(int(tgt))
-            d = dist[srcs]
-            full = not np.all(np.isfinite(d))
-            if full:  # a single-homed host at an end: use the full graph
-                dist = self._dist_to(int(tgt), full=True)
-                d = dist[srcs]
-            if not np.all(np.isfinite(d)):
-                bad = int(srcs[~np.isfinite(d)][0])
-                raise InputError(
-                    f"no path from {self.node_names[bad]} to {self.node_names[tgt]} (too many failed links?)",
-                    field="failures",
-                )
-            for hops in np.unique(d).astype(int):
-                group = srcs[d == hops]
-                for src, paths in zip(group, self._walk(group, dist, hops, full), strict=True):
-                    paths.setflags(write=False)
-                    self._paths[(int(src), int(tgt))] = paths
+        s, t = code // n, code % n
+        core = (self._core.index[s] >= 0) & (self._core.index[t] >= 0)
+        for g, sel in ((self._core, core), (self._full, ~core)):
+            if sel.any():
+                self._enumerate(g, s[sel], t[sel])
 
-    def _walk(
-        self, sources: np.ndarray, dist: np.ndarray, hops: int, full: bool = False
-    ) -> list[np.ndarray]:
-        """Extend all sources' partial paths hop by hop along links that step one closer
-        to the target (the shortest-path DAG), keeping next hops in node order."""
-        out = self._out_links if full else self._out_links_core
-        dag = out[dist[self.link_dst[out]] == dist[self.link_src[out]] - 1]
-        dag = dag[np.lexsort((self.link_dst[dag], self.link_src[dag]))]
-        ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.link_src[dag], minlength=self.n_nodes), out=ptr[1:])
-        cur_nodes = sources.astype(np.int64)
-        owner = np.arange(len(sources))
-        cur = np.zeros((len(sources), 0), dtype=np.int64)
-        for _ in range(hops):
-            starts = ptr[cur_nodes]
-            cnt = ptr[cur_nodes + 1] - starts
-            rep = np.repeat(np.arange(len(cur_nodes)), cnt)
-            offs = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            links = dag[np.repeat(starts, cnt) + offs]
-            cur = np.concatenate([cur[rep], links[:, None]], axis=1)
-            cur_nodes = self.link_dst[links]
-            owner = owner[rep]
-        bounds = np.searchsorted(owner, np.arange(len(sources) + 1))
-        return [cur[bounds[i] : bounds[i + 1]][:MAX_PATHS] for i in range(len(sources))]
+    def _enumerate(self, g: HopGraph, s: np.ndarray, t: np.ndarray) -> None:
+        """Paths of node pairs (s, t), all nodes of g, into the cache."""
+        sc, tc = g.index[s], g.index[t]
+        targets, row = np.unique(tc, return_inverse=True)
+        dist = g.distances(targets)
+        d = dist[row, sc]
+        if np.any(d < 0):
+            bad = np.flatnonzero(d < 0)
+            i = bad[np.lexsort((s[bad], t[bad]))[0]]
+            raise InputError(
+                f"no path from {self.node_names[s[i]]} to {self.node_names[t[i]]} (too many "
+                "failed links?)",
+                field="failures",
+            )
+        for hops in np.unique(d).tolist():
+            idx = np.flatnonzero(d == hops)
+            owner, links = g.walk(sc[idx], tc[idx], row[idx], dist, hops, MAX_PATHS)
+            links.setflags(write=False)
+            bounds = np.searchsorted(owner, np.arange(len(idx) + 1))
+            for k, (a, b) in enumerate(zip(s[idx].tolist(), t[idx].tolist(), strict=True)):
+                self._paths[(a, b)] = links[bounds[k] : bounds[k + 1]]
 
     def paths(self, src_host: int, dst_host: int) -> np.ndarray:
         """Equal-cost paths between two hosts: int array (P, hops) of link ids."""

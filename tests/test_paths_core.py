@@ -1,0 +1,171 @@
+"""Paths on the switch core (issue 17 point 2) are the paths of the old enumerator, link for
+link and in the same order (tests/reference_paths.py), on every bundled topology, their
+scale-up domains, multi-homed hosts (CloudMatrix UB planes, full mesh) and failed links."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reference_paths import ReferencePaths
+
+from dcsim.errors import InputError
+from dcsim.network import load_topology
+from dcsim.network.topology import list_presets
+
+SAMPLE = 3000  # seeded host pairs on fabrics with too many pairs to compare all
+
+
+def _fabrics(preset):
+    fab = load_topology(preset)
+    return [fab] if fab.scale_up is None else [fab, fab.scale_up]
+
+
+def _same(fab, ref, s: np.ndarray, t: np.ndarray) -> None:
+    """Node pairs' paths equal (values, shape, order), enumerated in one batch each."""
+    fab.ensure_paths(s, t)
+    ref.ensure_paths(s, t)
+    for a, b in zip(s.tolist(), t.tolist(), strict=True):
+        got, want = fab._paths[(a, b)], ref._paths[(a, b)]
+        assert got.shape == want.shape and np.array_equal(got, want), (a, b)
+
+
+def _host_pairs(fab, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair of path keys (ToR switches of single-homed hosts, else hosts), or
+    all pairs among the first 24 hosts plus a seeded sample when there are too many."""
+    keys = np.where(fab.host_single, fab.host_key, fab.host_nodes)
+    u = np.unique(keys)
+    if len(u) ** 2 <= 20_000:
+        s, t = np.meshgrid(u, u, indexing="ij")
+        return s.ravel(), t.ravel()
+    first = keys[: min(24, len(keys))]
+    s, t = np.meshgrid(first, first, indexing="ij")
+    rs, rt = keys[rng.integers(0, len(keys), (2, SAMPLE))]
+    return np.concatenate([s.ravel(), rs]), np.concatenate([t.ravel(), rt])
+
+
+def _check(fab, seed: int = 0) -> None:
+    ref = ReferencePaths(fab)
+    for name in ("host_single", "host_key", "host_up", "host_down"):
+        assert np.array_equal(getattr(fab, name), getattr(ref, name)), name
+    rng = np.random.default_rng(seed)
+    _same(fab, ref, *_host_pairs(fab, rng))
+    # host-level paths (NIC links around the switch path), self pairs included
+    n = fab.n_hosts
+    pairs = np.concatenate([rng.integers(0, n, (200, 2)), np.arange(min(n, 5))[:, None] + [0, 0]])
+    for a, b in pairs.tolist():
+        assert np.array_equal(fab.paths(a, b), ref.paths(a, b)), (a, b)
+    # arbitrary node pairs: switches to hosts, single-homed hosts (the full-graph branch)
+    s, t = rng.integers(0, fab.n_nodes, (2, 300))
+    _same(fab, ref, s, t)
+
+
+@pytest.mark.parametrize("preset", list_presets(), ids=lambda p: p.stem)
+def test_preset_paths_equal_reference(preset) -> None:
+    for fab in _fabrics(preset):
+        _check(fab)
+
+
+LEAF_SPINE = {
+    "kind": "leaf_spine",
+    "leaves": 12,
+    "spines": 6,
+    "hosts_per_leaf": 4,
+    "host_link_gbps": 400,
+}
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {**LEAF_SPINE, "failures": {"fraction": 0.35, "seed": 3}},
+        {**LEAF_SPINE, "failures": {"links": ["leaf0-spine0", "leaf0-spine1", "spine2-leaf5"]}},
+        {"kind": "fat_tree", "k": 8, "host_link_gbps": 400, "failures": {"fraction": 0.3}},
+        {
+            "kind": "rail_optimized",
+            "servers": 8,
+            "gpus_per_server": 4,
+            "servers_per_leaf": 4,
+            "spines": 4,
+            "host_link_gbps": 400,
+            "failures": {"fraction": 0.25, "seed": 1},
+        },
+        {
+            "kind": "ub_clos",
+            "nodes": 6,
+            "npus_per_node": 4,
+            "planes": 3,
+            "l2_per_plane": 4,
+            "npu_link_gBps": 56,
+            "failures": {"fraction": 0.3, "seed": 2},
+        },
+        {  # h0 and h5 keep one UB plane: single-homed hosts next to multi-homed ones
+            "kind": "ub_clos",
+            "nodes": 4,
+            "npus_per_node": 4,
+            "planes": 2,
+            "l2_per_plane": 3,
+            "npu_link_gBps": 56,
+            "failures": {"links": ["h0-l1_n0_p0", "h5-l1_n1_p1", "l1_n2_p0-l2_p0_1"]},
+        },
+        {"kind": "full_mesh", "gpus": 12, "link_gBps": 64, "failures": {"fraction": 0.6}},
+    ],
+    ids=["leaf-spine-random", "leaf-spine-named", "fat-tree", "rail", "ub", "ub-mixed", "mesh"],
+)
+def test_failed_link_paths_equal_reference(cfg) -> None:
+    fab = load_topology(cfg)
+    if cfg["kind"] == "ub_clos" and "links" in cfg["failures"]:
+        assert 0 < fab.host_single.sum() < fab.n_hosts  # really mixed
+    _check(fab, seed=7)
+
+
+def test_unreachable_pair_names_the_same_nodes() -> None:
+    """A leaf cut off from every spine: both enumerators refuse with the same message."""
+    fab = load_topology(
+        {**LEAF_SPINE, "spines": 2, "failures": {"links": ["leaf3-spine0", "leaf3-spine1"]}}
+    )
+    ref = ReferencePaths(fab)
+    s = np.array([fab.host_key[0], fab.host_key[0], fab.host_key[13]])
+    t = np.array([fab.host_key[13], fab.host_key[4], fab.host_key[0]])
+    msgs = []
+    for enum in (fab, ref):
+        with pytest.raises(InputError, match="no path from") as exc:
+            enum.ensure_paths(s, t)
+        msgs.append(str(exc.value))
+    assert msgs[0] == msgs[1]
+
+
+def test_path_cap_keeps_the_first_paths_in_order(monkeypatch) -> None:
+    """With the cap below the number of equal-cost paths, the kept ones are the reference's
+    first MAX_PATHS (the walk drops prefixes past the cap early)."""
+    import reference_paths
+
+    import dcsim.network.topology as topo
+
+    for cap in (1, 3, 7):
+        monkeypatch.setattr(topo, "MAX_PATHS", cap)
+        monkeypatch.setattr(reference_paths, "MAX_PATHS", cap)
+        for cfg in (
+            {"kind": "fat_tree", "k": 8, "host_link_gbps": 400},
+            {
+                "kind": "ub_clos",
+                "nodes": 4,
+                "npus_per_node": 4,
+                "planes": 3,
+                "l2_per_plane": 4,
+                "npu_link_gBps": 56,
+            },
+        ):
+            fab = load_topology(cfg)
+            assert max(len(p) for p in [fab.paths(0, fab.n_hosts - 1)]) == cap
+            _check(fab, seed=cap)
+
+
+def test_distances_live_on_the_switch_core() -> None:
+    """Single-homed hosts are not in the BFS graph: a distance row has one entry per switch,
+    so the cache does not grow with the number of hosts (the old one held n floats)."""
+    fab = load_topology({**LEAF_SPINE, "hosts_per_leaf": 64})
+    assert fab._core.m == fab.n_switches == 18
+    fab.ensure_paths(fab.host_key[:1], fab.host_key[-1:])
+    assert all(row.shape == (18,) for row in fab._core._dist.values())
+    ub = load_topology("ub_cloudmatrix384")  # multi-homed NPUs are core nodes
+    assert ub._core.m == ub.n_nodes
