@@ -169,3 +169,21 @@ def test_distances_live_on_the_switch_core() -> None:
     assert all(row.shape == (18,) for row in fab._core._dist.values())
     ub = load_topology("ub_cloudmatrix384")  # multi-homed NPUs are core nodes
     assert ub._core.m == ub.n_nodes
+
+
+def test_paths_asked_piecemeal_equal_one_batch(monkeypatch) -> None:
+    """The BFS toward a target stops at the level its sources need and resumes for farther
+    sources asked later; target batches split on a small distance budget. Both give the
+    reference's paths (fat-tree: same edge, same pod and other pod for one target)."""
+    import dcsim.network.topology as topo
+
+    monkeypatch.setattr(topo, "_DIST_ENTRIES", 100)  # a few targets per batch
+    fab = load_topology({"kind": "fat_tree", "k": 8, "host_link_gbps": 400})
+    ref = ReferencePaths(fab)
+    nodes = fab.host_nodes
+    for a in np.random.default_rng(5).permutation(len(nodes))[:40].tolist():
+        for b in (0, 5, 17, 127):
+            _same(fab, ref, nodes[[a]], nodes[[b]])
+    switches = np.flatnonzero(fab.node_tier > 0)
+    s, t = np.meshgrid(switches, switches, indexing="ij")
+    _same(fab, ref, s.ravel(), t.ravel())

@@ -19,10 +19,6 @@ dropped as soon as it appears).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import shortest_path
-
-_BFS_CHUNK = 2_000_000  # distance entries per scipy call (16 MB of float64)
 
 
 def _expand(starts: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,9 +51,14 @@ class HopGraph:
         self.key = key[order]
         self.dst = cd[order]
         self.ptr = np.searchsorted(self.key, np.arange(m + 1) * m)  # out-links of node i
-        self._src, self._dst = cs, cd
-        self._rev: sp.csr_matrix | None = None
-        self._dist: dict[int, np.ndarray] = {}  # target -> hop distances to it (int32, -1: none)
+        # in-links by (dst, src), for BFS toward a target
+        rev = np.argsort(cd * m + cs, kind="stable")
+        self.in_src = cs[rev]
+        self.in_ptr = np.searchsorted(cd[rev], np.arange(m + 1))
+        # per target: hop distances (int32, -1 = farther than the levels found so far) and
+        # how many BFS levels are complete (-1: all, the search ran out of nodes)
+        self._dist: dict[int, np.ndarray] = {}
+        self._depth: dict[int, int] = {}
 
     def find(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions (start, count) of the links u -> v in the sorted order."""
@@ -65,26 +66,80 @@ class HopGraph:
         lo = np.searchsorted(self.key, k, side="left")
         return lo, np.searchsorted(self.key, k, side="right") - lo
 
+    def _rows(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cached (or fresh) distance rows and completed depths of distinct targets."""
+        dist = np.full((len(targets), self.m), -1, dtype=np.int32)
+        depth = np.zeros(len(targets), dtype=np.int64)
+        for r, t in enumerate(targets.tolist()):
+            if t in self._dist:
+                dist[r] = self._dist[t]
+                depth[r] = self._depth[t]
+            else:
+                dist[r, t] = 0
+        return dist, depth
+
+    def _level(self, dist: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> None:
+        """One more BFS level (toward the target, over in-links) for the given rows; a row
+        whose level comes out empty is complete (depth -1)."""
+        r, u = np.nonzero(dist[rows] == depth[rows][:, None])
+        r = rows[r]
+        starts = self.in_ptr[u]
+        rep, pos = _expand(starts, self.in_ptr[u + 1] - starts)
+        r, w = r[rep], self.in_src[pos]
+        new = dist[r, w] < 0
+        r, w = r[new], w[new]
+        dist[r, w] = depth[r] + 1
+        grown = np.zeros(len(depth), dtype=bool)
+        grown[r] = True
+        depth[rows] = np.where(grown[rows], depth[rows] + 1, -1)
+
+    def hops(
+        self, src: np.ndarray, tgt: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Hop counts of pairs src -> tgt (-1: no path) and the distance rows they need.
+
+        Returns (d, targets, row, dist): target tgt[i] = targets[row[i]], dist[row[i]] its
+        distances, exact up to d[i] - 1 (all a walk down the gradient reads). BFS from each
+        target level by level, stopped as soon as every source of it is within one hop of
+        the last complete level: for a leaf target of a leaf-spine that is the level of its
+        spines, so the spines' thousands of in-links are never scanned."""
+        targets, row = np.unique(tgt, return_inverse=True)
+        dist, depth = self._rows(targets)
+        d = dist[row, src].astype(np.int64)
+        pend = np.flatnonzero(d < 0)
+        while len(pend):
+            live = depth[row[pend]] >= 0
+            pend, dead = pend[live], pend[~live]
+            if len(dead):  # the search from the target ran out of nodes
+                d[dead] = -1
+            if not len(pend):
+                break
+            # a source one hop from the last complete level is one hop farther
+            rp = row[pend]
+            starts = self.ptr[src[pend]]
+            rep, pos = _expand(starts, self.ptr[src[pend] + 1] - starts)
+            hit = dist[rp[rep], self.dst[pos]] == depth[rp[rep]]
+            found = np.bincount(rep[hit], minlength=len(pend)) > 0
+            d[pend[found]] = depth[rp[found]] + 1
+            pend = pend[~found]
+            if len(pend):
+                self._level(dist, depth, np.unique(row[pend]))
+        for t, dr, k in zip(targets.tolist(), dist, depth.tolist(), strict=True):
+            self._dist[t] = dr
+            self._depth[t] = k
+        return d, targets, row, dist
+
     def distances(self, targets: np.ndarray) -> np.ndarray:
         """Hop distances of every node to each target: int32 array (len(targets), m), -1 if
-        unreachable. One BFS per target on the reversed graph; rows are cached."""
-        todo = [t for t in dict.fromkeys(targets.tolist()) if t not in self._dist]
-        if todo:
-            if self._rev is None:
-                self._rev = sp.csr_matrix(
-                    (np.ones(len(self._src), dtype=np.int8), (self._dst, self._src)),
-                    shape=(self.m, self.m),
-                )
-            step = max(1, _BFS_CHUNK // max(self.m, 1))
-            for i in range(0, len(todo), step):
-                chunk = todo[i : i + step]
-                d = shortest_path(self._rev, directed=True, unweighted=True, indices=chunk)
-                d = np.where(np.isfinite(d), d, -1).astype(np.int32).reshape(len(chunk), self.m)
-                for t, row in zip(chunk, d, strict=True):
-                    self._dist[t] = row
-        if len(targets) == 0:
-            return np.zeros((0, self.m), dtype=np.int32)
-        return np.stack([self._dist[t] for t in targets.tolist()])
+        unreachable (complete BFS; rows cached)."""
+        uniq, row = np.unique(targets, return_inverse=True)
+        dist, depth = self._rows(uniq)
+        while np.any(depth >= 0):
+            self._level(dist, depth, np.flatnonzero(depth >= 0))
+        for t, dr in zip(uniq.tolist(), dist, strict=True):
+            self._dist[t] = dr
+            self._depth[t] = -1
+        return dist[row]
 
     def walk(
         self,

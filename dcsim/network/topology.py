@@ -38,6 +38,7 @@ from dcsim.schema import StrictModel, format_validation_error, read_yaml
 GBPS = 1e9 / 8.0  # bytes/s per Gb/s
 GBYTES = 1e9  # bytes/s per GB/s
 MAX_PATHS = 4096  # cap on equal-cost paths kept per host pair
+_DIST_ENTRIES = 4_000_000  # distance entries (int32) per batch of path targets
 
 
 # ---------------------------------------------------------------- config models
@@ -565,11 +566,17 @@ class Fabric:
                 self._enumerate(g, s[sel], t[sel])
 
     def _enumerate(self, g: HopGraph, s: np.ndarray, t: np.ndarray) -> None:
-        """Paths of node pairs (s, t), all nodes of g, into the cache."""
+        """Paths of node pairs (s, t), all nodes of g, into the cache; targets in chunks
+        of at most _DIST_ENTRIES / m distance rows (memory stays bounded on huge cores)."""
+        targets = np.unique(t)
+        per = max(1, _DIST_ENTRIES // g.m)
+        if len(targets) > per:
+            for i in range(0, len(targets), per):
+                m = np.isin(t, targets[i : i + per])
+                self._enumerate(g, s[m], t[m])
+            return
         sc, tc = g.index[s], g.index[t]
-        targets, row = np.unique(tc, return_inverse=True)
-        dist = g.distances(targets)
-        d = dist[row, sc]
+        d, _, row, dist = g.hops(sc, tc)
         if np.any(d < 0):
             bad = np.flatnonzero(d < 0)
             i = bad[np.lexsort((s[bad], t[bad]))[0]]
