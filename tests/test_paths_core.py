@@ -161,12 +161,17 @@ def test_path_cap_keeps_the_first_paths_in_order(monkeypatch) -> None:
 
 
 def test_distances_live_on_the_switch_core() -> None:
-    """Single-homed hosts are not in the BFS graph: a distance row has one entry per switch,
-    so the cache does not grow with the number of hosts (the old one held n floats)."""
+    """Single-homed hosts are not in the BFS graph (one node per switch), and the search
+    toward a leaf stops at its spines when the sources are other leaves: it keeps the leaf
+    and its 6 spines, where the old enumerator held a distance for every node."""
     fab = load_topology({**LEAF_SPINE, "hosts_per_leaf": 64})
     assert fab._core.m == fab.n_switches == 18
     fab.ensure_paths(fab.host_key[:1], fab.host_key[-1:])
-    assert all(row.shape == (18,) for row in fab._core._dist.values())
+    (nodes, d), depth = fab._core._found[int(fab._core.index[fab.host_key[-1]])], 1
+    assert fab._core.nodes[nodes].tolist() == [fab.host_key[-1]] + list(
+        range(fab.n_nodes - 6, fab.n_nodes)
+    )
+    assert d.tolist() == [0] + [1] * 6 and set(fab._core._depth.values()) == {depth}
     ub = load_topology("ub_cloudmatrix384")  # multi-homed NPUs are core nodes
     assert ub._core.m == ub.n_nodes
 

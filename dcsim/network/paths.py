@@ -55,9 +55,10 @@ class HopGraph:
         rev = np.argsort(cd * m + cs, kind="stable")
         self.in_src = cs[rev]
         self.in_ptr = np.searchsorted(cd[rev], np.arange(m + 1))
-        # per target: hop distances (int32, -1 = farther than the levels found so far) and
-        # how many BFS levels are complete (-1: all, the search ran out of nodes)
-        self._dist: dict[int, np.ndarray] = {}
+        # per target: the nodes found so far and their hop distances (sparse: a search
+        # stopped at a leaf's spines holds ~S nodes, not m), and how many BFS levels are
+        # complete (-1: all, the search ran out of nodes)
+        self._found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._depth: dict[int, int] = {}
 
     def find(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,12 +72,23 @@ class HopGraph:
         dist = np.full((len(targets), self.m), -1, dtype=np.int32)
         depth = np.zeros(len(targets), dtype=np.int64)
         for r, t in enumerate(targets.tolist()):
-            if t in self._dist:
-                dist[r] = self._dist[t]
+            if t in self._found:
+                nodes, d = self._found[t]
+                dist[r, nodes] = d
                 depth[r] = self._depth[t]
             else:
                 dist[r, t] = 0
         return dist, depth
+
+    def _keep(self, targets: np.ndarray, dist: np.ndarray, depth: np.ndarray) -> None:
+        """Cache the rows found for these targets."""
+        r, node = np.nonzero(dist >= 0)
+        bounds = np.searchsorted(r, np.arange(len(targets) + 1))
+        node = node.astype(np.int32)
+        d = dist[r, node]
+        for i, (t, k) in enumerate(zip(targets.tolist(), depth.tolist(), strict=True)):
+            self._found[t] = (node[bounds[i] : bounds[i + 1]], d[bounds[i] : bounds[i + 1]])
+            self._depth[t] = k
 
     def _level(self, dist: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> None:
         """One more BFS level (toward the target, over in-links) for the given rows; a row
@@ -124,9 +136,7 @@ class HopGraph:
             pend = pend[~found]
             if len(pend):
                 self._level(dist, depth, np.unique(row[pend]))
-        for t, dr, k in zip(targets.tolist(), dist, depth.tolist(), strict=True):
-            self._dist[t] = dr
-            self._depth[t] = k
+        self._keep(targets, dist, depth)
         return d, targets, row, dist
 
     def distances(self, targets: np.ndarray) -> np.ndarray:
@@ -136,9 +146,7 @@ class HopGraph:
         dist, depth = self._rows(uniq)
         while np.any(depth >= 0):
             self._level(dist, depth, np.flatnonzero(depth >= 0))
-        for t, dr in zip(uniq.tolist(), dist, strict=True):
-            self._dist[t] = dr
-            self._depth[t] = -1
+        self._keep(uniq, dist, depth)
         return dist[row]
 
     def walk(

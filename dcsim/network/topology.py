@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -268,14 +269,39 @@ def parse_topology(data: Any, file: str | None = None) -> Any:
 # ---------------------------------------------------------------- builders
 @dataclass
 class _Spec:
-    """What a builder produces: nodes (name, tier), cables (u, v, Bps), metrics."""
+    """What a builder produces: node names and tiers, cables (u[i], v[i], Bps[i]), metrics.
 
-    nodes: list[tuple[str, int]]
-    cables: list[tuple[int, int, float]]
+    Arrays, not lists of tuples: a 100k-host fabric has ~300k cables."""
+
+    names: list[str]
+    tiers: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    bps: np.ndarray
     n_hosts: int
     bisection_Bps: float
     oversubscription: float
-    domain_of_host: np.ndarray | None = None
+
+
+def _nodes(*groups: tuple[list[str], int]) -> tuple[list[str], np.ndarray]:
+    """Names and tiers of consecutive node groups (names, tier)."""
+    names = [n for g, _ in groups for n in g]
+    return names, np.repeat([t for _, t in groups], [len(g) for g, _ in groups]).astype(np.int64)
+
+
+def _cables(
+    *groups: tuple[np.ndarray, np.ndarray, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenated cable groups (u, v, Bps): end arrays and one speed per group."""
+    u = np.concatenate([np.ravel(g[0]) for g in groups]).astype(np.int64)
+    v = np.concatenate([np.ravel(g[1]) for g in groups]).astype(np.int64)
+    b = np.concatenate([np.full(np.size(g[0]), float(g[2])) for g in groups])
+    return u, v, b
+
+
+def _full_bipartite(a0: int, na: int, b0: int, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every node a0.. cabled to every node b0.., in (a, b) row-major order."""
+    return np.repeat(np.arange(a0, a0 + na), nb), np.tile(np.arange(b0, b0 + nb), na)
 
 
 def _nic(c: Any) -> float:
@@ -293,13 +319,16 @@ def _build_leaf_spine(c: LeafSpineConfig) -> _Spec:
     """2-tier Clos. Bisection: min(host side, spine side) across a half/half leaf cut."""
     L, S, h = c.leaves, c.spines, c.hosts_per_leaf
     nh = L * h
-    nodes = [(f"h{i}", 0) for i in range(nh)]
-    nodes += [(f"leaf{i}", 1) for i in range(L)] + [(f"spine{j}", 2) for j in range(S)]
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"leaf{i}" for i in range(L)], 1),
+        ([f"spine{j}" for j in range(S)], 2),
+    )
     bh, bs = _nic(c) * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
-    cables = [(i, nh + i // h, bh) for i in range(nh)]
-    cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
+    host = np.arange(nh)
+    cab = _cables((host, nh + host // h, bh), (*_full_bipartite(nh, L, nh + L, S), bs))
     bis = min(nh * bh, L * S * bs) / 2.0 if L > 1 else 0.0
-    return _Spec(nodes, cables, nh, bis, h * _nic(c) / (S * c.uplink_gbps))
+    return _Spec(names, tiers, *cab, nh, bis, h * _nic(c) / (S * c.uplink_gbps))
 
 
 def _build_fat_tree(c: FatTreeConfig) -> _Spec:
@@ -309,24 +338,23 @@ def _build_fat_tree(c: FatTreeConfig) -> _Spec:
     bh = _nic(c) * GBPS * c.efficiency
     bf = (c.fabric_link_gbps or _nic(c)) * GBPS * c.efficiency
     nh = k * half * hpe
-    nodes = [(f"h{i}", 0) for i in range(nh)]
-    edge0 = nh
-    nodes += [(f"edge{p}_{e}", 1) for p in range(k) for e in range(half)]
-    agg0 = len(nodes)
-    nodes += [(f"agg{p}_{a}", 2) for p in range(k) for a in range(half)]
-    core0 = len(nodes)
-    nodes += [(f"core{i}", 3) for i in range(half * half)]
-    cables = [(i, edge0 + i // hpe, bh) for i in range(nh)]
-    for p in range(k):
-        for e in range(half):
-            for a in range(half):
-                cables.append((edge0 + p * half + e, agg0 + p * half + a, bf))
-        for a in range(half):
-            for j in range(half):
-                cables.append((agg0 + p * half + a, core0 + a * half + j, bf))
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"edge{p}_{e}" for p in range(k) for e in range(half)], 1),
+        ([f"agg{p}_{a}" for p in range(k) for a in range(half)], 2),
+        ([f"core{i}" for i in range(half * half)], 3),
+    )
+    edge0, agg0 = nh, nh + k * half
+    core0 = agg0 + k * half
+    # per pod p: edge e - agg a for (e, a), then agg a - core (a, j) for (a, j)
+    p, x, y = np.meshgrid(np.arange(k), np.arange(half), np.arange(half), indexing="ij")
+    pu = np.stack([edge0 + p * half + x, agg0 + p * half + x], axis=1)
+    pv = np.stack([agg0 + p * half + y, core0 + x * half + y], axis=1)
+    host = np.arange(nh)
+    cab = _cables((host, edge0 + host // hpe, bh), (pu, pv, bf))
     over = hpe * _nic(c) / (half * (c.fabric_link_gbps or _nic(c)))
     bis = min(nh * bh, k * half * half * bf) / 2.0
-    return _Spec(nodes, cables, nh, bis, over)
+    return _Spec(names, tiers, *cab, nh, bis, over)
 
 
 def _build_rail(c: RailOptimizedConfig) -> _Spec:
@@ -335,24 +363,26 @@ def _build_rail(c: RailOptimizedConfig) -> _Spec:
     groups = c.servers // spl
     nh = c.servers * G
     L = groups * G
-    nodes = [(f"h{i}", 0) for i in range(nh)]
-    nodes += [(f"leaf{g}_r{r}", 1) for g in range(groups) for r in range(G)]
-    nodes += [(f"spine{j}", 2) for j in range(S)]
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"leaf{g}_r{r}" for g in range(groups) for r in range(G)], 1),
+        ([f"spine{j}" for j in range(S)], 2),
+    )
     bh, bs = _nic(c) * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
     host = np.arange(nh)
     leaf_of = (host // G) // spl * G + host % G
-    cables = [(int(i), nh + int(leaf_of[i]), bh) for i in host]
-    cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
+    cab = _cables((host, nh + leaf_of, bh), (*_full_bipartite(nh, L, nh + L, S), bs))
     bis = min(nh * bh, L * S * bs) / 2.0
-    return _Spec(nodes, cables, nh, bis, spl * _nic(c) / (S * c.uplink_gbps))
+    return _Spec(names, tiers, *cab, nh, bis, spl * _nic(c) / (S * c.uplink_gbps))
 
 
 def _build_nvlink(c: NVLinkSwitchConfig) -> _Spec:
     """NVSwitch domain as one logical switch: per-GPU link = datasheet NVLink bandwidth."""
     n = c.gpus
     b = c.link_gBps * GBYTES * c.efficiency
-    nodes = [(f"h{i}", 0) for i in range(n)] + [("nvswitch", 1)]
-    return _Spec(nodes, [(i, n, b) for i in range(n)], n, n // 2 * b, 1.0)
+    names, tiers = _nodes(([f"h{i}" for i in range(n)], 0), (["nvswitch"], 1))
+    cab = _cables((np.arange(n), np.full(n, n), b))
+    return _Spec(names, tiers, *cab, n, n // 2 * b, 1.0)
 
 
 def _build_ub_clos(c: UBClosConfig) -> _Spec:
@@ -363,31 +393,30 @@ def _build_ub_clos(c: UBClosConfig) -> _Spec:
     b1 = c.npu_link_gBps * GBYTES * c.efficiency
     l12_gBps = c.l1_l2_link_gBps or m * c.npu_link_gBps / M
     b2 = l12_gBps * GBYTES * c.efficiency
-    nodes = [(f"h{i}", 0) for i in range(nh)]
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"l1_n{n}_p{p}" for n in range(N) for p in range(P)], 1),
+        ([f"l2_p{p}_{j}" for p in range(P) for j in range(M)], 2),
+    )
     l10 = nh
-    nodes += [(f"l1_n{n}_p{p}", 1) for n in range(N) for p in range(P)]
-    l20 = len(nodes)
-    nodes += [(f"l2_p{p}_{j}", 2) for p in range(P) for j in range(M)]
-    cables = [(i, l10 + (i // m) * P + p, b1) for i in range(nh) for p in range(P)]
-    if N > 1:
-        cables += [
-            (l10 + n * P + p, l20 + p * M + j, b2)
-            for n in range(N)
-            for p in range(P)
-            for j in range(M)
-        ]
+    l20 = l10 + N * P
+    npu, plane = _full_bipartite(0, nh, 0, P)
+    groups = [(npu, l10 + (npu // m) * P + plane, b1)]
+    if N > 1:  # (node n, plane p, L2 j) row-major
+        n, p, j = np.meshgrid(np.arange(N), np.arange(P), np.arange(M), indexing="ij")
+        groups.append((l10 + n * P + p, l20 + p * M + j, b2))
     over = m * c.npu_link_gBps / (M * l12_gBps)
     bis = min(nh * P * b1, N * P * M * b2) / 2.0 if N > 1 else nh // 2 * P * b1
-    return _Spec(nodes, cables, nh, bis, over)
+    return _Spec(names, tiers, *_cables(*groups), nh, bis, over)
 
 
 def _build_full_mesh(c: FullMeshConfig) -> _Spec:
     """Direct GPU-GPU links (AMD MI300X platform: 7 Infinity Fabric links x 64 GB/s per GPU)."""
     n = c.gpus
     b = c.link_gBps * GBYTES * c.efficiency
-    nodes = [(f"h{i}", 0) for i in range(n)]
-    cables = [(i, j, b) for i in range(n) for j in range(i + 1, n)]
-    return _Spec(nodes, cables, n, (n // 2) * (n - n // 2) * b, 1.0)
+    names, tiers = _nodes(([f"h{i}" for i in range(n)], 0))
+    cab = _cables((*np.triu_indices(n, 1), b))
+    return _Spec(names, tiers, *cab, n, (n // 2) * (n - n // 2) * b, 1.0)
 
 
 _BUILDERS: dict[str, Callable[[Any], _Spec]] = {
@@ -416,7 +445,6 @@ class Fabric:
     link_dst: np.ndarray
     link_cap: np.ndarray
     link_lat: np.ndarray
-    link_names: list[str]
     failed: list[str]
     bisection_bw_Bps: float
     oversubscription: float
@@ -604,6 +632,12 @@ class Fabric:
             )
         return self._node_paths(int(self.host_nodes[a]), int(self.host_nodes[b]))
 
+    @cached_property
+    def link_names(self) -> list[str]:
+        """Directed link names "u->v" (built on first use: 100k hosts make ~300k links)."""
+        n = self.node_names
+        return [f"{n[a]}->{n[b]}" for a, b in zip(self.link_src, self.link_dst, strict=True)]
+
     def link_id(self, name: str) -> int:
         """Index of a directed link 'u->v'."""
         try:
@@ -614,47 +648,48 @@ class Fabric:
 
 def _compile(cfg: Any) -> Fabric:
     spec = _BUILDERS[cfg.kind](cfg)
-    names = [n for n, _ in spec.nodes]
-    tiers = np.array([t for _, t in spec.nodes], dtype=np.int64)
-    cables = spec.cables
+    names, tiers = spec.names, spec.tiers
+    u, v, bps = spec.u, spec.v, spec.bps
+    switch = (tiers[u] > 0) & (tiers[v] > 0)
     failed: list[str] = []
     if cfg.failures is not None:
         dead: set[int] = set()
-        lookup = {}
-        for ci, (u, v, _) in enumerate(cables):
-            lookup[f"{names[u]}-{names[v]}"] = ci
-            lookup[f"{names[v]}-{names[u]}"] = ci
-        for j, lname in enumerate(cfg.failures.links):
-            key = lname.replace("->", "-").replace(" ", "")
-            if key not in lookup:
-                raise InputError(
-                    f"no cable named {lname!r}; cables are named like "
-                    f"'{names[cables[-1][0]]}-{names[cables[-1][1]]}'",
-                    field=f"failures.links.{j}",
-                )
-            dead.add(lookup[key])
+        if cfg.failures.links:
+            lookup = {}
+            for ci, (a, b) in enumerate(zip(u.tolist(), v.tolist(), strict=True)):
+                lookup[f"{names[a]}-{names[b]}"] = ci
+                lookup[f"{names[b]}-{names[a]}"] = ci
+            for j, lname in enumerate(cfg.failures.links):
+                key = lname.replace("->", "-").replace(" ", "")
+                if key not in lookup:
+                    raise InputError(
+                        f"no cable named {lname!r}; cables are named like "
+                        f"'{names[u[-1]]}-{names[v[-1]]}'",
+                        field=f"failures.links.{j}",
+                    )
+                dead.add(lookup[key])
         if cfg.failures.fraction > 0:
-            sw = [ci for ci, (u, v, _) in enumerate(cables) if tiers[u] > 0 and tiers[v] > 0]
-            if not sw:
-                sw = list(range(len(cables)))
+            sw = np.flatnonzero(switch)
+            if not len(sw):
+                sw = np.arange(len(u))
             rng = np.random.default_rng(cfg.failures.seed)
             k = int(round(cfg.failures.fraction * len(sw)))
             dead.update(int(x) for x in rng.choice(sw, size=k, replace=False))
-        failed = sorted(f"{names[cables[c][0]]}-{names[cables[c][1]]}" for c in dead)
-        cables = [c for ci, c in enumerate(cables) if ci not in dead]
-    cab = np.array([(u, v) for u, v, _ in cables], dtype=np.int64).reshape(-1, 2)
-    cap = np.array([b for _, _, b in cables], dtype=float)
-    src = np.concatenate([cab[:, 0], cab[:, 1]])
-    dst = np.concatenate([cab[:, 1], cab[:, 0]])
+        failed = sorted(f"{names[u[c]]}-{names[v[c]]}" for c in dead)
+        live = np.ones(len(u), dtype=bool)
+        live[list(dead)] = False
+    else:
+        live = np.ones(len(u), dtype=bool)
+    src = np.concatenate([u[live], v[live]])
+    dst = np.concatenate([v[live], u[live]])
+    cap = bps[live]
     lat = np.full(len(src), cfg.hop_latency_us * 1e-6)
-    link_names = [f"{names[u]}->{names[v]}" for u, v in zip(src, dst, strict=True)]
     # with failures: scale by the surviving share of switch-to-switch capacity (a bound
-    # that is exact when cables fail uniformly across the cut)
+    # that is exact when cables fail uniformly across the cut); sums in cable order
     bis = spec.bisection_Bps
-    sw_all = sum(b for u, v, b in spec.cables if tiers[u] > 0 and tiers[v] > 0)
+    sw_all = sum(bps[switch].tolist())
     if failed and sw_all > 0:
-        sw_live = sum(b for u, v, b in cables if tiers[u] > 0 and tiers[v] > 0)
-        bis *= sw_live / sw_all
+        bis *= sum(bps[switch & live].tolist()) / sw_all
     fab = Fabric(
         name=cfg.name or cfg.kind,
         kind=cfg.kind,
@@ -666,7 +701,6 @@ def _compile(cfg: Any) -> Fabric:
         link_dst=dst,
         link_cap=np.concatenate([cap, cap]),
         link_lat=lat,
-        link_names=link_names,
         failed=failed,
         bisection_bw_Bps=float(bis),
         oversubscription=float(spec.oversubscription),
