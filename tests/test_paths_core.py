@@ -192,3 +192,33 @@ def test_paths_asked_piecemeal_equal_one_batch(monkeypatch) -> None:
     switches = np.flatnonzero(fab.node_tier > 0)
     s, t = np.meshgrid(switches, switches, indexing="ij")
     _same(fab, ref, s.ravel(), t.ravel())
+
+
+# sha256 of node names + link names ("u->v", link-id order) of each preset as compiled by the
+# list-of-tuples builders before issue 17 (commit ecbfcb0): the array builders keep every id
+LINK_ORDER = {
+    "fat_tree_k8": "7b9c11cb1c757bdd",
+    "full_mesh_mi300x": "b1c850a1fb2d4671",
+    "leaf_spine_256": "bea9485c26978cb8",
+    "leaf_spine_256_oversub2": "bea9485c26978cb8",
+    "leaf_spine_256_oversub4": "bea9485c26978cb8",
+    "leaf_spine_4k": "75f4a9460117c0d3",
+    "leaf_spine_4k_oversub2": "75f4a9460117c0d3",
+    "leaf_spine_4k_oversub4": "75f4a9460117c0d3",
+    "leaf_spine_large": "3ee342b69362d8a1",
+    "leaf_spine_oversub": "57316a4526896971",
+    "leaf_spine_small": "57316a4526896971",
+    "nvlink_gb200_nvl72": "f0bddadf5a3e8e14",
+    "nvlink_h100": "f58fae5bdad1f926",
+    "rail_optimized": "5b145e70bc18ca13",
+    "ub_cloudmatrix384": "ee58e70622120ff8",
+}
+
+
+@pytest.mark.parametrize("preset", list_presets(), ids=lambda p: p.stem)
+def test_array_builders_keep_node_and_link_ids(preset) -> None:
+    import hashlib
+
+    fab = load_topology(preset)
+    text = "\n".join(fab.node_names + fab.link_names)
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == LINK_ORDER[preset.stem]
