@@ -28,6 +28,16 @@ def _expand(starts: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return rep, pos
 
 
+def _distinct(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(key, return_inverse=True) for keys in [0, size), by a table, not a sort."""
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    uniq = np.flatnonzero(seen)
+    slot = np.empty(size, dtype=np.int64)
+    slot[uniq] = np.arange(len(uniq))
+    return uniq, slot[key]
+
+
 class HopGraph:
     """The directed links between a subset of a fabric's nodes, sorted by (src, dst) node.
 
@@ -160,21 +170,33 @@ class HopGraph:
     ) -> tuple[np.ndarray, np.ndarray]:
         """All shortest paths src[i] -> tgt[i] (each ``hops`` long; dist[row[i]] holds the
         distances to tgt[i]) as (owner, links): links (P, hops) fabric link ids, owner[p] = i,
-        ascending; per i at most max_paths, in next-hop node order."""
+        ascending; per i at most max_paths, in next-hop node order.
+
+        Each step finds the next links once per distinct (node, target) among the partial
+        paths and hands them to every path there: 112 paths of a CloudMatrix NPU pair share
+        16 L2 switches, and an L2 switch reaches the target's L1 the same way for all."""
+        m = self.m
+        row_tgt = np.zeros(len(dist), dtype=np.int64)
+        row_tgt[row] = tgt
         owner = np.arange(len(src))
         node = np.asarray(src, dtype=np.int64)
         cur = np.zeros((len(src), 0), dtype=np.int64)
         flat = dist.reshape(-1)
         for step in range(hops):
             left = hops - step - 1  # distance of the next node to the target
+            key, inv = _distinct(row[owner] * m + node, dist.size)
+            r, u = key // m, key % m
             if left == 0:  # the links into the target itself
-                starts, cnt = self.find(node, tgt[owner])
-                rep, pos = _expand(starts, cnt)
-            else:
-                starts = self.ptr[node]
-                rep, pos = _expand(starts, self.ptr[node + 1] - starts)
-                ok = flat[row[owner[rep]] * self.m + self.dst[pos]] == left
-                rep, pos = rep[ok], pos[ok]
+                lo, cnt = self.find(u, row_tgt[r])
+                which, pos = _expand(lo, cnt)
+            else:  # out-links to nodes one hop closer
+                starts = self.ptr[u]
+                which, pos = _expand(starts, self.ptr[u + 1] - starts)
+                ok = flat[r[which] * m + self.dst[pos]] == left
+                which, pos = which[ok], pos[ok]
+            n_next = np.bincount(which, minlength=len(key))
+            rep, k = _expand((np.cumsum(n_next) - n_next)[inv], n_next[inv])
+            pos = pos[k]
             owner = owner[rep]
             if len(owner) > max_paths:
                 rank = np.arange(len(owner)) - np.searchsorted(owner, owner)
