@@ -140,7 +140,8 @@ class HopGraph:
             rp = row[pend]
             starts = self.ptr[src[pend]]
             rep, pos = _expand(starts, self.ptr[src[pend] + 1] - starts)
-            hit = dist[rp[rep], self.dst[pos]] == depth[rp[rep]]
+            r = rp[rep]
+            hit = dist.reshape(-1)[r * self.m + self.dst[pos]] == depth[r]
             found = np.bincount(rep[hit], minlength=len(pend)) > 0
             d[pend[found]] = depth[rp[found]] + 1
             pend = pend[~found]
@@ -198,8 +199,9 @@ class HopGraph:
             rep, k = _expand((np.cumsum(n_next) - n_next)[inv], n_next[inv])
             pos = pos[k]
             owner = owner[rep]
-            if len(owner) > max_paths:
-                rank = np.arange(len(owner)) - np.searchsorted(owner, owner)
+            per = np.bincount(owner, minlength=len(src))
+            if len(owner) and per.max() > max_paths:
+                rank = np.arange(len(owner)) - (np.cumsum(per) - per)[owner]
                 keep = rank < max_paths
                 owner, rep, pos = owner[keep], rep[keep], pos[keep]
             cur = np.concatenate([cur[rep], self.links[pos][:, None]], axis=1)

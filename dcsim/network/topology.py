@@ -40,6 +40,7 @@ GBPS = 1e9 / 8.0  # bytes/s per Gb/s
 GBYTES = 1e9  # bytes/s per GB/s
 MAX_PATHS = 4096  # cap on equal-cost paths kept per host pair
 _DIST_ENTRIES = 4_000_000  # distance entries (int32) per batch of path targets
+_WALK_PAIRS = 1024  # node pairs walked together
 
 
 # ---------------------------------------------------------------- config models
@@ -614,12 +615,14 @@ class Fabric:
                 field="failures",
             )
         for hops in np.unique(d).tolist():
-            idx = np.flatnonzero(d == hops)
-            owner, links = g.walk(sc[idx], tc[idx], row[idx], dist, hops, MAX_PATHS)
-            links.setflags(write=False)
-            bounds = np.searchsorted(owner, np.arange(len(idx) + 1))
-            for k, (a, b) in enumerate(zip(s[idx].tolist(), t[idx].tolist(), strict=True)):
-                self._paths[(a, b)] = links[bounds[k] : bounds[k + 1]]
+            same = np.flatnonzero(d == hops)
+            for i in range(0, len(same), _WALK_PAIRS):  # bounded temporaries
+                idx = same[i : i + _WALK_PAIRS]
+                owner, links = g.walk(sc[idx], tc[idx], row[idx], dist, hops, MAX_PATHS)
+                links.setflags(write=False)
+                bounds = np.searchsorted(owner, np.arange(len(idx) + 1))
+                for k, (a, b) in enumerate(zip(s[idx].tolist(), t[idx].tolist(), strict=True)):
+                    self._paths[(a, b)] = links[bounds[k] : bounds[k + 1]]
 
     def paths(self, src_host: int, dst_host: int) -> np.ndarray:
         """Equal-cost paths between two hosts: int array (P, hops) of link ids."""
