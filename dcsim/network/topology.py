@@ -464,22 +464,25 @@ class Fabric:
         # the NIC links put around them (Fabric.paths, routing)
         hn = self.host_nodes
         self.host_single = np.bincount(self.link_src, minlength=n)[hn] == 1
-        self._full = HopGraph(self.link_src, self.link_dst, np.arange(n), n)
         single = hn[self.host_single]
-        up = self._full.links[self._full.ptr[single]]
-        sw = self.link_dst[up]
-        pos, cnt = self._full.find(sw, single)
+        pendant = np.zeros(n, dtype=bool)
+        pendant[single] = True
+        up = np.flatnonzero(pendant[self.link_src])  # one out-link and one in-link each
+        down = np.flatnonzero(pendant[self.link_dst])
         self.host_up = np.full(len(hn), -1, dtype=np.int64)
         self.host_down = np.full(len(hn), -1, dtype=np.int64)
+        self.host_up[np.searchsorted(hn, self.link_src[up])] = up
+        self.host_down[np.searchsorted(hn, self.link_dst[down])] = down
         self.host_key = hn.copy()
-        self.host_up[self.host_single] = up
-        self.host_down[self.host_single] = self._full.links[pos + cnt - 1]
-        self.host_key[self.host_single] = sw
+        self.host_key[self.host_single] = self.link_dst[self.host_up[self.host_single]]
         # the switch core: every node but the single-homed hosts (a pendant node is never an
         # intermediate hop, so shortest paths between core nodes are those of the full graph)
-        keep = np.ones(n, dtype=bool)
-        keep[single] = False
-        self._core = HopGraph(self.link_src, self.link_dst, np.flatnonzero(keep), n)
+        self._core = HopGraph(self.link_src, self.link_dst, np.flatnonzero(~pendant), n)
+
+    @cached_property
+    def _full(self) -> HopGraph:
+        """Every node: for pairs with a single-homed host at an end, and the diameter."""
+        return HopGraph(self.link_src, self.link_dst, np.arange(self.n_nodes), self.n_nodes)
 
     # ------------------------------------------------------------ sizes
     @property
