@@ -3,9 +3,9 @@
 A *host* is one accelerator's NIC (one NIC per accelerator, as in DGX H100).
 Every physical full-duplex cable becomes two directed links; link arrays hold
 capacity (bytes/s), latency (s) and a name. Equal-cost (shortest hop count)
-paths between hosts are enumerated on demand from BFS distance vectors and
-cached, so a 4,096-host fabric compiles in milliseconds and a collective only
-pays for the host pairs it uses.
+paths between hosts are enumerated on demand on the switch core (dcsim.network.paths)
+and cached, so a 100k-host fabric compiles in ~0.1 s and a collective only pays for
+the host pairs it uses.
 
 Topologies (sources in each builder's docstring):
   leaf_spine      2-tier Clos (Al-Fares et al. SIGCOMM 2008; Meta RoCE, SIGCOMM 2024)
