@@ -29,13 +29,24 @@ def _expand(starts: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _distinct(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """np.unique(key, return_inverse=True) for keys in [0, size), by a table, not a sort."""
+    """np.unique(key, return_inverse=True) for keys in [0, size): by a table when there
+    are many keys (no sort), by np.unique when the table would dwarf them."""
+    if len(key) * 8 < size:
+        uniq, inv = np.unique(key, return_inverse=True)
+        return uniq, inv.reshape(-1)
     seen = np.zeros(size, dtype=bool)
     seen[key] = True
     uniq = np.flatnonzero(seen)
-    slot = np.empty(size, dtype=np.int64)
+    slot = np.empty(size, dtype=np.int32 if len(uniq) < 2**31 else np.int64)
     slot[uniq] = np.arange(len(uniq))
-    return uniq, slot[key]
+    return uniq, slot[key].astype(np.int64)
+
+
+def _frontier(dist: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(row, node) of the nodes at distance depth[row] for the given rows (no row copies)."""
+    level = np.full(len(depth), -2, dtype=dist.dtype)  # -2: no node (unknown is -1)
+    level[rows] = depth[rows]
+    return np.nonzero(dist == level[:, None])
 
 
 class HopGraph:
@@ -65,6 +76,9 @@ class HopGraph:
         rev = np.argsort(cd * m + cs, kind="stable")
         self.in_src = cs[rev]
         self.in_ptr = np.searchsorted(cd[rev], np.arange(m + 1))
+        # links scanned by a two-hop test from a node: the out-degrees of its out-neighbours
+        out_deg = np.diff(self.ptr)
+        self._out2 = np.bincount(self.key // max(m, 1), weights=out_deg[self.dst], minlength=m)
         # per target: the nodes found so far and their hop distances (sparse: a search
         # stopped at a leaf's spines holds ~S nodes, not m), and how many BFS levels are
         # complete (-1: all, the search ran out of nodes)
@@ -103,16 +117,14 @@ class HopGraph:
     def _level(self, dist: np.ndarray, depth: np.ndarray, rows: np.ndarray) -> None:
         """One more BFS level (toward the target, over in-links) for the given rows; a row
         whose level comes out empty is complete (depth -1)."""
-        r, u = np.nonzero(dist[rows] == depth[rows][:, None])
-        r = rows[r]
+        r, u = _frontier(dist, depth, rows)
         starts = self.in_ptr[u]
         rep, pos = _expand(starts, self.in_ptr[u + 1] - starts)
         r, w = r[rep], self.in_src[pos]
         new = dist[r, w] < 0
-        r, w = r[new], w[new]
-        dist[r, w] = depth[r] + 1
-        grown = np.zeros(len(depth), dtype=bool)
-        grown[r] = True
+        dist[r[new], w[new]] = depth[r[new]] + 1
+        grown = np.zeros(len(depth), dtype=bool)  # nodes a two-hop test found count too
+        grown[r[dist[r, w] == depth[r] + 1]] = True
         depth[rows] = np.where(grown[rows], depth[rows] + 1, -1)
 
     def hops(
@@ -146,9 +158,49 @@ class HopGraph:
             d[pend[found]] = depth[rp[found]] + 1
             pend = pend[~found]
             if len(pend):
+                pend = self._two_hops(src, row, d, pend, dist, depth)
+            if len(pend):
                 self._level(dist, depth, np.unique(row[pend]))
         self._keep(targets, dist, depth)
         return d, targets, row, dist
+
+    def _two_hops(
+        self,
+        src: np.ndarray,
+        row: np.ndarray,
+        d: np.ndarray,
+        pend: np.ndarray,
+        dist: np.ndarray,
+        depth: np.ndarray,
+    ) -> np.ndarray:
+        """Pending pairs two hops past the last complete level, where testing that costs
+        fewer links than the next BFS level (a fat-tree edge two hops from the cores next to
+        another pod's edge: 37 x 74 links, where the level below the cores is 101k). Their
+        out-neighbours found one hop past it get their (exact) distance, so a walk reads all
+        it needs. Returns the pairs still pending."""
+        rows, at = np.unique(row[pend], return_inverse=True)
+        fr, fu = _frontier(dist, depth, rows)
+        in_deg = self.in_ptr[fu + 1] - self.in_ptr[fu]
+        level_cost = np.bincount(fr, weights=in_deg, minlength=len(depth))[rows]
+        test_cost = np.bincount(at, weights=self._out2[src[pend]], minlength=len(rows))
+        try_ = (test_cost < level_cost)[at]
+        if not try_.any():
+            return pend
+        tried = pend[try_]
+        flat = dist.reshape(-1)
+        starts = self.ptr[src[tried]]
+        p1, pos = _expand(starts, self.ptr[src[tried] + 1] - starts)
+        r, v = row[tried][p1], self.dst[pos]
+        unknown = flat[r * self.m + v] < 0  # not within the complete levels
+        p1, r, v = p1[unknown], r[unknown], v[unknown]
+        starts = self.ptr[v]
+        p2, pos = _expand(starts, self.ptr[v + 1] - starts)
+        hit = flat[r[p2] * self.m + self.dst[pos]] == depth[r[p2]]
+        near = np.bincount(p2[hit], minlength=len(v)) > 0  # v: one hop past the level
+        flat[r[near] * self.m + v[near]] = depth[r[near]] + 1
+        found = np.bincount(p1[near], minlength=len(tried)) > 0
+        d[tried[found]] = depth[row[tried[found]]] + 2
+        return np.concatenate([pend[~try_], tried[~found]])
 
     def distances(self, targets: np.ndarray) -> np.ndarray:
         """Hop distances of every node to each target: int32 array (len(targets), m), -1 if

@@ -619,8 +619,11 @@ class Fabric:
             )
         for hops in np.unique(d).tolist():
             same = np.flatnonzero(d == hops)
-            for i in range(0, len(same), _WALK_PAIRS):  # bounded temporaries
-                idx = same[i : i + _WALK_PAIRS]
+            # bounded temporaries: paths multiply with hops (fat-tree: 37 within a pod, 1,369
+            # between pods), so longer pairs go in smaller batches
+            batch = max(16, _WALK_PAIRS >> max(0, hops - 2))
+            for i in range(0, len(same), batch):
+                idx = same[i : i + batch]
                 owner, links = g.walk(sc[idx], tc[idx], row[idx], dist, hops, MAX_PATHS)
                 links.setflags(write=False)
                 bounds = np.searchsorted(owner, np.arange(len(idx) + 1))
