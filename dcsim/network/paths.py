@@ -76,6 +76,9 @@ class HopGraph:
         rev = np.argsort(cd * m + cs, kind="stable")
         self.in_src = cs[rev]
         self.in_ptr = np.searchsorted(cd[rev], np.arange(m + 1))
+        out_at = np.empty(len(order), dtype=np.int64)
+        out_at[order] = np.arange(len(order))
+        self.in_pos = out_at[rev]  # each in-link's position in the (src, dst) order
         # links scanned by a two-hop test from a node: the out-degrees of its out-neighbours
         out_deg = np.diff(self.ptr)
         self._out2 = np.bincount(self.key // max(m, 1), weights=out_deg[self.dst], minlength=m)
@@ -234,7 +237,6 @@ class HopGraph:
         owner = np.arange(len(src))
         node = np.asarray(src, dtype=np.int64)
         cur = np.zeros((len(src), 0), dtype=np.int64)
-        flat = dist.reshape(-1)
         for step in range(hops):
             left = hops - step - 1  # distance of the next node to the target
             key, inv = _distinct(row[owner] * m + node, dist.size)
@@ -242,11 +244,8 @@ class HopGraph:
             if left == 0:  # the links into the target itself
                 lo, cnt = self.find(u, row_tgt[r])
                 which, pos = _expand(lo, cnt)
-            else:  # out-links to nodes one hop closer
-                starts = self.ptr[u]
-                which, pos = _expand(starts, self.ptr[u + 1] - starts)
-                ok = flat[r[which] * m + self.dst[pos]] == left
-                which, pos = which[ok], pos[ok]
+            else:
+                which, pos = self._closer(key, r, u, dist, left)
             n_next = np.bincount(which, minlength=len(key))
             rep, k = _expand((np.cumsum(n_next) - n_next)[inv], n_next[inv])
             pos = pos[k]
@@ -259,3 +258,41 @@ class HopGraph:
             cur = np.concatenate([cur[rep], self.links[pos][:, None]], axis=1)
             node = self.dst[pos]
         return owner, cur
+
+    def _closer(
+        self, key: np.ndarray, r: np.ndarray, u: np.ndarray, dist: np.ndarray, left: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Links from node u[i] (toward the target of row r[i]; key = r * m + u, ascending)
+        to nodes ``left`` hops from it, as (i, sorted position), in next-node order per i.
+
+        Per row, whichever scans fewer links: the out-links of its nodes, or the in-links of
+        the nodes at distance ``left`` (a fat-tree core has 74 out-links but one into the
+        target's pod; the pod's 37 aggregation switches have 74 in-links each, shared by
+        all 1,369 cores a path can be at)."""
+        m = self.m
+        flat = dist.reshape(-1)
+        out_n = self.ptr[u + 1] - self.ptr[u]
+        out_cost = np.bincount(r, weights=out_n, minlength=len(dist))
+        fr, fw = np.nonzero(dist == left)
+        in_n = self.in_ptr[fw + 1] - self.in_ptr[fw]
+        in_cost = np.bincount(fr, weights=in_n, minlength=len(dist))
+        by_in = in_cost < out_cost  # per row
+        i = np.flatnonzero(~by_in[r])
+        which, pos = _expand(self.ptr[u[i]], out_n[i])
+        which = i[which]
+        ok = flat[r[which] * m + self.dst[pos]] == left
+        which, pos = which[ok], pos[ok]
+        if not by_in.any():
+            return which, pos
+        keep = by_in[fr]
+        fr, fw, in_n = fr[keep], fw[keep], in_n[keep]
+        e, q = _expand(self.in_ptr[fw], in_n)
+        code = fr[e] * m + self.in_src[q]  # (row, from-node) of each link into the level
+        j = np.minimum(np.searchsorted(key, code), len(key) - 1)
+        hit = key[j] == code
+        j, w, p = j[hit], fw[e[hit]], self.in_pos[q[hit]]
+        order = np.lexsort((w, j))  # per node, next nodes in index order (stable: link id)
+        which = np.concatenate([which, j[order]])
+        pos = np.concatenate([pos, p[order]])
+        order = np.argsort(which, kind="stable")
+        return which[order], pos[order]
