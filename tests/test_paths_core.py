@@ -222,3 +222,44 @@ def test_array_builders_keep_node_and_link_ids(preset) -> None:
     fab = load_topology(preset)
     text = "\n".join(fab.node_names + fab.link_names)
     assert hashlib.sha256(text.encode()).hexdigest()[:16] == LINK_ORDER[preset.stem]
+
+
+def _random_config(rng) -> dict:
+    kind = ["leaf_spine", "fat_tree", "rail_optimized", "ub_clos", "full_mesh"][rng.integers(5)]
+    if kind == "leaf_spine":
+        cfg = {"leaves": int(rng.integers(2, 9)), "spines": int(rng.integers(1, 6))}
+        cfg |= {"hosts_per_leaf": int(rng.integers(1, 4)), "host_link_gbps": 400}
+    elif kind == "fat_tree":
+        cfg = {"k": int(rng.choice([4, 6])), "host_link_gbps": 400}
+    elif kind == "rail_optimized":
+        spl = int(rng.integers(1, 4))
+        cfg = {"servers": spl * int(rng.integers(1, 4)), "servers_per_leaf": spl}
+        cfg |= {"gpus_per_server": int(rng.integers(1, 4)), "spines": int(rng.integers(1, 5))}
+        cfg |= {"host_link_gbps": 400}
+    elif kind == "ub_clos":
+        cfg = {"nodes": int(rng.integers(1, 5)), "npus_per_node": int(rng.integers(1, 4))}
+        cfg |= {"planes": int(rng.integers(1, 4)), "l2_per_plane": int(rng.integers(1, 4))}
+        cfg |= {"npu_link_gBps": 56}
+    else:
+        cfg = {"gpus": int(rng.integers(2, 9)), "link_gBps": 64}
+    failures = {"fraction": float(rng.uniform(0, 0.5)), "seed": int(rng.integers(100))}
+    return {"kind": kind, **cfg, "failures": failures}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_fabrics_and_batches_equal_reference(seed: int) -> None:
+    """Random small fabrics with random failed cables; random node pairs asked in random
+    batches (the BFS stops, two-hop tests and in-link scans see every mix of sources)."""
+    rng = np.random.default_rng(seed)
+    fab = load_topology(_random_config(rng))
+    ref = ReferencePaths(fab)
+    s, t = rng.integers(0, fab.n_nodes, (2, 120))
+    cuts = np.sort(rng.integers(0, len(s), 3))
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(s)], strict=True):
+        try:
+            ref.ensure_paths(s[a:b], t[a:b])
+        except InputError:  # a cut-off node; which pair is named first may differ
+            with pytest.raises(InputError, match="no path from"):
+                fab.ensure_paths(s[a:b], t[a:b])
+            return
+        _same(fab, ref, s[a:b], t[a:b])
