@@ -75,7 +75,9 @@ else:  # paths only, of node pairs on a fabric compiled beforehand
     fab.ensure_paths(s, t)
     out["cpu_s"] = time.process_time() - t1
     out["pairs"] = len(set(zip(s.tolist(), t.tolist())))
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+use = resource.getrusage(resource.RUSAGE_SELF)
+out["peak_rss_mb"] = use.ru_maxrss / 1024
+out["process_user_s"], out["process_sys_s"] = use.ru_utime, use.ru_stime
 print(json.dumps(out))
 """
 
@@ -103,7 +105,8 @@ def _report(benchmark, name: str, got: dict) -> None:
     extra = f", all-reduce {got['comm_s']:.3f} s" if "comm_s" in got else ""
     print(
         f"\n  {name}: {what}, {got['cpu_s']:.3f} CPU-s (+ imports {got['import_cpu_s']:.2f}), "
-        f"peak RSS {got['peak_rss_mb']:.0f} MB{extra} ({got['code']})"
+        f"peak RSS {got['peak_rss_mb']:.0f} MB{extra}; whole process user "
+        f"{got['process_user_s']:.2f} s, system {got['process_sys_s']:.2f} s ({got['code']})"
     )
 
 
