@@ -263,3 +263,25 @@ def test_random_fabrics_and_batches_equal_reference(seed: int) -> None:
                 fab.ensure_paths(s[a:b], t[a:b])
             return
         _same(fab, ref, s[a:b], t[a:b])
+
+
+def test_ecmp_picks_from_unexpanded_paths_the_expanded_ones() -> None:
+    """ECMP routing no longer expands (flows x paths x hops) between single-homed hosts:
+    a flow's chosen path from _StubPaths equals that row of the full array, which equals
+    Fabric.paths of the pair."""
+    from dcsim.network.routing import _path_buckets, _StubPaths
+
+    fab = load_topology({"kind": "fat_tree", "k": 6, "host_link_gbps": 400})
+    rng = np.random.default_rng(4)
+    src, dst = rng.integers(0, fab.n_hosts, (2, 400))
+    n = 0
+    for idx, M, _, _, _ in _path_buckets(fab, src, dst, lazy=True):
+        assert isinstance(M, _StubPaths)
+        full = M.full()
+        assert full.shape == M.shape
+        choice = rng.integers(0, M.shape[1], len(idx))
+        assert np.array_equal(M.pick(choice), full[np.arange(len(idx)), choice])
+        for k, i in enumerate(idx[:20].tolist()):
+            assert np.array_equal(full[k], fab.paths(src[i], dst[i]))
+        n += len(idx)
+    assert n == np.sum(src != dst)
