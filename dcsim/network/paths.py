@@ -5,15 +5,19 @@ of a shortest path, so every path between two such hosts is the source's NIC lin
 shortest path between their two ToR switches, and the destination's NIC link. Distances and
 paths are therefore computed on the *core* graph: switches plus multi-homed hosts (a
 CloudMatrix NPU with one link per UB plane, a full-mesh GPU), renumbered 0..m-1, so a BFS
-costs O(core links) and a distance vector m int32s, independent of the number of hosts
+costs O(core links) and a distance row m int32s, independent of the number of hosts
 (a 100k-GPU leaf-spine: m = 1,595 nodes, not 101,595).
 
-Paths to a target are the walks down its BFS distance gradient (every link that steps one
-hop closer), started from the sources only, with next hops in node-index order; the last
-hop is a direct look-up of the links into the target, since a spine has thousands of
-out-links but one into the target leaf. At most ``max_paths`` paths per pair are kept: the
-first ones in that order (a prefix past the limit can only produce later paths, so it is
-dropped as soon as it appears).
+Distances: BFS toward each target over in-links, level by level, stopped as soon as every
+source is one hop (or two, where that test scans fewer links than the next level) past the
+last complete level; only the nodes found are cached. Paths to a target are the walks down
+its distance gradient (every link that steps one hop closer), started from the sources
+only, with next hops in node-index order: next links are found once per distinct (node,
+target), through whichever scans fewer links (the nodes' out-links or the next level's
+in-links), and the last hop is a direct look-up of the links into the target. At most
+``max_paths`` paths per pair are kept: the first ones in that order (a prefix past the
+limit can only produce later paths, so it is dropped as soon as it appears). The result is
+link for link the old whole-graph enumerator's (tests/reference_paths.py).
 """
 
 from __future__ import annotations
@@ -137,9 +141,9 @@ class HopGraph:
 
         Returns (d, targets, row, dist): target tgt[i] = targets[row[i]], dist[row[i]] its
         distances, exact up to d[i] - 1 (all a walk down the gradient reads). BFS from each
-        target level by level, stopped as soon as every source of it is within one hop of
-        the last complete level: for a leaf target of a leaf-spine that is the level of its
-        spines, so the spines' thousands of in-links are never scanned."""
+        target level by level, stopped as soon as every source of it is one hop (or two,
+        _two_hops) past the last complete level: for a leaf target of a leaf-spine that is
+        the level of its spines, so the spines' thousands of in-links are never scanned."""
         targets, row = np.unique(tgt, return_inverse=True)
         dist, depth = self._rows(targets)
         d = dist[row, src].astype(np.int64)
