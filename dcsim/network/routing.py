@@ -95,8 +95,11 @@ def _occurrence(pair: np.ndarray) -> np.ndarray:
     return occ
 
 
-def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
-    """Group flows by path-array shape; yield (flow idx, paths (f, P, H), ToR keys s, d)."""
+def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
+    """Group flows by path-array shape; yield (flow idx, paths (f, P, H), ToR keys s, d).
+
+    lazy: flows between single-homed hosts yield _StubPaths instead of the (f, P, H) array
+    (ECMP keeps one path per flow; 100k flows x 1,369 fat-tree paths would not fit)."""
     single = fabric.host_single[src] & fabric.host_single[dst]
     ks = np.where(single, fabric.host_key[src], fabric.host_nodes[src])
     kd = np.where(single, fabric.host_key[dst], fabric.host_nodes[dst])
@@ -124,6 +127,11 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
             idx = np.flatnonzero((fshape == b) & (single == stub) & net)
             if not len(idx):
                 continue
+            if stub and lazy:
+                sel = pos_of[inv[idx]]
+                paths = _StubPaths(stack, sel, fabric.host_up[src[idx]], fabric.host_down[dst[idx]])
+                yield idx, paths, ks[idx], kd[idx], np.ones(len(idx))
+                continue
             M = stack[pos_of[inv[idx]]]
             if stub:
                 f, P, _ = M.shape
@@ -148,6 +156,28 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray):
                 )
             else:
                 yield idx, M, ks[idx], kd[idx], np.ones(len(idx))
+
+
+class _StubPaths:
+    """Paths of flows between single-homed hosts, not expanded per flow: flow i's path p
+    is host_up[i], stack[sel[i], p], host_down[i]."""
+
+    def __init__(self, stack: np.ndarray, sel: np.ndarray, up: np.ndarray, down: np.ndarray):
+        self.stack, self.sel, self.up, self.down = stack, sel, up, down
+        self.shape = (len(sel), stack.shape[1], stack.shape[2] + 2)
+
+    def pick(self, choice: np.ndarray) -> np.ndarray:
+        """Path choice[i] of every flow i: (f, H) link ids."""
+        mid = self.stack[self.sel, choice]
+        return np.concatenate([self.up[:, None], mid, self.down[:, None]], axis=1)
+
+    def full(self) -> np.ndarray:
+        """All paths of every flow: (f, P, H)."""
+        f, P, _ = self.shape
+        mid = self.stack[self.sel]
+        up = np.broadcast_to(self.up[:, None, None], (f, P, 1))
+        dn = np.broadcast_to(self.down[:, None, None], (f, P, 1))
+        return np.concatenate([up, mid, dn], axis=2)
 
 
 def _ports(M: np.ndarray) -> int:
@@ -244,8 +274,10 @@ def route(
     n_sub = 0
     if policy in ("ecmp", "spray"):
         occ = _occurrence(src * nh + dst)
-        for idx, M, _, _, frac in _path_buckets(fabric, src, dst):
+        for idx, M, _, _, frac in _path_buckets(fabric, src, dst, lazy=True):
             f, P, H = M.shape
+            if isinstance(M, _StubPaths) and policy == "spray" and P > 1:
+                M = M.full()
             if policy == "ecmp" or P == 1:
                 key = (src[idx].astype(np.uint64) << np.uint64(32)) ^ (
                     dst[idx].astype(np.uint64) << np.uint64(8)
@@ -256,7 +288,10 @@ def route(
                 if np.any(frac < 1):  # striped: each port's share is its own connection
                     key ^= _mix64(M[:, 0, 0].astype(np.uint64) + np.uint64(1))
                 choice = (_mix64(key) % np.uint64(P)).astype(np.int64)
-                chosen = M[np.arange(f), choice]  # (f, H)
+                if isinstance(M, _StubPaths):
+                    chosen = M.pick(choice)  # (f, H)
+                else:
+                    chosen = M[np.arange(f), choice]
                 rows.append(chosen.ravel())
                 cols.append(np.repeat(n_sub + np.arange(f), H))
                 data.append(np.ones(f * H))

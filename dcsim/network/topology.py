@@ -3,9 +3,9 @@
 A *host* is one accelerator's NIC (one NIC per accelerator, as in DGX H100).
 Every physical full-duplex cable becomes two directed links; link arrays hold
 capacity (bytes/s), latency (s) and a name. Equal-cost (shortest hop count)
-paths between hosts are enumerated on demand from BFS distance vectors and
-cached, so a 4,096-host fabric compiles in milliseconds and a collective only
-pays for the host pairs it uses.
+paths between hosts are enumerated on demand on the switch core (dcsim.network.paths)
+and cached, so a 100k-host fabric compiles in ~0.1 s and a collective only pays for
+the host pairs it uses.
 
 Topologies (sources in each builder's docstring):
   leaf_spine      2-tier Clos (Al-Fares et al. SIGCOMM 2008; Meta RoCE, SIGCOMM 2024)
@@ -23,22 +23,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
-from scipy.sparse.csgraph import shortest_path
 
 from dcsim.errors import InputError
+from dcsim.network.paths import HopGraph
 from dcsim.resources import bundled_dir, find_bundled, list_bundled
 from dcsim.schema import StrictModel, format_validation_error, read_yaml
 
 GBPS = 1e9 / 8.0  # bytes/s per Gb/s
 GBYTES = 1e9  # bytes/s per GB/s
 MAX_PATHS = 4096  # cap on equal-cost paths kept per host pair
+_DIST_ENTRIES = 4_000_000  # distance entries (int32) per batch of path targets
+_WALK_PAIRS = 1024  # node pairs walked together
 
 
 # ---------------------------------------------------------------- config models
@@ -268,14 +270,39 @@ def parse_topology(data: Any, file: str | None = None) -> Any:
 # ---------------------------------------------------------------- builders
 @dataclass
 class _Spec:
-    """What a builder produces: nodes (name, tier), cables (u, v, Bps), metrics."""
+    """What a builder produces: node names and tiers, cables (u[i], v[i], Bps[i]), metrics.
 
-    nodes: list[tuple[str, int]]
-    cables: list[tuple[int, int, float]]
+    Arrays, not lists of tuples: a 100k-host fabric has ~300k cables."""
+
+    names: list[str]
+    tiers: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    bps: np.ndarray
     n_hosts: int
     bisection_Bps: float
     oversubscription: float
-    domain_of_host: np.ndarray | None = None
+
+
+def _nodes(*groups: tuple[list[str], int]) -> tuple[list[str], np.ndarray]:
+    """Names and tiers of consecutive node groups (names, tier)."""
+    names = [n for g, _ in groups for n in g]
+    return names, np.repeat([t for _, t in groups], [len(g) for g, _ in groups]).astype(np.int64)
+
+
+def _cables(
+    *groups: tuple[np.ndarray, np.ndarray, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenated cable groups (u, v, Bps): end arrays and one speed per group."""
+    u = np.concatenate([np.ravel(g[0]) for g in groups]).astype(np.int64)
+    v = np.concatenate([np.ravel(g[1]) for g in groups]).astype(np.int64)
+    b = np.concatenate([np.full(np.size(g[0]), float(g[2])) for g in groups])
+    return u, v, b
+
+
+def _full_bipartite(a0: int, na: int, b0: int, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every node a0.. cabled to every node b0.., in (a, b) row-major order."""
+    return np.repeat(np.arange(a0, a0 + na), nb), np.tile(np.arange(b0, b0 + nb), na)
 
 
 def _nic(c: Any) -> float:
@@ -293,13 +320,16 @@ def _build_leaf_spine(c: LeafSpineConfig) -> _Spec:
     """2-tier Clos. Bisection: min(host side, spine side) across a half/half leaf cut."""
     L, S, h = c.leaves, c.spines, c.hosts_per_leaf
     nh = L * h
-    nodes = [(f"h{i}", 0) for i in range(nh)]
-    nodes += [(f"leaf{i}", 1) for i in range(L)] + [(f"spine{j}", 2) for j in range(S)]
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"leaf{i}" for i in range(L)], 1),
+        ([f"spine{j}" for j in range(S)], 2),
+    )
     bh, bs = _nic(c) * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
-    cables = [(i, nh + i // h, bh) for i in range(nh)]
-    cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
+    host = np.arange(nh)
+    cab = _cables((host, nh + host // h, bh), (*_full_bipartite(nh, L, nh + L, S), bs))
     bis = min(nh * bh, L * S * bs) / 2.0 if L > 1 else 0.0
-    return _Spec(nodes, cables, nh, bis, h * _nic(c) / (S * c.uplink_gbps))
+    return _Spec(names, tiers, *cab, nh, bis, h * _nic(c) / (S * c.uplink_gbps))
 
 
 def _build_fat_tree(c: FatTreeConfig) -> _Spec:
@@ -309,24 +339,23 @@ def _build_fat_tree(c: FatTreeConfig) -> _Spec:
     bh = _nic(c) * GBPS * c.efficiency
     bf = (c.fabric_link_gbps or _nic(c)) * GBPS * c.efficiency
     nh = k * half * hpe
-    nodes = [(f"h{i}", 0) for i in range(nh)]
-    edge0 = nh
-    nodes += [(f"edge{p}_{e}", 1) for p in range(k) for e in range(half)]
-    agg0 = len(nodes)
-    nodes += [(f"agg{p}_{a}", 2) for p in range(k) for a in range(half)]
-    core0 = len(nodes)
-    nodes += [(f"core{i}", 3) for i in range(half * half)]
-    cables = [(i, edge0 + i // hpe, bh) for i in range(nh)]
-    for p in range(k):
-        for e in range(half):
-            for a in range(half):
-                cables.append((edge0 + p * half + e, agg0 + p * half + a, bf))
-        for a in range(half):
-            for j in range(half):
-                cables.append((agg0 + p * half + a, core0 + a * half + j, bf))
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"edge{p}_{e}" for p in range(k) for e in range(half)], 1),
+        ([f"agg{p}_{a}" for p in range(k) for a in range(half)], 2),
+        ([f"core{i}" for i in range(half * half)], 3),
+    )
+    edge0, agg0 = nh, nh + k * half
+    core0 = agg0 + k * half
+    # per pod p: edge e - agg a for (e, a), then agg a - core (a, j) for (a, j)
+    p, x, y = np.meshgrid(np.arange(k), np.arange(half), np.arange(half), indexing="ij")
+    pu = np.stack([edge0 + p * half + x, agg0 + p * half + x], axis=1)
+    pv = np.stack([agg0 + p * half + y, core0 + x * half + y], axis=1)
+    host = np.arange(nh)
+    cab = _cables((host, edge0 + host // hpe, bh), (pu, pv, bf))
     over = hpe * _nic(c) / (half * (c.fabric_link_gbps or _nic(c)))
     bis = min(nh * bh, k * half * half * bf) / 2.0
-    return _Spec(nodes, cables, nh, bis, over)
+    return _Spec(names, tiers, *cab, nh, bis, over)
 
 
 def _build_rail(c: RailOptimizedConfig) -> _Spec:
@@ -335,24 +364,26 @@ def _build_rail(c: RailOptimizedConfig) -> _Spec:
     groups = c.servers // spl
     nh = c.servers * G
     L = groups * G
-    nodes = [(f"h{i}", 0) for i in range(nh)]
-    nodes += [(f"leaf{g}_r{r}", 1) for g in range(groups) for r in range(G)]
-    nodes += [(f"spine{j}", 2) for j in range(S)]
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"leaf{g}_r{r}" for g in range(groups) for r in range(G)], 1),
+        ([f"spine{j}" for j in range(S)], 2),
+    )
     bh, bs = _nic(c) * GBPS * c.efficiency, c.uplink_gbps * GBPS * c.efficiency
     host = np.arange(nh)
     leaf_of = (host // G) // spl * G + host % G
-    cables = [(int(i), nh + int(leaf_of[i]), bh) for i in host]
-    cables += [(nh + a, nh + L + j, bs) for a in range(L) for j in range(S)]
+    cab = _cables((host, nh + leaf_of, bh), (*_full_bipartite(nh, L, nh + L, S), bs))
     bis = min(nh * bh, L * S * bs) / 2.0
-    return _Spec(nodes, cables, nh, bis, spl * _nic(c) / (S * c.uplink_gbps))
+    return _Spec(names, tiers, *cab, nh, bis, spl * _nic(c) / (S * c.uplink_gbps))
 
 
 def _build_nvlink(c: NVLinkSwitchConfig) -> _Spec:
     """NVSwitch domain as one logical switch: per-GPU link = datasheet NVLink bandwidth."""
     n = c.gpus
     b = c.link_gBps * GBYTES * c.efficiency
-    nodes = [(f"h{i}", 0) for i in range(n)] + [("nvswitch", 1)]
-    return _Spec(nodes, [(i, n, b) for i in range(n)], n, n // 2 * b, 1.0)
+    names, tiers = _nodes(([f"h{i}" for i in range(n)], 0), (["nvswitch"], 1))
+    cab = _cables((np.arange(n), np.full(n, n), b))
+    return _Spec(names, tiers, *cab, n, n // 2 * b, 1.0)
 
 
 def _build_ub_clos(c: UBClosConfig) -> _Spec:
@@ -363,31 +394,30 @@ def _build_ub_clos(c: UBClosConfig) -> _Spec:
     b1 = c.npu_link_gBps * GBYTES * c.efficiency
     l12_gBps = c.l1_l2_link_gBps or m * c.npu_link_gBps / M
     b2 = l12_gBps * GBYTES * c.efficiency
-    nodes = [(f"h{i}", 0) for i in range(nh)]
+    names, tiers = _nodes(
+        ([f"h{i}" for i in range(nh)], 0),
+        ([f"l1_n{n}_p{p}" for n in range(N) for p in range(P)], 1),
+        ([f"l2_p{p}_{j}" for p in range(P) for j in range(M)], 2),
+    )
     l10 = nh
-    nodes += [(f"l1_n{n}_p{p}", 1) for n in range(N) for p in range(P)]
-    l20 = len(nodes)
-    nodes += [(f"l2_p{p}_{j}", 2) for p in range(P) for j in range(M)]
-    cables = [(i, l10 + (i // m) * P + p, b1) for i in range(nh) for p in range(P)]
-    if N > 1:
-        cables += [
-            (l10 + n * P + p, l20 + p * M + j, b2)
-            for n in range(N)
-            for p in range(P)
-            for j in range(M)
-        ]
+    l20 = l10 + N * P
+    npu, plane = _full_bipartite(0, nh, 0, P)
+    groups = [(npu, l10 + (npu // m) * P + plane, b1)]
+    if N > 1:  # (node n, plane p, L2 j) row-major
+        n, p, j = np.meshgrid(np.arange(N), np.arange(P), np.arange(M), indexing="ij")
+        groups.append((l10 + n * P + p, l20 + p * M + j, b2))
     over = m * c.npu_link_gBps / (M * l12_gBps)
     bis = min(nh * P * b1, N * P * M * b2) / 2.0 if N > 1 else nh // 2 * P * b1
-    return _Spec(nodes, cables, nh, bis, over)
+    return _Spec(names, tiers, *_cables(*groups), nh, bis, over)
 
 
 def _build_full_mesh(c: FullMeshConfig) -> _Spec:
     """Direct GPU-GPU links (AMD MI300X platform: 7 Infinity Fabric links x 64 GB/s per GPU)."""
     n = c.gpus
     b = c.link_gBps * GBYTES * c.efficiency
-    nodes = [(f"h{i}", 0) for i in range(n)]
-    cables = [(i, j, b) for i in range(n) for j in range(i + 1, n)]
-    return _Spec(nodes, cables, n, (n // 2) * (n - n // 2) * b, 1.0)
+    names, tiers = _nodes(([f"h{i}" for i in range(n)], 0))
+    cab = _cables((*np.triu_indices(n, 1), b))
+    return _Spec(names, tiers, *cab, n, (n // 2) * (n - n // 2) * b, 1.0)
 
 
 _BUILDERS: dict[str, Callable[[Any], _Spec]] = {
@@ -416,55 +446,43 @@ class Fabric:
     link_dst: np.ndarray
     link_cap: np.ndarray
     link_lat: np.ndarray
-    link_names: list[str]
     failed: list[str]
     bisection_bw_Bps: float
     oversubscription: float
     scale_up: Fabric | None = None
     endpoint_latency_s: float = 0.0
     nic_note: str = ""  # where the host link speed came from (accelerator or topology file)
-    _dist: dict[tuple[int, bool], np.ndarray] = field(default_factory=dict, repr=False)
     _paths: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.node_names)
-        L = len(self.link_src)
         self.n_nodes = n
-        # reversed adjacency (dst -> src) for BFS distances to a target node
-        self._rev = sp.csr_matrix((np.ones(L), (self.link_dst, self.link_src)), shape=(n, n))
-        order = np.argsort(self.link_src, kind="stable")
-        self._out_links = order
-        self._out_ptr = np.searchsorted(self.link_src[order], np.arange(n + 1))
-        self._link_index = {
-            (int(u), int(v)): i
-            for i, (u, v) in enumerate(zip(self.link_src, self.link_dst, strict=True))
-        }
         self.host_link_mask = np.isin(self.link_src, self.host_nodes) | np.isin(
             self.link_dst, self.host_nodes
         )
-        # single-homed hosts: strip the NIC link so paths are cached per switch pair
-        deg = np.bincount(self.link_src, minlength=n)
+        # single-homed hosts: one out-link (their NIC); paths are cached per switch pair and
+        # the NIC links put around them (Fabric.paths, routing)
         hn = self.host_nodes
-        self.host_single = deg[hn] == 1
+        self.host_single = np.bincount(self.link_src, minlength=n)[hn] == 1
+        single = hn[self.host_single]
+        pendant = np.zeros(n, dtype=bool)
+        pendant[single] = True
+        up = np.flatnonzero(pendant[self.link_src])  # one out-link and one in-link each
+        down = np.flatnonzero(pendant[self.link_dst])
         self.host_up = np.full(len(hn), -1, dtype=np.int64)
         self.host_down = np.full(len(hn), -1, dtype=np.int64)
+        self.host_up[np.searchsorted(hn, self.link_src[up])] = up
+        self.host_down[np.searchsorted(hn, self.link_dst[down])] = down
         self.host_key = hn.copy()
-        # BFS graph without single-homed hosts: a pendant node is never an intermediate hop, so
-        # switch-to-switch shortest paths are unchanged and BFS costs O(switches), not O(hosts).
-        pendant = np.zeros(n, dtype=bool)
-        pendant[hn[self.host_single]] = True
-        core = ~(pendant[self.link_src] | pendant[self.link_dst])
-        self._rev_core = sp.csr_matrix(
-            (np.ones(int(core.sum())), (self.link_dst[core], self.link_src[core])), shape=(n, n)
-        )
-        self._out_links_core = self._out_links[core[self._out_links]]
-        for i, node in enumerate(hn):
-            if self.host_single[i]:
-                up = int(order[self._out_ptr[node]])
-                sw = int(self.link_dst[up])
-                self.host_up[i] = up
-                self.host_down[i] = self._link_index[(sw, int(node))]
-                self.host_key[i] = sw
+        self.host_key[self.host_single] = self.link_dst[self.host_up[self.host_single]]
+        # the switch core: every node but the single-homed hosts (a pendant node is never an
+        # intermediate hop, so shortest paths between core nodes are those of the full graph)
+        self._core = HopGraph(self.link_src, self.link_dst, np.flatnonzero(~pendant), n)
+
+    @cached_property
+    def _full(self) -> HopGraph:
+        """Every node: for pairs with a single-homed host at an end, and the diameter."""
+        return HopGraph(self.link_src, self.link_dst, np.arange(self.n_nodes), self.n_nodes)
 
     # ------------------------------------------------------------ sizes
     @property
@@ -535,10 +553,8 @@ class Fabric:
         if self.n_hosts < 2:
             return 0
         sample = np.unique(np.linspace(0, self.n_hosts - 1, min(self.n_hosts, 4)).astype(int))
-        d = np.concatenate(
-            [self._dist_to(int(self.host_nodes[h]), full=True)[self.host_nodes] for h in sample]
-        )
-        return int(d[np.isfinite(d)].max())
+        d = self._full.distances(self.host_nodes[sample])[:, self.host_nodes]
+        return int(d.max(initial=0))
 
     def graph(self) -> nx.DiGraph:
         """The live directed graph (for inspection; the solvers use the arrays)."""
@@ -555,16 +571,6 @@ class Fabric:
         return g
 
     # ------------------------------------------------------------ paths
-    def _dist_to(self, target: int, full: bool = False) -> np.ndarray:
-        """Hop distances of every node to target: on the switch core, or the full graph."""
-        key = (target, full)
-        d = self._dist.get(key)
-        if d is None:
-            g = self._rev if full else self._rev_core
-            d = shortest_path(g, directed=True, unweighted=True, indices=target)
-            self._dist[key] = d
-        return d
-
     def _node_paths(self, s: int, t: int) -> np.ndarray:
         """All shortest paths s -> t as an int array (P, hops) of link ids, in a fixed order
         (next hops by node index), cached. P is capped at MAX_PATHS."""
@@ -575,61 +581,54 @@ class Fabric:
         return got
 
     def ensure_paths(self, s: np.ndarray, t: np.ndarray) -> None:
-        """Enumerate and cache the paths of many node pairs at once: one BFS per target,
-        then a vectorized walk down the distance gradient for all sources of that target."""
-        todo = [
-            (int(a), int(b))
-            for a, b in zip(s, t, strict=True)
-            if (int(a), int(b)) not in self._paths
-        ]
-        if not todo:
+        """Enumerate and cache the paths of many node pairs at once (dcsim.network.paths):
+        one BFS per new target on the switch core, then one vectorized walk per hop count
+        for all pairs. A pair with a single-homed host at an end uses the full graph."""
+        n = self.n_nodes
+        code = np.unique(np.asarray(s, dtype=np.int64) * n + np.asarray(t, dtype=np.int64))
+        code = np.array(
+            [c for c in code.tolist() if (c // n, c % n) not in self._paths], dtype=np.int64
+        )
+        if not len(code):
             return
-        todo = sorted(set(todo), key=lambda x: (x[1], x[0]))
-        arr = np.array(todo, dtype=np.int64)
-        for tgt in np.unique(arr[:, 1]):
-            srcs = arr[arr[:, 1] == tgt, 0]
-            dist = self._dist_to(int(tgt))
-            d = dist[srcs]
-            full = not np.all(np.isfinite(d))
-            if full:  # a single-homed host at an end: use the full graph
-                dist = self._dist_to(int(tgt), full=True)
-                d = dist[srcs]
-            if not np.all(np.isfinite(d)):
-                bad = int(srcs[~np.isfinite(d)][0])
-                raise InputError(
-                    f"no path from {self.node_names[bad]} to {self.node_names[tgt]} (too many failed links?)",
-                    field="failures",
-                )
-            for hops in np.unique(d).astype(int):
-                group = srcs[d == hops]
-                for src, paths in zip(group, self._walk(group, dist, hops, full), strict=True):
-                    paths.setflags(write=False)
-                    self._paths[(int(src), int(tgt))] = paths
+        s, t = code // n, code % n
+        core = (self._core.index[s] >= 0) & (self._core.index[t] >= 0)
+        for g, sel in ((self._core, core), (self._full, ~core)):
+            if sel.any():
+                self._enumerate(g, s[sel], t[sel])
 
-    def _walk(
-        self, sources: np.ndarray, dist: np.ndarray, hops: int, full: bool = False
-    ) -> list[np.ndarray]:
-        """Extend all sources' partial paths hop by hop along links that step one closer
-        to the target (the shortest-path DAG), keeping next hops in node order."""
-        out = self._out_links if full else self._out_links_core
-        dag = out[dist[self.link_dst[out]] == dist[self.link_src[out]] - 1]
-        dag = dag[np.lexsort((self.link_dst[dag], self.link_src[dag]))]
-        ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.link_src[dag], minlength=self.n_nodes), out=ptr[1:])
-        cur_nodes = sources.astype(np.int64)
-        owner = np.arange(len(sources))
-        cur = np.zeros((len(sources), 0), dtype=np.int64)
-        for _ in range(hops):
-            starts = ptr[cur_nodes]
-            cnt = ptr[cur_nodes + 1] - starts
-            rep = np.repeat(np.arange(len(cur_nodes)), cnt)
-            offs = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            links = dag[np.repeat(starts, cnt) + offs]
-            cur = np.concatenate([cur[rep], links[:, None]], axis=1)
-            cur_nodes = self.link_dst[links]
-            owner = owner[rep]
-        bounds = np.searchsorted(owner, np.arange(len(sources) + 1))
-        return [cur[bounds[i] : bounds[i + 1]][:MAX_PATHS] for i in range(len(sources))]
+    def _enumerate(self, g: HopGraph, s: np.ndarray, t: np.ndarray) -> None:
+        """Paths of node pairs (s, t), all nodes of g, into the cache; targets in chunks
+        of at most _DIST_ENTRIES / m distance rows (memory stays bounded on huge cores)."""
+        targets = np.unique(t)
+        per = max(1, _DIST_ENTRIES // g.m)
+        if len(targets) > per:
+            for i in range(0, len(targets), per):
+                m = np.isin(t, targets[i : i + per])
+                self._enumerate(g, s[m], t[m])
+            return
+        sc, tc = g.index[s], g.index[t]
+        d, _, row, dist = g.hops(sc, tc)
+        if np.any(d < 0):
+            bad = np.flatnonzero(d < 0)
+            i = bad[np.lexsort((s[bad], t[bad]))[0]]
+            raise InputError(
+                f"no path from {self.node_names[s[i]]} to {self.node_names[t[i]]} (too many "
+                "failed links?)",
+                field="failures",
+            )
+        for hops in np.unique(d).tolist():
+            same = np.flatnonzero(d == hops)
+            # bounded temporaries: paths multiply with hops (fat-tree: 37 within a pod, 1,369
+            # between pods), so longer pairs go in smaller batches
+            batch = max(16, _WALK_PAIRS >> max(0, hops - 2))
+            for i in range(0, len(same), batch):
+                idx = same[i : i + batch]
+                owner, links = g.walk(sc[idx], tc[idx], row[idx], dist, hops, MAX_PATHS)
+                links.setflags(write=False)
+                bounds = np.searchsorted(owner, np.arange(len(idx) + 1))
+                for k, (a, b) in enumerate(zip(s[idx].tolist(), t[idx].tolist(), strict=True)):
+                    self._paths[(a, b)] = links[bounds[k] : bounds[k + 1]]
 
     def paths(self, src_host: int, dst_host: int) -> np.ndarray:
         """Equal-cost paths between two hosts: int array (P, hops) of link ids."""
@@ -642,6 +641,12 @@ class Fabric:
             )
         return self._node_paths(int(self.host_nodes[a]), int(self.host_nodes[b]))
 
+    @cached_property
+    def link_names(self) -> list[str]:
+        """Directed link names "u->v" (built on first use: 100k hosts make ~300k links)."""
+        n = self.node_names
+        return [f"{n[a]}->{n[b]}" for a, b in zip(self.link_src, self.link_dst, strict=True)]
+
     def link_id(self, name: str) -> int:
         """Index of a directed link 'u->v'."""
         try:
@@ -652,47 +657,48 @@ class Fabric:
 
 def _compile(cfg: Any) -> Fabric:
     spec = _BUILDERS[cfg.kind](cfg)
-    names = [n for n, _ in spec.nodes]
-    tiers = np.array([t for _, t in spec.nodes], dtype=np.int64)
-    cables = spec.cables
+    names, tiers = spec.names, spec.tiers
+    u, v, bps = spec.u, spec.v, spec.bps
+    switch = (tiers[u] > 0) & (tiers[v] > 0)
     failed: list[str] = []
     if cfg.failures is not None:
         dead: set[int] = set()
-        lookup = {}
-        for ci, (u, v, _) in enumerate(cables):
-            lookup[f"{names[u]}-{names[v]}"] = ci
-            lookup[f"{names[v]}-{names[u]}"] = ci
-        for j, lname in enumerate(cfg.failures.links):
-            key = lname.replace("->", "-").replace(" ", "")
-            if key not in lookup:
-                raise InputError(
-                    f"no cable named {lname!r}; cables are named like "
-                    f"'{names[cables[-1][0]]}-{names[cables[-1][1]]}'",
-                    field=f"failures.links.{j}",
-                )
-            dead.add(lookup[key])
+        if cfg.failures.links:
+            lookup = {}
+            for ci, (a, b) in enumerate(zip(u.tolist(), v.tolist(), strict=True)):
+                lookup[f"{names[a]}-{names[b]}"] = ci
+                lookup[f"{names[b]}-{names[a]}"] = ci
+            for j, lname in enumerate(cfg.failures.links):
+                key = lname.replace("->", "-").replace(" ", "")
+                if key not in lookup:
+                    raise InputError(
+                        f"no cable named {lname!r}; cables are named like "
+                        f"'{names[u[-1]]}-{names[v[-1]]}'",
+                        field=f"failures.links.{j}",
+                    )
+                dead.add(lookup[key])
         if cfg.failures.fraction > 0:
-            sw = [ci for ci, (u, v, _) in enumerate(cables) if tiers[u] > 0 and tiers[v] > 0]
-            if not sw:
-                sw = list(range(len(cables)))
+            sw = np.flatnonzero(switch)
+            if not len(sw):
+                sw = np.arange(len(u))
             rng = np.random.default_rng(cfg.failures.seed)
             k = int(round(cfg.failures.fraction * len(sw)))
             dead.update(int(x) for x in rng.choice(sw, size=k, replace=False))
-        failed = sorted(f"{names[cables[c][0]]}-{names[cables[c][1]]}" for c in dead)
-        cables = [c for ci, c in enumerate(cables) if ci not in dead]
-    cab = np.array([(u, v) for u, v, _ in cables], dtype=np.int64).reshape(-1, 2)
-    cap = np.array([b for _, _, b in cables], dtype=float)
-    src = np.concatenate([cab[:, 0], cab[:, 1]])
-    dst = np.concatenate([cab[:, 1], cab[:, 0]])
+        failed = sorted(f"{names[u[c]]}-{names[v[c]]}" for c in dead)
+        live = np.ones(len(u), dtype=bool)
+        live[list(dead)] = False
+    else:
+        live = np.ones(len(u), dtype=bool)
+    src = np.concatenate([u[live], v[live]])
+    dst = np.concatenate([v[live], u[live]])
+    cap = bps[live]
     lat = np.full(len(src), cfg.hop_latency_us * 1e-6)
-    link_names = [f"{names[u]}->{names[v]}" for u, v in zip(src, dst, strict=True)]
     # with failures: scale by the surviving share of switch-to-switch capacity (a bound
-    # that is exact when cables fail uniformly across the cut)
+    # that is exact when cables fail uniformly across the cut); sums in cable order
     bis = spec.bisection_Bps
-    sw_all = sum(b for u, v, b in spec.cables if tiers[u] > 0 and tiers[v] > 0)
+    sw_all = sum(bps[switch].tolist())
     if failed and sw_all > 0:
-        sw_live = sum(b for u, v, b in cables if tiers[u] > 0 and tiers[v] > 0)
-        bis *= sw_live / sw_all
+        bis *= sum(bps[switch & live].tolist()) / sw_all
     fab = Fabric(
         name=cfg.name or cfg.kind,
         kind=cfg.kind,
@@ -704,7 +710,6 @@ def _compile(cfg: Any) -> Fabric:
         link_dst=dst,
         link_cap=np.concatenate([cap, cap]),
         link_lat=lat,
-        link_names=link_names,
         failed=failed,
         bisection_bw_Bps=float(bis),
         oversubscription=float(spec.oversubscription),
