@@ -1114,7 +1114,8 @@ def run_sweep(
 ) -> SweepResult:
     """Execute a planned sweep into `<out>/<name>/`; with resume, reuse complete run directories.
 
-    index.csv is written at the start (one row per run, `pending` where not done), each
+    index.csv is written at the start (one row per run: `complete` where a complete run
+    directory is on disk, until this invocation replaces it; else `pending`), each
     finished run appends its row (one O_APPEND write: the index costs O(n), not O(n^2)), and
     the end (or Ctrl-C) compacts it to one row per run. After a SIGKILL it may hold a run
     twice; `read_index` keeps the last row of each run. KeyboardInterrupt is re-raised after
@@ -1135,15 +1136,18 @@ def run_sweep(
         todo: list[RunSpec] = []
         for r in plan.runs:
             d = contained(runs_dir, r.run_id)
-            if resume and is_complete(d):
+            if is_complete(d):
+                # A complete run on disk stays a complete row until this invocation replaces
+                # it, so an invocation that fails (e.g. no Dask scheduler) rewrites no result.
                 o = outcomes[r.run_id]
                 man = json.loads((d / "manifest.json").read_text())
-                o.status, o.reused = "complete", True
+                o.status, o.reused = "complete", resume
                 o.wall_s = man.get("wall_time_s")
                 o.note = man.get("note", "")
                 o.summary = json.loads((d / "summary.json").read_text())
-            else:
-                todo.append(r)
+                if resume:
+                    continue
+            todo.append(r)
         counts = {
             "done": len(plan.runs) - len(todo),
             "failed": 0,
@@ -1173,6 +1177,7 @@ def run_sweep(
                         o.status, o.summary, o.error = "complete", res.summary, ""
                     else:
                         o.status, o.error = "failed", res.error
+                        o.summary, o.note = {}, ""  # not an earlier complete run's numbers
                         counts["failed"] += 1
                     counts["done"] += 1
                     append_index_row(sweep_dir / "index.csv", o, params)

@@ -353,6 +353,30 @@ def test_a_different_plan_in_the_same_directory_is_refused(tmp_path):
     assert (sweep_dir / "sweep.json").read_bytes() != before["sweep.json"]
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_executor_that_fails_to_start_leaves_the_index_as_it_was(tmp_path, monkeypatch, resume):
+    """The same plan again, but the executor cannot start (e.g. no Dask scheduler at
+    --address): the earlier complete rows must stay complete with their numbers."""
+    f = write_sweep(tmp_path)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(app, ["sweep", str(f), "--out", str(out)]).exit_code == 0
+    sweep_dir = next(p for p in out.iterdir() if p.is_dir())
+    before = (sweep_dir / "index.csv").read_bytes()
+
+    def unreachable(runs, **_):
+        raise InputError("cannot connect to the Dask scheduler", field="--address")
+
+    monkeypatch.setitem(sweep_mod._EXECUTORS, "serial", unreachable)
+    args = ["sweep", str(f), "--out", str(out), *(["--resume"] if resume else [])]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "cannot connect" in res.output, res.output
+    rows = read_index(sweep_dir)
+    assert {r["status"] for r in rows} == {"complete"}
+    if not resume:  # nothing ran: the index is byte-identical
+        assert (sweep_dir / "index.csv").read_bytes() == before
+
+
 # ------------------------------------------------- index.csv is appended, not rewritten (14.5)
 def test_index_is_appended_per_run_and_compacted_once(tmp_path, monkeypatch):
     writes: list[str] = []
