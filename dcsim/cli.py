@@ -147,6 +147,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "climate": ("temperate", "hot-dry", "hot-humid", "cold"),
     "cooling_type": ("air", "liquid"),
     "economizer": ("auto", "off", "on"),
+    # short env names (any spelling of an env id works too: dcsim.evaluation.resolve_env_id)
+    "env": ("datacenter", "cooling", "powercap", "flowsplit", "placement", "codesign"),
+    "llm": ("llama2-70b", "llama2-13b", "bloom-176b", "llama2-7b", "llama3-8b", "llama3-70b"),
 }
 # Values with a parameter: help shows the forms, completion the stems.
 ROUTING_FORMS = ("ecmp[:K]", "spray", "split:K", "colour[:K]")
@@ -191,6 +194,22 @@ def _complete_agent(incomplete: str) -> list[str]:
 
 
 AGENT_OPTION: dict[str, Any] = {"metavar": "AGENT", "autocompletion": _complete_agent}
+
+
+def _complete_hardware(incomplete: str) -> list[str]:
+    """Profile names of the bundled hardware catalog (read only when completing)."""
+    from dcsim.hardware import catalog
+
+    return [n for n in catalog() if n.lower().startswith(incomplete.lower())]
+
+
+def hardware_option(help: str) -> dict[str, Any]:
+    """`metavar` and catalog completion of an option naming a hardware profile."""
+    return {
+        "metavar": "NAME",
+        "autocompletion": _complete_hardware,
+        "help": f"{help} Names: `dcsim hardware list`.",
+    }
 
 
 class _Bar:
@@ -291,7 +310,9 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     "show", epilog=examples("dcsim hardware show H100-SXM", "dcsim hardware show B200 --json")
 )
 def hardware_show(
-    name: str = typer.Argument(..., help="Profile name, e.g. H100-SXM."),
+    name: str = typer.Argument(
+        ..., help="Profile name, e.g. H100-SXM.", autocompletion=_complete_hardware
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one profile with every value's source and confidence."""
@@ -554,12 +575,12 @@ def reproduce_polca(
     hardware: str = typer.Option(
         Default("dcsim.polca:reproduce_paper.hardware"),
         "--hardware",
-        help="Accelerator profile (POLCA clocks map to fractions of f_max).",
+        **hardware_option("Accelerator profile (POLCA clocks map to fractions of f_max)."),
     ),
     model: str = typer.Option(
         Default("dcsim.polca:reproduce_paper.model"),
         "--model",
-        help="Served LLM: llama2-70b, llama2-13b, bloom-176b.",
+        **choice("llm", "Served LLM."),
     ),
 ) -> None:
     """POLCA (arXiv 2308.12908): more inference servers in a fixed row power budget.
@@ -1210,7 +1231,9 @@ def topology_show(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     hardware: str = typer.Option(
-        "", "--hardware", help="Build with this accelerator's NICs and scale-up domain."
+        "",
+        "--hardware",
+        **hardware_option("Build with this accelerator's NICs and scale-up domain."),
     ),
 ) -> None:
     """Size, bisection bandwidth, oversubscription and failures of a fabric."""
@@ -1333,7 +1356,9 @@ def collective_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: str = typer.Option("", "--plot", help="Write a PNG heat map of link utilization here."),
     hardware: str = typer.Option(
-        "", "--hardware", help="Build with this accelerator's NICs and scale-up domain."
+        "",
+        "--hardware",
+        **hardware_option("Build with this accelerator's NICs and scale-up domain."),
     ),
 ) -> None:
     """Time one collective on a fabric: time, algbw, busbw, max link utilization."""
@@ -1385,7 +1410,7 @@ SCENARIO_HELP = (
     "dcsim scenario YAML (default: built-in) or task file with env:/kwargs:/reward: "
     "(e.g. scenarios/tasks/placement.yaml)"
 )
-ENV_HELP = "Env id or short name: datacenter, cooling, powercap, flowsplit, placement (default: the task file's, else Datacenter-v0)."
+ENV_OPTION = choice("env", "Env id or short name (default: the task file's, else Datacenter-v0).")
 
 
 @app.command(epilog=examples("dcsim envs", "dcsim envs --json"))
@@ -1425,7 +1450,7 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
 )
 def train(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
-    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    env: str = typer.Option(None, "--env", "-e", **ENV_OPTION),
     algo: str = typer.Option(
         Default("dcsim.rl:train_agent.algo"),
         "--algo",
@@ -1577,7 +1602,7 @@ def evaluate(
         **AGENT_OPTION,
         help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip.",
     ),
-    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    env: str = typer.Option(None, "--env", "-e", **ENV_OPTION),
     episodes: int = typer.Option(
         Default("dcsim.rl:evaluate_agent.episodes"),
         "--episodes",
@@ -1636,7 +1661,7 @@ def compare(
     agents: str = typer.Option(
         None, "--agents", "-a", help="Comma-separated agents (default: every heuristic + random)."
     ),
-    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    env: str = typer.Option(None, "--env", "-e", **ENV_OPTION),
     seeds: int = typer.Option(
         Default("dcsim.rl:compare_agents.seeds"),
         "--seeds",
