@@ -390,6 +390,22 @@ SUMMARY_ROWS = (
 )
 
 
+def network_rows(net: dict[str, Any]) -> list[tuple[str, str]]:
+    """Which NICs and scale-up domain the run was built with (`Simulation.network_facts`)."""
+    if not net:
+        return []
+    rows = []
+    if "no NICs" not in str(net.get("nic", "")):
+        rows.append(("NICs per server", f"{net['nics_per_server']} x {net['nic_gbps']:,.0f} Gb/s"))
+    rows.append(
+        (
+            "scale-up domain",
+            f"{net['scaleup_domain']} x {net['scaleup']}, {net['scaleup_gBps']:,.0f} GB/s",
+        )
+    )
+    return rows
+
+
 @app.command(
     epilog=examples(
         "dcsim run --steps 96",
@@ -461,6 +477,8 @@ def run(
     s = res.summary
     sysd = res.system
     rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
+    at = next((i + 1 for i, (label, _) in enumerate(rows) if label == "NIC per accelerator"), 0)
+    rows[at:at] = network_rows(sysd.get("network") or {})
     title = (
         f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, "
         f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}"
