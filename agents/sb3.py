@@ -178,7 +178,7 @@ def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | No
 
     if n_envs < 1:
         raise InputError("n_envs must be >= 1", field="n_envs")
-    fns = [functools.partial(_monitored, factory) for _ in range(n_envs)]
+    fns: list[Callable[[], Any]] = [functools.partial(_monitored, factory) for _ in range(n_envs)]
     if subproc is None:
         subproc = n_envs > 1
     if subproc:

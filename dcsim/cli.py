@@ -1390,6 +1390,7 @@ def collective_cmd(
     if plot:
         from dcsim.viz.network import link_heatmap
 
+        assert res.link_util is not None  # run_collective always times the links
         title = (
             f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "
             f"{routing}: {res.time_s * 1e3:.2f} ms, max util {res.max_link_util:.2f}"

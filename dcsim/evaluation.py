@@ -480,4 +480,4 @@ def compare(
 def best_heuristic(comp: Comparison, metric: str, lower_is_better: bool = True) -> str:
     """Name of the agent with the best mean on `metric` (for reports)."""
     vals = {e.agent: e.stats[metric]["mean"] for e in comp.evaluations if metric in e.stats}
-    return (min if lower_is_better else max)(vals, key=vals.get)
+    return (min if lower_is_better else max)(vals, key=lambda a: vals[a])

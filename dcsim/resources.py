@@ -23,7 +23,7 @@ def bundled_dir(kind: Kind) -> Path:
     root = importlib.resources.files(f"dcsim.{kind}")
     path = Path(str(root))
     if not path.is_dir():  # a MultiplexedPath (namespace package) prints differently
-        path = Path(next(iter(root.iterdir())).parent)  # type: ignore[arg-type]
+        path = Path(str(next(iter(root.iterdir())))).parent
     return path
 
 

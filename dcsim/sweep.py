@@ -28,7 +28,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -856,7 +856,7 @@ def _sweep_lock(sweep_dir: Path) -> Iterator[None]:
         fh.close()
 
 
-def _serial(specs: list[RunSpec], **_: Any) -> Iterator[RunOutput]:
+def _serial(specs: list[RunSpec], **_: Any) -> Generator[RunOutput, None, None]:
     for s in specs:
         yield execute(s)
 
@@ -899,7 +899,9 @@ def _execute_in_worker(spec: RunSpec) -> RunOutput:
     return execute(spec)
 
 
-def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterator[RunOutput]:
+def _local(
+    specs: list[RunSpec], workers: int | None = None, **_: Any
+) -> Generator[RunOutput, None, None]:
     """Spawned worker processes (no fork: safe with threads, same on every OS).
 
     At most `workers` runs are in flight. If a worker dies (killed, out of memory), the pool
@@ -952,7 +954,9 @@ def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterat
         yield from _isolated(suspects, new_pool)
 
 
-def _isolated(specs: list[RunSpec], new_pool: Callable[[int], Any]) -> Iterator[RunOutput]:
+def _isolated(
+    specs: list[RunSpec], new_pool: Callable[[int], Any]
+) -> Generator[RunOutput, None, None]:
     """Each run in a one-worker pool of its own: a worker that dies fails only its run."""
     from concurrent.futures.process import BrokenProcessPool
 
@@ -972,7 +976,7 @@ def _dask(
     address: str | None = None,
     client: Any = None,
     **_: Any,
-) -> Iterator[RunOutput]:
+) -> Generator[RunOutput, None, None]:
     """Dask futures: a LocalCluster of single-threaded worker processes, or an existing scheduler."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -1030,7 +1034,7 @@ def _dask(
             cluster.close()
 
 
-_EXECUTORS: dict[str, Callable[..., Iterator[RunOutput]]] = {
+_EXECUTORS: dict[str, Callable[..., Generator[RunOutput, None, None]]] = {
     "serial": _serial,
     "local": _local,
     "dask": _dask,
