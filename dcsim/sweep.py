@@ -27,6 +27,7 @@ import itertools
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -438,6 +439,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
     return data
 
 
+def override_source(field: str, overrides: list[str] | None) -> str | None:
+    """`command line (KEY=V1,V2)` when `field` is about a command-line override, else None."""
+    for text in overrides or []:
+        key = text.split("=", 1)[0].strip()
+        if "=" not in text or not key:
+            if field == "overrides":  # the syntax of this override
+                return f"command line ({text})"
+            continue
+        linked = re.fullmatch(rf"linked\.\d+\.{re.escape(key)}(\..*)?", field)
+        if linked or any(
+            field == p or field.startswith(p + ".") for p in (key, f"parameters.{key}")
+        ):
+            return f"command line ({text})"
+    return None
+
+
+def blame_overrides(exc: InputError, file: str, overrides: list[str] | None) -> InputError:
+    """Point an error about the sweep file at the command-line override that caused it."""
+    src = override_source(exc.field or "", overrides) if exc.file in (None, file) else None
+    if src:
+        exc.file = src
+        exc.args = (exc.render(),)
+    return exc
+
+
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
     """Read and validate a sweep YAML (with optional overrides); errors name file and field."""
     p = Path(path)
@@ -452,11 +478,12 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpe
         refuse_wrong_kind(data, p, "sweep")
     try:
         data = apply_overrides(data, overrides)
+        spec = validate_model(SweepSpec, data, file=str(p))
     except InputError as exc:
-        exc.file = str(p)
-        exc.args = (exc.render(),)
-        raise
-    spec = validate_model(SweepSpec, data, file=str(p))
+        if exc.file is None:
+            exc.file = str(p)
+            exc.args = (exc.render(),)
+        raise blame_overrides(exc, str(p), overrides) from None
     if spec.name is None:
         spec.name = p.stem
     return spec
@@ -577,12 +604,21 @@ def plan_sweep(
 
     With check_build, each distinct configuration is also built into a Simulation (resolves
     hardware, topology, weather files and checks the fabric fits), so a bad value fails here.
+    An error caused by a command-line override names the command line, not the sweep file.
     """
+    try:
+        return _plan_sweep(Path(path), overrides, check_build, max_runs)
+    except InputError as exc:
+        raise blame_overrides(exc, str(Path(path)), overrides) from None
+
+
+def _plan_sweep(
+    sweep_file: Path, overrides: list[str] | None, check_build: bool, max_runs: int
+) -> SweepPlan:
     from dcsim.config import load_scenario
     from dcsim.cooling import AirDensityError
     from dcsim.sim import Simulation
 
-    sweep_file = Path(path)
     spec = load_sweep(sweep_file, overrides)
     base = _resolve_base(spec, sweep_file)
     base_loaded = load_scenario(base)  # errors in the base name the base file

@@ -330,6 +330,27 @@ def test_count_points_of_a_random_sweep_with_open_ranges():
     assert sweep_mod.count_points(spec) == 5 == len(sweep_mod.expand_points(spec))
 
 
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("cluster.hardware=XPU-9000", "parameters.cluster.hardware"),  # a value, checked per run
+        ("cluster.servers=-1", "parameters.cluster.servers"),
+        ("cluster.nope=1", "parameters.cluster.nope"),
+        ("steps=abc", "steps"),  # the sweep's own fields
+        ("seeds=-1", "seeds"),
+        ("noequals", "overrides"),  # syntax
+    ],
+)
+def test_command_line_override_errors_name_the_command_line(tmp_path, override, field):
+    """Issue 19.2: a bad `KEY=V1,V2` came from the command line, not from the sweep file."""
+    f = write_sweep(tmp_path)
+    res = CliRunner().invoke(app, ["sweep", str(f), override, "--dry-run"])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert f"command line ({override})" in text and f"field '{field}'" in text, text
+    assert "sweep.yaml" not in text, text
+
+
 # ---------------------------------------------------- one sweep plan per directory (issue 19.4)
 def test_a_different_plan_in_the_same_directory_is_refused(tmp_path):
     f = write_sweep(tmp_path)
