@@ -1081,13 +1081,13 @@ def sweep(
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed", style="red", markup=False),
+        TextColumn("{task.fields[note]}", style="red", markup=False),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
     try:
-        with progress_bar(not (as_json or dry_run), *columns, transient=False) as bar:
+        with progress_bar(not as_json, *columns, transient=False) as bar:
             sr = sweep_file(
                 file,
                 overrides,
@@ -1097,9 +1097,11 @@ def sweep(
                 address,
                 resume,
                 dry_run,
-                on_start=lambda label, n: bar.start(label, n, failed=0),
-                on_progress=lambda _o, c: bar.update(c["done"], failed=c["failed"]),
+                on_start=lambda label, n: bar.start(label, n, note="0 failed"),
+                on_progress=lambda _o, c: bar.update(c["done"], note=f"{c['failed']} failed"),
                 force=force,
+                on_plan_start=lambda label, n: bar.start(label, n, note=""),
+                on_plan_step=bar.update,
             )
     except SweepInterrupted as exc:
         err_console.print(

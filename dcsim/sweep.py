@@ -599,21 +599,29 @@ def plan_sweep(
     overrides: list[str] | None = None,
     check_build: bool = True,
     max_runs: int = MAX_SWEEP_RUNS,
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> SweepPlan:
     """Expand a sweep and validate every run's Scenario before anything runs.
 
     With check_build, each distinct configuration is also built into a Simulation (resolves
     hardware, topology, weather files and checks the fabric fits), so a bad value fails here.
     An error caused by a command-line override names the command line, not the sweep file.
+    `on_start(label, n_points)` and `on_step(k)` count the points checked (progress).
     """
     try:
-        return _plan_sweep(Path(path), overrides, check_build, max_runs)
+        return _plan_sweep(Path(path), overrides, check_build, max_runs, on_start, on_step)
     except InputError as exc:
         raise blame_overrides(exc, str(Path(path)), overrides) from None
 
 
 def _plan_sweep(
-    sweep_file: Path, overrides: list[str] | None, check_build: bool, max_runs: int
+    sweep_file: Path,
+    overrides: list[str] | None,
+    check_build: bool,
+    max_runs: int,
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> SweepPlan:
     from dcsim.config import load_scenario
     from dcsim.cooling import AirDensityError
@@ -639,7 +647,11 @@ def _plan_sweep(
     seen: set[str] = set()
     built: set[str] = set()
     duplicates = 0
+    if on_start:
+        on_start(f"{spec.name}: checking", count_points(spec))
     for i, point in enumerate(expand_points(spec)):
+        if on_step and i:
+            on_step(i)
         data = copy.deepcopy(base_data)
         try:
             for k, v in point.items():
@@ -687,6 +699,8 @@ def _plan_sweep(
                     steps,
                 )
             )
+    if on_step:
+        on_step(count_points(spec))
     assert spec.name is not None
     return SweepPlan(spec.name, sweep_file, base, spec, runs, duplicates)
 
@@ -1259,14 +1273,17 @@ def sweep_file(
     on_start: Callable[[str, int], None] | None = None,
     on_progress: ProgressFn | None = None,
     force: bool = False,
+    on_plan_start: Callable[[str, int], None] | None = None,
+    on_plan_step: Callable[[int], None] | None = None,
 ) -> SweepRun:
     """`dcsim sweep`: plan (validating every run) and, unless ``dry_run``, execute a sweep file.
 
-    ``on_start(label, n_runs)`` is called after planning; a KeyboardInterrupt becomes
+    ``on_plan_start(label, n_points)``/``on_plan_step(k)`` count the planning (every point is
+    validated and built), ``on_start(label, n_runs)`` is called after it; a KeyboardInterrupt becomes
     SweepInterrupted, which names the directory to resume.
     """
     check_executor(executor)
-    plan = plan_sweep(path, overrides)
+    plan = plan_sweep(path, overrides, on_start=on_plan_start, on_step=on_plan_step)
     sweep_dir = sweep_dir_for(plan, out)
     if dry_run:
         return SweepRun(plan, sweep_dir)
