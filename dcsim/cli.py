@@ -1226,7 +1226,9 @@ def report(
     """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions."""
     from dcsim.viz.report import write_report
 
-    console.print(Text.assemble("wrote ", (str(write_report(path, out)), "bold")))
+    with progress_bar(True) as bar:
+        target = write_report(path, out, on_start=bar.start, on_step=bar.update)
+    console.print(Text.assemble("wrote ", (str(target), "bold")))
 
 
 # ---------------------------------------------------------------- topology / collective (network)
