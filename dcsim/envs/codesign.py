@@ -15,6 +15,7 @@ from pydantic import Field
 from dcsim.climate import DAY_S, WeatherSample, build_weather
 from dcsim.cooling import CoolingControls
 from dcsim.envs.contract import (
+    METADATA,
     EnvKwargs,
     Feature,
     Metric,
@@ -22,6 +23,8 @@ from dcsim.envs.contract import (
     encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -167,7 +170,8 @@ class CoDesignEnv(gym.Env):
     `slo_target`, `reward_weights`; validated by `CoDesignKwargs`.
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = CoDesignKwargs
     REWARD = (
         RewardTerm("work", 1.0),
@@ -205,6 +209,7 @@ class CoDesignEnv(gym.Env):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
         for r in kw.regions:
