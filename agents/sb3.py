@@ -29,8 +29,10 @@ def _algo_class(algo: str):
     try:
         import stable_baselines3 as sb3
     except ImportError:  # pragma: no cover - depends on extras
+        from dcsim.resources import install_hint
+
         raise InputError(
-            "stable-baselines3 is not installed; install the extra: pip install -e '.[rl]'"
+            f"stable-baselines3 is not installed; install the extra: {install_hint('rl')}"
         ) from None
     classes = {"ppo": sb3.PPO, "sac": sb3.SAC, "dqn": sb3.DQN, "a2c": sb3.A2C, "td3": sb3.TD3}
     if algo not in classes:

@@ -41,6 +41,7 @@ from pydantic import Field, RootModel, field_validator, model_validator
 from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
+from dcsim.resources import install_hint
 from dcsim.results import (
     RunWriter,
     atomic_write_text,
@@ -1032,7 +1033,7 @@ def _dask(
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise InputError(
-            "the dask executor needs dask[distributed]: pip install 'dcsim[dask]'",
+            f"the dask executor needs dask[distributed]: {install_hint('dask')}",
             field="--executor",
         ) from None
     import logging
