@@ -1717,7 +1717,7 @@ def compare(
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
-    """Compare agents on the same seeds: table of every metric (mean ± 95% CI), CSV and PNG bar chart."""
+    """Compare agents on the same seeds: table of every metric (mean ± 95% CI), CSV and a PNG dot plot."""
     from dcsim.rl import compare_agents
 
     overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")
