@@ -24,6 +24,10 @@ for env_id in ids:
     env.step(env.action_space.sample())
     env.close()
 print(f"wheel: gym.make + step ok for {len(ids)} envs: {', '.join(ids)}")
+from dcsim.resources import install_hint  # outside a checkout: the extra's own requirements
+hint = install_hint("dask")
+assert hint == "pip install 'dask[distributed]>=2024.1'", hint
+print(f"wheel: install hint ok ({hint})")
 PY
 "$work/venv/bin/dcsim" run --steps 2 --json > run.json
 "$work/venv/bin/python" -c "import json; json.load(open('run.json')); print('wheel: dcsim run --steps 2 ok')"

@@ -34,13 +34,14 @@ def _discover(module: str) -> dict[str, Builder]:
         return {}
     out: dict[str, Builder] = {}
     for cls_name, obj in vars(mod).items():
+        name = getattr(obj, "name", None)
         if (
             inspect.isclass(obj)
             and obj.__module__ == mod.__name__
             and hasattr(obj, "predict")
-            and isinstance(getattr(obj, "name", None), str)
+            and isinstance(name, str)
         ):
-            out[obj.name] = _cls(module, cls_name)
+            out[name] = _cls(module, cls_name)
     return out
 
 

@@ -29,8 +29,10 @@ def _algo_class(algo: str):
     try:
         import stable_baselines3 as sb3
     except ImportError:  # pragma: no cover - depends on extras
+        from dcsim.resources import install_hint
+
         raise InputError(
-            "stable-baselines3 is not installed; install the extra: pip install -e '.[rl]'"
+            f"stable-baselines3 is not installed; install the extra: {install_hint('rl')}"
         ) from None
     classes = {"ppo": sb3.PPO, "sac": sb3.SAC, "dqn": sb3.DQN, "a2c": sb3.A2C, "td3": sb3.TD3}
     if algo not in classes:
@@ -41,21 +43,25 @@ def _algo_class(algo: str):
 
 
 def check_algo_fits(algo: str, env: Any) -> None:
-    """SAC/TD3 need Box actions, DQN needs Discrete: say so instead of failing deep in SB3."""
+    """SAC/TD3 need Box actions, DQN needs Discrete: say so instead of failing deep in SB3,
+    and suggest only the algorithms that fit this env's action space."""
+    from dcsim.agents import SB3_ALGOS
+
     space = env.action_space
     kind = type(space).__name__  # Box, Discrete, MultiDiscrete, ... (no gymnasium import here)
-    if algo in ("sac", "td3") and kind != "Box":
-        raise InputError(
-            f"{algo.upper()} needs a continuous (Box) action space; this env has {space}: "
-            "use ppo, a2c or dqn",
-            field="algo",
-        )
-    if algo == "dqn" and kind != "Discrete":
-        raise InputError(
-            f"DQN needs a Discrete action space; this env has {space}: use ppo, sac or td3 "
-            "(of the dcsim envs only dcsim/Placement-v0 is Discrete)",
-            field="algo",
-        )
+
+    def fits(a: str) -> bool:
+        return kind == "Box" if a in ("sac", "td3") else kind == "Discrete" if a == "dqn" else True
+
+    if fits(algo):
+        return
+    ok = [a for a in SB3_ALGOS if fits(a)]
+    use = ", ".join(ok[:-1]) + f" or {ok[-1]}" if len(ok) > 1 else ok[0]
+    need = "a continuous (Box)" if algo in ("sac", "td3") else "a Discrete"
+    raise InputError(
+        f"{algo.upper()} needs {need} action space; this env has {space}: use {use}",
+        field="algo",
+    )
 
 
 class SB3Agent:
@@ -178,7 +184,7 @@ def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | No
 
     if n_envs < 1:
         raise InputError("n_envs must be >= 1", field="n_envs")
-    fns = [functools.partial(_monitored, factory) for _ in range(n_envs)]
+    fns: list[Callable[[], Any]] = [functools.partial(_monitored, factory) for _ in range(n_envs)]
     if subproc is None:
         subproc = n_envs > 1
     if subproc:

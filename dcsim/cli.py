@@ -147,6 +147,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "climate": ("temperate", "hot-dry", "hot-humid", "cold"),
     "cooling_type": ("air", "liquid"),
     "economizer": ("auto", "off", "on"),
+    # short env names (any spelling of an env id works too: dcsim.evaluation.resolve_env_id)
+    "env": ("datacenter", "cooling", "powercap", "flowsplit", "placement", "codesign"),
+    "llm": ("llama2-70b", "llama2-13b", "bloom-176b", "llama2-7b", "llama3-8b", "llama3-70b"),
 }
 # Values with a parameter: help shows the forms, completion the stems.
 ROUTING_FORMS = ("ecmp[:K]", "spray", "split:K", "colour[:K]")
@@ -190,6 +193,22 @@ def _complete_agent(incomplete: str) -> list[str]:
 
 
 AGENT_OPTION: dict[str, Any] = {"metavar": "AGENT", "autocompletion": _complete_agent}
+
+
+def _complete_hardware(incomplete: str) -> list[str]:
+    """Profile names of the bundled hardware catalog (read only when completing)."""
+    from dcsim.hardware import catalog
+
+    return [n for n in catalog() if n.lower().startswith(incomplete.lower())]
+
+
+def hardware_option(help: str) -> dict[str, Any]:
+    """`metavar` and catalog completion of an option naming a hardware profile."""
+    return {
+        "metavar": "NAME",
+        "autocompletion": _complete_hardware,
+        "help": f"{help} Names: `dcsim hardware list`.",
+    }
 
 
 class _Bar:
@@ -290,7 +309,9 @@ def hardware_list(as_json: bool = typer.Option(False, "--json", help="Print JSON
     "show", epilog=examples("dcsim hardware show H100-SXM", "dcsim hardware show B200 --json")
 )
 def hardware_show(
-    name: str = typer.Argument(..., help="Profile name, e.g. H100-SXM."),
+    name: str = typer.Argument(
+        ..., help="Profile name, e.g. H100-SXM.", autocompletion=_complete_hardware
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one profile with every value's source and confidence."""
@@ -368,6 +389,22 @@ SUMMARY_ROWS = (
 )
 
 
+def network_rows(net: dict[str, Any]) -> list[tuple[str, str]]:
+    """Which NICs and scale-up domain the run was built with (`Simulation.network_facts`)."""
+    if not net:
+        return []
+    rows = []
+    if "no NICs" not in str(net.get("nic", "")):
+        rows.append(("NICs per server", f"{net['nics_per_server']} x {net['nic_gbps']:,.0f} Gb/s"))
+    rows.append(
+        (
+            "scale-up domain",
+            f"{net['scaleup_domain']} x {net['scaleup']}, {net['scaleup_gBps']:,.0f} GB/s",
+        )
+    )
+    return rows
+
+
 @app.command(
     epilog=examples(
         "dcsim run --steps 96",
@@ -439,6 +476,8 @@ def run(
     s = res.summary
     sysd = res.system
     rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
+    at = next((i + 1 for i, (label, _) in enumerate(rows) if label == "NIC per accelerator"), 0)
+    rows[at:at] = network_rows(sysd.get("network") or {})
     title = (
         f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, "
         f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}"
@@ -553,12 +592,12 @@ def reproduce_polca(
     hardware: str = typer.Option(
         Default("dcsim.polca:reproduce_paper.hardware"),
         "--hardware",
-        help="Accelerator profile (POLCA clocks map to fractions of f_max).",
+        **hardware_option("Accelerator profile (POLCA clocks map to fractions of f_max)."),
     ),
     model: str = typer.Option(
         Default("dcsim.polca:reproduce_paper.model"),
         "--model",
-        help="Served LLM: llama2-70b, llama2-13b, bloom-176b.",
+        **choice("llm", "Served LLM."),
     ),
 ) -> None:
     """POLCA (arXiv 2308.12908): more inference servers in a fixed row power budget.
@@ -1043,13 +1082,13 @@ def sweep(
         TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed", style="red", markup=False),
+        TextColumn("{task.fields[note]}", style="red", markup=False),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
     try:
-        with progress_bar(not (as_json or dry_run), *columns, transient=False) as bar:
+        with progress_bar(not as_json, *columns, transient=False) as bar:
             sr = sweep_file(
                 file,
                 overrides,
@@ -1059,9 +1098,11 @@ def sweep(
                 address,
                 resume,
                 dry_run,
-                on_start=lambda label, n: bar.start(label, n, failed=0),
-                on_progress=lambda _o, c: bar.update(c["done"], failed=c["failed"]),
+                on_start=lambda label, n: bar.start(label, n, note="0 failed"),
+                on_progress=lambda _o, c: bar.update(c["done"], note=f"{c['failed']} failed"),
                 force=force,
+                on_plan_start=lambda label, n: bar.start(label, n, note=""),
+                on_plan_step=bar.update,
             )
     except SweepInterrupted as exc:
         err_console.print(
@@ -1186,7 +1227,9 @@ def report(
     """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions."""
     from dcsim.viz.report import write_report
 
-    console.print(Text.assemble("wrote ", (str(write_report(path, out)), "bold")))
+    with progress_bar(True) as bar:
+        target = write_report(path, out, on_start=bar.start, on_step=bar.update)
+    console.print(Text.assemble("wrote ", (str(target), "bold")))
 
 
 # ---------------------------------------------------------------- topology / collective (network)
@@ -1211,7 +1254,9 @@ def topology_show(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     hardware: str = typer.Option(
-        "", "--hardware", help="Build with this accelerator's NICs and scale-up domain."
+        "",
+        "--hardware",
+        **hardware_option("Build with this accelerator's NICs and scale-up domain."),
     ),
 ) -> None:
     """Size, bisection bandwidth, oversubscription and failures of a fabric."""
@@ -1334,7 +1379,9 @@ def collective_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     plot: str = typer.Option("", "--plot", help="Write a PNG heat map of link utilization here."),
     hardware: str = typer.Option(
-        "", "--hardware", help="Build with this accelerator's NICs and scale-up domain."
+        "",
+        "--hardware",
+        **hardware_option("Build with this accelerator's NICs and scale-up domain."),
     ),
 ) -> None:
     """Time one collective on a fabric: time, algbw, busbw, max link utilization."""
@@ -1348,6 +1395,7 @@ def collective_cmd(
     if plot:
         from dcsim.viz.network import link_heatmap
 
+        assert res.link_util is not None  # run_collective always times the links
         title = (
             f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "
             f"{routing}: {res.time_s * 1e3:.2f} ms, max util {res.max_link_util:.2f}"
@@ -1386,7 +1434,7 @@ SCENARIO_HELP = (
     "dcsim scenario YAML (default: built-in) or task file with env:/kwargs:/reward: "
     "(e.g. scenarios/tasks/placement.yaml)"
 )
-ENV_HELP = "Env id or short name: datacenter, cooling, powercap, flowsplit, placement (default: the task file's, else Datacenter-v0)."
+ENV_OPTION = choice("env", "Env id or short name (default: the task file's, else Datacenter-v0).")
 
 
 @app.command(epilog=examples("dcsim envs", "dcsim envs --json"))
@@ -1426,7 +1474,7 @@ def envs(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
 )
 def train(
     scenario: str = typer.Argument(None, help=SCENARIO_HELP),
-    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    env: str = typer.Option(None, "--env", "-e", **ENV_OPTION),
     algo: str = typer.Option(
         Default("dcsim.rl:train_agent.algo"),
         "--algo",
@@ -1578,7 +1626,7 @@ def evaluate(
         **AGENT_OPTION,
         help="Heuristic name (see `dcsim envs`), random, or ALGO:model.zip.",
     ),
-    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    env: str = typer.Option(None, "--env", "-e", **ENV_OPTION),
     episodes: int = typer.Option(
         Default("dcsim.rl:evaluate_agent.episodes"),
         "--episodes",
@@ -1637,7 +1685,7 @@ def compare(
     agents: str = typer.Option(
         None, "--agents", "-a", help="Comma-separated agents (default: every heuristic + random)."
     ),
-    env: str = typer.Option(None, "--env", "-e", help=ENV_HELP),
+    env: str = typer.Option(None, "--env", "-e", **ENV_OPTION),
     seeds: int = typer.Option(
         Default("dcsim.rl:compare_agents.seeds"),
         "--seeds",
@@ -1670,7 +1718,7 @@ def compare(
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
-    """Compare agents on the same seeds: table of every metric (mean ± 95% CI), CSV and PNG bar chart."""
+    """Compare agents on the same seeds: table of every metric (mean ± 95% CI), CSV and a PNG dot plot."""
     from dcsim.rl import compare_agents
 
     overrides, weights = parse_overrides(set_), parse_overrides(reward, "reward")

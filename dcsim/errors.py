@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class InputError(Exception):
     """Bad user input: names the file, the field path and what was expected."""
@@ -36,7 +38,7 @@ class input_context:  # noqa: N801 - used as a context manager
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if isinstance(exc, InputError):
             if exc.file is None:
                 exc.file = self.file

@@ -88,6 +88,10 @@ class EnvSpec:
     source: str | None = None
     seed: int = 0
     description: str = ""
+    # command-line `--set` / `--reward` values: an error about one of them names the
+    # command line, not the file (the value did not come from there)
+    cli_set: dict[str, Any] = field(default_factory=dict)
+    cli_reward: dict[str, Any] = field(default_factory=dict)
 
     def make(self) -> Any:
         return build_env(self)
@@ -131,6 +135,31 @@ def _from_scenario(env_id: str, path: str | None, overrides: dict[str, Any] | No
     return EnvSpec(env_id, mapper(loaded, overrides), sc.name, src, sc.seed, sc.description)
 
 
+def blame_command_line(
+    exc: InputError, cli_set: dict[str, Any], cli_reward: dict[str, Any]
+) -> InputError:
+    """Point an error at the `--set` or `--reward` value that caused it, not at the file.
+
+    An env may nest its arguments (PowerCap-v0 checks them as `row.<key>`), so a field that
+    ends in `.<key>` matches too.
+    """
+    field = exc.field or ""
+    cands = [("--set", k, v, k) for k, v in cli_set.items()]
+    cands += [("--reward", k, v, f"reward.{k}") for k, v in cli_reward.items()]
+    for option, key, value, path in cands:
+        if (
+            field == path
+            or field.startswith(path + ".")
+            or (field and path.startswith(field + "."))
+            or field.endswith("." + path)
+        ):
+            exc.file = f"command line ({option} {key}={value})"
+            exc.field = field or path
+            exc.args = (exc.render(),)
+            break
+    return exc
+
+
 def refuse_non_task(data: object, source: str | Path) -> None:
     """A sweep, fabric or hardware file given to train/evaluate/compare: say what it is."""
     from dcsim.validate import USED_BY, guess_kind
@@ -168,6 +197,7 @@ def load_spec(
         spec = _from_scenario(env_id, scenario, overrides)
         if reward:
             spec.kwargs["reward_weights"] = spec.kwargs.get("reward_weights", {}) | reward
+        spec.cli_set, spec.cli_reward = dict(overrides or {}), dict(reward or {})
         return spec
     task = validate_model(TaskConfig, data, file=scenario)
     env_id = resolve_env_id(task.env)
@@ -182,15 +212,21 @@ def load_spec(
             field="kwargs.reward_weights",
         )
     kwargs = dict(task.kwargs)
+    cli_set, cli_reward = dict(overrides or {}), dict(reward or {})
     if overrides:
         from dcsim.config import set_dotted
 
-        for k, v in overrides.items():
-            set_dotted(kwargs, k, v)
-    weights = dict(task.reward) | dict(reward or {})
+        try:
+            for k, v in overrides.items():
+                set_dotted(kwargs, k, v)
+        except InputError as exc:
+            raise blame_command_line(exc, cli_set, {}) from None
+    weights = dict(task.reward) | cli_reward
     if weights:
         kwargs["reward_weights"] = weights
-    return EnvSpec(env_id, kwargs, task.name, scenario, task.seed, task.description)
+    return EnvSpec(
+        env_id, kwargs, task.name, scenario, task.seed, task.description, cli_set, cli_reward
+    )
 
 
 def build_env(spec: EnvSpec) -> Any:
@@ -199,9 +235,10 @@ def build_env(spec: EnvSpec) -> Any:
     try:
         return cls(**spec.kwargs)
     except InputError as exc:
-        if exc.file is None:
+        if exc.file is None or exc.file == spec.source:
             exc.file = spec.source
             exc.args = (exc.render(),)
+            blame_command_line(exc, spec.cli_set, spec.cli_reward)
         raise
     except (TypeError, ValueError) as exc:
         raise InputError(
@@ -444,4 +481,4 @@ def compare(
 def best_heuristic(comp: Comparison, metric: str, lower_is_better: bool = True) -> str:
     """Name of the agent with the best mean on `metric` (for reports)."""
     vals = {e.agent: e.stats[metric]["mean"] for e in comp.evaluations if metric in e.stats}
-    return (min if lower_is_better else max)(vals, key=vals.get)
+    return (min if lower_is_better else max)(vals, key=lambda a: vals[a])

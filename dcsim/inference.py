@@ -550,9 +550,8 @@ def simulate_serving(
     horizon = float(horizon_s if horizon_s is not None else (arr[-1] if n else 0.0))
     first_tok = np.full(n, np.nan)
     finish = np.full(n, np.nan)
-    freq_fn: Callable[[float], float] = (
-        freq_frac if callable(freq_frac) else (lambda _t, f=float(freq_frac): f)
-    )
+    const_f = 0.0 if callable(freq_frac) else float(freq_frac)
+    freq_fn: Callable[[float], float] = freq_frac if callable(freq_frac) else (lambda _t: const_f)
     idle_w = cost.power.idle_w * cfg.tp
 
     env = simpy.Environment()

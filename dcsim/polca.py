@@ -256,7 +256,7 @@ def weighted_percentiles(
     o = np.argsort(v, kind="stable")
     v, cw = v[o], np.cumsum(w[o])
     cw /= cw[-1]
-    return [float(v[min(np.searchsorted(cw, q / 100.0), v.size - 1)]) for q in qs]
+    return [float(v[min(int(np.searchsorted(cw, q / 100.0)), v.size - 1)]) for q in qs]
 
 
 @dataclass
@@ -311,13 +311,14 @@ class RowSimulation:
         self.profile = prof
         self.table = table if table is not None else characterize(cfg.hardware, cfg.model)
         rated = prof.server.rated_power_w.value if prof.server.rated_power_w else None
-        if cfg.budget_w is None and rated is None:
+        if cfg.budget_w is not None:
+            self.budget_w = float(cfg.budget_w)
+        elif rated is not None:
+            self.budget_w = float(cfg.baseline_servers * rated)
+        else:
             raise InputError(
                 f"{cfg.hardware} has no rated server power; give budget_w", field="budget_w"
             )
-        self.budget_w = float(
-            cfg.budget_w if cfg.budget_w is not None else cfg.baseline_servers * rated
-        )
         self.f_min = prof.power.f_min_mhz.value / prof.power.f_max_mhz.value
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self._build_load()
@@ -367,7 +368,7 @@ class RowSimulation:
         self._rng = np.random.default_rng(c.seed + 1)
 
     # ------------------------------------------------------------------ physics
-    def server_wall_w(self, t: int | np.ndarray, f: np.ndarray) -> np.ndarray:
+    def server_wall_w(self, t: int | slice | np.ndarray, f: np.ndarray) -> np.ndarray:
         """Wall power of every server at tick(s) t with clocks f."""
         c, tab = self.cfg, self.table
         rho = self.rho[t]

@@ -23,7 +23,7 @@ def bundled_dir(kind: Kind) -> Path:
     root = importlib.resources.files(f"dcsim.{kind}")
     path = Path(str(root))
     if not path.is_dir():  # a MultiplexedPath (namespace package) prints differently
-        path = Path(next(iter(root.iterdir())).parent)  # type: ignore[arg-type]
+        path = Path(str(next(iter(root.iterdir())))).parent
     return path
 
 
@@ -43,3 +43,31 @@ def list_bundled(kind: Kind, subdir: str = "") -> list[Path]:
     """Bundled YAML files of one kind, sorted by name."""
     base = bundled_dir(kind)
     return sorted((base / subdir if subdir else base).glob("*.yaml"))
+
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def install_hint(extra: str, root: Path = SOURCE_ROOT) -> str:
+    """The command that installs an optional extra (`rl`, `dask`, `marl`) for this install.
+
+    A source checkout (editable install: pyproject.toml beside the package) gets
+    `pip install -e '<checkout>[extra]'`; an installed wheel gets the extra's requirements
+    from its own metadata, which work from any directory.
+    """
+    if (root / "pyproject.toml").is_file():
+        return f"pip install -e '{root}[{extra}]'"
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        reqs = requires("dcsim") or []
+    except PackageNotFoundError:
+        reqs = []
+    mine = [
+        r.split(";", 1)[0].strip()
+        for r in reqs
+        if ";" in r and f'extra == "{extra}"' in r.split(";", 1)[1].replace("'", '"')
+    ]
+    if not mine:
+        return f"pip install 'dcsim[{extra}]'"
+    return "pip install " + " ".join(f"'{r}'" for r in mine)

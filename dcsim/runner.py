@@ -105,7 +105,9 @@ def simulate(
     total_reward = 0.0
     for k in range(n):
         obs, reward, _, truncated, info = env.step(pol.predict(obs))
-        totals.add(env.sim.last)
+        rec = env.sim.last
+        assert rec is not None  # every env step records its interval
+        totals.add(rec)
         if on_row:
             on_row(info["metrics"])
         total_reward += reward

@@ -27,8 +27,9 @@ import itertools
 import json
 import math
 import os
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +41,7 @@ from pydantic import Field, RootModel, field_validator, model_validator
 from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
+from dcsim.resources import install_hint
 from dcsim.results import (
     RunWriter,
     atomic_write_text,
@@ -438,6 +440,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | None) -> dict[s
     return data
 
 
+def override_source(field: str, overrides: list[str] | None) -> str | None:
+    """`command line (KEY=V1,V2)` when `field` is about a command-line override, else None."""
+    for text in overrides or []:
+        key = text.split("=", 1)[0].strip()
+        if "=" not in text or not key:
+            if field == "overrides":  # the syntax of this override
+                return f"command line ({text})"
+            continue
+        linked = re.fullmatch(rf"linked\.\d+\.{re.escape(key)}(\..*)?", field)
+        if linked or any(
+            field == p or field.startswith(p + ".") for p in (key, f"parameters.{key}")
+        ):
+            return f"command line ({text})"
+    return None
+
+
+def blame_overrides(exc: InputError, file: str, overrides: list[str] | None) -> InputError:
+    """Point an error about the sweep file at the command-line override that caused it."""
+    src = override_source(exc.field or "", overrides) if exc.file in (None, file) else None
+    if src:
+        exc.file = src
+        exc.args = (exc.render(),)
+    return exc
+
+
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpec:
     """Read and validate a sweep YAML (with optional overrides); errors name file and field."""
     p = Path(path)
@@ -452,11 +479,12 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepSpe
         refuse_wrong_kind(data, p, "sweep")
     try:
         data = apply_overrides(data, overrides)
+        spec = validate_model(SweepSpec, data, file=str(p))
     except InputError as exc:
-        exc.file = str(p)
-        exc.args = (exc.render(),)
-        raise
-    spec = validate_model(SweepSpec, data, file=str(p))
+        if exc.file is None:
+            exc.file = str(p)
+            exc.args = (exc.render(),)
+        raise blame_overrides(exc, str(p), overrides) from None
     if spec.name is None:
         spec.name = p.stem
     return spec
@@ -572,17 +600,34 @@ def plan_sweep(
     overrides: list[str] | None = None,
     check_build: bool = True,
     max_runs: int = MAX_SWEEP_RUNS,
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> SweepPlan:
     """Expand a sweep and validate every run's Scenario before anything runs.
 
     With check_build, each distinct configuration is also built into a Simulation (resolves
     hardware, topology, weather files and checks the fabric fits), so a bad value fails here.
+    An error caused by a command-line override names the command line, not the sweep file.
+    `on_start(label, n_points)` and `on_step(k)` count the points checked (progress).
     """
+    try:
+        return _plan_sweep(Path(path), overrides, check_build, max_runs, on_start, on_step)
+    except InputError as exc:
+        raise blame_overrides(exc, str(Path(path)), overrides) from None
+
+
+def _plan_sweep(
+    sweep_file: Path,
+    overrides: list[str] | None,
+    check_build: bool,
+    max_runs: int,
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> SweepPlan:
     from dcsim.config import load_scenario
     from dcsim.cooling import AirDensityError
     from dcsim.sim import Simulation
 
-    sweep_file = Path(path)
     spec = load_sweep(sweep_file, overrides)
     base = _resolve_base(spec, sweep_file)
     base_loaded = load_scenario(base)  # errors in the base name the base file
@@ -603,7 +648,11 @@ def plan_sweep(
     seen: set[str] = set()
     built: set[str] = set()
     duplicates = 0
+    if on_start:
+        on_start(f"{spec.name}: checking", count_points(spec))
     for i, point in enumerate(expand_points(spec)):
+        if on_step and i:
+            on_step(i)
         data = copy.deepcopy(base_data)
         try:
             for k, v in point.items():
@@ -651,6 +700,8 @@ def plan_sweep(
                     steps,
                 )
             )
+    if on_step:
+        on_step(count_points(spec))
     assert spec.name is not None
     return SweepPlan(spec.name, sweep_file, base, spec, runs, duplicates)
 
@@ -856,7 +907,7 @@ def _sweep_lock(sweep_dir: Path) -> Iterator[None]:
         fh.close()
 
 
-def _serial(specs: list[RunSpec], **_: Any) -> Iterator[RunOutput]:
+def _serial(specs: list[RunSpec], **_: Any) -> Generator[RunOutput, None, None]:
     for s in specs:
         yield execute(s)
 
@@ -899,7 +950,9 @@ def _execute_in_worker(spec: RunSpec) -> RunOutput:
     return execute(spec)
 
 
-def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterator[RunOutput]:
+def _local(
+    specs: list[RunSpec], workers: int | None = None, **_: Any
+) -> Generator[RunOutput, None, None]:
     """Spawned worker processes (no fork: safe with threads, same on every OS).
 
     At most `workers` runs are in flight. If a worker dies (killed, out of memory), the pool
@@ -952,7 +1005,9 @@ def _local(specs: list[RunSpec], workers: int | None = None, **_: Any) -> Iterat
         yield from _isolated(suspects, new_pool)
 
 
-def _isolated(specs: list[RunSpec], new_pool: Callable[[int], Any]) -> Iterator[RunOutput]:
+def _isolated(
+    specs: list[RunSpec], new_pool: Callable[[int], Any]
+) -> Generator[RunOutput, None, None]:
     """Each run in a one-worker pool of its own: a worker that dies fails only its run."""
     from concurrent.futures.process import BrokenProcessPool
 
@@ -972,13 +1027,13 @@ def _dask(
     address: str | None = None,
     client: Any = None,
     **_: Any,
-) -> Iterator[RunOutput]:
+) -> Generator[RunOutput, None, None]:
     """Dask futures: a LocalCluster of single-threaded worker processes, or an existing scheduler."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise InputError(
-            "the dask executor needs dask[distributed]: pip install 'dcsim[dask]'",
+            f"the dask executor needs dask[distributed]: {install_hint('dask')}",
             field="--executor",
         ) from None
     import logging
@@ -1030,7 +1085,7 @@ def _dask(
             cluster.close()
 
 
-_EXECUTORS: dict[str, Callable[..., Iterator[RunOutput]]] = {
+_EXECUTORS: dict[str, Callable[..., Generator[RunOutput, None, None]]] = {
     "serial": _serial,
     "local": _local,
     "dask": _dask,
@@ -1114,7 +1169,8 @@ def run_sweep(
 ) -> SweepResult:
     """Execute a planned sweep into `<out>/<name>/`; with resume, reuse complete run directories.
 
-    index.csv is written at the start (one row per run, `pending` where not done), each
+    index.csv is written at the start (one row per run: `complete` where a complete run
+    directory is on disk, until this invocation replaces it; else `pending`), each
     finished run appends its row (one O_APPEND write: the index costs O(n), not O(n^2)), and
     the end (or Ctrl-C) compacts it to one row per run. After a SIGKILL it may hold a run
     twice; `read_index` keeps the last row of each run. KeyboardInterrupt is re-raised after
@@ -1135,15 +1191,18 @@ def run_sweep(
         todo: list[RunSpec] = []
         for r in plan.runs:
             d = contained(runs_dir, r.run_id)
-            if resume and is_complete(d):
+            if is_complete(d):
+                # A complete run on disk stays a complete row until this invocation replaces
+                # it, so an invocation that fails (e.g. no Dask scheduler) rewrites no result.
                 o = outcomes[r.run_id]
                 man = json.loads((d / "manifest.json").read_text())
-                o.status, o.reused = "complete", True
+                o.status, o.reused = "complete", resume
                 o.wall_s = man.get("wall_time_s")
                 o.note = man.get("note", "")
                 o.summary = json.loads((d / "summary.json").read_text())
-            else:
-                todo.append(r)
+                if resume:
+                    continue
+            todo.append(r)
         counts = {
             "done": len(plan.runs) - len(todo),
             "failed": 0,
@@ -1173,6 +1232,7 @@ def run_sweep(
                         o.status, o.summary, o.error = "complete", res.summary, ""
                     else:
                         o.status, o.error = "failed", res.error
+                        o.summary, o.note = {}, ""  # not an earlier complete run's numbers
                         counts["failed"] += 1
                     counts["done"] += 1
                     append_index_row(sweep_dir / "index.csv", o, params)
@@ -1214,14 +1274,17 @@ def sweep_file(
     on_start: Callable[[str, int], None] | None = None,
     on_progress: ProgressFn | None = None,
     force: bool = False,
+    on_plan_start: Callable[[str, int], None] | None = None,
+    on_plan_step: Callable[[int], None] | None = None,
 ) -> SweepRun:
     """`dcsim sweep`: plan (validating every run) and, unless ``dry_run``, execute a sweep file.
 
-    ``on_start(label, n_runs)`` is called after planning; a KeyboardInterrupt becomes
+    ``on_plan_start(label, n_points)``/``on_plan_step(k)`` count the planning (every point is
+    validated and built), ``on_start(label, n_runs)`` is called after it; a KeyboardInterrupt becomes
     SweepInterrupted, which names the directory to resume.
     """
     check_executor(executor)
-    plan = plan_sweep(path, overrides)
+    plan = plan_sweep(path, overrides, on_start=on_plan_start, on_step=on_plan_step)
     sweep_dir = sweep_dir_for(plan, out)
     if dry_run:
         return SweepRun(plan, sweep_dir)

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from dcsim.agents import make_agent
 from dcsim.agents.sb3 import SB3Agent, check_algo_fits
+from gymnasium import spaces
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -132,7 +133,8 @@ def test_load_spec_task_scenario_and_rewards() -> None:
     assert isinstance(env, CoolingEnv) and env.weights["energy"] == 1.0
     with pytest.raises(InputError, match="unknown reward") as e:  # every env takes weights
         load_spec("tasks/flowsplit.yaml", reward={"tim": 1.0}).make()
-    assert e.value.field == "reward.tim" and str(e.value.file).endswith("flowsplit.yaml")
+    # the weight came from --reward, not from the task file (issue 19.2)
+    assert e.value.field == "reward.tim" and e.value.file == "command line (--reward tim=1.0)"
     with pytest.raises(InputError, match="contradicts"):
         load_spec("tasks/placement.yaml", env="cooling")
     with pytest.raises(InputError, match="unknown env"):
@@ -147,6 +149,26 @@ def test_algo_space_fit_messages() -> None:
     with pytest.raises(InputError, match="SAC needs a continuous"):
         check_algo_fits("sac", PlacementEnv(n_jobs=4))
     check_algo_fits("dqn", PlacementEnv(n_jobs=4))
+
+
+@pytest.mark.parametrize(
+    ("space", "algo", "fits"),
+    [
+        (spaces.Box(-1, 1, (3,)), "dqn", "ppo, sac, a2c or td3"),
+        (spaces.Discrete(3), "sac", "ppo, dqn or a2c"),
+        (spaces.MultiDiscrete([4, 4]), "sac", "ppo or a2c"),  # FlowSplit-v0, CoDesign-v0
+        (spaces.MultiDiscrete([4, 4]), "dqn", "ppo or a2c"),
+    ],
+)
+def test_algo_misfit_suggests_only_algorithms_that_fit(space, algo, fits) -> None:
+    """The suggestion must fit the space: DQN is Discrete-only, SAC/TD3 Box-only."""
+
+    class Env:
+        action_space = space
+
+    with pytest.raises(InputError) as e:
+        check_algo_fits(algo, Env())
+    assert str(e.value).split(": use ")[1].startswith(fits), str(e.value)
 
 
 def test_random_agent_reproducible() -> None:

@@ -76,6 +76,13 @@ def test_choices_are_the_librarys_own():
     assert set(CHOICES["climate"]) == set(presets())
     assert CHOICES["cooling_type"] == tuple(COOLING_TYPES)
     assert CHOICES["economizer"] == typing_args(CoolingConfig.model_fields["economizer"].annotation)
+    from dcsim.envs import ENV_IDS
+    from dcsim.evaluation import resolve_env_id
+    from dcsim.inference import LLMS
+
+    # every env has its short name, and each resolves to that env
+    assert [resolve_env_id(n) for n in CHOICES["env"]] == list(ENV_IDS)
+    assert CHOICES["llm"] == tuple(LLMS)
 
 
 def typing_args(t):
@@ -95,6 +102,10 @@ def typing_args(t):
         (("dcsim", "cooling", "year"), "--climate", "hot-humid"),
         (("dcsim", "validate"), "--kind", "hardware"),
         (("dcsim", "collective"), "--algorithm", "double-binary-tree"),
+        (("dcsim", "evaluate"), "--env", "codesign"),
+        (("dcsim", "train"), "--env", "flowsplit"),
+        (("dcsim", "compare"), "--env", "placement"),
+        (("dcsim", "reproduce", "polca"), "--model", "llama3-70b"),
     ],
 )
 def test_enumerated_options_show_their_choices(path, option, shown):
@@ -116,5 +127,12 @@ def test_shell_completion_offers_choices_and_can_be_installed():
     assert complete("dcsim sweep x.yaml --executor ") == ["serial", "local", "dask"]
     assert complete("dcsim cooling year --climate hot") == ["hot-dry", "hot-humid"]
     assert "polca" in complete("dcsim evaluate --agent po")
+    assert complete("dcsim evaluate x.yaml --env co") == ["cooling", "codesign"]
+    assert complete("dcsim reproduce polca --model llama3") == ["llama3-8b", "llama3-70b"]
+    # hardware names come from the catalog
+    assert complete("dcsim reproduce polca --hardware H") == ["H100-SXM", "H200"]
+    assert complete("dcsim collective --hardware A100") == ["A100-80G", "A100-PCIe"]
+    assert complete("dcsim topology show x.yaml --hardware B") == ["B200"]
+    assert complete("dcsim hardware show MI") == ["MI300X"]
     root = help_text(("dcsim",))
     assert "--install-completion" in root and "--show-completion" in root

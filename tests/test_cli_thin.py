@@ -184,6 +184,29 @@ def test_install_hint_keeps_its_extras(monkeypatch):
     assert_literal_error(res, "pip install -e '.[rl]'")
 
 
+def test_install_hint_is_the_right_command_for_the_install(tmp_path, monkeypatch):
+    """Issue 19.5: a source checkout gets `pip install -e '<checkout>[rl]'`; an installed wheel
+    (no pyproject.toml beside the package) gets the extra's own requirements, so the command
+    works from any directory and never fetches another package called dcsim."""
+    import sys
+    from pathlib import Path
+
+    from dcsim.agents.sb3 import _algo_class
+
+    from dcsim.errors import InputError
+    from dcsim.resources import install_hint
+
+    root = Path(__file__).resolve().parents[1]
+    assert install_hint("rl") == f"pip install -e '{root}[rl]'"
+    assert install_hint("dask", root=tmp_path) == "pip install 'dask[distributed]>=2024.1'"
+    wheel_rl = install_hint("rl", root=tmp_path)
+    assert wheel_rl == "pip install 'stable-baselines3>=2.3' 'tensorboard>=2.14'"
+    monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # not installed
+    with pytest.raises(InputError) as e:
+        _algo_class("ppo")
+    assert install_hint("rl") in str(e.value)
+
+
 def test_version():
     from importlib.metadata import version
 

@@ -21,6 +21,7 @@ RENDER_IDS = [
     "dcsim/PowerCap-polca-v0",
     "dcsim/FlowSplit-small-v0",
     "dcsim/Placement-oversub-v0",
+    "dcsim/CoDesign-v0",
 ]
 
 
@@ -94,3 +95,7 @@ def test_no_render_mode_renders_nothing_and_a_bad_one_is_refused():
     assert env.unwrapped.render() is None
     with pytest.raises(InputError, match="render_mode"):
         dcsim.envs.flow_split.FlowSplitEnv(render_mode="human")
+    from dcsim.envs.codesign import CoDesignEnv
+
+    with pytest.raises(InputError, match="render_mode"):
+        CoDesignEnv(render_mode="human")

@@ -242,6 +242,28 @@ def test_set_errors_name_the_command_line_not_the_scenario_file(override, field)
     assert "default.yaml" not in res.output
 
 
+@pytest.mark.parametrize(
+    "task,option,field",
+    [
+        ("cooling.yaml", "--set nope=1", "nope"),  # unknown env argument
+        ("cooling.yaml", "--set episode_steps.x=1", "episode_steps.x"),  # not a mapping
+        ("cooling.yaml", "--reward nope=1", "reward.nope"),  # unknown reward term
+        ("cooling.yaml", "--reward energy=-1", "reward.energy"),  # bad weight
+        ("powercap.yaml", "--set mean_load=-1", "row.mean_load"),  # checked by RowConfig
+        (None, "--reward nope=1", "reward.nope"),  # Datacenter-v0 on the default scenario
+    ],
+)
+def test_rl_set_and_reward_errors_name_the_command_line_not_the_file(task, option, field):
+    """`evaluate` (and `train`, `compare`: same loader) with a bad --set/--reward value: the
+    value came from the command line, so the message must not blame the task file."""
+    args = ["evaluate", *([f"scenarios/tasks/{task}"] if task else []), "--agent", "random"]
+    res = CliRunner().invoke(app, [*args, "-n", "1", "--max-steps", "1", *option.split(" ", 1)])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert f"command line ({option})" in text and f"field '{field}'" in text, text
+    assert ".yaml" not in text, text
+
+
 # --------------------------------------------------------- steps held in memory (issue 14.5)
 @pytest.mark.parametrize(
     "args",

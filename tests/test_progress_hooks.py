@@ -76,3 +76,31 @@ def test_evaluate_and_compare_count_episodes(tmp_path):
     )
     assert rec.total == 4
     rec.check()
+
+
+def test_sweep_planning_counts_points(tmp_path):
+    """Planning validates and builds every run's scenario (~5 s for the README's 90-run
+    codesign sweep, also with --dry-run): it counts the points it has checked."""
+    import yaml
+
+    from dcsim.sweep import sweep_file
+
+    base = "scenarios/sweeps/training_base.yaml"
+    f = tmp_path / "s.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "name": "p",
+                "base": str(__import__("pathlib").Path(base).resolve()),
+                "parameters": {
+                    "cluster.hardware": ["H100-SXM", "B200"],
+                    "cooling.type": ["air", "liquid"],
+                },
+                "seeds": [0, 1],
+            }
+        )
+    )
+    rec = Recorder()
+    sr = sweep_file(f, dry_run=True, on_plan_start=rec.start, on_plan_step=rec.step)
+    assert rec.total == 4 and len(sr.plan.runs) == 8  # points, each with two seeds
+    rec.check()

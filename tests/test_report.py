@@ -173,3 +173,22 @@ def test_report_prefers_the_cost_keys_of_the_run_summary(tmp_path, sweep_dir):
     assert "computed by the report" not in page
     assert "$1.00 M per run, 2.0 days, 200 tCO2e" in page
     assert page.count("data:image/png") == 2  # Pareto front and the breakdown from summary keys
+
+
+def test_report_counts_runs_read_and_figures_drawn(sweep_dir, tmp_path):
+    """Issue 19.6: `dcsim report` on the README's 90-run sweep takes ~15 s; it reports
+    counted progress: every run read, then every figure drawn."""
+    from dcsim.viz.report import write_report
+
+    tasks: list[tuple[str, int]] = []
+    steps: list[list[int]] = []
+
+    def start(label: str, total: int) -> None:
+        tasks.append((label, total))
+        steps.append([])
+
+    write_report(
+        sweep_dir, tmp_path / "r.html", on_start=start, on_step=lambda k: steps[-1].append(k)
+    )
+    assert [t for _, t in tasks] == [4, 2]  # 4 runs, then 2 figures
+    assert steps == [[1, 2, 3, 4], [1, 2]]

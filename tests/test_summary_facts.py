@@ -54,6 +54,23 @@ def test_run_table_shows_the_facts_within_80_columns(tmp_path):
     assert max(len(line) for line in res.output.splitlines()) <= 80
 
 
+@pytest.mark.parametrize(
+    ("hardware", "nics", "scale_up"),
+    [("H100-SXM", "8 x 400 Gb/s", "8 x NVLink4"), ("A100-80G", "8 x 200 Gb/s", "8 x NVLink3")],
+)
+def test_run_table_says_which_nics_and_scale_up_domain(tmp_path, hardware, nics, scale_up):
+    """Issue 12.1: the summary says which NICs and scale-up domain the run was built with
+    (the hardware profile's: DGX A100 has 200G HDR NICs and NVLink3)."""
+    args = ["run", "--steps", "1", "--no-plot", "--out", str(tmp_path)]
+    for k, v in {**SMALL, "cluster.hardware": hardware}.items():
+        args += ["--set", f"{k}={v}"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert f"NICs per server │ {nics}" in text, text
+    assert f"scale-up domain │ {scale_up}" in text, text
+
+
 def test_sweep_index_and_plot_carry_the_facts(tmp_path):
     assert set(FACTS) <= set(HEADLINE)
     sweep = tmp_path / "s.yaml"

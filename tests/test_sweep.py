@@ -330,6 +330,27 @@ def test_count_points_of_a_random_sweep_with_open_ranges():
     assert sweep_mod.count_points(spec) == 5 == len(sweep_mod.expand_points(spec))
 
 
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("cluster.hardware=XPU-9000", "parameters.cluster.hardware"),  # a value, checked per run
+        ("cluster.servers=-1", "parameters.cluster.servers"),
+        ("cluster.nope=1", "parameters.cluster.nope"),
+        ("steps=abc", "steps"),  # the sweep's own fields
+        ("seeds=-1", "seeds"),
+        ("noequals", "overrides"),  # syntax
+    ],
+)
+def test_command_line_override_errors_name_the_command_line(tmp_path, override, field):
+    """Issue 19.2: a bad `KEY=V1,V2` came from the command line, not from the sweep file."""
+    f = write_sweep(tmp_path)
+    res = CliRunner().invoke(app, ["sweep", str(f), override, "--dry-run"])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert f"command line ({override})" in text and f"field '{field}'" in text, text
+    assert "sweep.yaml" not in text, text
+
+
 # ---------------------------------------------------- one sweep plan per directory (issue 19.4)
 def test_a_different_plan_in_the_same_directory_is_refused(tmp_path):
     f = write_sweep(tmp_path)
@@ -351,6 +372,30 @@ def test_a_different_plan_in_the_same_directory_is_refused(tmp_path):
     forced = runner.invoke(app, ["sweep", str(f), "--out", str(out), "steps=4", "--force"])
     assert forced.exit_code == 0, forced.output
     assert (sweep_dir / "sweep.json").read_bytes() != before["sweep.json"]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_an_executor_that_fails_to_start_leaves_the_index_as_it_was(tmp_path, monkeypatch, resume):
+    """The same plan again, but the executor cannot start (e.g. no Dask scheduler at
+    --address): the earlier complete rows must stay complete with their numbers."""
+    f = write_sweep(tmp_path)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(app, ["sweep", str(f), "--out", str(out)]).exit_code == 0
+    sweep_dir = next(p for p in out.iterdir() if p.is_dir())
+    before = (sweep_dir / "index.csv").read_bytes()
+
+    def unreachable(runs, **_):
+        raise InputError("cannot connect to the Dask scheduler", field="--address")
+
+    monkeypatch.setitem(sweep_mod._EXECUTORS, "serial", unreachable)
+    args = ["sweep", str(f), "--out", str(out), *(["--resume"] if resume else [])]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "cannot connect" in res.output, res.output
+    rows = read_index(sweep_dir)
+    assert {r["status"] for r in rows} == {"complete"}
+    if not resume:  # nothing ran: the index is byte-identical
+        assert (sweep_dir / "index.csv").read_bytes() == before
 
 
 # ------------------------------------------------- index.csv is appended, not rewritten (14.5)

@@ -15,13 +15,16 @@ from pydantic import Field
 from dcsim.climate import DAY_S, WeatherSample, build_weather
 from dcsim.cooling import CoolingControls
 from dcsim.envs.contract import (
+    METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
     observation_space,
     parse_kwargs,
+    render_frame,
+    render_mode_arg,
     reward_weights,
     weigh,
 )
@@ -167,7 +170,8 @@ class CoDesignEnv(gym.Env):
     `slo_target`, `reward_weights`; validated by `CoDesignKwargs`.
     """
 
-    metadata = {"render_modes": []}
+    metadata = METADATA
+    render = render_frame
     Kwargs = CoDesignKwargs
     REWARD = (
         RewardTerm("work", 1.0),
@@ -205,6 +209,7 @@ class CoDesignEnv(gym.Env):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
+        self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
         for r in kw.regions:
@@ -234,11 +239,7 @@ class CoDesignEnv(gym.Env):
         self.action_space = spaces.MultiDiscrete(self.nvec)
         self.features = _features(self.n_racks, self.top_k)
         self.observation_space = observation_space(self.features)
-        self._names = [f.name for f in self.features]
-        self._scale = np.array([f.scale for f in self.features])
-        self._offset = np.array([f.offset for f in self.features])
-        self._low = np.array([f.low for f in self.features])
-        self._high = np.array([f.high for f in self.features])
+        self._encoder = Encoder(self.features)
         self._rack_names = [
             [f"{p}_{r:02d}" for r in range(self.n_racks)]
             for p in ("inlet_c", "rack_power", "leaf_free", "leaf_uplink")
@@ -500,14 +501,8 @@ class CoDesignEnv(gym.Env):
         return self._encode(v)
 
     def _encode(self, values: dict[str, float]) -> np.ndarray:
-        """`dcsim.envs.contract.encode` vectorised over the fixed feature order (same numbers;
-        tested against it)."""
-        if len(values) != len(self._names):
-            return encode(self.features, values)  # the readable path names what is missing
-        x = np.fromiter((values[n] for n in self._names), dtype=np.float64, count=len(self._names))
-        x = (x - self._offset) / self._scale
-        x = np.where(np.isnan(x), 0.0, x)
-        return np.clip(x, self._low, self._high).astype(np.float32)
+        """Physical values by name -> observation (`dcsim.envs.contract.Encoder`)."""
+        return self._encoder.named(values)
 
     def step(self, action):
         e = self.engine

@@ -16,7 +16,7 @@ The scheduler's action mask (`CoDesignEnv.action_masks`, its `top_k` slot segmen
 `infos["scheduler"]["action_mask"]` and `action_mask("scheduler")`; other layers' choices are
 always valid.
 
-Needs the optional `pettingzoo` package: `pip install -e '.[marl]'`.
+Needs the optional `pettingzoo` package (the `marl` extra).
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from dcsim.errors import InputError
 try:
     from pettingzoo import ParallelEnv
 except ImportError:  # pragma: no cover - depends on extras
+    from dcsim.resources import install_hint
+
     raise InputError(
-        "pettingzoo is not installed; install the extra: pip install -e '.[marl]'"
+        f"pettingzoo is not installed; install the extra: {install_hint('marl')}"
     ) from None
 
 AGENTS = ("scheduler", "network", "power", "cooling")

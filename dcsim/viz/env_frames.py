@@ -5,7 +5,8 @@ display, no pyplot state) and returned as an H x W x 3 uint8 array:
 - Datacenter-v0 and Cooling-v0: every rack's inlet temperature against the recommended limit;
 - PowerCap-v0: row power over the episode so far against the budget, and each server's clock;
 - FlowSplit-v0: bytes each host sends and receives in the current traffic pattern (fabric load);
-- Placement-v0: busy and free GPUs per leaf switch, with the queue length.
+- Placement-v0: busy and free GPUs per leaf switch, with the queue length;
+- CoDesign-v0: every rack's inlet temperature against the limit and its power against design.
 The frames only read env state; they never change it (a rendered episode is the same episode).
 """
 
@@ -139,6 +140,35 @@ def _draw_placement(fig: Figure, env: Any) -> None:
     )
 
 
+def _draw_codesign(fig: Figure, env: Any) -> None:
+    e = getattr(env, "engine", None)
+    if e is None:
+        _draw_unknown(fig, env)
+        return
+    ax, ax2 = fig.subplots(1, 2)
+    inlet = np.asarray(e.plant.t_in, float)
+    limit = float(e.plant.cfg.recommended_inlet_max_c)
+    racks = np.arange(len(inlet))
+    ax.bar(racks, inlet, color=np.where(inlet > limit, "tab:red", "tab:blue"), width=0.9)
+    ax.axhline(limit, color="tab:red", ls="--", lw=1, label=f"max {limit:g} C")
+    ax.set_ylim(
+        float(min(inlet.min(initial=limit), limit)) - 3.0,
+        float(max(inlet.max(initial=limit), limit)) + 2.0,  # not from 0 C
+    )
+    ax.ticklabel_format(axis="y", useOffset=False)
+    ax.set_xlabel("rack")
+    ax.set_ylabel("inlet air (C)")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(f"CoDesign-v0 step {int(env.k)}/{env.max_steps}", fontsize=9)
+    rack_w = np.asarray(e.last.rack_w if e.last is not None else np.zeros(len(racks)), float)
+    share = rack_w / np.asarray(e.design_rack_w, float)
+    ax2.bar(racks, share, color="tab:orange", width=0.9)
+    ax2.set_ylim(0.0, max(1.05, float(share.max(initial=0.0)) + 0.05))
+    ax2.set_xlabel("rack")
+    ax2.set_ylabel("power / design")
+    ax2.set_title(f"{len(e.running)} jobs running, {len(e.queue)} queued", fontsize=9)
+
+
 def _draw_unknown(fig: Figure, env: Any) -> None:
     ax = fig.add_subplot()
     ax.axis("off")
@@ -157,4 +187,5 @@ DRAW = {
     "PowerCapEnv": _draw_power_cap,
     "FlowSplitEnv": _draw_flow_split,
     "PlacementEnv": _draw_placement,
+    "CoDesignEnv": _draw_codesign,
 }
