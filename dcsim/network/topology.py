@@ -821,6 +821,20 @@ def bind_accelerator(cfg: Any, accel: Any = None, file: str | None = None) -> tu
     return parse_topology(data, file=file), note
 
 
+def _refuse_other_kind(data: object, file: str) -> None:
+    """A scenario, task, sweep or hardware file given as a fabric: say what it is.
+
+    Only files that clearly are another kind are refused here (a topology without `kind`
+    still gets the schema's "field 'kind': missing field").
+    """
+    from dcsim.validate import guess_kind, refuse_wrong_kind
+
+    if isinstance(data, dict):
+        kind = guess_kind(data)
+        if kind not in ("topology", "scenario") or "cluster" in data:
+            refuse_wrong_kind(data, file, "topology")
+
+
 def load_topology(source: str | Path | dict[str, Any] | Any, accelerator: Any = None) -> Fabric:
     """Build a Fabric from a YAML path, a mapping, or a validated TopologyConfig.
 
@@ -841,6 +855,7 @@ def load_topology(source: str | Path | dict[str, Any] | Any, accelerator: Any = 
             )
         file = str(source)
         data = read_yaml(source)
+        _refuse_other_kind(data, file)
         cfg = parse_topology(data, file=file)
     elif isinstance(source, dict):
         cfg = parse_topology(source)
