@@ -225,16 +225,20 @@ class RunWriter:
     the temp dir, so nothing half-written is left behind.
     """
 
-    def __init__(self, final_dir: Path):
+    def __init__(self, final_dir: Path, adopt: Path | None = None):
+        """adopt: a temp folder a sweep worker already filled (see `spool_dir`), taken over
+        (renamed to this process's owner tag before any cleanup, so it cannot be removed as a
+        dead worker's) instead of starting empty."""
         self.final_dir = final_dir
         try:
             final_dir.parent.mkdir(parents=True, exist_ok=True)
+            prefix = f".{final_dir.name}.partial-{owner_tag()}-"
+            if adopt is not None:
+                self.tmp_dir = final_dir.parent / f"{prefix}{os.urandom(4).hex()}"
+                os.rename(adopt, self.tmp_dir)
             remove_stale_partials(final_dir.parent)
-            self.tmp_dir = Path(
-                tempfile.mkdtemp(
-                    prefix=f".{final_dir.name}.partial-{owner_tag()}-", dir=final_dir.parent
-                )
-            )
+            if adopt is None:
+                self.tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=final_dir.parent))
         except OSError as exc:
             raise output_error(exc, final_dir.parent) from None
 
@@ -327,6 +331,16 @@ class RunWriter:
             "manifest.json", {"status": "complete", **manifest, "versions": environment_versions()}
         )
         return self.commit()
+
+
+def spool_dir(folder: Path, name: str) -> Path:
+    """A temp folder `.<name>.partial-<owner>-*` in `folder` where a sweep worker streams a
+    run's files; the parent adopts it (`RunWriter(adopt=...)`), and if the worker dies first,
+    stale-temp cleanup removes it like any dead process's partial run."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{name}.partial-{owner_tag()}-", dir=folder))
+    except OSError as exc:
+        raise output_error(exc, folder) from None
 
 
 def is_complete(run_dir: Path) -> bool:

@@ -71,6 +71,20 @@ def test_outputs_stay_inside_the_output_directory(tmp_path):
     assert (tmp_path / "out").resolve() in run_dir.parents
 
 
+def test_a_planted_symlink_cannot_send_sweep_runs_outside_the_output_directory(tmp_path):
+    """Issue 14.8: OUT/<name>/runs -> elsewhere used to receive every run (and its cleanup)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".keep.partial-999999999@x-1").mkdir()  # cleanup must not reach it either
+    out = tmp_path / "out"
+    (out / "killme").mkdir(parents=True)
+    (out / "killme" / "runs").symlink_to(elsewhere)
+    res = runner.invoke(app, ["sweep", str(sweep_file(tmp_path, 1)), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "escapes the output directory" in res.output and "Traceback" not in res.output
+    assert [p.name for p in elsewhere.iterdir()] == [".keep.partial-999999999@x-1"]
+
+
 def sweep_file(tmp_path: Path, n: int) -> Path:
     spec = {
         "name": "killme",
