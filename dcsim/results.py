@@ -74,11 +74,21 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(clean_number(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
+def umask_mode(mode: int) -> int:
+    """`mode` under the process umask: what open()/mkdir() would give. mkstemp and mkdtemp
+    create 0600/0700; results are shared files, as readable as anything else the user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file in the same folder and os.replace (atomic on POSIX)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX
+            os.fchmod(fd, umask_mode(0o666))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
@@ -259,11 +269,7 @@ class RunWriter:
 
     def commit(self) -> Path:
         """Replace any previous run of the same id with this one."""
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(
-            self.tmp_dir, 0o777 & ~umask
-        )  # mkdtemp makes 0700; a finished run is as readable as any folder
+        os.chmod(self.tmp_dir, umask_mode(0o777))  # mkdtemp makes 0700
         if self.final_dir.exists() and exchange_paths(self.tmp_dir, self.final_dir):
             # atomic swap: readers see the old run or the new one, never neither
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
