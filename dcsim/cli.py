@@ -487,7 +487,11 @@ def run(
         return
     s = res.summary
     sysd = res.system
-    rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
+    rows = [
+        (label, fmt.format(s[key]) if s[key] is not None else "n/a")
+        for key, label, fmt in SUMMARY_ROWS
+        if key in s
+    ]
     title = (
         f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, "
         f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}"
