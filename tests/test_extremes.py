@@ -132,8 +132,32 @@ def test_disconnected_fabric_is_a_clear_error():
         "host_link_gbps": 400,
         "failures": {"links": [f"leaf0-spine{j}" for j in range(2)]},
     }
-    with pytest.raises(InputError):
-        sim_of(**{"cluster.topology": topo}).step()
+    with pytest.raises(InputError) as err:
+        sim_of(**{"cluster.topology": topo})  # refused when built, not at the first step
+    assert "failures.links" in str(err.value) and "disconnect" in str(err.value)
+
+
+def test_disconnected_topology_file_names_the_file_and_field(tmp_path):
+    """Issue 14.4/14.11: `topology show` of a cut fabric exited 0, and `run` with it said only
+    `field 'failures'`; both now name the file and `failures.links`, exit 2."""
+    from typer.testing import CliRunner
+
+    from dcsim.cli import app
+
+    f = tmp_path / "cut.yaml"
+    f.write_text(
+        "kind: leaf_spine\nleaves: 4\nspines: 2\nhosts_per_leaf: 16\nhost_link_gbps: 400\n"
+        "failures: {links: [leaf0-spine0, leaf0-spine1]}\n"
+    )
+    for argv in (
+        ["topology", "show", str(f)],
+        ["collective", "--topology", str(f)],
+        ["run", "--set", f"cluster.topology={f}", "--steps", "1", "--out", str(tmp_path)],
+    ):
+        res = CliRunner().invoke(app, argv)
+        assert res.exit_code == 2, (argv, res.output)
+        assert f"{f}: field 'failures.links'" in res.output, (argv, res.output)
+        assert "h0 cannot reach h16 (16 of 64 hosts cut off)" in res.output, res.output
 
 
 def test_extreme_setpoints_clip_not_crash():

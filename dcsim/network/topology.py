@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
-from scipy.sparse.csgraph import shortest_path
+from scipy.sparse.csgraph import connected_components, shortest_path
 
 from dcsim.errors import InputError
 from dcsim.resources import bundled_dir, find_bundled, list_bundled
@@ -650,6 +650,28 @@ class Fabric:
             raise InputError(f"no link named {name!r}", field="link") from None
 
 
+def _check_connected(
+    names: list[str], tiers: np.ndarray, cables: list[tuple[int, int, float]], failures: Any
+) -> None:
+    """Every host must still reach every other host over the surviving cables: a fabric the
+    failures cut in two is refused when it is built (`topology show` included), naming the
+    failures field, not found later by the router as a bare `field 'failures'`."""
+    uv = np.array([(u, v) for u, v, _ in cables], dtype=np.int64).reshape(-1, 2)
+    graph = sp.coo_matrix((np.ones(len(uv)), (uv[:, 0], uv[:, 1])), shape=(len(names),) * 2)
+    _, label = connected_components(graph, directed=False)
+    hosts = np.flatnonzero(tiers == 0)
+    main = int(np.argmax(np.bincount(label[hosts])))  # the largest connected part
+    cut = hosts[label[hosts] != main]
+    if len(cut):
+        reach = hosts[label[hosts] == main][0]
+        raise InputError(
+            f"the failed cables disconnect the fabric: {names[int(cut[0])]} cannot reach "
+            f"{names[int(reach)]} ({len(cut)} of {len(hosts)} hosts cut off); fail fewer "
+            "cables",
+            field="failures.links" if failures.links else "failures.fraction",
+        )
+
+
 def _compile(cfg: Any) -> Fabric:
     spec = _BUILDERS[cfg.kind](cfg)
     names = [n for n, _ in spec.nodes]
@@ -680,6 +702,7 @@ def _compile(cfg: Any) -> Fabric:
             dead.update(int(x) for x in rng.choice(sw, size=k, replace=False))
         failed = sorted(f"{names[cables[c][0]]}-{names[cables[c][1]]}" for c in dead)
         cables = [c for ci, c in enumerate(cables) if ci not in dead]
+        _check_connected(names, tiers, cables, cfg.failures)
     cab = np.array([(u, v) for u, v, _ in cables], dtype=np.int64).reshape(-1, 2)
     cap = np.array([b for _, _, b in cables], dtype=float)
     src = np.concatenate([cab[:, 0], cab[:, 1]])
