@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -178,7 +179,7 @@ def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | No
 
     if n_envs < 1:
         raise InputError("n_envs must be >= 1", field="n_envs")
-    fns = [functools.partial(_monitored, factory) for _ in range(n_envs)]
+    fns = [functools.partial(_monitored, factory, os.getpid()) for _ in range(n_envs)]
     if subproc is None:
         subproc = n_envs > 1
     if subproc:
@@ -207,9 +208,15 @@ def obs_norm_of(env: Any) -> dict[str, Any] | None:
     }
 
 
-def _monitored(factory: Callable[[], Any]) -> Any:
+def _monitored(factory: Callable[[], Any], parent_pid: int) -> Any:
+    """The env in a Monitor; in a SubprocVecEnv worker (another pid) the worker first ties its
+    life to the training process, which SIGKILL otherwise leaves it orphaned (issue 14.6)."""
     from stable_baselines3.common.monitor import Monitor
 
+    if os.getpid() != parent_pid:
+        from dcsim.procs import die_with_parent
+
+        die_with_parent(parent_pid)
     return Monitor(factory())
 
 

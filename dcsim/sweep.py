@@ -41,6 +41,7 @@ from pydantic import Field, RootModel, field_validator, model_validator
 from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
+from dcsim.procs import die_with_parent
 from dcsim.results import (
     CsvStream,
     RowSample,
@@ -911,33 +912,6 @@ def _serial(
         yield execute(s, spool, plot)
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: end this worker when the sweep process dies (even by SIGKILL).
-
-    Linux delivers SIGKILL on parent death (prctl PR_SET_PDEATHSIG); elsewhere, and for the
-    race where the parent died before the call, a daemon thread watches the parent pid.
-    """
-    import signal
-    import threading
-
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    if os.getppid() != parent_pid:
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
-
-
 KILL_RUN_ENV = "DCSIM_TEST_KILL_RUN"  # test hook: a worker given this run id kills itself
 
 
@@ -975,7 +949,7 @@ def _local(
 
     def new_pool(size: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=size, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+            max_workers=size, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
         )
 
     queue = deque(specs)

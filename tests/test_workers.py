@@ -93,3 +93,31 @@ def test_workers_die_with_the_sweep_process(tmp_path: Path) -> None:
     while any(_alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [k for k in kids if _alive(k)], "orphaned sweep workers"
+
+
+def test_training_env_workers_die_with_the_train_process(tmp_path: Path) -> None:
+    """Issue 14.6: `kill -9` of `dcsim train --n-envs 2` left both SubprocVecEnv workers
+    running forever (reparented to init)."""
+    if not Path("/proc/self/task").is_dir():
+        import pytest
+
+        pytest.skip("needs /proc")
+    task = Path(__file__).resolve().parents[1] / "scenarios" / "tasks" / "placement.yaml"
+    cmd = [sys.executable, "-c", "from dcsim.cli import app; app()", "train", str(task)]
+    cmd += ["--timesteps", "100000000", "--n-envs", "2", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120  # torch import and the envs' start on a busy machine
+    kids: set[int] = set()
+    while len(kids) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        kids = {k for k in _children(proc.pid) if _alive(k)}
+    assert len(kids) == 2, f"no env workers: {proc.stderr.read() if proc.poll() else ''}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    orphans = [k for k in kids if _alive(k)]
+    for k in orphans:  # do not leave them behind when the test fails
+        os.kill(k, signal.SIGKILL)
+    assert not orphans, "orphaned training env workers"
