@@ -14,7 +14,11 @@ def die_with_parent(parent_pid: int) -> None:
 
     Linux delivers SIGKILL on parent death (prctl PR_SET_PDEATHSIG); elsewhere, and for the
     race where the parent died before the call, a daemon thread watches the parent pid.
+    Ctrl-C is left to the parent (SIGINT ignored here): a terminal sends it to the whole
+    process group, and each worker would print a KeyboardInterrupt traceback; the parent
+    keeps what finished and its exit ends the workers.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
 
