@@ -349,13 +349,33 @@ def spool_dir(folder: Path, name: str) -> Path:
         raise output_error(exc, folder) from None
 
 
+RUN_FILES = ("config.resolved.yaml", "manifest.json", "summary.json", "timeseries.csv")
+
+
 def is_complete(run_dir: Path) -> bool:
-    """A run directory counts only if its manifest says complete and its summary parses."""
+    """A run directory counts (for `--resume`) only if it holds every file of a run, its
+    manifest says complete under this directory's run id, its summary is a run's (not `{}` or
+    `[]`) and its time series is a non-empty CSV ending in a newline: anything else is
+    recomputed rather than reused."""
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
+        if not all((run_dir / f).is_file() for f in RUN_FILES):
+            return False
+        with open(run_dir / "timeseries.csv", "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                return False
     except (OSError, ValueError):
         return False
     if not isinstance(manifest, dict) or not isinstance(summary, dict):
         return False  # e.g. a corrupted `[]`: recompute rather than crash on reuse
-    return manifest.get("status") == "complete"
+    return (
+        manifest.get("status") == "complete"
+        and manifest.get("run_id") == run_dir.name
+        and isinstance(summary.get("steps"), int)
+        and summary["steps"] > 0
+    )
