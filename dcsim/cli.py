@@ -46,6 +46,15 @@ class DcsimGroup(TyperGroup):
         except InputError as exc:
             report_input_error(exc)
             raise typer.Exit(code=2) from None
+        except MemoryError as exc:  # a size no field caps yet: say so instead of a traceback
+            report_input_error(
+                InputError(
+                    f"out of memory ({exc or 'MemoryError'}); the input asks for more than "
+                    "this machine holds: reduce its size (accelerators, servers, racks, jobs, "
+                    "steps)"
+                )
+            )
+            raise typer.Exit(code=2) from None
 
 
 # what matplotlib's Agg canvas can save (FigureCanvasBase.get_supported_filetypes)
