@@ -164,14 +164,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace ('pid:[4026531836]' on Linux; '' where there is none)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 @functools.cache
 def _host_hash() -> str:
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    """Host name and PID namespace: a pid means something only inside its own namespace, and
+    two containers sharing a volume may share a host name (issue 14.9)."""
+    where = f"{socket.gethostname()}|{_pid_namespace()}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]
 
 
 def owner_tag() -> str:
     """`<pid>@<host hash>`: who owns a temp folder, so cleanup on a shared filesystem can tell
-    a dead local process from a live process on another machine (or in another container)."""
+    a dead local process from a live process on another machine or in another container
+    (another PID namespace), whose folders it never touches."""
     return f"{os.getpid()}@{_host_hash()}"
 
 
