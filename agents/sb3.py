@@ -132,6 +132,13 @@ class SB3Agent:
         p = Path(path)
         if not p.is_file():
             raise InputError("model file not found", file=str(p), field="agent")
+        saved = saved_algo(p)
+        if saved is not None and saved != algo:
+            raise InputError(
+                f"this is a {saved.upper()} model, not {algo.upper()}; load it as {saved}:{p}",
+                file=str(p),
+                field="agent",
+            )
         warnings.warn(PICKLE_WARNING, UserWarning, stacklevel=2)
         try:
             model = _algo_class(algo).load(str(p), env=env, device="cpu")
@@ -140,12 +147,13 @@ class SB3Agent:
             KeyError,
             OSError,
             EOFError,
+            AssertionError,  # SB3's own space checks (e.g. another algorithm's model)
+            AttributeError,  # a policy of another algorithm (e.g. no q_net)
         ) as exc:  # wrong env, not a model, truncated
             raise InputError(
                 f"cannot load {algo.upper()} model: {exc}", file=str(p), field="agent"
             ) from None
-        norm = p.with_name(NORM_FILE)
-        obs_norm = json.loads(norm.read_text()) if norm.is_file() else None
+        obs_norm = read_obs_norm(p.with_name(NORM_FILE), model.observation_space)
         return cls(model, algo, obs_norm)
 
     def save(self, path: str | Path) -> Path:
@@ -167,6 +175,61 @@ class SB3Agent:
 
     def reset(self) -> None:
         pass
+
+
+def saved_algo(path: Path) -> str | None:
+    """The algorithm an SB3 zip was saved by, from its `data` JSON (policy module; PPO and A2C
+    share ActorCriticPolicy, PPO alone stores clip_range); None if it cannot tell."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = json.loads(zf.read("data"))
+        module = str(data["policy_class"]["__module__"])
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None  # not an SB3 zip: the loader says why
+    for name in ("sac", "td3", "dqn"):
+        if module.endswith(f".{name}.policies"):
+            return name
+    if module.endswith(".common.policies"):
+        return "ppo" if "clip_range" in data else "a2c"
+    return None
+
+
+def read_obs_norm(path: Path, space: Any) -> dict[str, Any] | None:
+    """obs_norm.json next to a model (VecNormalize statistics), checked: mean and var lists
+    of the observation's length, var >= 0, finite epsilon > 0 and clip_obs > 0."""
+    if not path.is_file():
+        return None
+    try:
+        norm = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not readable JSON ({exc})", file=str(path)) from None
+    if not isinstance(norm, dict):
+        raise InputError(
+            f"expected a mapping of mean, var, epsilon, clip_obs, got {type(norm).__name__}",
+            file=str(path),
+        )
+    n = int(np.prod(space.shape)) if getattr(space, "shape", None) else None
+    for key in ("mean", "var"):
+        v = norm.get(key)
+        ok = isinstance(v, list) and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x) for x in v
+        )
+        if not ok or (n is not None and len(v) != n) or (key == "var" and min(v) < 0):
+            raise InputError(
+                f"expected a list of {n if n is not None else 'the observation'} finite "
+                f"numbers{' >= 0' if key == 'var' else ''}",
+                file=str(path),
+                field=key,
+            )
+    for key in ("epsilon", "clip_obs"):
+        v = norm.get(key)
+        if not (
+            isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+        ):
+            raise InputError(f"expected a finite number > 0 (got {v!r})", file=str(path), field=key)
+    return norm
 
 
 def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | None = None) -> Any:
