@@ -216,7 +216,8 @@ def read_obs_norm(path: Path, space: Any) -> dict[str, Any] | None:
         ok = isinstance(v, list) and all(
             isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x) for x in v
         )
-        if not ok or (n is not None and len(v) != n) or (key == "var" and min(v) < 0):
+        vals: list[float] = list(v) if ok and isinstance(v, list) else []
+        if not ok or (n is not None and len(vals) != n) or (key == "var" and min(vals) < 0):
             raise InputError(
                 f"expected a list of {n if n is not None else 'the observation'} finite "
                 f"numbers{' >= 0' if key == 'var' else ''}",
