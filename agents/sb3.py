@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -137,6 +138,13 @@ class SB3Agent:
         p = Path(path)
         if not p.is_file():
             raise InputError("model file not found", file=str(p), field="agent")
+        saved = saved_algo(p)
+        if saved is not None and saved != algo:
+            raise InputError(
+                f"this is a {saved.upper()} model, not {algo.upper()}; load it as {saved}:{p}",
+                file=str(p),
+                field="agent",
+            )
         warnings.warn(PICKLE_WARNING, UserWarning, stacklevel=2)
         try:
             model = _algo_class(algo).load(str(p), env=env, device="cpu")
@@ -145,12 +153,13 @@ class SB3Agent:
             KeyError,
             OSError,
             EOFError,
+            AssertionError,  # SB3's own space checks (e.g. another algorithm's model)
+            AttributeError,  # a policy of another algorithm (e.g. no q_net)
         ) as exc:  # wrong env, not a model, truncated
             raise InputError(
                 f"cannot load {algo.upper()} model: {exc}", file=str(p), field="agent"
             ) from None
-        norm = p.with_name(NORM_FILE)
-        obs_norm = json.loads(norm.read_text()) if norm.is_file() else None
+        obs_norm = read_obs_norm(p.with_name(NORM_FILE), model.observation_space)
         return cls(model, algo, obs_norm)
 
     def save(self, path: str | Path) -> Path:
@@ -174,6 +183,62 @@ class SB3Agent:
         pass
 
 
+def saved_algo(path: Path) -> str | None:
+    """The algorithm an SB3 zip was saved by, from its `data` JSON (policy module; PPO and A2C
+    share ActorCriticPolicy, PPO alone stores clip_range); None if it cannot tell."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = json.loads(zf.read("data"))
+        module = str(data["policy_class"]["__module__"])
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None  # not an SB3 zip: the loader says why
+    for name in ("sac", "td3", "dqn"):
+        if module.endswith(f".{name}.policies"):
+            return name
+    if module.endswith(".common.policies"):
+        return "ppo" if "clip_range" in data else "a2c"
+    return None
+
+
+def read_obs_norm(path: Path, space: Any) -> dict[str, Any] | None:
+    """obs_norm.json next to a model (VecNormalize statistics), checked: mean and var lists
+    of the observation's length, var >= 0, finite epsilon > 0 and clip_obs > 0."""
+    if not path.is_file():
+        return None
+    try:
+        norm = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not readable JSON ({exc})", file=str(path)) from None
+    if not isinstance(norm, dict):
+        raise InputError(
+            f"expected a mapping of mean, var, epsilon, clip_obs, got {type(norm).__name__}",
+            file=str(path),
+        )
+    n = int(np.prod(space.shape)) if getattr(space, "shape", None) else None
+    for key in ("mean", "var"):
+        v = norm.get(key)
+        ok = isinstance(v, list) and all(
+            isinstance(x, int | float) and not isinstance(x, bool) and np.isfinite(x) for x in v
+        )
+        vals: list[float] = list(v) if ok and isinstance(v, list) else []
+        if not ok or (n is not None and len(vals) != n) or (key == "var" and min(vals) < 0):
+            raise InputError(
+                f"expected a list of {n if n is not None else 'the observation'} finite "
+                f"numbers{' >= 0' if key == 'var' else ''}",
+                file=str(path),
+                field=key,
+            )
+    for key in ("epsilon", "clip_obs"):
+        v = norm.get(key)
+        if not (
+            isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) and v > 0
+        ):
+            raise InputError(f"expected a finite number > 0 (got {v!r})", file=str(path), field=key)
+    return norm
+
+
 def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | None = None) -> Any:
     """n_envs copies of `factory()` (picklable for subprocesses) in a Dummy- or SubprocVecEnv.
 
@@ -184,7 +249,9 @@ def make_vec_env(factory: Callable[[], Any], n_envs: int = 1, subproc: bool | No
 
     if n_envs < 1:
         raise InputError("n_envs must be >= 1", field="n_envs")
-    fns: list[Callable[[], Any]] = [functools.partial(_monitored, factory) for _ in range(n_envs)]
+    fns: list[Callable[[], Any]] = [
+        functools.partial(_monitored, factory, os.getpid()) for _ in range(n_envs)
+    ]
     if subproc is None:
         subproc = n_envs > 1
     if subproc:
@@ -213,9 +280,15 @@ def obs_norm_of(env: Any) -> dict[str, Any] | None:
     }
 
 
-def _monitored(factory: Callable[[], Any]) -> Any:
+def _monitored(factory: Callable[[], Any], parent_pid: int) -> Any:
+    """The env in a Monitor; in a SubprocVecEnv worker (another pid) the worker first ties its
+    life to the training process, which SIGKILL otherwise leaves it orphaned (issue 14.6)."""
     from stable_baselines3.common.monitor import Monitor
 
+    if os.getpid() != parent_pid:
+        from dcsim.procs import die_with_parent
+
+        die_with_parent(parent_pid)
     return Monitor(factory())
 
 

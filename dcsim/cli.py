@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import inspect
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,62 @@ class DcsimGroup(TyperGroup):
         except InputError as exc:
             report_input_error(exc)
             raise typer.Exit(code=2) from None
+        except MemoryError as exc:  # a size no field caps yet: say so instead of a traceback
+            report_input_error(
+                InputError(
+                    f"out of memory ({exc or 'MemoryError'}); the input asks for more than "
+                    "this machine holds: reduce its size (accelerators, servers, racks, jobs, "
+                    "steps)"
+                )
+            )
+            raise typer.Exit(code=2) from None
+
+
+# what matplotlib's Agg canvas can save (FigureCanvasBase.get_supported_filetypes)
+PLOT_FORMATS = frozenset("eps jpeg jpg pdf pgf png ps raw rgba svg svgz tif tiff webp".split())
+
+
+def plot_target(plot: str) -> str:
+    """Check a `--plot` path before any work (its folder can be made and written, it is not a
+    folder, matplotlib knows its format): a bad path is exit 2, not a traceback after the run."""
+    if not plot:
+        return plot
+    p = Path(plot)
+    fmt = p.suffix.lower().lstrip(".")
+    if fmt and fmt not in PLOT_FORMATS:
+        raise InputError(
+            f"cannot draw {plot}: matplotlib does not write '.{fmt}'; expected one of: "
+            + ", ".join(sorted(PLOT_FORMATS)),
+            field="--plot",
+        )
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = (
+            "part of its folder path is a file"
+            if isinstance(exc, FileExistsError | NotADirectoryError)
+            else exc.strerror or str(exc)
+        )
+        raise InputError(
+            f"cannot write a plot to {plot}: {why}; choose another path", field="--plot"
+        ) from None
+    if p.is_dir() or not os.access(p.parent, os.W_OK):
+        why = "it is a folder" if p.is_dir() else "its folder is not writable"
+        raise InputError(
+            f"cannot write a plot to {plot}: {why}; choose another path", field="--plot"
+        )
+    return plot
+
+
+@contextlib.contextmanager
+def writing_plot(plot: str) -> Iterator[None]:
+    """An OSError while saving the figure (full disk, ...) as a one-line error naming --plot."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(
+            f"cannot write a plot to {plot}: {exc.strerror or exc}", field="--plot"
+        ) from None
 
 
 def examples(*lines: str) -> str:
@@ -475,7 +532,11 @@ def run(
         return
     s = res.summary
     sysd = res.system
-    rows = [(label, fmt.format(s[key])) for key, label, fmt in SUMMARY_ROWS if key in s]
+    rows = [
+        (label, fmt.format(s[key]) if s[key] is not None else "n/a")
+        for key, label, fmt in SUMMARY_ROWS
+        if key in s
+    ]
     at = next((i + 1 for i, (label, _) in enumerate(rows) if label == "NIC per accelerator"), 0)
     rows[at:at] = network_rows(sysd.get("network") or {})
     title = (
@@ -610,6 +671,7 @@ def reproduce_polca(
     from dcsim.polca import RowConfig, reproduce_paper
     from dcsim.viz.polca import plot_row_power
 
+    plot_target(plot)
     with progress_bar(not as_json) as bar:
         report = reproduce_paper(
             hardware,
@@ -628,7 +690,8 @@ def reproduce_polca(
         )
     base = RowConfig.model_validate(report.summary["config"])
     if plot:
-        plot_row_power(report, plot, base)
+        with writing_plot(plot):
+            plot_row_power(report, plot, base)
     if as_json:
         print_json(report.to_dict() | ({"plot": plot} if plot else {}))
         return
@@ -853,6 +916,8 @@ def cooling_year(
     from dcsim.cooling_study import plant_year
     from dcsim.viz.cooling import plot_period
 
+    plot_target(plot)
+
     with progress_bar(not as_json) as bar:
         year = plant_year(
             climate,
@@ -872,11 +937,12 @@ def cooling_year(
         )
     s = year.summary
     if plot:
-        plot_period(
-            {"summary": year.summary, "series": year.series},
-            plot,
-            title=f"{climate}, {cooling_type} cooling: PUE {s['pue']:.3f}, WUE {s['wue_l_per_kwh']:.2f} L/kWh",
-        )
+        with writing_plot(plot):
+            plot_period(
+                {"summary": year.summary, "series": year.series},
+                plot,
+                title=f"{climate}, {cooling_type} cooling: PUE {s['pue']:.3f}, WUE {s['wue_l_per_kwh']:.2f} L/kWh",
+            )
     if as_json:
         print_json(s)
         return
@@ -1387,6 +1453,7 @@ def collective_cmd(
     """Time one collective on a fabric: time, algbw, busbw, max link utilization."""
     from dcsim.network.api import run_collective
 
+    plot_target(plot)
     cr = run_collective(
         topology, collective, algorithm, size, routing, seed, ranks, shuffle, hardware or None
     )
@@ -1400,7 +1467,8 @@ def collective_cmd(
             f"{fab.name}: {res.collective} {res.algorithm} {size} x {res.n_ranks} ranks, "
             f"{routing}: {res.time_s * 1e3:.2f} ms, max util {res.max_link_util:.2f}"
         )
-        out["plot"] = str(link_heatmap(fab, res.link_util, plot, title))
+        with writing_plot(plot):
+            out["plot"] = str(link_heatmap(fab, res.link_util, plot, title))
     if as_json:
         print_json(out)
         return

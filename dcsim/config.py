@@ -31,21 +31,19 @@ SCENARIO_DIR = bundled_dir("scenarios")
 DEFAULT_SCENARIO = SCENARIO_DIR / "default.yaml"
 
 
-# `dcsim run` streams its time series to disk (~CSV_BYTES_PER_STEP per step, measured on the
-# default scenario) and keeps running totals, so its memory does not grow with its length; a
-# sweep holds each run's rows until the parent writes them (~3.5 KB per step in memory). A
-# million steps (~2 years at 60 s) is the cap that needs time.allow_long_runs.
+# `dcsim run` and every sweep point stream their time series to disk (~CSV_BYTES_PER_STEP per
+# step, measured on the default scenario) and keep running totals, so memory does not grow with
+# a run's length (a remote Dask worker sends the same CSV text back). A million steps (~2 years
+# at 60 s) is the cap that needs time.allow_long_runs.
 MAX_STEPS = 1_000_000
 CSV_BYTES_PER_STEP = 300
-SWEEP_BYTES_PER_STEP = 3500
 
 
 def long_run_message(steps: int) -> str:
     """Why a run this long is refused, with the disk and memory it would use."""
     return (
         f"{steps:,} steps would write ~{steps * CSV_BYTES_PER_STEP / 1e9:.1f} GB of time series "
-        f"(and hold ~{steps * SWEEP_BYTES_PER_STEP / 1e9:.0f} GB in memory per run in a sweep); "
-        f"limit {MAX_STEPS:,} steps: use a longer dt_s, split the run, or set "
+        f"per run; limit {MAX_STEPS:,} steps: use a longer dt_s, split the run, or set "
         "time.allow_long_runs: true"
     )
 
@@ -54,7 +52,7 @@ class TimeConfig(StrictModel):
     dt_s: float = Field(60.0, gt=0, le=3600, description="control interval")
     steps: int = Field(1440, gt=0, le=10_000_000, description="control intervals per episode")
     allow_long_runs: bool = Field(
-        False, description=f"allow runs longer than {MAX_STEPS:,} steps (disk, sweep memory)"
+        False, description=f"allow runs longer than {MAX_STEPS:,} steps (disk)"
     )
     # The calendar start (day of year, hour) lives in climate.weather: t = 0 is that instant.
 

@@ -74,11 +74,21 @@ def dumps_json(obj: Any) -> str:
     return json.dumps(clean_number(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
+def umask_mode(mode: int) -> int:
+    """`mode` under the process umask: what open()/mkdir() would give. mkstemp and mkdtemp
+    create 0600/0700; results are shared files, as readable as anything else the user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file in the same folder and os.replace (atomic on POSIX)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX
+            os.fchmod(fd, umask_mode(0o666))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
@@ -154,14 +164,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace ('pid:[4026531836]' on Linux; '' where there is none)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 @functools.cache
 def _host_hash() -> str:
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    """Host name and PID namespace: a pid means something only inside its own namespace, and
+    two containers sharing a volume may share a host name (issue 14.9)."""
+    where = f"{socket.gethostname()}|{_pid_namespace()}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]
 
 
 def owner_tag() -> str:
     """`<pid>@<host hash>`: who owns a temp folder, so cleanup on a shared filesystem can tell
-    a dead local process from a live process on another machine (or in another container)."""
+    a dead local process from a live process on another machine or in another container
+    (another PID namespace), whose folders it never touches."""
     return f"{os.getpid()}@{_host_hash()}"
 
 
@@ -225,16 +247,20 @@ class RunWriter:
     the temp dir, so nothing half-written is left behind.
     """
 
-    def __init__(self, final_dir: Path):
+    def __init__(self, final_dir: Path, adopt: Path | None = None):
+        """adopt: a temp folder a sweep worker already filled (see `spool_dir`), taken over
+        (renamed to this process's owner tag before any cleanup, so it cannot be removed as a
+        dead worker's) instead of starting empty."""
         self.final_dir = final_dir
         try:
             final_dir.parent.mkdir(parents=True, exist_ok=True)
+            prefix = f".{final_dir.name}.partial-{owner_tag()}-"
+            if adopt is not None:
+                self.tmp_dir = final_dir.parent / f"{prefix}{os.urandom(4).hex()}"
+                os.rename(adopt, self.tmp_dir)
             remove_stale_partials(final_dir.parent)
-            self.tmp_dir = Path(
-                tempfile.mkdtemp(
-                    prefix=f".{final_dir.name}.partial-{owner_tag()}-", dir=final_dir.parent
-                )
-            )
+            if adopt is None:
+                self.tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=final_dir.parent))
         except OSError as exc:
             raise output_error(exc, final_dir.parent) from None
 
@@ -255,11 +281,7 @@ class RunWriter:
 
     def commit(self) -> Path:
         """Replace any previous run of the same id with this one."""
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(
-            self.tmp_dir, 0o777 & ~umask
-        )  # mkdtemp makes 0700; a finished run is as readable as any folder
+        os.chmod(self.tmp_dir, umask_mode(0o777))  # mkdtemp makes 0700
         if self.final_dir.exists() and exchange_paths(self.tmp_dir, self.final_dir):
             # atomic swap: readers see the old run or the new one, never neither
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
@@ -329,13 +351,43 @@ class RunWriter:
         return self.commit()
 
 
+def spool_dir(folder: Path, name: str) -> Path:
+    """A temp folder `.<name>.partial-<owner>-*` in `folder` where a sweep worker streams a
+    run's files; the parent adopts it (`RunWriter(adopt=...)`), and if the worker dies first,
+    stale-temp cleanup removes it like any dead process's partial run."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{name}.partial-{owner_tag()}-", dir=folder))
+    except OSError as exc:
+        raise output_error(exc, folder) from None
+
+
+RUN_FILES = ("config.resolved.yaml", "manifest.json", "summary.json", "timeseries.csv")
+
+
 def is_complete(run_dir: Path) -> bool:
-    """A run directory counts only if its manifest says complete and its summary parses."""
+    """A run directory counts (for `--resume`) only if it holds every file of a run, its
+    manifest says complete under this directory's run id, its summary is a run's (not `{}` or
+    `[]`) and its time series is a non-empty CSV ending in a newline: anything else is
+    recomputed rather than reused."""
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
+        if not all((run_dir / f).is_file() for f in RUN_FILES):
+            return False
+        with open(run_dir / "timeseries.csv", "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                return False
     except (OSError, ValueError):
         return False
     if not isinstance(manifest, dict) or not isinstance(summary, dict):
         return False  # e.g. a corrupted `[]`: recompute rather than crash on reuse
-    return manifest.get("status") == "complete"
+    return (
+        manifest.get("status") == "complete"
+        and manifest.get("run_id") == run_dir.name
+        and isinstance(summary.get("steps"), int)
+        and summary["steps"] > 0
+    )

@@ -83,6 +83,37 @@ def _expanded_size_and_depth(root: yaml.Node) -> tuple[int, int]:
     return size[id(root)], depth[id(root)]
 
 
+def _check_duplicate_keys(root: yaml.Node) -> None:
+    """A key twice in one mapping is an error: YAML loaders keep the last silently, so a
+    second `cooling:` block drops the first one's `type: liquid` (issue 14.11). Merge keys
+    (`<<`) are YAML's own way to combine mappings and stay allowed."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes or isinstance(node, yaml.ScalarNode):
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(node.value))
+            continue
+        first: dict[tuple[str, str], int] = {}
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode) or k.tag == "tag:yaml.org,2002:merge":
+                continue
+            here = f"{path}.{k.value}" if path else str(k.value)
+            line = k.start_mark.line + 1
+            if (k.tag, k.value) in first:
+                raise InputError(
+                    f"duplicate key '{k.value}' at line {line} (first at line "
+                    f"{first[(k.tag, k.value)]}); YAML would silently keep only the last: "
+                    "merge the two",
+                    field=here,
+                )
+            first[(k.tag, k.value)] = line
+            stack.append((v, here))
+
+
 def _load_limited(text: str) -> Any:
     loader = yaml.SafeLoader(text)
     try:
@@ -97,6 +128,7 @@ def _load_limited(text: str) -> Any:
             )
         if d > MAX_YAML_DEPTH:
             raise InputError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels")
+        _check_duplicate_keys(node)
         return loader.construct_document(node)
     finally:
         loader.dispose()

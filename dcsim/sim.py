@@ -556,6 +556,7 @@ class RunTotals:
         if not self.n:
             return {}
         sim, dt, it, fac = self.sim, self.sim.dt, self.it, self.fac
+        tokens = self.tokens_per_s * dt
         summary: dict[str, Any] = {
             "steps": self.n,
             "hours": self.n * dt / 3600.0,
@@ -567,14 +568,16 @@ class RunTotals:
             "water_l": self.water,
             "wue_l_per_kwh": self.water / it if it > 0 else 0.0,
             "mean_tokens_per_s": self.tokens_per_s / self.n,
-            "tokens": self.tokens_per_s * dt,
+            "tokens": tokens,
             "train_steps_completed": sim.total_iterations,
             "mean_step_time_s": self.step_time / self.n,
             "peak_facility_kw": self.peak_w / 1e3,
             "max_inlet_c": self.max_inlet,
             "violation_steps": self.violation_steps,
             "violation_degree_hours": self.violation * dt / 3600.0,
-            "energy_per_token_j": (fac * 3.6e6) / max(self.tokens_per_s * dt, 1e-9),
+            # undefined without tokens (idle cluster, a step longer than the run): None, not
+            # the facility energy over a 1e-9 floor (2e16 J/token, issue 14.4)
+            "energy_per_token_j": (fac * 3.6e6) / tokens if tokens > 0 else None,
             "mfu": sim.mfu,
             "mfu_source": sim.mfu_source,
             "routing": sim.routing,

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -41,8 +42,11 @@ from pydantic import Field, RootModel, field_validator, model_validator
 from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
+from dcsim.procs import die_with_parent
 from dcsim.resources import install_hint
 from dcsim.results import (
+    CsvStream,
+    RowSample,
     RunWriter,
     atomic_write_text,
     contained,
@@ -53,6 +57,7 @@ from dcsim.results import (
     remove_stale_partials,
     run_id,
     safe_name,
+    spool_dir,
 )
 from dcsim.runner import progress_line, simulate
 from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
@@ -709,29 +714,70 @@ def _plan_sweep(
 # ----------------------------------------------------------------------------- one run
 @dataclass
 class RunOutput:
-    """What a worker sends back: the run's data, or its error."""
+    """What a worker sends back: the run's totals and where its time series is, or its error.
+
+    The time series is `spool/timeseries.csv` when the worker shares the parent's disk (serial,
+    local, a Dask LocalCluster), streamed there step by step; else (a remote Dask worker) it
+    travels back as CSV text in `series_csv`. `plot_rows`: at most 20,000 evenly spaced rows
+    for the run's figure, only when one is drawn."""
 
     run_id: str
     status: Literal["complete", "failed"]
     wall_s: float
-    rows: list[dict[str, float]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     system: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    spool: str = ""
+    series_csv: str = ""
+    plot_rows: list[dict[str, float]] = field(default_factory=list)
 
 
-def execute(spec: RunSpec) -> RunOutput:
-    """Compute one run (in any process); never raises for a failing simulation."""
+def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunOutput:
+    """Compute one run (in any process); never raises for a failing simulation.
+
+    spool: a folder on the parent's disk (the sweep's `runs/`): the time series is streamed
+    to a temp folder there, so a run's memory does not grow with its length; None keeps it
+    as CSV text for the parent."""
     from dcsim.config import scenario_from_dict
 
     t0 = time.perf_counter()
+    folder: Path | None = None
     try:
         loaded = scenario_from_dict(spec.inputs, Path(spec.base_dir))
         loaded.source = Path(spec.source) if spec.source else None
-        rows: list[dict[str, float]] = []  # sent back to the parent, which writes the run
-        summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed, on_row=rows.append)
-        return RunOutput(spec.run_id, "complete", time.perf_counter() - t0, rows, summary, system)
-    except Exception as exc:  # a failing run is a row, not a crash of the sweep
+        sample = RowSample(spec.steps) if plot else None
+        if spool is not None:
+            folder = spool_dir(Path(spool), spec.run_id)
+        buf = io.StringIO()
+        with (
+            open(folder / "timeseries.csv", "w", newline="", encoding="utf-8")
+            if folder is not None
+            else contextlib.nullcontext(buf)
+        ) as fh:
+            series = CsvStream(fh)
+
+            def on_row(row: dict[str, float]) -> None:
+                series.write(row)
+                if sample is not None:
+                    sample.add(row)
+
+            summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed, on_row=on_row)
+        return RunOutput(
+            spec.run_id,
+            "complete",
+            time.perf_counter() - t0,
+            summary,
+            system,
+            spool=str(folder) if folder is not None else "",
+            series_csv=buf.getvalue(),
+            plot_rows=sample.rows if sample is not None else [],
+        )
+    except BaseException as exc:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        if not isinstance(exc, Exception):
+            raise  # Ctrl-C, SystemExit: not a failed run
+        # a failing run is a row, not a crash of the sweep
         msg = exc.render() if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         return RunOutput(spec.run_id, "failed", time.perf_counter() - t0, error=msg)
 
@@ -742,10 +788,12 @@ def write_run(
     """Write a complete run directory atomically; returns the air-density note."""
     note = out.system.get("air_density_note", "")
     cool = spec.config.get("cooling", {})
-    with RunWriter(run_dir) as writer:
+    with RunWriter(run_dir, adopt=Path(out.spool) if out.spool else None) as writer:
+        if not out.spool:
+            writer.write_text("timeseries.csv", out.series_csv)
         writer.write_sim_run(
             spec.config,
-            out.rows,
+            None,
             out.summary,
             {
                 "run_id": spec.run_id,
@@ -763,6 +811,7 @@ def write_run(
             },
             run_title(spec, out.system) if plot else None,
             float(cool.get("recommended_inlet_max_c", 27.0)),
+            plot_rows=out.plot_rows,
         )
     return note
 
@@ -907,51 +956,30 @@ def _sweep_lock(sweep_dir: Path) -> Iterator[None]:
         fh.close()
 
 
-def _serial(specs: list[RunSpec], **_: Any) -> Generator[RunOutput, None, None]:
+def _serial(
+    specs: list[RunSpec], spool: str | None = None, plot: bool = False, **_: Any
+) -> Generator[RunOutput, None, None]:
     for s in specs:
-        yield execute(s)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: end this worker when the sweep process dies (even by SIGKILL).
-
-    Linux delivers SIGKILL on parent death (prctl PR_SET_PDEATHSIG); elsewhere, and for the
-    race where the parent died before the call, a daemon thread watches the parent pid.
-    """
-    import signal
-    import threading
-
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    if os.getppid() != parent_pid:
-        os._exit(1)
-    threading.Thread(target=watch, daemon=True).start()
+        yield execute(s, spool, plot)
 
 
 KILL_RUN_ENV = "DCSIM_TEST_KILL_RUN"  # test hook: a worker given this run id kills itself
 
 
-def _execute_in_worker(spec: RunSpec) -> RunOutput:
+def _execute_in_worker(spec: RunSpec, spool: str | None, plot: bool) -> RunOutput:
     import signal
 
     if os.environ.get(KILL_RUN_ENV) == spec.run_id:
         os.kill(os.getpid(), signal.SIGKILL)
-    return execute(spec)
+    return execute(spec, spool, plot)
 
 
 def _local(
-    specs: list[RunSpec], workers: int | None = None, **_: Any
+    specs: list[RunSpec],
+    workers: int | None = None,
+    spool: str | None = None,
+    plot: bool = False,
+    **_: Any,
 ) -> Generator[RunOutput, None, None]:
     """Spawned worker processes (no fork: safe with threads, same on every OS).
 
@@ -972,7 +1000,7 @@ def _local(
 
     def new_pool(size: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=size, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(),)
+            max_workers=size, mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),)
         )
 
     queue = deque(specs)
@@ -984,7 +1012,7 @@ def _local(
             while (queue or inflight) and not suspects:
                 while queue and len(inflight) < n:
                     try:
-                        inflight[pool.submit(_execute_in_worker, queue[0])] = queue[0]
+                        inflight[pool.submit(_execute_in_worker, queue[0], spool, plot)] = queue[0]
                     except BrokenProcessPool:  # broke since the last completion
                         break
                     queue.popleft()
@@ -1002,11 +1030,11 @@ def _local(
                 suspects.extend(inflight.values())
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        yield from _isolated(suspects, new_pool)
+        yield from _isolated(suspects, new_pool, spool, plot)
 
 
 def _isolated(
-    specs: list[RunSpec], new_pool: Callable[[int], Any]
+    specs: list[RunSpec], new_pool: Callable[[int], Any], spool: str | None, plot: bool
 ) -> Generator[RunOutput, None, None]:
     """Each run in a one-worker pool of its own: a worker that dies fails only its run."""
     from concurrent.futures.process import BrokenProcessPool
@@ -1014,7 +1042,7 @@ def _isolated(
     for s in specs:
         pool = new_pool(1)
         try:
-            yield pool.submit(_execute_in_worker, s).result()
+            yield pool.submit(_execute_in_worker, s, spool, plot).result()
         except BrokenProcessPool as exc:
             yield RunOutput(s.run_id, "failed", 0.0, error=f"worker process died: {exc}")
         finally:
@@ -1026,9 +1054,14 @@ def _dask(
     workers: int | None = None,
     address: str | None = None,
     client: Any = None,
+    spool: str | None = None,
+    plot: bool = False,
     **_: Any,
 ) -> Generator[RunOutput, None, None]:
-    """Dask futures: a LocalCluster of single-threaded worker processes, or an existing scheduler."""
+    """Dask futures: a LocalCluster of single-threaded worker processes, or an existing scheduler.
+
+    Only a LocalCluster's workers stream to `spool` (they share this machine's disk); a
+    scheduler's workers may be elsewhere and send each run's time series back as CSV text."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -1068,8 +1101,10 @@ def _dask(
             )
             client = Client(cluster)
     try:
+        local_spool = spool if cluster is not None else None
         futs = {
-            client.submit(execute, s, key=f"dcsim-run-{s.run_id}", pure=False): s for s in specs
+            client.submit(execute, s, local_spool, plot, key=f"dcsim-run-{s.run_id}", pure=False): s
+            for s in specs
         }
         for fut in as_completed(futs):
             try:
@@ -1178,7 +1213,9 @@ def run_sweep(
     """
     check_executor(executor)
     sweep_dir = sweep_dir_for(plan, out)
-    runs_dir = sweep_dir / "runs"
+    # checked against --out itself, so a planted symlink at <name> or <name>/runs cannot
+    # send runs (or stale-temp cleanup) outside it, as `dcsim run` refuses for its folders
+    runs_dir = contained(Path(out), safe_name(plan.name), "runs")
     params = plan.parameters
     with _sweep_lock(sweep_dir):
         if not force:
@@ -1190,7 +1227,7 @@ def run_sweep(
         ordered = list(outcomes.values())
         todo: list[RunSpec] = []
         for r in plan.runs:
-            d = contained(runs_dir, r.run_id)
+            d = contained(Path(out), safe_name(plan.name), "runs", r.run_id)
             if is_complete(d):
                 # A complete run on disk stays a complete row until this invocation replaces
                 # it, so an invocation that fails (e.g. no Dask scheduler) rewrites no result.
@@ -1216,7 +1253,15 @@ def run_sweep(
         flush()
         report = progress_line()  # test hook: `run K` once K runs are done (dcsim.runner)
         try:
-            results = _EXECUTORS[executor](todo, workers=workers, address=address, client=client)
+            runs_dir.mkdir(exist_ok=True)
+            results = _EXECUTORS[executor](
+                todo,
+                workers=workers,
+                address=address,
+                client=client,
+                spool=str(runs_dir),
+                plot=plan.spec.plot_runs,
+            )
             with contextlib.closing(results):
                 for res in results:
                     o = outcomes[res.run_id]
@@ -1225,7 +1270,7 @@ def run_sweep(
                         o.note = write_run(
                             o.spec,
                             res,
-                            contained(runs_dir, res.run_id),
+                            contained(Path(out), safe_name(plan.name), "runs", res.run_id),
                             plan.name,
                             plot=plan.spec.plot_runs,
                         )

@@ -413,3 +413,62 @@ def test_cli_train_resume_flag_reaches_training(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
     a, b = json.loads(first.stdout), json.loads(again.stdout)
     assert a["run_dir"] == b["run_dir"] and a["timesteps"] == b["timesteps"] == 64
+
+
+@pytest.fixture(scope="module")
+def ppo_zip(tmp_path_factory) -> Path:
+    env = PlacementEnv(n_jobs=16)
+    agent = SB3Agent.train("ppo", env, 32, seed=0, **TINY_PPO)
+    return agent.save(tmp_path_factory.mktemp("ppo") / "m" / "model.zip")
+
+
+@pytest.mark.parametrize("algo", ["sac", "a2c", "dqn", "td3"])
+def test_a_model_loaded_as_another_algorithm_says_which_it_is(ppo_zip: Path, algo: str) -> None:
+    """Issue 14.3: `sac:` or `dqn:` on a PPO zip was an AssertionError / AttributeError
+    traceback; a2c: loaded it silently as A2C."""
+    with pytest.raises(InputError) as err:
+        SB3Agent.load(algo, ppo_zip, env=PlacementEnv(n_jobs=16))
+    assert err.value.file == str(ppo_zip) and err.value.field == "agent"
+    assert f"this is a PPO model, not {algo.upper()}; load it as ppo:" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ('{"mean": [1, 2', None),
+        ("[]", None),
+        ('{"mean": [1, 2], "var": [1, 1], "epsilon": 1e-8, "clip_obs": 10}', "mean"),
+        ('{"mean": [0], "var": [1], "epsilon": 1e-8, "clip_obs": 10}', "mean"),
+        ("{}", "mean"),
+    ],
+)
+def test_a_bad_obs_norm_file_is_a_clean_error(ppo_zip: Path, tmp_path: Path, text, field) -> None:
+    """Issue 14.3: a malformed obs_norm.json next to a model was a JSONDecodeError, KeyError
+    or TypeError traceback."""
+    import shutil
+
+    model = tmp_path / "model.zip"
+    shutil.copy(ppo_zip, model)
+    env = PlacementEnv(n_jobs=16)
+    n = env.observation_space.shape[0]
+    text = text.replace('"mean": [0], "var": [1]', f'"mean": {[0] * n}, "var": {[-1] * n}')
+    (tmp_path / "obs_norm.json").write_text(text)
+    if field == "mean" and "[-1" in text:
+        field = "var"
+    with pytest.warns(UserWarning, match="pickled"), pytest.raises(InputError) as err:
+        SB3Agent.load("ppo", model, env=env)
+    assert err.value.file == str(tmp_path / "obs_norm.json") and err.value.field == field
+
+
+def test_a_good_obs_norm_file_is_used(ppo_zip: Path, tmp_path: Path) -> None:
+    import shutil
+
+    model = tmp_path / "model.zip"
+    shutil.copy(ppo_zip, model)
+    env = PlacementEnv(n_jobs=16)
+    n = env.observation_space.shape[0]
+    norm = {"mean": [0.5] * n, "var": [4.0] * n, "epsilon": 1e-8, "clip_obs": 10.0}
+    (tmp_path / "obs_norm.json").write_text(json.dumps(norm))
+    with pytest.warns(UserWarning, match="pickled"):
+        agent = SB3Agent.load("ppo", model, env=env)
+    assert agent.obs_norm == norm

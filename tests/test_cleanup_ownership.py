@@ -65,3 +65,23 @@ def test_rerun_swaps_the_run_directory_atomically(tmp_path: Path) -> None:
             w.commit()
     assert (final / "summary.json").read_text() == "second"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run.")]
+
+
+def test_a_folder_from_another_pid_namespace_is_never_touched(tmp_path: Path, monkeypatch) -> None:
+    """Issue 14.9: a container with the same host name but its own PID namespace writes to
+    a shared volume; its pids mean nothing here, so its live run must not be deleted."""
+    import dcsim.results as results
+
+    monkeypatch.setattr(results, "_pid_namespace", lambda: "pid:[1111]")
+    results._host_hash.cache_clear()
+    theirs = tmp_path / f".run.partial-{owner_tag()}-abc123".replace(
+        f"-{os.getpid()}@", f"-{_dead_pid()}@"
+    )
+    theirs.mkdir()
+    monkeypatch.setattr(results, "_pid_namespace", lambda: "pid:[2222]")
+    results._host_hash.cache_clear()
+    try:
+        assert remove_stale_partials(tmp_path) == 0 and theirs.exists()
+    finally:
+        monkeypatch.undo()
+        results._host_hash.cache_clear()

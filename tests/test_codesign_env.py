@@ -181,3 +181,24 @@ def test_fast_encode_equals_the_contract_encode():
         }
         vals[env.features[3].name] = float("nan")
         np.testing.assert_array_equal(env._encode(vals), encode(env.features, vals))
+
+
+def test_a_cost_only_reward_is_the_energy_bill():
+    """Issue 18.1: CoDesign-v0 reports its electricity cost and a reward term can use it:
+    with weight on `cost` alone, each step's reward is minus that step's bill (cost_usd),
+    normalised by the design IT energy at REF_PRICE; its episode sum is the bill's."""
+    from dcsim.envs.codesign import REF_PRICE
+
+    zero = {t.name: 0.0 for t in CoDesignEnv.REWARD}
+    env = CoDesignEnv(reward_weights=zero | {"cost": 1.0}, episode_steps=6)
+    env.reset(seed=3)
+    env.action_space.seed(3)
+    design_kwh = env.engine.design_it_w * env.dt / 3.6e6
+    bill = 0.0
+    for _ in range(6):
+        _, r, _, _, info = env.step(env.action_space.sample())
+        usd = info["metrics"]["cost_usd"]
+        assert usd > 0
+        assert r == pytest.approx(-usd / (design_kwh / 1000.0 * REF_PRICE), rel=1e-12)
+        bill += usd
+    assert bill > 0

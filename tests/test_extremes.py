@@ -31,6 +31,8 @@ def run(sim: Simulation, n: int = 10):
     for k, v in s.items():
         if k in ("mfu_source", "routing"):  # the summary's only text fields
             assert isinstance(v, str) and v, (k, v)
+        elif k == "energy_per_token_j" and s["tokens"] == 0:
+            assert v is None  # undefined, not energy over a floor
         else:
             assert math.isfinite(v), (k, v)
     return recs, s
@@ -45,6 +47,7 @@ def const_weather(tmp_path: Path, t_c: float, rh: float) -> dict:
 def test_zero_load():
     _, s = run(sim_of(**{"workload.active_fraction": 0.0}))
     assert s["mean_tokens_per_s"] == 0.0 and s["it_energy_kwh"] > 0  # idle servers still draw power
+    assert s["energy_per_token_j"] is None  # issue 14.4: was ~1e16 J (energy over a 1e-9 floor)
 
 
 def test_full_load():
@@ -129,8 +132,32 @@ def test_disconnected_fabric_is_a_clear_error():
         "host_link_gbps": 400,
         "failures": {"links": [f"leaf0-spine{j}" for j in range(2)]},
     }
-    with pytest.raises(InputError):
-        sim_of(**{"cluster.topology": topo}).step()
+    with pytest.raises(InputError) as err:
+        sim_of(**{"cluster.topology": topo})  # refused when built, not at the first step
+    assert "failures.links" in str(err.value) and "disconnect" in str(err.value)
+
+
+def test_disconnected_topology_file_names_the_file_and_field(tmp_path):
+    """Issue 14.4/14.11: `topology show` of a cut fabric exited 0, and `run` with it said only
+    `field 'failures'`; both now name the file and `failures.links`, exit 2."""
+    from typer.testing import CliRunner
+
+    from dcsim.cli import app
+
+    f = tmp_path / "cut.yaml"
+    f.write_text(
+        "kind: leaf_spine\nleaves: 4\nspines: 2\nhosts_per_leaf: 16\nhost_link_gbps: 400\n"
+        "failures: {links: [leaf0-spine0, leaf0-spine1]}\n"
+    )
+    for argv in (
+        ["topology", "show", str(f)],
+        ["collective", "--topology", str(f)],
+        ["run", "--set", f"cluster.topology={f}", "--steps", "1", "--out", str(tmp_path)],
+    ):
+        res = CliRunner().invoke(app, argv)
+        assert res.exit_code == 2, (argv, res.output)
+        assert f"{f}: field 'failures.links'" in res.output, (argv, res.output)
+        assert "h0 cannot reach h16 (16 of 64 hosts cut off)" in res.output, res.output
 
 
 def test_extreme_setpoints_clip_not_crash():

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
@@ -69,6 +70,45 @@ def test_outputs_stay_inside_the_output_directory(tmp_path):
     assert res.exit_code == 0, res.output
     run_dir = Path(json.loads(res.stdout)["run_dir"])
     assert (tmp_path / "out").resolve() in run_dir.parents
+
+
+def test_a_planted_symlink_cannot_send_sweep_runs_outside_the_output_directory(tmp_path):
+    """Issue 14.8: OUT/<name>/runs -> elsewhere used to receive every run (and its cleanup)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".keep.partial-999999999@x-1").mkdir()  # cleanup must not reach it either
+    out = tmp_path / "out"
+    (out / "killme").mkdir(parents=True)
+    (out / "killme" / "runs").symlink_to(elsewhere)
+    res = runner.invoke(app, ["sweep", str(sweep_file(tmp_path, 1)), "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "escapes the output directory" in res.output and "Traceback" not in res.output
+    assert [p.name for p in elsewhere.iterdir()] == [".keep.partial-999999999@x-1"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_result_files_follow_the_umask(tmp_path, umask):
+    """Issue 14.11: files written through temp files (mkstemp: 0600) came out unreadable to
+    the group and others whatever the umask; now every result file is 0666 & ~umask."""
+    old = os.umask(umask)
+    try:
+        res = runner.invoke(
+            app, ["run", "--steps", "2", "--no-plot", "--json", "--out", str(tmp_path / "r")]
+        )
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(
+            app, ["sweep", str(sweep_file(tmp_path, 1)), "--out", str(tmp_path / "s")]
+        )
+        assert res.exit_code == 0, res.output
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "sweep.yaml"]
+    assert len(files) >= 10
+    for p in files:
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p
+    for p in tmp_path.rglob("*"):
+        if p.is_dir():
+            assert p.stat().st_mode & 0o777 == 0o777 & ~umask, p
 
 
 def sweep_file(tmp_path: Path, n: int) -> Path:

@@ -480,7 +480,7 @@ def test_any_leaf_spine_pattern_respects_nic_bound_and_capacity(L, S, h, over, r
         size = rng.uniform(1e6, 1e8, len(src))
         res = traffic_time(fab, src, dst, size, routing, seed)
     except InputError as exc:  # too many failures can disconnect a leaf: a clear error
-        assert exc.field == "failures"
+        assert exc.field == "failures.fraction"  # found when the fabric is built
         return
     net = src != dst
     out = np.bincount(src[net], weights=size[net], minlength=fab.n_hosts)

@@ -251,6 +251,36 @@ def test_cli_resume_reports_reuse(tmp_path):
     assert res.exit_code == 0 and d["reused"] == 2 and d["ran"] == 0
 
 
+CORRUPTIONS = {
+    "summary {}": lambda d: (d / "summary.json").write_text("{}"),
+    "summary []": lambda d: (d / "summary.json").write_text("[]"),
+    "no timeseries.csv": lambda d: (d / "timeseries.csv").unlink(),
+    "empty timeseries.csv": lambda d: (d / "timeseries.csv").write_text(""),
+    "cut timeseries.csv": lambda d: (d / "timeseries.csv").write_bytes(
+        (d / "timeseries.csv").read_bytes()[:-3]
+    ),
+    "no config": lambda d: (d / "config.resolved.yaml").unlink(),
+    "another run's manifest": lambda d: (d / "manifest.json").write_text(
+        json.dumps({**json.loads((d / "manifest.json").read_text()), "run_id": "0" * 12})
+    ),
+}
+
+
+@pytest.mark.parametrize("corrupt", list(CORRUPTIONS))
+def test_resume_recomputes_a_corrupt_or_incomplete_run_directory(tmp_path, corrupt):
+    """Issue 14.7: a `{}` summary or a missing timeseries.csv was reused as complete."""
+    plan = plan_sweep(write_sweep(tmp_path, parameters={"cooling.type": ["air", "liquid"]}))
+    first = run_sweep(plan, tmp_path / "o")
+    bad, good = (first.sweep_dir / "runs" / r.run_id for r in plan.runs)
+    ref = {f: (bad / f).read_bytes() for f in ("summary.json", "timeseries.csv")}
+    CORRUPTIONS[corrupt](bad)
+    again = run_sweep(plan, tmp_path / "o", resume=True)
+    reused = {o.spec.run_id: o.reused for o in again.outcomes}
+    assert reused == {bad.name: False, good.name: True}
+    for f, data in ref.items():  # recomputed, byte for byte
+        assert (bad / f).read_bytes() == data
+
+
 # ----------------------------------------------------------------------------- executors
 def test_serial_local_dask_byte_identical(tmp_path):
     pytest.importorskip("dask.distributed")

@@ -81,3 +81,39 @@ def test_any_text_loads_or_is_an_input_error(
         read_yaml(f)
     except InputError as exc:
         assert exc.file == str(f)
+
+
+@pytest.mark.parametrize(
+    "text, field, lines",
+    [
+        ("cooling:\n  type: liquid\ncooling:\n  supply_air_setpoint_c: 20\n", "cooling", (3, 1)),
+        ("cluster:\n  servers: 4\n  servers: 8\n", "cluster.servers", (3, 2)),
+        ("runs:\n  - {a: 1, a: 2}\n", "runs.0.a", (2, 2)),
+    ],
+)
+def test_duplicate_keys_are_refused(tmp_path: Path, text: str, field: str, lines) -> None:
+    """Issue 14.11: a second `cooling:` block silently dropped the first's `type: liquid`."""
+    f = tmp_path / "dup.yaml"
+    f.write_text(text)
+    with pytest.raises(InputError) as err:
+        read_yaml(f)
+    assert err.value.file == str(f) and err.value.field == field
+    assert f"at line {lines[0]} (first at line {lines[1]})" in str(err.value)
+
+
+def test_merge_keys_and_equal_keys_in_different_mappings_are_fine(tmp_path: Path) -> None:
+    f = tmp_path / "ok.yaml"
+    f.write_text("base: &b {type: air}\ncooling:\n  <<: *b\n  setpoint: 20\nother: {type: air}\n")
+    assert read_yaml(f)["cooling"] == {"type": "air", "setpoint": 20}
+
+
+def test_cli_run_refuses_a_duplicate_block(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dcsim.cli import app
+
+    f = tmp_path / "dup.yaml"
+    f.write_text("name: d\ncooling:\n  type: liquid\ncooling:\n  supply_air_setpoint_c: 20\n")
+    res = CliRunner().invoke(app, ["run", str(f), "--steps", "1", "--out", str(tmp_path)])
+    assert res.exit_code == 2, res.output
+    assert "field 'cooling': duplicate key 'cooling' at line 4" in res.output

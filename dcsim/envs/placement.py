@@ -78,7 +78,12 @@ class PlacementKwargs(EnvKwargs, JobMixConfig):
         "leaf_spine_oversub.yaml", description="YAML name in topologies/, path, mapping or config"
     )
     hardware: str = "H100-SXM"
-    n_jobs: int = Field(128, ge=1, description="jobs placed per episode")
+    n_jobs: int = Field(
+        128,
+        ge=1,
+        le=1_000_000,  # drawn up front (~100 B each): a size cap, not a physical limit
+        description="jobs placed per episode",
+    )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
 
 

@@ -30,6 +30,8 @@ from typing import Annotated, Any, Literal
 import networkx as nx
 import numpy as np
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from dcsim.errors import InputError
 from dcsim.network.paths import HopGraph
@@ -655,6 +657,27 @@ class Fabric:
             raise InputError(f"no link named {name!r}", field="link") from None
 
 
+def _check_connected(
+    names: list[str], tiers: np.ndarray, u: np.ndarray, v: np.ndarray, failures: Any
+) -> None:
+    """Every host must still reach every other host over the surviving cables: a fabric the
+    failures cut in two is refused when it is built (`topology show` included), naming the
+    failures field, not found later by the router as a bare `field 'failures'`."""
+    graph = coo_matrix((np.ones(len(u)), (u, v)), shape=(len(names),) * 2)
+    _, label = connected_components(graph, directed=False)
+    hosts = np.flatnonzero(tiers == 0)
+    main = int(np.argmax(np.bincount(label[hosts])))  # the largest connected part
+    cut = hosts[label[hosts] != main]
+    if len(cut):
+        reach = hosts[label[hosts] == main][0]
+        raise InputError(
+            f"the failed cables disconnect the fabric: {names[int(cut[0])]} cannot reach "
+            f"{names[int(reach)]} ({len(cut)} of {len(hosts)} hosts cut off); fail fewer "
+            "cables",
+            field="failures.links" if failures.links else "failures.fraction",
+        )
+
+
 def _compile(cfg: Any) -> Fabric:
     spec = _BUILDERS[cfg.kind](cfg)
     names, tiers = spec.names, spec.tiers
@@ -687,6 +710,7 @@ def _compile(cfg: Any) -> Fabric:
         failed = sorted(f"{names[u[c]]}-{names[v[c]]}" for c in dead)
         live = np.ones(len(u), dtype=bool)
         live[list(dead)] = False
+        _check_connected(names, tiers, u[live], v[live], cfg.failures)
     else:
         live = np.ones(len(u), dtype=bool)
     src = np.concatenate([u[live], v[live]])
