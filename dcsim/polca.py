@@ -23,6 +23,7 @@ with a row-level controller acting through slow out-of-band commands and a fast 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import simpy
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
@@ -84,6 +85,9 @@ DEFAULT_CLOCK_FRACS = tuple(
 )
 
 
+MAX_ROW_CELLS = 10_000_000  # servers x simulated seconds a row may hold (memory)
+
+
 class RowConfig(StrictModel):
     """A row of inference servers under one power budget."""
 
@@ -115,6 +119,19 @@ class RowConfig(StrictModel):
     fan_min_speed: float = Field(0.3, ge=0, le=1)
     psu_rated_w: float = Field(18000.0, gt=0, description="DGX A100: 6 x 3 kW PSUs share the load")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> RowConfig:
+        # the row holds ~8 (seconds x servers) arrays of 8 bytes: 10 M cells ~ 0.6 GB
+        cells = math.ceil(self.horizon_s) * self.n_servers
+        if cells > MAX_ROW_CELLS:
+            raise InputError(  # not a ValueError: names n_servers, not the model's root
+                f"n_servers x horizon_s = {self.n_servers:,} x {self.horizon_s:,.0f} s = "
+                f"{cells:,} server-seconds; limit {MAX_ROW_CELLS:,} (memory): use fewer "
+                "servers or a shorter horizon",
+                field="n_servers",
+            )
+        return self
 
 
 @dataclass

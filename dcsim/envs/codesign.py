@@ -13,6 +13,7 @@ from gymnasium import spaces
 from pydantic import Field
 
 from dcsim.climate import DAY_S, WeatherSample, build_weather
+from dcsim.config import MAX_STEPS
 from dcsim.cooling import CoolingControls
 from dcsim.envs.contract import (
     METADATA,
@@ -56,7 +57,7 @@ class CoDesignKwargs(EnvKwargs):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     job_trace: str | None = Field(None, description="YAML/CSV job trace; default: generator")
     dt_s: float = Field(300.0, gt=0)
-    episode_steps: int = Field(576, ge=1, description="2 days of 5-min steps")
+    episode_steps: int = Field(576, ge=1, le=MAX_STEPS, description="2 days of 5-min steps")
     top_k: int = Field(4, ge=1, le=16, description="queued jobs decided per step")
     regions: list[str] = Field(default_factory=lambda: list(REGIONS))
     climates: list[str] = Field(default_factory=lambda: list(PRESETS))

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
+from dcsim.config import MAX_STEPS
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.envs.contract import (
     METADATA,
@@ -67,20 +68,36 @@ def features(design_it_w: float) -> tuple[Feature, ...]:
 OBS_NAMES = tuple(f.name for f in features(1.0))
 
 
+MAX_EPISODE_CELLS = 20_000_000  # episode_steps x racks precomputed per episode (memory)
+
+
 class CoolingKwargs(EnvKwargs):
     """Cooling-v0 arguments (see the env's docstring); config errors name `cooling.<field>`."""
 
-    n_accelerators: int = Field(1024, ge=1)
+    n_accelerators: int = Field(1024, ge=1, le=1_000_000)
     accelerators_per_rack: int = Field(16, ge=1)
     hardware: str = "H100-SXM"
     cooling: CoolingConfig = Field(default_factory=CoolingConfig)
     climate: ClimateConfig = Field(default_factory=ClimateConfig)
     rack_load: RackLoadConfig = Field(default_factory=RackLoadConfig)
     dt_s: float = Field(60.0, gt=0)
-    episode_steps: int = Field(1440, ge=1)
+    episode_steps: int = Field(1440, ge=1, le=MAX_STEPS)
     supply_air_range_c: tuple[float, float] = (18.0, 27.0)
     chw_range_c: tuple[float, float] = (6.0, 18.0)
     random_start_day: bool = True
+
+    @model_validator(mode="after")
+    def _episode_fits_in_memory(self) -> CoolingKwargs:
+        # rack activity and full-clock rack power are precomputed per episode (steps x racks)
+        racks = -(-self.n_accelerators // self.accelerators_per_rack)
+        if racks * self.episode_steps > MAX_EPISODE_CELLS:
+            raise InputError(  # not a ValueError: names the field, not the model's root
+                f"episode_steps x racks = {self.episode_steps:,} x {racks:,} = "
+                f"{racks * self.episode_steps:,}; limit {MAX_EPISODE_CELLS:,} (memory: two "
+                "float64 arrays of that size per episode): shorten the episode or the cluster",
+                field="episode_steps",
+            )
+        return self
 
 
 class CoolingEnv(gym.Env):

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field
 
-from dcsim.config import LoadedScenario, load_scenario, scenario_from_dict
+from dcsim.config import MAX_STEPS, LoadedScenario, load_scenario, scenario_from_dict
 from dcsim.cost import network_inventory, price_at, work_prices
 from dcsim.envs.contract import (
     METADATA,
@@ -96,7 +96,7 @@ class DatacenterKwargs(EnvKwargs):
 
     scenario: Any = Field(None, description="path, mapping, LoadedScenario or None (default)")
     overrides: dict[str, Any] | None = None
-    steps: int | None = Field(None, ge=1)
+    steps: int | None = Field(None, ge=1, le=MAX_STEPS)
     # up to the ASHRAE A1 allowable inlet (32 C): warm setpoints can reach the thermal
     # throttle, so the inlet limit is a consequence an agent can meet, not out of range
     supply_air_range_c: tuple[float, float] = (16.0, 32.0)

@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import Field
 
+from dcsim.config import MAX_STEPS
 from dcsim.envs.contract import (
     METADATA,
     EnvKwargs,
@@ -63,7 +64,7 @@ class FlowSplitKwargs(EnvKwargs):
     """FlowSplit-v0 arguments (see the env's docstring)."""
 
     topology: str | dict[str, Any] = "leaf_spine_small"
-    episode_steps: int = Field(32, ge=1)
+    episode_steps: int = Field(32, ge=1, le=MAX_STEPS)
     patterns: tuple[Pattern, ...] = Field(PATTERNS, min_length=1)
     min_size: float = Field(float(1 << 20), gt=0, description="bytes per rank")
     max_size: float = Field(float(1 << 30), gt=0, description="bytes per rank")
