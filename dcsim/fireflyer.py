@@ -293,7 +293,9 @@ def reproduce(nodes: int = NODES, steps: int = 96) -> FireFlyerReport:
         "not counted: this flatters DGX on cost.",
         "The paper's cost baseline is not itemized; our ratio uses dcsim/data/cost/prices.yaml "
         "(DGX A100 $199k list; A100-PCIe server $110k estimated, low confidence).",
-        f"Fire-Flyer MFU {get_profile('A100-PCIe').mfu:.2f} is derived from the SXM power model "
+        f"Fire-Flyer MFU {get_profile('A100-PCIe').mfu_at(WORKLOAD['model_params'])[0]:.2f} at "
+        f"7B (DGX A100 {get_profile('A100-80G').mfu_at(WORKLOAD['model_params'])[0]:.3f}: "
+        "Korthikanti et al.'s smallest measured size, 22B) is derived from the SXM power model "
         "(dcsim.fireflyer.pcie_mfu), not fitted to the paper.",
     ]
     return r
