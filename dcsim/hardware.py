@@ -97,7 +97,8 @@ class TrainingSpec(StrictModel):
         return self
 
 
-def _size_label(params: float) -> str:
+def size_label(params: float) -> str:
+    """Model size as people write it: 22B, 1T."""
     return f"{params / 1e12:.3g}T" if params >= 1e12 else f"{params / 1e9:.3g}B"
 
 
@@ -107,18 +108,18 @@ def interpolate_mfu(points: list[MfuPoint], params: float) -> tuple[float, str]:
     if params <= points[0].params:
         p = points[0]
         how = "measured" if params == p.params else "clamped to smallest measured"
-        return p.mfu.value, f"{how} {_size_label(p.params)}"
+        return p.mfu.value, f"{how} {size_label(p.params)}"
     if params >= points[-1].params:
         p = points[-1]
         how = "measured" if params == p.params else "clamped to largest measured"
-        return p.mfu.value, f"{how} {_size_label(p.params)}"
+        return p.mfu.value, f"{how} {size_label(p.params)}"
     for lo, hi in zip(points, points[1:], strict=False):
         if params == hi.params:
-            return hi.mfu.value, f"measured {_size_label(hi.params)}"
+            return hi.mfu.value, f"measured {size_label(hi.params)}"
         if lo.params < params < hi.params:
             w = math.log(params / lo.params) / math.log(hi.params / lo.params)
             v = lo.mfu.value + w * (hi.mfu.value - lo.mfu.value)
-            return v, f"ln(N)-interpolated {_size_label(lo.params)}-{_size_label(hi.params)}"
+            return v, f"ln(N)-interpolated {size_label(lo.params)}-{size_label(hi.params)}"
     raise AssertionError("unreachable: points are sorted")  # pragma: no cover
 
 
@@ -173,10 +174,11 @@ class HardwareProfile(StrictModel):
             v, how = interpolate_mfu(t.mfu_by_size, params)
             return v, f"hardware profile: {how}"
         if t.mfu_size_curve_of is not None:
-            ref = get_profile(t.mfu_size_curve_of)
-            if ref.training.mfu_by_size is None:
+            ref = catalog().get(t.mfu_size_curve_of)
+            if ref is None or ref.training.mfu_by_size is None:
                 raise InputError(
-                    f"{self.name}: training.mfu_size_curve_of '{ref.name}' has no mfu_by_size",
+                    f"{self.name}: training.mfu_size_curve_of '{t.mfu_size_curve_of}' must name "
+                    "a bundled profile with training.mfu_by_size",
                     field="training.mfu_size_curve_of",
                 )
             v, how = interpolate_mfu(ref.training.mfu_by_size, params)

@@ -14,8 +14,11 @@ import math
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from dcsim.cli import app
 from dcsim.config import load_scenario
+from dcsim.errors import InputError
 from dcsim.hardware import TrainingSpec, catalog, get_profile
 from dcsim.sim import Simulation, summarize
 from dcsim.workload import TrainingConfig, resolve_mfu
@@ -146,3 +149,21 @@ def _pt(params: float, value: float) -> dict:
 def test_bad_size_table_is_refused_with_the_reason(extra, message):
     with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace("]", r"\]")):
         TrainingSpec.model_validate({"mfu": {"value": 0.4, "source": "test"}, **extra})
+
+
+def test_curve_of_an_unknown_profile_is_a_clear_error():
+    prof = get_profile("H200")
+    bad = prof.model_copy(
+        update={"training": prof.training.model_copy(update={"mfu_size_curve_of": "TPU-v9"})}
+    )
+    with pytest.raises(InputError, match="TPU-v9.*mfu_by_size") as e:
+        bad.mfu_at(70e9)
+    assert e.value.field == "training.mfu_size_curve_of"
+
+
+def test_hardware_show_lists_the_size_table_with_sources():
+    res = CliRunner().invoke(app, ["hardware", "show", "A100-80G"])
+    assert res.exit_code == 0, res.output
+    assert "training.mfu_by_size[22B].mfu" in res.stdout and "0.415" in res.stdout
+    assert "training.mfu_by_size[1T].mfu" in res.stdout and "MfuPoint(" not in res.stdout
+    assert "22B GPT 41.5 %" in res.stdout.replace("\n", " ")
