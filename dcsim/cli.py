@@ -372,7 +372,7 @@ def hardware_show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one profile with every value's source and confidence."""
-    from dcsim.hardware import get_profile
+    from dcsim.hardware import get_profile, size_label
     from dcsim.schema import Sourced, StrictModel
 
     p = get_profile(name)
@@ -405,8 +405,13 @@ def hardware_show(
                 )
             elif isinstance(val, StrictModel):
                 walk(val, prefix + fname + ".")
+            elif isinstance(val, list) and all(isinstance(v, StrictModel) for v in val):
+                for i, item in enumerate(val):  # e.g. training.mfu_by_size[22B].mfu
+                    key = size_label(item.params) if hasattr(item, "params") else str(i)
+                    walk(item, f"{prefix}{fname}[{key}].")
             elif fname not in ("name", "kind", "vendor", "description"):
-                table.add_row(prefix + fname, str(val), "", "", "")
+                shown = f"{val:g}" if isinstance(val, float) else str(val)
+                table.add_row(prefix + fname, shown, "", "", "")
 
     walk(p, "")
     console.print(p.description)

@@ -40,9 +40,10 @@ PAPER_ENERGY = 0.60  # "and energy consumption by 40 %" (abstract)
 # of width 4096, batches of 2,304 sequences x 4,096 tokens. No tensor parallelism over PCIe;
 # ZeRO-2 (gradients and optimizer sharded over data parallelism, the same traffic as ZeRO-1 /
 # DDP: one all-reduce of the BF16 gradients per step).
+MODEL_PARAMS = 7.0e9
 WORKLOAD = {
     "kind": "training",
-    "model_params": 7.0e9,
+    "model_params": MODEL_PARAMS,
     "hidden_size": 4096,
     "global_batch_tokens": 2304 * 4096,
     "seq_len": 4096,
@@ -293,7 +294,9 @@ def reproduce(nodes: int = NODES, steps: int = 96) -> FireFlyerReport:
         "not counted: this flatters DGX on cost.",
         "The paper's cost baseline is not itemized; our ratio uses dcsim/data/cost/prices.yaml "
         "(DGX A100 $199k list; A100-PCIe server $110k estimated, low confidence).",
-        f"Fire-Flyer MFU {get_profile('A100-PCIe').mfu:.2f} is derived from the SXM power model "
+        f"Fire-Flyer MFU {get_profile('A100-PCIe').mfu_at(MODEL_PARAMS)[0]:.2f} at "
+        f"7B (DGX A100 {get_profile('A100-80G').mfu_at(MODEL_PARAMS)[0]:.3f}: "
+        "Korthikanti et al.'s smallest measured size, 22B) is derived from the SXM power model "
         "(dcsim.fireflyer.pcie_mfu), not fitted to the paper.",
     ]
     return r

@@ -6,11 +6,12 @@ guess off as a datasheet value.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from dcsim.errors import InputError
 from dcsim.schema import Sourced, StrictModel, load_model
@@ -41,23 +42,85 @@ class PowerSpec(StrictModel):
     )
 
 
+def _check_mfu(v: Sourced) -> Sourced:
+    if not 0 < v.value <= 1:
+        raise ValueError(f"mfu must be in (0, 1], got {v.value}")
+    return v
+
+
+class MfuPoint(StrictModel):
+    """One published measurement: MFU of dense training of a model of `params` parameters."""
+
+    params: float = Field(gt=0, le=1e16, description="parameters N of the measured model")
+    mfu: Sourced
+
+    _fraction = field_validator("mfu")(_check_mfu)
+
+
 class TrainingSpec(StrictModel):
-    """What the chip achieves in practice on large dense LLM training (BF16).
+    """What the chip achieves in practice on dense LLM training (BF16).
 
     Model FLOPs utilization = 6 N D FLOPs per step / (step time x peak BF16), the measure of
     PaLM (arXiv 2204.02311) and Llama 3 (arXiv 2407.21783). It lumps kernel efficiency,
     tensor/pipeline-parallel overheads and the software stack, so it differs between chips
-    of equal peak; the scenario's `workload.mfu` overrides it.
+    of equal peak; it also depends on model size (small models run small GEMMs, Megatron-Core
+    weak scaling and Korthikanti et al. 2022), so a chip with per-size measurements lists them
+    in `mfu_by_size`; a chip on the same die as one that has them (`mfu_size_curve_of`) takes
+    that curve scaled by the ratio of their `mfu`. The scenario's `workload.mfu` overrides all.
     """
 
-    mfu: Sourced = Field(description="model FLOPs utilization of large dense LLM training")
+    mfu: Sourced = Field(
+        description="model FLOPs utilization of large dense LLM training; used as is when the "
+        "chip has no per-size data"
+    )
+    mfu_by_size: list[MfuPoint] | None = Field(
+        None,
+        min_length=2,
+        description="published (params, MFU) points of one software stack, increasing params; "
+        "interpolated linearly in ln(params), clamped to the end points",
+    )
+    mfu_size_curve_of: str | None = Field(
+        None,
+        description="profile on the same die whose mfu_by_size applies here, times mfu / its mfu",
+    )
 
-    @field_validator("mfu")
-    @classmethod
-    def _fraction(cls, v: Sourced) -> Sourced:
-        if not 0 < v.value <= 1:
-            raise ValueError(f"mfu must be in (0, 1], got {v.value}")
-        return v
+    _fraction = field_validator("mfu")(_check_mfu)
+
+    @model_validator(mode="after")
+    def _one_curve(self) -> TrainingSpec:
+        if self.mfu_by_size is not None:
+            if self.mfu_size_curve_of is not None:
+                raise ValueError("give mfu_by_size or mfu_size_curve_of, not both")
+            ps = [p.params for p in self.mfu_by_size]
+            if any(b <= a for a, b in zip(ps, ps[1:], strict=False)):
+                raise ValueError(f"mfu_by_size params must increase strictly, got {ps}")
+        return self
+
+
+def size_label(params: float) -> str:
+    """Model size as people write it: 22B, 1T."""
+    return f"{params / 1e12:.3g}T" if params >= 1e12 else f"{params / 1e9:.3g}B"
+
+
+def interpolate_mfu(points: list[MfuPoint], params: float) -> tuple[float, str]:
+    """(MFU, how) at `params`: linear in ln(params) between the bracketing published points,
+    the end point's value outside them (no extrapolation beyond what was measured)."""
+    if params <= points[0].params:
+        p = points[0]
+        how = "measured" if params == p.params else "clamped to smallest measured"
+        return p.mfu.value, f"{how} {size_label(p.params)}"
+    if params >= points[-1].params:
+        p = points[-1]
+        how = "measured" if params == p.params else "clamped to largest measured"
+        return p.mfu.value, f"{how} {size_label(p.params)}"
+    for lo, hi in zip(points, points[1:], strict=False):
+        if params == hi.params:
+            return hi.mfu.value, f"measured {size_label(hi.params)}"
+        if lo.params < params < hi.params:
+            w = math.log(params / lo.params) / math.log(hi.params / lo.params)
+            v = lo.mfu.value + w * (hi.mfu.value - lo.mfu.value)
+            return v, f"ln(N)-interpolated {size_label(lo.params)}-{size_label(hi.params)}"
+    raise AssertionError("unreachable: points are sorted")  # pragma: no cover
 
 
 class InterconnectSpec(StrictModel):
@@ -101,8 +164,27 @@ class HardwareProfile(StrictModel):
 
     @property
     def mfu(self) -> float:
-        """Achievable training MFU (profile `training.mfu`)."""
+        """Achievable training MFU of large dense models (profile `training.mfu`)."""
         return self.training.mfu.value
+
+    def mfu_at(self, params: float) -> tuple[float, str]:
+        """(MFU, where it came from) for dense training of a `params`-parameter model."""
+        t = self.training
+        if t.mfu_by_size is not None:
+            v, how = interpolate_mfu(t.mfu_by_size, params)
+            return v, f"hardware profile: {how}"
+        if t.mfu_size_curve_of is not None:
+            ref = catalog().get(t.mfu_size_curve_of)
+            if ref is None or ref.training.mfu_by_size is None:
+                raise InputError(
+                    f"{self.name}: training.mfu_size_curve_of '{t.mfu_size_curve_of}' must name "
+                    "a bundled profile with training.mfu_by_size",
+                    field="training.mfu_size_curve_of",
+                )
+            v, how = interpolate_mfu(ref.training.mfu_by_size, params)
+            k = self.mfu / ref.mfu
+            return v * k, f"hardware profile: {ref.name} curve ({how}) x {k:.3g} same die"
+        return self.mfu, "hardware profile: one value (no per-size data for this chip)"
 
     @property
     def tdp_w(self) -> float:

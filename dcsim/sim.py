@@ -198,7 +198,7 @@ class Simulation:
         with input_context(src, "climate"):
             self.weather = build_weather(sc.climate, loaded.base_dir, self.seed)
             self.carbon = build_carbon(sc.climate, loaded.base_dir, self.seed)
-        # MFU: the scenario's workload.mfu, else the chip's sourced training.mfu; phase
+        # MFU: the scenario's workload.mfu, else the chip's sourced MFU at this model size; phase
         # activities: the scenario's, else dcsim.power.PHASE_ACTIVITY.
         self.mfu, self.mfu_source = resolve_mfu(sc.workload, self.profile)
         self.a_compute = compute_activity(sc.workload)

@@ -2,9 +2,10 @@
 
 Compute uses the standard 6*N*tokens FLOPs per step for dense transformers
 (Kaplan et al. 2020, arXiv 2001.08361; Narayanan et al. 2021, Megatron-LM) at the
-model FLOPs utilization (MFU) the chip achieves in practice: the hardware profile's
-sourced `training.mfu` (e.g. H100 0.40 from Llama 3, arXiv 2407.21783; A100 0.50 from
-Korthikanti et al., arXiv 2205.05198), unless the scenario sets `workload.mfu`.
+model FLOPs utilization (MFU) the chip achieves in practice at this model size: the hardware
+profile's sourced per-size points (`training.mfu_by_size`, e.g. H100 from the Megatron-Core
+weak-scaling table, A100 from Korthikanti et al., arXiv 2205.05198) or its one `training.mfu`,
+unless the scenario sets `workload.mfu`.
 Accelerator activity in the compute and communication phases comes from
 `dcsim.power.PHASE_ACTIVITY` unless the scenario sets it.
 Tensor parallelism stays inside the scale-up domain (its cost is inside MFU);
@@ -41,7 +42,7 @@ class TrainingConfig(StrictModel):
         gt=0,
         le=1,
         description="model FLOPs utilization at full clock; unset: the hardware profile's "
-        "training.mfu (sourced per chip)",
+        "training.mfu at this model_params (sourced per chip and size class)",
     )
     tensor_parallel: int = Field(8, ge=1, description="TP degree, inside the scale-up domain")
     gradient_bytes_per_param: float = Field(2.0, gt=0, description="BF16 gradients")
@@ -114,10 +115,11 @@ class TrainingConfig(StrictModel):
 
 
 def resolve_mfu(cfg: TrainingConfig, profile: HardwareProfile) -> tuple[float, str]:
-    """(MFU, where it came from): the scenario's `workload.mfu` if set, else the profile's."""
+    """(MFU, where it came from): the scenario's `workload.mfu` if set, else the profile's
+    value for this model size (`HardwareProfile.mfu_at`)."""
     if cfg.mfu is not None:
         return cfg.mfu, "scenario"
-    return profile.mfu, "hardware profile"
+    return profile.mfu_at(cfg.model_params)
 
 
 def compute_activity(cfg: TrainingConfig) -> float:

@@ -23,7 +23,7 @@ def runs(tmp_path_factory):
 def test_b200_is_cheaper_per_run_and_h200_cheaper_per_hour(runs):
     b_air, h_liq = runs["leaf_spine_4k | B200 / air / 2"], runs["leaf_spine_4k | H200 / liquid / 8"]
     assert b_air.summary["mean_step_time_s"] == pytest.approx(2.04, rel=0.02)
-    assert h_liq.summary["mean_step_time_s"] == pytest.approx(4.35, rel=0.02)
+    assert h_liq.summary["mean_step_time_s"] == pytest.approx(4.14, rel=0.02)
     assert h_liq.cost["cost_usd_per_accel_hour"] < 0.75 * b_air.cost["cost_usd_per_accel_hour"]
     assert b_air.cost["cost_usd_per_training_run"] < 0.75 * h_liq.cost["cost_usd_per_training_run"]
 
@@ -45,4 +45,5 @@ def test_oversubscription_costs_b200_but_not_h200_at_2_to_1(runs):
     assert per_run("leaf_spine_4k_oversub2", b) > 1.3 * per_run("leaf_spine_4k", b)
     assert per_run("leaf_spine_4k_oversub2", h) < per_run("leaf_spine_4k", h)  # free capex cut
     assert per_run("leaf_spine_4k_oversub4", h) > 1.3 * per_run("leaf_spine_4k", h)
-    assert runs[f"leaf_spine_4k_oversub2 | {h}"].summary["exposed_comm_share"] == 0.0
+    # README: "2:1 hides all but 0.8 % of the step's all-reduce"
+    assert runs[f"leaf_spine_4k_oversub2 | {h}"].summary["exposed_comm_share"] < 0.01

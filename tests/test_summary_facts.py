@@ -84,7 +84,8 @@ def test_sweep_index_and_plot_carry_the_facts(tmp_path):
     assert result.counts()["failed"] == 0
     rows = list(csv.DictReader((tmp_path / "out" / "facts" / "index.csv").open()))
     assert {r["routing"] for r in rows} == {"ecmp", "spray"}
-    assert all(r["mfu_source"] == "hardware profile" and float(r["nic_gbps"]) > 0 for r in rows)
+    assert all(r["mfu_source"].startswith("hardware profile") for r in rows)
+    assert all(float(r["nic_gbps"]) > 0 for r in rows)
     assert all(float(r["exposed_comm_share"]) > 0 for r in rows)
     try:
         from dcsim.viz.sweep import fabric_facts, plot_sweep
