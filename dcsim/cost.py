@@ -208,6 +208,15 @@ class CostConfig(StrictModel):
     def book(self) -> PriceBook:
         return _book_with(self.prices)
 
+    def flat_prices(self) -> tuple[float, float]:
+        """(electricity USD/kWh, water USD/m3): the flat price or the region's, with the
+        scenario's overrides; the same numbers `cost_report` uses without hourly prices."""
+        book = self.book()
+        elec = self.electricity_usd_per_kwh
+        if elec is None:
+            elec = book.electricity_usd_per_kwh[self.region].value
+        return float(elec), float(book.water_usd_per_m3.value)
+
 
 def annuity_factor(rate: float, years: float) -> float:
     """Capital recovery factor r / (1 - (1 + r)^-n): yearly payment per dollar of capex."""

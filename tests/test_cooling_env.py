@@ -51,6 +51,7 @@ def test_reward_is_sum_of_terms_and_truncates():
             "violation",
             "throttle",
             "hottest",
+            "cost",
         }
         assert r == pytest.approx(sum(info["reward_terms"].values()))
         assert all(v <= 0 for v in info["reward_terms"].values())

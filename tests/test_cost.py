@@ -376,3 +376,51 @@ def test_cli_run_prints_cost_and_sweep_index_carries_it(tmp_path):
     assert res.exit_code == 0, res.output
     assert "cost per accelerator-hour" in res.output and "cost per training run" in res.output
     assert {"cost_usd_per_accel_hour", "cost_usd_per_training_run"} <= set(HEADLINE)
+
+
+def test_cooling_env_reports_its_bill_and_a_cost_term_can_drive_the_reward():
+    """Issue 18.1: Cooling-v0 prices cooling electricity and tower water with dcsim.cost and a
+    `cost` reward term uses it; the price is the region's (or the flat override)."""
+    from dcsim.cost import CostConfig
+    from dcsim.envs.cooling import CoolingEnv
+
+    kw = dict(n_accelerators=256, episode_steps=4, random_start_day=False)
+    env = CoolingEnv(**kw, reward_weights={"cost": 1.0})
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.zeros(3, dtype=np.float32))
+    m = info["metrics"]
+    elec, water = CostConfig().flat_prices()
+    kwh = (m["cooling_w"] + m["server_fan_w"]) * 60.0 / 3.6e6
+    assert m["cooling_electricity_usd"] == pytest.approx(kwh * elec, rel=1e-12)
+    assert m["water_usd"] == pytest.approx(m["water_l"] / 1e3 * water, rel=1e-12)
+    bill = m["cooling_electricity_usd"] + m["water_usd"]
+    unit = env.design_it_w * 60.0 / 3.6e6 * elec
+    assert info["reward_terms"]["cost"] == pytest.approx(-bill / unit, rel=1e-12)
+    assert info["reward_terms"]["cost"] < 0
+    # a flat price twice the region's doubles the electricity bill
+    env2 = CoolingEnv(**kw, cost={"electricity_usd_per_kwh": 2 * elec})
+    env2.reset(seed=0)
+    m2 = env2.step(np.zeros(3, dtype=np.float32))[4]["metrics"]
+    assert m2["cooling_electricity_usd"] == pytest.approx(2 * m["cooling_electricity_usd"])
+
+
+def test_cooling_env_refuses_hourly_prices_it_would_ignore():
+    from dcsim.envs.cooling import CoolingEnv
+
+    with pytest.raises(InputError, match="cost.electricity_prices_csv"):
+        CoolingEnv(cost={"electricity_prices_csv": "prices.csv"})
+
+
+def test_datacenter_env_reports_the_usd_its_reward_is_made_of():
+    """Datacenter-v0's energy and carbon terms are the interval's USD over the ownership unit."""
+    import gymnasium as gym
+
+    env = gym.make("dcsim/Datacenter-v0", steps=3).unwrapped
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(env.action_space.sample() * 0)
+    m, t = info["metrics"], info["reward_terms"]
+    assert m["electricity_usd"] > 0 and m["carbon_usd"] > 0
+    assert t["energy"] == pytest.approx(-m["electricity_usd"] / env.unit_usd, rel=1e-12)
+    assert t["carbon"] == pytest.approx(
+        -m["carbon_usd"] / env.unit_usd * env.weights["carbon"], rel=1e-12, abs=0
+    )

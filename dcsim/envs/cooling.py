@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
 from dcsim.config import MAX_STEPS
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
+from dcsim.cost import CostConfig
 from dcsim.envs.contract import (
     METADATA,
     Encoder,
@@ -85,6 +86,18 @@ class CoolingKwargs(EnvKwargs):
     supply_air_range_c: tuple[float, float] = (18.0, 27.0)
     chw_range_c: tuple[float, float] = (6.0, 18.0)
     random_start_day: bool = True
+    cost: CostConfig = Field(default_factory=CostConfig)
+
+    @model_validator(mode="after")
+    def _flat_prices_only(self) -> CoolingKwargs:
+        if self.cost.electricity_prices_csv is not None:
+            raise InputError(
+                "Cooling-v0 prices energy at a flat or regional price (cost.region or "
+                "cost.electricity_usd_per_kwh); hourly prices are read by Datacenter-v0 and "
+                "CoDesign-v0",
+                field="cost.electricity_prices_csv",
+            )
+        return self
 
     @model_validator(mode="after")
     def _episode_fits_in_memory(self) -> CoolingKwargs:
@@ -141,7 +154,10 @@ class CoolingEnv(gym.Env):
     `violation = -mean over racks of K outside the ASHRAE 18-27 C inlet band`;
     `throttle = -mean over racks of (1 - frequency fraction allowed)`;
     `hottest = -K of the hottest rack's inlet above the recommended maximum (27 C)`: the
-    mean alone lets one hot rack hide among cool ones.
+    mean alone lets one hot rack hide among cool ones;
+    `cost = -(electricity of cooling + server fans + tower water) in USD / the design IT
+    load's electricity bill of the step` (weight 0 by default; prices from `dcsim.cost` via
+    the `cost` argument: `region`, flat `electricity_usd_per_kwh`, `prices` overrides).
 
     ## Episode end
     Never terminates; truncates after `episode_steps` (default 1,440 = one day at 60 s).
@@ -164,6 +180,7 @@ class CoolingEnv(gym.Env):
         RewardTerm("violation", 1.0, violation=True),
         RewardTerm("throttle", 5.0),
         RewardTerm("hottest", 1.0, violation=True),
+        RewardTerm("cost", 0.0),
     )
     METRICS = (
         Metric("t_s", "s", "none"),
@@ -175,6 +192,8 @@ class CoolingEnv(gym.Env):
         Metric("cooling_kwh", "kWh", "sum"),
         Metric("carbon_kg", "kg", "sum"),
         Metric("water_l", "L", "sum"),
+        Metric("cooling_electricity_usd", "USD", "sum"),
+        Metric("water_usd", "USD", "sum"),
         Metric("inlet_max_c", "C", "max"),
         Metric("violation_k", "K", "mean"),
         Metric("hottest_excess_k", "K", "mean"),
@@ -203,6 +222,7 @@ class CoolingEnv(gym.Env):
             "climate": sc.climate.model_dump(mode="json"),
             "dt_s": sc.time.dt_s,
             "episode_steps": sc.time.steps,
+            "cost": sc.cost.model_dump(mode="json"),
             "reward_weights": {"energy": r.energy, "carbon": r.carbon, "violation": r.violation},
         }
 
@@ -225,6 +245,10 @@ class CoolingEnv(gym.Env):
         self.design_it_w = float(self.design_rack_w.sum())
         self.plant = CoolingPlant(self.cfg, self.n_racks, self.design_it_w)
         self.dt = float(kw.dt_s)
+        # dcsim.cost prices; the cost term is the plant's bill over the design IT load's
+        # electricity bill of the same step (dimensionless, like the energy term)
+        self.usd_per_kwh, self.usd_per_m3 = kw.cost.flat_prices()
+        self.cost_unit_usd = max(self.design_it_w * self.dt / 3.6e6 * self.usd_per_kwh, 1e-12)
         self.max_steps = int(kw.episode_steps)
         self.random_start_day = kw.random_start_day
         self.low = np.array([kw.supply_air_range_c[0], kw.chw_range_c[0]], dtype=float)
@@ -367,12 +391,16 @@ class CoolingEnv(gym.Env):
         design = self.design_it_w
         inlet_max = float(inlet.max())
         hot = max(inlet_max - hi, 0.0)  # the hottest rack's K above the recommended max
+        kwh = self.dt / 3.6e6
+        elec_usd = ctrl_w * kwh * self.usd_per_kwh
+        water_usd = float(res.water_l) / 1e3 * self.usd_per_m3
         raw = {
             "energy": -ctrl_w / design,
             "carbon": -ctrl_w * ci / (design * 400.0),
             "violation": -viol,
             "throttle": -thr,
             "hottest": -hot,
+            "cost": -(elec_usd + water_usd) / self.cost_unit_usd,
         }
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
@@ -388,7 +416,6 @@ class CoolingEnv(gym.Env):
             throttle=self.throttle_min,
         )
         self.k += 1
-        kwh = self.dt / 3.6e6
         metrics: dict[str, Any] = {
             "t_s": float(k * self.dt),
             "it_w": it,
@@ -399,6 +426,8 @@ class CoolingEnv(gym.Env):
             "cooling_kwh": cooling_w * kwh,
             "carbon_kg": (it + cooling_w) * kwh * ci / 1000.0,
             "water_l": float(res.water_l),
+            "cooling_electricity_usd": elec_usd,
+            "water_usd": water_usd,
             "inlet_max_c": inlet_max,
             "violation_k": viol,
             "hottest_excess_k": hot,

@@ -214,6 +214,8 @@ class DatacenterEnv(gym.Env):
         Metric("inlet_max_c", "C", "max"),
         *(Metric(n, u, "sum") for n, u in (("it_kwh", "kWh"), ("facility_kwh", "kWh"))),
         Metric("carbon_kg", "kg", "sum"),
+        Metric("electricity_usd", "USD", "sum"),
+        Metric("carbon_usd", "USD", "sum"),
         Metric("water_l", "L", "sum"),
         *(Metric(f"cooling_{p}", "W", "mean") for p in COOLING_PARTS),
     )
@@ -350,16 +352,26 @@ class DatacenterEnv(gym.Env):
             }
         return self._encode.named(vals)
 
-    def reward_terms(self, r: StepRecord) -> dict[str, float]:
+    def interval_usd(self, r: StepRecord) -> dict[str, float]:
+        """The interval's facility electricity and carbon (social cost) in USD (`dcsim.cost`
+        prices; the hour's price when the scenario has `cost.electricity_prices_csv`)."""
+        p, hourly = self.prices, self.sim.electricity_prices
+        price = p.electricity_usd_per_kwh
+        if hourly is not None:
+            price = float(price_at(hourly, np.asarray(r.t_s), self.sim.year_offset_s, self.sim.dt))
+        return {
+            "electricity_usd": r.facility_kwh * price,
+            "carbon_usd": r.carbon_kg * p.carbon_usd_per_kg,
+        }
+
+    def reward_terms(self, r: StepRecord, usd: dict[str, float] | None = None) -> dict[str, float]:
         """Weighted terms of one interval (`info["reward_terms"]`), in units of the cluster's
         ownership cost of one interval."""
-        p, unit, hourly = self.prices, self.unit_usd, self.sim.electricity_prices
-        price = p.electricity_usd_per_kwh
-        if hourly is not None:  # the scenario's hourly prices (cost.electricity_prices_csv)
-            price = float(price_at(hourly, np.asarray(r.t_s), self.sim.year_offset_s, self.sim.dt))
+        usd = usd if usd is not None else self.interval_usd(r)
+        unit = self.unit_usd
         raw = {
-            "energy": -r.facility_kwh * price / unit,
-            "carbon": -r.carbon_kg * p.carbon_usd_per_kg / unit,
+            "energy": -usd["electricity_usd"] / unit,
+            "carbon": -usd["carbon_usd"] / unit,
             "throughput": r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9),
             "violation": -r.violation_c,
         }
@@ -375,12 +387,13 @@ class DatacenterEnv(gym.Env):
     def step(self, action):
         c = self.to_controls(action)
         r = self.sim.step(c)
-        terms = self.reward_terms(r)
+        usd = self.interval_usd(r)
+        terms = self.reward_terms(r, usd)
         reward = float(sum(terms.values()))
         truncated = bool(self.sim.k >= self.max_steps)
         info = {
             "reward_terms": terms,
-            "metrics": r.as_row(),
+            "metrics": r.as_row() | usd,
             "routing": c.routing,
             "economizer": c.economizer,
         }

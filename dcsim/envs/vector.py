@@ -157,6 +157,11 @@ class CoolingVectorEnv(VectorEnv):
             "violation": wt["violation"] * -viol,
             "throttle": wt["throttle"] * -thr_pen,
             "hottest": wt["hottest"] * -hot,
+            "cost": wt["cost"]
+            * (
+                -(ctrl_w * (self.dt / 3.6e6) * e0.usd_per_kwh + water_l / 1e3 * e0.usd_per_m3)
+                / e0.cost_unit_usd
+            ),
         }
         reward = (
             terms["energy"]
@@ -164,6 +169,7 @@ class CoolingVectorEnv(VectorEnv):
             + terms["violation"]
             + terms["throttle"]
             + terms["hottest"]
+            + terms["cost"]
         )
         pue = (it + cooling) / it
         self.last_metrics = {  # this step's, per hall (CoolingEnv's info["metrics"] of these)
