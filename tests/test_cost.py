@@ -424,3 +424,21 @@ def test_datacenter_env_reports_the_usd_its_reward_is_made_of():
     assert t["carbon"] == pytest.approx(
         -m["carbon_usd"] / env.unit_usd * env.weights["carbon"], rel=1e-12, abs=0
     )
+
+
+def test_powercap_env_reports_its_electricity_bill():
+    """Issue 18.1: PowerCap-v0's row energy priced by dcsim.cost, a `cost` term available."""
+    from dcsim.cost import CostConfig
+    from dcsim.envs.power_cap import PowerCapEnv
+
+    env = PowerCapEnv(horizon_s=60.0, reward_weights={"cost": 1.0})
+    env.reset(seed=0)
+    sim = env.sim
+    t0 = sim.t_idx
+    _, _, _, _, info = env.step(np.ones(2, dtype=np.float32))
+    energy_kwh = float(sim.row_w[t0 : sim.t_idx].sum()) / 3.6e6
+    price = CostConfig().flat_prices()[0]
+    assert info["metrics"]["electricity_usd"] == pytest.approx(energy_kwh * price, rel=1e-12)
+    assert info["reward_terms"]["cost"] == pytest.approx(-info["metrics"]["row_power_frac_mean"])
+    with pytest.raises(InputError, match="cost.electricity_prices_csv"):
+        PowerCapEnv(cost={"electricity_prices_csv": "prices.csv"})

@@ -7,7 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from pydantic import Field, model_validator
 
+from dcsim.cost import CostConfig
 from dcsim.envs.contract import (
     METADATA,
     Encoder,
@@ -22,6 +24,7 @@ from dcsim.envs.contract import (
     reward_weights,
     weigh,
 )
+from dcsim.errors import InputError
 from dcsim.polca import (
     RowConfig,
     RowObservation,
@@ -64,6 +67,17 @@ class PowerCapKwargs(EnvKwargs):
     mean_load: float = 0.6
     cap_delay_max_s: float = 40.0
     row: dict[str, Any] | None = None
+    cost: CostConfig = Field(default_factory=CostConfig)
+
+    @model_validator(mode="after")
+    def _flat_prices_only(self) -> PowerCapKwargs:
+        if self.cost.electricity_prices_csv is not None:
+            raise InputError(
+                "PowerCap-v0 prices energy at a flat or regional price (cost.region or "
+                "cost.electricity_usd_per_kwh); its episodes are peak-hour windows",
+                field="cost.electricity_prices_csv",
+            )
+        return self
 
 
 class PowerCapEnv(gym.Env):
@@ -96,7 +110,10 @@ class PowerCapEnv(gym.Env):
     `brake = -(seconds braked in the period) / period`,
     `brake_event = -(brakes that engaged in the period)`,
     `hp_latency = -(median-latency slowdown of high-priority requests - 1) * 100`,
-    `lp_latency = -(same for low priority) * 100`; slowdowns are arrival-weighted over the
+    `lp_latency = -(same for low priority) * 100`,
+    `cost = -(the period's electricity bill / the budget's bill for the period)` (weight 0 by
+    default; `info["metrics"]["electricity_usd"]` is the bill at the `dcsim.cost` price of
+    the `cost` argument: region, flat price or overrides); slowdowns are arrival-weighted over the
     period's server-seconds, each scored at its load and applied clock by bilinear
     interpolation of the characterised serving table (`RowSimulation.slowdown`), as power
     is, so a clock between two characterised clocks pays an in-between latency. Default
@@ -128,6 +145,7 @@ class PowerCapEnv(gym.Env):
         RewardTerm("brake_event", 100.0, violation=True),
         RewardTerm("hp_latency", 1.0),
         RewardTerm("lp_latency", 0.1),
+        RewardTerm("cost", 0.0),
     )
     METRICS = (
         Metric("row_power_frac_peak", "1", "max"),
@@ -136,13 +154,15 @@ class PowerCapEnv(gym.Env):
         Metric("brake_active", "1", "mean"),
         Metric("lp_clock_frac", "1", "mean"),
         Metric("hp_clock_frac", "1", "mean"),
+        Metric("electricity_usd", "USD", "sum"),
     )
 
     def __init__(self, **kwargs: Any) -> None:
         self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
-        base = kw.model_dump(exclude={"row", "reward_weights"})
+        base = kw.model_dump(exclude={"row", "reward_weights", "cost"})
+        self.usd_per_kwh = kw.cost.flat_prices()[0]
         self.row_cfg = validate_model(RowConfig, base | (kw.row or {}), prefix="row")
         # Short characterisation (cached per process): enough cells for smooth interpolation.
         self.table = characterize(
@@ -206,6 +226,8 @@ class PowerCapEnv(gym.Env):
             "brake_active": float(sim.brake_active),
             "lp_clock_frac": o.lp_clock_frac if (~hp).any() else float("nan"),
             "hp_clock_frac": o.hp_clock_frac if hp.any() else float("nan"),
+            # the row's wall energy over the period (1-s ticks) at the dcsim.cost price
+            "electricity_usd": float(sim.row_w[t0:t1].sum()) / 3.6e6 * self.usd_per_kwh,
         }
 
     def step(self, action: np.ndarray):
@@ -228,6 +250,8 @@ class PowerCapEnv(gym.Env):
             "brake_event": -float(brakes),
             "hp_latency": -(sim.slowdown(t0, t1, hp_mask) - 1.0) * 100.0,
             "lp_latency": -(sim.slowdown(t0, t1, ~hp_mask) - 1.0) * 100.0,
+            # the period's electricity bill over the budget's bill for the period
+            "cost": -float(frac.mean()) if t1 > t0 else 0.0,
         }
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
