@@ -442,3 +442,22 @@ def test_powercap_env_reports_its_electricity_bill():
     assert info["reward_terms"]["cost"] == pytest.approx(-info["metrics"]["row_power_frac_mean"])
     with pytest.raises(InputError, match="cost.electricity_prices_csv"):
         PowerCapEnv(cost={"electricity_prices_csv": "prices.csv"})
+
+
+def test_placement_env_prices_job_energy():
+    """Issue 18.1: Placement-v0's job energy in USD; its energy term is the excess bill's share."""
+    from dcsim.cost import CostConfig
+    from dcsim.envs.placement import PlacementEnv
+
+    env = PlacementEnv(n_jobs=4, reward_weights={"energy": 1.0})
+    env.reset(seed=0)
+    m, t = {}, {}
+    for _ in range(4):
+        _, _, term, trunc, info = env.step(0)
+        m, t = info["metrics"], info["reward_terms"]
+        if m.get("energy_kwh"):
+            break
+    price = CostConfig().flat_prices()[0]
+    assert m["electricity_usd"] == pytest.approx(m["energy_kwh"] * price, rel=1e-12)
+    ideal = m["electricity_usd"] - m["excess_electricity_usd"]
+    assert t["energy"] == pytest.approx(-m["excess_electricity_usd"] / ideal, rel=1e-9)

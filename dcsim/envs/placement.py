@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from dcsim.cost import CostConfig
 from dcsim.envs.contract import (
     METADATA,
     EnvKwargs,
@@ -85,6 +86,17 @@ class PlacementKwargs(EnvKwargs, JobMixConfig):
         description="jobs placed per episode",
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
+    cost: CostConfig = Field(default_factory=CostConfig)
+
+    @model_validator(mode="after")
+    def _flat_prices_only(self) -> PlacementKwargs:
+        if self.cost.electricity_prices_csv is not None:
+            raise InputError(
+                "Placement-v0 prices job energy at a flat or regional price (cost.region or "
+                "cost.electricity_usd_per_kwh): a job's energy is not spread over the hours",
+                field="cost.electricity_prices_csv",
+            )
+        return self
 
 
 class PlacementEnv(gym.Env):
@@ -131,7 +143,9 @@ class PlacementEnv(gym.Env):
     (`reward_weights`, defaults in `REWARD`: comm 1, energy 0, fragmentation 0.2, queue 0.5)
     times
     `comm = -(runtime / runtime if packed on an empty fabric - 1)`;
-    `energy = -(job energy / energy if packed on an empty fabric - 1)`;
+    `energy = -(job energy / energy if packed on an empty fabric - 1)`, which is also the job's
+    excess electricity bill over its ideal bill (`info["metrics"]` `electricity_usd` and
+    `excess_electricity_usd` at the `dcsim.cost` price of the `cost` argument);
     `fragmentation = -(1 - largest free block on one leaf / min(free GPUs, hosts per leaf))`
     after the placement; `queue = -(placed job's wait) / (mean job duration)`.
 
@@ -171,6 +185,8 @@ class PlacementEnv(gym.Env):
         Metric("wait_h", "h", "mean"),
         Metric("energy_kwh", "kWh", "sum"),
         Metric("excess_energy_kwh", "kWh", "sum"),
+        Metric("electricity_usd", "USD", "sum"),
+        Metric("excess_electricity_usd", "USD", "sum"),
         Metric("fragmentation", "1", "mean"),
         Metric("utilization", "1", "mean"),
         Metric("queue_len", "jobs", "mean"),
@@ -197,6 +213,7 @@ class PlacementEnv(gym.Env):
         self.render_mode = render_mode_arg(kwargs)
         self.kw = kw = parse_kwargs(self.Kwargs, kwargs)
         self.weights = reward_weights(self.REWARD, kw.reward_weights)
+        self.usd_per_kwh = kw.cost.flat_prices()[0]
         self.mix = JobMixConfig.model_validate(
             kw.model_dump(include=set(JobMixConfig.model_fields))
         )
@@ -317,6 +334,8 @@ class PlacementEnv(gym.Env):
             "wait_h": wait / 3600.0,
             "energy_kwh": energy_j / 3.6e6,
             "excess_energy_kwh": (energy_j - ideal_j) / 3.6e6,
+            "electricity_usd": energy_j / 3.6e6 * self.usd_per_kwh,
+            "excess_electricity_usd": (energy_j - ideal_j) / 3.6e6 * self.usd_per_kwh,
             "fragmentation": float(frag),
             "utilization": float(1.0 - c.free.mean()),
             "queue_len": float(len(c.queue)),
