@@ -1666,6 +1666,14 @@ def compare(
         help="Agent to compare against: adds each agent's paired per-seed difference "
         "(agent - baseline, mean ± 95% CI) to the table, CSV (diff_*) and JSON (paired).",
     ),
+    normalise_to: str = typer.Option(
+        None,
+        "--normalise-to",
+        **AGENT_OPTION,
+        help="Upper-bound agent (e.g. oracle), with --baseline: adds each other agent's "
+        "normalised score (J - J_baseline) / (J_upper - J_baseline) of the return, mean ± 95% "
+        "CI, to the table, CSV (norm_*) and JSON (normalised).",
+    ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
@@ -1689,6 +1697,7 @@ def compare(
             on_start=bar.start,
             baseline=baseline,
             on_episode=bar.update,
+            upper=normalise_to,
         )
     comp, run_dir = cr.comparison, cr.run_dir
     if as_json:
