@@ -1,7 +1,10 @@
 """Stable-Baselines3 agents: train, save, load, predict. Needs the `rl` extra (torch).
 
 Space fit: PPO and A2C take Box, Discrete and MultiDiscrete actions; SAC and TD3 need Box;
-DQN needs Discrete (of the dcsim envs only `dcsim/Placement-v0` has one).
+DQN needs Discrete (of the dcsim envs only `dcsim/Placement-v0` has one). `maskable-ppo`
+(sb3-contrib's MaskablePPO, Huang & Ontañón, "A Closer Look at Invalid Action Masking in
+Policy Gradient Algorithms", FLAIRS 2022) needs an env with `action_masks()`
+(`dcsim/CoDesign-v0`): invalid choices get zero probability in training and in `predict`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,15 @@ def _algo_class(algo: str):
             "stable-baselines3 is not installed; install the extra: pip install -e '.[rl]'"
         ) from None
     classes = {"ppo": sb3.PPO, "sac": sb3.SAC, "dqn": sb3.DQN, "a2c": sb3.A2C, "td3": sb3.TD3}
+    if algo == "maskable-ppo":
+        try:
+            from sb3_contrib import MaskablePPO
+        except ImportError:  # pragma: no cover - depends on extras
+            raise InputError(
+                "maskable-ppo needs sb3-contrib; install the extra: pip install -e '.[rl]'",
+                field="algo",
+            ) from None
+        return MaskablePPO
     if algo not in classes:
         raise InputError(
             f"unknown algorithm '{algo}'; expected one of: {', '.join(classes)}", field="algo"
@@ -50,6 +62,12 @@ def check_algo_fits(algo: str, env: Any) -> None:
             "use ppo, a2c or dqn",
             field="algo",
         )
+    if algo == "maskable-ppo" and not _has_masks(env):
+        raise InputError(
+            f"maskable-ppo needs an env with action_masks(); {type(env.unwrapped).__name__} "
+            "has none: use ppo",
+            field="algo",
+        )
     if algo == "dqn" and kind != "Discrete":
         raise InputError(
             f"DQN needs a Discrete action space; this env has {space}: use ppo, sac or td3 "
@@ -58,13 +76,27 @@ def check_algo_fits(algo: str, env: Any) -> None:
         )
 
 
+def _has_masks(env: Any) -> bool:
+    """An env, or every env of an SB3 VecEnv, offers action_masks()."""
+    if hasattr(env, "has_attr"):  # VecEnv (and VecNormalize around one)
+        return bool(env.has_attr("action_masks"))
+    return hasattr(env.unwrapped, "action_masks")
+
+
 class SB3Agent:
     """A trained SB3 policy behind the same `predict(obs) -> action` API as the heuristics."""
 
-    def __init__(self, model: Any, algo: str, obs_norm: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model: Any,
+        algo: str,
+        obs_norm: dict[str, Any] | None = None,
+        env: Any | None = None,
+    ):
         self.model = model
         self.algo = algo
         self.name = algo
+        self.env = env  # maskable-ppo: asked for action_masks() at every predict
         # VecNormalize observation statistics (mean, var, clip_obs, epsilon), stored as JSON
         self.obs_norm = obs_norm
         if obs_norm is not None:
@@ -145,7 +177,7 @@ class SB3Agent:
             ) from None
         norm = p.with_name(NORM_FILE)
         obs_norm = json.loads(norm.read_text()) if norm.is_file() else None
-        return cls(model, algo, obs_norm)
+        return cls(model, algo, obs_norm, env)
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -161,6 +193,12 @@ class SB3Agent:
             obs = np.clip((obs - self._mean) / self._std, -self._clip, self._clip).astype(
                 np.float32
             )
+        if self.algo == "maskable-ppo":
+            if self.env is None:
+                raise InputError("maskable-ppo needs the env for its action masks", field="agent")
+            masks = self.env.unwrapped.action_masks()
+            action, _ = self.model.predict(obs, deterministic=True, action_masks=masks)
+            return action
         action, _ = self.model.predict(obs, deterministic=True)
         return action
 

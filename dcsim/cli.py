@@ -143,7 +143,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
         "pairwise",
         "hierarchical",
     ),
-    "algo": ("ppo", "sac", "dqn", "a2c", "td3"),
+    "algo": ("ppo", "sac", "dqn", "a2c", "td3", "maskable-ppo"),
     "climate": ("temperate", "hot-dry", "hot-humid", "cold"),
     "cooling_type": ("air", "liquid"),
     "economizer": ("auto", "off", "on"),
@@ -1430,7 +1430,9 @@ def train(
         Default("dcsim.rl:train_agent.algo"),
         "--algo",
         **choice(
-            "algo", "Stable-Baselines3 algorithm (DQN only for Discrete actions: Placement-v0)."
+            "algo",
+            "Stable-Baselines3 algorithm (DQN only for Discrete actions: Placement-v0; "
+            "maskable-ppo, sb3-contrib, needs action_masks(): CoDesign-v0).",
         ),
     ),
     timesteps: int = typer.Option(
