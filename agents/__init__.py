@@ -86,7 +86,7 @@ _DISCOVER = {
 }
 GENERIC: dict[str, Builder] = {"random": _random}
 
-SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3")
+SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3", "maskable-ppo")
 
 
 def _table(env: Any) -> dict[str, Builder]:

@@ -1,7 +1,10 @@
 """Stable-Baselines3 agents: train, save, load, predict. Needs the `rl` extra (torch).
 
 Space fit: PPO and A2C take Box, Discrete and MultiDiscrete actions; SAC and TD3 need Box;
-DQN needs Discrete (of the dcsim envs only `dcsim/Placement-v0` has one).
+DQN needs Discrete (of the dcsim envs only `dcsim/Placement-v0` has one). `maskable-ppo`
+(sb3-contrib's MaskablePPO, Huang & Ontañón, "A Closer Look at Invalid Action Masking in
+Policy Gradient Algorithms", FLAIRS 2022) needs an env with `action_masks()`
+(`dcsim/CoDesign-v0`): invalid choices get zero probability in training and in `predict`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,17 @@ def _algo_class(algo: str):
             f"stable-baselines3 is not installed; install the extra: {install_hint('rl')}"
         ) from None
     classes = {"ppo": sb3.PPO, "sac": sb3.SAC, "dqn": sb3.DQN, "a2c": sb3.A2C, "td3": sb3.TD3}
+    if algo == "maskable-ppo":
+        try:
+            from sb3_contrib import MaskablePPO
+        except ImportError:  # pragma: no cover - depends on extras
+            from dcsim.resources import install_hint
+
+            raise InputError(
+                f"maskable-ppo needs sb3-contrib; install the extra: {install_hint('rl')}",
+                field="algo",
+            ) from None
+        return MaskablePPO
     if algo not in classes:
         raise InputError(
             f"unknown algorithm '{algo}'; expected one of: {', '.join(classes)}", field="algo"
@@ -52,12 +66,20 @@ def check_algo_fits(algo: str, env: Any) -> None:
     kind = type(space).__name__  # Box, Discrete, MultiDiscrete, ... (no gymnasium import here)
 
     def fits(a: str) -> bool:
+        if a == "maskable-ppo":
+            return _has_masks(env)
         return kind == "Box" if a in ("sac", "td3") else kind == "Discrete" if a == "dqn" else True
 
     if fits(algo):
         return
     ok = [a for a in SB3_ALGOS if fits(a)]
     use = ", ".join(ok[:-1]) + f" or {ok[-1]}" if len(ok) > 1 else ok[0]
+    if algo == "maskable-ppo":
+        raise InputError(
+            f"maskable-ppo needs an env with action_masks(); {type(getattr(env, 'unwrapped', env)).__name__} "
+            f"has none: use {use}",
+            field="algo",
+        )
     need = "a continuous (Box)" if algo in ("sac", "td3") else "a Discrete"
     raise InputError(
         f"{algo.upper()} needs {need} action space; this env has {space}: use {use}",
@@ -65,13 +87,27 @@ def check_algo_fits(algo: str, env: Any) -> None:
     )
 
 
+def _has_masks(env: Any) -> bool:
+    """An env, or every env of an SB3 VecEnv, offers action_masks()."""
+    if hasattr(env, "has_attr"):  # VecEnv (and VecNormalize around one)
+        return bool(env.has_attr("action_masks"))
+    return hasattr(getattr(env, "unwrapped", env), "action_masks")
+
+
 class SB3Agent:
     """A trained SB3 policy behind the same `predict(obs) -> action` API as the heuristics."""
 
-    def __init__(self, model: Any, algo: str, obs_norm: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model: Any,
+        algo: str,
+        obs_norm: dict[str, Any] | None = None,
+        env: Any | None = None,
+    ):
         self.model = model
         self.algo = algo
         self.name = algo
+        self.env = env  # maskable-ppo: asked for action_masks() at every predict
         # VecNormalize observation statistics (mean, var, clip_obs, epsilon), stored as JSON
         self.obs_norm = obs_norm
         if obs_norm is not None:
@@ -160,7 +196,7 @@ class SB3Agent:
                 f"cannot load {algo.upper()} model: {exc}", file=str(p), field="agent"
             ) from None
         obs_norm = read_obs_norm(p.with_name(NORM_FILE), model.observation_space)
-        return cls(model, algo, obs_norm)
+        return cls(model, algo, obs_norm, env)
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -176,6 +212,12 @@ class SB3Agent:
             obs = np.clip((obs - self._mean) / self._std, -self._clip, self._clip).astype(
                 np.float32
             )
+        if self.algo == "maskable-ppo":
+            if self.env is None:
+                raise InputError("maskable-ppo needs the env for its action masks", field="agent")
+            masks = self.env.unwrapped.action_masks()
+            action, _ = self.model.predict(obs, deterministic=True, action_masks=masks)
+            return action
         action, _ = self.model.predict(obs, deterministic=True)
         return action
 

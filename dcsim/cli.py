@@ -200,7 +200,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
         "pairwise",
         "hierarchical",
     ),
-    "algo": ("ppo", "sac", "dqn", "a2c", "td3"),
+    "algo": ("ppo", "sac", "dqn", "a2c", "td3", "maskable-ppo"),
     "climate": ("temperate", "hot-dry", "hot-humid", "cold"),
     "cooling_type": ("air", "liquid"),
     "economizer": ("auto", "off", "on"),
@@ -1552,7 +1552,9 @@ def train(
         Default("dcsim.rl:train_agent.algo"),
         "--algo",
         **choice(
-            "algo", "Stable-Baselines3 algorithm (DQN only for Discrete actions: Placement-v0)."
+            "algo",
+            "Stable-Baselines3 algorithm (DQN only for Discrete actions: Placement-v0; "
+            "maskable-ppo, sb3-contrib, needs action_masks(): CoDesign-v0).",
         ),
     ),
     timesteps: int = typer.Option(
@@ -1788,6 +1790,14 @@ def compare(
         help="Agent to compare against: adds each agent's paired per-seed difference "
         "(agent - baseline, mean ± 95% CI) to the table, CSV (diff_*) and JSON (paired).",
     ),
+    normalise_to: str = typer.Option(
+        None,
+        "--normalise-to",
+        **AGENT_OPTION,
+        help="Upper-bound agent (e.g. oracle), with --baseline: adds each other agent's "
+        "normalised score (J - J_baseline) / (J_upper - J_baseline) of the return, mean ± 95% "
+        "CI, to the table, CSV (norm_*) and JSON (normalised).",
+    ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print statistics as JSON."),
 ) -> None:
@@ -1811,6 +1821,7 @@ def compare(
             on_start=bar.start,
             baseline=baseline,
             on_episode=bar.update,
+            upper=normalise_to,
         )
     comp, run_dir = cr.comparison, cr.run_dir
     if as_json:

@@ -395,14 +395,69 @@ def paired_differences(agent: Evaluation, baseline: Evaluation) -> dict[str, dic
     return out
 
 
+def normalised_score(
+    agent: Evaluation, baseline: Evaluation, upper: Evaluation, metric: str = "return"
+) -> dict[str, float]:
+    """(J - J_baseline) / (J_upper - J_baseline) of `metric` on the seeds all three share.
+
+    The score is the ratio of the mean paired differences r = mean(d_a) / mean(d_u) (0: the
+    baseline, 1: the upper bound, < 0: worse than the baseline); a per-seed ratio would blow
+    up on seeds where the bound barely beats the baseline. Its 95% CI is the ratio
+    estimator's linearisation (Cochran, *Sampling Techniques*, 3rd ed. 1977, sec. 6.4):
+    residuals e_i = d_a,i - r d_u,i, half-width t_{n-1} sd(e) / (sqrt(n) |mean(d_u)|),
+    which counts that agent and bound move together across seeds. Also returns the bound's
+    own gap mean(d_u) ± CI: when that interval includes 0 the score is not meaningful.
+    """
+    base = {s: e.get(metric) for s, e in zip(baseline.seeds, baseline.episodes, strict=True)}
+    up = {s: e.get(metric) for s, e in zip(upper.seeds, upper.episodes, strict=True)}
+    da, du = [], []
+    for s, e in zip(agent.seeds, agent.episodes, strict=True):
+        vals = (e.get(metric), base.get(s), up.get(s))
+        if all(v is not None and math.isfinite(v) for v in vals):
+            j, jb, ju = (float(v) for v in vals)  # type: ignore[arg-type]
+            da.append(j - jb)
+            du.append(ju - jb)
+    n = len(da)
+    gap, gap_ci, _ = mean_ci(du)
+    out = {"mean": math.nan, "ci95": math.nan, "n": float(n), "gap": gap, "gap_ci95": gap_ci}
+    if n == 0 or gap == 0.0:
+        return out
+    r = float(np.mean(da)) / gap
+    out["mean"] = r
+    if n > 1:
+        from scipy import stats
+
+        resid = np.asarray(da) - r * np.asarray(du)
+        sd = float(resid.std(ddof=1))
+        out["ci95"] = float(stats.t.ppf(0.975, n - 1) * sd / (math.sqrt(n) * abs(gap)))
+    return out
+
+
 @dataclass
 class Comparison:
     spec: EnvSpec
     evaluations: list[Evaluation]
     baseline: str | None = None
+    upper: str | None = (
+        None  # with `baseline`: agents get (J - J_baseline) / (J_upper - J_baseline)
+    )
+    norm_metric: str = "return"
 
     def baseline_evaluation(self) -> Evaluation | None:
         return next((e for e in self.evaluations if e.agent == self.baseline), None)
+
+    def normalised(self) -> dict[str, dict[str, float]]:
+        """agent -> normalised score of `norm_metric` between baseline (0) and upper (1);
+        {} unless both are set. The baseline and the bound themselves are left out."""
+        b = self.baseline_evaluation()
+        u = next((e for e in self.evaluations if e.agent == self.upper), None)
+        if b is None or u is None:
+            return {}
+        return {
+            e.agent: normalised_score(e, b, u, self.norm_metric)
+            for e in self.evaluations
+            if e is not b and e is not u
+        }
 
     def paired(self) -> dict[str, dict[str, dict[str, float]]]:
         """agent -> metric -> paired difference (agent - baseline) statistics; {} without a baseline."""
@@ -424,7 +479,7 @@ class Comparison:
     def rows(self) -> list[dict[str, Any]]:
         """Long format: one row per (agent, metric); with a baseline, the paired difference
         agent - baseline as diff_mean, diff_ci95, diff_std, diff_n (blank for the baseline)."""
-        paired = self.paired()
+        paired, norm = self.paired(), self.normalised()
         rows = []
         for e in self.evaluations:
             for k in e.stats:
@@ -432,6 +487,9 @@ class Comparison:
                 if self.baseline is not None:
                     d = paired.get(e.agent, {}).get(k, {})
                     row |= {f"diff_{s}": d.get(s) for s in ("mean", "ci95", "std", "n")}
+                if self.upper is not None:
+                    z = norm.get(e.agent, {}) if k == self.norm_metric else {}
+                    row |= {f"norm_{s}": z.get(s) for s in ("mean", "ci95")}
                 rows.append(row)
         return rows
 
@@ -446,6 +504,9 @@ class Comparison:
         if self.baseline is not None:
             out["baseline"] = self.baseline
             out["paired"] = self.paired()
+        if self.upper is not None:
+            out["upper"] = self.upper
+            out["normalised"] = {"metric": self.norm_metric, "scores": self.normalised()}
         return out
 
 
@@ -457,11 +518,14 @@ def compare(
     max_steps: int | None = None,
     on_episode: Callable[[str, int], None] | None = None,
     baseline: str | None = None,
+    upper: str | None = None,
 ) -> Comparison:
     """Every agent on the same env seeds (common random numbers: paired comparison).
 
     With `baseline` (one of `agents`), the comparison also carries each agent's paired
-    per-seed difference from it."""
+    per-seed difference from it; with `upper` too (an upper-bound agent such as an oracle),
+    each other agent's normalised score (J - J_baseline) / (J_upper - J_baseline) of the
+    return."""
     if not agents:
         raise InputError("give at least one agent", field="agents")
     if len(set(agents)) != len(agents):
@@ -471,11 +535,27 @@ def compare(
             f"baseline '{baseline}' is not among the agents ({', '.join(agents)})",
             field="--baseline",
         )
+    if upper is not None:
+        if baseline is None:
+            raise InputError(
+                "--normalise-to needs --baseline (the score is 0 at the baseline)",
+                field="--normalise-to",
+            )
+        if upper == baseline:
+            raise InputError(
+                "--normalise-to must name an agent other than the baseline",
+                field="--normalise-to",
+            )
+        if upper not in agents:
+            raise InputError(
+                f"--normalise-to agent '{upper}' is not among the agents ({', '.join(agents)})",
+                field="--normalise-to",
+            )
     evals = []
     for a in agents:
         cb = (lambda k, a=a: on_episode(a, k)) if on_episode else None
         evals.append(evaluate(spec, a, seeds, seed, max_steps, cb))
-    return Comparison(spec, evals, baseline)
+    return Comparison(spec, evals, baseline, upper)
 
 
 def best_heuristic(comp: Comparison, metric: str, lower_is_better: bool = True) -> str:

@@ -78,6 +78,7 @@ class DQNParams(_OffPolicy):
 
 MODELS: dict[str, type[_Common]] = {
     "ppo": PPOParams,
+    "maskable-ppo": PPOParams,  # sb3-contrib MaskablePPO takes PPO's parameters
     "a2c": A2CParams,
     "sac": SACParams,
     "td3": TD3Params,
@@ -101,7 +102,7 @@ def validate_hyperparams(algo: str, raw: dict[str, Any] | None, n_envs: int = 1)
         raise InputError("needs a value (NAME=VALUE)", field=f"hp.{name}")
     params = validate_model(model, raw, prefix="hp")
     out = params.model_dump(exclude_unset=True)
-    if algo == "ppo" and out.get("n_steps", 2048) * n_envs < 2:
+    if algo in ("ppo", "maskable-ppo") and out.get("n_steps", 2048) * n_envs < 2:
         raise InputError(
             "n_steps x n_envs must be > 1 for PPO's advantage normalisation", field="hp.n_steps"
         )

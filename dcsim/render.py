@@ -141,6 +141,22 @@ def compare_tables(comp: Any, seeds: int, seed: int, width: int) -> list[Table]:
                 width,
             )
         )
+    norm = comp.normalised()
+    if norm and base is not None:
+        upper = next(e for e in evs if e.agent == comp.upper)
+        scored = [e for e in evs if e.agent in norm]
+        gap = next(iter(norm.values()))
+        tables.append(
+            comparison_table(
+                f"normalised {comp.norm_metric} (J - J_{base.label}) / (J_{upper.label} - "
+                f"J_{base.label}), mean ± 95% CI; {upper.label} - {base.label} = "
+                f"{fmt_diff(gap['gap'], gap['gap_ci95'])}",
+                ["normalised score"],
+                [e.label for e in scored],
+                [[fmt_diff(norm[e.agent]["mean"], norm[e.agent]["ci95"]) for e in scored]],
+                width,
+            )
+        )
     return tables
 
 

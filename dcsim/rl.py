@@ -169,12 +169,15 @@ def compare_agents(
     on_start: StartFn | None = None,
     baseline: str | None = None,
     on_episode: Callable[[int], None] | None = None,
+    upper: str | None = None,
 ) -> ComparisonRun:
     """Agents (None: every heuristic + random) on the same seeds; writes compare.csv,
     episodes.csv, summary.json and compare.png atomically to OUT/<name>/compare-<id>/.
 
     ``baseline`` (added first when not among ``agents``) adds each agent's paired per-seed
-    difference from it; ``on_episode(k)`` is called after the k-th episode over all agents."""
+    difference from it; ``upper`` (added too, needs ``baseline``) adds each other agent's
+    normalised score (J - J_baseline) / (J_upper - J_baseline) of the return;
+    ``on_episode(k)`` is called after the k-th episode over all agents."""
     from dcsim.agents import available
 
     spec = task_spec(scenario, env, overrides, reward)
@@ -186,6 +189,8 @@ def compare_agents(
         probe.close()
     if baseline is not None and baseline not in names:
         names = [baseline, *names]
+    if upper is not None and upper not in names:
+        names = [*names, upper]
     if on_start:
         on_start(f"{len(names)} agents x {seeds} seeds on {spec.env_id}", len(names) * seeds)
     done = {a: 0 for a in names}
@@ -195,10 +200,12 @@ def compare_agents(
         if on_episode:
             on_episode(sum(done.values()))
 
-    comp = compare(spec, names, seeds, seed, max_steps, progress, baseline)
+    comp = compare(spec, names, seeds, seed, max_steps, progress, baseline, upper)
     extra: dict[str, Any] = {"agents": names, "seeds": seeds, "max_steps": max_steps}
     if baseline is not None:
         extra["baseline"] = baseline
+    if upper is not None:
+        extra["upper"] = upper
     rid = run_id(spec.as_dict(), seed, extra)
     final = contained(Path(out), safe_name(spec.name), f"compare-{rid}")
     with RunWriter(final) as writer:

@@ -97,7 +97,7 @@ def typing_args(t):
     ("path", "option", "shown"),
     [
         (("dcsim", "sweep"), "--executor", "[serial|local|dask]"),
-        (("dcsim", "train"), "--algo", "[ppo|sac|dqn|a2c|td3]"),
+        (("dcsim", "train"), "--algo", "maskable-ppo"),
         (("dcsim", "cooling", "year"), "--type", "[air|liquid]"),
         (("dcsim", "cooling", "year"), "--climate", "hot-humid"),
         (("dcsim", "validate"), "--kind", "hardware"),

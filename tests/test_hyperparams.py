@@ -54,7 +54,9 @@ def test_every_model_field_exists_in_sb3() -> None:
     sb3 = pytest.importorskip("stable_baselines3")
     import inspect
 
+    contrib = pytest.importorskip("sb3_contrib")
     classes = {"ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3, "dqn": sb3.DQN}
+    classes["maskable-ppo"] = contrib.MaskablePPO
     for algo, model in MODELS.items():
         params = set(inspect.signature(classes[algo]).parameters)
         assert set(model.model_fields) <= params, (algo, set(model.model_fields) - params)
