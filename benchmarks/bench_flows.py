@@ -17,23 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from dcsim.network import load_topology, max_min_rates, route, run_flows
-from dcsim.network.patterns import inter_tor_permutation
-
-BIG = {
-    "kind": "leaf_spine",
-    "leaves": 128,
-    "spines": 128,
-    "hosts_per_leaf": 128,
-    "host_link_gbps": 400,
-}
-
-
-@pytest.fixture(scope="module")
-def fabric16k():
-    fab = load_topology(BIG)
-    src, dst = inter_tor_permutation(fab, np.random.default_rng(0))
-    return fab, src, dst
+from dcsim.network import max_min_rates, route, run_flows
 
 
 def _cpu(fn, *args, repeat: int = 3) -> tuple[float, object]:
@@ -47,8 +31,8 @@ def _cpu(fn, *args, repeat: int = 3) -> tuple[float, object]:
 
 
 @pytest.mark.parametrize("routing", ["ecmp", "ecmp:2", "ecmp:4", "spray"])
-def test_max_min_16k_flows(benchmark, fabric16k, routing: str) -> None:
-    fab, src, dst = fabric16k
+def test_max_min_16k_flows(benchmark, perm16k, routing: str) -> None:
+    fab, src, dst = perm16k
     r = route(fab, src, dst, np.full(len(src), 1e8), routing)
     cpu, rates = benchmark.pedantic(
         _cpu, args=(max_min_rates, r.A, fab.link_cap), rounds=1, iterations=1
@@ -58,9 +42,9 @@ def test_max_min_16k_flows(benchmark, fabric16k, routing: str) -> None:
     assert np.all(rates > 0)
 
 
-def test_equal_size_phase_16k_flows_ecmp4(benchmark, fabric16k) -> None:
+def test_equal_size_phase_16k_flows_ecmp4(benchmark, perm16k) -> None:
     """A phase of equal-size flows runs to completion with one solve (many completions)."""
-    fab, src, dst = fabric16k
+    fab, src, dst = perm16k
     r = route(fab, src, dst, np.full(len(src), 1e8), "ecmp:4")
     cpu, run = benchmark.pedantic(
         _cpu,

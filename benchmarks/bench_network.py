@@ -10,25 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.conftest import BIG
 from dcsim.network import collective_time, load_topology, max_min_rates, route, run_flows
 from dcsim.network.patterns import inter_tor_permutation
 from dcsim.network.topology import TOPOLOGY_DIR
-
-BIG = {
-    "kind": "leaf_spine",
-    "leaves": 128,
-    "spines": 128,
-    "hosts_per_leaf": 128,
-    "host_link_gbps": 400,
-}
-
-
-@pytest.fixture(scope="module")
-def perm16k():
-    """128 leaves x 128 spines x 128 hosts (16,384 NICs, 65,536 links), random inter-leaf permutation."""
-    fab = load_topology(BIG)
-    src, dst = inter_tor_permutation(fab, np.random.default_rng(0))
-    return fab, src, dst
 
 
 @pytest.mark.parametrize("routing", ["ecmp", "spray"])
