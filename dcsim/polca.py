@@ -164,11 +164,53 @@ class ServingTable:
         return np.where(ref > 0, p50 / np.where(ref > 0, ref, 1.0), 1.0)
 
 
+DEFAULT_RHO_GRID = tuple(float(x) for x in np.round(np.arange(0.0, 1.21, 0.1), 2))
+
+
+def full_args(
+    hardware: str = "A100-80G",
+    model: str = "llama2-70b",
+    rho_grid: tuple[float, ...] = DEFAULT_RHO_GRID,
+    f_grid: tuple[float, ...] = DEFAULT_CLOCK_FRACS,
+    sim_s: float = 150.0,
+    warmup_s: float = 30.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`characterize`'s arguments with its defaults filled in."""
+    return {
+        "hardware": hardware,
+        "model": model,
+        "rho_grid": tuple(rho_grid),
+        "f_grid": tuple(f_grid),
+        "sim_s": sim_s,
+        "warmup_s": warmup_s,
+        "seed": seed,
+    }
+
+
 @lru_cache(maxsize=8)
 def characterize(
     hardware: str = "A100-80G",
     model: str = "llama2-70b",
-    rho_grid: tuple[float, ...] = tuple(np.round(np.arange(0.0, 1.21, 0.1), 2)),
+    rho_grid: tuple[float, ...] = DEFAULT_RHO_GRID,
+    f_grid: tuple[float, ...] = DEFAULT_CLOCK_FRACS,
+    sim_s: float = 150.0,
+    warmup_s: float = 30.0,
+    seed: int = 0,
+) -> ServingTable:
+    """`characterize_fresh`, served from the shipped tables (`dcsim.serving_tables`, tested
+    bit-identical to a fresh run) when the call and the data it reads match one."""
+    from dcsim import serving_tables
+
+    kw = full_args(hardware, model, rho_grid, f_grid, sim_s, warmup_s, seed)
+    shipped = serving_tables.load(serving_tables.call_args(**kw))
+    return shipped if shipped is not None else characterize_fresh(**kw)
+
+
+def characterize_fresh(
+    hardware: str = "A100-80G",
+    model: str = "llama2-70b",
+    rho_grid: tuple[float, ...] = DEFAULT_RHO_GRID,
     f_grid: tuple[float, ...] = DEFAULT_CLOCK_FRACS,
     sim_s: float = 150.0,
     warmup_s: float = 30.0,
