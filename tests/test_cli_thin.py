@@ -200,7 +200,7 @@ def test_install_hint_is_the_right_command_for_the_install(tmp_path, monkeypatch
     assert install_hint("rl") == f"pip install -e '{root}[rl]'"
     assert install_hint("dask", root=tmp_path) == "pip install 'dask[distributed]>=2024.1'"
     wheel_rl = install_hint("rl", root=tmp_path)
-    assert wheel_rl == "pip install 'stable-baselines3>=2.3' 'tensorboard>=2.14'"
+    assert wheel_rl == "pip install 'stable-baselines3>=2.3' 'sb3-contrib>=2.3' 'tensorboard>=2.14'"
     monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # not installed
     with pytest.raises(InputError) as e:
         _algo_class("ppo")
