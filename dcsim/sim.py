@@ -194,7 +194,9 @@ class Simulation:
             src,
         )
         with input_context(src, "cooling"):
-            self.plant = CoolingPlant(sc.cooling, self.n_racks, self.design_it_w)
+            self.plant = CoolingPlant(
+                sc.cooling, self.n_racks, self.design_it_w, self.power.freq_for_scale
+            )
         with input_context(src, "climate"):
             self.weather = build_weather(sc.climate, loaded.base_dir, self.seed)
             self.carbon = build_carbon(sc.climate, loaded.base_dir, self.seed)

@@ -455,7 +455,10 @@ class CoolingConfig(StrictModel):
         description="chip T_max minus inlet limit: inlet excess at which chip power must reach 0",
     )
     throttle_dvfs_alpha: float = Field(
-        2.4, gt=0, description="P_dyn ~ f^alpha, to map power to frequency"
+        2.4,
+        gt=0,
+        description="P_dyn ~ f^alpha, to map power to frequency in plant-only runs (dcsim cooling "
+        "year); runs with accelerators use the device's DVFS law and refuse this field",
     )
     air: AirSideConfig = Field(default_factory=AirSideConfig)
     chiller: ChillerConfig = Field(default_factory=ChillerConfig)

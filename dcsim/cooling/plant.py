@@ -13,6 +13,7 @@ Energy accounting (checked by tests every step):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,7 @@ from dcsim.cooling.air import AirChain, enforce_air_density
 from dcsim.cooling.config import CoolingConfig, CoolingControls
 from dcsim.cooling.liquid import LiquidLoop, LiquidStep
 from dcsim.cooling.water import ChilledWaterPlant, WaterStep
+from dcsim.errors import InputError
 
 
 @dataclass(slots=True)
@@ -53,13 +55,19 @@ def pue(it_w: float, cooling_w: float) -> float:
 
 
 def thermal_throttle(
-    cfg: CoolingConfig, inlet_c: np.ndarray, tcs_supply_c: float | None
+    cfg: CoolingConfig,
+    inlet_c: np.ndarray,
+    tcs_supply_c: float | None,
+    clock_for_power: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Allowed chip frequency fraction per rack.
 
     Chip power may use the headroom left above the inlet limit (linear to 0 at
     throttle_headroom_k of excess); for cold plates, the same on the TCS supply above its
-    limit. Power maps to frequency by P_dyn ~ f^alpha. Works on any shape of inlet_c.
+    limit. The allowed share of busy power maps to a clock by the device's own DVFS law
+    (`clock_for_power`, e.g. `DevicePowerModel.freq_for_scale`: leakage and voltage floor
+    included); a plant run without a device uses P ~ f^throttle_dvfs_alpha. Works on any
+    shape of inlet_c.
     """
     lim = cfg.liquid.tcs_limit_c
     if (tcs_supply_c is None or tcs_supply_c <= lim) and inlet_c.max() <= cfg.inlet_limit_c:
@@ -70,6 +78,8 @@ def thermal_throttle(
         p_allow = np.minimum(
             p_allow, max(1.0 - (tcs_supply_c - lim) / cfg.throttle_headroom_k, 0.0)
         )
+    if clock_for_power is not None:
+        return clock_for_power(p_allow)
     return p_allow ** (1.0 / cfg.throttle_dvfs_alpha)
 
 
@@ -96,7 +106,23 @@ class CoolingPlant:
     `water` (ChilledWaterPlant): CHW/CW pumps, chiller, tower, water-side economizer.
     """
 
-    def __init__(self, cfg: CoolingConfig, n_racks: int, design_it_w: float):
+    def __init__(
+        self,
+        cfg: CoolingConfig,
+        n_racks: int,
+        design_it_w: float,
+        clock_for_power: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
+        """`clock_for_power`: the accelerators' DVFS law (allowed busy-power share -> clock)
+        for the thermal throttle; None only for plant-only runs (`dcsim cooling year`)."""
+        plant_only_alpha = type(cfg).model_fields["throttle_dvfs_alpha"].default
+        if clock_for_power is not None and cfg.throttle_dvfs_alpha != plant_only_alpha:
+            raise InputError(
+                "the hardware profile's DVFS law maps throttled power to clock here; "
+                "throttle_dvfs_alpha only applies to plant-only runs (dcsim cooling year)",
+                field="cooling.throttle_dvfs_alpha",
+            )
+        self.clock_for_power = clock_for_power
         if n_racks < 1:
             raise ValueError("n_racks must be >= 1")
         if design_it_w <= 0:
@@ -202,7 +228,10 @@ class CoolingPlant:
         )
         self.air.advance_supply(sa_set, water.chw_supply_c, dt_s)
         throttle = thermal_throttle(
-            self.cfg, air.inlet_c, liq.tcs_supply_c if self.liquid.active else None
+            self.cfg,
+            air.inlet_c,
+            liq.tcs_supply_c if self.liquid.active else None,
+            self.clock_for_power,
         )
 
         breakdown = cooling_breakdown(air.crah_fan_w, water, liq)

@@ -243,7 +243,9 @@ class CoolingEnv(gym.Env):
         self.rack_power = RackPower.from_profile(get_profile(kw.hardware), self.acc_per_rack)
         self.design_rack_w = self.rack_power.design_w()
         self.design_it_w = float(self.design_rack_w.sum())
-        self.plant = CoolingPlant(self.cfg, self.n_racks, self.design_it_w)
+        self.plant = CoolingPlant(
+            self.cfg, self.n_racks, self.design_it_w, self.rack_power.device.freq_for_scale
+        )
         self.dt = float(kw.dt_s)
         # dcsim.cost prices; the cost term is the plant's bill over the design IT load's
         # electricity bill of the same step (dimensionless, like the energy term)

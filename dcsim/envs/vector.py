@@ -53,6 +53,7 @@ class CoolingVectorEnv(VectorEnv):
         self.observation_space = batch_space(e.observation_space, self.num_envs)
         self.n_racks, self.dt, self.cfg = e.n_racks, e.dt, e.cfg
         self.f_liq = e.plant.f_liq
+        self.clock_for_power = e.plant.clock_for_power  # the device's DVFS law
         # one air chain holding every hall's state, shape (halls, racks); the copies' own
         # plant.air is only used to reset a hall, then copied in
         # (cast: AirChain's state annotations are one hall's)
@@ -135,7 +136,7 @@ class CoolingVectorEnv(VectorEnv):
                 air, p_sum, chw_set, modes
             )
         self.air.advance_supply(sa_set[:, None], chw_sup[:, None], self.dt)
-        thr = thermal_throttle(self.cfg, air.inlet_c, tcs)
+        thr = thermal_throttle(self.cfg, air.inlet_c, tcs, self.clock_for_power)
         self.throttle = thr
         # ---- rewards and observations (CoolingEnv.step)
         fan = air.server_fan_w.sum(axis=-1)

@@ -194,7 +194,9 @@ class Engine:
         )
         self.design_it_w = float(self.design_rack_w.sum())
         self.budget_w = cfg.budget_fraction * self.design_it_w
-        self.plant = CoolingPlant(cfg.cooling, self.n_racks, self.design_it_w)
+        self.plant = CoolingPlant(
+            cfg.cooling, self.n_racks, self.design_it_w, self.device.freq_for_scale
+        )
         self.tank = ChilledWaterTank(cfg.tank, self.plant.water.q_chw_design)
         self.grid = GridSignal(cfg.region)
         self.jobs = [TrainingJob.from_spec(i, s, prof.peak_flops) for i, s in enumerate(specs)]
