@@ -208,15 +208,16 @@ def characterize(
 
 
 def characterize_fresh(
-    hardware: str = "A100-80G",
-    model: str = "llama2-70b",
-    rho_grid: tuple[float, ...] = DEFAULT_RHO_GRID,
-    f_grid: tuple[float, ...] = DEFAULT_CLOCK_FRACS,
-    sim_s: float = 150.0,
-    warmup_s: float = 30.0,
-    seed: int = 0,
+    hardware: str,
+    model: str,
+    rho_grid: tuple[float, ...],
+    f_grid: tuple[float, ...],
+    sim_s: float,
+    warmup_s: float,
+    seed: int,
 ) -> ServingTable:
-    """Run the serving DES over a (load, clock) grid; common random numbers across clocks."""
+    """Run the serving DES over a (load, clock) grid; common random numbers across clocks.
+    Arguments as `characterize` (defaults: `full_args`)."""
     prof = get_profile(hardware)
     llm = get_llm(model)
     cfg = ServingConfig(tp=prof.server.accelerators)
