@@ -23,6 +23,7 @@ with a row-level controller acting through slow out-of-band commands and a fast 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,27 +168,6 @@ class ServingTable:
 DEFAULT_RHO_GRID = tuple(float(x) for x in np.round(np.arange(0.0, 1.21, 0.1), 2))
 
 
-def full_args(
-    hardware: str = "A100-80G",
-    model: str = "llama2-70b",
-    rho_grid: tuple[float, ...] = DEFAULT_RHO_GRID,
-    f_grid: tuple[float, ...] = DEFAULT_CLOCK_FRACS,
-    sim_s: float = 150.0,
-    warmup_s: float = 30.0,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """`characterize`'s arguments with its defaults filled in."""
-    return {
-        "hardware": hardware,
-        "model": model,
-        "rho_grid": tuple(rho_grid),
-        "f_grid": tuple(f_grid),
-        "sim_s": sim_s,
-        "warmup_s": warmup_s,
-        "seed": seed,
-    }
-
-
 @lru_cache(maxsize=8)
 def characterize(
     hardware: str = "A100-80G",
@@ -203,8 +183,15 @@ def characterize(
     from dcsim import serving_tables
 
     kw = full_args(hardware, model, rho_grid, f_grid, sim_s, warmup_s, seed)
-    shipped = serving_tables.load(serving_tables.call_args(**kw))
+    shipped = serving_tables.load(serving_tables.call_args(kw))
     return shipped if shipped is not None else characterize_fresh(**kw)
+
+
+def full_args(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """`characterize`'s arguments by name, its defaults filled in (read from its signature)."""
+    bound = inspect.signature(characterize).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 def characterize_fresh(

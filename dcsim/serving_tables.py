@@ -32,23 +32,14 @@ SHIPPED: tuple[dict[str, Any], ...] = (
 )
 
 
-def call_args(
-    hardware: str,
-    model: str,
-    rho_grid: tuple[float, ...],
-    f_grid: tuple[float, ...],
-    sim_s: float,
-    warmup_s: float,
-    seed: int,
-) -> dict[str, Any]:
-    return {
-        "hardware": hardware,
-        "model": model,
-        "rho_grid": [float(x) for x in rho_grid],
-        "f_grid": [float(x) for x in f_grid],
-        "sim_s": float(sim_s),
-        "warmup_s": float(warmup_s),
-        "seed": int(seed),
+def call_args(kw: dict[str, Any]) -> dict[str, Any]:
+    """`characterize`'s full arguments (`dcsim.polca.full_args`) in JSON form for the digest."""
+    return kw | {
+        "rho_grid": [float(x) for x in kw["rho_grid"]],
+        "f_grid": [float(x) for x in kw["f_grid"]],
+        "sim_s": float(kw["sim_s"]),
+        "warmup_s": float(kw["warmup_s"]),
+        "seed": int(kw["seed"]),
     }
 
 
@@ -125,7 +116,7 @@ def regenerate() -> list[Path]:
     for old in STORE.glob("*.npz"):
         old.unlink()
     full = [full_args(**kw) for kw in SHIPPED]
-    return [save(characterize_fresh(**kw), call_args(**kw)) for kw in full]
+    return [save(characterize_fresh(**kw), call_args(kw)) for kw in full]
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance command

@@ -27,7 +27,7 @@ def _same(a, b) -> None:
 def test_shipped_table_equals_a_fresh_characterisation(kw):
     """Fails after any change to the serving physics: run `python -m dcsim.serving_tables`."""
     full = full_args(**kw)
-    shipped = serving_tables.load(serving_tables.call_args(**full))
+    shipped = serving_tables.load(serving_tables.call_args(full))
     assert shipped is not None, "missing: run `python -m dcsim.serving_tables`"
     _same(shipped, characterize_fresh(**full))
     _same(characterize(**kw), shipped)
@@ -35,7 +35,7 @@ def test_shipped_table_equals_a_fresh_characterisation(kw):
 
 def test_the_store_holds_exactly_the_shipped_tables():
     want = {
-        serving_tables.path_for(serving_tables.call_args(**full_args(**kw))).name
+        serving_tables.path_for(serving_tables.call_args(full_args(**kw))).name
         for kw in serving_tables.SHIPPED
     }
     have = {p.name for p in serving_tables.STORE.glob("*.npz")}
@@ -45,7 +45,7 @@ def test_the_store_holds_exactly_the_shipped_tables():
 def test_other_inputs_miss_the_store(monkeypatch):
     """Another seed, or an edited hardware profile, is computed fresh, never served stale."""
     base = full_args(**serving_tables.SHIPPED[1])
-    assert serving_tables.load(serving_tables.call_args(**(base | {"seed": 7}))) is None
+    assert serving_tables.load(serving_tables.call_args(base | {"seed": 7})) is None
     import dcsim.hardware
 
     real = dcsim.hardware.get_profile
@@ -55,4 +55,4 @@ def test_other_inputs_miss_the_store(monkeypatch):
         return prof.model_copy(update={"description": prof.description + " (edited)"})
 
     monkeypatch.setattr(dcsim.hardware, "get_profile", edited)
-    assert serving_tables.load(serving_tables.call_args(**base)) is None
+    assert serving_tables.load(serving_tables.call_args(base)) is None
