@@ -218,6 +218,23 @@ class CostConfig(StrictModel):
         return float(elec), float(book.water_usd_per_m3.value)
 
 
+class FlatCostConfig(CostConfig):
+    """A `cost:` section for models that price energy at one flat or regional price (the
+    Cooling-v0, PowerCap-v0 and Placement-v0 envs): an hourly price file is refused, not
+    ignored."""
+
+    @field_validator("electricity_prices_csv")
+    @classmethod
+    def _no_hourly_prices(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError(
+                "this model prices energy at one flat or regional price (cost.region or "
+                "cost.electricity_usd_per_kwh); hourly prices are read by dcsim run, "
+                "Datacenter-v0 and CoDesign-v0"
+            )
+        return v
+
+
 def annuity_factor(rate: float, years: float) -> float:
     """Capital recovery factor r / (1 - (1 + r)^-n): yearly payment per dollar of capex."""
     if years <= 0:

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
 from dcsim.config import MAX_STEPS
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
-from dcsim.cost import CostConfig
+from dcsim.cost import FlatCostConfig
 from dcsim.envs.contract import (
     METADATA,
     Encoder,
@@ -86,18 +86,7 @@ class CoolingKwargs(EnvKwargs):
     supply_air_range_c: tuple[float, float] = (18.0, 27.0)
     chw_range_c: tuple[float, float] = (6.0, 18.0)
     random_start_day: bool = True
-    cost: CostConfig = Field(default_factory=CostConfig)
-
-    @model_validator(mode="after")
-    def _flat_prices_only(self) -> CoolingKwargs:
-        if self.cost.electricity_prices_csv is not None:
-            raise InputError(
-                "Cooling-v0 prices energy at a flat or regional price (cost.region or "
-                "cost.electricity_usd_per_kwh); hourly prices are read by Datacenter-v0 and "
-                "CoDesign-v0",
-                field="cost.electricity_prices_csv",
-            )
-        return self
+    cost: FlatCostConfig = Field(default_factory=FlatCostConfig)
 
     @model_validator(mode="after")
     def _episode_fits_in_memory(self) -> CoolingKwargs:

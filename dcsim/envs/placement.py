@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from dcsim.cost import CostConfig
+from dcsim.cost import FlatCostConfig
 from dcsim.envs.contract import (
     METADATA,
     EnvKwargs,
@@ -86,17 +86,7 @@ class PlacementKwargs(EnvKwargs, JobMixConfig):
         description="jobs placed per episode",
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
-    cost: CostConfig = Field(default_factory=CostConfig)
-
-    @model_validator(mode="after")
-    def _flat_prices_only(self) -> PlacementKwargs:
-        if self.cost.electricity_prices_csv is not None:
-            raise InputError(
-                "Placement-v0 prices job energy at a flat or regional price (cost.region or "
-                "cost.electricity_usd_per_kwh): a job's energy is not spread over the hours",
-                field="cost.electricity_prices_csv",
-            )
-        return self
+    cost: FlatCostConfig = Field(default_factory=FlatCostConfig)
 
 
 class PlacementEnv(gym.Env):

@@ -7,9 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from dcsim.cost import CostConfig
+from dcsim.cost import FlatCostConfig
 from dcsim.envs.contract import (
     METADATA,
     Encoder,
@@ -24,7 +24,6 @@ from dcsim.envs.contract import (
     reward_weights,
     weigh,
 )
-from dcsim.errors import InputError
 from dcsim.polca import (
     RowConfig,
     RowObservation,
@@ -67,17 +66,7 @@ class PowerCapKwargs(EnvKwargs):
     mean_load: float = 0.6
     cap_delay_max_s: float = 40.0
     row: dict[str, Any] | None = None
-    cost: CostConfig = Field(default_factory=CostConfig)
-
-    @model_validator(mode="after")
-    def _flat_prices_only(self) -> PowerCapKwargs:
-        if self.cost.electricity_prices_csv is not None:
-            raise InputError(
-                "PowerCap-v0 prices energy at a flat or regional price (cost.region or "
-                "cost.electricity_usd_per_kwh); its episodes are peak-hour windows",
-                field="cost.electricity_prices_csv",
-            )
-        return self
+    cost: FlatCostConfig = Field(default_factory=FlatCostConfig)
 
 
 class PowerCapEnv(gym.Env):
