@@ -361,6 +361,11 @@ class CoolingEnv(gym.Env):
             math.cos(d),
         )
 
+    def bill_usd(self, ctrl_w: Any, water_l: Any) -> tuple[Any, Any]:
+        """Electricity of cooling + server fans and tower water over one step, USD (floats,
+        or per-hall arrays for the batched env)."""
+        return ctrl_w * (self.dt / 3.6e6) * self.usd_per_kwh, water_l / 1e3 * self.usd_per_m3
+
     def step(self, action):
         k = self.k
         c = self.to_controls(action)
@@ -383,8 +388,7 @@ class CoolingEnv(gym.Env):
         inlet_max = float(inlet.max())
         hot = max(inlet_max - hi, 0.0)  # the hottest rack's K above the recommended max
         kwh = self.dt / 3.6e6
-        elec_usd = ctrl_w * kwh * self.usd_per_kwh
-        water_usd = float(res.water_l) / 1e3 * self.usd_per_m3
+        elec_usd, water_usd = self.bill_usd(ctrl_w, float(res.water_l))
         raw = {
             "energy": -ctrl_w / design,
             "carbon": -ctrl_w * ci / (design * 400.0),

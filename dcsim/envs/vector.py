@@ -151,6 +151,7 @@ class CoolingVectorEnv(VectorEnv):
         wt, design = e0.weights, e0.design_it_w
         inlet_max, inlet_mean = inlet.max(axis=-1), inlet.sum(axis=-1) / n
         hot = np.maximum(inlet_max - hi, 0.0)
+        elec_usd, water_usd = e0.bill_usd(ctrl_w, water_l)
         terms: dict[str, np.ndarray] = {
             "energy": wt["energy"] * (-ctrl_w / design),
             "carbon": wt["carbon"]
@@ -158,11 +159,7 @@ class CoolingVectorEnv(VectorEnv):
             "violation": wt["violation"] * -viol,
             "throttle": wt["throttle"] * -thr_pen,
             "hottest": wt["hottest"] * -hot,
-            "cost": wt["cost"]
-            * (
-                -(ctrl_w * (self.dt / 3.6e6) * e0.usd_per_kwh + water_l / 1e3 * e0.usd_per_m3)
-                / e0.cost_unit_usd
-            ),
+            "cost": wt["cost"] * (-(elec_usd + water_usd) / e0.cost_unit_usd),
         }
         reward = (
             terms["energy"]
