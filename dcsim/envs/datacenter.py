@@ -364,10 +364,9 @@ class DatacenterEnv(gym.Env):
             "carbon_usd": r.carbon_kg * p.carbon_usd_per_kg,
         }
 
-    def reward_terms(self, r: StepRecord, usd: dict[str, float] | None = None) -> dict[str, float]:
+    def reward_terms(self, r: StepRecord, usd: dict[str, float]) -> dict[str, float]:
         """Weighted terms of one interval (`info["reward_terms"]`), in units of the cluster's
-        ownership cost of one interval."""
-        usd = usd if usd is not None else self.interval_usd(r)
+        ownership cost of one interval; `usd` is `interval_usd(r)`."""
         unit = self.unit_usd
         raw = {
             "energy": -usd["electricity_usd"] / unit,
