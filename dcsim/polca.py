@@ -12,9 +12,9 @@ with a row-level controller acting through slow out-of-band commands and a fast 
    rate follows a row-wide burst process (log-rate Ornstein-Uhlenbeck fitted to the per-minute
    rate of the Azure 2023 conversation trace: sigma 0.21, tau 390 s); load = arrivals smoothed
    over a request lifetime / saturation throughput. Server wall power = GPUs (table) + host
-   (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. A SimPy
-   process ticks the physics every second, a controller process samples row power every
-   control period, clock commands land after a random out-of-band delay (<= 40 s), and a
+   (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. The physics
+   ticks every second (a block of ticks per NumPy call until the brake changes state), a
+   controller samples row power every control period (SimPy orders its instants and the ticks), clock commands land after a random out-of-band delay (<= 40 s), and a
    power brake drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
 3. High-priority latency impact = weighted percentiles of per-request latency over the run
    versus the same run with no control (same seeds). Steady-state cells are an approximation:
@@ -87,6 +87,7 @@ DEFAULT_CLOCK_FRACS = tuple(
 
 
 MAX_ROW_CELLS = 10_000_000  # servers x simulated seconds a row may hold (memory)
+TICK_BLOCK = 64  # ticks per physics call at most (a brake transition re-evaluates the rest)
 
 
 class RowConfig(StrictModel):
@@ -284,6 +285,13 @@ def nearest_cells(table: ServingTable, rho: np.ndarray, f: np.ndarray) -> np.nda
     return i * table.f_grid.size + j
 
 
+def _median(x: np.ndarray) -> float:
+    """`np.median` of a 1-D float array without NaNs (same value: the middle of the sorted
+    values, or the mean of the two middle ones), at a fraction of its per-call cost."""
+    s = np.sort(x)
+    return float((s[(x.size - 1) // 2] + s[x.size // 2]) / 2.0)
+
+
 def weighted_percentiles(
     table: ServingTable, cell_weights: np.ndarray, qs: tuple[float, ...]
 ) -> list[float]:
@@ -350,7 +358,7 @@ class RowResult:
 
 
 class RowSimulation:
-    """A row of inference servers, a budget, a controller and a power brake (SimPy + NumPy)."""
+    """A row of inference servers, a budget, a controller and a power brake (NumPy, 1-s ticks)."""
 
     def __init__(self, cfg: RowConfig, table: ServingTable | None = None):
         self.cfg = cfg
@@ -400,9 +408,6 @@ class RowSimulation:
         tab = self.table
         ri, rw = _interp_rows(tab.rho_grid, self.rho)
         self._ri, self._rw = ri.astype(np.intp), rw
-        self._rho_near = (
-            np.abs(tab.rho_grid[None, :] - self.rho.reshape(-1, 1)).argmin(1).reshape(T, N)
-        )
         self._fa = tab.f_grid[::-1].copy()
         self._pw_a = tab.gpu_power_w[:, ::-1].copy()
         self._sd_a = tab.gpu_power_std_w[:, ::-1].copy()
@@ -410,6 +415,8 @@ class RowSimulation:
         self.priority_high = np.zeros(N, dtype=bool)
         n_hp = int(round(c.high_priority_fraction * N))
         self.priority_high[rng.permutation(N)[:n_hp]] = True
+        self._hp_idx = np.flatnonzero(self.priority_high)
+        self._lp_idx = np.flatnonzero(~self.priority_high)
         self.T, self.N = T, N
         # per-server command delays are drawn when commands are issued
         self._rng = np.random.default_rng(c.seed + 1)
@@ -440,9 +447,9 @@ class RowSimulation:
 
     # ------------------------------------------------------------------ run
     def start(self, brake: bool = True) -> None:
-        """Set up the SimPy world (tick process); controllers then call command/advance."""
+        """Reset the row to t = 0; controllers then call command/advance (or `run`)."""
         self.brake_enabled = brake
-        self.env = simpy.Environment()
+        self.now = 0.0  # simulated time, s; tick t covers [t, t + 1)
         N, T = self.N, self.T
         self.f_cmd = np.ones(N)  # applied commanded clocks
         self.pend_val = np.ones(N)
@@ -460,56 +467,85 @@ class RowSimulation:
         self._last_lp = 1.0
         self._last_hp = 1.0
         self.t_idx = 0
-        self.env.process(self._tick())
 
-    def _tick(self) -> simpy.events.ProcessGenerator:
+    def _run_ticks(self, end: int) -> None:
+        """The 1-s ticks t_idx <= t < end, a block of them per physics call.
+
+        At tick t, commands due by t land, then a pending brake engages; the servers draw
+        `server_wall_w` at the resulting clocks; then the row power may trigger or release
+        the brake (`_brake_after`). Commands are only issued between calls, so the clocks of
+        every tick are known up front until the brake changes state: the block is evaluated
+        at once and its ticks walked through the brake logic in order; at a brake onset or
+        release the rest is re-evaluated from the first tick whose clocks it changes. The
+        numbers are those of one tick at a time (tests/test_polca_speed.py).
+        """
+        t = self.t_idx
+        while t < end:
+            stop = min(end, t + TICK_BLOCK)
+            active = self.brake_active or self.brake_pending_t <= t
+            due = self.pend_t <= np.arange(t, stop, dtype=float)[:, None]
+            f = np.where(due, self.pend_val, self.f_cmd)
+            if active:
+                f = np.minimum(f, self.brake_f)
+            p = self.server_wall_w(slice(t, stop), f).sum(axis=1)
+            n = 0  # ticks of the block kept
+            for k in range(stop - t):
+                now = float(t + k)
+                if not self.brake_active and self.brake_pending_t <= now:
+                    self._brake_onset(now)
+                    if not active:  # engaged inside the block: clocks from here on differ
+                        break
+                self._brake_after(now, float(p[k]))
+                n = k + 1
+                if self.brake_active != active:  # released: the next tick's clocks differ
+                    break
+            self.f_eff[t : t + n] = f[:n]
+            self.brake_on[t : t + n] = active
+            self.row_w[t : t + n] = p[:n]
+            landed = due[n - 1]
+            self.f_cmd[landed] = self.pend_val[landed]
+            self.pend_t[landed] = np.inf
+            t = self.t_idx = t + n
+
+    def _brake_onset(self, now: float) -> None:
+        self.brake_active = True
+        self.brake_start = now
+        self.brake_pending_t = np.inf
+        self.brake_events += 1
+        self.brake_onsets.append(now)
+
+    def _brake_after(self, now: float, p: float) -> None:
+        """The brake logic after a tick's row power p: trigger (lands within its delay, on a
+        later tick) or release (held at least `brake_hold_s`, under the hysteresis)."""
         c = self.cfg
-        thr = c.brake_threshold * self.budget_w
-        rel = (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
-        for t in range(self.T):
-            now = float(t)
-            due = self.pend_t <= now
-            if due.any():
-                self.f_cmd[due] = self.pend_val[due]
-                self.pend_t[due] = np.inf
-            if not self.brake_active and self.brake_pending_t <= now:
-                self.brake_active = True
-                self.brake_start = now
-                self.brake_pending_t = np.inf
-                self.brake_events += 1
-                self.brake_onsets.append(now)
-            f = np.minimum(self.f_cmd, self.brake_f) if self.brake_active else self.f_cmd
-            self.f_eff[t] = f
-            self.brake_on[t] = self.brake_active
-            p = float(self.server_wall_w(t, f).sum())
-            self.row_w[t] = p
-            self.t_idx = t + 1
-            if (
-                self.brake_enabled
-                and p > thr
-                and not self.brake_active
-                and not np.isfinite(self.brake_pending_t)
-            ):
-                delay = self._rng.uniform(0.0, c.brake_delay_max_s)
-                self.brake_pending_t = now + max(1.0, np.ceil(delay))  # next tick(s), <= 5 s
-                self.brake_triggers.append(now)
-            if self.brake_active and now - self.brake_start >= c.brake_hold_s and p < rel:
-                self.brake_active = False
-            yield self.env.timeout(1.0)
+        if (
+            self.brake_enabled
+            and p > c.brake_threshold * self.budget_w
+            and not self.brake_active
+            and not np.isfinite(self.brake_pending_t)
+        ):
+            delay = self._rng.uniform(0.0, c.brake_delay_max_s)
+            self.brake_pending_t = now + max(1.0, np.ceil(delay))  # next tick(s), <= 5 s
+            self.brake_triggers.append(now)
+        if (
+            self.brake_active
+            and now - self.brake_start >= c.brake_hold_s
+            and p < (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
+        ):
+            self.brake_active = False
 
     def observe(self) -> RowObservation:
         t = max(self.t_idx - 1, 0)
         k = max(1, int(round(self.cfg.control_period_s)))
         lo = max(0, self.t_idx - k)
         avg = self.row_w[lo : self.t_idx].mean() if self.t_idx > lo else 0.0
-        hp = self.priority_high
         return RowObservation(
-            t_s=float(self.env.now),
+            t_s=float(self.now),
             row_power_frac=float(self.row_w[t] / self.budget_w),
             row_power_frac_avg=float(avg / self.budget_w),
             brake_active=self.brake_active,
-            lp_clock_frac=float(np.median(self.f_cmd[~hp])) if (~hp).any() else 1.0,
-            hp_clock_frac=float(np.median(self.f_cmd[hp])) if hp.any() else 1.0,
+            lp_clock_frac=_median(self.f_cmd[self._lp_idx]) if self._lp_idx.size else 1.0,
+            hp_clock_frac=_median(self.f_cmd[self._hp_idx]) if self._hp_idx.size else 1.0,
         )
 
     def slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
@@ -518,14 +554,23 @@ class RowSimulation:
         Each server-second is scored at its own load and applied clock, interpolated
         bilinearly in the characterised table (`ServingTable.p50_slowdown`), like its power.
         """
-        if t1 <= t0 or not mask.any():
-            return 1.0
-        rho = self.rho[t0:t1][:, mask].ravel()
-        f = self.f_eff[t0:t1][:, mask].ravel()
-        s = bilinear(self.table, self.table.p50_slowdown, rho, f)
-        w = self.counts[t0:t1][:, mask].ravel().astype(float)
-        tot = w.sum()
-        return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
+        return self.slowdowns(t0, t1, mask)[0]
+
+    def slowdowns(self, t0: int, t1: int, *masks: np.ndarray) -> list[float]:
+        """`slowdown` of several server groups, from one interpolation of the whole row."""
+        if t1 <= t0:
+            return [1.0] * len(masks)
+        s_all = bilinear(self.table, self.table.p50_slowdown, self.rho[t0:t1], self.f_eff[t0:t1])
+        out = []
+        for mask in masks:
+            if not mask.any():
+                out.append(1.0)
+                continue
+            s = s_all[:, mask].ravel()
+            w = self.counts[t0:t1][:, mask].ravel().astype(float)
+            tot = w.sum()
+            out.append(float((s * w).sum() / tot) if tot > 0 else float(s.mean()))
+        return out
 
     def command(self, lp_f: float, hp_f: float) -> None:
         """Ask low/high-priority servers for clock fractions; lands after a random OOB delay."""
@@ -538,37 +583,59 @@ class RowSimulation:
         if changed.any():
             delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, changed.sum())
             self.pend_val[changed] = target[changed]
-            self.pend_t[changed] = self.env.now + np.maximum(delay, 0.0)
+            self.pend_t[changed] = self.now + np.maximum(delay, 0.0)
         self._last_lp, self._last_hp = lp_f, hp_f
 
     def advance(self, dt: float) -> None:
-        self.env.run(until=min(self.env.now + dt, float(self.T)))
+        """Run the ticks in [now, now + dt) (up to the horizon) and move the clock there."""
+        until = min(self.now + dt, float(self.T))
+        if until > self.now:
+            self.now += until - self.now  # a timed event's clock: now + delay
+            self._run_ticks(min(self.T, math.ceil(self.now)))
 
     @property
     def done(self) -> bool:
-        return self.env.now >= self.T - 1e-9
+        return self.now >= self.T - 1e-9
 
     def run(self, controller: Controller | None = None, brake: bool = True) -> RowResult:
-        """Simulate the whole horizon with an optional controller (None = no capping)."""
+        """Simulate the whole horizon with an optional controller (None = no capping).
+
+        The controller acts every control period from `period + 0.5` s. SimPy orders its
+        instants against the 1-s ticks (a tick process that only counts); the ticks before
+        an instant run as blocks (`_run_ticks`) when the controller needs the row.
+        """
         self.start(brake=brake)
         if controller is None and not brake:
             # Nothing acts: clocks stay at f_max, so the whole horizon is one vectorized call.
             self.row_w[:] = self.server_wall_w(slice(None), np.ones((self.T, self.N))).sum(axis=1)
             self.t_idx = self.T
             return self.result()
+        env = simpy.Environment()
+        reached = [0]  # ticks SimPy has reached
+
+        def ticks() -> simpy.events.ProcessGenerator:
+            for t in range(self.T):
+                reached[0] = t + 1
+                yield env.timeout(1.0)
+
+        env.process(ticks())
         if controller is not None:
             period = self.cfg.control_period_s
 
             def ctl() -> simpy.events.ProcessGenerator:
-                yield self.env.timeout(period + 0.5)  # after the first ticks
+                yield env.timeout(period + 0.5)  # after the first ticks
                 while True:
+                    self._run_ticks(reached[0])
+                    self.now = env.now
                     act = controller(self.observe())
                     if act is not None:
                         self.command(*act)
-                    yield self.env.timeout(period)
+                    yield env.timeout(period)
 
-            self.env.process(ctl())
-        self.env.run(until=float(self.T))
+            env.process(ctl())
+        env.run(until=float(self.T))
+        self._run_ticks(self.T)
+        self.now = float(env.now)
         return self.result()
 
     def result(self) -> RowResult:
@@ -579,7 +646,10 @@ class RowSimulation:
         fj = (
             np.abs(tab.f_grid[None, :] - self.f_eff[:T].reshape(-1, 1)).argmin(1).reshape(T, self.N)
         )
-        cells = self._rho_near[:T] * tab.f_grid.size + fj
+        ri = (
+            np.abs(tab.rho_grid[None, :] - self.rho[:T].reshape(-1, 1)).argmin(1).reshape(T, self.N)
+        )
+        cells = ri * tab.f_grid.size + fj
         hp = self.priority_high
         hpw = np.bincount(cells[:, hp].ravel(), weights=w[:, hp].ravel(), minlength=nc)
         lpw = np.bincount(cells[:, ~hp].ravel(), weights=w[:, ~hp].ravel(), minlength=nc)

@@ -76,8 +76,8 @@ class PowerCapEnv(gym.Env):
     A row of DGX-class inference servers (default: 60 A100-80G servers, i.e. +50 % over the
     40 the budget was provisioned for at nameplate power) serves a bursty conversation
     workload (Gamma arrivals, Azure 2023 conversation trace burstiness). Each step is one
-    control period (default 5 s) of `dcsim.polca.RowSimulation`: SimPy ticks the physics
-    every second, clock commands land after a random out-of-band delay (up to 40 s), and a
+    control period (default 5 s) of `dcsim.polca.RowSimulation`: the physics ticks every
+    second, clock commands land after a random out-of-band delay (up to 40 s), and a
     power brake drops every GPU to ~288 MHz-equivalent within 5 s whenever the row exceeds its
     budget. Half the servers run high-priority work. Same task as `dcsim reproduce polca`;
     `dcsim.agents.polca.PolcaAgent` is the heuristic baseline.
@@ -230,15 +230,15 @@ class PowerCapEnv(gym.Env):
         self._steps += 1
         frac = sim.row_w[t0:t1] / sim.budget_w
         braked = float(sim.brake_on[t0:t1].sum())
-        hp_mask = sim.priority_high
+        hp_s, lp_s = sim.slowdowns(t0, t1, sim.priority_high, ~sim.priority_high)
         brakes = sim.brake_events - self._brakes  # brakes that engaged in this period
         self._brakes = sim.brake_events
         raw = {
             "over_budget": -float(np.maximum(frac - 1.0, 0.0).mean() * 100.0) if t1 > t0 else 0.0,
             "brake": -braked / self.period,
             "brake_event": -float(brakes),
-            "hp_latency": -(sim.slowdown(t0, t1, hp_mask) - 1.0) * 100.0,
-            "lp_latency": -(sim.slowdown(t0, t1, ~hp_mask) - 1.0) * 100.0,
+            "hp_latency": -(hp_s - 1.0) * 100.0,
+            "lp_latency": -(lp_s - 1.0) * 100.0,
             # the period's electricity bill over the budget's bill for the period
             "cost": -float(frac.mean()) if t1 > t0 else 0.0,
         }
