@@ -259,17 +259,27 @@ def _interp_rows(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Lower index and weight for linear interpolation on an ascending grid (clipped)."""
     xc = np.minimum(np.maximum(x, grid[0]), grid[-1])
     k = np.minimum(np.searchsorted(grid, xc, side="right") - 1, grid.size - 2)
-    w = (xc - grid[k]) / (grid[k + 1] - grid[k])
+    g0 = grid.take(k)
+    w = (xc - g0) / (grid.take(k + 1) - g0)
     return k, w
 
 
 def bilinear(table: ServingTable, z: np.ndarray, rho: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Bilinear interpolation of a (rho, f) table z at loads rho and clocks f (vectorized)."""
-    za = z[:, ::-1]  # f ascending
     i, wi = _interp_rows(table.rho_grid, np.asarray(rho, dtype=float))
     j, wj = _interp_rows(table.f_grid[::-1], np.asarray(f, dtype=float))
-    lo = (1 - wj) * za[i, j] + wj * za[i, j + 1]
-    hi = (1 - wj) * za[i + 1, j] + wj * za[i + 1, j + 1]
+    return _bilinear_cells(z[:, ::-1].ravel(), table.f_grid.size, i, wi, j, wj)
+
+
+def _bilinear_cells(
+    za: np.ndarray, nf: int, i: np.ndarray, wi: np.ndarray, j: np.ndarray, wj: np.ndarray
+) -> np.ndarray:
+    """`bilinear` from its cells: za the table with f ascending, flat ((i, j) at i * nf + j),
+    (i, wi) and (j, wj) the `_interp_rows` of the loads and the clocks."""
+    k = i * nf + j
+    vj = 1 - wj
+    lo = vj * za.take(k) + wj * za.take(k + 1)
+    hi = vj * za.take(k + nf) + wj * za.take(k + nf + 1)
     return (1 - wi) * lo + wi * hi
 
 
@@ -409,14 +419,17 @@ class RowSimulation:
         ri, rw = _interp_rows(tab.rho_grid, self.rho)
         self._ri, self._rw = ri.astype(np.intp), rw
         self._fa = tab.f_grid[::-1].copy()
-        self._pw_a = tab.gpu_power_w[:, ::-1].copy()
-        self._sd_a = tab.gpu_power_std_w[:, ::-1].copy()
+        # f ascending, flat (cell (i, j) at i * n_f + j): mean GPU power, its 1-s std
+        self._p50_a = tab.p50_slowdown[:, ::-1].ravel()
+        self._pw_sd = np.stack(
+            [tab.gpu_power_w[:, ::-1].ravel(), tab.gpu_power_std_w[:, ::-1].ravel()]
+        )
         self.noise = rng.standard_normal((T, N))
         self.priority_high = np.zeros(N, dtype=bool)
         n_hp = int(round(c.high_priority_fraction * N))
         self.priority_high[rng.permutation(N)[:n_hp]] = True
-        self._hp_idx = np.flatnonzero(self.priority_high)
-        self._lp_idx = np.flatnonzero(~self.priority_high)
+        self.hp_servers = np.flatnonzero(self.priority_high)  # indices
+        self.lp_servers = np.flatnonzero(~self.priority_high)
         self.T, self.N = T, N
         # per-server command delays are drawn when commands are issued
         self._rng = np.random.default_rng(c.seed + 1)
@@ -424,22 +437,25 @@ class RowSimulation:
     # ------------------------------------------------------------------ physics
     def server_wall_w(self, t: int | slice | np.ndarray, f: np.ndarray) -> np.ndarray:
         """Wall power of every server at tick(s) t with clocks f."""
+        return self._wall_w(t, *_interp_rows(self._fa, np.asarray(f, dtype=float)))
+
+    def _wall_w(self, t: int | slice | np.ndarray, j: np.ndarray, wj: np.ndarray) -> np.ndarray:
+        """`server_wall_w` with its clocks already located in the table (`_interp_rows`)."""
         c, tab = self.cfg, self.table
         rho = self.rho[t]
+        nf = self._fa.size
         i, wi = self._ri[t], self._rw[t]
-        j, wj = _interp_rows(self._fa, np.asarray(f, dtype=float))
-
-        def lerp2(za: np.ndarray) -> np.ndarray:
-            lo = za[i, j] + wj * (za[i, j + 1] - za[i, j])
-            hi = za[i + 1, j] + wj * (za[i + 1, j + 1] - za[i + 1, j])
-            return lo + wi * (hi - lo)
-
-        gpu = np.maximum(
-            lerp2(self._pw_a) + lerp2(self._sd_a) * self.noise[t], tab.n_gpus * self.profile.idle_w
-        )
-        load = np.clip(rho, 0.0, 1.0)
+        k = i * nf + j  # cell (i, j) of the flat tables
+        z = self._pw_sd  # mean power and its 1-s std, interpolated together
+        z00, z01 = z.take(k, axis=1), z.take(k + 1, axis=1)
+        z10, z11 = z.take(k + nf, axis=1), z.take(k + (nf + 1), axis=1)
+        lo = z00 + wj * (z01 - z00)
+        hi = z10 + wj * (z11 - z10)
+        mean, std = lo + wi * (hi - lo)
+        gpu = np.maximum(mean + std * self.noise[t], tab.n_gpus * self.profile.idle_w)
+        load = np.minimum(np.maximum(rho, 0.0), 1.0)
         host = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
-        heat_frac = np.clip((gpu + host) / tab.rated_w, 0.0, 1.0)
+        heat_frac = np.minimum(np.maximum((gpu + host) / tab.rated_w, 0.0), 1.0)
         fans = c.fan_max_w * np.maximum(c.fan_min_speed, heat_frac) ** 3
         return server_wall_power_w(
             gpu, host, TITANIUM_230V_REDUNDANT, psu_rated_w=c.psu_rated_w, fan_w=fans
@@ -459,6 +475,8 @@ class RowSimulation:
         self.brake_start = -np.inf
         self.row_w = np.zeros(T)
         self.f_eff = np.ones((T, N), dtype=np.float32)
+        # each server-second's median-latency slowdown at its load and f_eff, as it ticks
+        self.p50_slowdown_s = np.ones((T, N))
         self.brake_on = np.zeros(T, dtype=bool)
         self.cap_events = 0
         self.brake_events = 0
@@ -467,6 +485,9 @@ class RowSimulation:
         self._last_lp = 1.0
         self._last_hp = 1.0
         self.t_idx = 0
+        c = self.cfg
+        self._brake_w = c.brake_threshold * self.budget_w  # trips above
+        self._release_w = (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
 
     def _run_ticks(self, end: int) -> None:
         """The 1-s ticks t_idx <= t < end, a block of them per physics call.
@@ -487,7 +508,9 @@ class RowSimulation:
             f = np.where(due, self.pend_val, self.f_cmd)
             if active:
                 f = np.minimum(f, self.brake_f)
-            p = self.server_wall_w(slice(t, stop), f).sum(axis=1)
+            # the clocks as power sees them, then as f_eff records them (float32) for latency
+            j, wj = _interp_rows(self._fa, np.stack([f, f.astype(np.float32).astype(float)]))
+            p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
             n = 0  # ticks of the block kept
             for k in range(stop - t):
                 now = float(t + k)
@@ -502,6 +525,14 @@ class RowSimulation:
             self.f_eff[t : t + n] = f[:n]
             self.brake_on[t : t + n] = active
             self.row_w[t : t + n] = p[:n]
+            self.p50_slowdown_s[t : t + n] = _bilinear_cells(
+                self._p50_a,
+                self._fa.size,
+                self._ri[t : t + n],
+                self._rw[t : t + n],
+                j[1, :n],
+                wj[1, :n],
+            )
             landed = due[n - 1]
             self.f_cmd[landed] = self.pend_val[landed]
             self.pend_t[landed] = np.inf
@@ -520,32 +551,28 @@ class RowSimulation:
         c = self.cfg
         if (
             self.brake_enabled
-            and p > c.brake_threshold * self.budget_w
+            and p > self._brake_w
             and not self.brake_active
             and not np.isfinite(self.brake_pending_t)
         ):
             delay = self._rng.uniform(0.0, c.brake_delay_max_s)
             self.brake_pending_t = now + max(1.0, np.ceil(delay))  # next tick(s), <= 5 s
             self.brake_triggers.append(now)
-        if (
-            self.brake_active
-            and now - self.brake_start >= c.brake_hold_s
-            and p < (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
-        ):
+        if self.brake_active and now - self.brake_start >= c.brake_hold_s and p < self._release_w:
             self.brake_active = False
 
     def observe(self) -> RowObservation:
         t = max(self.t_idx - 1, 0)
         k = max(1, int(round(self.cfg.control_period_s)))
         lo = max(0, self.t_idx - k)
-        avg = self.row_w[lo : self.t_idx].mean() if self.t_idx > lo else 0.0
+        avg = self.row_w[lo : self.t_idx].sum() / (self.t_idx - lo) if self.t_idx > lo else 0.0
         return RowObservation(
             t_s=float(self.now),
             row_power_frac=float(self.row_w[t] / self.budget_w),
             row_power_frac_avg=float(avg / self.budget_w),
             brake_active=self.brake_active,
-            lp_clock_frac=_median(self.f_cmd[self._lp_idx]) if self._lp_idx.size else 1.0,
-            hp_clock_frac=_median(self.f_cmd[self._hp_idx]) if self._hp_idx.size else 1.0,
+            lp_clock_frac=_median(self.f_cmd[self.lp_servers]) if self.lp_servers.size else 1.0,
+            hp_clock_frac=_median(self.f_cmd[self.hp_servers]) if self.hp_servers.size else 1.0,
         )
 
     def slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
@@ -554,28 +581,33 @@ class RowSimulation:
         Each server-second is scored at its own load and applied clock, interpolated
         bilinearly in the characterised table (`ServingTable.p50_slowdown`), like its power.
         """
-        return self.slowdowns(t0, t1, mask)[0]
+
+        if t1 <= t0 or not mask.any():
+            return 1.0
+        s = bilinear(self.table, self.table.p50_slowdown, self.rho[t0:t1], self.f_eff[t0:t1])
+        return self._weigh(s, t0, t1, mask)
 
     def slowdowns(self, t0: int, t1: int, *masks: np.ndarray) -> list[float]:
-        """`slowdown` of several server groups, from one interpolation of the whole row."""
+        """`slowdown` of server groups over ticks that have run, from the scores recorded as
+        they ticked (`p50_slowdown_s`; same numbers, tests/test_polca_speed.py)."""
+        if t1 > self.t_idx:
+            raise ValueError(f"ticks up to {t1} asked, {self.t_idx} run")
         if t1 <= t0:
             return [1.0] * len(masks)
-        s_all = bilinear(self.table, self.table.p50_slowdown, self.rho[t0:t1], self.f_eff[t0:t1])
-        out = []
-        for mask in masks:
-            if not mask.any():
-                out.append(1.0)
-                continue
-            s = s_all[:, mask].ravel()
-            w = self.counts[t0:t1][:, mask].ravel().astype(float)
-            tot = w.sum()
-            out.append(float((s * w).sum() / tot) if tot > 0 else float(s.mean()))
-        return out
+        s = self.p50_slowdown_s[t0:t1]
+        return [self._weigh(s, t0, t1, m) if m.any() else 1.0 for m in masks]
+
+    def _weigh(self, s: np.ndarray, t0: int, t1: int, mask: np.ndarray) -> float:
+        """Arrival-weighted mean of the masked servers' scores s (ticks t0..t1, all servers)."""
+        s = s[:, mask].ravel()
+        w = self.counts[t0:t1][:, mask].ravel().astype(float)
+        tot = w.sum()
+        return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
 
     def command(self, lp_f: float, hp_f: float) -> None:
         """Ask low/high-priority servers for clock fractions; lands after a random OOB delay."""
-        lp_f = float(np.clip(lp_f, self.f_min, 1.0))
-        hp_f = float(np.clip(hp_f, self.f_min, 1.0))
+        lp_f = min(max(float(lp_f), self.f_min), 1.0)
+        hp_f = min(max(float(hp_f), self.f_min), 1.0)
         if lp_f < self._last_lp - 1e-9 or hp_f < self._last_hp - 1e-9:
             self.cap_events += 1
         target = np.where(self.priority_high, hp_f, lp_f)

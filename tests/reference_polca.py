@@ -16,10 +16,25 @@ from dcsim.polca import (
     TITANIUM_230V_REDUNDANT,
     RowObservation,
     RowSimulation,
-    _interp_rows,
-    bilinear,
+    ServingTable,
     server_wall_power_w,
 )
+
+
+def _interp_rows(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xc = np.minimum(np.maximum(x, grid[0]), grid[-1])
+    k = np.minimum(np.searchsorted(grid, xc, side="right") - 1, grid.size - 2)
+    w = (xc - grid[k]) / (grid[k + 1] - grid[k])
+    return k, w
+
+
+def bilinear(table: ServingTable, z: np.ndarray, rho: np.ndarray, f: np.ndarray) -> np.ndarray:
+    za = z[:, ::-1]  # f ascending
+    i, wi = _interp_rows(table.rho_grid, np.asarray(rho, dtype=float))
+    j, wj = _interp_rows(table.f_grid[::-1], np.asarray(f, dtype=float))
+    lo = (1 - wj) * za[i, j] + wj * za[i, j + 1]
+    hi = (1 - wj) * za[i + 1, j] + wj * za[i + 1, j + 1]
+    return (1 - wi) * lo + wi * hi
 
 
 class ReferenceRow(RowSimulation):
@@ -28,8 +43,10 @@ class ReferenceRow(RowSimulation):
     def server_wall_w(self, t, f):  # type: ignore[no-untyped-def]
         c, tab = self.cfg, self.table
         rho = self.rho[t]
-        i, wi = self._ri[t], self._rw[t]
+        i, wi = _interp_rows(tab.rho_grid, self.rho[t])
         j, wj = _interp_rows(self._fa, np.asarray(f, dtype=float))
+        pw_a = tab.gpu_power_w[:, ::-1]
+        sd_a = tab.gpu_power_std_w[:, ::-1]
 
         def lerp2(za: np.ndarray) -> np.ndarray:
             lo = za[i, j] + wj * (za[i, j + 1] - za[i, j])
@@ -37,7 +54,7 @@ class ReferenceRow(RowSimulation):
             return lo + wi * (hi - lo)
 
         gpu = np.maximum(
-            lerp2(self._pw_a) + lerp2(self._sd_a) * self.noise[t], tab.n_gpus * self.profile.idle_w
+            lerp2(pw_a) + lerp2(sd_a) * self.noise[t], tab.n_gpus * self.profile.idle_w
         )
         load = np.clip(rho, 0.0, 1.0)
         host = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)

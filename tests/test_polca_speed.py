@@ -98,7 +98,7 @@ def test_blocks_equal_single_ticks(table) -> None:
 
 
 def test_slowdowns_is_slowdown_per_group(table) -> None:
-    sim = RowSimulation(RowConfig(n_servers=12, horizon_s=60.0, seed=1), table)
+    sim = RowSimulation(RowConfig(n_servers=12, horizon_s=60.0, seed=1), table)  # no brake
     sim.start()
     sim.command(0.5, 0.8)
     sim.advance(40.0)
@@ -112,3 +112,22 @@ def test_slowdowns_is_slowdown_per_group(table) -> None:
 def test_median_is_numpys(n: int) -> None:
     x = np.random.default_rng(n).choice([0.2, 0.35, 0.5, 0.9, 1.0], n)
     assert _median(x) == float(np.median(x))
+
+
+def test_recorded_scores_are_the_readable_slowdown(table) -> None:
+    """`slowdowns` reads the scores recorded as the row ticked (`p50_slowdown_s`): the same
+    numbers as `slowdown`, which interpolates the table at the row's loads and f_eff."""
+    from dcsim.polca import bilinear
+
+    cfg = RowConfig(n_servers=45, baseline_servers=20, horizon_s=300.0, seed=3)
+    sim = RowSimulation(cfg, table)
+    sim.start()
+    for lp, hp in np.random.default_rng(1).uniform(0.2, 1.0, (20, 2)):
+        sim.command(lp, hp)
+        sim.advance(7.0)
+    t = sim.t_idx
+    want = bilinear(table, table.p50_slowdown, sim.rho[:t], sim.f_eff[:t])
+    np.testing.assert_array_equal(sim.p50_slowdown_s[:t], want)
+    assert sim.brake_events > 0 and want.min() < want.max()
+    with pytest.raises(ValueError, match="run"):
+        sim.slowdowns(0, t + 1, sim.priority_high)
