@@ -45,6 +45,7 @@ from pydantic import Field, field_validator, model_validator
 from dcsim.errors import InputError
 from dcsim.network import collective_time, route
 from dcsim.network.flows import dense_max_min
+from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel
@@ -194,6 +195,9 @@ def mean_duration_s(jobs: list[Job]) -> float:
 # shared by every JobFabric on the same fabric in this process
 _ISO_CACHE: dict[tuple[str, str], dict] = {}
 _PATH_CACHE: dict[tuple[str, str], dict] = {}
+# fabrics up to this many hosts route every host pair in one call when first needed
+# (64 hosts: 4,032 pairs in ~30 ms, 128: ~0.1-0.3 s); larger ones route pairs as they appear
+ALL_PAIRS_MAX_HOSTS = 128
 
 
 class JobFabric:
@@ -220,6 +224,11 @@ class JobFabric:
         key = (fabric.config.model_dump_json(), routing)
         self._iso: dict[tuple[int, ...], tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
         self._paths: dict[tuple[int, int], Any] = _PATH_CACHE.setdefault(key, {})
+        policy, self._split = parse_routing(routing)
+        # ecmp and spray route each flow on its own (hash of its pair, or all paths): a
+        # flow's subflows are the same alone or among others; split and colour are not
+        self._per_pair = policy in ("ecmp", "spray")
+        self._ring_fast = self._per_pair and fabric.scale_up is None
 
     # ------------------------------------------------------------ all-reduce
     def allreduce_alone_s(self, ranks: np.ndarray, grad_bytes: float) -> float:
@@ -231,12 +240,47 @@ class JobFabric:
         key = tuple(ranks.tolist())
         got = self._iso.get(key)
         if got is None:
-            res = collective_time(
-                self.fabric, "all-reduce", "ring", float(1 << 30), self.routing, ranks=ranks
-            )
-            got = (res.latency_s, (res.time_s - res.latency_s) / float(1 << 30))
+            got = self._ring_alone(ranks) if self._ring_fast else None
+            if got is None:
+                res = collective_time(
+                    self.fabric, "all-reduce", "ring", float(1 << 30), self.routing, ranks=ranks
+                )
+                got = (res.latency_s, (res.time_s - res.latency_s) / float(1 << 30))
             self._iso[key] = got
         return got[0] + got[1] * grad_bytes
+
+    def _ring_alone(self, ranks: np.ndarray) -> tuple[float, float] | None:
+        """`collective_time`'s ring all-reduce of 1 GiB over `ranks` from the cached pair
+        routes, as (latency s, s per byte); None where its shortcut does not hold.
+
+        The ring is 2(p-1) repeats of one step of p equal-size flows (rank i -> i+1). Under
+        max-min sharing the slowest (sub)flows sit at the first water-filling level,
+        min over links of capacity / routed load, and flows of equal size finish in rate
+        order without freeing a link a slower flow froze on, so `run_flows` solves once
+        and the step's makespan is size / that level (Bertsekas & Gallager 6.5.2). Its
+        latency is the longest routed path's plus the endpoints'. Equal to
+        `collective_time` to 1e-12 (tests/test_placement_speed.py); used for routings
+        that route each flow on its own (ecmp, spray) on fabrics without a scale-up domain.
+        """
+        p = len(ranks)
+        nxt = np.concatenate([ranks[1:], ranks[:1]])
+        links, weights, lat = [], [], []
+        for s, d in zip(ranks.tolist(), nxt.tolist(), strict=True):
+            r, _, v, _, la = self._path(s, d)
+            links.append(r)
+            weights.append(v)
+            lat.append(la)
+        load = np.bincount(np.concatenate(links), np.concatenate(weights), self.fabric.n_links)
+        used = load > 0
+        level = float(np.min(self.fabric.link_cap[used] / load[used]))
+        if not level > 0:
+            return None  # a dead link: collective_time says why
+        size = float(1 << 30) / p / self._split  # per subflow (ecmp:K: K connections)
+        lat_s = float(np.concatenate(lat).max()) + self.fabric.endpoint_latency_s
+        repeat = 2 * (p - 1)
+        total = repeat * (size / level + 1.0 * lat_s)
+        lat_total = repeat * 1.0 * lat_s
+        return lat_total, (total - lat_total) / float(1 << 30)
 
     def packed_allreduce_s(self, gpus: int, grad_bytes: float) -> float:
         """The all-reduce on the first `gpus` hosts of an empty fabric (the packed ideal)."""
@@ -250,16 +294,51 @@ class JobFabric:
         m = self.host_leaf[ranks] != self.host_leaf[nxt]
         return ranks[m], nxt[m]
 
-    def _path(self, s: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Links, subflow index and weight of flow s -> d under the routing (cached per pair)."""
+    def _path(self, s: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+        """Links, subflow index and weight of flow s -> d under the routing, its number of
+        subflows and their path latencies (s); cached per pair."""
         key = (s, d)
         got = self._paths.get(key)
         if got is None:
+            if self._per_pair and self.n_hosts <= ALL_PAIRS_MAX_HOSTS and not self._paths:
+                self._route_all_pairs()
+                return self._paths[key]
             r = route(self.fabric, np.array([s]), np.array([d]), np.ones(1), routing=self.routing)
             A = r.A.tocoo()
-            got = (A.row.astype(np.int64), A.col.astype(np.int64), A.data.astype(float), A.shape[1])
+            got = (
+                A.row.astype(np.int64),
+                A.col.astype(np.int64),
+                A.data.astype(float),
+                A.shape[1],
+                r.latency_s,
+            )
             self._paths[key] = got
         return got
+
+    def _route_all_pairs(self) -> None:
+        """Fill the pair cache for every host pair with one `route` call: under ecmp and
+        spray each flow is routed on its own, so its subflows (links, weights, order,
+        latencies) are those of routing the pair alone (tests/test_placement_speed.py)."""
+        n = self.n_hosts
+        s, d = np.divmod(np.arange(n * n), n)
+        s, d = s[s != d], d[s != d]
+        r = route(self.fabric, s, d, np.ones(len(s)), routing=self.routing)
+        A = r.A.tocsc()
+        A.sort_indices()
+        cols = np.argsort(r.parent, kind="stable")  # a pair's subflows, in routed order
+        bounds = np.searchsorted(r.parent[cols], np.arange(len(s) + 1))
+        ptr, idx, val = A.indptr, A.indices.astype(np.int64), A.data.astype(float)
+        for f, (a, b) in enumerate(zip(s.tolist(), d.tolist(), strict=True)):
+            sub = cols[bounds[f] : bounds[f + 1]]
+            lens = ptr[sub + 1] - ptr[sub]
+            at = np.concatenate([np.arange(ptr[c], ptr[c + 1]) for c in sub])
+            self._paths[(a, b)] = (
+                idx[at],
+                np.repeat(np.arange(len(sub)), lens),
+                val[at],
+                len(sub),
+                r.latency_s[sub],
+            )
 
     def contention(
         self, run_src: np.ndarray, run_dst: np.ndarray, src: np.ndarray, dst: np.ndarray
@@ -278,7 +357,7 @@ class JobFabric:
         rows, cols, data, parent = [], [], [], []
         off = 0
         for f, (s, d) in enumerate(zip(bs, bd, strict=True)):
-            r, c, v, n = self._path(s, d)
+            r, c, v, n, _ = self._path(s, d)
             rows.append(r)
             cols.append(c + off)
             data.append(v)
