@@ -14,11 +14,11 @@ from pydantic import Field
 from dcsim.cost import FlatCostConfig
 from dcsim.envs.contract import (
     METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -228,6 +228,7 @@ class PlacementEnv(gym.Env):
         self.action_space = spaces.Discrete(len(RULES))
         self.features = features(self.jf)
         self.observation_space = observation_space(self.features)
+        self._encode = Encoder(self.features)
         self.cluster = FifoCluster(self.jf, [])
 
     # ------------------------------------------------------------ state (the cluster's)
@@ -279,7 +280,7 @@ class PlacementEnv(gym.Env):
             "head_wait_rel": (c.now - job.arrival_s) / self.mean_duration if job else 0.0,
             "placed_share": self.placed / self.n_jobs,
         }
-        return encode(self.features, vals)
+        return self._encode.named(vals)
 
     def step(self, action):
         c, jf = self.cluster, self.jf
