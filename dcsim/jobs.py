@@ -192,9 +192,30 @@ def generate_jobs(
     ]
 
 
+def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(start[i], stop[i])."""
+    n = stop - start
+    first = np.cumsum(n) - n
+    return np.arange(int(n.sum()), dtype=np.int64) + np.repeat(start - first, n)
+
+
 def mean_duration_s(jobs: list[Job]) -> float:
     """Mean runtime of the jobs alone (no communication): the queue-wait scale."""
     return float(np.mean([j.iterations * j.step_time().compute_s for j in jobs]))
+
+
+@dataclass(frozen=True)
+class PairRoutes:
+    """Every host pair's routed subflows, flat: pair s * n_hosts + d has subflows
+    sptr[pair]:sptr[pair + 1] (their path latencies in `latency_s`) and link entries
+    eptr[pair]:eptr[pair + 1] (link, subflow index within the pair, weight)."""
+
+    sptr: np.ndarray
+    eptr: np.ndarray
+    link: np.ndarray
+    sub: np.ndarray
+    weight: np.ndarray
+    latency_s: np.ndarray
 
 
 # ranks -> (latency s, s per byte) and (src, dst) -> routed subflows, per (fabric, routing):
@@ -204,6 +225,7 @@ _PATH_CACHE: dict[tuple[str, str], dict] = {}
 # fabrics up to this many hosts route every host pair in one call when first needed
 # (64 hosts: 4,032 pairs in ~30 ms, 128: ~0.1-0.3 s); larger ones route pairs as they appear
 ALL_PAIRS_MAX_HOSTS = 128
+_TABLE_CACHE: dict[tuple[str, str], PairRoutes] = {}
 
 
 class JobFabric:
@@ -227,7 +249,8 @@ class JobFabric:
                 for i, n in enumerate(leaf_nodes)
             ]
         )
-        key = (fabric.config.model_dump_json(), routing)
+        self._key = key = (fabric.config.model_dump_json(), routing)
+        self._table: PairRoutes | None = _TABLE_CACHE.get(key)
         self._iso: dict[tuple[int, ...], tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
         self._paths: dict[tuple[int, int], Any] = _PATH_CACHE.setdefault(key, {})
         policy, self._split = parse_routing(routing)
@@ -270,19 +293,16 @@ class JobFabric:
         """
         p = len(ranks)
         nxt = np.concatenate([ranks[1:], ranks[:1]])
-        links, weights, lat = [], [], []
-        for s, d in zip(ranks.tolist(), nxt.tolist(), strict=True):
-            r, _, v, _, la = self._path(s, d)
-            links.append(r)
-            weights.append(v)
-            lat.append(la)
-        load = np.bincount(np.concatenate(links), np.concatenate(weights), self.fabric.n_links)
+        if not self._has_table():
+            return None
+        links, _, weights, _, lat = self._gather(ranks, nxt)
+        load = np.bincount(links, weights, self.fabric.n_links)
         used = load > 0
         level = float(np.min(self.fabric.link_cap[used] / load[used]))
         if not level > 0:
             return None  # a dead link: collective_time says why
         size = float(1 << 30) / p / self._split  # per subflow (ecmp:K: K connections)
-        lat_s = float(np.concatenate(lat).max()) + self.fabric.endpoint_latency_s
+        lat_s = float(lat.max()) + self.fabric.endpoint_latency_s
         repeat = 2 * (p - 1)
         total = repeat * (size / level + 1.0 * lat_s)
         lat_total = repeat * 1.0 * lat_s
@@ -306,9 +326,9 @@ class JobFabric:
         key = (s, d)
         got = self._paths.get(key)
         if got is None:
-            if self._per_pair and self.n_hosts <= ALL_PAIRS_MAX_HOSTS and not self._paths:
-                self._route_all_pairs()
-                return self._paths[key]
+            if self._has_table():
+                link, sub, weight, _, lat = self._gather(np.array([s]), np.array([d]))
+                return link, sub, weight, len(lat), lat
             r = route(self.fabric, np.array([s]), np.array([d]), np.ones(1), routing=self.routing)
             A = r.A.tocoo()
             got = (
@@ -321,30 +341,55 @@ class JobFabric:
             self._paths[key] = got
         return got
 
+    def _has_table(self) -> bool:
+        """Whether the pair table serves this fabric and routing (built on first use)."""
+        if self._table is None and self._per_pair and self.n_hosts <= ALL_PAIRS_MAX_HOSTS:
+            self._route_all_pairs()
+        return self._table is not None
+
     def _route_all_pairs(self) -> None:
-        """Fill the pair cache for every host pair with one `route` call: under ecmp and
-        spray each flow is routed on its own, so its subflows (links, weights, order,
-        latencies) are those of routing the pair alone (tests/test_placement_speed.py)."""
+        """The pair table (`PairRoutes`) of every host pair, from one `route` call: under
+        ecmp and spray each flow is routed on its own, so a pair's subflows (links, weights,
+        order, latencies) are those of routing it alone (tests/test_placement_speed.py)."""
         n = self.n_hosts
-        s, d = np.divmod(np.arange(n * n), n)
-        s, d = s[s != d], d[s != d]
-        r = route(self.fabric, s, d, np.ones(len(s)), routing=self.routing)
+        s, d = np.divmod(np.arange(n * n, dtype=np.int64), n)  # pair s * n + d (s == d: none)
+        r = route(self.fabric, s, d, np.ones(n * n), routing=self.routing)
         A = r.A.tocsc()
         A.sort_indices()
-        cols = np.argsort(r.parent, kind="stable")  # a pair's subflows, in routed order
-        bounds = np.searchsorted(r.parent[cols], np.arange(len(s) + 1))
-        ptr, idx, val = A.indptr, A.indices.astype(np.int64), A.data.astype(float)
-        for f, (a, b) in enumerate(zip(s.tolist(), d.tolist(), strict=True)):
-            sub = cols[bounds[f] : bounds[f + 1]]
-            lens = ptr[sub + 1] - ptr[sub]
-            at = np.concatenate([np.arange(ptr[c], ptr[c + 1]) for c in sub])
-            self._paths[(a, b)] = (
-                idx[at],
-                np.repeat(np.arange(len(sub)), lens),
-                val[at],
-                len(sub),
-                r.latency_s[sub],
-            )
+        cols = np.argsort(r.parent, kind="stable")  # subflows by pair, in routed order
+        sptr = np.searchsorted(r.parent[cols], np.arange(n * n + 1))
+        lens = A.indptr[cols + 1] - A.indptr[cols]
+        at = _ranges(A.indptr[cols], A.indptr[cols + 1])
+        local = np.arange(len(cols)) - sptr[r.parent[cols]]  # subflow index within its pair
+        self._table = PairRoutes(
+            sptr=sptr,
+            eptr=np.concatenate([[0], np.cumsum(lens)])[sptr],
+            link=A.indices[at].astype(np.int64),
+            sub=np.repeat(local, lens),
+            weight=A.data[at].astype(float),
+            latency_s=r.latency_s[cols],
+        )
+        _TABLE_CACHE[self._key] = self._table
+
+    def _gather(
+        self, src: np.ndarray, dst: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The flows' routed entries from the pair table, in flow order: link, subflow
+        (numbered across the flows), weight, each subflow's flow, and the subflows' latency."""
+        t = self._table
+        assert t is not None
+        pid = src * self.n_hosts + dst
+        e0, e1, s0, s1 = t.eptr[pid], t.eptr[pid + 1], t.sptr[pid], t.sptr[pid + 1]
+        at = _ranges(e0, e1)
+        n_sub = s1 - s0
+        off = np.cumsum(n_sub) - n_sub
+        return (
+            t.link[at],
+            t.sub[at] + np.repeat(off, e1 - e0),
+            t.weight[at],
+            np.repeat(np.arange(len(pid)), n_sub),
+            t.latency_s[_ranges(s0, s1)],
+        )
 
     def contention(
         self, run_src: np.ndarray, run_dst: np.ndarray, src: np.ndarray, dst: np.ndarray
@@ -358,23 +403,26 @@ class JobFabric:
         if len(src) == 0 or len(run_src) == 0:
             return 1.0
         n_run = len(run_src)
-        bs = np.concatenate([run_src, src]).tolist()
-        bd = np.concatenate([run_dst, dst]).tolist()
-        rows, cols, data, parent = [], [], [], []
-        off = 0
-        for f, (s, d) in enumerate(zip(bs, bd, strict=True)):
-            r, c, v, n, _ = self._path(s, d)
-            rows.append(r)
-            cols.append(c + off)
-            data.append(v)
-            parent.append(np.full(n, f))
-            off += n
-        links, ri = np.unique(np.concatenate(rows), return_inverse=True)
-        A = np.zeros((len(links), off))
-        np.add.at(A, (ri, np.concatenate(cols)), np.concatenate(data))
+        all_src, all_dst = np.concatenate([run_src, src]), np.concatenate([run_dst, dst])
+        if self._has_table():
+            row, col, data, par, _ = self._gather(all_src, all_dst)
+        else:
+            rows, cols, datas, parent = [], [], [], []
+            off = 0
+            for f, (s, d) in enumerate(zip(all_src.tolist(), all_dst.tolist(), strict=True)):
+                r, c, v, n, _ = self._path(s, d)
+                rows.append(r)
+                cols.append(c + off)
+                datas.append(v)
+                parent.append(np.full(n, f))
+                off += n
+            row, col = np.concatenate(rows), np.concatenate(cols)
+            data, par = np.concatenate(datas), np.concatenate(parent)
+        links, ri = np.unique(row, return_inverse=True)
+        A = np.zeros((len(links), len(par)))
+        np.add.at(A, (ri, col), data)
         cap = self.fabric.link_cap[links]
-        par = np.concatenate(parent)
-        own = np.bincount(par, weights=dense_max_min(A, cap), minlength=len(bs))[n_run:]
+        own = np.bincount(par, weights=dense_max_min(A, cap), minlength=len(all_src))[n_run:]
         # alone: each leaf sends and receives one ring flow of the job, so no self-sharing
         # on leaf-spine links; the rate is the job's own water-filling (same code path).
         mask = par >= n_run

@@ -27,6 +27,7 @@ def fresh_caches(monkeypatch) -> None:
     """Each test fills its own per-process caches (they are shared by fabric and routing)."""
     monkeypatch.setattr(jobs, "_ISO_CACHE", {})
     monkeypatch.setattr(jobs, "_PATH_CACHE", {})
+    monkeypatch.setattr(jobs, "_TABLE_CACHE", {})
 
 
 @pytest.mark.parametrize(
@@ -41,14 +42,14 @@ def fresh_caches(monkeypatch) -> None:
 def test_all_pairs_routes_are_single_pair_routes(topo: str, routing: str) -> None:
     fab = _fabric(topo)
     jf = JobFabric(fab, routing)
-    jf._route_all_pairs()
-    assert len(jf._paths) == jf.n_hosts * (jf.n_hosts - 1)
+    assert jf._has_table()
+    assert jf._table is not None and len(jf._table.sptr) == jf.n_hosts**2 + 1
     rng = np.random.default_rng(0)
     for a, b in rng.choice(jf.n_hosts, (60, 2)):
         if a == b:
             continue
         r = route(fab, np.array([a]), np.array([b]), np.ones(1), routing=routing)
-        rows, cols, data, n, lat = jf._paths[(int(a), int(b))]
+        rows, cols, data, n, lat = jf._path(int(a), int(b))
         got = np.zeros((fab.n_links, n))
         np.add.at(got, (rows, cols), data)
         np.testing.assert_array_equal(got, r.A.toarray())
@@ -120,6 +121,7 @@ def _rollout(routing: str, fast: bool) -> list:
     env = PlacementEnv(n_jobs=60, routing=routing)
     if not fast:
         env.jf._ring_fast = env.jf._per_pair = False
+        env.jf._table = None
     obs, _ = env.reset(seed=3)
     out = [obs.tobytes()]
     for k in range(60):
@@ -133,6 +135,6 @@ def _rollout(routing: str, fast: bool) -> list:
 @pytest.mark.parametrize("routing", ["ecmp", "spray"])
 def test_rollout_equals_readable_paths(routing: str, monkeypatch) -> None:
     fast = _rollout(routing, True)
-    monkeypatch.setattr(jobs, "_ISO_CACHE", {})
-    monkeypatch.setattr(jobs, "_PATH_CACHE", {})
+    for cache in ("_ISO_CACHE", "_PATH_CACHE", "_TABLE_CACHE"):
+        monkeypatch.setattr(jobs, cache, {})
     assert fast == _rollout(routing, False)
