@@ -445,10 +445,11 @@ class JobFabric:
         """
         if rule not in RULES:
             raise InputError(f"unknown placement rule '{rule}'; expected one of {RULES}")
-        if int(free.sum()) < gpus:
-            raise InputError(f"{gpus} GPUs asked, {int(free.sum())} free", field="gpus")
+        idle = np.flatnonzero(free)
+        if len(idle) < gpus:
+            raise InputError(f"{gpus} GPUs asked, {len(idle)} free", field="gpus")
         if rule == "first-fit":
-            return np.flatnonzero(free)[:gpus]
+            return idle[:gpus]
         fpl = self.free_per_leaf(free)
         take = np.zeros(self.n_leaves, dtype=np.int64)
         if rule == "pack":
@@ -470,11 +471,11 @@ class JobFabric:
                 n = min(left, len(avail))
                 take[order[avail[:n]]] += 1
                 left -= n
-        hosts = [
-            np.flatnonzero(free & (self.host_leaf == leaf))[: take[leaf]]
-            for leaf in np.flatnonzero(take)
-        ]
-        return np.sort(np.concatenate(hosts))
+        # the lowest-numbered free hosts of each leaf, take[leaf] of them
+        leaf = self.host_leaf[idle]
+        order = np.argsort(leaf, kind="stable")  # by leaf, then host
+        rank = np.arange(len(idle)) - np.searchsorted(leaf[order], leaf[order])
+        return np.sort(idle[order][rank < take[leaf[order]]])
 
     def fragmentation(self, free: np.ndarray) -> float:
         """1 - largest free block on one leaf / min(free GPUs, hosts per leaf); 0 if none free."""

@@ -229,6 +229,7 @@ class PlacementEnv(gym.Env):
         self.features = features(self.jf)
         self.observation_space = observation_space(self.features)
         self._encode = Encoder(self.features)
+        self._leaf_names = [f.name for f in self.features[: 3 * self.n_leaves]]
         self.cluster = FifoCluster(self.jf, [])
 
     # ------------------------------------------------------------ state (the cluster's)
@@ -267,11 +268,8 @@ class PlacementEnv(gym.Env):
         out_flows = np.bincount(self.host_leaf[c.run_src], minlength=L)
         job = c.head
         g = job.gpus if job is not None else self.n_hosts + 1  # nothing waiting: fits nowhere
-        vals: dict[str, float] = {}
-        for i in range(L):
-            vals[f"leaf{i}_free_gpus"] = free_leaf[i]
-            vals[f"leaf{i}_crossing_flows"] = out_flows[i]
-            vals[f"leaf{i}_head_fits"] = float(free_leaf[i] >= g)
+        per_leaf = [*free_leaf.tolist(), *out_flows.tolist(), *(free_leaf >= g).tolist()]
+        vals: dict[str, float] = dict(zip(self._leaf_names, per_leaf, strict=True))
         vals |= {
             "head_gpus": job.gpus if job is not None else 0.0,
             "head_grad_bytes": job.grad_bytes if job is not None else 0.0,
