@@ -296,6 +296,7 @@ class JobFabric:
         if not self._has_table():
             return None
         links, _, weights, _, lat = self._gather(ranks, nxt)
+        assert lat is not None
         load = np.bincount(links, weights, self.fabric.n_links)
         used = load > 0
         level = float(np.min(self.fabric.link_cap[used] / load[used]))
@@ -328,6 +329,7 @@ class JobFabric:
         if got is None:
             if self._has_table():
                 link, sub, weight, _, lat = self._gather(np.array([s]), np.array([d]))
+                assert lat is not None
                 return link, sub, weight, len(lat), lat
             r = route(self.fabric, np.array([s]), np.array([d]), np.ones(1), routing=self.routing)
             A = r.A.tocoo()
@@ -372,10 +374,11 @@ class JobFabric:
         _TABLE_CACHE[self._key] = self._table
 
     def _gather(
-        self, src: np.ndarray, dst: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        self, src: np.ndarray, dst: np.ndarray, latency: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """The flows' routed entries from the pair table, in flow order: link, subflow
-        (numbered across the flows), weight, each subflow's flow, and the subflows' latency."""
+        (numbered across the flows), weight, each subflow's flow, and (`latency`) the
+        subflows' path latencies."""
         t = self._table
         assert t is not None
         pid = src * self.n_hosts + dst
@@ -388,7 +391,7 @@ class JobFabric:
             t.sub[at] + np.repeat(off, e1 - e0),
             t.weight[at],
             np.repeat(np.arange(len(pid)), n_sub),
-            t.latency_s[_ranges(s0, s1)],
+            t.latency_s[_ranges(s0, s1)] if latency else None,
         )
 
     def contention(
@@ -405,7 +408,7 @@ class JobFabric:
         n_run = len(run_src)
         all_src, all_dst = np.concatenate([run_src, src]), np.concatenate([run_dst, dst])
         if self._has_table():
-            row, col, data, par, _ = self._gather(all_src, all_dst)
+            row, col, data, par, _ = self._gather(all_src, all_dst, latency=False)
         else:
             rows, cols, datas, parent = [], [], [], []
             off = 0
@@ -418,7 +421,10 @@ class JobFabric:
                 off += n
             row, col = np.concatenate(rows), np.concatenate(cols)
             data, par = np.concatenate(datas), np.concatenate(parent)
-        links, ri = np.unique(row, return_inverse=True)
+        seen = np.zeros(self.fabric.n_links, dtype=bool)
+        seen[row] = True
+        links = np.flatnonzero(seen)  # = np.unique(row), and ri its inverse
+        ri = (np.cumsum(seen) - 1)[row]
         A = np.zeros((len(links), len(par)))
         np.add.at(A, (ri, col), data)
         cap = self.fabric.link_cap[links]
