@@ -512,7 +512,10 @@ class RowSimulation:
             j, wj = _interp_rows(self._fa, np.stack([f, f.astype(np.float32).astype(float)]))
             p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
             n = 0  # ticks of the block kept
-            for k in range(stop - t):
+            quiet = not active and not np.isfinite(self.brake_pending_t)
+            if quiet and not (self.brake_enabled and float(p.max()) > self._brake_w):
+                n = stop - t  # no brake pending, none trips: the walk would change nothing
+            for k in range(n, stop - t):
                 now = float(t + k)
                 if not self.brake_active and self.brake_pending_t <= now:
                     self._brake_onset(now)
