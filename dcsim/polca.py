@@ -268,15 +268,16 @@ def bilinear(table: ServingTable, z: np.ndarray, rho: np.ndarray, f: np.ndarray)
     """Bilinear interpolation of a (rho, f) table z at loads rho and clocks f (vectorized)."""
     i, wi = _interp_rows(table.rho_grid, np.asarray(rho, dtype=float))
     j, wj = _interp_rows(table.f_grid[::-1], np.asarray(f, dtype=float))
-    return _bilinear_cells(z[:, ::-1].ravel(), table.f_grid.size, i, wi, j, wj)
+    nf = table.f_grid.size
+    return _bilinear_cells(z[:, ::-1].ravel(), nf, i * nf, wi, j, wj)
 
 
 def _bilinear_cells(
-    za: np.ndarray, nf: int, i: np.ndarray, wi: np.ndarray, j: np.ndarray, wj: np.ndarray
+    za: np.ndarray, nf: int, inf: np.ndarray, wi: np.ndarray, j: np.ndarray, wj: np.ndarray
 ) -> np.ndarray:
     """`bilinear` from its cells: za the table with f ascending, flat ((i, j) at i * nf + j),
-    (i, wi) and (j, wj) the `_interp_rows` of the loads and the clocks."""
-    k = i * nf + j
+    (i, wi) and (j, wj) the `_interp_rows` of the loads and the clocks, inf = i * nf."""
+    k = inf + j
     vj = 1 - wj
     lo = vj * za.take(k) + wj * za.take(k + 1)
     hi = vj * za.take(k + nf) + wj * za.take(k + nf + 1)
@@ -412,13 +413,17 @@ class RowSimulation:
         self.counts = counts
         a = 1.0 - np.exp(-1.0 / c.smoothing_s)
         zi = (1 - a) * c.mean_load * lam_sat * np.ones(N)
-        sm = ar1(counts.astype(float), 1 - a, a, zi)
+        self._counts_f = counts.astype(float)  # arrivals as weights
+        sm = ar1(self._counts_f, 1 - a, a, zi)
         self.rho = sm / lam_sat
-        # load interpolation is clock-independent: precompute it once for every tick
+        # what depends on the load only, once for every tick: its place in the tables
+        # (row offset i * n_f and weight) and the host's power
         tab = self.table
-        ri, rw = _interp_rows(tab.rho_grid, self.rho)
-        self._ri, self._rw = ri.astype(np.intp), rw
+        ri, self._rw = _interp_rows(tab.rho_grid, self.rho)
         self._fa = tab.f_grid[::-1].copy()
+        self._ri_nf = ri.astype(np.intp) * self._fa.size
+        load = np.minimum(np.maximum(self.rho, 0.0), 1.0)
+        self._host_w = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
         # f ascending, flat (cell (i, j) at i * n_f + j): mean GPU power, its 1-s std
         self._p50_a = tab.p50_slowdown[:, ::-1].ravel()
         self._pw_sd = np.stack(
@@ -442,10 +447,9 @@ class RowSimulation:
     def _wall_w(self, t: int | slice | np.ndarray, j: np.ndarray, wj: np.ndarray) -> np.ndarray:
         """`server_wall_w` with its clocks already located in the table (`_interp_rows`)."""
         c, tab = self.cfg, self.table
-        rho = self.rho[t]
         nf = self._fa.size
-        i, wi = self._ri[t], self._rw[t]
-        k = i * nf + j  # cell (i, j) of the flat tables
+        k = self._ri_nf[t] + j  # cell (i, j) of the flat tables
+        wi = self._rw[t]
         z = self._pw_sd  # mean power and its 1-s std, interpolated together
         z00, z01 = z.take(k, axis=1), z.take(k + 1, axis=1)
         z10, z11 = z.take(k + nf, axis=1), z.take(k + (nf + 1), axis=1)
@@ -453,8 +457,7 @@ class RowSimulation:
         hi = z10 + wj * (z11 - z10)
         mean, std = lo + wi * (hi - lo)
         gpu = np.maximum(mean + std * self.noise[t], tab.n_gpus * self.profile.idle_w)
-        load = np.minimum(np.maximum(rho, 0.0), 1.0)
-        host = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
+        host = self._host_w[t]
         heat_frac = np.minimum(np.maximum((gpu + host) / tab.rated_w, 0.0), 1.0)
         fans = c.fan_max_w * np.maximum(c.fan_min_speed, heat_frac) ** 3
         return server_wall_power_w(
@@ -485,6 +488,7 @@ class RowSimulation:
         self._last_lp = 1.0
         self._last_hp = 1.0
         self.t_idx = 0
+        self._tick_s = np.arange(T, dtype=float)  # tick times
         c = self.cfg
         self._brake_w = c.brake_threshold * self.budget_w  # trips above
         self._release_w = (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
@@ -504,12 +508,12 @@ class RowSimulation:
         while t < end:
             stop = min(end, t + TICK_BLOCK)
             active = self.brake_active or self.brake_pending_t <= t
-            due = self.pend_t <= np.arange(t, stop, dtype=float)[:, None]
+            due = self.pend_t <= self._tick_s[t:stop, None]
             f = np.where(due, self.pend_val, self.f_cmd)
             if active:
                 f = np.minimum(f, self.brake_f)
             # the clocks as power sees them, then as f_eff records them (float32) for latency
-            j, wj = _interp_rows(self._fa, np.stack([f, f.astype(np.float32).astype(float)]))
+            j, wj = _interp_rows(self._fa, np.stack([f, f.astype(np.float32)]))
             p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
             n = 0  # ticks of the block kept
             quiet = not active and not np.isfinite(self.brake_pending_t)
@@ -531,14 +535,14 @@ class RowSimulation:
             self.p50_slowdown_s[t : t + n] = _bilinear_cells(
                 self._p50_a,
                 self._fa.size,
-                self._ri[t : t + n],
+                self._ri_nf[t : t + n],
                 self._rw[t : t + n],
                 j[1, :n],
                 wj[1, :n],
             )
             landed = due[n - 1]
-            self.f_cmd[landed] = self.pend_val[landed]
-            self.pend_t[landed] = np.inf
+            np.copyto(self.f_cmd, self.pend_val, where=landed)
+            np.copyto(self.pend_t, np.inf, where=landed)
             t = self.t_idx = t + n
 
     def _brake_onset(self, now: float) -> None:
@@ -603,7 +607,7 @@ class RowSimulation:
     def _weigh(self, s: np.ndarray, t0: int, t1: int, mask: np.ndarray) -> float:
         """Arrival-weighted mean of the masked servers' scores s (ticks t0..t1, all servers)."""
         s = s[:, mask].ravel()
-        w = self.counts[t0:t1][:, mask].ravel().astype(float)
+        w = self._counts_f[t0:t1][:, mask].ravel()
         tot = w.sum()
         return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
 
