@@ -526,7 +526,9 @@ class FifoCluster:
                 self.now, _, hosts, s, _ = heapq.heappop(self.running)
                 self.free[hosts] = True
                 if len(s):
-                    keep = ~np.isin(self.run_src, s)
+                    # a host runs one job at a time: the flows whose sender is now free
+                    # are the finished job's (np.isin(run_src, s), without the sort)
+                    keep = ~self.free[self.run_src]
                     self.run_src, self.run_dst = self.run_src[keep], self.run_dst[keep]
             else:
                 self.now = float(t_arr)

@@ -273,7 +273,7 @@ class PlacementEnv(gym.Env):
         vals |= {
             "head_gpus": job.gpus if job is not None else 0.0,
             "head_grad_bytes": job.grad_bytes if job is not None else 0.0,
-            "free_share": c.free.mean(),
+            "free_share": np.count_nonzero(c.free) / self.n_hosts,  # the mean, cheaper
             "queue_len": len(c.queue),
             "head_wait_rel": (c.now - job.arrival_s) / self.mean_duration if job else 0.0,
             "placed_share": self.placed / self.n_jobs,
@@ -326,7 +326,7 @@ class PlacementEnv(gym.Env):
             "electricity_usd": energy_j / 3.6e6 * self.usd_per_kwh,
             "excess_electricity_usd": (energy_j - ideal_j) / 3.6e6 * self.usd_per_kwh,
             "fragmentation": float(frag),
-            "utilization": float(1.0 - c.free.mean()),
+            "utilization": 1.0 - np.count_nonzero(c.free) / self.n_hosts,
             "queue_len": float(len(c.queue)),
         }
         truncated = self.placed >= self.n_jobs
