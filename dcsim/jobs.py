@@ -37,7 +37,6 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -124,16 +123,10 @@ class Job:
         w = self.workload
         a_busy = PHASE_ACTIVITY["training"] if w.compute_activity is None else w.compute_activity
         a_comm = PHASE_ACTIVITY["communication"] if w.comm_activity is None else w.comm_activity
-        p_busy, p_comm = _power_at_full_clock(device, a_busy), _power_at_full_clock(device, a_comm)
+        p_busy, p_comm = device.power_w(np.array([a_busy, a_comm])).tolist()  # one call, both
         return (
             self.gpus * self.iterations * (step.compute_s * p_busy + step.exposed_comm_s * p_comm)
         )
-
-
-@lru_cache(maxsize=256)
-def _power_at_full_clock(device: DevicePowerModel, activity: float) -> float:
-    """`device.power_w(activity)` at f_max; a job's two phases ask it every placement."""
-    return float(device.power_w(activity))
 
 
 def job_workload(cfg: JobMixConfig, gpus: int, params: float) -> TrainingConfig:
