@@ -181,7 +181,7 @@ class PowerCapEnv(gym.Env):
         vals = {
             "row_power_frac": o.row_power_frac,
             "row_power_frac_avg": o.row_power_frac_avg,
-            "row_load": float(sim.rho[t].sum() / sim.N),  # the mean, at a fraction of its cost
+            "row_load": float(np.add.reduce(sim.rho[t]) / sim.N),  # the mean, cheaper
             "brake_active": 1.0 if o.brake_active else 0.0,
             "lp_clock_frac": o.lp_clock_frac,
             "hp_clock_frac": o.hp_clock_frac,
@@ -209,14 +209,14 @@ class PowerCapEnv(gym.Env):
         frac = sim.row_w[t0:t1] / sim.budget_w if t1 > t0 else np.zeros(1)
         # the clocks' medians are the observation's (NaN: no server)
         return {
-            "row_power_frac_peak": float(frac.max()),
-            "row_power_frac_mean": float(frac.sum() / frac.size),
+            "row_power_frac_peak": float(np.maximum.reduce(frac)),  # 1-D .max() / .mean()
+            "row_power_frac_mean": float(np.add.reduce(frac) / frac.size),
             "brake_events_total": float(sim.brake_events),
             "brake_active": float(sim.brake_active),
             "lp_clock_frac": o.lp_clock_frac if sim.lp_servers.size else float("nan"),
             "hp_clock_frac": o.hp_clock_frac if sim.hp_servers.size else float("nan"),
             # the row's wall energy over the period (1-s ticks) at the dcsim.cost price
-            "electricity_usd": float(sim.row_w[t0:t1].sum()) / 3.6e6 * self.usd_per_kwh,
+            "electricity_usd": float(np.add.reduce(sim.row_w[t0:t1])) / 3.6e6 * self.usd_per_kwh,
         }
 
     def step(self, action: np.ndarray):
@@ -231,13 +231,15 @@ class PowerCapEnv(gym.Env):
         o = sim.observe()
         metrics = self._metrics(t0, t1, o)
         row_w = sim.row_w[t0:t1]  # 1-s ticks
-        braked = float(sim.brake_on[t0:t1].sum())
+        braked = float(np.count_nonzero(sim.brake_on[t0:t1]))
         hp_s, lp_s = sim.slowdowns(t0, t1, sim.priority_high, ~sim.priority_high)
         brakes = sim.brake_events - self._brakes  # brakes that engaged in this period
         self._brakes = sim.brake_events
         over = row_w / sim.budget_w - 1.0
         raw = {
-            "over_budget": -float(np.maximum(over, 0.0).mean() * 100.0) if t1 > t0 else 0.0,
+            "over_budget": -float(np.add.reduce(np.maximum(over, 0.0)) / over.size * 100.0)
+            if t1 > t0
+            else 0.0,
             "brake": -braked / self.period,
             "brake_event": -float(brakes),
             "hp_latency": -(hp_s - 1.0) * 100.0,
@@ -252,7 +254,7 @@ class PowerCapEnv(gym.Env):
         cost = {  # constraint costs in physical units (CoDesign-v0's names), for safe RL
             "brakes": float(brakes),
             "brake_s": braked,
-            "over_budget_kw_min": float(over_w.sum()) / 1000.0 / 60.0,
+            "over_budget_kw_min": float(np.add.reduce(over_w)) / 1000.0 / 60.0,
         }
         info = {"reward_terms": terms, "metrics": metrics, "cost": cost}
         return self._obs(o), reward, False, truncated, info
