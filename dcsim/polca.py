@@ -269,18 +269,27 @@ def bilinear(table: ServingTable, z: np.ndarray, rho: np.ndarray, f: np.ndarray)
     i, wi = _interp_rows(table.rho_grid, np.asarray(rho, dtype=float))
     j, wj = _interp_rows(table.f_grid[::-1], np.asarray(f, dtype=float))
     nf = table.f_grid.size
-    return _bilinear_cells(z[:, ::-1].ravel(), nf, i * nf, wi, j, wj)
+    return _bilinear_cells(_cell_pairs(z), nf, i * nf, wi, j, wj)
+
+
+def _cell_pairs(z: np.ndarray) -> np.ndarray:
+    """A (rho, f) table as (2, cells): row 0 the table with f ascending, flat (cell (i, j)
+    at i * n_f + j), row 1 the next cell's value (i, j + 1), so one take fetches both."""
+    za = z[:, ::-1].ravel()
+    return np.stack([za, np.append(za[1:], 0.0)])
 
 
 def _bilinear_cells(
-    za: np.ndarray, nf: int, inf: np.ndarray, wi: np.ndarray, j: np.ndarray, wj: np.ndarray
+    z2: np.ndarray, nf: int, inf: np.ndarray, wi: np.ndarray, j: np.ndarray, wj: np.ndarray
 ) -> np.ndarray:
-    """`bilinear` from its cells: za the table with f ascending, flat ((i, j) at i * nf + j),
-    (i, wi) and (j, wj) the `_interp_rows` of the loads and the clocks, inf = i * nf."""
+    """`bilinear` from its cells: z2 the table's `_cell_pairs`, (i, wi) and (j, wj) the
+    `_interp_rows` of the loads and the clocks, inf = i * n_f."""
     k = inf + j
     vj = 1 - wj
-    lo = vj * za.take(k) + wj * za.take(k + 1)
-    hi = vj * za.take(k + nf) + wj * za.take(k + nf + 1)
+    z00, z01 = z2.take(k, axis=1)
+    z10, z11 = z2.take(k + nf, axis=1)
+    lo = vj * z00 + wj * z01
+    hi = vj * z10 + wj * z11
     return (1 - wi) * lo + wi * hi
 
 
@@ -425,10 +434,10 @@ class RowSimulation:
         load = np.minimum(np.maximum(self.rho, 0.0), 1.0)
         self._host_w = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
         # f ascending, flat (cell (i, j) at i * n_f + j): mean GPU power, its 1-s std
-        self._p50_a = tab.p50_slowdown[:, ::-1].ravel()
-        self._pw_sd = np.stack(
-            [tab.gpu_power_w[:, ::-1].ravel(), tab.gpu_power_std_w[:, ::-1].ravel()]
-        )
+        self._p50_a = _cell_pairs(tab.p50_slowdown)
+        # mean GPU power and its 1-s std at each cell, then their steps to the next clock
+        pw_sd = np.stack([_cell_pairs(tab.gpu_power_w), _cell_pairs(tab.gpu_power_std_w)])
+        self._pw_sd = np.concatenate([pw_sd[:, 0], pw_sd[:, 1] - pw_sd[:, 0]])
         self.noise = rng.standard_normal((T, N))
         self.priority_high = np.zeros(N, dtype=bool)
         n_hp = int(round(c.high_priority_fraction * N))
@@ -450,11 +459,11 @@ class RowSimulation:
         nf = self._fa.size
         k = self._ri_nf[t] + j  # cell (i, j) of the flat tables
         wi = self._rw[t]
-        z = self._pw_sd  # mean power and its 1-s std, interpolated together
-        z00, z01 = z.take(k, axis=1), z.take(k + 1, axis=1)
-        z10, z11 = z.take(k + nf, axis=1), z.take(k + (nf + 1), axis=1)
-        lo = z00 + wj * (z01 - z00)
-        hi = z10 + wj * (z11 - z10)
+        # mean power and its 1-s std, interpolated together: (z, z(j + 1) - z) at both rows
+        c0 = self._pw_sd.take(k, axis=1)
+        c1 = self._pw_sd.take(k + nf, axis=1)
+        lo = c0[:2] + wj * c0[2:]
+        hi = c1[:2] + wj * c1[2:]
         mean, std = lo + wi * (hi - lo)
         gpu = np.maximum(mean + std * self.noise[t], tab.n_gpus * self.profile.idle_w)
         host = self._host_w[t]
