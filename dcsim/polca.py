@@ -258,7 +258,7 @@ def characterize_fresh(
 def _interp_rows(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lower index and weight for linear interpolation on an ascending grid (clipped)."""
     xc = np.minimum(np.maximum(x, grid[0]), grid[-1])
-    k = np.minimum(np.searchsorted(grid, xc, side="right") - 1, grid.size - 2)
+    k = np.searchsorted(grid[1:-1], xc, side="right")  # the segment, at most grid.size - 2
     g0 = grid.take(k)
     w = (xc - g0) / (grid.take(k + 1) - g0)
     return k, w
@@ -308,7 +308,8 @@ def nearest_cells(table: ServingTable, rho: np.ndarray, f: np.ndarray) -> np.nda
 def _median(x: np.ndarray) -> float:
     """`np.median` of a 1-D float array without NaNs (same value: the middle of the sorted
     values, or the mean of the two middle ones), at a fraction of its per-call cost."""
-    s = np.sort(x)
+    s = x.copy()
+    s.sort()
     return float((s[(x.size - 1) // 2] + s[x.size // 2]) / 2.0)
 
 
@@ -522,7 +523,9 @@ class RowSimulation:
             if active:
                 f = np.minimum(f, self.brake_f)
             # the clocks as power sees them, then as f_eff records them (float32) for latency
-            j, wj = _interp_rows(self._fa, np.stack([f, f.astype(np.float32)]))
+            both = np.empty((2, *f.shape))
+            both[0], both[1] = f, f.astype(np.float32)
+            j, wj = _interp_rows(self._fa, both)
             p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
             n = 0  # ticks of the block kept
             quiet = not active and not np.isfinite(self.brake_pending_t)

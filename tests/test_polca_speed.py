@@ -131,3 +131,17 @@ def test_recorded_scores_are_the_readable_slowdown(table) -> None:
     assert sim.brake_events > 0 and want.min() < want.max()
     with pytest.raises(ValueError, match="run"):
         sim.slowdowns(0, t + 1, sim.priority_high)
+
+
+def test_interp_rows_is_the_reference_on_edges(table) -> None:
+    """The segment search on the inner grid equals the clipped search of before, at grid
+    points, outside the range and for 2-point grids."""
+    from reference_polca import _interp_rows as ref
+
+    from dcsim.polca import _interp_rows
+
+    rng = np.random.default_rng(0)
+    for grid in (table.rho_grid, table.f_grid[::-1].copy(), np.array([0.2, 1.0])):
+        x = np.concatenate([grid, rng.uniform(grid[0] - 0.5, grid[-1] + 0.5, 500)])
+        for got, want in zip(_interp_rows(grid, x), ref(grid, x), strict=True):
+            np.testing.assert_array_equal(got, want)
