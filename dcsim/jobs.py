@@ -120,13 +120,16 @@ class Job:
 
     def energy_j(self, step: StepTime, device: DevicePowerModel) -> float:
         """GPU energy of the whole job: compute at training activity, exposed comm stalled."""
+        return self.energies_j((step,), device)[0]
+
+    def energies_j(self, steps: tuple[StepTime, ...], device: DevicePowerModel) -> list[float]:
+        """`energy_j` for several per-iteration step times (one power evaluation)."""
         w = self.workload
         a_busy = PHASE_ACTIVITY["training"] if w.compute_activity is None else w.compute_activity
         a_comm = PHASE_ACTIVITY["communication"] if w.comm_activity is None else w.comm_activity
-        p_busy, p_comm = device.power_w(np.array([a_busy, a_comm])).tolist()  # one call, both
-        return (
-            self.gpus * self.iterations * (step.compute_s * p_busy + step.exposed_comm_s * p_comm)
-        )
+        p_busy, p_comm = device.power_w(np.array([a_busy, a_comm])).tolist()
+        n = self.gpus * self.iterations
+        return [n * (st.compute_s * p_busy + st.exposed_comm_s * p_comm) for st in steps]
 
 
 def job_workload(cfg: JobMixConfig, gpus: int, params: float) -> TrainingConfig:
@@ -251,6 +254,7 @@ class JobFabric:
         # flow's subflows are the same alone or among others; split and colour are not
         self._per_pair = policy in ("ecmp", "spray")
         self._ring_fast = self._per_pair and fabric.scale_up is None
+        self._one_subflow = self._per_pair and self._split == 1  # ecmp:1, spray
 
     # ------------------------------------------------------------ all-reduce
     def allreduce_alone_s(self, ranks: np.ndarray, grad_bytes: float) -> float:
@@ -425,9 +429,17 @@ class JobFabric:
         # alone: each leaf sends and receives one ring flow of the job, so no self-sharing
         # on leaf-spine links; the rate is the job's own water-filling (same code path).
         mask = par >= n_run
-        alone = np.bincount(
-            par[mask] - n_run, weights=dense_max_min(A[:, mask], cap), minlength=len(src)
-        ).min()
+        own_A = A[:, mask]
+        if self._one_subflow:
+            # one subflow per flow: the slowest sits at the first level of that filling,
+            # its first step (w = load of the active flows, rates grow by min cap / w)
+            w = own_A @ np.ones(own_A.shape[1], dtype=bool)
+            used = w > 0
+            alone = float(np.min(cap[used] / w[used]))
+        else:
+            alone = np.bincount(
+                par[mask] - n_run, weights=dense_max_min(own_A, cap), minlength=len(src)
+            ).min()
         shared = float(own.min())
         return max(1.0, float(alone) / shared) if shared > 0 else float("inf")
 

@@ -120,7 +120,7 @@ def test_split_routing_keeps_collective_time() -> None:
 def _rollout(routing: str, fast: bool) -> list:
     env = PlacementEnv(n_jobs=60, routing=routing)
     if not fast:
-        env.jf._ring_fast = env.jf._per_pair = False
+        env.jf._ring_fast = env.jf._per_pair = env.jf._one_subflow = False
         env.jf._table = None
     obs, _ = env.reset(seed=3)
     out = [obs.tobytes()]

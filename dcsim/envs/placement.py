@@ -296,8 +296,7 @@ class PlacementEnv(gym.Env):
         comm = iso * cont
         runtime, st = job.runtime_s(comm)
         ideal_runtime, ideal_st = job.runtime_s(jf.packed_allreduce_s(g, job.grad_bytes))
-        energy_j = job.energy_j(st, self.device)
-        ideal_j = job.energy_j(ideal_st, self.device)
+        energy_j, ideal_j = job.energies_j((st, ideal_st), self.device)
         wait = c.now - job.arrival_s
         c.start_head(hosts, runtime, (src, dst))
         self.placed += 1
