@@ -461,7 +461,8 @@ class JobFabric:
             raise InputError(f"{gpus} GPUs asked, {len(idle)} free", field="gpus")
         if rule == "first-fit":
             return idle[:gpus]
-        fpl = self.free_per_leaf(free)
+        leaf = self.host_leaf[idle]
+        fpl = np.bincount(leaf, minlength=self.n_leaves)  # free_per_leaf(free)
         take = np.zeros(self.n_leaves, dtype=np.int64)
         if rule == "pack":
             fits = np.flatnonzero(fpl >= gpus)
@@ -483,7 +484,6 @@ class JobFabric:
                 take[order[avail[:n]]] += 1
                 left -= n
         # the lowest-numbered free hosts of each leaf, take[leaf] of them
-        leaf = self.host_leaf[idle]
         order = np.argsort(leaf, kind="stable")  # by leaf, then host
         rank = np.arange(len(idle)) - np.searchsorted(leaf[order], leaf[order])
         return np.sort(idle[order][rank < take[leaf[order]]])
