@@ -14,8 +14,9 @@ with a row-level controller acting through slow out-of-band commands and a fast 
    over a request lifetime / saturation throughput. Server wall power = GPUs (table) + host
    (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. The physics
    ticks every second (a block of ticks per NumPy call until the brake changes state), a
-   controller samples row power every control period (SimPy orders its instants and the ticks), clock commands land after a random out-of-band delay (<= 40 s), and a
-   power brake drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
+   controller samples row power every control period (SimPy orders its instants and the
+   ticks), clock commands land after a random out-of-band delay (<= 40 s), and a power brake
+   drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
 3. High-priority latency impact = weighted percentiles of per-request latency over the run
    versus the same run with no control (same seeds). Steady-state cells are an approximation:
    queues built while capped are not carried across cells.
@@ -434,9 +435,9 @@ class RowSimulation:
         self._ri_nf = ri.astype(np.intp) * self._fa.size
         load = np.minimum(np.maximum(self.rho, 0.0), 1.0)
         self._host_w = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
-        # f ascending, flat (cell (i, j) at i * n_f + j): mean GPU power, its 1-s std
+        # the tables as `_cell_pairs`: median-latency slowdown (`bilinear`'s form), and mean
+        # GPU power and its 1-s std at each cell then their steps to the next clock (lerp form)
         self._p50_a = _cell_pairs(tab.p50_slowdown)
-        # mean GPU power and its 1-s std at each cell, then their steps to the next clock
         pw_sd = np.stack([_cell_pairs(tab.gpu_power_w), _cell_pairs(tab.gpu_power_std_w)])
         self._pw_sd = np.concatenate([pw_sd[:, 0], pw_sd[:, 1] - pw_sd[:, 0]])
         self.noise = rng.standard_normal((T, N))
@@ -601,7 +602,6 @@ class RowSimulation:
         Each server-second is scored at its own load and applied clock, interpolated
         bilinearly in the characterised table (`ServingTable.p50_slowdown`), like its power.
         """
-
         if t1 <= t0 or not mask.any():
             return 1.0
         s = bilinear(self.table, self.table.p50_slowdown, self.rho[t0:t1], self.f_eff[t0:t1])
