@@ -45,7 +45,7 @@ from dcsim.inference import (
     get_llm,
     simulate_serving,
 )
-from dcsim.power import TITANIUM_230V_REDUNDANT, server_wall_power_w
+from dcsim.power import TITANIUM_230V_REDUNDANT, host_power_w, server_wall_power_w
 from dcsim.schema import StrictModel
 from dcsim.stochastic import ar1
 
@@ -430,8 +430,7 @@ class RowSimulation:
         gpu = np.maximum(
             lerp2(self._pw_a) + lerp2(self._sd_a) * self.noise[t], tab.n_gpus * self.profile.idle_w
         )
-        load = np.clip(rho, 0.0, 1.0)
-        host = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
+        host = host_power_w(tab.host_w, rho, c.host_idle_fraction)
         heat_frac = np.clip((gpu + host) / tab.rated_w, 0.0, 1.0)
         fans = c.fan_max_w * np.maximum(c.fan_min_speed, heat_frac) ** 3
         return server_wall_power_w(

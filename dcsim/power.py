@@ -334,6 +334,45 @@ TITANIUM_230V_REDUNDANT = PSUEfficiencyCurve(
 )
 
 
+# Host (CPUs, DRAM, NICs) idles at ~half its loaded power (Barroso et al., "The Datacenter as a
+# Computer", 3rd ed., Fig. 5.x: servers idle at ~50 % of peak).
+HOST_IDLE_FRAC = 0.5
+
+
+def host_power_w(
+    host_w: ArrayLike, busy: ArrayLike, idle_frac: float = HOST_IDLE_FRAC
+) -> np.ndarray:
+    """Host power at a busy share in [0, 1]: ``idle_frac`` of ``host_w`` at rest, all of it
+    busy. The one host model of `dcsim run` (`dcsim.sim`) and the multi-tenant engine."""
+    b = np.clip(np.asarray(busy, dtype=float), 0.0, 1.0)
+    return np.asarray(host_w, dtype=float) * (idle_frac + (1.0 - idle_frac) * b)
+
+
+def interval_activity(
+    compute_s: float,
+    comm_s: float,
+    span_s: float,
+    a_compute: float,
+    a_comm: float,
+    a_idle: float = PHASE_ACTIVITY["idle"],
+) -> float:
+    """Mean activity of a training accelerator over ``span_s``: ``compute_s`` at ``a_compute``,
+    ``comm_s`` stalled on exposed communication at ``a_comm`` (POLCA Fig. 5 dips), the rest idle.
+
+    Power is linear in activity at a fixed clock (`DevicePowerModel.power_w`), so the power of
+    this mean is the span's mean power: the one phase-power formation of `dcsim.sim` (phases
+    booked by its DES) and the multi-tenant engine (phases of its fluid iterations)."""
+    busy = (compute_s * a_compute + comm_s * a_comm) / span_s
+    idle_share = max(0.0, 1.0 - (compute_s + comm_s) / span_s)
+    return busy + idle_share * a_idle
+
+
+def throttled_clock(cap_f: float, throttle_f: float, f_min: float) -> float:
+    """Clock fraction of a synchronous job: its cap's clock, lowered by the thermal throttle of
+    the slowest rack it runs on (the plant's previous interval), never below f_min."""
+    return max(min(cap_f, throttle_f), f_min)
+
+
 def server_wall_power_w(
     accel_w_sum: ArrayLike,
     host_w: ArrayLike,
@@ -370,7 +409,7 @@ def server_power_from_profile(
     activity: ArrayLike,
     freq_frac: ArrayLike = 1.0,
     host_activity: ArrayLike = 1.0,
-    host_idle_frac: float = 0.5,
+    host_idle_frac: float = HOST_IDLE_FRAC,
     psu_curve: PSUEfficiencyCurve | None = None,
     psu_rated_w: float | None = None,
 ) -> np.ndarray:
@@ -383,10 +422,7 @@ def server_power_from_profile(
     m = DevicePowerModel.from_profile(profile)
     acc = m.power_w(activity, freq_frac)
     acc_sum = acc.sum(axis=-1) if acc.ndim else acc * profile.server.accelerators
-    host = profile.server.host_power_w.value * (
-        host_idle_frac
-        + (1 - host_idle_frac) * np.clip(np.asarray(host_activity, dtype=float), 0, 1)
-    )
+    host = host_power_w(profile.server.host_power_w.value, host_activity, host_idle_frac)
     if psu_curve is not None:
         rated = psu_rated_w or (
             profile.server.rated_power_w.value if profile.server.rated_power_w else None
@@ -597,6 +633,10 @@ __all__ = [
     "training_activity",
     "server_wall_power_w",
     "server_power_from_profile",
+    "HOST_IDLE_FRAC",
+    "host_power_w",
+    "interval_activity",
+    "throttled_clock",
     "aggregate_w",
     "contiguous_groups",
     "rack_power_w",

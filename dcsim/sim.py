@@ -32,8 +32,11 @@ from dcsim.power import (
     PHASE_ACTIVITY,
     DevicePowerModel,
     facility_power_w,
+    host_power_w,
+    interval_activity,
     server_wall_power_w,
     switch_power_w,
+    throttled_clock,
 )
 from dcsim.workload import (
     comm_activity,
@@ -171,14 +174,13 @@ class Simulation:
         self._comm_cache: dict[str, float] = {}
         self._comm_algo: dict[str, str] = {}
 
-        # Host (CPUs, DRAM, NICs) scales with the server size; it idles at ~half its loaded
-        # power (Barroso et al., The Datacenter as a Computer, 3rd ed.; same as power.server_power_from_profile).
+        # Host (CPUs, DRAM, NICs) scales with the server size; it idles at
+        # dcsim.power.HOST_IDLE_FRAC of its loaded power (dcsim.power.host_power_w).
         self.host_w = (
             self.profile.server.host_power_w.value
             * self.acc_per_server
             / self.profile.server.accelerators
         )
-        self.host_idle_frac = 0.5
         self.psu_eff = self.profile.server.psu_efficiency.value
         server_peak = server_wall_power_w(
             self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff
@@ -342,7 +344,7 @@ class Simulation:
                 self.n_servers,
                 server_wall_power_w(
                     self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
-                    self.host_w * self.host_idle_frac,
+                    host_power_w(self.host_w, 0.0),
                     self.psu_eff,
                 ),
             ),
@@ -360,7 +362,7 @@ class Simulation:
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
-        return max(min(f_cap, f_thermal), float(self.power.f_min_frac))
+        return throttled_clock(f_cap, f_thermal, self.power.f_min_frac)
 
     def step(self, controls: Controls | None = None) -> StepRecord:
         c = controls or Controls()
@@ -391,13 +393,13 @@ class Simulation:
         self.total_iterations += acc.completed
 
         w = sc.workload
-        busy = (acc.compute_s * self.a_compute + acc.comm_s * self.a_comm) / self.dt
-        idle_share = max(0.0, 1.0 - (acc.compute_s + acc.comm_s) / self.dt)
-        act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
+        act_active = interval_activity(
+            acc.compute_s, acc.comm_s, self.dt, self.a_compute, self.a_comm
+        )
         activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
         freq = np.where(self.active, f, 1.0)
         accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
-        host_w = self.host_w * np.where(self.active, 1.0, self.host_idle_frac)
+        host_w = host_power_w(self.host_w, self.active)
         server_w = server_wall_power_w(accel_w, host_w, self.psu_eff)
         rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
         rack_w = rack_w + self.switch_w / self.n_racks

@@ -49,11 +49,12 @@ from dcsim.network import load_topology
 from dcsim.network.accelerator import accelerator_network
 from dcsim.polca import polca_fraction
 from dcsim.power import (
-    PHASE_ACTIVITY,
     DevicePowerModel,
     FacilityConfig,
     facility_power_w,
+    interval_activity,
     server_wall_power_w,
+    throttled_clock,
 )
 from dcsim.schema import StrictModel
 from dcsim.tenancy.fabric import SharedFabric, Tenant
@@ -178,7 +179,7 @@ class Engine:
         self.f_min = self.device.f_min_mhz / self.device.f_max_mhz
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self.p_idle = float(self.device.power_w(0.0))
-        self._pp: dict[float, tuple[float, float]] = {}
+        self._pw: dict[tuple[float, float], float] = {}
         self._racks: dict[int, np.ndarray] = {}
         # inference occupies the last racks
         self.inf_acc = cfg.inference.servers * srv.accelerators
@@ -378,23 +379,22 @@ class Engine:
         racks = self._racks.get(j.id)
         if racks is None:
             racks = self._racks[j.id] = np.unique(self.host_rack[j.hosts])
-        return max(self.f_min, min(cap, float(self.throttle[racks].min())))
+        return throttled_clock(cap, float(self.throttle[racks].min()), self.f_min)
 
-    def accelerator_w(self, j: TrainingJob, f: float) -> float:
-        """Mean power of one of the job's accelerators over a step at clock f: training-phase
-        power while computing, communication-phase power while stalled on exposed comm."""
+    def accelerator_w(self, j: TrainingJob, f: float, share: float = 1.0) -> float:
+        """Mean power of one of the job's accelerators over a step at clock f when the job runs
+        `share` of it (idle after it finishes): compute and exposed-communication phases of its
+        iterations (`dcsim.power.interval_activity`, as `dcsim.sim` books its DES phases)."""
         st = j.step(f)
-        pb, pc = self._phase_power(f)
-        return (st.compute_s * pb + st.exposed_comm_s * pc) / st.total_s
-
-    def _phase_power(self, f: float) -> tuple[float, float]:
-        """(training, communication) phase power of one accelerator at clock f (cached)."""
-        got = self._pp.get(f)
+        a = interval_activity(
+            share * st.compute_s, share * st.exposed_comm_s, st.total_s, j.a_compute, j.a_comm
+        )
+        key = (a, f)
+        got = self._pw.get(key)
         if got is None:
-            got = self._pp[f] = (
-                float(self.device.power_w(PHASE_ACTIVITY["training"], f)),
-                float(self.device.power_w(PHASE_ACTIVITY["communication"], f)),
-            )
+            if len(self._pw) > 4096:
+                self._pw.clear()
+            got = self._pw[key] = float(self.device.power_w(a, f))
         return got
 
     def _rack_power(
@@ -410,8 +410,7 @@ class Engine:
             rate = 1.0 / st.total_s
             share = min(1.0, j.remaining / rate / self.dt) if rate > 0 else 1.0
             busy[i] = share
-            p = self.accelerator_w(j, f)
-            acc_w[j.hosts] = share * p + (1 - share) * acc_w[j.hosts]
+            acc_w[j.hosts] = self.accelerator_w(j, f, share)
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu

@@ -45,7 +45,13 @@ from dcsim.jobs import JobMixConfig, generate_jobs
 from dcsim.polca import RowConfig, ServingTable, bilinear, characterize
 from dcsim.power import PHASE_ACTIVITY
 from dcsim.schema import StrictModel, validate_model
-from dcsim.workload import StepTime, TrainingConfig, training_step_time
+from dcsim.workload import (
+    StepTime,
+    TrainingConfig,
+    comm_activity,
+    compute_activity,
+    training_step_time,
+)
 
 DAY_S = 86400.0
 DEFERRABLE_DEADLINE_S = DAY_S  # CICS: flexible work within a day
@@ -205,6 +211,16 @@ class TrainingJob:
                 self.workload, self.spec.accelerators, self.peak_flops, 1.0 / freq, c
             )
         return got
+
+    @property
+    def a_compute(self) -> float:
+        """Activity while computing (`dcsim.workload.compute_activity`, as in `dcsim.sim`)."""
+        return compute_activity(self.workload)
+
+    @property
+    def a_comm(self) -> float:
+        """Activity while stalled on exposed communication (`dcsim.workload.comm_activity`)."""
+        return comm_activity(self.workload)
 
     def is_comm_bound(self) -> bool:
         return self.step().exposed_comm_s > 0.0
