@@ -575,6 +575,43 @@ def facility_power_w(
     return it_w + ups_loss_w(it_w, rated, cfg) + cooling_w + fixed
 
 
+@dataclass(frozen=True)
+class IntervalEnergy:
+    """One control interval's facility power and what it costs (powers are interval means)."""
+
+    it_w: float  # rack wall power + server fans
+    facility_w: float
+    it_kwh: float
+    facility_kwh: float
+    carbon_kg: float
+    cost_usd: float
+
+
+def interval_energy(
+    rack_w_sum: float,
+    fan_w: float,
+    cooling_w: float,
+    design_it_w: float,
+    cfg: FacilityConfig,
+    dt_s: float,
+    carbon_g_per_kwh: float,
+    price_usd_per_mwh: float = 0.0,
+) -> IntervalEnergy:
+    """IT (racks + server fans) -> facility power (`facility_power_w`) -> energy, carbon and cost
+    of one interval: the one accounting of `dcsim run` (`dcsim.sim`) and the engine."""
+    it_w = float(rack_w_sum + fan_w)
+    facility_w = facility_power_w(it_w, float(cooling_w), design_it_w, cfg)
+    fac_kwh = facility_w * dt_s / 3.6e6
+    return IntervalEnergy(
+        it_w=it_w,
+        facility_w=facility_w,
+        it_kwh=it_w * dt_s / 3.6e6,
+        facility_kwh=fac_kwh,
+        carbon_kg=fac_kwh * carbon_g_per_kwh / 1000.0,
+        cost_usd=fac_kwh / 1000.0 * price_usd_per_mwh,
+    )
+
+
 # ------------------------------------------------------------------------------- switches
 # Switch power = chassis base + per-port (ASIC SerDes/forwarding share + pluggable optic), with
 # a small traffic-dependent part. Sources:
@@ -644,6 +681,8 @@ __all__ = [
     "pdu_input_power_w",
     "FacilityConfig",
     "facility_power_w",
+    "IntervalEnergy",
+    "interval_energy",
     "ups_efficiency",
     "ups_loss_w",
     "switch_power_w",

@@ -31,9 +31,9 @@ from dcsim.network.topology import list_presets, resolve_topology_path
 from dcsim.power import (
     PHASE_ACTIVITY,
     DevicePowerModel,
-    facility_power_w,
     host_power_w,
     interval_activity,
+    interval_energy,
     server_wall_power_w,
     switch_power_w,
     throttled_clock,
@@ -415,10 +415,16 @@ class Simulation:
                 supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer
             ),
         )
-        it_w = float(rack_w.sum() + np.sum(res.server_fan_w))
-        facility_w = facility_power_w(it_w, float(res.cooling_w), self.design_it_w, sc.power)
-        it_kwh = it_w * self.dt / 3.6e6
-        fac_kwh = facility_w * self.dt / 3.6e6
+        en = interval_energy(
+            rack_w.sum(),
+            np.sum(res.server_fan_w),
+            res.cooling_w,
+            self.design_it_w,
+            sc.power,
+            self.dt,
+            ci,
+        )
+        it_w = en.it_w
         limit = sc.cooling.recommended_inlet_max_c  # ASHRAE recommended envelope (violation)
         inlet_max = float(np.max(res.inlet_c))
         self.throttle = np.asarray(res.throttle, dtype=float)
@@ -435,8 +441,8 @@ class Simulation:
             it_w=it_w,
             accel_w=float(accel_w.sum()),
             cooling_w=float(res.cooling_w),
-            facility_w=facility_w,
-            pue=facility_w / it_w,
+            facility_w=en.facility_w,
+            pue=en.facility_w / it_w,
             inlet_max_c=inlet_max,
             inlet_mean_c=float(np.mean(res.inlet_c)),
             violation_c=max(0.0, inlet_max - limit),
@@ -444,9 +450,9 @@ class Simulation:
             exposed_comm_s=st.exposed_comm_s if self.n_active else 0.0,
             tokens_per_s=acc.iterations * w.global_batch_tokens / self.dt if self.n_active else 0.0,
             iterations=acc.iterations,
-            it_kwh=it_kwh,
-            facility_kwh=fac_kwh,
-            carbon_kg=fac_kwh * ci / 1000.0,
+            it_kwh=en.it_kwh,
+            facility_kwh=en.facility_kwh,
+            carbon_kg=en.carbon_kg,
             water_l=float(res.water_l),
             extra={f"cooling_{k}": float(v) for k, v in sorted(res.breakdown.items())},
         )

@@ -51,8 +51,8 @@ from dcsim.polca import polca_fraction
 from dcsim.power import (
     DevicePowerModel,
     FacilityConfig,
-    facility_power_w,
     interval_activity,
+    interval_energy,
     server_wall_power_w,
     throttled_clock,
 )
@@ -476,12 +476,19 @@ class Engine:
         q_new = q_ch + ts.charge_w - ts.discharge_w
         p_ch = chiller.power(q_new, res.chw_supply_c, cond)[0] if q_new > 0 else 0.0
         cooling_w = res.cooling_w - chiller_w + p_ch
-        fan_w = float(res.server_fan_w.sum())
-        fac_w = facility_power_w(it_w + fan_w, cooling_w, self.design_it_w, self.cfg.facility)
         tmid = self.t0 + self.t + 0.5 * self.dt
         ci = float(self.grid.carbon(tmid))
         price = float(self.grid.price(tmid))
-        kwh = fac_w * self.dt / 3.6e6
+        en = interval_energy(
+            it_w,
+            float(res.server_fan_w.sum()),
+            cooling_w,
+            self.design_it_w,
+            self.cfg.facility,
+            self.dt,
+            ci,
+            price,
+        )
         inlet = res.inlet_c
         # ---- bookkeeping
         for i in done:
@@ -496,10 +503,10 @@ class Engine:
             self._refresh_comm()
         cap_s = self.n_acc * self.dt
         r = StepResult(
-            it_w=it_w + fan_w,
+            it_w=en.it_w,
             demand_w=demand_w,
             cooling_w=cooling_w,
-            facility_w=fac_w,
+            facility_w=en.facility_w,
             budget_w=self.budget_w,
             over_budget_w=over,
             brake=brake,
@@ -508,8 +515,8 @@ class Engine:
             inference_work=inf_work / cap_s,
             tokens=tokens,
             slo_attainment=slo,
-            carbon_kg=kwh * ci / 1000.0,
-            cost_usd=kwh / 1000.0 * price,
+            carbon_kg=en.carbon_kg,
+            cost_usd=en.cost_usd,
             carbon_g_per_kwh=ci,
             price_usd_per_mwh=price,
             inlet_c=inlet,
