@@ -654,6 +654,14 @@ def switch_power_w(
     return chassis_w + n * (asic * (idle_fraction + (1 - idle_fraction) * u) + optic)
 
 
+def fabric_switch_power_w(ports: ArrayLike, port_gbps: ArrayLike) -> float:
+    """Total power of a fabric's switches from their live ports and mean port speed
+    (`dcsim.network.Fabric.switch_ports`); a switch whose every link failed still draws its
+    chassis power (ports = 0). The one switch-power sum of `dcsim run` and the engine."""
+    n = np.asarray(ports)
+    return float(np.sum(switch_power_w(n, np.where(n > 0, port_gbps, 400.0))))
+
+
 __all__ = [
     "PHASE_ACTIVITY",
     "PHASE_ACTIVITY_SOURCES",
@@ -686,6 +694,7 @@ __all__ = [
     "ups_efficiency",
     "ups_loss_w",
     "switch_power_w",
+    "fabric_switch_power_w",
 ]
 
 # HBM access energy incl. I/O: ~3.9 pJ/bit for HBM2 (O'Connor et al., "Fine-Grained DRAM:

@@ -31,11 +31,11 @@ from dcsim.network.topology import list_presets, resolve_topology_path
 from dcsim.power import (
     PHASE_ACTIVITY,
     DevicePowerModel,
+    fabric_switch_power_w,
     host_power_w,
     interval_activity,
     interval_energy,
     server_wall_power_w,
-    switch_power_w,
     throttled_clock,
 )
 from dcsim.workload import (
@@ -168,9 +168,7 @@ class Simulation:
                 file=src,
                 field="cluster.topology",
             )
-        ports, port_gbps = self.fabric.switch_ports()
-        # A switch whose every link failed still draws its chassis power (ports = 0).
-        self.switch_w = float(np.sum(switch_power_w(ports, np.where(ports > 0, port_gbps, 400.0))))
+        self.switch_w = fabric_switch_power_w(*self.fabric.switch_ports())
         self._comm_cache: dict[str, float] = {}
         self._comm_algo: dict[str, str] = {}
 

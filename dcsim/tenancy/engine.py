@@ -13,9 +13,12 @@ Per step of dt seconds (`Engine.step`):
    > 0 where it runs, else `compute`;
 2. power: each accelerator draws `dcsim.power.DevicePowerModel.power_w(activity, f)` with the
    training activity while computing and the communication activity while stalled on exposed
-   communication (time-weighted over the step; POLCA's phases), inference servers draw the
-   serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`), idle accelerators idle
-   power; plus host power through the PSUs (`dcsim.power.server_wall_power_w`). The clock of a
+   communication (time-weighted over the step; POLCA's phases: `dcsim.power.interval_activity`),
+   inference servers draw the serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`),
+   idle accelerators idle power; plus host power, idling at half when its accelerator idles
+   (`dcsim.power.host_power_w`), through the PSUs (`dcsim.power.server_wall_power_w`), and the
+   fabric's switches spread over the racks (`dcsim.power.fabric_switch_power_w`); the same
+   models as `dcsim run` (`dcsim.sim`). The clock of a
    class is its cap, lowered by the plant's thermal throttle of the previous step on the racks
    it runs on (a synchronous job runs at its slowest rack);
 3. budget (POLCA, arXiv 2308.12908): if IT power exceeds the facility budget the power brake
@@ -51,6 +54,8 @@ from dcsim.polca import polca_fraction
 from dcsim.power import (
     DevicePowerModel,
     FacilityConfig,
+    fabric_switch_power_w,
+    host_power_w,
     interval_activity,
     interval_energy,
     server_wall_power_w,
@@ -176,7 +181,7 @@ class Engine:
         srv = prof.server
         self.host_w_per_acc = srv.host_power_w.value / srv.accelerators
         self.psu_eff = srv.psu_efficiency.value
-        self.f_min = self.device.f_min_mhz / self.device.f_max_mhz
+        self.f_min = self.device.f_min_frac
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self.p_idle = float(self.device.power_w(0.0))
         self._pw: dict[tuple[float, float], float] = {}
@@ -190,8 +195,16 @@ class Engine:
             else None
         )
         self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
-        self.design_rack_w = server_wall_power_w(
-            self.rack_acc * self.device.tdp_w, self.rack_acc * self.host_w_per_acc, self.psu_eff
+        # switches draw their (near-constant) power wherever they are; spread over the racks,
+        # as in dcsim.sim
+        self.switch_w = fabric_switch_power_w(*self.fabric.fabric.switch_ports())
+        self.design_rack_w = (
+            server_wall_power_w(
+                self.rack_acc * self.device.tdp_w,
+                self.rack_acc * self.host_w_per_acc,
+                self.psu_eff,
+            )
+            + self.switch_w / self.n_racks
         )
         self.design_it_w = float(self.design_rack_w.sum())
         self.budget_w = cfg.budget_fraction * self.design_it_w
@@ -400,8 +413,13 @@ class Engine:
     def _rack_power(
         self, clocks: dict[int, float], inf_clock: float, rho: float
     ) -> tuple[np.ndarray, dict[int, float]]:
-        """Per-rack wall power and each running job's busy share of the step (1 = all step)."""
+        """Per-rack wall power and each running job's busy share of the step (1 = all step).
+
+        A host (its share of the server's CPUs, DRAM, NICs) is busy for its job's share of the
+        step, for the serving load rho on inference servers (as `dcsim.polca`'s row), and idles
+        otherwise (`dcsim.power.host_power_w`)."""
         acc_w = np.full(self.n_acc, self.p_idle)
+        host_busy = np.zeros(self.n_acc)
         busy: dict[int, float] = {}
         for i in self.running:
             j = self.jobs[i]
@@ -411,12 +429,16 @@ class Engine:
             share = min(1.0, j.remaining / rate / self.dt) if rate > 0 else 1.0
             busy[i] = share
             acc_w[j.hosts] = self.accelerator_w(j, f, share)
+            host_busy[j.hosts] = share
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
+            host_busy[self.inf_hosts] = rho
         acc_rack = np.bincount(self.host_rack, weights=acc_w, minlength=self.n_racks)
-        rack_w = server_wall_power_w(acc_rack, self.rack_acc * self.host_w_per_acc, self.psu_eff)
-        return rack_w, busy
+        host = host_power_w(self.host_w_per_acc, host_busy)
+        host_rack = np.bincount(self.host_rack, weights=host, minlength=self.n_racks)
+        rack_w = server_wall_power_w(acc_rack, host_rack, self.psu_eff)
+        return rack_w + self.switch_w / self.n_racks, busy
 
     # ------------------------------------------------------------ step
     def step(self, weather: WeatherSample, d: Decisions) -> StepResult:

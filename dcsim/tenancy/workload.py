@@ -13,8 +13,9 @@ all-reduce time and 6ND compute both linear in N, this ratio alone decides wheth
 is communication-bound, so the draw gives a mix of both classes.
 
 Iteration time is `dcsim.workload.training_step_time` at clock fraction f: compute stretches
-by 1/f (the compute-bound share of a step scales with the clock; an upper bound on the
-slowdown), the all-reduce does not; exposed communication = comm - overlap * compute.
+by `DevicePowerModel.time_scale` (its compute-bound share by 1/f, its memory-bound share,
+`TrainingConfig.memory_bound_fraction` after Zeus, not at all; as in `dcsim run`), the
+all-reduce does not; exposed communication = comm - overlap * compute.
 The job class is `comm` when its exposed communication is > 0 where it runs, else `compute`.
 
 Inference services. Each service occupies whole servers (one tensor-parallel replica per
@@ -43,7 +44,7 @@ from dcsim.errors import InputError
 from dcsim.inference import CONV_OUTPUT_ZIPF
 from dcsim.jobs import JobMixConfig, generate_jobs
 from dcsim.polca import RowConfig, ServingTable, bilinear, characterize
-from dcsim.power import PHASE_ACTIVITY
+from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel, validate_model
 from dcsim.workload import (
     StepTime,
@@ -207,8 +208,10 @@ class TrainingJob:
         if got is None:
             if len(self._memo) > 256:
                 self._memo.clear()
+            w = self.workload
+            scale = float(DevicePowerModel.time_scale(freq, w.memory_bound_fraction))
             got = self._memo[key] = training_step_time(
-                self.workload, self.spec.accelerators, self.peak_flops, 1.0 / freq, c
+                w, self.spec.accelerators, self.peak_flops, scale, c
             )
         return got
 
