@@ -1,9 +1,10 @@
 """The Simulation: hardware, fabric, power, cooling, climate and workload in one deterministic loop.
 
-Plain Python, steppable. Each control interval (dt) runs a SimPy discrete-event
-engine for the training job's iterations (compute phase, exposed-communication
-phase; a control change interrupts the running phase and re-times the rest of
-its work), then evaluates the vectorized physics: accelerator power at the
+Plain Python, steppable. Each control interval (dt) books the training job's iterations
+(compute phase, exposed-communication phase; a control change re-times the rest of the
+running phase's work) in closed form with `dcsim.workload.PhaseClock`, the phase model the
+multi-tenant engine shares (equal to the SimPy process it replaced: tests/test_phase_clock.py),
+then evaluates the vectorized physics: accelerator power at the
 interval's clock and mean activity, server and rack aggregation, the cooling
 plant (with thermal mass and throttling fed back to the next interval), UPS
 losses, PUE, water and carbon.
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
-import simpy
 
 from dcsim.climate import build_carbon, build_weather
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
@@ -39,6 +39,8 @@ from dcsim.power import (
     throttled_clock,
 )
 from dcsim.workload import (
+    PhaseBooking,
+    PhaseClock,
     comm_activity,
     compute_activity,
     gradient_bytes_per_rank,
@@ -59,18 +61,7 @@ class Controls:
     routing: str | None = None
 
 
-@dataclass
-class JobAccounting:
-    """Time the job spent in each phase during the current interval, and its progress."""
-
-    compute_s: float = 0.0
-    comm_s: float = 0.0
-    iterations: float = 0.0
-    completed: int = 0
-
-    def reset(self) -> None:
-        self.compute_s = self.comm_s = self.iterations = 0.0
-        self.completed = 0
+IDLE_BOOKING = PhaseBooking(0.0, 0.0, 0.0, 0)  # no job: nothing booked
 
 
 @dataclass
@@ -277,45 +268,6 @@ class Simulation:
             return 0.0
         return self.sc.workload.global_batch_tokens / st.total_s
 
-    def _job(self):
-        """SimPy process: iterations of compute then exposed communication.
-
-        Work is kept as 'fraction of the current phase left'. At each interval
-        end the process is interrupted, books the time spent into that
-        interval, and waits for the next interval, which re-times the rest of
-        the phase at the new clock.
-        """
-        phase, left = "compute", 1.0
-        while True:
-            st = self._cur_step
-            dur = (st.compute_s if phase == "compute" else st.exposed_comm_s) * left
-            start = self.env.now
-            interrupted = False
-            try:
-                if dur > 0:
-                    yield self.env.timeout(dur)
-                done = 1.0
-            except simpy.Interrupt:
-                interrupted = True
-                done = min((self.env.now - start) / dur, 1.0) if dur > 0 else 1.0
-            spent = self.env.now - start
-            acc = self.acct
-            if phase == "compute":
-                acc.compute_s += spent
-            else:
-                acc.comm_s += spent
-            acc.iterations += spent / st.total_s
-            left *= 1.0 - done
-            if left <= 1e-9:
-                if phase == "compute":
-                    phase = "comm"
-                else:
-                    phase = "compute"
-                    acc.completed += 1
-                left = 1.0
-            if interrupted:
-                yield self._resume
-
     # ------------------------------------------------------------ stepping
     def reset(self, seed: int | None = None) -> None:
         if seed is not None and seed != self.seed:
@@ -330,12 +282,8 @@ class Simulation:
         self.routing = sc.workload.routing
         self.supply_air_c = sc.cooling.supply_air_setpoint_c
         self.throttle = np.ones(self.n_racks)
-        self.env = simpy.Environment(initial_time=self.t0)
-        self.acct = JobAccounting()
+        self.phase = PhaseClock()  # the job starts an iteration at t0
         self.total_iterations = 0
-        self._cur_step = self._step_time(self._job_freq(), self.routing)
-        self._resume = self.env.event()
-        self._proc = self.env.process(self._job()) if self.n_active > 0 else None
         idle_rack = np.bincount(
             self.server_rack,
             weights=np.full(
@@ -375,19 +323,13 @@ class Simulation:
         chw = None if c.chw_supply_c is None else min(max(float(c.chw_supply_c), 4.0), 25.0)
 
         f = self._job_freq()
-        self._cur_step = st = self._step_time(f, self.routing)
+        st = self._step_time(f, self.routing)
         t_start, t_end = self.t, self.t + self.dt
-        self.acct.reset()
-        if self._proc is not None:
-            if self.k > 0:
-                self._resume.succeed()
-            self.env.run(until=t_end)
-            # Close the interval: the job books its partial phase here and waits for the next one.
-            self._resume = self.env.event()
-            self._proc.interrupt("interval end")
-            while self.env.peek() <= t_end:
-                self.env.step()
-        acc = self.acct
+        # the job's phases in this interval at its step time (dcsim.workload.PhaseClock)
+        if self.n_active > 0:
+            acc, self.phase = self.phase.advance(st, self.dt)
+        else:
+            acc = IDLE_BOOKING
         self.total_iterations += acc.completed
 
         w = sc.workload
