@@ -277,3 +277,34 @@ def test_job_compute_slows_by_the_memory_bound_time_scale():
     for f in (0.5, 0.8):
         ratio = j.step(f, 0.0).compute_s / j.step(1.0, 0.0).compute_s
         assert ratio == pytest.approx((1 - m) / f + m, rel=1e-12)
+
+
+def test_a_step_inside_the_compute_phase_draws_compute_power():
+    """The engine books a job's phases like `dcsim.sim` (`dcsim.workload.PhaseClock`): steps
+    shorter than the compute phase book compute only, the exposed communication after it
+    draws less power, and the iterations booked are the time run over the step time."""
+    c = EngineConfig(
+        racks=8, accelerators_per_rack=16, inference={"servers": 0}, oversubscription=4.0
+    )
+    hosts = np.r_[0:8, 16:24, 32:40, 48:56]  # across the spine: comm-bound
+    probe = Engine(c, [job(32, tokens=1024.0)], np.zeros(0), 1.0)
+    probe.start_on(0, hosts)
+    probe.ensure_solved()
+    st = probe.jobs[0].step()
+    assert st.exposed_comm_s > 0
+    e = Engine(c, [job(32, tokens=1024.0)], np.zeros(0), 0.5 * st.compute_s)
+    e.reset_plant(W, 0.0)
+    e.start_on(0, hosts)
+    e.ensure_solved()
+    books, rack_w = [], []
+    for _ in range(3):
+        w, booked = e._rack_power({0: 1.0}, 1.0, 0.0)
+        books.append(booked[0].booking)
+        rack_w.append(float(w.sum()))
+        e.step(W, Decisions())
+    assert books[0].compute_s == books[1].compute_s == pytest.approx(e.dt, rel=1e-12)
+    assert books[0].comm_s == books[1].comm_s == 0.0
+    assert books[2].comm_s == pytest.approx(min(e.dt, st.exposed_comm_s), rel=1e-12)
+    assert rack_w[2] < rack_w[0] == pytest.approx(rack_w[1], rel=1e-12)
+    run = sum(b.compute_s + b.comm_s for b in books)
+    assert e.jobs[0].done_iters == pytest.approx(run / st.total_s, rel=1e-12)

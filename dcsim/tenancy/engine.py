@@ -13,7 +13,8 @@ Per step of dt seconds (`Engine.step`):
    > 0 where it runs, else `compute`;
 2. power: each accelerator draws `dcsim.power.DevicePowerModel.power_w(activity, f)` with the
    training activity while computing and the communication activity while stalled on exposed
-   communication (time-weighted over the step; POLCA's phases: `dcsim.power.interval_activity`),
+   communication (the phases its `dcsim.workload.PhaseClock` books in the step, as `dcsim run`
+   books its job; POLCA's phases: `dcsim.power.interval_activity`),
    inference servers draw the serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`),
    idle accelerators idle power; plus host power, idling at half when its accelerator idles
    (`dcsim.power.host_power_w`), through the PSUs (`dcsim.power.server_wall_power_w`), and the
@@ -72,6 +73,7 @@ from dcsim.tenancy.workload import (
     ServingModel,
     TrainingJob,
 )
+from dcsim.workload import PhaseBooking, PhaseClock
 
 CLASSES = ("comm", "compute", "inference")
 PLACEMENTS = ("pack", "cool", "uplink")
@@ -156,6 +158,15 @@ class StepResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A running job's step: its busy share, phase booking and phase clock after the step."""
+
+    share: float
+    booking: PhaseBooking
+    clock: PhaseClock
+
+
 class Engine:
     """State of the composed datacenter; `start_job` places, `step` advances."""
 
@@ -184,8 +195,8 @@ class Engine:
         self.f_min = self.device.f_min_frac
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self.p_idle = float(self.device.power_w(0.0))
-        self._pw: dict[tuple[float, float], float] = {}
         self._racks: dict[int, np.ndarray] = {}
+        self._pw: dict[tuple[float, float], float] = {}
         # inference occupies the last racks
         self.inf_acc = cfg.inference.servers * srv.accelerators
         self.inf_hosts = np.arange(self.n_acc - self.inf_acc, self.n_acc)
@@ -394,42 +405,46 @@ class Engine:
             racks = self._racks[j.id] = np.unique(self.host_rack[j.hosts])
         return throttled_clock(cap, float(self.throttle[racks].min()), self.f_min)
 
-    def accelerator_w(self, j: TrainingJob, f: float, share: float = 1.0) -> float:
-        """Mean power of one of the job's accelerators over a step at clock f when the job runs
-        `share` of it (idle after it finishes): compute and exposed-communication phases of its
-        iterations (`dcsim.power.interval_activity`, as `dcsim.sim` books its DES phases)."""
+    def accelerator_w(self, j: TrainingJob, f: float) -> float:
+        """Mean power of one of the job's accelerators over an iteration at clock f: its compute
+        and exposed-communication phases (`dcsim.power.interval_activity`)."""
         st = j.step(f)
-        a = interval_activity(
-            share * st.compute_s, share * st.exposed_comm_s, st.total_s, j.a_compute, j.a_comm
-        )
-        key = (a, f)
-        got = self._pw.get(key)
+        a = interval_activity(st.compute_s, st.exposed_comm_s, st.total_s, j.a_compute, j.a_comm)
+        return float(self.device.power_w(a, f))
+
+    def _power_w(self, a: float, f: float) -> float:
+        """`DevicePowerModel.power_w` memoised: most steps repeat a job's (activity, clock)."""
+        got = self._pw.get((a, f))
         if got is None:
             if len(self._pw) > 4096:
                 self._pw.clear()
-            got = self._pw[key] = float(self.device.power_w(a, f))
+            got = self._pw[(a, f)] = float(self.device.power_w(a, f))
         return got
 
     def _rack_power(
         self, clocks: dict[int, float], inf_clock: float, rho: float
-    ) -> tuple[np.ndarray, dict[int, float]]:
-        """Per-rack wall power and each running job's busy share of the step (1 = all step).
+    ) -> tuple[np.ndarray, dict[int, Booked]]:
+        """Per-rack wall power and each running job's booking of the step (not yet applied).
 
-        A host (its share of the server's CPUs, DRAM, NICs) is busy for its job's share of the
-        step, for the serving load rho on inference servers (as `dcsim.polca`'s row), and idles
+        A job runs until the step's end or its last iteration, its phases booked by its
+        `dcsim.workload.PhaseClock` (as `dcsim.sim` books its job), and idles after; its
+        accelerators draw the phases' mean activity (`dcsim.power.interval_activity`). A host
+        (its share of the server's CPUs, DRAM, NICs) is busy for its job's share of the step,
+        for the serving load rho on inference servers (as `dcsim.polca`'s row), and idles
         otherwise (`dcsim.power.host_power_w`)."""
         acc_w = np.full(self.n_acc, self.p_idle)
         host_busy = np.zeros(self.n_acc)
-        busy: dict[int, float] = {}
+        booked: dict[int, Booked] = {}
         for i in self.running:
             j = self.jobs[i]
             f = clocks.get(i, 1.0)
             st = j.step(f)
-            rate = 1.0 / st.total_s
-            share = min(1.0, j.remaining / rate / self.dt) if rate > 0 else 1.0
-            busy[i] = share
-            acc_w[j.hosts] = self.accelerator_w(j, f, share)
-            host_busy[j.hosts] = share
+            span = min(self.dt, j.remaining * st.total_s)
+            book, clock = j.phase.advance(st, span)
+            booked[i] = Booked(span / self.dt, book, clock)
+            a = interval_activity(book.compute_s, book.comm_s, self.dt, j.a_compute, j.a_comm)
+            acc_w[j.hosts] = self._power_w(a, f)
+            host_busy[j.hosts] = span / self.dt
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
@@ -438,7 +453,7 @@ class Engine:
         host = host_power_w(self.host_w_per_acc, host_busy)
         host_rack = np.bincount(self.host_rack, weights=host, minlength=self.n_racks)
         rack_w = server_wall_power_w(acc_rack, host_rack, self.psu_eff)
-        return rack_w + self.switch_w / self.n_racks, busy
+        return rack_w + self.switch_w / self.n_racks, booked
 
     # ------------------------------------------------------------ step
     def step(self, weather: WeatherSample, d: Decisions) -> StepResult:
@@ -453,26 +468,27 @@ class Engine:
             inf_throttle = float(self.throttle[self.host_rack[self.inf_hosts]].min())
             inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
         clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
-        rack_w, busy = self._rack_power(clocks, inf_f, rho)
+        rack_w, booked = self._rack_power(clocks, inf_f, rho)
         it_w = demand_w = float(rack_w.sum())
         over = max(0.0, demand_w - self.budget_w)
         brake = over > 0.0
         if brake:  # POLCA power brake for the step
             clocks = {i: self.brake_f for i in self.running}
             inf_f = self.brake_f
-            rack_w, busy = self._rack_power(clocks, inf_f, rho)
+            rack_w, booked = self._rack_power(clocks, inf_f, rho)
             it_w = float(rack_w.sum())
         # ---- progress of training jobs
         train_work = 0.0
         done: list[int] = []
         for i in self.running:
             j = self.jobs[i]
-            st = j.step(clocks[i])
-            iters = min(j.remaining, self.dt / st.total_s)
+            b = booked[i]
+            j.phase = b.clock
+            iters = min(j.remaining, b.booking.iterations)
             j.done_iters += iters
             train_work += iters * j.step(1.0, 0.0).compute_s * j.spec.accelerators
             if j.remaining <= 1e-9:
-                j.end_s = self.t + busy[i] * self.dt
+                j.end_s = self.t + b.share * self.dt
                 done.append(i)
         # ---- inference
         if self.serving is not None and self.inf_acc:

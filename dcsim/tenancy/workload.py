@@ -47,6 +47,7 @@ from dcsim.polca import RowConfig, ServingTable, bilinear, characterize
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel, validate_model
 from dcsim.workload import (
+    PhaseClock,
     StepTime,
     TrainingConfig,
     comm_activity,
@@ -178,6 +179,7 @@ class TrainingJob:
     end_s: float | None = None
     hosts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     comm_s: float = 0.0  # all-reduce time where it runs (alone time x contention)
+    phase: PhaseClock = field(default_factory=PhaseClock)  # where it is in its iteration
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
