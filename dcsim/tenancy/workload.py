@@ -52,6 +52,7 @@ from dcsim.workload import (
     TrainingConfig,
     comm_activity,
     compute_activity,
+    gradient_bytes_per_rank,
     training_step_time,
 )
 
@@ -197,9 +198,9 @@ class TrainingJob:
 
     @property
     def grad_bytes(self) -> float:
-        """Bytes each data-parallel rank all-reduces per iteration (its TP shard)."""
-        w = self.workload
-        return w.model_params * w.gradient_bytes_per_param / w.tensor_parallel
+        """Bytes each data-parallel rank all-reduces per iteration (its TP shard;
+        `dcsim.workload.gradient_bytes_per_rank`, as `dcsim run`)."""
+        return gradient_bytes_per_rank(self.workload)
 
     def step(self, freq: float = 1.0, comm_s: float | None = None) -> StepTime:
         """Iteration time at clock fraction freq with an all-reduce of comm_s (default: where

@@ -1,0 +1,119 @@
+"""The single-job scenario of `dcsim run` is the multi-tenant engine's one-tenant case (issue
+13.1): built on the same racks, fabric, cooling, climate and grid, with the job on the same
+accelerators, `dcsim.tenancy.Engine` reproduces `dcsim.sim.Simulation` step by step (IT,
+cooling and facility power, hottest inlet, iterations, carbon) under the same controls.
+
+Scope: jobs whose data-parallel all-reduce hides behind compute (exposed communication 0 in
+both paths, as on the default scenario). The two paths still time the all-reduce differently
+(`dcsim.network.dp_allreduce`, one group per TP rank with the scenario's algorithm, against
+the engine's ring over all the job's hosts), so a communication-bound job is not yet equal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcsim.config import load_scenario
+from dcsim.cooling import CoolingControls
+from dcsim.power import FacilityConfig
+from dcsim.sim import Controls, Simulation
+from dcsim.tenancy import Decisions, Engine, EngineConfig, JobSpec
+
+DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+# the default scenario with its MFU written out and grid carbon (the engine's carbon source)
+BASE = {"workload.mfu": 0.4, "climate.carbon.source": "grid", "climate.carbon.region": "CISO"}
+
+
+def pair(overrides: dict) -> tuple[Simulation, Engine]:
+    """The scenario's Simulation and the engine built on the same system with its one job."""
+    sim = Simulation(load_scenario(DEFAULT, {**BASE, **overrides}))
+    sc = sim.sc
+    w = sc.workload
+    per_rack = sc.cluster.servers_per_rack * sim.acc_per_server
+    fabric = sim.fabric.config
+    cfg = EngineConfig(
+        hardware=sc.cluster.hardware,
+        racks=sim.n_racks,
+        accelerators_per_rack=per_rack,
+        spines=fabric.spines,
+        oversubscription=fabric.oversubscription,
+        inference={"servers": 0},
+        budget_fraction=2.0,  # dcsim run has no facility budget
+        cooling=sc.cooling,
+        climate=sc.climate,
+        facility=FacilityConfig(**{k: getattr(sc.power, k) for k in FacilityConfig.model_fields}),
+        region=sc.climate.carbon.region,
+    )
+    n = sim.n_active * sim.acc_per_server
+    spec = JobSpec(
+        arrival_s=0.0,
+        accelerators=n,
+        model_params=w.model_params,
+        iterations=10**9,
+        tokens_per_accelerator=w.global_batch_tokens / n,
+        tensor_parallel=w.tensor_parallel,
+        mfu=sim.mfu,
+        overlap=w.overlap,
+    )
+    e = Engine(cfg, [spec], np.zeros(0), sim.dt)
+    assert fabric.leaves == e.n_racks and e.fabric.fabric.n_hosts == sim.fabric.n_hosts
+    e.reset_plant(sim.weather.at(0.0), sim.year_offset_s)
+    e.start_on(0, np.arange(n))
+    return sim, e
+
+
+def controls(k: int, sim: Simulation) -> tuple[Controls, Decisions]:
+    """The same actuators both ways: a power cap is the clock it sets at compute activity."""
+    cap = (1.0, 0.7, 0.85, 0.55)[k % 4]
+    sa = 16.0 + k % 9
+    chw = None if k % 4 else 7.0 + k % 11
+    econ = ("auto", "on", "off")[k % 3]
+    f = float(sim.power.freq_for_cap(cap * sim.profile.tdp_w, sim.a_compute))
+    return (
+        Controls(cap_frac=cap, supply_air_c=sa, chw_supply_c=chw, economizer=econ),
+        Decisions(
+            clock={"compute": f},
+            cooling=CoolingControls(supply_air_c=sa, chw_supply_c=chw, economizer=econ),
+        ),
+    )
+
+
+CASES = {
+    "default": {},
+    "half the servers idle": {"workload.active_fraction": 0.5},
+    "hot climate, warm air (racks throttle)": {
+        "climate.weather.preset": "hot-humid",
+        "cooling.air.recirculation_mean": 0.45,
+        "cooling.air.recirculation_spread": 0.1,
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_tenant_engine_reproduces_the_simulation(case):
+    sim, e = pair(CASES[case])
+    job = e.jobs[0]
+    e.ensure_solved()
+    assert job.step().exposed_comm_s == 0.0 == sim._step_time(1.0, sim.routing).exposed_comm_s
+    throttled = False
+    for k in range(40):
+        c, d = controls(k, sim)
+        rec = sim.step(c)
+        done = job.done_iters
+        r = e.step(sim.weather.at(rec.t_s + 0.5 * sim.dt), d)
+        got = {
+            "it_w": r.it_w,
+            "cooling_w": r.cooling_w,
+            "facility_w": r.facility_w,
+            "inlet_max_c": float(r.inlet_c.max()),
+            "inlet_mean_c": float(r.inlet_c.mean()),
+            "iterations": job.done_iters - done,
+            "carbon_kg": r.carbon_kg,
+        }
+        for key, v in got.items():
+            assert v == pytest.approx(getattr(rec, key), rel=1e-9, abs=1e-12), (k, key)
+        throttled |= rec.throttle_min < 1.0
+    assert throttled == ("throttle" in case)
