@@ -404,6 +404,23 @@ def server_wall_power_w(
     return dc / eta
 
 
+def rack_wall_power_w(
+    accel_w: ArrayLike,
+    host_w: ArrayLike,
+    rack: ArrayLike,
+    n_racks: int,
+    psu_efficiency: float,
+    switch_w: float = 0.0,
+) -> np.ndarray:
+    """Per-rack wall power from per-unit (server or accelerator) DC loads: each rack's
+    accelerators and hosts through the PSUs (`server_wall_power_w`, a constant efficiency),
+    plus an equal share of the fabric's switches. The one rack power of `dcsim run` (per
+    server) and the multi-tenant engine (per accelerator)."""
+    acc = np.bincount(rack, weights=np.asarray(accel_w, dtype=float), minlength=n_racks)
+    host = np.bincount(rack, weights=np.asarray(host_w, dtype=float), minlength=n_racks)
+    return server_wall_power_w(acc, host, psu_efficiency) + switch_w / n_racks
+
+
 def server_power_from_profile(
     profile: HardwareProfile,
     activity: ArrayLike,
@@ -678,6 +695,7 @@ __all__ = [
     "training_activity",
     "server_wall_power_w",
     "server_power_from_profile",
+    "rack_wall_power_w",
     "HOST_IDLE_FRAC",
     "host_power_w",
     "interval_activity",

@@ -35,6 +35,7 @@ from dcsim.power import (
     host_power_w,
     interval_activity,
     interval_energy,
+    rack_wall_power_w,
     server_wall_power_w,
     throttled_clock,
 )
@@ -284,19 +285,18 @@ class Simulation:
         self.throttle = np.ones(self.n_racks)
         self.phase = PhaseClock()  # the job starts an iteration at t0
         self.total_iterations = 0
-        idle_rack = np.bincount(
-            self.server_rack,
-            weights=np.full(
+        idle_rack = rack_wall_power_w(
+            np.full(
                 self.n_servers,
-                server_wall_power_w(
-                    self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
-                    host_power_w(self.host_w, 0.0),
-                    self.psu_eff,
-                ),
+                self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
             ),
-            minlength=self.n_racks,
+            host_power_w(np.full(self.n_servers, self.host_w), 0.0),
+            self.server_rack,
+            self.n_racks,
+            self.psu_eff,
+            self.switch_w,
         )
-        self.plant.reset(self.weather.at(self.t), idle_rack + self.switch_w / self.n_racks)
+        self.plant.reset(self.weather.at(self.t), idle_rack)
         self.last: StepRecord | None = None
 
     def _job_freq(self) -> float:
@@ -340,9 +340,9 @@ class Simulation:
         freq = np.where(self.active, f, 1.0)
         accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
         host_w = host_power_w(self.host_w, self.active)
-        server_w = server_wall_power_w(accel_w, host_w, self.psu_eff)
-        rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
-        rack_w = rack_w + self.switch_w / self.n_racks
+        rack_w = rack_wall_power_w(
+            accel_w, host_w, self.server_rack, self.n_racks, self.psu_eff, self.switch_w
+        )
 
         t_mid = t_start + 0.5 * self.dt
         ws = self.weather.at(t_mid)

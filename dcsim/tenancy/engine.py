@@ -17,7 +17,7 @@ Per step of dt seconds (`Engine.step`):
    books its job; POLCA's phases: `dcsim.power.interval_activity`),
    inference servers draw the serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`),
    idle accelerators idle power; plus host power, idling at half when its accelerator idles
-   (`dcsim.power.host_power_w`), through the PSUs (`dcsim.power.server_wall_power_w`), and the
+   (`dcsim.power.host_power_w`), through the PSUs (`dcsim.power.rack_wall_power_w`), and the
    fabric's switches spread over the racks (`dcsim.power.fabric_switch_power_w`); the same
    models as `dcsim run` (`dcsim.sim`). The clock of a
    class is its cap, lowered by the plant's thermal throttle of the previous step on the racks
@@ -59,7 +59,7 @@ from dcsim.power import (
     host_power_w,
     interval_activity,
     interval_energy,
-    server_wall_power_w,
+    rack_wall_power_w,
     throttled_clock,
 )
 from dcsim.schema import StrictModel
@@ -209,13 +209,13 @@ class Engine:
         # switches draw their (near-constant) power wherever they are; spread over the racks,
         # as in dcsim.sim
         self.switch_w = fabric_switch_power_w(*self.fabric.fabric.switch_ports())
-        self.design_rack_w = (
-            server_wall_power_w(
-                self.rack_acc * self.device.tdp_w,
-                self.rack_acc * self.host_w_per_acc,
-                self.psu_eff,
-            )
-            + self.switch_w / self.n_racks
+        self.design_rack_w = rack_wall_power_w(
+            np.full(self.n_acc, self.device.tdp_w),
+            np.full(self.n_acc, self.host_w_per_acc),
+            self.host_rack,
+            self.n_racks,
+            self.psu_eff,
+            self.switch_w,
         )
         self.design_it_w = float(self.design_rack_w.sum())
         self.budget_w = cfg.budget_fraction * self.design_it_w
@@ -449,11 +449,15 @@ class Engine:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
             host_busy[self.inf_hosts] = rho
-        acc_rack = np.bincount(self.host_rack, weights=acc_w, minlength=self.n_racks)
-        host = host_power_w(self.host_w_per_acc, host_busy)
-        host_rack = np.bincount(self.host_rack, weights=host, minlength=self.n_racks)
-        rack_w = server_wall_power_w(acc_rack, host_rack, self.psu_eff)
-        return rack_w + self.switch_w / self.n_racks, booked
+        rack_w = rack_wall_power_w(
+            acc_w,
+            host_power_w(self.host_w_per_acc, host_busy),
+            self.host_rack,
+            self.n_racks,
+            self.psu_eff,
+            self.switch_w,
+        )
+        return rack_w, booked
 
     # ------------------------------------------------------------ step
     def step(self, weather: WeatherSample, d: Decisions) -> StepResult:
