@@ -226,8 +226,16 @@ class Engine:
         self.grid = GridSignal(cfg.region)
         self.jobs = [TrainingJob.from_spec(i, s, prof.peak_flops) for i, s in enumerate(specs)]
         self.rho = np.asarray(rho, dtype=float)
-        self.packed_comm = {
-            j.id: self.fabric.base.packed_allreduce_s(j.spec.accelerators, j.grad_bytes)
+        self.packed_comm = {  # the all-reduce on the first hosts of an empty fabric
+            j.id: self.fabric.alone_s(
+                Tenant(
+                    j.id,
+                    np.arange(j.spec.accelerators),
+                    "ecmp",
+                    j.grad_bytes,
+                    j.spec.tensor_parallel,
+                )
+            )
             for j in self.jobs
         }
         self.train_capacity = self.n_acc - self.inf_acc
@@ -361,7 +369,7 @@ class Engine:
         for i in self.running:
             j = self.jobs[i]
             cls = self._classes.get(i, "compute")
-            out.append(Tenant(i, j.hosts, self.routing[cls], j.grad_bytes))
+            out.append(Tenant(i, j.hosts, self.routing[cls], j.grad_bytes, j.spec.tensor_parallel))
         return out
 
     def _refresh_comm(self) -> None:
