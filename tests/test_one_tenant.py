@@ -20,7 +20,7 @@ from dcsim.config import load_scenario
 from dcsim.cooling import CoolingControls
 from dcsim.power import FacilityConfig
 from dcsim.sim import Controls, Simulation
-from dcsim.tenancy import Decisions, Engine, EngineConfig, JobSpec
+from dcsim.tenancy import Decisions, Engine, EngineConfig, JobSpec, SharedFabric
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 # grid carbon: the engine's carbon source
@@ -28,7 +28,8 @@ BASE = {"climate.carbon.source": "grid", "climate.carbon.region": "CISO"}
 
 
 def pair(scenario: str, overrides: dict) -> tuple[Simulation, Engine]:
-    """The scenario's Simulation and the engine built on the same system with its one job."""
+    """The scenario's Simulation and the engine built on the same system (the Simulation's own
+    loaded fabric, NICs and scale-up domain included; racks = its leaves) with its one job."""
     sim = Simulation(load_scenario(SCENARIOS / scenario, {**BASE, **overrides}))
     sc = sim.sc
     w = sc.workload
@@ -58,7 +59,7 @@ def pair(scenario: str, overrides: dict) -> tuple[Simulation, Engine]:
         mfu=sim.mfu,
         overlap=w.overlap,
     )
-    e = Engine(cfg, [spec], np.zeros(0), sim.dt)
+    e = Engine(cfg, [spec], np.zeros(0), sim.dt, fabric=SharedFabric(sim.fabric))
     assert fabric.leaves == e.n_racks and e.fabric.fabric.n_hosts == sim.fabric.n_hosts
     e.reset_plant(sim.weather.at(0.0), sim.year_offset_s)
     e.start_on(0, np.arange(n))
