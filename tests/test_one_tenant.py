@@ -97,6 +97,10 @@ CASES = {
         },
     ),
     "exposed all-reduce on a 4:1 fabric": ("datacenter_comm.yaml", {}),
+    "exposed all-reduce, TP 2 (DP peers share NVLink)": (
+        "datacenter_comm.yaml",
+        {"workload.tensor_parallel": 2, "workload.allow_memory_overflow": True},
+    ),
 }
 
 
