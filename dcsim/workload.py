@@ -30,6 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcsim.hardware import HardwareProfile
 
 
+AllReduceAlgorithm = Literal[
+    "auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"
+]
+
+
 class TrainingConfig(StrictModel):
     """One data-parallel x tensor-parallel training job over the whole cluster."""
 
@@ -74,12 +79,10 @@ class TrainingConfig(StrictModel):
         description="accelerator activity during compute; unset: "
         "dcsim.power.PHASE_ACTIVITY['training'] (calibrated to DGX H100 measurements)",
     )
-    algorithm: Literal["auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"] = (
-        Field(
-            "auto",
-            description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
-            "and hierarchical (dcsim.network.collectives)",
-        )
+    algorithm: AllReduceAlgorithm = Field(
+        "auto",
+        description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
+        "and hierarchical (dcsim.network.collectives)",
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
     # Memory footprint per accelerator (dcsim.limits): checked against HBM at build time.

@@ -5,8 +5,8 @@ cooling and facility power, hottest inlet, iterations, carbon) under the same co
 
 Covered: the default scenario (communication hidden) and Datacenter-v0's 4:1 fabric where the
 all-reduce is exposed and the routing is a control: the engine's all-reduce of its one tenant
-(ring per DP group, `Tenant.dp_groups`) is `dcsim.network.dp_allreduce`'s ring. Not covered:
-an `algorithm` other than ring (the engine rings; `auto` picks ring on these fabrics).
+(one per DP group, `Tenant.dp_groups`, with the scenario's algorithm) is
+`dcsim.network.dp_allreduce`'s, incl. a double binary tree (`auto` picks ring on these fabrics).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def pair(scenario: str, overrides: dict) -> tuple[Simulation, Engine]:
         tensor_parallel=w.tensor_parallel,
         mfu=sim.mfu,
         overlap=w.overlap,
+        algorithm=w.algorithm,
     )
     e = Engine(cfg, [spec], np.zeros(0), sim.dt, fabric=SharedFabric(sim.fabric))
     assert fabric.leaves == e.n_racks and e.fabric.fabric.n_hosts == sim.fabric.n_hosts
@@ -97,6 +98,14 @@ CASES = {
         },
     ),
     "exposed all-reduce on a 4:1 fabric": ("datacenter_comm.yaml", {}),
+    "exposed all-reduce, TP 4, double binary tree": (
+        "datacenter_comm.yaml",
+        {
+            "workload.tensor_parallel": 4,
+            "workload.algorithm": "double-binary-tree",
+            "workload.allow_memory_overflow": True,
+        },
+    ),
     "exposed all-reduce, TP 2 (DP peers share NVLink)": (
         "datacenter_comm.yaml",
         {"workload.tensor_parallel": 2, "workload.allow_memory_overflow": True},

@@ -234,6 +234,7 @@ class Engine:
                     "ecmp",
                     j.grad_bytes,
                     j.spec.tensor_parallel,
+                    j.spec.algorithm,
                 )
             )
             for j in self.jobs
@@ -369,7 +370,16 @@ class Engine:
         for i in self.running:
             j = self.jobs[i]
             cls = self._classes.get(i, "compute")
-            out.append(Tenant(i, j.hosts, self.routing[cls], j.grad_bytes, j.spec.tensor_parallel))
+            out.append(
+                Tenant(
+                    i,
+                    j.hosts,
+                    self.routing[cls],
+                    j.grad_bytes,
+                    j.spec.tensor_parallel,
+                    j.spec.algorithm,
+                )
+            )
         return out
 
     def _refresh_comm(self) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from dcsim.jobs import JobFabric
 from dcsim.network import route
-from dcsim.network.collectives import data_parallel_groups
+from dcsim.network.collectives import collective_time, data_parallel_groups
 from dcsim.network.flows import dense_max_min
 from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
@@ -38,6 +38,7 @@ class Tenant:
     routing: str
     grad_bytes: float
     tensor_parallel: int = 1  # ranks in host order, TP groups of consecutive ranks
+    algorithm: str = "ring"  # of the alone time; contention is solved on ring flows
 
     def dp_groups(self, hosts: np.ndarray | None = None) -> np.ndarray:
         """Data-parallel groups (rows) of hosts: one per TP rank, all-reducing at once, as
@@ -137,19 +138,25 @@ class SharedFabric:
         return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
 
     def alone_s(self, t: Tenant) -> float:
-        """The tenant's ring all-reduce alone on the fabric (`dcsim.jobs.JobFabric`), every DP
-        group at once (`Tenant.dp_groups`)."""
+        """The tenant's all-reduce alone on the fabric, every DP group at once
+        (`Tenant.dp_groups`): a ring through `dcsim.jobs.JobFabric` (cached per rank set, linear
+        in bytes), another algorithm through `dcsim.network.collective_time` as `dp_allreduce`."""
         if len(t.hosts) < 2 * t.tensor_parallel:
             return 0.0
-        key = (t.routing, t.hosts.tobytes(), t.grad_bytes, t.tensor_parallel)
+        key = (t.routing, t.hosts.tobytes(), t.grad_bytes, t.tensor_parallel, t.algorithm)
         got = self._alone.get(key)
         if got is None:
             hosts = t.hosts
             if t.routing == "spray" and self.symmetric:
                 hosts = self.canonical_hosts(hosts)
             groups = t.dp_groups(hosts)
-            ranks = groups[0] if len(groups) == 1 else groups
-            got = self.job_fabric(t.routing).allreduce_alone_s(ranks, t.grad_bytes)
+            if t.algorithm == "ring":
+                ranks = groups[0] if len(groups) == 1 else groups
+                got = self.job_fabric(t.routing).allreduce_alone_s(ranks, t.grad_bytes)
+            else:  # as dcsim.network.dp_allreduce
+                got = collective_time(
+                    self.fabric, "all-reduce", t.algorithm, t.grad_bytes, t.routing, ranks=groups
+                ).time_s
             if len(self._alone) > 65536:
                 self._alone.clear()
             self._alone[key] = got

@@ -2,7 +2,7 @@
 
 Training jobs. A job-trace file (YAML with a `jobs:` list, or CSV with a header) gives per job
 `arrival_s, accelerators, model_params, iterations` and optionally `tokens_per_accelerator,
-tensor_parallel, deferrable, deadline_s`; rows are validated by `JobSpec` (errors name the
+tensor_parallel, algorithm, deferrable, deadline_s`; rows are validated by `JobSpec` (errors name the
 file and row). `generate_specs` draws the same fields from `dcsim.jobs.generate_jobs` (size
 mix after Philly/PAI, heavy-tailed durations after Philly/Helios; see `dcsim.jobs`) and marks a
 share of jobs deferrable with a 24-h deadline (Google's carbon-intelligent computing shifts
@@ -47,6 +47,7 @@ from dcsim.polca import RowConfig, ServingTable, bilinear, characterize
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel, validate_model
 from dcsim.workload import (
+    AllReduceAlgorithm,
     PhaseClock,
     StepTime,
     TrainingConfig,
@@ -69,6 +70,11 @@ class JobSpec(StrictModel):
     iterations: int = Field(ge=1)
     tokens_per_accelerator: float = Field(4096.0, gt=0, description="tokens per rank per iteration")
     tensor_parallel: int = Field(1, ge=1, le=64, description="within a server (NVLink)")
+    algorithm: AllReduceAlgorithm = Field(
+        "ring",
+        description="DP all-reduce algorithm (as workload.algorithm of dcsim run); the contention "
+        "between jobs is solved on their ring flows whatever the algorithm",
+    )
     mfu: float = Field(0.4, gt=0, le=1)
     overlap: float = Field(0.5, ge=0, le=1)
     deferrable: bool = False
@@ -191,6 +197,7 @@ class TrainingJob:
             mfu=spec.mfu,
             tensor_parallel=spec.tensor_parallel,
             overlap=spec.overlap,
+            algorithm=spec.algorithm,
             compute_activity=PHASE_ACTIVITY["training"],
             comm_activity=PHASE_ACTIVITY["communication"],
         )
