@@ -247,7 +247,7 @@ class JobFabric:
         )
         self._key = key = (fabric.config.model_dump_json(), routing)
         self._table: PairRoutes | None = _TABLE_CACHE.get(key)
-        self._iso: dict[tuple[int, ...], tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
+        self._iso: dict[tuple, tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
         self._paths: dict[tuple[int, int], Any] = _PATH_CACHE.setdefault(key, {})
         policy, self._split = parse_routing(routing)
         # ecmp and spray route each flow on its own (hash of its pair, or all paths): a
@@ -258,12 +258,13 @@ class JobFabric:
 
     # ------------------------------------------------------------ all-reduce
     def allreduce_alone_s(self, ranks: np.ndarray, grad_bytes: float) -> float:
-        """Ring all-reduce of `grad_bytes` over `ranks` alone on the fabric.
+        """Ring all-reduce of `grad_bytes` over `ranks` alone on the fabric (a 2-D `ranks`:
+        one ring per row, all at once, as `dcsim.network.dp_allreduce`'s DP groups).
 
         `collective_time` runs once per rank set at 1 GiB; the fluid makespan of equal-size
         flows scales linearly with bytes, so T(n) = latency + (T(1 GiB) - latency) n / 1 GiB.
         """
-        key = tuple(ranks.tolist())
+        key = (ranks.shape, ranks.tobytes()) if ranks.ndim > 1 else tuple(ranks.tolist())
         got = self._iso.get(key)
         if got is None:
             got = self._ring_alone(ranks) if self._ring_fast else None

@@ -46,7 +46,7 @@ from dcsim.inference import (
     get_llm,
     simulate_serving,
 )
-from dcsim.power import TITANIUM_230V_REDUNDANT, server_wall_power_w
+from dcsim.power import TITANIUM_230V_REDUNDANT, host_power_w, server_wall_power_w
 from dcsim.schema import StrictModel
 from dcsim.stochastic import ar1
 
@@ -433,8 +433,7 @@ class RowSimulation:
         ri, self._rw = _interp_rows(tab.rho_grid, self.rho)
         self._fa = tab.f_grid[::-1].copy()
         self._ri_nf = ri.astype(np.intp) * self._fa.size
-        load = np.minimum(np.maximum(self.rho, 0.0), 1.0)
-        self._host_w = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
+        self._host_w = host_power_w(tab.host_w, self.rho, c.host_idle_fraction)
         # the tables as `_cell_pairs`: median-latency slowdown (`bilinear`'s form), and mean
         # GPU power and its 1-s std at each cell then their steps to the next clock (lerp form)
         self._p50_a = _cell_pairs(tab.p50_slowdown)

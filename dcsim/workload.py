@@ -16,6 +16,7 @@ fabric, and a fraction of that communication overlaps backward compute
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -27,6 +28,11 @@ from dcsim.schema import StrictModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcsim.hardware import HardwareProfile
+
+
+AllReduceAlgorithm = Literal[
+    "auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"
+]
 
 
 class TrainingConfig(StrictModel):
@@ -73,12 +79,10 @@ class TrainingConfig(StrictModel):
         description="accelerator activity during compute; unset: "
         "dcsim.power.PHASE_ACTIVITY['training'] (calibrated to DGX H100 measurements)",
     )
-    algorithm: Literal["auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"] = (
-        Field(
-            "auto",
-            description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
-            "and hierarchical (dcsim.network.collectives)",
-        )
+    algorithm: AllReduceAlgorithm = Field(
+        "auto",
+        description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
+        "and hierarchical (dcsim.network.collectives)",
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
     # Memory footprint per accelerator (dcsim.limits): checked against HBM at build time.
@@ -141,6 +145,69 @@ class StepTime:
     @property
     def total_s(self) -> float:
         return self.compute_s + self.exposed_comm_s
+
+
+@dataclass(frozen=True)
+class PhaseBooking:
+    """Time a synchronous job spent in each phase during one interval, and its progress."""
+
+    compute_s: float
+    comm_s: float
+    iterations: float  # fractional: active time / step time
+    completed: int  # iterations whose communication phase ended in the interval
+
+
+@dataclass(frozen=True)
+class PhaseClock:
+    """Where a synchronous training job is in its iteration: the phase (compute, then exposed
+    communication) and the fraction of that phase's work left.
+
+    `advance` books one interval in closed form, as a discrete-event run of the iterations
+    would (the model of `dcsim run` and of the multi-tenant engine): the interval's step time
+    re-times the rest of the current phase (a clock change mid-phase stretches only the work
+    left), phases then follow back to back, and the phase running at the interval's end keeps
+    the fraction it has not done. A phase with at most 1e-9 of its work left counts as done."""
+
+    comm: bool = False  # False: computing; True: stalled on exposed communication
+    left: float = 1.0
+
+    def advance(self, st: StepTime, span_s: float) -> tuple[PhaseBooking, PhaseClock]:
+        """Book `span_s` seconds at step time `st`: (booking, clock at the interval's end).
+        A phase ending exactly at the interval's end is done; the next one starts in the next
+        interval (even a zero-length one)."""
+        comm, left = self.comm, self.left
+        t = compute = comm_s = iters = 0.0
+        completed = 0
+        total = st.total_s
+        while t < span_s:
+            if not comm and left == 1.0:  # whole iterations ending before the interval's end
+                n = math.ceil((span_s - t) / total) - 1
+                if n > 0:
+                    t += n * total
+                    compute += n * st.compute_s
+                    comm_s += n * st.exposed_comm_s
+                    iters += n
+                    completed += n
+                    continue
+            dur = (st.exposed_comm_s if comm else st.compute_s) * left
+            if t + dur <= span_s:  # the phase ends inside the interval
+                spent, done = dur, 1.0
+            else:
+                spent = span_s - t
+                done = min(spent / dur, 1.0)
+            if comm:
+                comm_s += spent
+            else:
+                compute += spent
+            iters += spent / total
+            t += spent
+            left *= 1.0 - done
+            if left <= 1e-9:
+                completed += comm
+                comm, left = not comm, 1.0
+            if done < 1.0:
+                break
+        return PhaseBooking(compute, comm_s, iters, completed), PhaseClock(comm, left)
 
 
 def step_flops(cfg: TrainingConfig) -> float:
