@@ -145,9 +145,12 @@ class Encoder:
         self.high = np.array([f.high for f in features], dtype=np.float64)
 
     def __call__(self, values: Sequence[float] | Sequence[Sequence[float]]) -> np.ndarray:
-        x = (np.array(values, dtype=np.float64) - self.offset) / self.scale
+        x = np.array(values, dtype=np.float64)
+        x -= self.offset
+        x /= self.scale
         x[np.isnan(x)] = 0.0
-        return np.minimum(np.maximum(x, self.low), self.high).astype(np.float32)
+        np.maximum(x, self.low, out=x)
+        return np.minimum(x, self.high, out=x).astype(np.float32)
 
     def named(self, values: Mapping[str, float]) -> np.ndarray:
         """Physical values by feature name -> the clipped float32 observation (NaN -> 0)."""
