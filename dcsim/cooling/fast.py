@@ -513,3 +513,18 @@ def step_halls(prm, rk, racks, hall, p, dt):
         hall[h, O_INLET_SUM] = _pairwise(t_in[h], n)
         hall[h, O_INLET_MAX] = inlet_max
         hall[h, O_VIOL_SUM] = _pairwise(buf[3], n)
+
+
+# ------------------------------------------------------------------ observation clock
+@_jit
+def day_phases(t: np.ndarray, day_s: float, out: np.ndarray) -> None:
+    """out[i] = (sin, cos) of the hour-of-day and day-of-year phases at times t[i] s, by the
+    same libm calls and operations as `CoolingEnv._phases` (NumPy's SIMD sin is not
+    libm's), for the batched env's observations."""
+    for i in range(t.shape[0]):
+        h = 2 * np.pi * (t[i] / 3600.0 % 24.0) / 24.0
+        d = 2 * np.pi * (t[i] / day_s % 365.0) / 365.0
+        out[i, 0] = math.sin(h)
+        out[i, 1] = math.cos(h)
+        out[i, 2] = math.sin(d)
+        out[i, 3] = math.cos(d)

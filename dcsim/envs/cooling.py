@@ -343,11 +343,15 @@ class CoolingEnv(gym.Env):
     def _obs(self, k: int) -> np.ndarray:
         return self._encode(self._obs_values(k))
 
-    def _obs_values(self, k: int) -> tuple[float, ...]:
-        """Physical observation values at step k, in the order of `features`."""
+    def _phases(self, k: int) -> tuple[float, float, float, float]:
+        """sin and cos of the hour-of-day and day-of-year phases at the start of step k."""
         t = self.t0 + k * self.dt
         h = 2 * np.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * np.pi * (t / DAY_S % 365.0) / 365.0
+        return math.sin(h), math.cos(h), math.sin(d), math.cos(d)
+
+    def _obs_values(self, k: int) -> tuple[float, ...]:
+        """Physical observation values at step k, in the order of `features`."""
         s = self._last
         inlet_max = s["inlet_max"]
         return (
@@ -361,10 +365,7 @@ class CoolingEnv(gym.Env):
             s["pue"],
             s["econ"],
             s["throttle"],
-            math.sin(h),
-            math.cos(h),
-            math.sin(d),
-            math.cos(d),
+            *self._phases(k),
         )
 
     def bill_usd(self, ctrl_w: Any, water_l: Any) -> tuple[Any, Any]:
