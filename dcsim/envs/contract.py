@@ -144,7 +144,9 @@ class Encoder:
         self.low = np.array([f.low for f in features], dtype=np.float64)
         self.high = np.array([f.high for f in features], dtype=np.float64)
 
-    def __call__(self, values: Sequence[float] | Sequence[Sequence[float]]) -> np.ndarray:
+    def __call__(
+        self, values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray
+    ) -> np.ndarray:
         x = np.array(values, dtype=np.float64)
         x -= self.offset
         x /= self.scale
