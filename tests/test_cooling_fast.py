@@ -46,7 +46,7 @@ def _close(a, b) -> bool:
 @pytest.mark.parametrize("n", [*range(1, 40), 127, 128, 129, 200, 1000, 4099])
 def test_pairwise_sum_equals_numpy_bitwise(n: int) -> None:
     a = np.random.default_rng(n).uniform(-1e4, 1e5, n)
-    assert fast._pairwise(a, n) == a.sum()
+    assert fast._pairwise(a[None], 0, n) == a.sum()
 
 
 @pytest.mark.parametrize("case", sorted(PLANTS))

@@ -84,7 +84,8 @@ CW_DT, CAP_REF, CHW_LO, CHW_HI, COND_LO, COND_HI = 45, 46, 47, 48, 49, 50
 CAPFT, EIRFT, EIRFPLR = 51, 57, 63
 MIN_PLR, COP_REF, COP_MAX, MAX2ND, EVAP_APP, COND_APP, OOB_CARNOT = 66, 67, 68, 69, 70, 71, 72
 AIR_KG_S, DRIFT, COC, INLET_LO, INLET_HI, STAGES, N_STAGES = 73, 74, 75, 76, 77, 78, 83
-N_PARAMS = 84
+STAGE_POW = 83  # STAGE_POW + j: stage j's speed ** -airflow_exponent (the same libm pow)
+N_PARAMS = 88
 
 # columns of `hall` (halls, N_HALL): state, this step's inputs, this step's results
 S_TSUP, S_PCH, S_TCOND = 0, 1, 2  # supply air C, previous chiller W, previous condenser water C
@@ -178,6 +179,8 @@ def plant_params(plant: CoolingPlant) -> tuple[np.ndarray, np.ndarray]:
     if len(stages) != N_STAGES - STAGES:
         raise ValueError("the kernel's parameter layout holds 5 tower fan stages")
     prm[STAGES:N_STAGES] = stages
+    n_exp = tw.cfg.airflow_exponent
+    prm[STAGE_POW : STAGE_POW + len(stages)] = [st ** (-n_exp) for st in stages]
     rk = np.stack(
         [air.recirc_gain, air.v_design, air.fan_rated_w, air.rho_cp_v, air.heat_capacity]
     ).astype(float)
@@ -186,43 +189,43 @@ def plant_params(plant: CoolingPlant) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------ summation
 @_jit
-def _pw_block(a: np.ndarray, lo: int, n: int) -> float:
-    """NumPy's pairwise sum of a block of n <= 128 (8 accumulators)."""
+def _pw_block(a: np.ndarray, row: int, lo: int, n: int) -> float:
+    """NumPy's pairwise sum of a block a[row, lo:lo+n], n <= 128 (8 accumulators)."""
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
-            res += a[i]
+            res += a[row, i]
         return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    r0, r1, r2, r3 = a[row, lo], a[row, lo + 1], a[row, lo + 2], a[row, lo + 3]
+    r4, r5, r6, r7 = a[row, lo + 4], a[row, lo + 5], a[row, lo + 6], a[row, lo + 7]
     i = 8
     end = n - n % 8
     while i < end:
         j = lo + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
+        r0 += a[row, j]
+        r1 += a[row, j + 1]
+        r2 += a[row, j + 2]
+        r3 += a[row, j + 3]
+        r4 += a[row, j + 4]
+        r5 += a[row, j + 5]
+        r6 += a[row, j + 6]
+        r7 += a[row, j + 7]
         i += 8
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < n:
-        res += a[lo + i]
+        res += a[row, lo + i]
         i += 1
     return res
 
 
 @_jit
-def _pairwise(a: np.ndarray, n: int) -> float:
-    """NumPy's pairwise sum of a[:n] (`np.add.reduce`: blocks of <= 128 summed with 8
+def _pairwise(a: np.ndarray, row: int, n: int) -> float:
+    """NumPy's pairwise sum of a[row, :n] (`np.add.reduce`: blocks of <= 128 summed with 8
     accumulators, halves split at a multiple of 8), so the kernel's totals equal
     `ndarray.sum()` bitwise. Its recursion runs on an explicit stack (numba's on-disk cache
     does not reload recursive functions)."""
     if n <= 128:
-        return _pw_block(a, 0, n)
+        return _pw_block(a, row, 0, n)
     lo_s = np.empty(64, np.int64)
     n_s = np.empty(64, np.int64)
     stage = np.zeros(64, np.int64)
@@ -233,7 +236,7 @@ def _pairwise(a: np.ndarray, n: int) -> float:
     while sp >= 0:
         lo, m = lo_s[sp], n_s[sp]
         if m <= 128:
-            ret = _pw_block(a, lo, m)
+            ret = _pw_block(a, row, lo, m)
             sp -= 1
             continue
         n2 = m // 2
@@ -266,6 +269,12 @@ def _pump_power(prm: np.ndarray, flow_design: float, power_design: float, dp: fl
 
 
 @_jit
+def _c6(prm: np.ndarray, i: int) -> tuple[float, float, float, float, float, float]:
+    """Six curve coefficients from prm[i:] as a tuple (no array view: no reference count)."""
+    return prm[i], prm[i + 1], prm[i + 2], prm[i + 3], prm[i + 4], prm[i + 5]
+
+
+@_jit
 def _carnot_eir(prm: np.ndarray, t_chw: float, t_cond: float) -> float:
     """`Chiller.carnot_eir`."""
     t_e = t_chw - prm[EVAP_APP] + 273.15
@@ -278,7 +287,7 @@ def _capacity(prm: np.ndarray, t_chw: float, t_cond: float) -> float:
     """`Chiller.capacity`."""
     x = min(max(t_chw, prm[CHW_LO]), prm[CHW_HI])
     y = min(max(t_cond, prm[COND_LO]), prm[COND_HI])
-    return prm[CAP_REF] * max(_biquadratic(prm[CAPFT : CAPFT + 6], x, y), 0.05)
+    return prm[CAP_REF] * max(_biquadratic(_c6(prm, CAPFT), x, y), 0.05)
 
 
 @_jit
@@ -288,16 +297,18 @@ def _chiller_power(prm: np.ndarray, q: float, t_chw: float, t_cond: float):
         return 0.0, 0.0, prm[CAP_REF]
     x = min(max(t_chw, prm[CHW_LO]), prm[CHW_HI])
     y = min(max(t_cond, prm[COND_LO]), prm[COND_HI])
-    cap = prm[CAP_REF] * max(_biquadratic(prm[CAPFT : CAPFT + 6], x, y), 0.05)
+    cap = prm[CAP_REF] * max(_biquadratic(_c6(prm, CAPFT), x, y), 0.05)
     plr = q / cap
     pmin = prm[MIN_PLR]
     plr_eval = min(max(plr, pmin), 1.0)
     cycling = min(1.0, plr / pmin)
-    eir_t = _biquadratic(prm[EIRFT : EIRFT + 6], x, y)
+    eir_t = _biquadratic(_c6(prm, EIRFT), x, y)
     carnot = _carnot_eir(prm, t_chw, t_cond)
     if prm[OOB_CARNOT] != 0.0 and (x != t_chw or y != t_cond):
         eir_t *= carnot / _carnot_eir(prm, x, y)
-    eir = eir_t * max(_quadratic(prm[EIRFPLR : EIRFPLR + 3], plr_eval), 0.01)
+    eir = eir_t * max(
+        _quadratic((prm[EIRFPLR], prm[EIRFPLR + 1], prm[EIRFPLR + 2]), plr_eval), 0.01
+    )
     power = cap / prm[COP_REF] * eir * cycling
     qq = min(q, cap)
     floor = qq * max(carnot / prm[MAX2ND], 1.0 / prm[COP_MAX])
@@ -356,7 +367,7 @@ def _cheapest(prm, q_chw, chw_set, chw_return, chw_flow, q_rej, wb, wbf, phi_mec
         if (best[2] >= 1.0 and phi >= best[1]) or _fan_power(prm, phi) >= best[0]:
             break
         a1 = prm[RAPP] * wbf * max(q_rej, 0.0) / prm[RATED]  # CoolingTower.leaving_c
-        t = wb + a1 * phi ** (-prm[NEXP])
+        t = wb + a1 * prm[STAGE_POW + s - STAGES]  # phi ** (-airflow_exponent)
         opt = _option(prm, q_chw, chw_set, chw_return, chw_flow, MODE_AUTO, phi, t)
         if opt[0] < best[0]:
             best = opt
@@ -440,43 +451,52 @@ def step_halls(prm, rk, racks, hall, p, dt):
     bulb, other tower W, the liquid loop's CDU pump, FWS pump, dry-cooler fan and trim chiller
     W) and its results (O_*)."""
     n_h, n = p.shape
-    buf = np.empty((5, n))  # q_air, stored energy, v*u, violation K, IT W: for the sums
-    f_liq = prm[F_LIQ]
+    # per rack: q_air, stored energy, v*u, violation K (for the sums), t_ss, decay (rows of
+    # 2-D arrays are indexed in place: a row view costs a reference count per hall)
+    B_Q, B_STORED, B_VU, B_VIOL, B_TSS, B_DECAY = 0, 1, 2, 3, 4, 5
+    buf = np.empty((6, n))
+    f_air = 1.0 - prm[F_LIQ]
     a_cc = (prm[A_CC], prm[A_CC + 1], prm[A_CC + 2], prm[A_CC + 3])
     lo_i, hi_i = prm[INLET_LO], prm[INLET_HI]
+    off, qd, ramp_k, ramp_c, lo = prm[A_OFF], prm[A_QD], prm[A_RAMP], prm[A_RSTART], prm[A_LO]
+    neg_dt = -dt
     t_in, t_rack, u, fan = racks[X_TIN], racks[X_TRACK], racks[X_U], racks[X_FAN]
     for h in range(n_h):
-        # ---- AirChain.step (inlets from the previous step's exhaust)
-        ts_off = hall[h, S_TSUP] + prm[A_OFF]
-        inlet_max = -np.inf
+        # ---- AirChain.step (inlets from the previous step's exhaust), in passes so that the
+        # ones without libm calls can vectorize
+        ts_off = hall[h, S_TSUP] + off
         for r in range(n):
-            q_it = (1.0 - f_liq) * p[h, r]
+            q_it = f_air * p[h, r]
             ti = ts_off + rk[R_GAIN, r] * (t_rack[h, r] - t_in[h, r])
-            load = q_it / prm[A_QD] if prm[A_QD] > 0 else 0.0
-            ramp = 1.0 + prm[A_RAMP] * max(ti - prm[A_RSTART], 0.0)
-            lo = prm[A_LO]
+            load = q_it / qd if qd > 0 else 0.0
+            ramp = 1.0 + ramp_k * max(ti - ramp_c, 0.0)
             uu = min(max(max(load, lo) * ramp, lo), 1.0)
             # u**3 as two products: libm's pow costs as much as the rest of the rack (within
             # 2 ulp of NumPy's u**3, which is itself not libm's)
             fw = rk[R_FAN_RATED, r] * (uu * uu * uu)
             q_air = q_it + fw
             mcp = rk[R_RHO_CP_V, r] * uu
-            t_ss = ti + q_air / mcp
-            decay = math.exp(-dt * mcp / rk[R_HEAT_CAP, r])
-            t_new = t_ss + (t_rack[h, r] - t_ss) * decay
-            buf[0, r] = q_air
-            buf[1, r] = rk[R_HEAT_CAP, r] * (t_new - t_rack[h, r])
-            buf[2, r] = rk[R_VD, r] * uu
-            buf[3, r] = max(ti - hi_i, 0.0) + max(lo_i - ti, 0.0)
-            buf[4, r] = p[h, r]
-            t_rack[h, r] = t_new
+            buf[B_TSS, r] = ti + q_air / mcp
+            buf[B_DECAY, r] = neg_dt * mcp / rk[R_HEAT_CAP, r]
+            buf[B_Q, r] = q_air
+            buf[B_VU, r] = rk[R_VD, r] * uu
+            buf[B_VIOL, r] = max(ti - hi_i, 0.0) + max(lo_i - ti, 0.0)
             t_in[h, r] = ti
             u[h, r] = uu
             fan[h, r] = fw
-            if ti > inlet_max:
-                inlet_max = ti
-        heat_to_air = _pairwise(buf[0], n) - _pairwise(buf[1], n) / dt
-        x = prm[A_MARGIN] * _pairwise(buf[2], n) / prm[A_VCRAH]
+        for r in range(n):
+            buf[B_DECAY, r] = math.exp(buf[B_DECAY, r])
+        inlet_max = -np.inf
+        for r in range(n):
+            tr = t_rack[h, r]
+            t_ss = buf[B_TSS, r]
+            t_new = t_ss + (tr - t_ss) * buf[B_DECAY, r]
+            buf[B_STORED, r] = rk[R_HEAT_CAP, r] * (t_new - tr)
+            t_rack[h, r] = t_new
+            if t_in[h, r] > inlet_max:
+                inlet_max = t_in[h, r]
+        heat_to_air = _pairwise(buf, B_Q, n) - _pairwise(buf, B_STORED, n) / dt
+        x = prm[A_MARGIN] * _pairwise(buf, B_VU, n) / prm[A_VCRAH]
         x = max(x, prm[A_CMIN])
         crah_w = prm[A_CRATED] * _part_load(a_cc, x)
         # ---- ChilledWaterPlant.step
@@ -508,11 +528,11 @@ def step_halls(prm, rk, racks, hall, p, dt):
         hall[h, O_SUPPLY] = hall[h, S_TSUP]
         hall[h, O_CRAH] = crah_w
         hall[h, O_HEAT_AIR] = heat_to_air
-        hall[h, O_P_SUM] = _pairwise(buf[4], n)
-        hall[h, O_FAN_SUM] = _pairwise(fan[h], n)
-        hall[h, O_INLET_SUM] = _pairwise(t_in[h], n)
+        hall[h, O_P_SUM] = _pairwise(p, h, n)
+        hall[h, O_FAN_SUM] = _pairwise(fan, h, n)
+        hall[h, O_INLET_SUM] = _pairwise(t_in, h, n)
         hall[h, O_INLET_MAX] = inlet_max
-        hall[h, O_VIOL_SUM] = _pairwise(buf[3], n)
+        hall[h, O_VIOL_SUM] = _pairwise(buf, B_VIOL, n)
 
 
 # ------------------------------------------------------------------ observation clock

@@ -27,6 +27,7 @@ from gymnasium.vector.utils import batch_space
 from dcsim.climate import DAY_S
 from dcsim.cooling import AirChain, thermal_throttle
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
+from dcsim.envs.contract import encode_rows
 from dcsim.envs.cooling import ECONOMIZER_MODES, CoolingEnv
 
 # columns of the per-hall state/input/output table: the kernel's layout (dcsim.cooling.fast)
@@ -39,6 +40,70 @@ I_SA, I_CHW, I_MODE, I_WB, I_DB, I_OTHER, I_LIQ = 3, 4, 5, 6, 7, 8, 9
 N_HALL = 37
 N_EXO = 6  # dry bulb, wet bulb, the two wet-bulb forecasts, RH, carbon (CoolingEnv._exo)
 LIQ_PARTS = ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
+
+
+def _setpoints(acts: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """`CoolingEnv._setpoints` of every hall, as columns (supply air C, CHW supply C,
+    economizer MODE_* code = index into ECONOMIZER_MODES); same operations as the scalar."""
+    a = np.minimum(np.maximum(acts.reshape(-1, 3), -1.0), 1.0)
+    out = np.empty_like(a)
+    out[:, 0] = lo[0] + (a[:, 0] + 1.0) * 0.5 * span[0]
+    out[:, 1] = lo[1] + (a[:, 1] + 1.0) * 0.5 * span[1]
+    a2 = a[:, 2]
+    out[:, 2] = np.where(a2 < -1 / 3, 0.0, np.where(a2 > 1 / 3, 2.0, 1.0))
+    return out
+
+
+def _outcome(
+    hall: np.ndarray,
+    ci: np.ndarray,
+    thr_mean: np.ndarray,
+    usd: np.ndarray,
+    w: np.ndarray,
+    c: np.ndarray,
+    last: np.ndarray,
+) -> np.ndarray:
+    """`CoolingEnv.step`'s reward terms, summed in their order, and its `_last` (into `last`)
+    for every hall, from the plant's results in `hall`; usd = (electricity, water) USD per
+    hall (`CoolingEnv.bill_usd`), w the weights in REWARD order, c = (design IT W, recommended
+    inlet max C, racks, the cost term's unit USD). Array code: compiled by numba when
+    available, NumPy otherwise (the same operations either way)."""
+    design, hi, n, cost_unit = c[0], c[1], c[2], c[3]
+    fan, cooling = hall[:, O_FAN_SUM], hall[:, O_COOLING]
+    it = hall[:, O_P_SUM] + fan
+    ctrl_w = cooling + fan
+    viol = hall[:, O_VIOL_SUM] / n
+    inlet_max = hall[:, O_INLET_MAX]
+    hot = np.maximum(inlet_max - hi, 0.0)
+    reward = (
+        w[0] * (-ctrl_w / design)
+        + w[1] * (-ctrl_w * ci / (design * 400.0))
+        + w[2] * -viol
+        + w[3] * -(1.0 - thr_mean)
+        + w[4] * -hot
+        + w[5] * (-(usd[0] + usd[1]) / cost_unit)
+    )
+    last[:, 0] = it
+    last[:, 1] = hall[:, O_INLET_SUM] / n
+    last[:, 2] = inlet_max
+    last[:, 3] = hall[:, O_SUPPLY]
+    last[:, 4] = hall[:, O_CHW_SUP]
+    last[:, 5] = (it + cooling) / it  # PUE
+    last[:, 6] = hall[:, O_ECON]
+    return reward
+
+
+def _obs_values(
+    exo_k: np.ndarray, last: np.ndarray, phase: np.ndarray, hi: float, v: np.ndarray
+) -> np.ndarray:
+    """`CoolingEnv._obs_values` of every hall into v, from its exogenous entries, `_last`
+    (the `last` table) and clock phases; hi is the recommended inlet maximum C."""
+    v[:, :N_EXO] = exo_k
+    v[:, N_EXO : N_EXO + 3] = last[:, :3]
+    v[:, N_EXO + 3] = last[:, 2] - hi
+    v[:, N_EXO + 4 : N_EXO + 9] = last[:, 3:8]
+    v[:, N_EXO + 9 :] = phase
+    return v
 
 
 class CoolingVectorEnv(VectorEnv):
@@ -79,7 +144,10 @@ class CoolingVectorEnv(VectorEnv):
         self.t0 = np.zeros(n_env)
         self.throttle = np.ones((n_env, n))
         self.thr_min = np.ones(n_env)
-        self.last = np.zeros((n_env, 8))  # CoolingEnv._last: it .. throttle, in _LAST order
+        self._throttled = False  # any hall below full clock
+        self._ones = np.ones(n_env)
+        self._ones.flags.writeable = False
+        self.last = np.zeros((n_env, 8))  # CoolingEnv._last, in _LAST order
         self._rows = np.arange(n_env)
         self._vals = np.empty((n_env, len(e.features)))
         self._phase = np.empty((n_env, 4))
@@ -87,7 +155,13 @@ class CoolingVectorEnv(VectorEnv):
         # (cast: AirChain's state annotations are one hall's)
         self.air: Any = cast(Any, AirChain(e.cfg.air, n, e.design_it_w, self.f_liq))
         self.water = ChilledWaterBatch(e.plant.water)
-        self._mode_codes = np.array([MODE_CODES[m] for m in ECONOMIZER_MODES], dtype=float)
+        if [MODE_CODES[m] for m in ECONOMIZER_MODES] != [0, 1, 2]:
+            raise ValueError("the economizer's MODE_* codes must be ECONOMIZER_MODES' indices")
+        (lo0, lo1), (hi0, hi1) = e._lo_hi
+        self._lo, self._span = np.array([lo0, lo1]), np.array([hi0 - lo0, hi1 - lo1])
+        self._w = np.array([e.weights[t.name] for t in e.REWARD])
+        self._c = np.array([e.design_it_w, e._inlet_band[1], e.n_racks, e.cost_unit_usd])
+        self._array_fns: tuple[Any, ...] = (_setpoints, _outcome, _obs_values, encode_rows)
 
     _LAST = ("it", "inlet_mean", "inlet_max", "supply", "chw", "pue", "econ", "throttle")
 
@@ -99,6 +173,7 @@ class CoolingVectorEnv(VectorEnv):
                 try:
                     fast = importlib.import_module("dcsim.cooling.fast")
                     self._fast = (fast, *fast.plant_params(self.envs[0].plant))
+                    self._array_fns = _compiled_array_fns()
                 except ImportError:  # numba missing
                     pass
         return self._fast or None
@@ -114,7 +189,7 @@ class CoolingVectorEnv(VectorEnv):
         env.p_full = self.p_full[i]  # the env's copy is only read through the batch now
         self.exo[i] = env._exo
         self.k[i], self.t0[i] = 0, env.t0
-        self.throttle[i], self.thr_min[i] = 1.0, 1.0
+        self.throttle[i], self.thr_min[i] = 1.0, 1.0  # (_throttled may stay set: harmless)
         self.last[i] = [env._last[key] for key in self._LAST]
 
     def reset(
@@ -133,20 +208,11 @@ class CoolingVectorEnv(VectorEnv):
         return obs, {}
 
     # ------------------------------------------------------------ step
-    def _setpoints(self, acts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`CoolingEnv._setpoints` for every hall: (supply air C, CHW supply C, economizer
-        MODE_* code); same operations in the same order as the scalar."""
-        a = np.clip(np.asarray(acts, dtype=float).reshape(self.num_envs, 3), -1.0, 1.0)
-        (lo0, lo1), (hi0, hi1) = self.envs[0]._lo_hi
-        sa = lo0 + (a[:, 0] + 1.0) * 0.5 * (hi0 - lo0)
-        chw = lo1 + (a[:, 1] + 1.0) * 0.5 * (hi1 - lo1)
-        a2 = a[:, 2]
-        idx = np.where(a2 < -1 / 3, 0, np.where(a2 > 1 / 3, 2, 1))
-        return sa, chw, self._mode_codes[idx]
-
     def _rack_power(self, k: np.ndarray) -> np.ndarray:
         """`CoolingEnv._rack_power` of every hall: the full-clock power unless it throttles."""
         p = self.p_full[self._rows, k]
+        if not self._throttled:
+            return p
         for i in np.flatnonzero(self.thr_min != 1.0).tolist():
             env = self.envs[i]
             p[i] = env.rack_power.power_w(env.activity[k[i]], self.throttle[i])
@@ -217,34 +283,58 @@ class CoolingVectorEnv(VectorEnv):
         """`thermal_throttle` of the halls with an inlet (or the TCS supply) above its limit,
         hall by hall as a lone env does; exactly 1 elsewhere. The throttle penalty's mean."""
         cfg, n = self.cfg, self.n_racks
-        over = self.hall[:, O_INLET_MAX] > cfg.inlet_limit_c
-        if tcs is not None and tcs > cfg.liquid.tcs_limit_c:
-            over[:] = True
+        calm = self.hall[:, O_INLET_MAX] <= cfg.inlet_limit_c
+        if tcs is not None and not tcs <= cfg.liquid.tcs_limit_c:
+            calm[:] = False
+        if self._throttled:  # back to full clock first
+            was = self.thr_min != 1.0
+            self.throttle[was], self.thr_min[was] = 1.0, 1.0
+            self._throttled = False
+        if calm.all():
+            return self._ones
         thr_mean = np.ones(self.num_envs)
-        self.throttle[self.thr_min != 1.0] = 1.0
-        self.thr_min[:] = 1.0
         clock = self.envs[0].plant.clock_for_power
-        for i in np.flatnonzero(over).tolist():
+        for i in np.flatnonzero(~calm).tolist():
             thr = thermal_throttle(cfg, self.racks[0, i].copy(), tcs, clock)
             self.throttle[i] = thr
             self.thr_min[i] = t_min = float(thr.min())
             if t_min != 1.0:
                 thr_mean[i] = float(thr.sum()) / n
+                self._throttled = True
         return thr_mean
+
+    @property
+    def last_metrics(self) -> dict[str, np.ndarray]:
+        """Some of the last step's metrics per hall (CoolingEnv's info["metrics"] of these),
+        from the plant's results of that step (same operations as `CoolingEnv.step`)."""
+        hall, n = self.hall, self.n_racks
+        fan, cooling = hall[:, O_FAN_SUM].copy(), hall[:, O_COOLING].copy()
+        it = hall[:, O_P_SUM] + fan
+        return {
+            "it_w": it,
+            "server_fan_w": fan,
+            "cooling_w": cooling,
+            "pue": (it + cooling) / it,
+            "water_l": hall[:, O_WATER_L].copy(),
+            "violation_k": hall[:, O_VIOL_SUM] / n,
+            "hottest_excess_k": np.maximum(hall[:, O_INLET_MAX] - self._inlet_band[1], 0.0),
+        }
 
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        envs, n_env, n, hall = self.envs, self.num_envs, self.n_racks, self.hall
+        envs, n_env, hall = self.envs, self.num_envs, self.hall
         k = self.k
+        kern = self._kernel()
+        setpoints, outcome = self._array_fns[:2]
         p = self._rack_power(k)
         exo = self.exo[self._rows, k]
-        db, wb, ci = exo[:, 0], exo[:, 1], exo[:, 5]
-        sa, chw, modes = self._setpoints(actions)
-        hall[:, I_SA], hall[:, I_CHW], hall[:, I_MODE] = sa, chw, modes
-        hall[:, I_WB], hall[:, I_DB] = wb, db
+        db, ci = exo[:, 0], exo[:, 5]
+        hall[:, I_SA : I_MODE + 1] = setpoints(
+            np.asarray(actions, dtype=float), self._lo, self._span
+        )
+        hall[:, I_WB], hall[:, I_DB] = exo[:, 1], db
         tcs = self._liquid(p, db) if self.liquid_active else None
-        kern = self._kernel()
         if kern is not None:
             fast, prm, rk = kern
             fast.step_halls(prm, rk, self.racks, hall, p, self.dt)
@@ -252,40 +342,10 @@ class CoolingVectorEnv(VectorEnv):
             self._plant_numpy(p)
         thr_mean = self._throttle(tcs)
         # ---- rewards and observations (CoolingEnv.step)
-        fan, cooling = hall[:, O_FAN_SUM], hall[:, O_COOLING]
-        water_l = hall[:, O_WATER_L]
-        it = hall[:, O_P_SUM] + fan
-        ctrl_w = cooling + fan
-        hi = self._inlet_band[1]
-        viol = hall[:, O_VIOL_SUM] / n
-        thr_pen = 1.0 - thr_mean
-        e0 = envs[0]
-        wt, design = e0.weights, e0.design_it_w
-        inlet_max = hall[:, O_INLET_MAX]
-        hot = np.maximum(inlet_max - hi, 0.0)
-        elec_usd, water_usd = e0.bill_usd(ctrl_w, water_l)
-        reward = (
-            wt["energy"] * (-ctrl_w / design)
-            + wt["carbon"] * (-ctrl_w * ci / (design * 400.0))
-            + wt["violation"] * -viol
-            + wt["throttle"] * -thr_pen
-            + wt["hottest"] * -hot
-            + wt["cost"] * (-(elec_usd + water_usd) / e0.cost_unit_usd)
-        )
-        pue = (it + cooling) / it
-        self.last_metrics = {  # this step's, per hall (CoolingEnv's info["metrics"] of these)
-            "it_w": it,
-            "server_fan_w": fan.copy(),
-            "cooling_w": cooling.copy(),
-            "pue": pue,
-            "water_l": water_l.copy(),
-            "violation_k": viol,
-            "hottest_excess_k": hot,
-        }
-        last = self.last
-        last[:, 0], last[:, 1], last[:, 2] = it, hall[:, O_INLET_SUM] / n, inlet_max
-        last[:, 3], last[:, 4], last[:, 5] = hall[:, O_SUPPLY], hall[:, O_CHW_SUP], pue
-        last[:, 6], last[:, 7] = hall[:, O_ECON], self.thr_min
+        e0, last = envs[0], self.last
+        usd = np.array(e0.bill_usd(hall[:, O_COOLING] + hall[:, O_FAN_SUM], hall[:, O_WATER_L]))
+        reward = outcome(hall, ci, thr_mean, usd, self._w, self._c, last)
+        last[:, 7] = self.thr_min
         k += 1
         trunc = k >= self.max_steps
         obs = self._observe()
@@ -301,19 +361,17 @@ class CoolingVectorEnv(VectorEnv):
 
     def _observe(self) -> np.ndarray:
         """Every hall's observation (CoolingEnv._obs_values, encoded) as one batch."""
-        v, last = self._vals, self.last
-        v[:, :N_EXO] = self.exo[self._rows, self.k]
-        v[:, N_EXO : N_EXO + 3] = last[:, :3]
-        v[:, N_EXO + 3] = last[:, 2] - self._inlet_band[1]
-        v[:, N_EXO + 4 : N_EXO + 9] = last[:, 3:]
         t = self.t0 + self.k * self.dt
         kern = self._kernel()
         if kern is not None:  # the same libm calls, compiled (fast.day_phases)
             kern[0].day_phases(t, DAY_S, self._phase)
         else:  # the env's own libm calls, hall by hall
-            self._phase[:] = [e._phases(k) for e, k in zip(self.envs, self.k.tolist(), strict=True)]
-        v[:, N_EXO + 9 :] = self._phase
-        return self.envs[0]._encode(v)
+            ks = self.k.tolist()
+            self._phase[:] = [e._phases(k) for e, k in zip(self.envs, ks, strict=True)]
+        obs_values, encode = self._array_fns[2:]
+        enc = self.envs[0]._encode
+        v = obs_values(self.exo[self._rows, self.k], self.last, self._phase, self._c[1], self._vals)
+        return encode(v, enc.offset, enc.scale, enc.low, enc.high)
 
 
 def sb3_vec_env(venv: VectorEnv) -> Any:
@@ -373,3 +431,13 @@ def sb3_vec_env(venv: VectorEnv) -> Any:
             return [False for _ in self._get_indices(indices)]
 
     return SB3VecEnv(venv)
+
+
+def _compiled_array_fns() -> tuple[Any, ...]:
+    """`_setpoints`, `_outcome`, `_obs_values` and `encode_rows` compiled by numba (cached
+    on disk): the same array code, without NumPy's per-call cost on (halls,) arrays."""
+    import numba
+
+    return tuple(
+        numba.njit(cache=True)(f) for f in (_setpoints, _outcome, _obs_values, encode_rows)
+    )
