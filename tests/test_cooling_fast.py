@@ -210,3 +210,37 @@ def test_env_without_numba_takes_the_readable_path(monkeypatch) -> None:
     assert env._fast is False
     monkeypatch.undo()
     _assert_same_episode(_episode(CoolingEnv(**kw), acts), rows)
+
+
+def test_compiled_array_code_equals_numpy_bitwise() -> None:
+    """The batched env's array functions and Encoder's encode_rows give NumPy's numbers when
+    numba compiles them (NaN, infinities and out-of-range values included)."""
+    from dcsim.envs import vector
+    from dcsim.envs.contract import compiled, encode_rows
+
+    rng = np.random.default_rng(7)
+    n_env = 9
+    x = rng.normal(0, 30, (n_env, 19))
+    x[0, :3] = np.nan, np.inf, -np.inf
+    enc = CoolingEnv(n_accelerators=64)._encode
+    args = (x, enc.offset, enc.scale, enc.low, enc.high)
+    assert np.array_equal(compiled(encode_rows)(*args), encode_rows(*args))
+    assert np.array_equal(compiled(encode_rows)(x[1], *args[1:]), encode_rows(x[1], *args[1:]))
+    acts = rng.uniform(-1.5, 1.5, (n_env, 3))
+    acts[0] = -1 / 3, 1 / 3, np.nan
+    sp = (acts, np.array([18.0, 6.0]), np.array([9.0, 12.0]))
+    assert np.array_equal(compiled(vector._setpoints)(*sp), vector._setpoints(*sp), equal_nan=True)
+    hall = rng.uniform(1.0, 1e6, (n_env, vector.N_HALL))
+    ci, thr, usd = (
+        rng.uniform(0, 900, n_env),
+        rng.uniform(0.5, 1, n_env),
+        rng.uniform(0, 9, (2, n_env)),
+    )
+    w, c = rng.uniform(0, 5, 6), np.array([2e6, 27.0, 64.0, 30.0])
+    last_a, last_b = np.zeros((n_env, 8)), np.zeros((n_env, 8))
+    r_a = compiled(vector._outcome)(hall, ci, thr, usd, w, c, last_a)
+    r_b = vector._outcome(hall, ci, thr, usd, w, c, last_b)
+    assert np.array_equal(r_a, r_b) and np.array_equal(last_a, last_b)
+    ov = (rng.normal(size=(n_env, 6)), last_a, rng.normal(size=(n_env, 4)), 27.0)
+    v_a = compiled(vector._obs_values)(*ov, np.empty((n_env, 19)))
+    assert np.array_equal(v_a, vector._obs_values(*ov, np.empty((n_env, 19))))

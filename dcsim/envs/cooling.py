@@ -22,6 +22,8 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
+    compiled,
+    encode_rows,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -388,6 +390,7 @@ class CoolingEnv(gym.Env):
                 self._fast = False
                 return None
             prm, rk = fast.plant_params(self.plant)
+            self._encode.fn = compiled(encode_rows)
             self._fast = (fast, prm, rk, np.empty((4, 1, self.n_racks)), np.zeros((1, fast.N_HALL)))
             self._no_throttle = np.ones(self.n_racks)
             self._no_throttle.flags.writeable = False

@@ -27,7 +27,7 @@ from gymnasium.vector.utils import batch_space
 from dcsim.climate import DAY_S
 from dcsim.cooling import AirChain, thermal_throttle
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
-from dcsim.envs.contract import encode_rows
+from dcsim.envs.contract import compiled, encode_rows
 from dcsim.envs.cooling import ECONOMIZER_MODES, CoolingEnv
 
 # columns of the per-hall state/input/output table: the kernel's layout (dcsim.cooling.fast)
@@ -436,8 +436,4 @@ def sb3_vec_env(venv: VectorEnv) -> Any:
 def _compiled_array_fns() -> tuple[Any, ...]:
     """`_setpoints`, `_outcome`, `_obs_values` and `encode_rows` compiled by numba (cached
     on disk): the same array code, without NumPy's per-call cost on (halls,) arrays."""
-    import numba
-
-    return tuple(
-        numba.njit(cache=True)(f) for f in (_setpoints, _outcome, _obs_values, encode_rows)
-    )
+    return tuple(compiled(f) for f in (_setpoints, _outcome, _obs_values, encode_rows))
