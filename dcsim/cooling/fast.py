@@ -39,7 +39,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from dcsim.cooling.plant import CoolingPlant
 
 
-_jit = numba.njit(cache=True)
+def _jit(fn: Callable[..., Any]) -> Any:
+    """numba.njit, cached on disk; uncached where numba finds no writable cache directory
+    (a read-only install without a user cache: it compiles in each process instead)."""
+    try:
+        return numba.njit(cache=True)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(fn)
 
 
 def _compiled(f: Callable[..., Any], **deps: Any) -> Any:

@@ -149,7 +149,10 @@ def compiled(fn: Any) -> Any:
     if fn not in _COMPILED:
         import numba
 
-        _COMPILED[fn] = numba.njit(cache=True)(fn)
+        try:
+            _COMPILED[fn] = numba.njit(cache=True)(fn)
+        except RuntimeError:  # no writable cache directory: compile in each process
+            _COMPILED[fn] = numba.njit(fn)
     return _COMPILED[fn]
 
 
