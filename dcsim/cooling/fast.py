@@ -11,10 +11,10 @@ One source of truth: the component laws are `dcsim.cooling.equipment`'s own func
 compiled as they are; this kernel only restates the composition that the classes spell out
 with their configs, in the same operation order (NumPy's pairwise summation included). The
 readable path stays `CoolingPlant.step`; tests/test_cooling_fast.py holds the kernel to it
-(relative 1e-12: NumPy's SIMD exp/pow may differ from libm's in the last bit) and to its own
-pure-Python execution (`step_halls.py_func`, bitwise). The liquid loop (scalar, run before the
-kernel) and the thermal throttle (only when an inlet exceeds its limit) stay on the readable
-path.
+(every output and state to a relative 1e-12: NumPy's SIMD exp and pow may differ from libm's
+in the last bit, and the kernel writes u**3 as u*u*u) and to its own source run by the
+interpreter (NUMBA_DISABLE_JIT=1, bitwise). The liquid loop (scalar, run before the kernel)
+and the thermal throttle (only when an inlet exceeds its limit) stay on the readable path.
 
 Importing this module imports numba (`ImportError` without it); callers import it lazily on
 the first step, so start-up does not pay for it, and fall back to the readable path when it

@@ -118,7 +118,11 @@ class CoolingEnv(gym.Env):
     the limit).
     The `dcsim.cooling.CoolingPlant` (thermal mass, EnergyPlus EIR chiller, tower, economizer)
     removes the heat under `dcsim.climate` weather and grid carbon. Episodes start on a random
-    day of the year (from the reset seed), so policies must cope with seasons.
+    day of the year (from the reset seed), so policies must cope with seasons. With numba
+    installed the plant steps through the compiled kernel `dcsim.cooling.fast` (the same
+    numbers as `CoolingPlant.step` to 1e-12; ~0.5 CPU-s to load on the first step); set
+    `use_fast = False` for the readable NumPy path. `dcsim.envs.vector.CoolingVectorEnv`
+    steps N copies as one batch.
 
     ## Action space
     `Box(-1, 1, (3,), float32)`, mapped linearly (index 2 by thirds):
