@@ -244,3 +244,31 @@ def test_compiled_array_code_equals_numpy_bitwise() -> None:
     ov = (rng.normal(size=(n_env, 6)), last_a, rng.normal(size=(n_env, 4)), 27.0)
     v_a = compiled(vector._obs_values)(*ov, np.empty((n_env, 19)))
     assert np.array_equal(v_a, vector._obs_values(*ov, np.empty((n_env, 19))))
+
+
+def test_envs_pickle_and_copy_mid_episode() -> None:
+    """The compiled code is not part of an env's state: a pickled or deep-copied Cooling-v0
+    (and batch) continues exactly as the original."""
+    import copy
+    import pickle
+
+    from dcsim.envs.vector import CoolingVectorEnv
+
+    acts = np.random.default_rng(8).uniform(-1, 1, (6, 2, 3)).astype(np.float32)
+    env, venv = CoolingEnv(n_accelerators=64), CoolingVectorEnv(2, n_accelerators=64)
+    env.reset(seed=1)
+    venv.reset(seed=1)
+    for a in acts[:3]:
+        env.step(a[0])
+        venv.step(a)
+    for twin, vtwin in ((copy.deepcopy(env), copy.deepcopy(venv)),
+                        (pickle.loads(pickle.dumps(env)), pickle.loads(pickle.dumps(venv)))):  # fmt: skip
+        a_env, a_twin = copy.deepcopy(env), twin
+        a_venv, a_vtwin = copy.deepcopy(venv), vtwin
+        for a in acts[3:]:
+            o1, r1, *_ = a_env.step(a[0])
+            o2, r2, *_ = a_twin.step(a[0])
+            assert np.array_equal(o1, o2) and r1 == r2
+            v1, w1, *_ = a_venv.step(a)
+            v2, w2, *_ = a_vtwin.step(a)
+            assert np.array_equal(v1, v2) and np.array_equal(w1, w2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import math
 from typing import TYPE_CHECKING, Any, Literal
@@ -399,6 +400,15 @@ class CoolingEnv(gym.Env):
             self._no_throttle = np.ones(self.n_racks)
             self._no_throttle.flags.writeable = False
         return self._fast or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable and deep-copyable as before the kernel: the compiled code is left out and
+        loaded again on the next step (the plant holds the state)."""
+        state = self.__dict__.copy()
+        state["_fast"] = None
+        state["_encode"] = enc = copy.copy(self._encode)
+        enc.fn = encode_rows
+        return state
 
     def _plant_step(
         self, p: np.ndarray, sa: float, chw: float, mode: int, k: int

@@ -178,6 +178,13 @@ class CoolingVectorEnv(VectorEnv):
                     pass
         return self._fast or None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable: the compiled code is left out and loaded again on the next step."""
+        state = self.__dict__.copy()
+        state["_fast"] = None
+        state["_array_fns"] = (_setpoints, _outcome, _obs_values, encode_rows)
+        return state
+
     # ------------------------------------------------------------ reset
     def _load(self, i: int) -> None:
         """Copy hall i's freshly reset state and episode into the batch."""
