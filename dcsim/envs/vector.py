@@ -112,7 +112,9 @@ class CoolingVectorEnv(VectorEnv):
     `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
     `gymnasium.vector.SyncVectorEnv` does. `info` is empty except on episode ends
     (`final_obs`, `_final_obs`); `last_metrics` holds some of the step's metrics as arrays.
-    `use_fast = False` (before the first reset) takes the NumPy path even with numba.
+    `use_fast = False` (before the first step) takes the NumPy path even with numba. The
+    copies in `envs` draw each episode (weather, load) at their reset; while the batch steps,
+    the state lives in its own arrays (`k`, `last`, `racks`, `hall`), not in the copies.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
