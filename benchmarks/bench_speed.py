@@ -105,3 +105,52 @@ def test_startup_first_make(benchmark, env: str) -> None:
     code = f"import gymnasium as gym, dcsim.envs\ne = gym.make('dcsim/{env}-v0')\ne.reset(seed=0)\n"
     cpu = benchmark.pedantic(_child_cpu_s, args=([sys.executable, "-c", code],), rounds=2)
     _report(benchmark, "cpu_s", cpu, f"CPU-s (last round) to first {env}-v0 reset")
+
+
+def _cooling_readable_rate(n: int) -> float:
+    """Cooling-v0 through gym.make on the readable NumPy plant step (as without numba)."""
+    env = gym.make("dcsim/Cooling-v0")
+    env.unwrapped.use_fast = False
+    env.action_space.seed(0)
+    acts = [env.action_space.sample() for _ in range(n)]
+    env.reset(seed=1)
+    t0 = time.process_time()
+    for a in acts:
+        if any(env.step(a)[2:4]):
+            env.reset()
+    return n / (time.process_time() - t0)
+
+
+def test_cooling_readable_path(benchmark) -> None:
+    rate = benchmark.pedantic(_cooling_readable_rate, args=(3000,), rounds=1, iterations=1)
+    _report(benchmark, "steps_per_cpu_s", rate, "steps per CPU-second (no numba: NumPy path)")
+    assert rate > 0
+
+
+def _vector_episodes_rate(num_envs: int, steps: int, fast: bool = True) -> float:
+    """Like _vector_rate, over a whole episode: every hall's reset (weather, load) is timed."""
+    venv = CoolingVectorEnv(num_envs)
+    venv.use_fast = fast
+    venv.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        venv.step(rng.uniform(-1, 1, (num_envs, 3)).astype(np.float32))
+    acts = rng.uniform(-1, 1, (steps, num_envs, 3)).astype(np.float32)
+    t0 = time.process_time()
+    for a in acts:
+        venv.step(a)
+    return steps * num_envs / (time.process_time() - t0)
+
+
+def test_cooling_vector_env_with_resets(benchmark) -> None:
+    """N=64 over 1,500 steps: each hall's 1,440-step episode ends (and resets) once."""
+    rate = benchmark.pedantic(_vector_episodes_rate, args=(64, 1500), rounds=1, iterations=1)
+    _report(benchmark, "env_steps_per_cpu_s", rate, "env-steps per CPU-second, resets included")
+    assert rate > 0
+
+
+def test_cooling_vector_env_numpy_path(benchmark) -> None:
+    """N=64 on the NumPy path (numba absent), 200 steps as test_cooling_vector_env."""
+    rate = benchmark.pedantic(_vector_episodes_rate, args=(64, 200, False), rounds=1, iterations=1)
+    _report(benchmark, "env_steps_per_cpu_s", rate, "env-steps per CPU-second (NumPy path)")
+    assert rate > 0

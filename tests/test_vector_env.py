@@ -28,14 +28,19 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("batch_water", [False, True], ids=["halls", "lanes"])
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "kernel"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_vector_equals_separate_envs(case: str, batch_water: bool) -> None:
+def test_vector_equals_separate_envs(case: str, compiled: bool) -> None:
+    if compiled:
+        pytest.importorskip("numba")
     kw, n = CASES[case], 3
     venv = CoolingVectorEnv(n, **kw)
-    # both paths of the water side and of the action mapping (hall by hall; on arrays)
-    venv.batch_water = venv.batch_controls = batch_water
+    # both paths: the compiled kernel (as the lone envs' step) or NumPy on (halls, racks)
+    # arrays (as the lone envs' readable CoolingPlant.step)
+    venv.use_fast = compiled
     singles = [CoolingEnv(**kw) for _ in range(n)]
+    for env in singles:
+        env.use_fast = compiled
     obs, _ = venv.reset(seed=11)
     assert np.array_equal(obs, np.stack([e.reset(seed=11 + i)[0] for i, e in enumerate(singles)]))
     rng = np.random.default_rng(0)
@@ -58,6 +63,7 @@ def test_vector_equals_separate_envs(case: str, batch_water: bool) -> None:
             assert np.array_equal(obs[i], o), (t, i)
             assert rew[i] == r, (t, i)
     assert ends == 2 * n
+    assert bool(venv._fast) == compiled and all(bool(e._fast) == compiled for e in singles)
     if case == "throttled":
         assert throttled > 0
 

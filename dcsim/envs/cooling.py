@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import importlib
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,7 +14,7 @@ from pydantic import Field, model_validator
 
 from dcsim.climate import DAY_S, ClimateConfig, WeatherSample, build_carbon, build_weather
 from dcsim.config import MAX_STEPS
-from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
+from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant, thermal_throttle
 from dcsim.cost import FlatCostConfig
 from dcsim.envs.contract import (
     METADATA,
@@ -21,6 +23,8 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
+    compiled,
+    encode_rows,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -115,7 +119,11 @@ class CoolingEnv(gym.Env):
     the limit).
     The `dcsim.cooling.CoolingPlant` (thermal mass, EnergyPlus EIR chiller, tower, economizer)
     removes the heat under `dcsim.climate` weather and grid carbon. Episodes start on a random
-    day of the year (from the reset seed), so policies must cope with seasons.
+    day of the year (from the reset seed), so policies must cope with seasons. With numba
+    installed the plant steps through the compiled kernel `dcsim.cooling.fast` (the same
+    numbers as `CoolingPlant.step` to 1e-12; ~0.5 CPU-s to load on the first step); set
+    `use_fast = False` for the readable NumPy path. `dcsim.envs.vector.CoolingVectorEnv`
+    steps N copies as one batch.
 
     ## Action space
     `Box(-1, 1, (3,), float32)`, mapped linearly (index 2 by thirds):
@@ -251,17 +259,24 @@ class CoolingEnv(gym.Env):
         self._encode = Encoder(self.features)
         self._inlet_band = (self.cfg.recommended_inlet_min_c, self.cfg.recommended_inlet_max_c)
         self._weather_seed: int | None = None
+        self._fast: Any = None  # (dcsim.cooling.fast, parameters, state buffers), or False
+        self._no_throttle = np.ones(0)
         self.k = 0
         self.t0 = 0.0
 
     # ------------------------------------------------------------ action mapping
     def to_controls(self, action: np.ndarray) -> CoolingControls:
-        a0, a1, a2 = (min(max(float(x), -1.0), 1.0) for x in action)  # clip to [-1, 1]
+        sa, chw, mode = self._setpoints(action)
+        return CoolingControls(supply_air_c=sa, chw_supply_c=chw, economizer=ECONOMIZER_MODES[mode])
+
+    def _setpoints(self, action: np.ndarray) -> tuple[float, float, int]:
+        """(supply air C, CHW supply C, index into ECONOMIZER_MODES) of an action."""
+        x0, x1, x2 = action.tolist() if isinstance(action, np.ndarray) else map(float, action)
+        a0, a1, a2 = min(max(x0, -1.0), 1.0), min(max(x1, -1.0), 1.0), min(max(x2, -1.0), 1.0)
         (lo0, lo1), (hi0, hi1) = self._lo_hi
         sa = lo0 + (a0 + 1.0) * 0.5 * (hi0 - lo0)
         chw = lo1 + (a1 + 1.0) * 0.5 * (hi1 - lo1)
-        mode = ECONOMIZER_MODES[0 if a2 < -1 / 3 else (2 if a2 > 1 / 3 else 1)]
-        return CoolingControls(supply_air_c=sa, chw_supply_c=chw, economizer=mode)
+        return sa, chw, 0 if a2 < -1 / 3 else (2 if a2 > 1 / 3 else 1)
 
     def to_action(
         self, supply_air_c: float, chw_supply_c: float, economizer: str = "auto"
@@ -289,6 +304,8 @@ class CoolingEnv(gym.Env):
         self._db, self._wb, self._rh, self._ci = (
             x.tolist() for x in (self.w_db, self.w_wb, self.w_rh, self.w_ci)
         )
+        # the observation's exogenous entries per step: weather, forecasts, carbon
+        self._exo = list(zip(self._db, self._wb, *self._wb_fc, self._rh, self._ci, strict=True))
         self.activity = rack_activity(self.load_cfg, self.n_racks, t, self.dt, rng)
         # the same power law at full clock for the whole episode: used while no rack throttles
         # (f = 1 makes S(f) exactly 1, so the numbers are identical)
@@ -333,19 +350,19 @@ class CoolingEnv(gym.Env):
     def _obs(self, k: int) -> np.ndarray:
         return self._encode(self._obs_values(k))
 
-    def _obs_values(self, k: int) -> tuple[float, ...]:
-        """Physical observation values at step k, in the order of `features`."""
+    def _phases(self, k: int) -> tuple[float, float, float, float]:
+        """sin and cos of the hour-of-day and day-of-year phases at the start of step k."""
         t = self.t0 + k * self.dt
         h = 2 * np.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * np.pi * (t / DAY_S % 365.0) / 365.0
+        return math.sin(h), math.cos(h), math.sin(d), math.cos(d)
+
+    def _obs_values(self, k: int) -> tuple[float, ...]:
+        """Physical observation values at step k, in the order of `features`."""
         s = self._last
         inlet_max = s["inlet_max"]
         return (
-            self._db[k],
-            self._wb[k],
-            *(fc[k] for fc in self._wb_fc),
-            self._rh[k],
-            self._ci[k],
+            *self._exo[k],
             s["it"],
             s["inlet_mean"],
             inlet_max,
@@ -355,10 +372,7 @@ class CoolingEnv(gym.Env):
             s["pue"],
             s["econ"],
             s["throttle"],
-            math.sin(h),
-            math.cos(h),
-            math.sin(d),
-            math.cos(d),
+            *self._phases(k),
         )
 
     def bill_usd(self, ctrl_w: Any, water_l: Any) -> tuple[Any, Any]:
@@ -366,29 +380,135 @@ class CoolingEnv(gym.Env):
         or per-hall arrays for the batched env)."""
         return ctrl_w * (self.dt / 3.6e6) * self.usd_per_kwh, water_l / 1e3 * self.usd_per_m3
 
+    # ------------------------------------------------------------ plant step
+    use_fast = True  # the compiled kernel (dcsim.cooling.fast) when numba is installed
+
+    def _kernel(self) -> Any:
+        """`dcsim.cooling.fast` with this plant's parameters, imported on the first step (numba
+        costs ~0.3 s to import); None without numba or with `use_fast` off."""
+        if not self.use_fast:
+            return None
+        if self._fast is None:
+            try:
+                fast = importlib.import_module("dcsim.cooling.fast")
+            except ImportError:  # numba missing: the readable NumPy path
+                self._fast = False
+                return None
+            prm, rk = fast.plant_params(self.plant)
+            self._encode.fn = compiled(encode_rows)
+            self._fast = (fast, prm, rk, np.empty((4, 1, self.n_racks)), np.zeros((1, fast.N_HALL)))
+            self._no_throttle = np.ones(self.n_racks)
+            self._no_throttle.flags.writeable = False
+        return self._fast or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable and deep-copyable as before the kernel: the compiled code is left out and
+        loaded again on the next step (the plant holds the state)."""
+        state = self.__dict__.copy()
+        state["_fast"] = None
+        state["_encode"] = enc = copy.copy(self._encode)
+        enc.fn = encode_rows
+        return state
+
+    def _plant_step(
+        self, p: np.ndarray, sa: float, chw: float, mode: int, k: int
+    ) -> tuple[Any, ...]:
+        """The plant over one step: (throttle, server fan W, cooling W, water L,
+        supply air C, CHW supply C, economizer share, rack IT W, inlet sum, hottest inlet,
+        ASHRAE-band violation K summed over racks). The compiled kernel when available,
+        else `CoolingPlant.step` (the readable reference; equal to 1e-12,
+        tests/test_cooling_fast.py)."""
+        kern = self._kernel()
+        db, wb = self._db[k], self._wb[k]
+        if kern is None:
+            c = CoolingControls(
+                supply_air_c=sa, chw_supply_c=chw, economizer=ECONOMIZER_MODES[mode]
+            )
+            res = self.plant.step(p, WeatherSample(db, wb, self._rh[k]), self.dt, c)
+            inlet = res.inlet_c
+            lo, hi = self._inlet_band
+            viol = float((np.maximum(inlet - hi, 0.0) + np.maximum(lo - inlet, 0.0)).sum())
+            return (
+                res.throttle,
+                float(res.server_fan_w.sum()),
+                res.cooling_w,
+                float(res.water_l),
+                float(res.supply_air_c),
+                float(res.chw_supply_c),
+                float(res.economizer_fraction),
+                float(p.sum()),
+                float(inlet.sum()),
+                float(inlet.max()),
+                viol,
+            )
+        fast, prm, rk, racks, hall = kern
+        plant = self.plant
+        air, water = plant.air, plant.water
+        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
+            racks[:3, 0] = air.t_in, air.t_rack, air.u
+            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        tcs = None
+        if plant.liquid.active:  # the liquid loop: scalar, readable, before the kernel
+            liq = plant.liquid.step(plant.f_liq * float(p.sum()), db, water.t_cond_prev)
+            tcs = liq.tcs_supply_c
+            hall[0, :13] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, sa, chw, mode,
+                            wb, db, liq.to_tower_w, liq.cdu_pump_w, liq.fws_pump_w,
+                            liq.drycooler_fan_w, liq.trim_chiller_w)  # fmt: skip
+        else:
+            hall[0, :8] = (
+                air.t_supply,
+                water.p_chiller_prev,
+                water.t_cond_prev,
+                sa,
+                chw,
+                mode,
+                wb,
+                db,
+            )
+        fast.step_halls(prm, rk, racks, hall, p[None], self.dt)
+        o = hall[0].tolist()
+        air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
+        cfg = self.cfg
+        if o[fast.O_INLET_MAX] <= cfg.inlet_limit_c and (
+            tcs is None or tcs <= cfg.liquid.tcs_limit_c
+        ):
+            thr = self._no_throttle  # thermal_throttle's no-excess answer, exactly 1
+        else:
+            thr = thermal_throttle(cfg, racks[0, 0].copy(), tcs, plant.clock_for_power)
+        return (
+            thr,
+            o[fast.O_FAN_SUM],
+            o[fast.O_COOLING],
+            o[fast.O_WATER_L],
+            o[fast.O_SUPPLY],
+            o[fast.O_CHW_SUP],
+            o[fast.O_ECON],
+            o[fast.O_P_SUM],
+            o[fast.O_INLET_SUM],
+            o[fast.O_INLET_MAX],
+            o[fast.O_VIOL_SUM],
+        )
+
     def step(self, action):
         k = self.k
-        c = self.to_controls(action)
+        sa, chw, mode = self._setpoints(action)
         p = self._rack_power(k)
         db, wb, ci = self._db[k], self._wb[k], self._ci[k]
-        res = self.plant.step(p, WeatherSample(db, wb, self._rh[k]), self.dt, c)
-        self.throttle = res.throttle
+        (throttle, fan, cooling_w, water_l, supply, chw_sup, econ, p_sum, inlet_sum,
+         inlet_max, viol_sum) = self._plant_step(p, sa, chw, mode, k)  # fmt: skip
+        self.throttle = throttle
         n = self.n_racks
-        fan = float(res.server_fan_w.sum())
-        it = float(p.sum()) + fan
-        cooling_w = res.cooling_w
+        it = p_sum + fan
         ctrl_w = cooling_w + fan
-        inlet = res.inlet_c
-        lo, hi = self._inlet_band
-        viol = float((np.maximum(inlet - hi, 0.0) + np.maximum(lo - inlet, 0.0)).sum()) / n
-        self.throttle_min = float(res.throttle.min())
-        thr = 1.0 if self.throttle_min == 1.0 else float(res.throttle.sum()) / n
+        hi = self._inlet_band[1]
+        viol = viol_sum / n
+        self.throttle_min = 1.0 if throttle is self._no_throttle else float(throttle.min())
+        thr = 1.0 if self.throttle_min == 1.0 else float(throttle.sum()) / n
         thr = 1.0 - thr
         design = self.design_it_w
-        inlet_max = float(inlet.max())
         hot = max(inlet_max - hi, 0.0)  # the hottest rack's K above the recommended max
         kwh = self.dt / 3.6e6
-        elec_usd, water_usd = self.bill_usd(ctrl_w, float(res.water_l))
+        elec_usd, water_usd = self.bill_usd(ctrl_w, water_l)
         raw = {
             "energy": -ctrl_w / design,
             "carbon": -ctrl_w * ci / (design * 400.0),
@@ -402,12 +522,12 @@ class CoolingEnv(gym.Env):
         pue = (it + cooling_w) / it
         self._last = dict(
             it=it,
-            inlet_mean=float(inlet.sum()) / n,
+            inlet_mean=inlet_sum / n,
             inlet_max=inlet_max,
-            supply=res.supply_air_c,
-            chw=res.chw_supply_c,
+            supply=supply,
+            chw=chw_sup,
             pue=pue,
-            econ=res.economizer_fraction,
+            econ=econ,
             throttle=self.throttle_min,
         )
         self.k += 1
@@ -420,19 +540,19 @@ class CoolingEnv(gym.Env):
             "it_kwh": it * kwh,
             "cooling_kwh": cooling_w * kwh,
             "carbon_kg": (it + cooling_w) * kwh * ci / 1000.0,
-            "water_l": float(res.water_l),
+            "water_l": water_l,
             "cooling_electricity_usd": elec_usd,
             "water_usd": water_usd,
             "inlet_max_c": inlet_max,
             "violation_k": viol,
             "hottest_excess_k": hot,
-            "economizer_fraction": float(res.economizer_fraction),
-            "supply_air_c": float(res.supply_air_c),
-            "chw_supply_c": float(res.chw_supply_c),
+            "economizer_fraction": econ,
+            "supply_air_c": supply,
+            "chw_supply_c": chw_sup,
             "dry_bulb_c": db,
             "wet_bulb_c": wb,
             "carbon_g_per_kwh": ci,
-            "economizer_mode": c.economizer,
+            "economizer_mode": ECONOMIZER_MODES[mode],
         }
         info = {"reward_terms": terms, "metrics": metrics}
         truncated = self.k >= self.max_steps

@@ -1,34 +1,109 @@
 """Cooling-v0 as a batch: N halls stepped together (a `gymnasium.vector.VectorEnv`).
 
-Each copy is a `CoolingEnv` (its weather, load, liquid loop and water side); the per-rack chain
-(rack power, the `AirChain` of rack thermal mass, server and CRAH fans, supply air, thermal
-throttle) runs once on (N, racks) arrays instead of N times on (racks,) arrays, and the water
-side of all halls is one lane-wise pass (`ChilledWaterBatch`, equal per lane to
-`ChilledWaterPlant.step`); only the liquid loop, when present, is stepped hall by hall. Results
-are those of N separate
-`CoolingEnv`s, bitwise (tests/test_vector_env.py); the wiring below follows
-`CoolingPlant.step` and `CoolingEnv.step`, which stay the readable reference.
+Each copy is a `CoolingEnv` (its weather, load and liquid loop; it resets itself); the batch
+holds every hall's state and episode arrays stacked, shape (halls, ...), and steps all halls in
+one call: the compiled plant kernel over (halls, racks) arrays (`dcsim.cooling.fast`, the same
+code as a lone env's step) when numba is installed, else the NumPy path (`AirChain` on (halls,
+racks) arrays and the lane-wise water side `ChilledWaterBatch`, equal per lane to
+`ChilledWaterPlant.step`). Only the liquid loop (when present) and the thermal throttle of
+halls above their inlet limit run hall by hall. Results are those of N separate `CoolingEnv`s,
+bitwise (tests/test_vector_env.py); the wiring below follows `CoolingEnv.step`, which stays the
+readable reference.
 
 Episodes auto-reset in the same step (`AutoresetMode.SAME_STEP`): the returned observation is
 the new episode's first one and `info["final_obs"]` (masked by `info["_final_obs"]`) the last
-one of the finished episode. `SB3VecEnv` adapts it to Stable-Baselines3.
+one of the finished episode. `sb3_vec_env` adapts it to Stable-Baselines3.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, cast
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from dcsim.climate import DAY_S
 from dcsim.cooling import AirChain, thermal_throttle
-from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
+from dcsim.envs.contract import compiled, encode_rows
 from dcsim.envs.cooling import ECONOMIZER_MODES, CoolingEnv
 
-BATCH_WATER_MIN = 24  # halls from which the lane-wise water side is faster (measured)
-ECONOMIZER_MODES_BY_CODE = {MODE_CODES[m]: m for m in ECONOMIZER_MODES}
+# columns of the per-hall state/input/output table: the kernel's layout (dcsim.cooling.fast)
+S_TSUP, S_PCH, S_TCOND = 0, 1, 2
+I_SA, I_CHW, I_MODE, I_WB, I_DB, I_OTHER, I_LIQ = 3, 4, 5, 6, 7, 8, 9
+(
+    O_COOLING, O_CHW_SUP, O_WATER_L, O_ECON, O_SUPPLY, O_P_SUM, O_FAN_SUM, O_INLET_SUM,
+    O_INLET_MAX, O_VIOL_SUM,
+) = range(13, 23)  # fmt: skip
+N_HALL = 37
+N_EXO = 6  # dry bulb, wet bulb, the two wet-bulb forecasts, RH, carbon (CoolingEnv._exo)
+LIQ_PARTS = ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
+
+
+def _setpoints(acts: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """`CoolingEnv._setpoints` of every hall, as columns (supply air C, CHW supply C,
+    economizer MODE_* code = index into ECONOMIZER_MODES); same operations as the scalar."""
+    a = np.minimum(np.maximum(acts.reshape(-1, 3), -1.0), 1.0)
+    out = np.empty_like(a)
+    out[:, 0] = lo[0] + (a[:, 0] + 1.0) * 0.5 * span[0]
+    out[:, 1] = lo[1] + (a[:, 1] + 1.0) * 0.5 * span[1]
+    a2 = a[:, 2]
+    out[:, 2] = np.where(a2 < -1 / 3, 0.0, np.where(a2 > 1 / 3, 2.0, 1.0))
+    return out
+
+
+def _outcome(
+    hall: np.ndarray,
+    ci: np.ndarray,
+    thr_mean: np.ndarray,
+    usd: np.ndarray,
+    w: np.ndarray,
+    c: np.ndarray,
+    last: np.ndarray,
+) -> np.ndarray:
+    """`CoolingEnv.step`'s reward terms, summed in their order, and its `_last` (into `last`)
+    for every hall, from the plant's results in `hall`; usd = (electricity, water) USD per
+    hall (`CoolingEnv.bill_usd`), w the weights in REWARD order, c = (design IT W, recommended
+    inlet max C, racks, the cost term's unit USD). Array code: compiled by numba when
+    available, NumPy otherwise (the same operations either way)."""
+    design, hi, n, cost_unit = c[0], c[1], c[2], c[3]
+    fan, cooling = hall[:, O_FAN_SUM], hall[:, O_COOLING]
+    it = hall[:, O_P_SUM] + fan
+    ctrl_w = cooling + fan
+    viol = hall[:, O_VIOL_SUM] / n
+    inlet_max = hall[:, O_INLET_MAX]
+    hot = np.maximum(inlet_max - hi, 0.0)
+    reward = (
+        w[0] * (-ctrl_w / design)
+        + w[1] * (-ctrl_w * ci / (design * 400.0))
+        + w[2] * -viol
+        + w[3] * -(1.0 - thr_mean)
+        + w[4] * -hot
+        + w[5] * (-(usd[0] + usd[1]) / cost_unit)
+    )
+    last[:, 0] = it
+    last[:, 1] = hall[:, O_INLET_SUM] / n
+    last[:, 2] = inlet_max
+    last[:, 3] = hall[:, O_SUPPLY]
+    last[:, 4] = hall[:, O_CHW_SUP]
+    last[:, 5] = (it + cooling) / it  # PUE
+    last[:, 6] = hall[:, O_ECON]
+    return reward
+
+
+def _obs_values(
+    exo_k: np.ndarray, last: np.ndarray, phase: np.ndarray, hi: float, v: np.ndarray
+) -> np.ndarray:
+    """`CoolingEnv._obs_values` of every hall into v, from its exogenous entries, `_last`
+    (the `last` table) and clock phases; hi is the recommended inlet maximum C."""
+    v[:, :N_EXO] = exo_k
+    v[:, N_EXO : N_EXO + 3] = last[:, :3]
+    v[:, N_EXO + 3] = last[:, 2] - hi
+    v[:, N_EXO + 4 : N_EXO + 9] = last[:, 3:8]
+    v[:, N_EXO + 9 :] = phase
+    return v
 
 
 class CoolingVectorEnv(VectorEnv):
@@ -37,6 +112,9 @@ class CoolingVectorEnv(VectorEnv):
     `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
     `gymnasium.vector.SyncVectorEnv` does. `info` is empty except on episode ends
     (`final_obs`, `_final_obs`); `last_metrics` holds some of the step's metrics as arrays.
+    `use_fast = False` (before the first step) takes the NumPy path even with numba. The
+    copies in `envs` draw each episode (weather, load) at their reset; while the batch steps,
+    the state lives in its own arrays (`k`, `last`, `racks`, `hall`), not in the copies.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -44,42 +122,84 @@ class CoolingVectorEnv(VectorEnv):
     def __init__(self, num_envs: int, **kwargs: Any) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.num_envs = int(num_envs)
-        self.envs = [CoolingEnv(**kwargs) for _ in range(self.num_envs)]
+        self.num_envs = n_env = int(num_envs)
+        self.envs = [CoolingEnv(**kwargs) for _ in range(n_env)]
         e = self.envs[0]
         self.single_action_space = e.action_space
         self.single_observation_space = e.observation_space
-        self.action_space = batch_space(e.action_space, self.num_envs)
-        self.observation_space = batch_space(e.observation_space, self.num_envs)
+        self.action_space = batch_space(e.action_space, n_env)
+        self.observation_space = batch_space(e.observation_space, n_env)
         self.n_racks, self.dt, self.cfg = e.n_racks, e.dt, e.cfg
+        n = e.n_racks
+        self.max_steps = e.max_steps
         self.f_liq = e.plant.f_liq
-        self.clock_for_power = e.plant.clock_for_power  # the device's DVFS law
-        # one air chain holding every hall's state, shape (halls, racks); the copies' own
-        # plant.air is only used to reset a hall, then copied in
-        # (cast: AirChain's state annotations are one hall's)
-        self.air: Any = cast(Any, AirChain(e.cfg.air, e.n_racks, e.design_it_w, self.f_liq))
-        shape = (self.num_envs, e.n_racks)
-        self.air.t_in, self.air.t_rack, self.air.u = (
-            np.zeros(shape),
-            np.zeros(shape),
-            np.zeros(shape),
-        )
-        self.air.t_supply = np.zeros((self.num_envs, 1))  # a column: broadcasts over racks
-        self.throttle = np.ones(shape)
-        self._inlet_band = e._inlet_band
-        self.water = ChilledWaterBatch(e.plant.water)
-        # the lane-wise water side pays NumPy's per-call cost once per step, the hall-by-hall
-        # one ~20 us per hall: measured crossover ~24 halls (benchmarks/RESULTS.md, issue 17)
-        self.batch_water = self.num_envs >= BATCH_WATER_MIN
-        self.batch_controls = self.num_envs >= 4  # actions to setpoints on arrays (measured)
         self.liquid_active = e.plant.liquid.active
+        self._inlet_band = e._inlet_band
+        self.use_fast = True
+        self._fast: Any = None
+        # every hall's state and episode, stacked
+        self.racks = np.zeros((4, n_env, n))  # inlets, exhaust nodes, fan speeds, server fan W
+        self.hall = np.zeros((n_env, N_HALL))
+        self.p_full = np.zeros((n_env, e.max_steps + 1, n))
+        self.exo = np.zeros((n_env, e.max_steps + 1, N_EXO))
+        self.k = np.zeros(n_env, dtype=np.intp)
+        self.t0 = np.zeros(n_env)
+        self.throttle = np.ones((n_env, n))
+        self.thr_min = np.ones(n_env)
+        self._throttled = False  # any hall below full clock
+        self._ones = np.ones(n_env)
+        self._ones.flags.writeable = False
+        self.last = np.zeros((n_env, 8))  # CoolingEnv._last, in _LAST order
+        self._rows = np.arange(n_env)
+        self._vals = np.empty((n_env, len(e.features)))
+        self._phase = np.empty((n_env, 4))
+        # the NumPy path: one air chain over (halls, racks), the lane-wise water side
+        # (cast: AirChain's state annotations are one hall's)
+        self.air: Any = cast(Any, AirChain(e.cfg.air, n, e.design_it_w, self.f_liq))
+        self.water = ChilledWaterBatch(e.plant.water)
+        if [MODE_CODES[m] for m in ECONOMIZER_MODES] != [0, 1, 2]:
+            raise ValueError("the economizer's MODE_* codes must be ECONOMIZER_MODES' indices")
+        (lo0, lo1), (hi0, hi1) = e._lo_hi
+        self._lo, self._span = np.array([lo0, lo1]), np.array([hi0 - lo0, hi1 - lo1])
+        self._w = np.array([e.weights[t.name] for t in e.REWARD])
+        self._c = np.array([e.design_it_w, e._inlet_band[1], e.n_racks, e.cost_unit_usd])
+        self._array_fns: tuple[Any, ...] = (_setpoints, _outcome, _obs_values, encode_rows)
+
+    _LAST = ("it", "inlet_mean", "inlet_max", "supply", "chw", "pue", "econ", "throttle")
+
+    def _kernel(self) -> Any:
+        """(dcsim.cooling.fast, parameters, per-rack constants), or None (NumPy path)."""
+        if self._fast is None:
+            self._fast = False
+            if self.use_fast:
+                try:
+                    fast = importlib.import_module("dcsim.cooling.fast")
+                    self._fast = (fast, *fast.plant_params(self.envs[0].plant))
+                    self._array_fns = _compiled_array_fns()
+                except ImportError:  # numba missing
+                    pass
+        return self._fast or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable: the compiled code is left out and loaded again on the next step."""
+        state = self.__dict__.copy()
+        state["_fast"] = None
+        state["_array_fns"] = (_setpoints, _outcome, _obs_values, encode_rows)
+        return state
 
     # ------------------------------------------------------------ reset
     def _load(self, i: int) -> None:
-        """Copy hall i's freshly reset air state into the batch."""
-        a, src = self.air, self.envs[i].plant.air
-        a.t_in[i], a.t_rack[i], a.u[i], a.t_supply[i, 0] = src.t_in, src.t_rack, src.u, src.t_supply
-        self.throttle[i] = self.envs[i].throttle
+        """Copy hall i's freshly reset state and episode into the batch."""
+        env = self.envs[i]
+        plant = env.plant
+        self.racks[:3, i] = plant.air.t_in, plant.air.t_rack, plant.air.u
+        self.hall[i, :3] = plant.air.t_supply, plant.water.p_chiller_prev, plant.water.t_cond_prev
+        self.p_full[i] = env.p_full
+        env.p_full = self.p_full[i]  # the env's copy is only read through the batch now
+        self.exo[i] = env._exo
+        self.k[i], self.t0[i] = 0, env.t0
+        self.throttle[i], self.thr_min[i] = 1.0, 1.0  # (_throttled may stay set: harmless)
+        self.last[i] = [env._last[key] for key in self._LAST]
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict | None = None
@@ -97,213 +217,170 @@ class CoolingVectorEnv(VectorEnv):
         return obs, {}
 
     # ------------------------------------------------------------ step
-    def _setpoints(self, acts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`CoolingEnv.to_controls` then `CoolingPlant.setpoints` for every hall: (supply air
-        C, CHW supply C, economizer MODE_* code). The action sets both setpoints, so the
-        plant's CHW reset never applies; same operations in the same order as the scalar."""
-        a = np.clip(np.asarray(acts, dtype=float).reshape(self.num_envs, 3), -1.0, 1.0)
-        (lo0, lo1), (hi0, hi1) = self.envs[0]._lo_hi
-        sa = lo0 + (a[:, 0] + 1.0) * 0.5 * (hi0 - lo0)
-        chw = lo1 + (a[:, 1] + 1.0) * 0.5 * (hi1 - lo1)
-        a2 = a[:, 2]
-        idx = np.where(a2 < -1 / 3, 0, np.where(a2 > 1 / 3, 2, 1))
-        codes = np.array([MODE_CODES[m] for m in ECONOMIZER_MODES])[idx]
-        return sa, chw, codes
+    def _rack_power(self, k: np.ndarray) -> np.ndarray:
+        """`CoolingEnv._rack_power` of every hall: the full-clock power unless it throttles."""
+        p = self.p_full[self._rows, k]
+        if not self._throttled:
+            return p
+        for i in np.flatnonzero(self.thr_min != 1.0).tolist():
+            env = self.envs[i]
+            p[i] = env.rack_power.power_w(env.activity[k[i]], self.throttle[i])
+        return p
 
-    def step(
-        self, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        envs, n_env, n = self.envs, self.num_envs, self.n_racks
-        acts = np.asarray(actions)
-        p = np.empty((n_env, n))
-        for i, env in enumerate(envs):
-            p[i] = env._rack_power(env.k)
-        if self.batch_controls:
-            sa_set, chw_set, modes = self._setpoints(acts)
-        else:  # few halls: the env's own mapping is cheaper than NumPy's per-call cost
-            sp = [env.plant.setpoints(env.to_controls(acts[i])) for i, env in enumerate(envs)]
-            sa_set, chw_set = np.array([x[0] for x in sp]), np.array([x[1] for x in sp])
-            modes = np.array([MODE_CODES[x[2]] for x in sp])
-        # ---- the per-rack chain, all halls at once (CoolingPlant.step)
-        air = self.air.step((1.0 - self.f_liq) * p, self.dt)
-        p_sum = p.sum(axis=-1)
-        if self.batch_water:
-            cooling, chw_sup, water_l, econ_frac, tcs = self._water_batch(
-                air, p_sum, chw_set, modes
-            )
-        else:
-            cooling, chw_sup, water_l, econ_frac, tcs = self._water_halls(
-                air, p_sum, chw_set, modes
-            )
-        self.air.advance_supply(sa_set[:, None], chw_sup[:, None], self.dt)
-        thr = thermal_throttle(self.cfg, air.inlet_c, tcs, self.clock_for_power)
-        self.throttle = thr
-        # ---- rewards and observations (CoolingEnv.step)
-        fan = air.server_fan_w.sum(axis=-1)
-        it = p_sum + fan
-        ctrl_w = cooling + fan
-        inlet = air.inlet_c
-        lo, hi = self._inlet_band
-        viol = (np.maximum(inlet - hi, 0.0) + np.maximum(lo - inlet, 0.0)).sum(axis=-1) / n
-        thr_min = thr.min(axis=-1)
-        thr_pen = 1.0 - np.where(thr_min == 1.0, 1.0, thr.sum(axis=-1) / n)
-        e0 = envs[0]
-        wt, design = e0.weights, e0.design_it_w
-        inlet_max, inlet_mean = inlet.max(axis=-1), inlet.sum(axis=-1) / n
-        hot = np.maximum(inlet_max - hi, 0.0)
-        elec_usd, water_usd = e0.bill_usd(ctrl_w, water_l)
-        terms: dict[str, np.ndarray] = {
-            "energy": wt["energy"] * (-ctrl_w / design),
-            "carbon": wt["carbon"]
-            * (-ctrl_w * np.array([e._ci[e.k] for e in envs]) / (design * 400.0)),
-            "violation": wt["violation"] * -viol,
-            "throttle": wt["throttle"] * -thr_pen,
-            "hottest": wt["hottest"] * -hot,
-            "cost": wt["cost"] * (-(elec_usd + water_usd) / e0.cost_unit_usd),
-        }
-        reward = (
-            terms["energy"]
-            + terms["carbon"]
-            + terms["violation"]
-            + terms["throttle"]
-            + terms["hottest"]
-            + terms["cost"]
-        )
-        pue = (it + cooling) / it
-        self.last_metrics = {  # this step's, per hall (CoolingEnv's info["metrics"] of these)
-            "it_w": it,
-            "server_fan_w": fan,
-            "cooling_w": cooling,
-            "pue": pue,
-            "water_l": water_l,
-            "violation_k": viol,
-            "hottest_excess_k": hot,
-        }
-        sup = self.air.t_supply[:, 0]
-        trunc = np.zeros(n_env, dtype=bool)
-        final: list[int] = []
-        cols = zip(
-            envs,
-            thr,
-            *(
-                x.tolist()
-                for x in (thr_min, it, inlet_mean, inlet_max, sup, chw_sup, pue, econ_frac)
-            ),
-            strict=True,
-        )
-        for i, (env, thr_i, t_min, it_i, mean_i, max_i, sup_i, chw_i, pue_i, econ_i) in enumerate(
-            cols
+    def _liquid(self, p: np.ndarray, db: np.ndarray) -> float | None:
+        """The liquid loop hall by hall (its own scalar model) into the hall table; TCS C."""
+        hall, tcs = self.hall, None
+        for i, (env, q, d) in enumerate(
+            zip(self.envs, (self.f_liq * p.sum(axis=-1)).tolist(), db.tolist(), strict=True)
         ):
-            env.throttle, env.throttle_min = thr_i, t_min
-            env._last = dict(
-                it=it_i,
-                inlet_mean=mean_i,
-                inlet_max=max_i,
-                supply=sup_i,
-                chw=chw_i,
-                pue=pue_i,
-                econ=econ_i,
-                throttle=t_min,
-            )
-            env.k += 1
-            trunc[i] = env.k >= env.max_steps
-            if trunc[i]:
-                final.append(i)
-        obs = self._observe()
-        info: dict[str, Any] = {}
-        if final:
-            info["final_obs"] = np.full(n_env, None, dtype=object)
-            info["_final_obs"] = trunc.copy()
-            for i in final:
-                info["final_obs"][i] = obs[i].copy()
-                obs[i], _ = envs[i].reset()
-                self._load(i)
-        return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
+            liq = env.plant.liquid.step(q, d, float(hall[i, S_TCOND]))
+            hall[i, I_OTHER] = liq.to_tower_w
+            hall[i, I_LIQ : I_LIQ + 4] = [getattr(liq, key) for key in LIQ_PARTS]
+            tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        return tcs
 
-    def _water_halls(
-        self, air: Any, p_sum: np.ndarray, chw_set: np.ndarray, modes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
-        """Liquid loop and water side hall by hall (`CoolingPlant.step_water`): cheaper than
-        the lane-wise pass below BATCH_WATER_MIN halls (NumPy's per-call cost).
-        (cooling W, CHW supply C, water L, economizer share, TCS supply C or None)."""
-        n_env = self.num_envs
-        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
-        crah = air.crah_fan_w.tolist()
-        cooling, chw_sup = np.empty(n_env), np.empty(n_env)
-        water_l, econ_frac = np.empty(n_env), np.empty(n_env)
-        tcs = None
-        chw, names = chw_set.tolist(), [ECONOMIZER_MODES_BY_CODE[m] for m in modes.tolist()]
-        for i, env in enumerate(self.envs):
-            plant, k = env.plant, env.k
-            q_liq = self.f_liq * float(p_sum[i])
-            liq, water = plant.step_water(
-                to_coils[i], q_liq, chw[i], names[i], env._wb[k], env._db[k], self.dt
-            )
-            c = 0.0
-            for w in cooling_breakdown(crah[i], water, liq).values():
-                c += w
-            cooling[i], chw_sup[i] = c, water.chw_supply_c
-            water_l[i], econ_frac[i] = water.water_l, water.economizer_fraction
-            if plant.liquid.active:
-                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
-        return cooling, chw_sup, water_l, econ_frac, tcs
-
-    def _water_batch(
-        self, air: Any, p_sum: np.ndarray, chw_set: np.ndarray, modes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float | None]:
-        """The same as `_water_halls`, the water side of all halls in one lane-wise pass."""
-        envs, n_env = self.envs, self.num_envs
-        q_coils = air.heat_to_air_w + air.crah_fan_w
-        db = np.array([env._db[env.k] for env in envs])
-        wb = np.array([env._wb[env.k] for env in envs])
-        waters = [env.plant.water for env in envs]
-        q_liq = self.f_liq * p_sum
-        tcs = None
-        other = np.zeros(n_env)
-        liq_w: list[np.ndarray] = []
-        if self.liquid_active:  # the liquid loop, hall by hall (its own scalar model)
-            liqs = [
-                env.plant.liquid.step(float(q), d, wp.t_cond_prev)
-                for env, q, d, wp in zip(envs, q_liq.tolist(), db.tolist(), waters, strict=True)
-            ]
-            tcs = liqs[0].tcs_supply_c  # the same for every hall (one LiquidConfig)
-            other = np.array([lq.to_tower_w for lq in liqs])
-            liq_w = [
-                np.array([getattr(lq, k) for lq in liqs])
-                for k in ("cdu_pump_w", "fws_pump_w", "drycooler_fan_w", "trim_chiller_w")
-            ]
-        # ---- the water side, all halls at once (ChilledWaterPlant.step, lane-wise)
+    def _plant_numpy(self, p: np.ndarray) -> None:
+        """The kernel's step on NumPy arrays (`CoolingPlant.step`'s wiring over halls)."""
+        air, hall, racks = self.air, self.hall, self.racks
+        air.t_in, air.t_rack, air.u = racks[0].copy(), racks[1].copy(), racks[2].copy()
+        air.t_supply = hall[:, S_TSUP : S_TSUP + 1].copy()  # a column: broadcasts over racks
+        res = air.step((1.0 - self.f_liq) * p, self.dt)
         water = self.water.step(
-            np.array([wp.p_chiller_prev for wp in waters]),
-            q_coils,
-            chw_set,
-            modes,
-            wb,
-            other,
+            hall[:, S_PCH].copy(),
+            res.heat_to_air_w + res.crah_fan_w,
+            hall[:, I_CHW],
+            hall[:, I_MODE].astype(np.intp),
+            hall[:, I_WB],
+            hall[:, I_OTHER],
             self.dt,
-            db,
+            hall[:, I_DB],
         )
-        for wp, pc, tc in zip(
-            waters, water.chiller_w.tolist(), water.condenser_c.tolist(), strict=True
-        ):
-            wp.p_chiller_prev, wp.t_cond_prev = pc, tc
+        air.advance_supply(hall[:, I_SA, None], water.chw_supply_c[:, None], self.dt)
         # cooling_breakdown's sum, in its order
         cooling = (
-            air.crah_fan_w
+            res.crah_fan_w
             + water.chiller_w
             + water.tower_fan_w
             + water.chw_pump_w
             + water.cw_pump_w
         )
-        for x in liq_w if self.liquid_active else ():  # + 0.0 changes nothing: skipped
-            cooling = cooling + x
-        chw_sup, water_l = water.chw_supply_c, water.water_l
-        econ_frac = water.economizer_fraction
-        return cooling, chw_sup, water_l, econ_frac, tcs
+        for j in range(4) if self.liquid_active else ():  # + 0.0 changes nothing: skipped
+            cooling = cooling + hall[:, I_LIQ + j]
+        racks[0], racks[1], racks[2], racks[3] = air.t_in, air.t_rack, air.u, res.server_fan_w
+        inlet = res.inlet_c
+        lo, hi = self._inlet_band
+        viol = np.maximum(inlet - hi, 0.0) + np.maximum(lo - inlet, 0.0)
+        cols = (
+            (S_TSUP, air.t_supply[:, 0]),
+            (S_PCH, water.chiller_w),
+            (S_TCOND, water.condenser_c),
+            (O_COOLING, cooling),
+            (O_CHW_SUP, water.chw_supply_c),
+            (O_WATER_L, water.water_l),
+            (O_ECON, water.economizer_fraction),
+            (O_SUPPLY, air.t_supply[:, 0]),
+            (O_P_SUM, p.sum(axis=-1)),
+            (O_FAN_SUM, res.server_fan_w.sum(axis=-1)),
+            (O_INLET_SUM, inlet.sum(axis=-1)),
+            (O_INLET_MAX, inlet.max(axis=-1)),
+            (O_VIOL_SUM, viol.sum(axis=-1)),
+        )
+        for col, v in cols:
+            hall[:, col] = v
+
+    def _throttle(self, tcs: float | None) -> np.ndarray:
+        """`thermal_throttle` of the halls with an inlet (or the TCS supply) above its limit,
+        hall by hall as a lone env does; exactly 1 elsewhere. The throttle penalty's mean."""
+        cfg, n = self.cfg, self.n_racks
+        calm = self.hall[:, O_INLET_MAX] <= cfg.inlet_limit_c
+        if tcs is not None and not tcs <= cfg.liquid.tcs_limit_c:
+            calm[:] = False
+        if self._throttled:  # back to full clock first
+            was = self.thr_min != 1.0
+            self.throttle[was], self.thr_min[was] = 1.0, 1.0
+            self._throttled = False
+        if calm.all():
+            return self._ones
+        thr_mean = np.ones(self.num_envs)
+        clock = self.envs[0].plant.clock_for_power
+        for i in np.flatnonzero(~calm).tolist():
+            thr = thermal_throttle(cfg, self.racks[0, i].copy(), tcs, clock)
+            self.throttle[i] = thr
+            self.thr_min[i] = t_min = float(thr.min())
+            if t_min != 1.0:
+                thr_mean[i] = float(thr.sum()) / n
+                self._throttled = True
+        return thr_mean
+
+    @property
+    def last_metrics(self) -> dict[str, np.ndarray]:
+        """Some of the last step's metrics per hall (CoolingEnv's info["metrics"] of these),
+        from the plant's results of that step (same operations as `CoolingEnv.step`)."""
+        hall, n = self.hall, self.n_racks
+        fan, cooling = hall[:, O_FAN_SUM].copy(), hall[:, O_COOLING].copy()
+        it = hall[:, O_P_SUM] + fan
+        return {
+            "it_w": it,
+            "server_fan_w": fan,
+            "cooling_w": cooling,
+            "pue": (it + cooling) / it,
+            "water_l": hall[:, O_WATER_L].copy(),
+            "violation_k": hall[:, O_VIOL_SUM] / n,
+            "hottest_excess_k": np.maximum(hall[:, O_INLET_MAX] - self._inlet_band[1], 0.0),
+        }
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        envs, n_env, hall = self.envs, self.num_envs, self.hall
+        k = self.k
+        kern = self._kernel()
+        setpoints, outcome = self._array_fns[:2]
+        p = self._rack_power(k)
+        exo = self.exo[self._rows, k]
+        db, ci = exo[:, 0], exo[:, 5]
+        hall[:, I_SA : I_MODE + 1] = setpoints(
+            np.asarray(actions, dtype=float), self._lo, self._span
+        )
+        hall[:, I_WB], hall[:, I_DB] = exo[:, 1], db
+        tcs = self._liquid(p, db) if self.liquid_active else None
+        if kern is not None:
+            fast, prm, rk = kern
+            fast.step_halls(prm, rk, self.racks, hall, p, self.dt)
+        else:
+            self._plant_numpy(p)
+        thr_mean = self._throttle(tcs)
+        # ---- rewards and observations (CoolingEnv.step)
+        e0, last = envs[0], self.last
+        usd = np.array(e0.bill_usd(hall[:, O_COOLING] + hall[:, O_FAN_SUM], hall[:, O_WATER_L]))
+        reward = outcome(hall, ci, thr_mean, usd, self._w, self._c, last)
+        last[:, 7] = self.thr_min
+        k += 1
+        trunc = k >= self.max_steps
+        obs = self._observe()
+        info: dict[str, Any] = {}
+        if trunc.any():
+            info["final_obs"] = np.full(n_env, None, dtype=object)
+            info["_final_obs"] = trunc.copy()
+            for i in np.flatnonzero(trunc).tolist():
+                info["final_obs"][i] = obs[i].copy()
+                obs[i], _ = envs[i].reset()
+                self._load(i)
+        return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
 
     def _observe(self) -> np.ndarray:
-        """Every hall's observation (CoolingEnv._obs), encoded as one batch."""
-        return self.envs[0]._encode([env._obs_values(env.k) for env in self.envs])
+        """Every hall's observation (CoolingEnv._obs_values, encoded) as one batch."""
+        t = self.t0 + self.k * self.dt
+        kern = self._kernel()
+        if kern is not None:  # the same libm calls, compiled (fast.day_phases)
+            kern[0].day_phases(t, DAY_S, self._phase)
+        else:  # the env's own libm calls, hall by hall
+            ks = self.k.tolist()
+            self._phase[:] = [e._phases(k) for e, k in zip(self.envs, ks, strict=True)]
+        obs_values, encode = self._array_fns[2:]
+        enc = self.envs[0]._encode
+        v = obs_values(self.exo[self._rows, self.k], self.last, self._phase, self._c[1], self._vals)
+        return encode(v, enc.offset, enc.scale, enc.low, enc.high)
 
 
 def sb3_vec_env(venv: VectorEnv) -> Any:
@@ -363,3 +440,9 @@ def sb3_vec_env(venv: VectorEnv) -> Any:
             return [False for _ in self._get_indices(indices)]
 
     return SB3VecEnv(venv)
+
+
+def _compiled_array_fns() -> tuple[Any, ...]:
+    """`_setpoints`, `_outcome`, `_obs_values` and `encode_rows` compiled by numba (cached
+    on disk): the same array code, without NumPy's per-call cost on (halls,) arrays."""
+    return tuple(compiled(f) for f in (_setpoints, _outcome, _obs_values, encode_rows))
