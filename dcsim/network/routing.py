@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dcsim.errors import InputError
+from dcsim.network._jit import kernel
 
 _POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")
 
@@ -215,35 +216,87 @@ def bipartite_edge_colouring(u: np.ndarray, v: np.ndarray, n_colours: int) -> np
         return np.unique(key, return_inverse=True)[1]
 
     uu, vv = split(u), split(v)
-    at_u = np.full((uu.max() + 1, C), -1, dtype=np.int64)
-    at_v = np.full((vv.max() + 1, C), -1, dtype=np.int64)
     colour = np.full(E, -1, dtype=np.int64)
-    for e in range(E):
+    fn = _COLOUR.compiled() or _COLOUR.py
+    fn(uu.astype(np.int64), vv.astype(np.int64), C, int(uu.max()) + 1, int(vv.max()) + 1, colour)
+    return colour
+
+
+def _colour_edges(uu, vv, C, n_u, n_v, colour):
+    """Konig colouring of split vertices uu-vv with C colours, in edge order, into colour."""
+    at_u = np.full((n_u, C), -1, dtype=np.int64)
+    at_v = np.full((n_v, C), -1, dtype=np.int64)
+    path = np.empty(len(uu), dtype=np.int64)
+    for e in range(len(uu)):
         a_, b_ = uu[e], vv[e]
-        a = int(np.argmax(at_u[a_] < 0))  # first colour free at u
+        a = 0
+        while a < C and at_u[a_, a] >= 0:  # first colour free at u
+            a += 1
+        a = a % C
         if at_v[b_, a] >= 0:
-            b = int(np.argmax(at_v[b_] < 0))  # free at v
+            b = 0
+            while b < C and at_v[b_, b] >= 0:  # free at v
+                b += 1
+            b = b % C
             # flip the a/b alternating path that starts at v with its a-edge
-            path, x, side, col = [], b_, 1, a
+            n_p, x, side, col = 0, b_, 1, a
             while True:
                 e2 = at_v[x, col] if side else at_u[x, col]
                 if e2 < 0:
                     break
-                path.append(e2)
+                path[n_p] = e2
+                n_p += 1
                 x = uu[e2] if side else vv[e2]
                 side ^= 1
                 col = b if col == a else a
-            for e2 in path:
+            for i in range(n_p):
+                e2 = path[i]
                 at_u[uu[e2], colour[e2]] = -1
                 at_v[vv[e2], colour[e2]] = -1
-            for e2 in path:
+            for i in range(n_p):
+                e2 = path[i]
                 colour[e2] = b if colour[e2] == a else a
                 at_u[uu[e2], colour[e2]] = e2
                 at_v[vv[e2], colour[e2]] = e2
         colour[e] = a
         at_u[a_, a] = e
         at_v[b_, a] = e
-    return colour
+
+
+_COLOUR = kernel(_colour_edges)
+
+
+def _split_greedy(paths, off, P, H, piece, inv_cap, K):
+    """Greedy least-loaded subflow placement (the compiled form of `route`'s split loop).
+
+    Unit u (a flow or one port's share, in flow order) has P[u] paths of H[u] links at
+    paths[off[u]:]; each of its K subflows puts piece[u] / capacity seconds of work on its
+    path's links. Round k places the k-th subflow of every unit on the path whose most
+    loaded link would be least loaded (first such path on ties). Returns (units, K)."""
+    n_u = off.shape[0]
+    load = np.zeros(inv_cap.shape[0])
+    choice = np.zeros((n_u, K), np.int64)
+    for k in range(K):
+        for u in range(n_u):
+            o, nh, pc = off[u], H[u], piece[u]
+            best, best_v = 0, np.inf
+            for p in range(P[u]):
+                m = -np.inf
+                for h in range(nh):
+                    li = paths[o + p * nh + h]
+                    v = load[li] + pc * inv_cap[li]
+                    if v > m:
+                        m = v
+                if m < best_v:
+                    best, best_v = p, m
+            choice[u, k] = best
+            for h in range(nh):
+                li = paths[o + best * nh + h]
+                load[li] += pc * inv_cap[li]
+    return choice
+
+
+_SPLIT = kernel(_split_greedy)
 
 
 def route(
@@ -309,8 +362,6 @@ def route(
         choice_of: dict[int, np.ndarray] = {}
         if policy == "split":
             # greedy least-loaded in flow order; load in seconds (bytes / capacity)
-            load = np.zeros(fabric.n_links)
-            inv_cap = 1.0 / fabric.link_cap
             # units: a flow, or one port's share of a striped flow, in flow order
             units = (
                 np.concatenate(
@@ -323,17 +374,41 @@ def route(
                 else np.zeros((0, 3), dtype=np.int64)
             )
             units = units[np.argsort(units[:, 2], kind="stable")]
-            for b, (idx, _, _, _, _) in enumerate(buckets):
-                choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
-            # rounds: the k-th subflow of every flow before any (k+1)-th, so early flows
-            # cannot take all the good paths
-            for k in range(K):
-                for b, j, f in units:
-                    M = buckets[b][1][j]  # (P, H)
-                    piece = size[f] * buckets[b][4][j] / K * inv_cap[M]  # (P, H)
-                    c = int(np.argmin((load[M] + piece).max(axis=1)))
-                    choice_of[b][j, k] = c
-                    load[M[c]] += piece[c]
+            fast = _SPLIT.compiled()
+            if fast is not None and len(units):
+                flat = [M.reshape(-1) for _, M, _, _, _ in buckets]
+                base = np.cumsum([0] + [len(m) for m in flat])[:-1]
+                PH = np.array([M.shape[1:] for _, M, _, _, _ in buckets], dtype=np.int64)
+                ub, uj = units[:, 0], units[:, 1]
+                fr = np.concatenate([fr_ for _, _, _, _, fr_ in buckets])
+                fr_base = np.cumsum([0] + [len(b[0]) for b in buckets])[:-1]
+                choice = fast(
+                    np.concatenate(flat).astype(np.int64),
+                    base[ub] + uj * PH[ub, 0] * PH[ub, 1],
+                    PH[ub, 0],
+                    PH[ub, 1],
+                    size[units[:, 2]] * fr[fr_base[ub] + uj] / K,
+                    1.0 / fabric.link_cap,
+                    K,
+                )
+                for b, (idx, _, _, _, _) in enumerate(buckets):
+                    choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
+                    sel = ub == b
+                    choice_of[b][uj[sel]] = choice[sel]
+            else:
+                load = np.zeros(fabric.n_links)
+                inv_cap = 1.0 / fabric.link_cap
+                for b, (idx, _, _, _, _) in enumerate(buckets):
+                    choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
+                # rounds: the k-th subflow of every flow before any (k+1)-th, so early flows
+                # cannot take all the good paths
+                for k in range(K):
+                    for b, j, f in units:
+                        M = buckets[b][1][j]  # (P, H)
+                        piece = size[f] * buckets[b][4][j] / K * inv_cap[M]  # (P, H)
+                        c = int(np.argmin((load[M] + piece).max(axis=1)))
+                        choice_of[b][j, k] = c
+                        load[M[c]] += piece[c]
         else:  # colour
             for b, (idx, M, ks, kd, _) in enumerate(buckets):
                 P = M.shape[1]
