@@ -51,7 +51,7 @@ def max_min_rates(A: sp.spmatrix, cap: np.ndarray, active: np.ndarray | None = N
     act = np.ones(n_f, dtype=bool) if active is None else np.asarray(active, dtype=bool)
     if act.shape != (n_f,):
         raise InputError(f"need one active flag per flow ({n_f})", field="active")
-    return fast(*_csr_arrays(csr, csc), _capacities(cap, csr.shape[0]), act)
+    return fast(*_csc_arrays(csc), _capacities(cap, csr.shape[0]), act)
 
 
 def _small_kernel(n_links: int, k: Kernel) -> Callable[..., Any] | None:
@@ -432,10 +432,31 @@ def _fill(rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt
     return step
 
 
-def _fill_rates(rp, ri, rd, cp, ci, cd, cap, alive):
+def _transpose(cp, ci, cd, n_l):
+    """CSR (rp, ri, rd) of a CSC incidence; each row's flows in increasing order."""
+    n_f = cp.shape[0] - 1
+    rp = np.zeros(n_l + 1, np.int64)
+    for k in range(ci.shape[0]):
+        rp[ci[k] + 1] += 1
+    for li in range(n_l):
+        rp[li + 1] += rp[li]
+    nxt = rp[:-1].copy()
+    ri = np.empty(ci.shape[0], np.int64)
+    rd = np.empty(ci.shape[0])
+    for f in range(n_f):
+        for k in range(cp[f], cp[f + 1]):
+            q = nxt[ci[k]]
+            ri[q] = f
+            rd[q] = cd[k]
+            nxt[ci[k]] = q + 1
+    return rp, ri, rd
+
+
+def _fill_rates(cp, ci, cd, cap, alive):
     """Max-min rates of the `alive` flows (the kernel behind `max_min_rates`' small path)."""
     n_l = cap.shape[0]
     n_f = alive.shape[0]
+    rp, ri, rd = _transpose(cp, ci, cd, n_l)
     rate = np.zeros(n_f)
     fs = np.empty(n_f, np.int64)
     ls = np.empty(n_l, np.int64)
@@ -447,8 +468,9 @@ def _fill_rates(rp, ri, rd, cp, ci, cd, cap, alive):
     return rate
 
 
-def _run(rp, ri, rd, cp, ci, cd, cap, size, watch, has_watch):
-    """`run_flows`' event loop over scalars: (finish, remaining, events, solves, ok).
+def _run(cp, ci, cd, cap, size, watch, has_watch):
+    """`run_flows`' event loop over scalars: (finish, remaining, link bytes, events,
+    solves, ok) for the flows of a CSC incidence (cp, ci, cd).
 
     Same rules as the NumPy loop: completions within a relative 1e-9 join one event; the
     rates hold until an event takes a flow off a link of a level some running flow froze
@@ -456,6 +478,7 @@ def _run(rp, ri, rd, cp, ci, cd, cap, size, watch, has_watch):
     cannot progress (zero capacity)."""
     n_l = cap.shape[0]
     n_f = size.shape[0]
+    rp, ri, rd = _transpose(cp, ci, cd, n_l)
     remaining = size.copy()
     alive = remaining > 0
     finish = np.zeros(n_f)
@@ -504,7 +527,7 @@ def _run(rp, ri, rd, cp, ci, cd, cap, size, watch, has_watch):
         fl = idx[:n][order]
         u = tt[:n][order]
         if not np.isfinite(u[0]):
-            return finish, remaining, events, solves, False
+            return finish, remaining, np.zeros(n_l), events, solves, False
         n_fin = 0
         while n_fin < n and np.isfinite(u[n_fin]):
             n_fin += 1
@@ -573,19 +596,20 @@ def _run(rp, ri, rd, cp, ci, cd, cap, size, watch, has_watch):
         t += dt
         if stop:
             break
-    return finish, remaining, events, solves, True
+    link_bytes = np.zeros(n_l)  # bytes sent, summed per link in flow order (as csr @ x)
+    for li in range(n_l):
+        acc = 0.0
+        for q in range(rp[li], rp[li + 1]):
+            f = ri[q]
+            acc += rd[q] * (size[f] - max(remaining[f], 0.0) if has_watch else size[f])
+        link_bytes[li] = acc
+    return finish, remaining, link_bytes, events, solves, True
 
 
 _FILL = kernel(_fill)
-_FILL_RATES = kernel(_fill_rates, {"_fill": _FILL})
-_RUN = kernel(_run, {"_fill": _FILL})
-
-
-def _csr_arrays(csr: sp.csr_matrix, csc: sp.csc_matrix) -> tuple[np.ndarray, ...]:
-    return (
-        csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data,
-        csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data,
-    )  # fmt: skip
+_TRANSPOSE = kernel(_transpose)
+_FILL_RATES = kernel(_fill_rates, {"_fill": _FILL, "_transpose": _TRANSPOSE})
+_RUN = kernel(_run, {"_fill": _FILL, "_transpose": _TRANSPOSE})
 
 
 @dataclass
@@ -629,13 +653,7 @@ def run_flows(
             raise InputError(
                 f"need one size (and until flag) per flow ({csr.shape[1]})", field="size"
             )
-        w_ = np.zeros(len(size), dtype=bool) if watch is None else watch
-        finish, remaining, events, solves, ok = fast(
-            *_csr_arrays(csr, csc), cap, size, w_, watch is not None
-        )
-        if not ok:
-            raise RuntimeError("flows cannot progress: a link on their path has zero capacity")
-        return _flow_run(csr, size, finish, remaining, events, solves, watch)
+        return run_columns(*_csc_arrays(csc), cap, size, watch)
     filler = _Filler(A)
     cp, ci = filler.csc.indptr, filler.csc.indices
     n = len(size)
@@ -704,6 +722,38 @@ def run_flows(
         if stop:
             break
     return _flow_run(filler.csr, size, finish, remaining, events, solves, watch)
+
+
+def _csc_arrays(csc: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data
+
+
+def run_columns(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    cap: np.ndarray,
+    size: np.ndarray,
+    until: np.ndarray | None = None,
+) -> FlowRun:
+    """`run_flows` on a canonical CSC incidence (`dcsim.network.routing.Columns`: sorted
+    links per flow, weights > 0) through the compiled kernel; needs numba (`_RUN`)."""
+    fast = _RUN.compiled()
+    if fast is None:
+        raise RuntimeError("run_columns needs numba; use run_flows")
+    watch = np.zeros(len(size), dtype=bool) if until is None else until
+    finish, remaining, link_bytes, events, solves, ok = fast(
+        indptr, indices, data, cap, size, watch, until is not None
+    )
+    if not ok:
+        raise RuntimeError("flows cannot progress: a link on their path has zero capacity")
+    return FlowRun(
+        finish_s=finish,
+        link_bytes=link_bytes,
+        n_events=int(events),
+        n_rate_solves=int(solves),
+        remaining=None if until is None else np.maximum(remaining, 0.0),
+    )
 
 
 def _flow_run(

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from dcsim.network.flows import run_flows
-from dcsim.network.routing import route
+from dcsim.network.flows import _RUN, _SMALL_LINKS, run_columns, run_flows
+from dcsim.network.routing import route, route_columns
 
 if TYPE_CHECKING:
     from dcsim.network.background import BackgroundTraffic
@@ -94,6 +94,8 @@ def traffic_time(
     the bytes they have left are returned (the caller commits them with `background.update`).
     """
     size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
+    if fabric.n_links <= _SMALL_LINKS and _RUN.compiled() is not None:
+        return _traffic_time_columns(fabric, src, dst, size, routing, seed, background)
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
     left = None
     if background is not None and background.n_active:
@@ -110,9 +112,42 @@ def traffic_time(
         t = run.makespan_s
         if background is not None:
             left = background.remaining.copy()
-    link_bytes = np.asarray(r.A @ r.size).ravel()
+    return _result(fabric, np.asarray(r.A @ r.size).ravel(), t, run.n_events, left)
+
+
+def _traffic_time_columns(fabric, src, dst, size, routing, seed, background) -> TrafficResult:
+    """`traffic_time` on CSC arrays and the compiled event loop (small fabrics, numba):
+    the same incidence, rates and link sums without building scipy matrices."""
+    r = route_columns(fabric, src, dst, size, routing=routing, seed=seed)
+    n = len(r.size)
+    left = None
+    if background is not None and background.n_active:
+        bg = background
+        run = run_columns(
+            np.concatenate([r.indptr, bg.indptr[1:] + r.indptr[-1]]),
+            np.concatenate([r.indices, bg.indices]),
+            np.concatenate([r.data, bg.data]),
+            fabric.link_cap,
+            np.concatenate([r.size, bg.remaining]),
+            until=np.arange(n + bg.n_active) < n,
+        )
+        assert run.remaining is not None
+        left = run.remaining[n:]
+        t = float(run.finish_s[:n].max()) if n else 0.0
+    else:
+        run = run_columns(r.indptr, r.indices, r.data, fabric.link_cap, r.size)
+        t = run.makespan_s
+        if background is not None:
+            left = background.remaining.copy()
+    # bytes per link in flow order (as r.A @ r.size sums them)
+    w = r.data * np.repeat(r.size, np.diff(r.indptr))
+    link_bytes = np.bincount(r.indices, weights=w, minlength=fabric.n_links)
+    return _result(fabric, link_bytes, t, run.n_events, left)
+
+
+def _result(fabric, link_bytes: np.ndarray, t: float, n_events: int, left) -> TrafficResult:
     work = link_bytes / fabric.link_cap
-    hl = np.isin(fabric.link_src, fabric.host_nodes) | np.isin(fabric.link_dst, fabric.host_nodes)
+    hl = fabric.host_link_mask
     hw = float(work[hl].max()) if hl.any() else 0.0
     return TrafficResult(
         time_s=t,
@@ -120,6 +155,6 @@ def traffic_time(
         congestion=float(work.max() / hw) if hw > 0 else 1.0,
         max_work_s=float(work.max()),
         link_load=link_bytes,
-        n_events=run.n_events,
+        n_events=n_events,
         background_left=left,
     )

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from dcsim.errors import InputError
 from dcsim.network._jit import kernel
 
+_MEMO_NODES = 4096  # fabrics whose path lookups are memoised per node pair (_pair_slots)
 _POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")
 
 
@@ -107,33 +108,22 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
     n = fabric.n_nodes
     pair = ks.astype(np.int64) * n + kd
     uniq, inv = np.unique(pair, return_inverse=True)
-    fabric.ensure_paths(uniq // n, uniq % n)
-    mids = [fabric._paths[(int(u // n), int(u % n))] for u in uniq]
-    shapes: dict[tuple[int, ...], int] = {}
-    shape_of = np.empty(len(uniq), dtype=np.int64)
-    pos_of = np.empty(len(uniq), dtype=np.int64)
-    members: list[list[np.ndarray]] = []
-    for g, m in enumerate(mids):
-        b = shapes.setdefault(m.shape, len(shapes))
-        if b == len(members):
-            members.append([])
-        shape_of[g] = b
-        pos_of[g] = len(members[b])
-        members[b].append(m)
-    fshape = shape_of[inv]
+    sid, pos, stacks = _pair_slots(fabric, uniq)
+    ids, first = np.unique(sid, return_index=True)
+    fshape, fpos = sid[inv], pos[inv]
     net = src != dst  # a flow to itself crosses no link
-    for b, ms in enumerate(members):
-        stack = np.stack(ms)  # (G, P, H)
+    for b in ids[np.argsort(first)]:  # path shapes in order of their first pair
+        stack = stacks[b]  # (G, P, H): the cached paths of every pair of this shape
         for stub in (True, False):
             idx = np.flatnonzero((fshape == b) & (single == stub) & net)
             if not len(idx):
                 continue
             if stub and lazy:
-                sel = pos_of[inv[idx]]
+                sel = fpos[idx]
                 paths = _StubPaths(stack, sel, fabric.host_up[src[idx]], fabric.host_down[dst[idx]])
                 yield idx, paths, ks[idx], kd[idx], np.ones(len(idx))
                 continue
-            M = stack[pos_of[inv[idx]]]
+            M = stack[fpos[idx]]
             if stub:
                 f, P, _ = M.shape
                 up = np.broadcast_to(fabric.host_up[src[idx]][:, None, None], (f, P, 1))
@@ -157,6 +147,56 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
                 )
             else:
                 yield idx, M, ks[idx], kd[idx], np.ones(len(idx))
+
+
+def _pair_slots(fabric, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Node pairs (codes s * n_nodes + t, sorted unique) -> shape id and row of their paths
+    in `stacks[shape id]` (P, H arrays of one shape stacked). Kept on the fabric and grown
+    as pairs appear, so a routing step looks its paths up without a loop over pairs (on
+    fabrics of up to _MEMO_NODES nodes; larger ones rebuild it per call, as their pairs
+    rarely repeat and the stacks would double the path cache)."""
+    memo = fabric.__dict__.get("_pair_memo")
+    if memo is None:
+        memo = {
+            "codes": np.zeros(0, np.int64),
+            "sid": np.zeros(0, np.int64),
+            "pos": np.zeros(0, np.int64),
+            "shapes": {},
+            "members": [],
+            "stacks": [],
+        }
+        if fabric.n_nodes <= _MEMO_NODES:
+            fabric.__dict__["_pair_memo"] = memo
+    known = memo["codes"]
+    i = np.minimum(np.searchsorted(known, codes), max(len(known) - 1, 0))
+    new = codes if not len(known) else codes[known[i] != codes]
+    if len(new):
+        n = fabric.n_nodes
+        fabric.ensure_paths(new // n, new % n)
+        shapes, members = memo["shapes"], memo["members"]
+        sid = np.empty(len(new), np.int64)
+        pos = np.empty(len(new), np.int64)
+        touched = set()
+        for k, c in enumerate(new.tolist()):
+            m = fabric._paths[(c // n, c % n)]
+            b = shapes.setdefault(m.shape, len(shapes))
+            if b == len(members):
+                members.append([])
+            sid[k], pos[k] = b, len(members[b])
+            members[b].append(m)
+            touched.add(b)
+        stacks = memo["stacks"]
+        stacks.extend([None] * (len(members) - len(stacks)))
+        for b in touched:
+            stacks[b] = np.stack(members[b])
+        allc = np.concatenate([known, new])
+        order = np.argsort(allc, kind="stable")
+        memo["codes"] = allc[order]
+        memo["sid"] = np.concatenate([memo["sid"], sid])[order]
+        memo["pos"] = np.concatenate([memo["pos"], pos])[order]
+        known = memo["codes"]
+        i = np.searchsorted(known, codes)
+    return memo["sid"][i], memo["pos"][i], memo["stacks"]
 
 
 class _StubPaths:
@@ -308,6 +348,73 @@ def route(
     seed: int = 0,
 ) -> Routed:
     """Map flows (host src -> host dst, size bytes) to links under a routing policy."""
+    rows, cols, data, parent, sub_size, lat = _assemble(fabric, src, dst, size, routing, seed)
+    A = sp.csr_matrix((data, (rows, cols)), shape=(fabric.n_links, len(parent)))
+    A.sum_duplicates()
+    return Routed(A=A, parent=parent, size=sub_size, latency_s=lat)
+
+
+@dataclass
+class Columns:
+    """`route`'s incidence as canonical CSC arrays (subflow j on links indices[indptr[j]:
+    indptr[j + 1]], sorted, weights data), for the per-step callers that avoid scipy."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    parent: np.ndarray
+    size: np.ndarray
+
+
+def route_columns(
+    fabric, src: np.ndarray, dst: np.ndarray, size: np.ndarray, routing: str = "ecmp", seed: int = 0
+) -> Columns:
+    """`route` as CSC arrays: the same incidence (tested), built by a compiled kernel when
+    numba is installed, else through scipy."""
+    rows, cols, data, parent, sub_size, _ = _assemble(fabric, src, dst, size, routing, seed)
+    n_sub = len(parent)
+    fast = _COLUMNS.compiled()
+    if fast is not None:
+        ptr = np.zeros(n_sub + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=n_sub), out=ptr[1:])
+        ip, ii, dd = fast(ptr, rows.astype(np.int64), data)
+        return Columns(ip, ii, dd, parent, sub_size)
+    A = sp.csc_matrix((data, (rows, cols)), shape=(fabric.n_links, n_sub))
+    A.sum_duplicates()
+    return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
+
+
+def _canonical_columns(ptr, rows, data):
+    """Sort each column's rows and sum repeated rows in that order (as scipy's
+    sum_duplicates does): (indptr, indices, data)."""
+    n = ptr.shape[0] - 1
+    out_p = np.zeros(n + 1, np.int64)
+    out_i = np.empty(rows.shape[0], np.int64)
+    out_d = np.empty(rows.shape[0])
+    m = 0
+    for j in range(n):
+        a, b = ptr[j], ptr[j + 1]
+        order = np.argsort(rows[a:b], kind="mergesort")
+        last = -1
+        for q in range(b - a):
+            k = a + order[q]
+            if rows[k] == last:
+                out_d[m - 1] += data[k]
+            else:
+                out_i[m] = rows[k]
+                out_d[m] = data[k]
+                last = rows[k]
+                m += 1
+        out_p[j + 1] = m
+    return out_p, out_i[:m], out_d[:m]
+
+
+_COLUMNS = kernel(_canonical_columns)
+
+
+def _assemble(fabric, src, dst, size, routing: str, seed: int):
+    """Coordinates (rows = links, cols = subflows, non-decreasing; data = weights, repeats
+    summed by the caller) and per-subflow parent flow, bytes and path latency."""
     policy, K = parse_routing(routing)
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
@@ -317,10 +424,10 @@ def route(
     if F and (src.min() < 0 or dst.min() < 0 or src.max() >= nh or dst.max() >= nh):
         raise InputError(f"host index out of range 0..{nh - 1}", field="ranks")
     if policy == "ecmp" and K > 1:  # K independently hashed connections per flow
-        r = route(
+        r = _assemble(
             fabric, np.repeat(src, K), np.repeat(dst, K), np.repeat(size / K, K), "ecmp", seed
         )
-        return Routed(A=r.A, parent=r.parent // K, size=r.size, latency_s=r.latency_s)
+        return r[0], r[1], r[2], r[3] // K, r[4], r[5]
     lat = fabric.link_lat
     rows, cols, data = [], [], []
     sub_parent, sub_size, sub_lat = [], [], []
@@ -431,16 +538,13 @@ def route(
             sub_size.append(np.repeat(size[idx] * frac / K, K))
             n_sub += nk
     if n_sub == 0:
-        A = sp.csr_matrix((fabric.n_links, 0))
-        return Routed(A, np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    A = sp.csr_matrix(
-        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(fabric.n_links, n_sub),
-    )
-    A.sum_duplicates()
-    return Routed(
-        A=A,
-        parent=np.concatenate(sub_parent),
-        size=np.concatenate(sub_size),
-        latency_s=np.concatenate(sub_lat),
+        e = np.zeros(0, np.int64)
+        return e, e, np.zeros(0), e, np.zeros(0), np.zeros(0)
+    return (
+        np.concatenate(rows),
+        np.concatenate(cols),
+        np.concatenate(data),
+        np.concatenate(sub_parent),
+        np.concatenate(sub_size),
+        np.concatenate(sub_lat),
     )
