@@ -31,8 +31,24 @@ def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def tor_of_hosts(fabric) -> np.ndarray:
-    """Group id of each host's top-of-rack switch (the host itself if multi-homed)."""
-    return np.unique(fabric.host_key, return_inverse=True)[1]
+    """Group id of each host's top-of-rack switch (the host itself if multi-homed);
+    computed once per fabric (read-only)."""
+    tor = fabric.__dict__.get("_tor_of_hosts")
+    if tor is None:
+        tor = np.unique(fabric.host_key, return_inverse=True)[1]
+        tor.setflags(write=False)
+        fabric.__dict__["_tor_of_hosts"] = tor
+    return tor
+
+
+def tor_members(fabric) -> list[np.ndarray]:
+    """Hosts under each ToR group, in host order; computed once per fabric."""
+    members = fabric.__dict__.get("_tor_members")
+    if members is None:
+        tor = tor_of_hosts(fabric)
+        members = [np.flatnonzero(tor == t) for t in range(int(tor.max()) + 1)]
+        fabric.__dict__["_tor_members"] = members
+    return members
 
 
 def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -41,9 +57,8 @@ def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray,
     Each host slot j of ToR a sends to ToR sigma_j(a) (sigma_j a random derangement of
     ToRs), landing on a random free host there; every host sends and receives once.
     Needs equal hosts per ToR."""
-    tor = tor_of_hosts(fabric)
-    T = int(tor.max()) + 1
-    members = [np.flatnonzero(tor == t) for t in range(T)]
+    members = tor_members(fabric)
+    T = len(members)
     h = len(members[0])
     if T < 2 or any(len(m) != h for m in members):
         raise ValueError("inter-ToR permutation needs >= 2 ToRs with equal host counts")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -78,12 +79,10 @@ class Routed:
 
 def _mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer: a fast, well-mixed deterministic hash of uint64 keys."""
-    x = x.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return x
+    x = np.asarray(x).astype(np.uint64)  # arrays: uint64 products wrap without a warning
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def _occurrence(pair: np.ndarray) -> np.ndarray:
@@ -108,7 +107,8 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
     n = fabric.n_nodes
     pair = ks.astype(np.int64) * n + kd
     uniq, inv = np.unique(pair, return_inverse=True)
-    sid, pos, stacks = _pair_slots(fabric, uniq)
+    memo, i = _pair_slots(fabric, uniq)
+    sid, pos, stacks = memo["sid"][i], memo["pos"][i], memo["stacks"]
     ids, first = np.unique(sid, return_index=True)
     fshape, fpos = sid[inv], pos[inv]
     net = src != dst  # a flow to itself crosses no link
@@ -149,9 +149,11 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
                 yield idx, M, ks[idx], kd[idx], np.ones(len(idx))
 
 
-def _pair_slots(fabric, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Node pairs (codes s * n_nodes + t, sorted unique) -> shape id and row of their paths
-    in `stacks[shape id]` (P, H arrays of one shape stacked). Kept on the fabric and grown
+def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    """Node pairs (codes s * n_nodes + t, sorted unique) -> (memo, i): memo[key][i] is,
+    per pair, its paths' shape id ("sid"), row in `memo["stacks"][shape id]` ("pos"; P, H
+    arrays of one shape stacked), and P, H and offset of its paths, row-major, in the flat
+    `memo["store"]` ("P", "H", "off"). Kept on the fabric and grown
     as pairs appear, so a routing step looks its paths up without a loop over pairs (on
     fabrics of up to _MEMO_NODES nodes; larger ones rebuild it per call, as their pairs
     rarely repeat and the stacks would double the path cache)."""
@@ -164,6 +166,10 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list
             "shapes": {},
             "members": [],
             "stacks": [],
+            "P": np.zeros(0, np.int64),
+            "H": np.zeros(0, np.int64),
+            "off": np.zeros(0, np.int64),
+            "store": np.zeros(0, np.int64),
         }
         if fabric.n_nodes <= _MEMO_NODES:
             fabric.__dict__["_pair_memo"] = memo
@@ -176,6 +182,8 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list
         shapes, members = memo["shapes"], memo["members"]
         sid = np.empty(len(new), np.int64)
         pos = np.empty(len(new), np.int64)
+        PH = np.empty((len(new), 2), np.int64)
+        flat = [memo["store"]]
         touched = set()
         for k, c in enumerate(new.tolist()):
             m = fabric._paths[(c // n, c % n)]
@@ -183,8 +191,12 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list
             if b == len(members):
                 members.append([])
             sid[k], pos[k] = b, len(members[b])
+            PH[k] = m.shape
             members[b].append(m)
+            flat.append(m.ravel())
             touched.add(b)
+        off = len(memo["store"]) + np.cumsum(PH[:, 0] * PH[:, 1]) - PH[:, 0] * PH[:, 1]
+        memo["store"] = np.concatenate(flat).astype(np.int64)
         stacks = memo["stacks"]
         stacks.extend([None] * (len(members) - len(stacks)))
         for b in touched:
@@ -194,9 +206,12 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, list
         memo["codes"] = allc[order]
         memo["sid"] = np.concatenate([memo["sid"], sid])[order]
         memo["pos"] = np.concatenate([memo["pos"], pos])[order]
+        memo["P"] = np.concatenate([memo["P"], PH[:, 0]])[order]
+        memo["H"] = np.concatenate([memo["H"], PH[:, 1]])[order]
+        memo["off"] = np.concatenate([memo["off"], off])[order]
         known = memo["codes"]
         i = np.searchsorted(known, codes)
-    return memo["sid"][i], memo["pos"][i], memo["stacks"]
+    return memo, i
 
 
 class _StubPaths:
@@ -371,9 +386,32 @@ def route_columns(
 ) -> Columns:
     """`route` as CSC arrays: the same incidence (tested), built by a compiled kernel when
     numba is installed, else through scipy."""
+    fast = _COLUMNS.compiled()
+    s_, d_ = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    if (
+        fast is not None
+        and fabric.n_nodes <= _MEMO_NODES
+        and len(s_)
+        and s_.min() >= 0
+        and d_.min() >= 0
+        and max(s_.max(), d_.max()) < fabric.n_hosts
+        and np.all(fabric.host_single[s_] & fabric.host_single[d_])
+    ):
+        policy, K = parse_routing(routing)
+        size = np.asarray(size, dtype=float)
+        if policy == "ecmp" and K > 1:  # K independently hashed connections per flow
+            n, rows, data, parent, sub_size = _stub_entries(
+                fabric, np.repeat(s_, K), np.repeat(d_, K), np.repeat(size / K, K), "ecmp", 1, seed
+            )
+            parent = parent // K
+        else:
+            n, rows, data, parent, sub_size = _stub_entries(fabric, s_, d_, size, policy, K, seed)
+        ptr = np.zeros(len(n) + 1, dtype=np.int64)
+        np.cumsum(n, out=ptr[1:])
+        ip, ii, dd = fast(ptr, rows, data)
+        return Columns(ip, ii, dd, parent, sub_size)
     rows, cols, data, parent, sub_size, _ = _assemble(fabric, src, dst, size, routing, seed)
     n_sub = len(parent)
-    fast = _COLUMNS.compiled()
     if fast is not None:
         ptr = np.zeros(n_sub + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols, minlength=n_sub), out=ptr[1:])
@@ -382,6 +420,131 @@ def route_columns(
     A = sp.csc_matrix((data, (rows, cols)), shape=(fabric.n_links, n_sub))
     A.sum_duplicates()
     return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
+
+
+def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
+    """`_assemble` for flows between single-homed hosts on a memoised fabric, in one pass
+    over all path shapes (padded) instead of one per shape: per subflow, in `_assemble`'s
+    order (path-shape buckets, then flow, then k), its entry count; the entries (link, weight)
+    column by column, repeats not summed; parent flow and bytes. Same choices as
+    `_assemble` (tests/test_flows_solver.py checks the incidence)."""
+    nh = fabric.n_hosts
+    ks, kd = fabric.host_key[src], fabric.host_key[dst]
+    code = ks.astype(np.int64) * fabric.n_nodes + kd
+    srt = np.argsort(code, kind="stable")
+    cs = code[srt]
+    new = np.empty(len(cs), dtype=bool)
+    new[:1] = True
+    np.not_equal(cs[1:], cs[:-1], out=new[1:])
+    uniq = cs[new]
+    inv = np.empty(len(code), np.int64)
+    inv[srt] = np.cumsum(new) - 1  # np.unique(code, return_inverse=True), without its overhead
+    memo, i = _pair_slots(fabric, uniq)
+    sid = memo["sid"][i]
+    ids, first = np.unique(sid, return_index=True)
+    rank = np.empty(int(ids.max()) + 1, np.int64)
+    rank[ids[np.argsort(first)]] = np.arange(len(ids))
+    fsid = sid[inv]
+    net = np.flatnonzero(src != dst)  # a flow to itself crosses no link
+    order = net[np.argsort(rank[fsid[net]], kind="stable")]  # bucket, then flow index
+    store = memo["store"]
+    P_all, H_all, off_all = memo["P"][i][inv], memo["H"][i][inv], memo["off"][i][inv]
+
+    entries = _PATH_ENTRIES.compiled()
+
+    def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
+        host links included): entry count and links, column by column."""
+        every = paths is None
+        ch = np.zeros((len(fl), 1), np.int64) if paths is None else paths
+        return entries(
+            ch, every, P_all[fl], H_all[fl], off_all[fl], store,
+            fabric.host_up[src[fl]], fabric.host_down[dst[fl]],
+        )  # fmt: skip
+
+    if policy in ("ecmp", "spray"):
+        P = P_all[order]
+        if policy == "ecmp":
+            occ = _occurrence(src * nh + dst)
+            key = (src[order].astype(np.uint64) << np.uint64(32)) ^ (
+                dst[order].astype(np.uint64) << np.uint64(8)
+            )
+            key ^= occ[order].astype(np.uint64) ^ _mix64(
+                np.full(len(order), seed, dtype=np.uint64) + np.uint64(0x9E3779B9)
+            )
+            choice = (_mix64(key) % P.astype(np.uint64)).astype(np.int64)
+            n, rows = full(order, choice[:, None])
+            w = np.ones(len(order))
+        else:  # every path at 1/P (one path: ECMP's only choice, weight 1)
+            n, rows = full(order, None)
+            w = 1.0 / P
+        return n, rows, np.repeat(w, n), order, size[order] * 1.0
+    if policy == "split":
+        units = net  # one unit per flow, in flow order
+        n, rows = full(units, None)
+        off = np.cumsum(n) - n
+        ch = _SPLIT.compiled()(
+            rows,
+            off,
+            P_all[units],
+            H_all[units] + 2,
+            size[units] * 1.0 / K,
+            1.0 / fabric.link_cap,
+            K,
+        )
+        pos = np.empty(len(src), np.int64)
+        pos[units] = np.arange(len(units))
+        choice = ch[pos[order]]
+    else:  # colour, per path-shape bucket
+        choice = np.zeros((len(order), K), np.int64)
+        r = rank[fsid[order]]
+        for b in range(len(ids)):
+            sel = np.flatnonzero(r == b)
+            P = int(P_all[order[sel[0]]]) if len(sel) else 1
+            if P > 1:
+                fl = order[sel]
+                c = bipartite_edge_colouring(np.repeat(ks[fl], K), np.repeat(kd[fl], K), P)
+                choice[sel] = c.reshape(len(sel), K)
+    n, rows = full(order, choice)
+    return (
+        n,
+        rows,
+        np.ones(int(n.sum())),
+        np.repeat(order, K),
+        np.repeat(size[order] * 1.0 / K, K),
+    )
+
+
+def _path_entries(choice, every, P, H, off, store, up, down):
+    """Links of flow i on path choice[i, q] (one subflow each) or, with every, on all its
+    P[i] paths (one subflow): host link up[i], the H[i] switch links of the path (row-major
+    at store[off[i]:]), host link down[i]. Returns (entries per subflow, links)."""
+    F, Q = choice.shape
+    n_sub = F if every else F * Q
+    n = np.empty(n_sub, np.int64)
+    tot = 0
+    for i in range(F):
+        if every:
+            n[i] = P[i] * (H[i] + 2)
+            tot += n[i]
+        else:
+            for q in range(Q):
+                n[i * Q + q] = H[i] + 2
+                tot += H[i] + 2
+    rows = np.empty(tot, np.int64)
+    m = 0
+    for i in range(F):
+        for q in range(P[i] if every else Q):
+            p = q if every else choice[i, q]
+            rows[m] = up[i]
+            for h in range(H[i]):
+                rows[m + 1 + h] = store[off[i] + p * H[i] + h]
+            rows[m + 1 + H[i]] = down[i]
+            m += H[i] + 2
+    return n, rows
+
+
+_PATH_ENTRIES = kernel(_path_entries)
 
 
 def _canonical_columns(ptr, rows, data):
