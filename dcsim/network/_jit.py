@@ -5,7 +5,8 @@ A kernel is plain Python over scalars and NumPy arrays. When numba is installed
 is kept in `__pycache__`, or numba's user cache when that is read-only, so later processes
 load it instead of compiling); numba is imported only then, so start-up does not pay for it.
 Without numba, or with DCSIM_NO_JIT=1, callers run their NumPy path instead: `compiled()`
-is None. Tests run every kernel (compiled or interpreted via `py`) against that path.
+is None. Tests run every kernel (compiled or interpreted via `py`) against that path,
+switching numba off by setting `_NUMBA = False`.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ class Kernel:
 
     def compiled(self) -> Callable[..., Any] | None:
         """The compiled kernel, or None when numba is unavailable or disabled."""
+        nb = _numba()
+        if not nb:
+            return None
         if self._compiled is None:
-            nb = _numba()
-            if not nb:
-                return None
             fn = self.py
             if self.deps:  # the compiled function calls the compiled dependencies
                 glb = {**fn.__globals__, **{k: d.compiled() for k, d in self.deps.items()}}

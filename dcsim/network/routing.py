@@ -450,7 +450,7 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
     store = memo["store"]
     P_all, H_all, off_all = memo["P"][i][inv], memo["H"][i][inv], memo["off"][i][inv]
 
-    entries = _PATH_ENTRIES.compiled()
+    entries = _PATH_ENTRIES.compiled() or _PATH_ENTRIES.py
 
     def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
@@ -483,7 +483,7 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
         units = net  # one unit per flow, in flow order
         n, rows = full(units, None)
         off = np.cumsum(n) - n
-        ch = _SPLIT.compiled()(
+        ch = (_SPLIT.compiled() or _SPLIT.py)(
             rows,
             off,
             P_all[units],
