@@ -337,19 +337,21 @@ def dense_max_min(A: np.ndarray, cap: np.ndarray) -> np.ndarray:
 _SMALL_LINKS = 4096  # the kernel scans the live links once per level: O(levels x links)
 
 
-def _fill(rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt, F, act, buf):
+def _fill(rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt, F_t, act, buf):
     """Classic progressive filling of the `alive` flows (Bertsekas & Gallager 6.5.2).
 
     Every level: the live link with the smallest (c - F) / w sets the common rate; links
     within 1e-9 c of saturation there saturate; their active flows freeze. Writes rate,
     flow_step, link_step (level index, -1: never) in place; returns the number of levels.
-    rp/ri/rd: CSR (link -> flows), cp/ci/cd: CSC (flow -> links); w, cnt, F, act and buf
-    (3 x max(links, flows) int64) are scratch."""
+    rp/ri/rd: CSR (link -> flows), cp/ci/cd: CSC (flow -> links); w, cnt, F_t (2 x links:
+    frozen load, level), act and buf (3 x max(links, flows) int64) are scratch."""
     n_l = cap.shape[0]
     n_f = alive.shape[0]
     live = buf[0]
     sat = buf[1]
     frz = buf[2]
+    t_of = F_t[1]  # level at which each live link saturates, this level
+    F = F_t[0]
     for li in range(n_l):
         w[li] = 0.0
         cnt[li] = 0
@@ -385,6 +387,7 @@ def _fill(rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt
                 live[m] = li
                 m += 1
                 tl = (cap[li] - F[li]) / w[li]
+                t_of[li] = tl
                 if tl < lv:
                     lv = tl
         n_live = m
@@ -393,8 +396,7 @@ def _fill(rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt
         n_sat = 0
         for i in range(n_live):
             li = live[i]
-            tl = (cap[li] - F[li]) / w[li]
-            if tl - _TOL * cap[li] / w[li] <= lv:
+            if t_of[li] - _TOL * cap[li] / w[li] <= lv:
                 sat[n_sat] = li
                 n_sat += 1
                 link_step[li] = step
@@ -463,7 +465,7 @@ def _fill_rates(cp, ci, cd, cap, alive):
     buf = np.empty((3, max(n_l, n_f)), np.int64)
     _fill(
         rp, ri, rd, cp, ci, cd, cap, alive, rate, fs, ls, np.zeros(n_l),
-        np.zeros(n_l, np.int64), np.zeros(n_l), np.zeros(n_f, np.bool_), buf,
+        np.zeros(n_l, np.int64), np.zeros((2, n_l)), np.zeros(n_f, np.bool_), buf,
     )  # fmt: skip
     return rate
 
@@ -487,7 +489,7 @@ def _run(cp, ci, cd, cap, size, watch, has_watch):
     link_step = np.empty(n_l, np.int64)
     w = np.zeros(n_l)
     cnt = np.zeros(n_l, np.int64)
-    F = np.zeros(n_l)
+    F_t = np.zeros((2, n_l))
     act = np.zeros(n_f, np.bool_)
     buf = np.empty((3, max(n_l, n_f)), np.int64)
     idx = np.empty(n_f, np.int64)
@@ -513,7 +515,7 @@ def _run(cp, ci, cd, cap, size, watch, has_watch):
             if not any_w:
                 break
         n_lev = _fill(
-            rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt, F, act, buf
+            rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt, F_t, act, buf
         )
         solves += 1
         n = 0

@@ -265,20 +265,34 @@ def bipartite_edge_colouring(u: np.ndarray, v: np.ndarray, n_colours: int) -> np
     if E == 0:
         return np.zeros(0, dtype=np.int64)
 
-    def split(x: np.ndarray) -> np.ndarray:
-        occ = _occurrence(x.astype(np.int64))
-        key = x.astype(np.int64) * (E + 1) + occ // C
-        return np.unique(key, return_inverse=True)[1]
-
-    uu, vv = split(u), split(v)
     colour = np.full(E, -1, dtype=np.int64)
     fn = _COLOUR.compiled() or _COLOUR.py
-    fn(uu.astype(np.int64), vv.astype(np.int64), C, int(uu.max()) + 1, int(vv.max()) + 1, colour)
+    fn(np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64), C, colour)
     return colour
 
 
-def _colour_edges(uu, vv, C, n_u, n_v, colour):
-    """Konig colouring of split vertices uu-vv with C colours, in edge order, into colour."""
+def _split_vertices(x, C):
+    """Vertex ids after splitting: the k-th edge (in edge order) at vertex x[e] goes to
+    copy k // C of x[e]; copies are numbered densely (any numbering colours the same)."""
+    order = np.argsort(x, kind="mergesort")
+    out = np.empty(x.shape[0], np.int64)
+    nxt = -1
+    for q in range(x.shape[0]):
+        e = order[q]
+        if q == 0 or x[e] != x[order[q - 1]]:
+            start = q
+        k = q - start
+        if k % C == 0:
+            nxt += 1
+        out[e] = nxt
+    return out, nxt + 1
+
+
+def _colour_edges(u, v, C, colour):
+    """Konig colouring of the split vertices of edges u-v with C colours, in edge order,
+    into colour."""
+    uu, n_u = _split_vertices(u, C)
+    vv, n_v = _split_vertices(v, C)
     at_u = np.full((n_u, C), -1, dtype=np.int64)
     at_v = np.full((n_v, C), -1, dtype=np.int64)
     path = np.empty(len(uu), dtype=np.int64)
@@ -318,7 +332,8 @@ def _colour_edges(uu, vv, C, n_u, n_v, colour):
         at_v[b_, a] = e
 
 
-_COLOUR = kernel(_colour_edges)
+_SPLIT_VERTICES = kernel(_split_vertices)
+_COLOUR = kernel(_colour_edges, {"_split_vertices": _SPLIT_VERTICES})
 
 
 def _split_greedy(paths, off, P, H, piece, inv_cap, K):
@@ -554,13 +569,21 @@ def _canonical_columns(ptr, rows, data):
     out_p = np.zeros(n + 1, np.int64)
     out_i = np.empty(rows.shape[0], np.int64)
     out_d = np.empty(rows.shape[0])
+    key = np.empty(rows.shape[0], np.int64)  # a column's entries, stably sorted by row
     m = 0
     for j in range(n):
         a, b = ptr[j], ptr[j + 1]
-        order = np.argsort(rows[a:b], kind="mergesort")
+        for q in range(b - a):  # insertion sort: columns are one path or a few
+            k = a + q
+            x = rows[k]
+            r = q
+            while r > 0 and rows[key[r - 1]] > x:
+                key[r] = key[r - 1]
+                r -= 1
+            key[r] = k
         last = -1
         for q in range(b - a):
-            k = a + order[q]
+            k = key[q]
             if rows[k] == last:
                 out_d[m - 1] += data[k]
             else:
