@@ -34,6 +34,7 @@ from dcsim.network.patterns import (
     tor_of_hosts,
     traffic_time,
 )
+from dcsim.network.routing import prefetch_paths
 from dcsim.network.topology import FailureConfig
 
 POLICIES = ("ecmp", "spray", "split", "colour")
@@ -265,6 +266,7 @@ class FlowSplitEnv(gym.Env):
     def _set_fabric(self, fab: Any) -> None:
         """Per-fabric constants of the observation, computed once per episode."""
         self.fabric = fab
+        prefetch_paths(fab)
         self._tor_first = np.array([m[0] for m in tor_members(fab)])
         self._paths_between: dict[tuple[int, int], int] = {}
         self._switch_links = np.flatnonzero(~fab.host_link_mask)

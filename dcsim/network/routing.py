@@ -214,6 +214,16 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
     return memo, i
 
 
+def prefetch_paths(fabric, max_keys: int = 64) -> None:
+    """Enumerate, in one batch, the paths between every two ToRs (switches with
+    single-homed hosts) of a fabric with at most max_keys of them, for the routing steps
+    to come (an env's fresh fabric each episode); routes are unchanged, only sooner."""
+    keys = np.unique(fabric.host_key[fabric.host_single])
+    if not 0 < len(keys) <= max_keys or fabric.n_nodes > _MEMO_NODES:
+        return
+    _pair_slots(fabric, np.unique(keys[:, None] * fabric.n_nodes + keys[None, :]))
+
+
 class _StubPaths:
     """Paths of flows between single-homed hosts, not expanded per flow: flow i's path p
     is host_up[i], stack[sel[i], p], host_down[i]."""
