@@ -177,6 +177,7 @@ class FlowSplitEnv(gym.Env):
         self._base = load_topology(kw.topology)
         self._fabrics: dict[int, Any] = {}
         self.action_space = spaces.MultiDiscrete([len(POLICIES), len(SPLITS)])
+        self._nvec = np.array([len(POLICIES), len(SPLITS)])
         self.observation_space = observation_space(self.features)
         self._set_fabric(self._base)
         self._t = 0
@@ -270,6 +271,7 @@ class FlowSplitEnv(gym.Env):
         self._tor_first = np.array([m[0] for m in tor_members(fab)])
         self._paths_between: dict[tuple[int, int], int] = {}
         self._switch_links = np.flatnonzero(~fab.host_link_mask)
+        self._host_bw = fab.host_link_Bps()
         sw_cables = (
             np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
         )
@@ -312,7 +314,7 @@ class FlowSplitEnv(gym.Env):
     def _run(self, action: Any) -> tuple[dict[str, Any], np.ndarray | None]:
         """Metrics of the current pattern under an action, and the background bytes left."""
         a = np.asarray(action, dtype=np.int64).reshape(-1)
-        if a.shape != (2,) or not self.action_space.contains(a):
+        if a.shape != (2,) or not np.all((a >= 0) & (a < self._nvec)):
             raise InputError(
                 f"action must be in {self.action_space} (got {action!r})", field="action"
             )
@@ -330,7 +332,7 @@ class FlowSplitEnv(gym.Env):
         fab = self.fabric
         out_bytes = np.bincount(src, minlength=fab.n_hosts) * chunk
         in_bytes = np.bincount(dst, minlength=fab.n_hosts) * chunk
-        host_bw = fab.host_link_Bps()
+        host_bw = self._host_bw
         lb = max(out_bytes.max(), in_bytes.max()) / host_bw
         bg = self.background
         return {

@@ -24,9 +24,10 @@ def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
     """Uniform random permutation with no fixed point (rejection; P(accept) -> 1/e)."""
     if n < 2:
         raise ValueError("a derangement needs n >= 2")
+    ar = np.arange(n)
     while True:
         p = rng.permutation(n)
-        if not np.any(p == np.arange(n)):
+        if not (p == ar).any():
             return p
 
 

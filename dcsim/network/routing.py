@@ -27,6 +27,7 @@ share, so colouring balances the L2 switches of every plane).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ _MEMO_NODES = 4096  # fabrics whose path lookups are memoised per node pair (_pa
 _POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_routing(policy: str) -> tuple[str, int]:
     """'split:4' -> ('split', 4); 'colour' -> ('colour', 1); InputError on anything else."""
     m = _POLICY.match(str(policy).strip().lower())
@@ -473,7 +475,8 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
     net = np.flatnonzero(src != dst)  # a flow to itself crosses no link
     order = net[np.argsort(rank[fsid[net]], kind="stable")]  # bucket, then flow index
     store = memo["store"]
-    P_all, H_all, off_all = memo["P"][i][inv], memo["H"][i][inv], memo["off"][i][inv]
+    j = i[inv]  # each flow's pair in the memo
+    P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
 
     entries = _PATH_ENTRIES.compiled() or _PATH_ENTRIES.py
 
