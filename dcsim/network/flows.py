@@ -470,7 +470,7 @@ def _fill_rates(cp, ci, cd, cap, alive):
     return rate
 
 
-def _run(cp, ci, cd, cap, size, watch, has_watch):
+def _run(cp, ci, cd, cap, size, watch, has_watch, n_bytes):
     """`run_flows`' event loop over scalars: (finish, remaining, link bytes, events,
     solves, ok) for the flows of a CSC incidence (cp, ci, cd).
 
@@ -598,11 +598,13 @@ def _run(cp, ci, cd, cap, size, watch, has_watch):
         t += dt
         if stop:
             break
-    link_bytes = np.zeros(n_l)  # bytes sent, summed per link in flow order (as csr @ x)
-    for li in range(n_l):
+    link_bytes = np.zeros(n_l)  # bytes the flows < n_bytes sent, summed per link in flow
+    for li in range(n_l):  # order (as csr @ x)
         acc = 0.0
         for q in range(rp[li], rp[li + 1]):
             f = ri[q]
+            if f >= n_bytes:
+                break
             acc += rd[q] * (size[f] - max(remaining[f], 0.0) if has_watch else size[f])
         link_bytes[li] = acc
     return finish, remaining, link_bytes, events, solves, True
@@ -737,16 +739,19 @@ def run_columns(
     cap: np.ndarray,
     size: np.ndarray,
     until: np.ndarray | None = None,
+    bytes_of: int | None = None,
 ) -> FlowRun:
     """`run_flows` on a canonical CSC incidence (`dcsim.network.routing.Columns`: sorted
-    links per flow, weights > 0) through the compiled kernel; needs numba (`_RUN`)."""
+    links per flow, weights > 0) through the compiled kernel; needs numba (`_RUN`).
+    `link_bytes` counts the flows before index bytes_of (default all)."""
     fast = _RUN.compiled()
     if fast is None:
         raise RuntimeError("run_columns needs numba; use run_flows")
     watch = np.zeros(len(size), dtype=bool) if until is None else until
     finish, remaining, link_bytes, events, solves, ok = fast(
-        indptr, indices, data, cap, size, watch, until is not None
-    )
+        indptr, indices, data, cap, size, watch, until is not None,
+        len(size) if bytes_of is None else bytes_of,
+    )  # fmt: skip
     if not ok:
         raise RuntimeError("flows cannot progress: a link on their path has zero capacity")
     return FlowRun(

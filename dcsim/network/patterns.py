@@ -146,6 +146,7 @@ def _traffic_time_columns(fabric, src, dst, size, routing, seed, background) -> 
             fabric.link_cap,
             np.concatenate([r.size, bg.remaining]),
             until=np.arange(n + bg.n_active) < n,
+            bytes_of=n,  # the timed flows all finish: their bytes are their sizes
         )
         assert run.remaining is not None
         left = run.remaining[n:]
@@ -155,10 +156,7 @@ def _traffic_time_columns(fabric, src, dst, size, routing, seed, background) -> 
         t = run.makespan_s
         if background is not None:
             left = background.remaining.copy()
-    # bytes per link in flow order (as r.A @ r.size sums them)
-    w = r.data * np.repeat(r.size, np.diff(r.indptr))
-    link_bytes = np.bincount(r.indices, weights=w, minlength=fabric.n_links)
-    return _result(fabric, link_bytes, t, run.n_events, left)
+    return _result(fabric, run.link_bytes, t, run.n_events, left)
 
 
 def _result(fabric, link_bytes: np.ndarray, t: float, n_events: int, left) -> TrafficResult:

@@ -493,14 +493,9 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
     if policy in ("ecmp", "spray"):
         P = P_all[order]
         if policy == "ecmp":
-            occ = _occurrence(src * nh + dst)
-            key = (src[order].astype(np.uint64) << np.uint64(32)) ^ (
-                dst[order].astype(np.uint64) << np.uint64(8)
-            )
-            key ^= occ[order].astype(np.uint64) ^ _mix64(
-                np.full(len(order), seed, dtype=np.uint64) + np.uint64(0x9E3779B9)
-            )
-            choice = (_mix64(key) % P.astype(np.uint64)).astype(np.int64)
+            salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
+            pick = _ECMP_PICK.compiled() or _ECMP_PICK.py
+            choice = pick(src, dst, nh, order, P, salt)
             n, rows = full(order, choice[:, None])
             w = np.ones(len(order))
         else:  # every path at 1/P (one path: ECMP's only choice, weight 1)
@@ -541,6 +536,33 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
         np.repeat(order, K),
         np.repeat(size[order] * 1.0 / K, K),
     )
+
+
+def _ecmp_pick(src, dst, nh, order, P, salt):
+    """`_assemble`'s ECMP hash over scalars: path index of flows `order` (P[i] paths each)
+    from splitmix64 of (src, dst, repeat of the pair, seed salt)."""
+    n = src.shape[0]
+    pair = src * nh + dst
+    srt = np.argsort(pair, kind="mergesort")
+    occ = np.empty(n, np.int64)  # k-th repeat of the same (src, dst) -> k
+    start = 0
+    for q in range(n):
+        if q > 0 and pair[srt[q]] != pair[srt[q - 1]]:
+            start = q
+        occ[srt[q]] = q - start
+    out = np.empty(order.shape[0], np.int64)
+    for i in range(order.shape[0]):
+        f = order[i]
+        x = (np.uint64(src[f]) << np.uint64(32)) ^ (np.uint64(dst[f]) << np.uint64(8))
+        x = x ^ (np.uint64(occ[f]) ^ salt[0])
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+        out[i] = np.int64(x % np.uint64(P[i]))
+    return out
+
+
+_ECMP_PICK = kernel(_ecmp_pick)
 
 
 def _path_entries(choice, every, P, H, off, store, up, down):
