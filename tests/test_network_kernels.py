@@ -126,7 +126,7 @@ def test_interpreted_event_loop_equals_reference(prob) -> None:
     A, cap, size = prob
     csc = sp.csc_matrix(A)
     csc.sort_indices()
-    finish, _, remaining, events, solves, ok = flows._RUN.py(
+    finish, _, link_bytes, events, solves, ok = flows._RUN.py(
         csc.indptr.astype(np.int64),
         csc.indices.astype(np.int64),
         csc.data,
@@ -134,10 +134,12 @@ def test_interpreted_event_loop_equals_reference(prob) -> None:
         size,
         np.zeros(len(size), dtype=bool),
         False,
+        len(size),
     )
-    ref, _, ref_events = reference_run_flows(sp.csr_matrix(A), cap, size)
+    ref, ref_bytes, ref_events = reference_run_flows(sp.csr_matrix(A), cap, size)
     assert ok
     assert_same(finish, ref)
+    np.testing.assert_allclose(link_bytes, ref_bytes, rtol=1e-12)
     assert events == ref_events and solves <= max(events, 1)
 
 
