@@ -426,13 +426,14 @@ def route_columns(
     ):
         policy, K = parse_routing(routing)
         size = np.asarray(size, dtype=float)
-        if policy == "ecmp" and K > 1:  # K independently hashed connections per flow
-            n, rows, data, parent, sub_size = _stub_entries(
-                fabric, np.repeat(s_, K), np.repeat(d_, K), np.repeat(size / K, K), "ecmp", 1, seed
-            )
-            parent = parent // K
-        else:
-            n, rows, data, parent, sub_size = _stub_entries(fabric, s_, d_, size, policy, K, seed)
+        if policy in ("ecmp", "spray"):
+            if K > 1:  # K independently hashed ECMP connections per flow
+                s_, d_, size = np.repeat(s_, K), np.repeat(d_, K), np.repeat(size / K, K)
+            col = _hashed_columns(fabric, s_, d_, size, policy == "spray", seed)
+            if K > 1:
+                col.parent //= K
+            return col
+        n, rows, data, parent, sub_size = _stub_entries(fabric, s_, d_, size, policy, K)
         ptr = np.zeros(len(n) + 1, dtype=np.int64)
         np.cumsum(n, out=ptr[1:])
         ip, ii, dd = fast(ptr, rows, data)
@@ -449,13 +450,140 @@ def route_columns(
     return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
 
 
-def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
-    """`_assemble` for flows between single-homed hosts on a memoised fabric, in one pass
-    over all path shapes (padded) instead of one per shape: per subflow, in `_assemble`'s
-    order (path-shape buckets, then flow, then k), its entry count; the entries (link, weight)
-    column by column, repeats not summed; parent flow and bytes. Same choices as
-    `_assemble` (tests/test_flows_solver.py checks the incidence)."""
-    nh = fabric.n_hosts
+def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
+    """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
+    between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
+    salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
+    fast = _HASHED.compiled()
+    assert fast is not None
+    for _ in range(2):
+        memo = fabric.__dict__.get("_pair_memo")
+        if memo is not None:
+            ip, ii, dd, parent, ok = fast(
+                src, dst, fabric.n_hosts, fabric.n_nodes, fabric.host_key, fabric.host_up,
+                fabric.host_down, memo["codes"], memo["sid"], memo["P"], memo["H"],
+                memo["off"], memo["store"], spray, salt,
+            )  # fmt: skip
+            if ok:
+                return Columns(ip, ii, dd, parent, size[parent] * 1.0)
+        # pairs not seen yet: enumerate and memoise their paths, then again
+        code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
+        _pair_slots(fabric, np.unique(code))
+    raise AssertionError("path memo did not take the new pairs")
+
+
+def _hashed_kernel(
+    src, dst, nh, n_nodes, host_key, up, down, codes, sid_m, P_m, H_m, off_m, store, spray, salt
+):
+    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars: (indptr,
+    indices, data, parent, ok); ok = False when a pair is not in the memo yet."""
+    n = src.shape[0]
+    e0 = np.zeros(1, np.int64)
+    j = np.empty(n, np.int64)  # each flow's pair in the memo
+    for f in range(n):
+        c = host_key[src[f]] * n_nodes + host_key[dst[f]]
+        lo, hi = 0, codes.shape[0]
+        while lo < hi:  # binary search
+            mid = (lo + hi) // 2
+            if codes[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        k = lo
+        if k >= codes.shape[0] or codes[k] != c:
+            return e0, e0, np.zeros(0), e0, False
+        j[f] = k
+    # buckets: path shapes in order of the smallest pair code that uses them
+    n_sh = sid_m.max() + 1
+    minc = np.full(n_sh, np.iinfo(np.int64).max)
+    for f in range(n):
+        if codes[j[f]] < minc[sid_m[j[f]]]:
+            minc[sid_m[j[f]]] = codes[j[f]]
+    rank = np.empty(n_sh, np.int64)
+    rank[np.argsort(minc, kind="mergesort")] = np.arange(n_sh)
+    net = np.empty(n, np.int64)
+    n_net = 0
+    for f in range(n):
+        if src[f] != dst[f]:  # a flow to itself crosses no link
+            net[n_net] = f
+            n_net += 1
+    key = np.empty(n_net, np.int64)
+    for q in range(n_net):
+        key[q] = rank[sid_m[j[net[q]]]]
+    order = net[:n_net][np.argsort(key, kind="mergesort")]  # bucket, then flow index
+    choice = np.zeros(n_net, np.int64)
+    if not spray:
+        pair = src * nh + dst
+        srt = np.argsort(pair, kind="mergesort")
+        occ = np.empty(n, np.int64)  # k-th repeat of the same (src, dst) -> k
+        start = 0
+        for q in range(n):
+            if q > 0 and pair[srt[q]] != pair[srt[q - 1]]:
+                start = q
+            occ[srt[q]] = q - start
+        for i in range(n_net):
+            f = order[i]
+            x = (np.uint64(src[f]) << np.uint64(32)) ^ (np.uint64(dst[f]) << np.uint64(8))
+            x = x ^ (np.uint64(occ[f]) ^ salt[0])
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            x = x ^ (x >> np.uint64(31))
+            choice[i] = np.int64(x % np.uint64(P_m[j[f]]))
+    tot = 0
+    widest = 0
+    for i in range(n_net):
+        s_ = j[order[i]]
+        m = (P_m[s_] if spray else 1) * (H_m[s_] + 2)
+        tot += m
+        widest = max(widest, m)
+    ip = np.zeros(n_net + 1, np.int64)
+    ii = np.empty(tot, np.int64)
+    dd = np.empty(tot)
+    rows = np.empty(widest, np.int64)
+    m = 0
+    for i in range(n_net):
+        f = order[i]
+        s_ = j[f]
+        H = H_m[s_]
+        n_p = P_m[s_] if spray else 1
+        w = 1.0 / P_m[s_] if spray else 1.0
+        r = 0
+        for q in range(n_p):
+            p = q if spray else choice[i]
+            rows[r] = up[src[f]]
+            for h in range(H):
+                rows[r + 1 + h] = store[off_m[s_] + p * H + h]
+            rows[r + 1 + H] = down[dst[f]]
+            r += H + 2
+        for q in range(1, r):  # insertion sort; then repeats (sprayed host links) summed
+            x = rows[q]
+            t = q
+            while t > 0 and rows[t - 1] > x:
+                rows[t] = rows[t - 1]
+                t -= 1
+            rows[t] = x
+        last = -1
+        for q in range(r):
+            if rows[q] == last:
+                dd[m - 1] += w
+            else:
+                ii[m] = rows[q]
+                dd[m] = w
+                last = rows[q]
+                m += 1
+        ip[i + 1] = m
+    return ip, ii[:m], dd[:m], order, True
+
+
+_HASHED = kernel(_hashed_kernel)
+
+
+def _stub_entries(fabric, src, dst, size, policy: str, K: int):
+    """`_assemble` of split and colour for flows between single-homed hosts on a memoised
+    fabric, all path shapes at once: per subflow, in `_assemble`'s order (path-shape
+    buckets, then flow, then k), its entry count; the entries (links, column by column);
+    weights; parent flow and bytes. Same choices as `_assemble` (tests/test_network_kernels.py
+    checks the incidence)."""
     ks, kd = fabric.host_key[src], fabric.host_key[dst]
     code = ks.astype(np.int64) * fabric.n_nodes + kd
     srt = np.argsort(code, kind="stable")
@@ -490,18 +618,6 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
             fabric.host_up[src[fl]], fabric.host_down[dst[fl]],
         )  # fmt: skip
 
-    if policy in ("ecmp", "spray"):
-        P = P_all[order]
-        if policy == "ecmp":
-            salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
-            pick = _ECMP_PICK.compiled() or _ECMP_PICK.py
-            choice = pick(src, dst, nh, order, P, salt)
-            n, rows = full(order, choice[:, None])
-            w = np.ones(len(order))
-        else:  # every path at 1/P (one path: ECMP's only choice, weight 1)
-            n, rows = full(order, None)
-            w = 1.0 / P
-        return n, rows, np.repeat(w, n), order, size[order] * 1.0
     if policy == "split":
         units = net  # one unit per flow, in flow order
         n, rows = full(units, None)
@@ -536,33 +652,6 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int, seed: int):
         np.repeat(order, K),
         np.repeat(size[order] * 1.0 / K, K),
     )
-
-
-def _ecmp_pick(src, dst, nh, order, P, salt):
-    """`_assemble`'s ECMP hash over scalars: path index of flows `order` (P[i] paths each)
-    from splitmix64 of (src, dst, repeat of the pair, seed salt)."""
-    n = src.shape[0]
-    pair = src * nh + dst
-    srt = np.argsort(pair, kind="mergesort")
-    occ = np.empty(n, np.int64)  # k-th repeat of the same (src, dst) -> k
-    start = 0
-    for q in range(n):
-        if q > 0 and pair[srt[q]] != pair[srt[q - 1]]:
-            start = q
-        occ[srt[q]] = q - start
-    out = np.empty(order.shape[0], np.int64)
-    for i in range(order.shape[0]):
-        f = order[i]
-        x = (np.uint64(src[f]) << np.uint64(32)) ^ (np.uint64(dst[f]) << np.uint64(8))
-        x = x ^ (np.uint64(occ[f]) ^ salt[0])
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-        out[i] = np.int64(x % np.uint64(P[i]))
-    return out
-
-
-_ECMP_PICK = kernel(_ecmp_pick)
 
 
 def _path_entries(choice, every, P, H, off, store, up, down):
