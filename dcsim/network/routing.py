@@ -450,50 +450,42 @@ def route_columns(
     return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
 
 
-def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
-    """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
-    between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
-    salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
-    fast = _HASHED.compiled()
-    assert fast is not None
+def _buckets(fabric, src, dst) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """(memo, each flow's pair in the memo, flows in `_assemble`'s order, their bucket)
+    for flows between single-homed hosts; pairs not seen yet are enumerated first."""
+    fast = _BUCKET_ORDER.compiled() or _BUCKET_ORDER.py
     for _ in range(2):
         memo = fabric.__dict__.get("_pair_memo")
         if memo is not None:
-            ip, ii, dd, parent, ok = fast(
-                src, dst, fabric.n_hosts, fabric.n_nodes, fabric.host_key, fabric.host_up,
-                fabric.host_down, memo["codes"], memo["sid"], memo["P"], memo["H"],
-                memo["off"], memo["store"], spray, salt,
-            )  # fmt: skip
+            j, order, bucket, ok = fast(
+                src, dst, fabric.n_nodes, fabric.host_key, memo["codes"], memo["sid"]
+            )
             if ok:
-                return Columns(ip, ii, dd, parent, size[parent] * 1.0)
-        # pairs not seen yet: enumerate and memoise their paths, then again
+                return memo, j, order, bucket
         code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
         _pair_slots(fabric, np.unique(code))
     raise AssertionError("path memo did not take the new pairs")
 
 
-def _hashed_kernel(
-    src, dst, nh, n_nodes, host_key, up, down, codes, sid_m, P_m, H_m, off_m, store, spray, salt
-):
-    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars: (indptr,
-    indices, data, parent, ok); ok = False when a pair is not in the memo yet."""
+def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
+    """Each flow's pair in the memo (binary search of its code), the flows that leave
+    their host in `_assemble`'s order (path-shape buckets in order of the smallest pair
+    code using them, then flow index) and their bucket; ok = False: a pair is missing."""
     n = src.shape[0]
-    e0 = np.zeros(1, np.int64)
-    j = np.empty(n, np.int64)  # each flow's pair in the memo
+    e0 = np.zeros(0, np.int64)
+    j = np.empty(n, np.int64)
     for f in range(n):
         c = host_key[src[f]] * n_nodes + host_key[dst[f]]
         lo, hi = 0, codes.shape[0]
-        while lo < hi:  # binary search
+        while lo < hi:
             mid = (lo + hi) // 2
             if codes[mid] < c:
                 lo = mid + 1
             else:
                 hi = mid
-        k = lo
-        if k >= codes.shape[0] or codes[k] != c:
-            return e0, e0, np.zeros(0), e0, False
-        j[f] = k
-    # buckets: path shapes in order of the smallest pair code that uses them
+        if lo >= codes.shape[0] or codes[lo] != c:
+            return e0, e0, e0, False
+        j[f] = lo
     n_sh = sid_m.max() + 1
     minc = np.full(n_sh, np.iinfo(np.int64).max)
     for f in range(n):
@@ -510,7 +502,31 @@ def _hashed_kernel(
     key = np.empty(n_net, np.int64)
     for q in range(n_net):
         key[q] = rank[sid_m[j[net[q]]]]
-    order = net[:n_net][np.argsort(key, kind="mergesort")]  # bucket, then flow index
+    srt = np.argsort(key, kind="mergesort")
+    return j, net[:n_net][srt], key[srt], True
+
+
+_BUCKET_ORDER = kernel(_bucket_order)
+
+
+def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
+    """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
+    between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
+    salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
+    memo, j, order, _ = _buckets(fabric, src, dst)
+    fast = _HASHED.compiled() or _HASHED.py
+    ip, ii, dd = fast(
+        src, dst, fabric.n_hosts, fabric.host_up, fabric.host_down, j, order,
+        memo["P"], memo["H"], memo["off"], memo["store"], spray, salt,
+    )  # fmt: skip
+    return Columns(ip, ii, dd, order, size[order] * 1.0)
+
+
+def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spray, salt):
+    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows `order`
+    (pairs j in the memo): (indptr, indices, data)."""
+    n = src.shape[0]
+    n_net = order.shape[0]
     choice = np.zeros(n_net, np.int64)
     if not spray:
         pair = src * nh + dst
@@ -572,7 +588,7 @@ def _hashed_kernel(
                 last = rows[q]
                 m += 1
         ip[i + 1] = m
-    return ip, ii[:m], dd[:m], order, True
+    return ip, ii[:m], dd[:m]
 
 
 _HASHED = kernel(_hashed_kernel)
@@ -585,25 +601,9 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int):
     weights; parent flow and bytes. Same choices as `_assemble` (tests/test_network_kernels.py
     checks the incidence)."""
     ks, kd = fabric.host_key[src], fabric.host_key[dst]
-    code = ks.astype(np.int64) * fabric.n_nodes + kd
-    srt = np.argsort(code, kind="stable")
-    cs = code[srt]
-    new = np.empty(len(cs), dtype=bool)
-    new[:1] = True
-    np.not_equal(cs[1:], cs[:-1], out=new[1:])
-    uniq = cs[new]
-    inv = np.empty(len(code), np.int64)
-    inv[srt] = np.cumsum(new) - 1  # np.unique(code, return_inverse=True), without its overhead
-    memo, i = _pair_slots(fabric, uniq)
-    sid = memo["sid"][i]
-    ids, first = np.unique(sid, return_index=True)
-    rank = np.empty(int(ids.max()) + 1, np.int64)
-    rank[ids[np.argsort(first)]] = np.arange(len(ids))
-    fsid = sid[inv]
-    net = np.flatnonzero(src != dst)  # a flow to itself crosses no link
-    order = net[np.argsort(rank[fsid[net]], kind="stable")]  # bucket, then flow index
+    memo, j, order, bucket = _buckets(fabric, src, dst)
+    net = np.sort(order)  # flow order
     store = memo["store"]
-    j = i[inv]  # each flow's pair in the memo
     P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
 
     entries = _PATH_ENTRIES.compiled() or _PATH_ENTRIES.py
@@ -636,10 +636,9 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int):
         choice = ch[pos[order]]
     else:  # colour, per path-shape bucket
         choice = np.zeros((len(order), K), np.int64)
-        r = rank[fsid[order]]
-        for b in range(len(ids)):
-            sel = np.flatnonzero(r == b)
-            P = int(P_all[order[sel[0]]]) if len(sel) else 1
+        cut = np.flatnonzero(np.diff(bucket)) + 1
+        for sel in np.split(np.arange(len(order)), cut) if len(order) else []:
+            P = int(P_all[order[sel[0]]])
             if P > 1:
                 fl = order[sel]
                 c = bipartite_edge_colouring(np.repeat(ks[fl], K), np.repeat(kd[fl], K), P)
