@@ -1,5 +1,5 @@
-"""The event-driven water-filling solver and the event loop against the classic one-pass-
-per-level progressive filling (tests/reference_maxmin.py, dcsim's solver before issue 17):
+"""The event-driven water-filling solver, the event loop and their compiled small-fabric
+kernels (numba, when installed) against the classic one-pass-per-level progressive filling (tests/reference_maxmin.py, dcsim's solver before issue 17):
 same rates and finish times to 1e-12 on random incidence matrices (ties, zero capacities,
 flows on no link, split-path weights) and on routed preset fabrics."""
 
@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_maxmin import reference_max_min_rates, reference_run_flows
 
+import dcsim.network._jit as jit
 import dcsim.network.flows as flows
 from dcsim.errors import InputError
 from dcsim.network import load_topology, max_min_rates, route, run_flows
@@ -38,19 +39,21 @@ def assert_same(new: np.ndarray, ref: np.ndarray) -> None:
     np.testing.assert_allclose(new[fin], ref[fin], rtol=RTOL, atol=RTOL * scale)
 
 
-# (first candidate batch, pool): the defaults, and tiny ones so that small problems run
-# the partial-candidate paths (pool selection, row gathers, runs cut by stale links)
-BATCHES = [(flows._FIRST_BATCH, flows._POOL), (1, 2), (2, 8)]
+# (first candidate batch, pool) of the NumPy solver: the defaults, and tiny ones so that
+# small problems run the partial-candidate paths (pool selection, row gathers, runs cut by
+# stale links); (0, 0): the compiled kernel small fabrics take when numba is installed
+BATCHES = [(flows._FIRST_BATCH, flows._POOL), (1, 2), (2, 8), (0, 0)]
 
 
 @contextmanager
 def batches(first: int, pool: int) -> Iterator[None]:
-    old = flows._FIRST_BATCH, flows._POOL
-    flows._FIRST_BATCH, flows._POOL = first, pool
+    old = flows._FIRST_BATCH, flows._POOL, jit._NUMBA
+    if first:  # the NumPy solver, numba switched off
+        flows._FIRST_BATCH, flows._POOL, jit._NUMBA = first, pool, False
     try:
         yield
     finally:
-        flows._FIRST_BATCH, flows._POOL = old
+        flows._FIRST_BATCH, flows._POOL, jit._NUMBA = old
 
 
 @st.composite
@@ -147,12 +150,14 @@ def test_rates_and_finish_times_equal_reference_on_preset_fabrics(preset, routin
     for first, pool in BATCHES:
         with batches(first, pool):
             assert_same(max_min_rates(r.A, fab.link_cap), ref)
-    run = run_flows(r.A, fab.link_cap, r.size)
     finish, link_bytes, events = reference_run_flows(r.A, fab.link_cap, r.size)
-    assert_same(run.finish_s, finish)
-    np.testing.assert_array_equal(run.link_bytes, link_bytes)
-    assert run.n_events == events
-    assert 1 <= run.n_rate_solves <= run.n_events
+    for first, pool in (BATCHES[0], BATCHES[-1]):  # the NumPy loop, the compiled one
+        with batches(first, pool):
+            run = run_flows(r.A, fab.link_cap, r.size)
+        assert_same(run.finish_s, finish)
+        np.testing.assert_array_equal(run.link_bytes, link_bytes)
+        assert run.n_events == events
+        assert 1 <= run.n_rate_solves <= run.n_events
 
 
 @st.composite
@@ -190,12 +195,14 @@ def test_equal_size_phase_is_solved_once(routing) -> None:
     fab = load_topology(TOPOLOGY_DIR / "leaf_spine_256_oversub2.yaml")
     src, dst = inter_tor_permutation(fab, np.random.default_rng(3))
     r = route(fab, src, dst, np.full(len(src), 1e8), routing=routing)
-    run = run_flows(r.A, fab.link_cap, r.size)
     finish, _, events = reference_run_flows(r.A, fab.link_cap, r.size)
     assert events > 1  # collisions: several completion instants
-    assert run.n_events == events
-    assert run.n_rate_solves == 1
-    assert_same(run.finish_s, finish)
+    for first, pool in (BATCHES[0], BATCHES[-1]):  # the NumPy loop, the compiled one
+        with batches(first, pool):
+            run = run_flows(r.A, fab.link_cap, r.size)
+        assert run.n_events == events
+        assert run.n_rate_solves == 1
+        assert_same(run.finish_s, finish)
 
 
 def test_zero_capacity_path_cannot_progress() -> None:

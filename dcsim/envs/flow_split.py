@@ -30,9 +30,11 @@ from dcsim.network.background import BackgroundTraffic
 from dcsim.network.patterns import (
     inter_tor_permutation,
     random_derangement,
+    tor_members,
     tor_of_hosts,
     traffic_time,
 )
+from dcsim.network.routing import prefetch_paths
 from dcsim.network.topology import FailureConfig
 
 POLICIES = ("ecmp", "spray", "split", "colour")
@@ -175,8 +177,9 @@ class FlowSplitEnv(gym.Env):
         self._base = load_topology(kw.topology)
         self._fabrics: dict[int, Any] = {}
         self.action_space = spaces.MultiDiscrete([len(POLICIES), len(SPLITS)])
+        self._nvec = np.array([len(POLICIES), len(SPLITS)])
         self.observation_space = observation_space(self.features)
-        self.fabric = self._base
+        self._set_fabric(self._base)
         self._t = 0
         self._last = 1.0
         self.background: BackgroundTraffic | None = None
@@ -229,42 +232,23 @@ class FlowSplitEnv(gym.Env):
         kind, src, dst, _, p, size = self._pattern
         fab = self.fabric
         tor = tor_of_hosts(fab)
+        first = self._tor_first
         ts, td = tor[src], tor[dst]
         inter = ts != td
-        T = int(tor.max()) + 1
+        T = len(first)
         pair_load, out_load = 0.0, 0.0
         if inter.any():
             pair = np.bincount(ts[inter] * T + td[inter], minlength=T * T)
             a = int(np.argmax(pair))
-            n_paths = len(
-                fab.paths(
-                    int(np.flatnonzero(tor == a // T)[0]), int(np.flatnonzero(tor == a % T)[0])
-                )
-            )
-            pair_load = pair.max() / max(n_paths, 1)
+            pair_load = pair[a] / max(self._n_paths(a // T, a % T), 1)
             ups = np.bincount(ts[inter], minlength=T)
-            n_up = (
-                max(
-                    len(
-                        fab.paths(
-                            int(np.flatnonzero(tor == 0)[0]), int(np.flatnonzero(tor == 1)[0])
-                        )
-                    ),
-                    1,
-                )
-                if T > 1
-                else 1
-            )
+            n_up = max(self._n_paths(0, 1), 1) if T > 1 else 1
             out_load = ups.max() / n_up
-        sw_cables = (
-            np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
-        )
-        failed = len(fab.failed) / max(sw_cables + len(fab.failed), 1)
         bg = self.background
         bg_link = 0.0
         if bg is not None and bg.n_active:
-            sw = ~fab.host_link_mask
-            bg_link = float(bg.link_flows()[sw].max()) if sw.any() else 0.0
+            sw = self._switch_links
+            bg_link = float(bg.link_flows()[sw].max()) if len(sw) else 0.0
         vals = {f"pattern_{q}": float(q == kind) for q in PATTERNS}
         vals |= {
             "log2_size_B": np.log2(size),
@@ -272,7 +256,7 @@ class FlowSplitEnv(gym.Env):
             "inter_tor_frac": inter.mean() if len(inter) else 0.0,
             "tor_pair_load": pair_load,
             "tor_out_load": out_load,
-            "failed_frac": failed,
+            "failed_frac": self._failed_frac,
             "oversubscription": fab.oversubscription,
             "last_norm_time": self._last,
             "bg_flows": (bg.n_active / fab.n_hosts) if bg is not None else 0.0,
@@ -280,13 +264,34 @@ class FlowSplitEnv(gym.Env):
         }
         return encode(self.features, vals)
 
+    def _set_fabric(self, fab: Any) -> None:
+        """Per-fabric constants of the observation, computed once per episode."""
+        self.fabric = fab
+        prefetch_paths(fab)
+        self._tor_first = np.array([m[0] for m in tor_members(fab)])
+        self._paths_between: dict[tuple[int, int], int] = {}
+        self._switch_links = np.flatnonzero(~fab.host_link_mask)
+        self._host_bw = fab.host_link_Bps()
+        sw_cables = (
+            np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
+        )
+        self._failed_frac = len(fab.failed) / max(sw_cables + len(fab.failed), 1)
+
+    def _n_paths(self, a: int, b: int) -> int:
+        """Equal-cost paths between the first hosts of ToR groups a and b."""
+        n = self._paths_between.get((a, b))
+        if n is None:
+            f = self._tor_first
+            n = self._paths_between[(a, b)] = len(self.fabric.paths(int(f[a]), int(f[b])))
+        return n
+
     # ------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         self._t = 0
         self._last = 1.0
         self._ecmp_seed = int(self.np_random.integers(0, 2**31 - 1))
-        self.fabric = self._fabric_for(int(self.np_random.integers(0, 2**31 - 1)))
+        self._set_fabric(self._fabric_for(int(self.np_random.integers(0, 2**31 - 1))))
         bg_seed = int(self.np_random.integers(0, 2**31 - 1))
         self.clock_s = 0.0
         self.background = (
@@ -309,7 +314,7 @@ class FlowSplitEnv(gym.Env):
     def _run(self, action: Any) -> tuple[dict[str, Any], np.ndarray | None]:
         """Metrics of the current pattern under an action, and the background bytes left."""
         a = np.asarray(action, dtype=np.int64).reshape(-1)
-        if a.shape != (2,) or not self.action_space.contains(a):
+        if a.shape != (2,) or not np.all((a >= 0) & (a < self._nvec)):
             raise InputError(
                 f"action must be in {self.action_space} (got {action!r})", field="action"
             )
@@ -327,7 +332,7 @@ class FlowSplitEnv(gym.Env):
         fab = self.fabric
         out_bytes = np.bincount(src, minlength=fab.n_hosts) * chunk
         in_bytes = np.bincount(dst, minlength=fab.n_hosts) * chunk
-        host_bw = fab.host_link_Bps()
+        host_bw = self._host_bw
         lb = max(out_bytes.max(), in_bytes.max()) / host_bw
         bg = self.background
         return {

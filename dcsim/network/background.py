@@ -30,11 +30,12 @@ import scipy.sparse as sp
 
 from dcsim.errors import InputError
 from dcsim.network.patterns import tor_of_hosts
-from dcsim.network.routing import route
+from dcsim.network.routing import route_columns
 
 
 class BackgroundTraffic:
-    """Active background subflows: link incidence `A` (links x flows) and bytes `remaining`."""
+    """Active background subflows: link incidence `A` (links x flows; kept as CSC arrays
+    `indptr`, `indices`, `data`, sorted links per flow) and bytes `remaining`."""
 
     def __init__(self, fabric, mean_flows: float, mean_lifetime_s: float, seed: int = 0):
         if mean_flows < 0:
@@ -51,11 +52,13 @@ class BackgroundTraffic:
         self._tor = tor_of_hosts(fabric)
         if self._tor.max() < 1:
             raise InputError("background traffic needs >= 2 ToRs", field="topology")
-        self._switch = (~fabric.host_link_mask).astype(float)
+        self._switch = ~fabric.host_link_mask
         self._rng = np.random.default_rng(seed)
         self._hash_seed = int(self._rng.integers(0, 2**31 - 1))
         self._batches = 0
-        self.A = sp.csc_matrix((fabric.n_links, 0))
+        self.indptr = np.zeros(1, dtype=np.int64)
+        self.indices = np.zeros(0, dtype=np.int64)
+        self.data = np.zeros(0)
         self.remaining = np.zeros(0)
         self.ids = np.zeros(0, dtype=np.int64)  # admission order of each active subflow
         self.admitted = 0  # flows admitted so far (the initial ones included)
@@ -78,11 +81,14 @@ class BackgroundTraffic:
             dst[same] = rng.integers(0, nh, int(same.sum()))
             same = self._tor[src] == self._tor[dst]
         size = rng.exponential(self.mean_lifetime_s, n) * self.line_Bps
-        r = route(self.fabric, src, dst, size, "ecmp", seed=self._hash_seed + self._batches)
+        r = route_columns(self.fabric, src, dst, size, "ecmp", seed=self._hash_seed + self._batches)
         self._batches += 1
-        A = (sp.diags(self._switch) @ r.A).tocsc()  # the tenants' own NICs are not ours
-        A.eliminate_zeros()
-        self.A = sp.hstack([self.A, A], format="csc")
+        keep = self._switch[r.indices]  # the tenants' own NICs are not ours
+        col = np.repeat(np.arange(len(r.size)), np.diff(r.indptr))[keep]
+        ptr = np.cumsum(np.bincount(col, minlength=len(r.size))) + self.indptr[-1]
+        self.indptr = np.concatenate([self.indptr, ptr])
+        self.indices = np.concatenate([self.indices, r.indices[keep]])
+        self.data = np.concatenate([self.data, r.data[keep]])
         self.remaining = np.concatenate([self.remaining, r.size])
         self.ids = np.concatenate([self.ids, self.admitted + r.parent])
         self.admitted += n
@@ -101,7 +107,11 @@ class BackgroundTraffic:
         if remaining.shape != self.remaining.shape:
             raise ValueError("remaining must have one entry per active background flow")
         keep = remaining > 0
-        self.A = self.A[:, keep]
+        n = np.diff(self.indptr)
+        on = np.repeat(keep, n)
+        self.indptr = np.concatenate([[0], np.cumsum(n[keep])])
+        self.indices = self.indices[on]
+        self.data = self.data[on]
         self.remaining = remaining[keep]
         self.ids = self.ids[keep]
 
@@ -109,6 +119,13 @@ class BackgroundTraffic:
     def n_active(self) -> int:
         return int(self.remaining.size)
 
+    @property
+    def A(self) -> sp.csc_matrix:
+        """Link incidence, links x active flows."""
+        return sp.csc_matrix(
+            (self.data, self.indices, self.indptr), shape=(self.fabric.n_links, self.n_active)
+        )
+
     def link_flows(self) -> np.ndarray:
         """Background flows crossing each link (sprayed shares count by their weight)."""
-        return np.asarray(self.A.sum(axis=1)).ravel()
+        return np.bincount(self.indices, weights=self.data, minlength=self.fabric.n_links)

@@ -22,12 +22,15 @@ per NumPy batch. Its cost is ~(non-zeros touched) x (batches), not (levels) x (n
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from dcsim.errors import InputError
+from dcsim.network._jit import Kernel, kernel
 
 _TOL = 1e-9  # a link with residual <= _TOL * capacity is saturated
 _FIRST_BATCH = 64  # candidate links per batch to start with; adapts to how far runs go
@@ -40,7 +43,20 @@ def max_min_rates(A: sp.spmatrix, cap: np.ndarray, active: np.ndarray | None = N
 
     Inactive flows get rate 0 and use no capacity; a flow crossing no link gets rate inf.
     """
-    return _Filler(A).solve(cap, active).rate
+    fast = _small_kernel(A.shape[0], _FILL_RATES)
+    if fast is None:
+        return _Filler(A).solve(cap, active).rate
+    csr, csc = _incidence(A)
+    n_f = csr.shape[1]
+    act = np.ones(n_f, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+    if act.shape != (n_f,):
+        raise InputError(f"need one active flag per flow ({n_f})", field="active")
+    return fast(*_csc_arrays(csc), _capacities(cap, csr.shape[0]), act)
+
+
+def _small_kernel(n_links: int, k: Kernel) -> Callable[..., Any] | None:
+    """The compiled kernel when numba is there and the fabric is small enough for it."""
+    return k.compiled() if n_links <= _SMALL_LINKS else None
 
 
 def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -51,6 +67,29 @@ def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     first = np.cumsum(n) - n
     return np.arange(tot, dtype=np.int64) + np.repeat(start - first, n)
+
+
+def _incidence(A: sp.spmatrix) -> tuple[sp.csr_matrix, sp.csc_matrix]:
+    """A checked (finite weights >= 0) in canonical CSR and CSC form, explicit zeros dropped."""
+    csr = sp.csr_matrix(A, dtype=float)
+    if csr.nnz and (not np.all(np.isfinite(csr.data)) or csr.data.min() < 0):
+        raise InputError("incidence weights must be finite and >= 0", field="A")
+    if not csr.has_canonical_format or (csr.nnz and csr.data.min() == 0):
+        csr = csr.copy()  # never edit the caller's matrix
+        csr.eliminate_zeros()
+        csr.sum_duplicates()
+    csc = csr.tocsc()
+    csc.sort_indices()
+    return csr, csc
+
+
+def _capacities(cap: np.ndarray, n_l: int) -> np.ndarray:
+    cap = np.asarray(cap, dtype=float)
+    if cap.shape != (n_l,):
+        raise InputError(f"need one capacity per link ({n_l}), got shape {cap.shape}", field="cap")
+    if n_l and (not np.all(np.isfinite(cap)) or cap.min() < 0):
+        raise InputError("link capacities must be finite and >= 0", field="cap")
+    return cap
 
 
 @dataclass
@@ -66,17 +105,8 @@ class _Filler:
     """Progressive filling with the sparse structure prepared once (reused across events)."""
 
     def __init__(self, A: sp.spmatrix):
-        csr = sp.csr_matrix(A, dtype=float)
-        if csr.nnz and (not np.all(np.isfinite(csr.data)) or csr.data.min() < 0):
-            raise InputError("incidence weights must be finite and >= 0", field="A")
-        if not csr.has_canonical_format or (csr.nnz and csr.data.min() == 0):
-            csr = csr.copy()  # never edit the caller's matrix
-            csr.eliminate_zeros()
-            csr.sum_duplicates()
+        self.csr, self.csc = csr, _ = _incidence(A)
         self.shape = csr.shape
-        self.csr = csr
-        self.csc = csr.tocsc()
-        self.csc.sort_indices()
         self.pattern = sp.csr_matrix((np.ones(csr.nnz), csr.indices, csr.indptr), shape=csr.shape)
         self.touches = np.diff(self.csc.indptr) > 0  # flow crosses at least one link
         self.col_starts = self.csc.indptr[:-1][self.touches]  # segments for reduceat
@@ -85,13 +115,7 @@ class _Filler:
 
     def solve(self, cap: np.ndarray, active: np.ndarray | None = None) -> _Filled:
         n_l, n_f = self.shape
-        cap = np.asarray(cap, dtype=float)
-        if cap.shape != (n_l,):
-            raise InputError(
-                f"need one capacity per link ({n_l}), got shape {cap.shape}", field="cap"
-            )
-        if n_l and (not np.all(np.isfinite(cap)) or cap.min() < 0):
-            raise InputError("link capacities must be finite and >= 0", field="cap")
+        cap = _capacities(cap, n_l)
         act = np.ones(n_f, dtype=bool) if active is None else np.asarray(active, dtype=bool).copy()
         rate = np.zeros(n_f)
         rate[act & ~self.touches] = np.inf
@@ -304,6 +328,294 @@ def dense_max_min(A: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return rate
 
 
+# ---------------------------------------------------------------- compiled small-problem path
+# The envs time a few hundred flows on a few hundred links per step, with a re-solve per
+# completion event; there the NumPy solver's per-call overhead, not arithmetic, is the cost.
+# These kernels run the same progressive filling and event loop over scalars (compiled by
+# numba when installed, `dcsim.network._jit`); tests/test_flows_solver.py holds them to the
+# reference rates and finish times to 1e-12, compiled and interpreted.
+_SMALL_LINKS = 4096  # the kernel scans the live links once per level: O(levels x links)
+
+
+def _fill(rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt, F_t, act, buf):
+    """Classic progressive filling of the `alive` flows (Bertsekas & Gallager 6.5.2).
+
+    Every level: the live link with the smallest (c - F) / w sets the common rate; links
+    within 1e-9 c of saturation there saturate; their active flows freeze. Writes rate,
+    flow_step, link_step (level index, -1: never) in place; returns the number of levels.
+    rp/ri/rd: CSR (link -> flows), cp/ci/cd: CSC (flow -> links); w, cnt, F_t (2 x links:
+    frozen load, level), act and buf (3 x max(links, flows) int64) are scratch."""
+    n_l = cap.shape[0]
+    n_f = alive.shape[0]
+    live = buf[0]
+    sat = buf[1]
+    frz = buf[2]
+    t_of = F_t[1]  # level at which each live link saturates, this level
+    F = F_t[0]
+    for li in range(n_l):
+        w[li] = 0.0
+        cnt[li] = 0
+        F[li] = 0.0
+        link_step[li] = -1
+    n_act = 0
+    for f in range(n_f):
+        rate[f] = 0.0
+        flow_step[f] = -1
+        act[f] = False
+        if alive[f]:
+            if cp[f + 1] > cp[f]:
+                act[f] = True
+                n_act += 1
+                for k in range(cp[f], cp[f + 1]):
+                    w[ci[k]] += cd[k]
+                    cnt[ci[k]] += 1
+            else:
+                rate[f] = np.inf  # crosses no link
+    n_live = 0
+    for li in range(n_l):
+        if cnt[li] > 0:
+            live[n_live] = li
+            n_live += 1
+    level = 0.0
+    step = 0
+    while n_act > 0:
+        lv = np.inf
+        m = 0
+        for i in range(n_live):  # drop links left without active flows
+            li = live[i]
+            if cnt[li] > 0:
+                live[m] = li
+                m += 1
+                tl = (cap[li] - F[li]) / w[li]
+                t_of[li] = tl
+                if tl < lv:
+                    lv = tl
+        n_live = m
+        if lv < level:  # rounding never lowers a level
+            lv = level
+        n_sat = 0
+        for i in range(n_live):
+            li = live[i]
+            if t_of[li] - _TOL * cap[li] / w[li] <= lv:
+                sat[n_sat] = li
+                n_sat += 1
+                link_step[li] = step
+        n_frz = 0
+        for i in range(n_sat):
+            li = sat[i]
+            for k in range(rp[li], rp[li + 1]):
+                f = ri[k]
+                if act[f]:
+                    act[f] = False
+                    rate[f] = lv
+                    flow_step[f] = step
+                    frz[n_frz] = f
+                    n_frz += 1
+        for i in range(n_frz):  # frozen flows leave their links
+            f = frz[i]
+            for k in range(cp[f], cp[f + 1]):
+                li = ci[k]
+                F[li] += cd[k] * lv
+                w[li] -= cd[k]
+                cnt[li] -= 1
+        for i in range(n_frz):  # cancellation ate tiny weights: sum the active ones again
+            f = frz[i]
+            for k in range(cp[f], cp[f + 1]):
+                li = ci[k]
+                if cnt[li] > 0 and w[li] <= 0:
+                    s = 0.0
+                    for q in range(rp[li], rp[li + 1]):
+                        if act[ri[q]]:
+                            s += rd[q]
+                    w[li] = s
+        n_act -= n_frz
+        level = lv
+        step += 1
+    return step
+
+
+def _transpose(cp, ci, cd, n_l):
+    """CSR (rp, ri, rd) of a CSC incidence; each row's flows in increasing order."""
+    n_f = cp.shape[0] - 1
+    rp = np.zeros(n_l + 1, np.int64)
+    for k in range(ci.shape[0]):
+        rp[ci[k] + 1] += 1
+    for li in range(n_l):
+        rp[li + 1] += rp[li]
+    nxt = rp[:-1].copy()
+    ri = np.empty(ci.shape[0], np.int64)
+    rd = np.empty(ci.shape[0])
+    for f in range(n_f):
+        for k in range(cp[f], cp[f + 1]):
+            q = nxt[ci[k]]
+            ri[q] = f
+            rd[q] = cd[k]
+            nxt[ci[k]] = q + 1
+    return rp, ri, rd
+
+
+def _fill_rates(cp, ci, cd, cap, alive):
+    """Max-min rates of the `alive` flows (the kernel behind `max_min_rates`' small path)."""
+    n_l = cap.shape[0]
+    n_f = alive.shape[0]
+    rp, ri, rd = _transpose(cp, ci, cd, n_l)
+    rate = np.zeros(n_f)
+    fs = np.empty(n_f, np.int64)
+    ls = np.empty(n_l, np.int64)
+    buf = np.empty((3, max(n_l, n_f)), np.int64)
+    _fill(
+        rp, ri, rd, cp, ci, cd, cap, alive, rate, fs, ls, np.zeros(n_l),
+        np.zeros(n_l, np.int64), np.zeros((2, n_l)), np.zeros(n_f, np.bool_), buf,
+    )  # fmt: skip
+    return rate
+
+
+def _run(cp, ci, cd, cap, size, watch, has_watch, n_bytes):
+    """`run_flows`' event loop over scalars: (finish, remaining, link bytes, events,
+    solves, ok) for the flows of a CSC incidence (cp, ci, cd).
+
+    Same rules as the NumPy loop: completions within a relative 1e-9 join one event; the
+    rates hold until an event takes a flow off a link of a level some running flow froze
+    at; with a watch mask, stop when the last watched flow ends. ok = False: a flow
+    cannot progress (zero capacity)."""
+    n_l = cap.shape[0]
+    n_f = size.shape[0]
+    rp, ri, rd = _transpose(cp, ci, cd, n_l)
+    remaining = size.copy()
+    alive = remaining > 0
+    finish = np.zeros(n_f)
+    rate = np.zeros(n_f)
+    flow_step = np.empty(n_f, np.int64)
+    link_step = np.empty(n_l, np.int64)
+    w = np.zeros(n_l)
+    cnt = np.zeros(n_l, np.int64)
+    F_t = np.zeros((2, n_l))
+    act = np.zeros(n_f, np.bool_)
+    buf = np.empty((3, max(n_l, n_f)), np.int64)
+    idx = np.empty(n_f, np.int64)
+    tt = np.empty(n_f)
+    ev = np.empty(n_f, np.int64)
+    ends = np.empty(n_f + 1, np.int64)
+    times = np.empty(n_f + 1)
+    dirty = np.empty(n_l + n_f + 2, np.int64)
+    n_alive = 0
+    for f in range(n_f):
+        if alive[f]:
+            n_alive += 1
+    t = 0.0
+    events = 0
+    solves = 0
+    while n_alive > 0:
+        if has_watch:
+            any_w = False
+            for f in range(n_f):
+                if alive[f] and watch[f]:
+                    any_w = True
+                    break
+            if not any_w:
+                break
+        n_lev = _fill(
+            rp, ri, rd, cp, ci, cd, cap, alive, rate, flow_step, link_step, w, cnt, F_t, act, buf
+        )
+        solves += 1
+        n = 0
+        for f in range(n_f):
+            if alive[f]:
+                idx[n] = f
+                r = rate[f]
+                tt[n] = remaining[f] / r if r > 0 else np.inf
+                n += 1
+        order = np.argsort(tt[:n], kind="mergesort")
+        fl = idx[:n][order]
+        u = tt[:n][order]
+        if not np.isfinite(u[0]):
+            return finish, remaining, np.zeros(n_l), events, solves, False
+        n_fin = 0
+        while n_fin < n and np.isfinite(u[n_fin]):
+            n_fin += 1
+        # completion events at these rates: flows within 1e-9 of the next one join it
+        i = 0
+        prev = 0.0
+        n_ev = 0
+        while i < n_fin:
+            thr = prev + (u[i] - prev) * (1 + 1e-9)
+            j = i
+            while j < n_fin and u[j] <= thr:
+                j += 1
+            if j == i:
+                j = i + 1
+            ends[n_ev] = j
+            times[n_ev] = u[i]
+            n_ev += 1
+            prev = u[i]
+            i = j
+        e_ = 0
+        for p in range(n):
+            if p < n_fin:
+                while ends[e_] <= p:
+                    e_ += 1
+                ev[p] = e_
+            else:
+                ev[p] = n_ev
+        # the first event that takes a flow off a link of each level (index step + 1; 0:
+        # no link); the rates hold up to the first event after which a running flow's
+        # level is touched
+        for g in range(n_lev + 1):
+            dirty[g] = n_ev
+        for p in range(n_fin):
+            f = fl[p]
+            for k in range(cp[f], cp[f + 1]):
+                g = link_step[ci[k]] + 1
+                if ev[p] < dirty[g]:
+                    dirty[g] = ev[p]
+        dirty[0] = n_ev
+        kk = n_ev - 1
+        for p in range(n):
+            gd = dirty[flow_step[fl[p]] + 1]
+            if gd < ev[p] and gd < kk:
+                kk = gd
+        stop = False
+        if has_watch:
+            ew = -1
+            for p in range(n):
+                if watch[fl[p]] and ev[p] > ew:
+                    ew = ev[p]
+            if ew >= 0 and ew <= kk:
+                kk = ew
+                stop = True
+        n_out = ends[kk]
+        for p in range(n_out):
+            f = fl[p]
+            finish[f] = t + times[ev[p]]
+            remaining[f] = 0.0
+            alive[f] = False
+        n_alive -= n_out
+        events += kk + 1
+        dt = times[kk]
+        for f in range(n_f):
+            if alive[f]:
+                remaining[f] -= rate[f] * dt
+        t += dt
+        if stop:
+            break
+    link_bytes = np.zeros(n_l)  # bytes the flows < n_bytes sent, summed per link in flow
+    for li in range(n_l):  # order (as csr @ x)
+        acc = 0.0
+        for q in range(rp[li], rp[li + 1]):
+            f = ri[q]
+            if f >= n_bytes:
+                break
+            acc += rd[q] * (size[f] - max(remaining[f], 0.0) if has_watch else size[f])
+        link_bytes[li] = acc
+    return finish, remaining, link_bytes, events, solves, True
+
+
+_FILL = kernel(_fill)
+_TRANSPOSE = kernel(_transpose)
+_FILL_RATES = kernel(_fill_rates, {"_fill": _FILL, "_transpose": _TRANSPOSE})
+_RUN = kernel(_run, {"_fill": _FILL, "_transpose": _TRANSPOSE})
+
+
 @dataclass
 class FlowRun:
     """Result of running a set of flows to completion."""
@@ -335,16 +647,25 @@ def run_flows(
     bottleneck characterisation). A phase of equal-size flows thus takes one solve: the
     fastest flows finish first and cross no link of a lower level.
     """
+    size = np.asarray(size, dtype=float)
+    watch = None if until is None else np.asarray(until, dtype=bool)
+    fast = _small_kernel(A.shape[0], _RUN)
+    if fast is not None:
+        csr, csc = _incidence(A)
+        cap = _capacities(cap, csr.shape[0])
+        if size.shape != (csr.shape[1],) or (watch is not None and watch.shape != size.shape):
+            raise InputError(
+                f"need one size (and until flag) per flow ({csr.shape[1]})", field="size"
+            )
+        return run_columns(*_csc_arrays(csc), cap, size, watch)
     filler = _Filler(A)
     cp, ci = filler.csc.indptr, filler.csc.indices
-    size = np.asarray(size, dtype=float)
     n = len(size)
     remaining = size.copy()
     alive = remaining > 0
     finish = np.zeros(n)
     t = 0.0
     events = solves = 0
-    watch = None if until is None else np.asarray(until, dtype=bool)
     while alive.any():
         if watch is not None and not (alive & watch).any():
             break
@@ -404,12 +725,58 @@ def run_flows(
         t += prev
         if stop:
             break
-    A = filler.csr
+    return _flow_run(filler.csr, size, finish, remaining, events, solves, watch)
+
+
+def _csc_arrays(csc: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data
+
+
+def run_columns(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    cap: np.ndarray,
+    size: np.ndarray,
+    until: np.ndarray | None = None,
+    bytes_of: int | None = None,
+) -> FlowRun:
+    """`run_flows` on a canonical CSC incidence (`dcsim.network.routing.Columns`: sorted
+    links per flow, weights > 0) through the compiled kernel; needs numba (`_RUN`).
+    `link_bytes` counts the flows before index bytes_of (default all)."""
+    fast = _RUN.compiled()
+    if fast is None:
+        raise RuntimeError("run_columns needs numba; use run_flows")
+    watch = np.zeros(len(size), dtype=bool) if until is None else until
+    finish, remaining, link_bytes, events, solves, ok = fast(
+        indptr, indices, data, cap, size, watch, until is not None,
+        len(size) if bytes_of is None else bytes_of,
+    )  # fmt: skip
+    if not ok:
+        raise RuntimeError("flows cannot progress: a link on their path has zero capacity")
+    return FlowRun(
+        finish_s=finish,
+        link_bytes=link_bytes,
+        n_events=int(events),
+        n_rate_solves=int(solves),
+        remaining=None if until is None else np.maximum(remaining, 0.0),
+    )
+
+
+def _flow_run(
+    csr: sp.csr_matrix,
+    size: np.ndarray,
+    finish: np.ndarray,
+    remaining: np.ndarray,
+    events: int,
+    solves: int,
+    watch: np.ndarray | None,
+) -> FlowRun:
     sent = size if watch is None else size - np.maximum(remaining, 0.0)
     return FlowRun(
         finish_s=finish,
-        link_bytes=np.asarray(A @ sent).ravel(),
-        n_events=events,
-        n_rate_solves=solves,
+        link_bytes=np.asarray(csr @ sent).ravel(),
+        n_events=int(events),
+        n_rate_solves=int(solves),
         remaining=None if watch is None else np.maximum(remaining, 0.0),
     )

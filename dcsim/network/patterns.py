@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from dcsim.network.flows import run_flows
-from dcsim.network.routing import route
+from dcsim.network.flows import _RUN, _SMALL_LINKS, run_columns, run_flows
+from dcsim.network.routing import route, route_columns
 
 if TYPE_CHECKING:
     from dcsim.network.background import BackgroundTraffic
@@ -24,15 +24,32 @@ def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
     """Uniform random permutation with no fixed point (rejection; P(accept) -> 1/e)."""
     if n < 2:
         raise ValueError("a derangement needs n >= 2")
+    ar = np.arange(n)
     while True:
         p = rng.permutation(n)
-        if not np.any(p == np.arange(n)):
+        if not (p == ar).any():
             return p
 
 
 def tor_of_hosts(fabric) -> np.ndarray:
-    """Group id of each host's top-of-rack switch (the host itself if multi-homed)."""
-    return np.unique(fabric.host_key, return_inverse=True)[1]
+    """Group id of each host's top-of-rack switch (the host itself if multi-homed);
+    computed once per fabric (read-only)."""
+    tor = fabric.__dict__.get("_tor_of_hosts")
+    if tor is None:
+        tor = np.unique(fabric.host_key, return_inverse=True)[1]
+        tor.setflags(write=False)
+        fabric.__dict__["_tor_of_hosts"] = tor
+    return tor
+
+
+def tor_members(fabric) -> list[np.ndarray]:
+    """Hosts under each ToR group, in host order; computed once per fabric."""
+    members = fabric.__dict__.get("_tor_members")
+    if members is None:
+        tor = tor_of_hosts(fabric)
+        members = [np.flatnonzero(tor == t) for t in range(int(tor.max()) + 1)]
+        fabric.__dict__["_tor_members"] = members
+    return members
 
 
 def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -41,9 +58,8 @@ def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray,
     Each host slot j of ToR a sends to ToR sigma_j(a) (sigma_j a random derangement of
     ToRs), landing on a random free host there; every host sends and receives once.
     Needs equal hosts per ToR."""
-    tor = tor_of_hosts(fabric)
-    T = int(tor.max()) + 1
-    members = [np.flatnonzero(tor == t) for t in range(T)]
+    members = tor_members(fabric)
+    T = len(members)
     h = len(members[0])
     if T < 2 or any(len(m) != h for m in members):
         raise ValueError("inter-ToR permutation needs >= 2 ToRs with equal host counts")
@@ -94,6 +110,8 @@ def traffic_time(
     the bytes they have left are returned (the caller commits them with `background.update`).
     """
     size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
+    if fabric.n_links <= _SMALL_LINKS and _RUN.compiled() is not None:
+        return _traffic_time_columns(fabric, src, dst, size, routing, seed, background)
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
     left = None
     if background is not None and background.n_active:
@@ -110,9 +128,40 @@ def traffic_time(
         t = run.makespan_s
         if background is not None:
             left = background.remaining.copy()
-    link_bytes = np.asarray(r.A @ r.size).ravel()
+    return _result(fabric, np.asarray(r.A @ r.size).ravel(), t, run.n_events, left)
+
+
+def _traffic_time_columns(fabric, src, dst, size, routing, seed, background) -> TrafficResult:
+    """`traffic_time` on CSC arrays and the compiled event loop (small fabrics, numba):
+    the same incidence, rates and link sums without building scipy matrices."""
+    r = route_columns(fabric, src, dst, size, routing=routing, seed=seed)
+    n = len(r.size)
+    left = None
+    if background is not None and background.n_active:
+        bg = background
+        run = run_columns(
+            np.concatenate([r.indptr, bg.indptr[1:] + r.indptr[-1]]),
+            np.concatenate([r.indices, bg.indices]),
+            np.concatenate([r.data, bg.data]),
+            fabric.link_cap,
+            np.concatenate([r.size, bg.remaining]),
+            until=np.arange(n + bg.n_active) < n,
+            bytes_of=n,  # the timed flows all finish: their bytes are their sizes
+        )
+        assert run.remaining is not None
+        left = run.remaining[n:]
+        t = float(run.finish_s[:n].max()) if n else 0.0
+    else:
+        run = run_columns(r.indptr, r.indices, r.data, fabric.link_cap, r.size)
+        t = run.makespan_s
+        if background is not None:
+            left = background.remaining.copy()
+    return _result(fabric, run.link_bytes, t, run.n_events, left)
+
+
+def _result(fabric, link_bytes: np.ndarray, t: float, n_events: int, left) -> TrafficResult:
     work = link_bytes / fabric.link_cap
-    hl = np.isin(fabric.link_src, fabric.host_nodes) | np.isin(fabric.link_dst, fabric.host_nodes)
+    hl = fabric.host_link_mask
     hw = float(work[hl].max()) if hl.any() else 0.0
     return TrafficResult(
         time_s=t,
@@ -120,6 +169,6 @@ def traffic_time(
         congestion=float(work.max() / hw) if hw > 0 else 1.0,
         max_work_s=float(work.max()),
         link_load=link_bytes,
-        n_events=run.n_events,
+        n_events=n_events,
         background_left=left,
     )

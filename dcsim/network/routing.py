@@ -27,17 +27,22 @@ share, so colouring balances the L2 switches of every plane).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from dcsim.errors import InputError
+from dcsim.network._jit import kernel
 
+_MEMO_NODES = 4096  # fabrics whose path lookups are memoised per node pair (_pair_slots)
 _POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_routing(policy: str) -> tuple[str, int]:
     """'split:4' -> ('split', 4); 'colour' -> ('colour', 1); InputError on anything else."""
     m = _POLICY.match(str(policy).strip().lower())
@@ -76,12 +81,10 @@ class Routed:
 
 def _mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finalizer: a fast, well-mixed deterministic hash of uint64 keys."""
-    x = x.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
-    return x
+    x = np.asarray(x).astype(np.uint64)  # arrays: uint64 products wrap without a warning
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def _occurrence(pair: np.ndarray) -> np.ndarray:
@@ -106,33 +109,23 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
     n = fabric.n_nodes
     pair = ks.astype(np.int64) * n + kd
     uniq, inv = np.unique(pair, return_inverse=True)
-    fabric.ensure_paths(uniq // n, uniq % n)
-    mids = [fabric._paths[(int(u // n), int(u % n))] for u in uniq]
-    shapes: dict[tuple[int, ...], int] = {}
-    shape_of = np.empty(len(uniq), dtype=np.int64)
-    pos_of = np.empty(len(uniq), dtype=np.int64)
-    members: list[list[np.ndarray]] = []
-    for g, m in enumerate(mids):
-        b = shapes.setdefault(m.shape, len(shapes))
-        if b == len(members):
-            members.append([])
-        shape_of[g] = b
-        pos_of[g] = len(members[b])
-        members[b].append(m)
-    fshape = shape_of[inv]
+    memo, i = _pair_slots(fabric, uniq)
+    sid, pos, stacks = memo["sid"][i], memo["pos"][i], memo["stacks"]
+    ids, first = np.unique(sid, return_index=True)
+    fshape, fpos = sid[inv], pos[inv]
     net = src != dst  # a flow to itself crosses no link
-    for b, ms in enumerate(members):
-        stack = np.stack(ms)  # (G, P, H)
+    for b in ids[np.argsort(first)]:  # path shapes in order of their first pair
+        stack = stacks[b]  # (G, P, H): the cached paths of every pair of this shape
         for stub in (True, False):
             idx = np.flatnonzero((fshape == b) & (single == stub) & net)
             if not len(idx):
                 continue
             if stub and lazy:
-                sel = pos_of[inv[idx]]
+                sel = fpos[idx]
                 paths = _StubPaths(stack, sel, fabric.host_up[src[idx]], fabric.host_down[dst[idx]])
                 yield idx, paths, ks[idx], kd[idx], np.ones(len(idx))
                 continue
-            M = stack[pos_of[inv[idx]]]
+            M = stack[fpos[idx]]
             if stub:
                 f, P, _ = M.shape
                 up = np.broadcast_to(fabric.host_up[src[idx]][:, None, None], (f, P, 1))
@@ -156,6 +149,81 @@ def _path_buckets(fabric, src: np.ndarray, dst: np.ndarray, lazy: bool = False):
                 )
             else:
                 yield idx, M, ks[idx], kd[idx], np.ones(len(idx))
+
+
+def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    """Node pairs (codes s * n_nodes + t, sorted unique) -> (memo, i): memo[key][i] is,
+    per pair, its paths' shape id ("sid"), row in `memo["stacks"][shape id]` ("pos"; P, H
+    arrays of one shape stacked), and P, H and offset of its paths, row-major, in the flat
+    `memo["store"]` ("P", "H", "off"). Kept on the fabric and grown
+    as pairs appear, so a routing step looks its paths up without a loop over pairs (on
+    fabrics of up to _MEMO_NODES nodes; larger ones rebuild it per call, as their pairs
+    rarely repeat and the stacks would double the path cache)."""
+    memo = fabric.__dict__.get("_pair_memo")
+    if memo is None:
+        memo = {
+            "codes": np.zeros(0, np.int64),
+            "sid": np.zeros(0, np.int64),
+            "pos": np.zeros(0, np.int64),
+            "shapes": {},
+            "members": [],
+            "stacks": [],
+            "P": np.zeros(0, np.int64),
+            "H": np.zeros(0, np.int64),
+            "off": np.zeros(0, np.int64),
+            "store": np.zeros(0, np.int64),
+        }
+        if fabric.n_nodes <= _MEMO_NODES:
+            fabric.__dict__["_pair_memo"] = memo
+    known = memo["codes"]
+    i = np.minimum(np.searchsorted(known, codes), max(len(known) - 1, 0))
+    new = codes if not len(known) else codes[known[i] != codes]
+    if len(new):
+        n = fabric.n_nodes
+        fabric.ensure_paths(new // n, new % n)
+        shapes, members = memo["shapes"], memo["members"]
+        sid = np.empty(len(new), np.int64)
+        pos = np.empty(len(new), np.int64)
+        PH = np.empty((len(new), 2), np.int64)
+        flat = [memo["store"]]
+        touched = set()
+        for k, c in enumerate(new.tolist()):
+            m = fabric._paths[(c // n, c % n)]
+            b = shapes.setdefault(m.shape, len(shapes))
+            if b == len(members):
+                members.append([])
+            sid[k], pos[k] = b, len(members[b])
+            PH[k] = m.shape
+            members[b].append(m)
+            flat.append(m.ravel())
+            touched.add(b)
+        off = len(memo["store"]) + np.cumsum(PH[:, 0] * PH[:, 1]) - PH[:, 0] * PH[:, 1]
+        memo["store"] = np.concatenate(flat).astype(np.int64)
+        stacks = memo["stacks"]
+        stacks.extend([None] * (len(members) - len(stacks)))
+        for b in touched:
+            stacks[b] = np.stack(members[b])
+        allc = np.concatenate([known, new])
+        order = np.argsort(allc, kind="stable")
+        memo["codes"] = allc[order]
+        memo["sid"] = np.concatenate([memo["sid"], sid])[order]
+        memo["pos"] = np.concatenate([memo["pos"], pos])[order]
+        memo["P"] = np.concatenate([memo["P"], PH[:, 0]])[order]
+        memo["H"] = np.concatenate([memo["H"], PH[:, 1]])[order]
+        memo["off"] = np.concatenate([memo["off"], off])[order]
+        known = memo["codes"]
+        i = np.searchsorted(known, codes)
+    return memo, i
+
+
+def prefetch_paths(fabric, max_keys: int = 64) -> None:
+    """Enumerate, in one batch, the paths between every two ToRs (switches with
+    single-homed hosts) of a fabric with at most max_keys of them, for the routing steps
+    to come (an env's fresh fabric each episode); routes are unchanged, only sooner."""
+    keys = np.unique(fabric.host_key[fabric.host_single])
+    if not 0 < len(keys) <= max_keys or fabric.n_nodes > _MEMO_NODES:
+        return
+    _pair_slots(fabric, np.unique(keys[:, None] * fabric.n_nodes + keys[None, :]))
 
 
 class _StubPaths:
@@ -209,41 +277,108 @@ def bipartite_edge_colouring(u: np.ndarray, v: np.ndarray, n_colours: int) -> np
     if E == 0:
         return np.zeros(0, dtype=np.int64)
 
-    def split(x: np.ndarray) -> np.ndarray:
-        occ = _occurrence(x.astype(np.int64))
-        key = x.astype(np.int64) * (E + 1) + occ // C
-        return np.unique(key, return_inverse=True)[1]
-
-    uu, vv = split(u), split(v)
-    at_u = np.full((uu.max() + 1, C), -1, dtype=np.int64)
-    at_v = np.full((vv.max() + 1, C), -1, dtype=np.int64)
     colour = np.full(E, -1, dtype=np.int64)
-    for e in range(E):
+    fn = _COLOUR.compiled() or _COLOUR.py
+    fn(np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64), C, colour)
+    return colour
+
+
+def _split_vertices(x, C):
+    """Vertex ids after splitting: the k-th edge (in edge order) at vertex x[e] goes to
+    copy k // C of x[e]; copies are numbered densely (any numbering colours the same)."""
+    order = np.argsort(x, kind="mergesort")
+    out = np.empty(x.shape[0], np.int64)
+    nxt = -1
+    for q in range(x.shape[0]):
+        e = order[q]
+        if q == 0 or x[e] != x[order[q - 1]]:
+            start = q
+        k = q - start
+        if k % C == 0:
+            nxt += 1
+        out[e] = nxt
+    return out, nxt + 1
+
+
+def _colour_edges(u, v, C, colour):
+    """Konig colouring of the split vertices of edges u-v with C colours, in edge order,
+    into colour."""
+    uu, n_u = _split_vertices(u, C)
+    vv, n_v = _split_vertices(v, C)
+    at_u = np.full((n_u, C), -1, dtype=np.int64)
+    at_v = np.full((n_v, C), -1, dtype=np.int64)
+    path = np.empty(len(uu), dtype=np.int64)
+    for e in range(len(uu)):
         a_, b_ = uu[e], vv[e]
-        a = int(np.argmax(at_u[a_] < 0))  # first colour free at u
+        a = 0
+        while a < C and at_u[a_, a] >= 0:  # first colour free at u
+            a += 1
+        a = a % C
         if at_v[b_, a] >= 0:
-            b = int(np.argmax(at_v[b_] < 0))  # free at v
+            b = 0
+            while b < C and at_v[b_, b] >= 0:  # free at v
+                b += 1
+            b = b % C
             # flip the a/b alternating path that starts at v with its a-edge
-            path, x, side, col = [], b_, 1, a
+            n_p, x, side, col = 0, b_, 1, a
             while True:
                 e2 = at_v[x, col] if side else at_u[x, col]
                 if e2 < 0:
                     break
-                path.append(e2)
+                path[n_p] = e2
+                n_p += 1
                 x = uu[e2] if side else vv[e2]
                 side ^= 1
                 col = b if col == a else a
-            for e2 in path:
+            for i in range(n_p):
+                e2 = path[i]
                 at_u[uu[e2], colour[e2]] = -1
                 at_v[vv[e2], colour[e2]] = -1
-            for e2 in path:
+            for i in range(n_p):
+                e2 = path[i]
                 colour[e2] = b if colour[e2] == a else a
                 at_u[uu[e2], colour[e2]] = e2
                 at_v[vv[e2], colour[e2]] = e2
         colour[e] = a
         at_u[a_, a] = e
         at_v[b_, a] = e
-    return colour
+
+
+_SPLIT_VERTICES = kernel(_split_vertices)
+_COLOUR = kernel(_colour_edges, {"_split_vertices": _SPLIT_VERTICES})
+
+
+def _split_greedy(paths, off, P, H, piece, inv_cap, K):
+    """Greedy least-loaded subflow placement (the compiled form of `route`'s split loop).
+
+    Unit u (a flow or one port's share, in flow order) has P[u] paths of H[u] links at
+    paths[off[u]:]; each of its K subflows puts piece[u] / capacity seconds of work on its
+    path's links. Round k places the k-th subflow of every unit on the path whose most
+    loaded link would be least loaded (first such path on ties). Returns (units, K)."""
+    n_u = off.shape[0]
+    load = np.zeros(inv_cap.shape[0])
+    choice = np.zeros((n_u, K), np.int64)
+    for k in range(K):
+        for u in range(n_u):
+            o, nh, pc = off[u], H[u], piece[u]
+            best, best_v = 0, np.inf
+            for p in range(P[u]):
+                m = -np.inf
+                for h in range(nh):
+                    li = paths[o + p * nh + h]
+                    v = load[li] + pc * inv_cap[li]
+                    if v > m:
+                        m = v
+                if m < best_v:
+                    best, best_v = p, m
+            choice[u, k] = best
+            for h in range(nh):
+                li = paths[o + best * nh + h]
+                load[li] += pc * inv_cap[li]
+    return choice
+
+
+_SPLIT = kernel(_split_greedy)
 
 
 def route(
@@ -255,6 +390,340 @@ def route(
     seed: int = 0,
 ) -> Routed:
     """Map flows (host src -> host dst, size bytes) to links under a routing policy."""
+    rows, cols, data, parent, sub_size, lat = _assemble(fabric, src, dst, size, routing, seed)
+    A = sp.csr_matrix((data, (rows, cols)), shape=(fabric.n_links, len(parent)))
+    A.sum_duplicates()
+    return Routed(A=A, parent=parent, size=sub_size, latency_s=lat)
+
+
+@dataclass
+class Columns:
+    """`route`'s incidence as canonical CSC arrays (subflow j on links indices[indptr[j]:
+    indptr[j + 1]], sorted, weights data), for the per-step callers that avoid scipy."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    parent: np.ndarray
+    size: np.ndarray
+
+
+def route_columns(
+    fabric, src: np.ndarray, dst: np.ndarray, size: np.ndarray, routing: str = "ecmp", seed: int = 0
+) -> Columns:
+    """`route` as CSC arrays: the same incidence (tested), built by a compiled kernel when
+    numba is installed, else through scipy."""
+    fast = _COLUMNS.compiled()
+    s_, d_ = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    if (
+        fast is not None
+        and fabric.n_nodes <= _MEMO_NODES
+        and len(s_)
+        and s_.min() >= 0
+        and d_.min() >= 0
+        and max(s_.max(), d_.max()) < fabric.n_hosts
+        and np.all(fabric.host_single[s_] & fabric.host_single[d_])
+    ):
+        policy, K = parse_routing(routing)
+        size = np.asarray(size, dtype=float)
+        if policy in ("ecmp", "spray"):
+            if K > 1:  # K independently hashed ECMP connections per flow
+                s_, d_, size = np.repeat(s_, K), np.repeat(d_, K), np.repeat(size / K, K)
+            col = _hashed_columns(fabric, s_, d_, size, policy == "spray", seed)
+            if K > 1:
+                col.parent //= K
+            return col
+        n, rows, data, parent, sub_size = _stub_entries(fabric, s_, d_, size, policy, K)
+        ptr = np.zeros(len(n) + 1, dtype=np.int64)
+        np.cumsum(n, out=ptr[1:])
+        ip, ii, dd = fast(ptr, rows, data)
+        return Columns(ip, ii, dd, parent, sub_size)
+    rows, cols, data, parent, sub_size, _ = _assemble(fabric, src, dst, size, routing, seed)
+    n_sub = len(parent)
+    if fast is not None:
+        ptr = np.zeros(n_sub + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=n_sub), out=ptr[1:])
+        ip, ii, dd = fast(ptr, rows.astype(np.int64), data)
+        return Columns(ip, ii, dd, parent, sub_size)
+    A = sp.csc_matrix((data, (rows, cols)), shape=(fabric.n_links, n_sub))
+    A.sum_duplicates()
+    return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
+
+
+def _buckets(fabric, src, dst) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """(memo, each flow's pair in the memo, flows in `_assemble`'s order, their bucket)
+    for flows between single-homed hosts; pairs not seen yet are enumerated first."""
+    fast = _BUCKET_ORDER.compiled() or _BUCKET_ORDER.py
+    for _ in range(2):
+        memo = fabric.__dict__.get("_pair_memo")
+        if memo is not None:
+            j, order, bucket, ok = fast(
+                src, dst, fabric.n_nodes, fabric.host_key, memo["codes"], memo["sid"]
+            )
+            if ok:
+                return memo, j, order, bucket
+        code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
+        _pair_slots(fabric, np.unique(code))
+    raise AssertionError("path memo did not take the new pairs")
+
+
+def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
+    """Each flow's pair in the memo (binary search of its code), the flows that leave
+    their host in `_assemble`'s order (path-shape buckets in order of the smallest pair
+    code using them, then flow index) and their bucket; ok = False: a pair is missing."""
+    n = src.shape[0]
+    e0 = np.zeros(0, np.int64)
+    j = np.empty(n, np.int64)
+    for f in range(n):
+        c = host_key[src[f]] * n_nodes + host_key[dst[f]]
+        lo, hi = 0, codes.shape[0]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if codes[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= codes.shape[0] or codes[lo] != c:
+            return e0, e0, e0, False
+        j[f] = lo
+    n_sh = sid_m.max() + 1
+    minc = np.full(n_sh, np.iinfo(np.int64).max)
+    for f in range(n):
+        if codes[j[f]] < minc[sid_m[j[f]]]:
+            minc[sid_m[j[f]]] = codes[j[f]]
+    rank = np.empty(n_sh, np.int64)
+    rank[np.argsort(minc, kind="mergesort")] = np.arange(n_sh)
+    net = np.empty(n, np.int64)
+    n_net = 0
+    for f in range(n):
+        if src[f] != dst[f]:  # a flow to itself crosses no link
+            net[n_net] = f
+            n_net += 1
+    key = np.empty(n_net, np.int64)
+    for q in range(n_net):
+        key[q] = rank[sid_m[j[net[q]]]]
+    srt = np.argsort(key, kind="mergesort")
+    return j, net[:n_net][srt], key[srt], True
+
+
+_BUCKET_ORDER = kernel(_bucket_order)
+
+
+def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
+    """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
+    between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
+    salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
+    memo, j, order, _ = _buckets(fabric, src, dst)
+    fast = _HASHED.compiled() or _HASHED.py
+    ip, ii, dd = fast(
+        src, dst, fabric.n_hosts, fabric.host_up, fabric.host_down, j, order,
+        memo["P"], memo["H"], memo["off"], memo["store"], spray, salt,
+    )  # fmt: skip
+    return Columns(ip, ii, dd, order, size[order] * 1.0)
+
+
+def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spray, salt):
+    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows `order`
+    (pairs j in the memo): (indptr, indices, data)."""
+    n = src.shape[0]
+    n_net = order.shape[0]
+    choice = np.zeros(n_net, np.int64)
+    if not spray:
+        pair = src * nh + dst
+        srt = np.argsort(pair, kind="mergesort")
+        occ = np.empty(n, np.int64)  # k-th repeat of the same (src, dst) -> k
+        start = 0
+        for q in range(n):
+            if q > 0 and pair[srt[q]] != pair[srt[q - 1]]:
+                start = q
+            occ[srt[q]] = q - start
+        for i in range(n_net):
+            f = order[i]
+            x = (np.uint64(src[f]) << np.uint64(32)) ^ (np.uint64(dst[f]) << np.uint64(8))
+            x = x ^ (np.uint64(occ[f]) ^ salt[0])
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            x = x ^ (x >> np.uint64(31))
+            choice[i] = np.int64(x % np.uint64(P_m[j[f]]))
+    tot = 0
+    widest = 0
+    for i in range(n_net):
+        s_ = j[order[i]]
+        m = (P_m[s_] if spray else 1) * (H_m[s_] + 2)
+        tot += m
+        widest = max(widest, m)
+    ip = np.zeros(n_net + 1, np.int64)
+    ii = np.empty(tot, np.int64)
+    dd = np.empty(tot)
+    rows = np.empty(widest, np.int64)
+    m = 0
+    for i in range(n_net):
+        f = order[i]
+        s_ = j[f]
+        H = H_m[s_]
+        n_p = P_m[s_] if spray else 1
+        w = 1.0 / P_m[s_] if spray else 1.0
+        r = 0
+        for q in range(n_p):
+            p = q if spray else choice[i]
+            rows[r] = up[src[f]]
+            for h in range(H):
+                rows[r + 1 + h] = store[off_m[s_] + p * H + h]
+            rows[r + 1 + H] = down[dst[f]]
+            r += H + 2
+        for q in range(1, r):  # insertion sort; then repeats (sprayed host links) summed
+            x = rows[q]
+            t = q
+            while t > 0 and rows[t - 1] > x:
+                rows[t] = rows[t - 1]
+                t -= 1
+            rows[t] = x
+        last = -1
+        for q in range(r):
+            if rows[q] == last:
+                dd[m - 1] += w
+            else:
+                ii[m] = rows[q]
+                dd[m] = w
+                last = rows[q]
+                m += 1
+        ip[i + 1] = m
+    return ip, ii[:m], dd[:m]
+
+
+_HASHED = kernel(_hashed_kernel)
+
+
+def _stub_entries(fabric, src, dst, size, policy: str, K: int):
+    """`_assemble` of split and colour for flows between single-homed hosts on a memoised
+    fabric, all path shapes at once: per subflow, in `_assemble`'s order (path-shape
+    buckets, then flow, then k), its entry count; the entries (links, column by column);
+    weights; parent flow and bytes. Same choices as `_assemble` (tests/test_network_kernels.py
+    checks the incidence)."""
+    ks, kd = fabric.host_key[src], fabric.host_key[dst]
+    memo, j, order, bucket = _buckets(fabric, src, dst)
+    net = np.sort(order)  # flow order
+    store = memo["store"]
+    P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
+
+    entries = _PATH_ENTRIES.compiled() or _PATH_ENTRIES.py
+
+    def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
+        host links included): entry count and links, column by column."""
+        every = paths is None
+        ch = np.zeros((len(fl), 1), np.int64) if paths is None else paths
+        return entries(
+            ch, every, P_all[fl], H_all[fl], off_all[fl], store,
+            fabric.host_up[src[fl]], fabric.host_down[dst[fl]],
+        )  # fmt: skip
+
+    if policy == "split":
+        units = net  # one unit per flow, in flow order
+        n, rows = full(units, None)
+        off = np.cumsum(n) - n
+        ch = (_SPLIT.compiled() or _SPLIT.py)(
+            rows,
+            off,
+            P_all[units],
+            H_all[units] + 2,
+            size[units] * 1.0 / K,
+            1.0 / fabric.link_cap,
+            K,
+        )
+        pos = np.empty(len(src), np.int64)
+        pos[units] = np.arange(len(units))
+        choice = ch[pos[order]]
+    else:  # colour, per path-shape bucket
+        choice = np.zeros((len(order), K), np.int64)
+        cut = np.flatnonzero(np.diff(bucket)) + 1
+        for sel in np.split(np.arange(len(order)), cut) if len(order) else []:
+            P = int(P_all[order[sel[0]]])
+            if P > 1:
+                fl = order[sel]
+                c = bipartite_edge_colouring(np.repeat(ks[fl], K), np.repeat(kd[fl], K), P)
+                choice[sel] = c.reshape(len(sel), K)
+    n, rows = full(order, choice)
+    return (
+        n,
+        rows,
+        np.ones(int(n.sum())),
+        np.repeat(order, K),
+        np.repeat(size[order] * 1.0 / K, K),
+    )
+
+
+def _path_entries(choice, every, P, H, off, store, up, down):
+    """Links of flow i on path choice[i, q] (one subflow each) or, with every, on all its
+    P[i] paths (one subflow): host link up[i], the H[i] switch links of the path (row-major
+    at store[off[i]:]), host link down[i]. Returns (entries per subflow, links)."""
+    F, Q = choice.shape
+    n_sub = F if every else F * Q
+    n = np.empty(n_sub, np.int64)
+    tot = 0
+    for i in range(F):
+        if every:
+            n[i] = P[i] * (H[i] + 2)
+            tot += n[i]
+        else:
+            for q in range(Q):
+                n[i * Q + q] = H[i] + 2
+                tot += H[i] + 2
+    rows = np.empty(tot, np.int64)
+    m = 0
+    for i in range(F):
+        for q in range(P[i] if every else Q):
+            p = q if every else choice[i, q]
+            rows[m] = up[i]
+            for h in range(H[i]):
+                rows[m + 1 + h] = store[off[i] + p * H[i] + h]
+            rows[m + 1 + H[i]] = down[i]
+            m += H[i] + 2
+    return n, rows
+
+
+_PATH_ENTRIES = kernel(_path_entries)
+
+
+def _canonical_columns(ptr, rows, data):
+    """Sort each column's rows and sum repeated rows in that order (as scipy's
+    sum_duplicates does): (indptr, indices, data)."""
+    n = ptr.shape[0] - 1
+    out_p = np.zeros(n + 1, np.int64)
+    out_i = np.empty(rows.shape[0], np.int64)
+    out_d = np.empty(rows.shape[0])
+    key = np.empty(rows.shape[0], np.int64)  # a column's entries, stably sorted by row
+    m = 0
+    for j in range(n):
+        a, b = ptr[j], ptr[j + 1]
+        for q in range(b - a):  # insertion sort: columns are one path or a few
+            k = a + q
+            x = rows[k]
+            r = q
+            while r > 0 and rows[key[r - 1]] > x:
+                key[r] = key[r - 1]
+                r -= 1
+            key[r] = k
+        last = -1
+        for q in range(b - a):
+            k = key[q]
+            if rows[k] == last:
+                out_d[m - 1] += data[k]
+            else:
+                out_i[m] = rows[k]
+                out_d[m] = data[k]
+                last = rows[k]
+                m += 1
+        out_p[j + 1] = m
+    return out_p, out_i[:m], out_d[:m]
+
+
+_COLUMNS = kernel(_canonical_columns)
+
+
+def _assemble(fabric, src, dst, size, routing: str, seed: int):
+    """Coordinates (rows = links, cols = subflows, non-decreasing; data = weights, repeats
+    summed by the caller) and per-subflow parent flow, bytes and path latency."""
     policy, K = parse_routing(routing)
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
@@ -264,10 +733,10 @@ def route(
     if F and (src.min() < 0 or dst.min() < 0 or src.max() >= nh or dst.max() >= nh):
         raise InputError(f"host index out of range 0..{nh - 1}", field="ranks")
     if policy == "ecmp" and K > 1:  # K independently hashed connections per flow
-        r = route(
+        r = _assemble(
             fabric, np.repeat(src, K), np.repeat(dst, K), np.repeat(size / K, K), "ecmp", seed
         )
-        return Routed(A=r.A, parent=r.parent // K, size=r.size, latency_s=r.latency_s)
+        return r[0], r[1], r[2], r[3] // K, r[4], r[5]
     lat = fabric.link_lat
     rows, cols, data = [], [], []
     sub_parent, sub_size, sub_lat = [], [], []
@@ -309,8 +778,6 @@ def route(
         choice_of: dict[int, np.ndarray] = {}
         if policy == "split":
             # greedy least-loaded in flow order; load in seconds (bytes / capacity)
-            load = np.zeros(fabric.n_links)
-            inv_cap = 1.0 / fabric.link_cap
             # units: a flow, or one port's share of a striped flow, in flow order
             units = (
                 np.concatenate(
@@ -323,17 +790,41 @@ def route(
                 else np.zeros((0, 3), dtype=np.int64)
             )
             units = units[np.argsort(units[:, 2], kind="stable")]
-            for b, (idx, _, _, _, _) in enumerate(buckets):
-                choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
-            # rounds: the k-th subflow of every flow before any (k+1)-th, so early flows
-            # cannot take all the good paths
-            for k in range(K):
-                for b, j, f in units:
-                    M = buckets[b][1][j]  # (P, H)
-                    piece = size[f] * buckets[b][4][j] / K * inv_cap[M]  # (P, H)
-                    c = int(np.argmin((load[M] + piece).max(axis=1)))
-                    choice_of[b][j, k] = c
-                    load[M[c]] += piece[c]
+            fast = _SPLIT.compiled()
+            if fast is not None and len(units):
+                flat = [M.reshape(-1) for _, M, _, _, _ in buckets]
+                base = np.cumsum([0] + [len(m) for m in flat])[:-1]
+                PH = np.array([M.shape[1:] for _, M, _, _, _ in buckets], dtype=np.int64)
+                ub, uj = units[:, 0], units[:, 1]
+                fr = np.concatenate([fr_ for _, _, _, _, fr_ in buckets])
+                fr_base = np.cumsum([0] + [len(b[0]) for b in buckets])[:-1]
+                choice = fast(
+                    np.concatenate(flat).astype(np.int64),
+                    base[ub] + uj * PH[ub, 0] * PH[ub, 1],
+                    PH[ub, 0],
+                    PH[ub, 1],
+                    size[units[:, 2]] * fr[fr_base[ub] + uj] / K,
+                    1.0 / fabric.link_cap,
+                    K,
+                )
+                for b, (idx, _, _, _, _) in enumerate(buckets):
+                    choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
+                    sel = ub == b
+                    choice_of[b][uj[sel]] = choice[sel]
+            else:
+                load = np.zeros(fabric.n_links)
+                inv_cap = 1.0 / fabric.link_cap
+                for b, (idx, _, _, _, _) in enumerate(buckets):
+                    choice_of[b] = np.zeros((len(idx), K), dtype=np.int64)
+                # rounds: the k-th subflow of every flow before any (k+1)-th, so early flows
+                # cannot take all the good paths
+                for k in range(K):
+                    for b, j, f in units:
+                        M = buckets[b][1][j]  # (P, H)
+                        piece = size[f] * buckets[b][4][j] / K * inv_cap[M]  # (P, H)
+                        c = int(np.argmin((load[M] + piece).max(axis=1)))
+                        choice_of[b][j, k] = c
+                        load[M[c]] += piece[c]
         else:  # colour
             for b, (idx, M, ks, kd, _) in enumerate(buckets):
                 P = M.shape[1]
@@ -356,16 +847,13 @@ def route(
             sub_size.append(np.repeat(size[idx] * frac / K, K))
             n_sub += nk
     if n_sub == 0:
-        A = sp.csr_matrix((fabric.n_links, 0))
-        return Routed(A, np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-    A = sp.csr_matrix(
-        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(fabric.n_links, n_sub),
-    )
-    A.sum_duplicates()
-    return Routed(
-        A=A,
-        parent=np.concatenate(sub_parent),
-        size=np.concatenate(sub_size),
-        latency_s=np.concatenate(sub_lat),
+        e = np.zeros(0, np.int64)
+        return e, e, np.zeros(0), e, np.zeros(0), np.zeros(0)
+    return (
+        np.concatenate(rows),
+        np.concatenate(cols),
+        np.concatenate(data),
+        np.concatenate(sub_parent),
+        np.concatenate(sub_size),
+        np.concatenate(sub_lat),
     )

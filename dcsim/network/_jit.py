@@ -1,0 +1,60 @@
+"""Optional compiled kernels (numba) for the small, per-step network problems of the envs.
+
+A kernel is plain Python over scalars and NumPy arrays. When numba is installed
+(`pip install dcsim[fast]`) it is compiled on first use with `cache=True` (the machine code
+is kept in `__pycache__`, or numba's user cache when that is read-only, so later processes
+load it instead of compiling); numba is imported only then, so start-up does not pay for it.
+Without numba, or with DCSIM_NO_JIT=1, callers run their NumPy path instead: `compiled()`
+is None. Tests run every kernel (compiled or interpreted via `py`) against that path,
+switching numba off by setting `_NUMBA = False`.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable
+from typing import Any
+
+_NUMBA: Any = None  # the numba module once imported, False when unavailable
+
+
+def _numba() -> Any:
+    global _NUMBA
+    if _NUMBA is None:
+        _NUMBA = False
+        if os.environ.get("DCSIM_NO_JIT", "") not in ("1", "true", "yes"):
+            try:
+                import numba
+
+                _NUMBA = numba
+            except ImportError:  # optional: the NumPy paths stand in
+                pass
+    return _NUMBA
+
+
+class Kernel:
+    """A Python function compiled with numba on first request; `py` is the function itself."""
+
+    def __init__(self, py: Callable[..., Any], deps: dict[str, Kernel] | None = None):
+        self.py = py
+        self.deps = deps or {}  # kernels py calls by these global names
+        self._compiled: Callable[..., Any] | None = None
+
+    def compiled(self) -> Callable[..., Any] | None:
+        """The compiled kernel, or None when numba is unavailable or disabled."""
+        nb = _numba()
+        if not nb:
+            return None
+        if self._compiled is None:
+            fn = self.py
+            if self.deps:  # the compiled function calls the compiled dependencies
+                glb = {**fn.__globals__, **{k: d.compiled() for k, d in self.deps.items()}}
+                fn = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__)
+            self._compiled = nb.njit(cache=True, nogil=True)(fn)
+        return self._compiled
+
+
+def kernel(py: Callable[..., Any], deps: dict[str, Kernel] | None = None) -> Kernel:
+    """Mark a function as an optional compiled kernel (deps: kernels it calls by name)."""
+    return Kernel(py, deps)

@@ -1,0 +1,189 @@
+"""The compiled network kernels (issue 17.3, `dcsim.network._jit`) against the NumPy paths
+and the reference: the same incidence from `route_columns` as from `route`, the same routes
+with and without numba, rates and finish times of the compiled event loop equal to the
+classic solver (tests/reference_maxmin.py) to 1e-12, and the same FlowSplit-v0 episodes.
+Without numba installed the interpreted kernels are checked and the compiled halves skip."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from reference_maxmin import reference_max_min_rates, reference_run_flows
+from test_flows_solver import assert_same, flow_sets, problems
+
+import dcsim.network._jit as jit
+import dcsim.network.flows as flows
+from dcsim.envs.flow_split import FlowSplitEnv
+from dcsim.network import load_topology, route, run_flows
+from dcsim.network.routing import route_columns
+from dcsim.network.topology import TOPOLOGY_DIR, FailureConfig
+
+HAVE_NUMBA = bool(jit._numba())
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+
+
+@contextmanager
+def numpy_only() -> Iterator[None]:
+    """Run with numba switched off: every caller takes its NumPy path."""
+    old = jit._NUMBA
+    jit._NUMBA = False
+    try:
+        yield
+    finally:
+        jit._NUMBA = old
+
+
+def _fabrics():
+    for preset in ("leaf_spine_small", "leaf_spine_256_oversub2", "fat_tree_k8", "rail_optimized"):
+        fab = load_topology(TOPOLOGY_DIR / f"{preset}.yaml")
+        yield preset, fab
+    base = load_topology(TOPOLOGY_DIR / "leaf_spine_small.yaml")
+    cfg = base.config.model_copy(update={"failures": FailureConfig(fraction=0.1, seed=3)})
+    yield "leaf_spine_small-failed", load_topology(cfg)  # path shapes differ per ToR pair
+
+
+FABRICS = list(_fabrics())
+ROUTINGS = ["ecmp", "ecmp:3", "spray", "split:1", "split:3", "colour", "colour:2"]
+
+
+@pytest.mark.parametrize("name,fab", FABRICS, ids=[n for n, _ in FABRICS])
+def test_route_columns_is_the_route_incidence(name, fab) -> None:
+    """Same CSC arrays, parents and sizes as `route` (canonical), flows to themselves and
+    repeated pairs included, with and without numba."""
+    rng = np.random.default_rng(0)
+    for trial in range(3):
+        m = int(rng.integers(1, 120))
+        src = rng.integers(0, fab.n_hosts, m)
+        dst = rng.integers(0, fab.n_hosts, m)
+        dst[: m // 4] = src[: m // 4]
+        size = rng.uniform(1e5, 1e8, m)
+        for routing in ROUTINGS:
+            r = route(fab, src, dst, size, routing, seed=trial)
+            A = r.A.tocsc()
+            A.sort_indices()
+            for mode in ("compiled", "numpy"):
+                with numpy_only() if mode == "numpy" else _nothing():
+                    c = route_columns(fab, src, dst, size, routing, seed=trial)
+                for got, want in [
+                    (c.indptr, A.indptr),
+                    (c.indices, A.indices),
+                    (c.data, A.data),
+                    (c.parent, r.parent),
+                    (c.size, r.size),
+                ]:
+                    np.testing.assert_array_equal(got, want, err_msg=f"{routing} {mode}")
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@needs_numba
+@pytest.mark.parametrize("name,fab", FABRICS, ids=[n for n, _ in FABRICS])
+def test_compiled_split_and_colouring_route_as_the_numpy_path(name, fab) -> None:
+    rng = np.random.default_rng(1)
+    src = rng.integers(0, fab.n_hosts, 150)
+    dst = rng.integers(0, fab.n_hosts, 150)
+    size = rng.uniform(1e5, 1e8, 150)
+    for routing in ("split:1", "split:4", "colour", "colour:3"):
+        fast = route(fab, src, dst, size, routing, seed=2)
+        with numpy_only():
+            slow = route(fab, src, dst, size, routing, seed=2)
+        assert (fast.A != slow.A).nnz == 0
+        for a, b in [(fast.parent, slow.parent), (fast.size, slow.size)]:
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(fast.latency_s, slow.latency_s)
+
+
+def _kernel_rates(A, cap, active=None) -> np.ndarray:
+    """The progressive-filling kernel, interpreted (no numba needed)."""
+    csc = sp.csc_matrix(A)
+    csc.sort_indices()
+    act = np.ones(A.shape[1], dtype=bool) if active is None else active
+    return flows._FILL_RATES.py(
+        csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data, cap, act
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_interpreted_kernel_rates_equal_reference(prob) -> None:
+    A, cap, active = prob
+    As = sp.csr_matrix(A)
+    assert_same(_kernel_rates(As, cap), reference_max_min_rates(As, cap))
+    assert_same(_kernel_rates(As, cap, active), reference_max_min_rates(As, cap, active))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_sets())
+def test_interpreted_event_loop_equals_reference(prob) -> None:
+    A, cap, size = prob
+    csc = sp.csc_matrix(A)
+    csc.sort_indices()
+    finish, _, link_bytes, events, solves, ok = flows._RUN.py(
+        csc.indptr.astype(np.int64),
+        csc.indices.astype(np.int64),
+        csc.data,
+        cap,
+        size,
+        np.zeros(len(size), dtype=bool),
+        False,
+        len(size),
+    )
+    ref, ref_bytes, ref_events = reference_run_flows(sp.csr_matrix(A), cap, size)
+    assert ok
+    assert_same(finish, ref)
+    np.testing.assert_allclose(link_bytes, ref_bytes, rtol=1e-12)
+    assert events == ref_events and solves <= max(events, 1)
+
+
+@needs_numba
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_sets())
+def test_compiled_run_flows_with_until_equals_the_numpy_loop(prob) -> None:
+    """A watched subset (a collective among background flows): same finish times,
+    bytes left, events and link bytes as the NumPy event loop."""
+    A, cap, size = prob
+    As = sp.csr_matrix(A)
+    until = np.arange(len(size)) % 2 == 0
+    fast = run_flows(As, cap, size, until=until)
+    with numpy_only():
+        slow = run_flows(As, cap, size, until=until)
+    assert_same(fast.finish_s, slow.finish_s)
+    assert fast.remaining is not None and slow.remaining is not None
+    np.testing.assert_allclose(
+        fast.remaining, slow.remaining, rtol=1e-9, atol=1e-9 * size.max(initial=0)
+    )
+    np.testing.assert_allclose(fast.link_bytes, slow.link_bytes, rtol=1e-9)
+    assert fast.n_events == slow.n_events
+
+
+@needs_numba
+def test_flow_split_episode_is_the_same_with_and_without_numba() -> None:
+    """An episode of random actions (every policy and split, background traffic, failures):
+    rewards, metrics and observations as with the NumPy paths (relative 1e-9)."""
+
+    def episode() -> tuple[list[float], list[np.ndarray], list[float]]:
+        env = FlowSplitEnv(episode_steps=40)
+        obs, _ = env.reset(seed=11)
+        acts = np.random.default_rng(3).integers(0, 4, (40, 2))
+        rewards, obss, times = [], [obs], []
+        for a in acts:
+            obs, r, _, _, info = env.step(a)
+            rewards.append(r)
+            obss.append(obs)
+            times.append(info["metrics"]["time_s"])
+        return rewards, obss, times
+
+    fast = episode()
+    with numpy_only():
+        slow = episode()
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-9)
+    np.testing.assert_allclose(np.stack(fast[1]), np.stack(slow[1]), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(fast[2], slow[2], rtol=1e-9)
