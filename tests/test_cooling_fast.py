@@ -19,7 +19,9 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
+pytest.importorskip(
+    "dcsim.cooling.fast", exc_type=ImportError
+)  # numba installed and not DCSIM_NO_JIT=1
 
 from dcsim.climate import WeatherSample  # noqa: E402
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant, fast  # noqa: E402
@@ -200,8 +202,11 @@ def test_env_fast_equals_readable(case: str) -> None:
 
 
 def test_env_without_numba_takes_the_readable_path(monkeypatch) -> None:
-    """numba missing: Cooling-v0 steps on `CoolingPlant.step`, with the same numbers."""
-    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    """numba missing (or DCSIM_NO_JIT=1): Cooling-v0 steps on `CoolingPlant.step`, with the
+    same numbers."""
+    import dcsim.jit as jit
+
+    monkeypatch.setattr(jit, "_NUMBA", False)  # what dcsim.jit decides without numba
     monkeypatch.delitem(sys.modules, "dcsim.cooling.fast")
     kw = ENV_CASES["air"]
     acts = np.random.default_rng(4).uniform(-1, 1, (20, 3)).astype(np.float32)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference_maxmin import reference_max_min_rates, reference_run_flows
 
-import dcsim.network._jit as jit
+import dcsim.jit as jit
 import dcsim.network.flows as flows
 from dcsim.errors import InputError
 from dcsim.network import load_topology, max_min_rates, route, run_flows

@@ -1,4 +1,4 @@
-"""The compiled network kernels (issue 17.3, `dcsim.network._jit`) against the NumPy paths
+"""The compiled network kernels (issue 17.3, `dcsim.jit`) against the NumPy paths
 and the reference: the same incidence from `route_columns` as from `route`, the same routes
 with and without numba, rates and finish times of the compiled event loop equal to the
 classic solver (tests/reference_maxmin.py) to 1e-12, and the same FlowSplit-v0 episodes.
@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from reference_maxmin import reference_max_min_rates, reference_run_flows
 from test_flows_solver import assert_same, flow_sets, problems
 
-import dcsim.network._jit as jit
+import dcsim.jit as jit
 import dcsim.network.flows as flows
 from dcsim.envs.flow_split import FlowSplitEnv
 from dcsim.network import load_topology, route, run_flows
 from dcsim.network.routing import route_columns
 from dcsim.network.topology import TOPOLOGY_DIR, FailureConfig
 
-HAVE_NUMBA = bool(jit._numba())
+HAVE_NUMBA = bool(jit.numba_module())
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
 
 

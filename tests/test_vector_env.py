@@ -32,7 +32,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_vector_equals_separate_envs(case: str, compiled: bool) -> None:
     if compiled:
-        pytest.importorskip("numba")
+        pytest.importorskip("dcsim.cooling.fast", exc_type=ImportError)
     kw, n = CASES[case], 3
     venv = CoolingVectorEnv(n, **kw)
     # both paths: the compiled kernel (as the lone envs' step) or NumPy on (halls, racks)

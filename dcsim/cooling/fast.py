@@ -16,7 +16,8 @@ in the last bit, and the kernel writes u**3 as u*u*u) and to its own source run 
 interpreter (NUMBA_DISABLE_JIT=1, bitwise). The liquid loop (scalar, run before the kernel)
 and the thermal throttle (only when an inlet exceeds its limit) stay on the readable path.
 
-Importing this module imports numba (`ImportError` without it); callers import it lazily on
+Importing this module imports numba (`ImportError` without it or with DCSIM_NO_JIT=1,
+`dcsim.jit`); callers import it lazily on
 the first step, so start-up does not pay for it, and fall back to the readable path when it
 is missing. Compiled code is cached on disk (`cache=True`).
 """
@@ -28,12 +29,16 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numba
 import numpy as np
 
 from dcsim.cooling import equipment as eq
 from dcsim.cooling.config import RHO_CP_WATER, RHO_WATER
 from dcsim.cooling.water import ChilledWaterPlant
+from dcsim.jit import numba_module
+
+numba = numba_module()
+if not numba:  # the envs catch this and take the readable path
+    raise ImportError("numba is not installed or DCSIM_NO_JIT=1 (dcsim.jit)")
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcsim.cooling.plant import CoolingPlant

@@ -145,10 +145,14 @@ _COMPILED: dict[Any, Any] = {}
 
 def compiled(fn: Any) -> Any:
     """`fn` (array code) compiled by numba, cached on disk and per process; ImportError
-    without numba. Envs use it for their per-step array code once their kernel is loaded."""
+    without numba or with DCSIM_NO_JIT=1 (`dcsim.jit`). Envs use it for their per-step array
+    code once their kernel is loaded."""
     if fn not in _COMPILED:
-        import numba
+        from dcsim.jit import numba_module
 
+        numba = numba_module()
+        if not numba:
+            raise ImportError("numba is not installed or DCSIM_NO_JIT=1")
         try:
             _COMPILED[fn] = numba.njit(cache=True)(fn)
         except RuntimeError:  # no writable cache directory: compile in each process

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dcsim.errors import InputError
-from dcsim.network._jit import Kernel, kernel
+from dcsim.jit import Kernel, kernel
 
 _TOL = 1e-9  # a link with residual <= _TOL * capacity is saturated
 _FIRST_BATCH = 64  # candidate links per batch to start with; adapts to how far runs go
@@ -332,7 +332,7 @@ def dense_max_min(A: np.ndarray, cap: np.ndarray) -> np.ndarray:
 # The envs time a few hundred flows on a few hundred links per step, with a re-solve per
 # completion event; there the NumPy solver's per-call overhead, not arithmetic, is the cost.
 # These kernels run the same progressive filling and event loop over scalars (compiled by
-# numba when installed, `dcsim.network._jit`); tests/test_flows_solver.py holds them to the
+# numba when installed, `dcsim.jit`); tests/test_flows_solver.py holds them to the
 # reference rates and finish times to 1e-12, compiled and interpreted.
 _SMALL_LINKS = 4096  # the kernel scans the live links once per level: O(levels x links)
 

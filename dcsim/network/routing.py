@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dcsim.errors import InputError
-from dcsim.network._jit import kernel
+from dcsim.jit import kernel
 
 _MEMO_NODES = 4096  # fabrics whose path lookups are memoised per node pair (_pair_slots)
 _POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")

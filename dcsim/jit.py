@@ -1,10 +1,12 @@
-"""Optional compiled kernels (numba) for the small, per-step network problems of the envs.
+"""The one switch for compiled code (numba): the network kernels here, Cooling-v0's plant
+kernel (`dcsim.cooling.fast`) and the envs' compiled array code (`dcsim.envs.contract.compiled`)
+all ask `numba_module()`.
 
-A kernel is plain Python over scalars and NumPy arrays. When numba is installed
-(`pip install dcsim[fast]`) it is compiled on first use with `cache=True` (the machine code
+A kernel is plain Python over scalars and NumPy arrays. numba is a dependency; a kernel is
+compiled on first use with `cache=True` (the machine code
 is kept in `__pycache__`, or numba's user cache when that is read-only, so later processes
 load it instead of compiling); numba is imported only then, so start-up does not pay for it.
-Without numba, or with DCSIM_NO_JIT=1, callers run their NumPy path instead: `compiled()`
+Without numba (an install that lacks it), or with DCSIM_NO_JIT=1, callers run their NumPy path instead: `compiled()`
 is None. Tests run every kernel (compiled or interpreted via `py`) against that path,
 switching numba off by setting `_NUMBA = False`.
 """
@@ -19,7 +21,8 @@ from typing import Any
 _NUMBA: Any = None  # the numba module once imported, False when unavailable
 
 
-def _numba() -> Any:
+def numba_module() -> Any:
+    """numba, or False when it is not installed or DCSIM_NO_JIT=1 turns compiled code off."""
     global _NUMBA
     if _NUMBA is None:
         _NUMBA = False
@@ -43,7 +46,7 @@ class Kernel:
 
     def compiled(self) -> Callable[..., Any] | None:
         """The compiled kernel, or None when numba is unavailable or disabled."""
-        nb = _numba()
+        nb = numba_module()
         if not nb:
             return None
         if self._compiled is None:
