@@ -27,6 +27,7 @@ Zeus). All functions take and return NumPy arrays and broadcast.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -256,6 +257,34 @@ class DevicePowerModel:
         f = self.freq_for_scale(np.minimum(y, 1.0))
         f = np.where(cap < self.power_w(a, self.f_min_frac), self.f_min_frac, f)
         return np.clip(f, self.f_min_frac, 1.0)
+
+    def freq_for_cap_scalar(self, cap_w: float, activity: float) -> float:
+        """`freq_for_cap` for one cap and activity without NumPy's per-call cost on 0-d arrays
+        (the Simulation's clock every interval): the same operations in the same order, and
+        NumPy's own sinh/arcsinh (whose SIMD results can differ from libm's in the last bit),
+        so bitwise equal (tests/test_sim_fast.py)."""
+        f_min = self.f_min_frac
+        s_l, vf = self.leak_share, self.v_floor_frac
+        a = min(max(float(activity), 0.0), 1.0)
+        head = max(cap_w - self.idle_w, 0.0)
+        denom = self.dynamic_w * a
+        y = min(head / denom if denom > 0 else 1.0, 1.0)
+        f_lin = (y - s_l * vf) / ((1.0 - s_l) * vf * vf)
+        if s_l > 0.0:
+            p = s_l / (1.0 - s_l)
+            q = -y / (1.0 - s_l)
+            r = 2.0 * math.sqrt(p / 3.0)
+            f_cub = -r * float(np.sinh(np.arcsinh(np.float64(3.0 * q / (p * r))) / 3.0))
+        else:
+            f_cub = float(np.cbrt(y))
+        f = min(max(f_cub if f_cub >= vf else f_lin, f_min), 1.0)
+        v = max(vf, f_min)  # power at f_min (clock_scale of the clipped f_min)
+        p_min = self.idle_w + self.dynamic_w * a * (
+            1.0 - s_l * (1.0 - v) - (1.0 - s_l) * (1.0 - v * v * f_min)
+        )
+        if cap_w < p_min:
+            f = f_min
+        return min(max(f, f_min), 1.0)
 
     def cap_feasible(self, cap_w: ArrayLike, activity: ArrayLike) -> np.ndarray:
         """True where the cap can be met at some supported clock."""

@@ -356,11 +356,25 @@ class Simulation:
         cap_w = self.cap_frac * self.profile.tdp_w
         f_cap = self._f_cap.get(cap_w)
         if f_cap is None:
-            f_cap = self._f_cap[cap_w] = float(self.power.freq_for_cap(cap_w, self.a_compute))
+            f_cap = self._f_cap[cap_w] = self.power.freq_for_cap_scalar(cap_w, self.a_compute)
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
         return max(min(f_cap, f_thermal), float(self.power.f_min_frac))
+
+    def _run_job(self, t_end: float) -> JobAccounting:
+        """Run the job's SimPy process to t_end at the step time in force (`_cur_step`)."""
+        self.acct.reset()
+        if self._proc is not None:
+            if self.k > 0:
+                self._resume.succeed()
+            self.env.run(until=t_end)
+            # Close the interval: the job books its partial phase here and waits for the next one.
+            self._resume = self.env.event()
+            self._proc.interrupt("interval end")
+            while self.env.peek() <= t_end:
+                self.env.step()
+        return self.acct
 
     def step(self, controls: Controls | None = None) -> StepRecord:
         c = controls or Controls()
@@ -377,17 +391,7 @@ class Simulation:
         f = self._job_freq()
         self._cur_step = st = self._step_time(f, self.routing)
         t_start, t_end = self.t, self.t + self.dt
-        self.acct.reset()
-        if self._proc is not None:
-            if self.k > 0:
-                self._resume.succeed()
-            self.env.run(until=t_end)
-            # Close the interval: the job books its partial phase here and waits for the next one.
-            self._resume = self.env.event()
-            self._proc.interrupt("interval end")
-            while self.env.peek() <= t_end:
-                self.env.step()
-        acc = self.acct
+        acc = self._run_job(t_end)
         self.total_iterations += acc.completed
 
         w = sc.workload
