@@ -173,6 +173,8 @@ class _Memo:
             self.cache.update(zip(times, np.asarray(v, dtype=float).tolist(), strict=True))
 
     def __getattr__(self, name: str) -> Any:  # the series' other attributes and methods
+        if name.startswith("__") or name in ("series", "cache"):  # copy/pickle: not set yet
+            raise AttributeError(name)
         return getattr(self.series, name)
 
 
