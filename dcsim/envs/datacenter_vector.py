@@ -206,7 +206,8 @@ class DatacenterVectorEnv(VectorEnv):
         thr = thermal_throttle(self.cfg, air.inlet_c, tcs, self.clock_for_power)
         # ---- the record (Simulation.step)
         it_w = rack_w.sum(axis=-1) + air.server_fan_w.sum(axis=-1)
-        facility_w = facility_power_w(it_w, cooling, sim.design_it_w, sc.power)
+        # facility_power_w is plain arithmetic: it takes arrays of halls as they are
+        facility_w = facility_power_w(it_w, cast(Any, cooling), sim.design_it_w, sc.power)
         it_kwh = it_w * dt / 3.6e6
         fac_kwh = facility_w * dt / 3.6e6
         inlet_max = air.inlet_c.max(axis=-1)
@@ -219,7 +220,7 @@ class DatacenterVectorEnv(VectorEnv):
         # ---- reward (DatacenterEnv.interval_usd, reward_terms)
         e0 = self.envs[0]
         p = e0.prices
-        price = p.electricity_usd_per_kwh
+        price: Any = p.electricity_usd_per_kwh
         if sim.electricity_prices is not None:
             price = price_at(sim.electricity_prices, t_s, sim.year_offset_s, dt)
         elec_usd = fac_kwh * price
@@ -260,7 +261,7 @@ class DatacenterVectorEnv(VectorEnv):
             for i in np.flatnonzero(trunc):
                 info["final_obs"][i] = obs[i].copy()
                 obs[i], _ = self.envs[i].reset()
-                self._load(i)
+                self._load(int(i))
         return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
 
     def _rack_sum(self, server_w: np.ndarray) -> np.ndarray:
@@ -379,4 +380,4 @@ class DatacenterVectorEnv(VectorEnv):
         for j, m in enumerate(ECONOMIZER_MODES):
             vals[e0._onehot[m]] = (self.econ == j).astype(np.float64)
         x = np.stack([vals[name] for name in e0._encode.names], axis=1)
-        return e0._encode(x)
+        return e0._encode(cast(Any, x))
