@@ -221,6 +221,16 @@ class DevicePowerModel:
         a = np.clip(np.asarray(activity, dtype=float), 0.0, 1.0)
         return self.idle_w + self.dynamic_w * a * self.clock_scale(freq_frac)
 
+    def power_w_scalar(self, activity: float, freq_frac: float) -> float:
+        """`power_w` of one device without NumPy's per-call cost (the Simulation's fast path):
+        the same operations in the same order, so bitwise equal (tests/test_sim_fast.py)."""
+        a = min(max(activity, 0.0), 1.0)
+        f = min(max(freq_frac, self.f_min_frac), 1.0)
+        v = max(self.v_floor_frac, f)
+        s_l = self.leak_share
+        scale = 1.0 - s_l * (1.0 - v) - (1.0 - s_l) * (1.0 - v * v * f)
+        return self.idle_w + self.dynamic_w * a * scale
+
     def freq_for_scale(self, scale: ArrayLike) -> np.ndarray:
         """Inverse of S on [f_min, 1]: the clock whose busy-power scale is ``scale`` (clipped).
 
@@ -301,6 +311,12 @@ class DevicePowerModel:
         f = np.asarray(freq_frac, dtype=float)
         m = np.clip(np.asarray(memory_bound_fraction, dtype=float), 0.0, 1.0)
         return (1.0 - m) / f + m
+
+    @staticmethod
+    def time_scale_scalar(freq_frac: float, memory_bound_fraction: float = 0.0) -> float:
+        """`time_scale` of one clock without NumPy's per-call cost; bitwise equal."""
+        m = min(max(memory_bound_fraction, 0.0), 1.0)
+        return (1.0 - m) / freq_frac + m
 
     def throttle(
         self, cap_w: ArrayLike, activity: ArrayLike, memory_bound_fraction: ArrayLike = 0.0

@@ -266,7 +266,7 @@ class Simulation:
 
     def _step_time(self, freq_frac: float, routing: str):
         w = self.sc.workload
-        scale = float(self.power.time_scale(np.asarray(freq_frac), w.memory_bound_fraction))
+        scale = self.power.time_scale_scalar(float(freq_frac), w.memory_bound_fraction)
         n = max(self.n_active * self.acc_per_server, 1)
         return training_step_time(
             w, n, self.profile.peak_flops, scale, self.comm_time(routing), mfu=self.mfu
@@ -362,6 +362,18 @@ class Simulation:
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
         return max(min(f_cap, f_thermal), float(self.power.f_min_frac))
 
+    def _server_power(self, act_active: float, f: float) -> tuple[np.ndarray, float, float]:
+        """(IT power per rack W, switches shared evenly; mean server activity; accelerator
+        power W) with the active servers at activity act_active and clock f, the rest idle."""
+        activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
+        freq = np.where(self.active, f, 1.0)
+        accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
+        host_w = self.host_w * np.where(self.active, 1.0, self.host_idle_frac)
+        server_w = server_wall_power_w(accel_w, host_w, self.psu_eff)
+        rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
+        rack_w = rack_w + self.switch_w / self.n_racks
+        return rack_w, float(np.mean(activity)), float(accel_w.sum())
+
     def _run_job(self, t_end: float) -> JobAccounting:
         """Run the job's SimPy process to t_end at the step time in force (`_cur_step`)."""
         self.acct.reset()
@@ -398,13 +410,7 @@ class Simulation:
         busy = (acc.compute_s * self.a_compute + acc.comm_s * self.a_comm) / self.dt
         idle_share = max(0.0, 1.0 - (acc.compute_s + acc.comm_s) / self.dt)
         act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
-        activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
-        freq = np.where(self.active, f, 1.0)
-        accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
-        host_w = self.host_w * np.where(self.active, 1.0, self.host_idle_frac)
-        server_w = server_wall_power_w(accel_w, host_w, self.psu_eff)
-        rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
-        rack_w = rack_w + self.switch_w / self.n_racks
+        rack_w, activity, accel_w = self._server_power(act_active, f)
 
         t_mid = t_start + 0.5 * self.dt
         ws = self.weather.at(t_mid)
@@ -433,9 +439,9 @@ class Simulation:
             cap_frac=self.cap_frac,
             freq_frac=f,
             throttle_min=float(self.throttle.min()),
-            activity=float(np.mean(activity)),
+            activity=activity,
             it_w=it_w,
-            accel_w=float(accel_w.sum()),
+            accel_w=accel_w,
             cooling_w=float(res.cooling_w),
             facility_w=facility_w,
             pue=facility_w / it_w,

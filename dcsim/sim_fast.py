@@ -24,6 +24,7 @@ import numpy as np
 
 from dcsim.climate import WeatherSample
 from dcsim.config import LoadedScenario
+from dcsim.power import PHASE_ACTIVITY, server_wall_power_w
 from dcsim.sim import JobAccounting, Simulation
 
 # A phase with at most this share of its work left counts as done (as `Simulation._job`).
@@ -205,7 +206,39 @@ class FastSimulation(Simulation):
         self.carbon_leads_s = tuple(carbon_leads_s)
         super().__init__(loaded, seed)
 
+    def _server_kinds(self) -> None:
+        """Servers are of two kinds, active (the job's activity and clock) and idle: each
+        rack's servers in order as a pattern of kinds, summed like `np.bincount` sums them."""
+        kind = np.where(self.active, 0, 1)
+        patterns: dict[tuple[int, ...], int] = {}
+        rack_pattern = np.empty(self.n_racks, dtype=np.int64)
+        for r in range(self.n_racks):
+            key = tuple(kind[self.server_rack == r].tolist())
+            rack_pattern[r] = patterns.setdefault(key, len(patterns))
+        self._patterns = list(patterns)
+        self._rack_pattern = rack_pattern
+        self._host2 = self.host_w * np.array([1.0, self.host_idle_frac])
+
+    def _server_power(self, act_active: float, f: float) -> tuple[np.ndarray, float, float]:
+        """`Simulation._server_power` computed once per kind of server: the same numbers."""
+        idle = PHASE_ACTIVITY["idle"]
+        pw, n = self.power, self.acc_per_server
+        accel2 = np.array([pw.power_w_scalar(act_active, f) * n, pw.power_w_scalar(idle, 1.0) * n])
+        wall = server_wall_power_w(accel2, self._host2, self.psu_eff).tolist()
+        sums = []
+        for pattern in self._patterns:
+            acc = 0.0
+            for kind in pattern:
+                acc += wall[kind]
+            sums.append(acc)
+        rack_w = np.array(sums)[self._rack_pattern] + self.switch_w / self.n_racks
+        activity = np.where(self.active, act_active, idle)
+        accel_w = np.where(self.active, accel2[0], accel2[1])
+        return rack_w, float(activity.sum() / activity.size), float(accel_w.sum())
+
     def reset(self, seed: int | None = None) -> None:
+        if not hasattr(self, "_patterns"):
+            self._server_kinds()
         for name in ("weather", "carbon"):  # the base reset rebuilds them for a new seed
             v = getattr(self, name, None)
             if isinstance(v, _Memo):

@@ -83,6 +83,37 @@ def test_freq_for_cap_scalar_is_array_bitwise() -> None:
             assert m.freq_for_cap_scalar(cap, a) == float(m.freq_for_cap(cap, a))
 
 
+def test_power_scalars_are_array_bitwise() -> None:
+    rng = np.random.default_rng(1)
+    for hw in ("H100-SXM", "MI300X", "Ascend-910B"):
+        m = DevicePowerModel.from_profile(get_profile(hw))
+        for _ in range(2000):
+            a, f = float(rng.uniform(-0.1, 1.1)), float(rng.uniform(0.0, 1.1))
+            assert m.power_w_scalar(a, f) == float(m.power_w(a, f))
+            mb, f1 = float(rng.uniform(-0.2, 1.2)), float(rng.uniform(0.1, 1.0))
+            assert m.time_scale_scalar(f1, mb) == float(m.time_scale(f1, mb))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        # part of the cluster idle, a last rack that is not full, 3 servers per rack
+        {"workload.active_fraction": 0.6, "cluster.servers": 31, "cluster.servers_per_rack": 3},
+    ],
+)
+def test_server_power_per_kind_is_per_server_bitwise(overrides: dict) -> None:
+    loaded = load_scenario("default.yaml", overrides)
+    fast = FastSimulation(loaded)
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        act, f = float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.3, 1.0))
+        rack, activity, accel = fast._server_power(act, f)
+        want_rack, want_activity, want_accel = Simulation._server_power(fast, act, f)
+        assert np.array_equal(rack, want_rack)
+        assert (activity, accel) == (want_activity, want_accel)
+
+
 def test_memo_fill_is_at_bitwise(loaded) -> None:
     """The vectorized prefill caches what `at` returns, for every time the steps read."""
     sim = FastSimulation(loaded, steps=50, carbon_leads_s=(3600.0, 10800.0))
