@@ -71,6 +71,8 @@ class DatacenterVectorEnv(VectorEnv):
         self.econ_codes = np.array([MODE_CODES[m] for m in ECONOMIZER_MODES])
         self.max_steps = e0.max_steps
         self.times = interval_starts(sim.t0, sim.dt, self.max_steps)  # t of interval k
+        self.times_arr = np.array(self.times)
+        self.feature_col = {name: j for j, name in enumerate(e0._encode.names)}
         plant = sim.plant
         self.cfg, self.f_liq = plant.cfg, plant.f_liq
         self.clock_for_power = plant.clock_for_power
@@ -216,7 +218,7 @@ class DatacenterVectorEnv(VectorEnv):
         tokens = iters * w.global_batch_tokens / dt if active else np.zeros(n_env)
         carbon_kg = fac_kwh * ci / 1000.0
         pue = facility_w / it_w
-        t_s = np.asarray(self.times)[k] - sim.t0
+        t_s = self.times_arr[k] - sim.t0
         # ---- reward (DatacenterEnv.interval_usd, reward_terms)
         e0 = self.envs[0]
         p = e0.prices
@@ -350,34 +352,37 @@ class DatacenterVectorEnv(VectorEnv):
         """`DatacenterEnv._obs` after an interval, for every copy, in feature order."""
         e0, n_env = self.envs[0], self.num_envs
         rows, k = np.arange(n_env), self.k
-        t = np.asarray(self.times)[k]
+        t = self.times_arr[k]
         hour = ((t / 3600.0 + self.sc.climate.weather.start_hour) % 24.0) / 24.0 * 2 * np.pi
-        vals: dict[str, np.ndarray] = {
-            "outdoor_c": db,
-            "wetbulb_c": wb,
-            "sin_hour": np.sin(hour),
-            "cos_hour": np.cos(hour),
-            "carbon_g_per_kwh": ci,
-            "it_w": it_w,
-            "cooling_w": cooling,
-            "inlet_max_c": inlet_max,
-            "inlet_above_limit_k": inlet_max - self.sc.cooling.recommended_inlet_max_c,
-            "supply_air_c": self.supply_air_c,
-            "chw_supply_c": self.chw_c,
-            "cap_frac": self.cap_frac,
-            "freq_frac": f,
-            "throttle_min": thr.min(axis=-1),
-            "tokens_per_s": tokens,
-            "pue": pue,
-            "exposed_comm_share": np.where(
-                step_time != 0, exposed / np.where(step_time != 0, step_time, 1.0), 0.0
+        col = self.feature_col
+        x = np.zeros((n_env, len(col)))
+        for name, v in (
+            ("outdoor_c", db),
+            ("wetbulb_c", wb),
+            ("sin_hour", np.sin(hour)),
+            ("cos_hour", np.cos(hour)),
+            ("carbon_g_per_kwh", ci),
+            ("it_w", it_w),
+            ("cooling_w", cooling),
+            ("inlet_max_c", inlet_max),
+            ("inlet_above_limit_k", inlet_max - self.sc.cooling.recommended_inlet_max_c),
+            ("supply_air_c", self.supply_air_c),
+            ("chw_supply_c", self.chw_c),
+            ("cap_frac", self.cap_frac),
+            ("freq_frac", f),
+            ("throttle_min", thr.min(axis=-1)),
+            ("tokens_per_s", tokens),
+            ("pue", pue),
+            (
+                "exposed_comm_share",
+                np.where(step_time != 0, exposed / np.where(step_time != 0, step_time, 1.0), 0.0),
             ),
-        }
+        ):
+            x[:, col[name]] = v
         for j, h in enumerate(CARBON_FORECAST_H):
-            vals[f"carbon_fc_{h:g}h_g_per_kwh"] = self.ci_fc[j, rows, k]
-        for j, r in enumerate(self.routing_names):
-            vals[e0._onehot[r]] = (self.routing == j).astype(np.float64)
-        for j, m in enumerate(ECONOMIZER_MODES):
-            vals[e0._onehot[m]] = (self.econ == j).astype(np.float64)
-        x = np.stack([vals[name] for name in e0._encode.names], axis=1)
+            x[:, col[f"carbon_fc_{h:g}h_g_per_kwh"]] = self.ci_fc[j, rows, k]
+        # one-hot routing and economizer mode (the rest of their columns stay 0)
+        onehot = e0._onehot
+        x[rows, np.array([col[onehot[r]] for r in self.routing_names])[self.routing]] = 1.0
+        x[rows, np.array([col[onehot[m]] for m in ECONOMIZER_MODES])[self.econ]] = 1.0
         return e0._encode(cast(Any, x))
