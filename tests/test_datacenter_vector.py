@@ -18,10 +18,15 @@ def _actions(rng: np.random.Generator, n_env: int, n: int) -> np.ndarray:
     return acts
 
 
-@pytest.mark.parametrize("n_env", [1, 3])
-def test_vector_equals_separate_envs(n_env: int) -> None:
+@pytest.mark.parametrize(
+    ("n_env", "lanes"), [(1, False), (3, False), (3, True)], ids=["one", "halls", "lanes"]
+)
+def test_vector_equals_separate_envs(n_env: int, lanes: bool) -> None:
+    """Both water paths (each hall's own plant, and the lane-wise batch used from
+    BATCH_WATER_MIN halls) against separate envs, across auto-resets and throttling."""
     kw = {"steps": STEPS, "overrides": {"cooling.air.recirculation_mean": 0.3}}
     venv = DatacenterVectorEnv(n_env, **kw)
+    venv.batch_water = lanes
     envs = [DatacenterEnv(**kw) for _ in range(n_env)]
     obs, _ = venv.reset(seed=4)
     for i, e in enumerate(envs):

@@ -27,9 +27,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from dcsim.cooling import AirChain, thermal_throttle
+from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
 from dcsim.cost import price_at
 from dcsim.envs.datacenter import CARBON_FORECAST_H, ECONOMIZER_MODES, DatacenterEnv
+from dcsim.envs.vector import BATCH_WATER_MIN
 from dcsim.errors import InputError
 from dcsim.power import PHASE_ACTIVITY, facility_power_w, server_wall_power_w
 from dcsim.sim_fast import interval_starts, job_interval_batch
@@ -89,6 +91,9 @@ class DatacenterVectorEnv(VectorEnv):
         )
         self.air.t_supply = np.zeros((n_env, 1))
         self.water = ChilledWaterBatch(plant.water)
+        # lane-wise water side from BATCH_WATER_MIN halls (NumPy's per-call cost, measured for
+        # Cooling-v0); below it each hall's own ChilledWaterPlant, whose state then stays there
+        self.batch_water = n_env >= BATCH_WATER_MIN
         # per-copy state
         self.k = np.zeros(n_env, dtype=np.int64)
         self.cap_frac, self.supply_air_c = np.zeros(n_env), np.zeros(n_env)
@@ -203,7 +208,8 @@ class DatacenterVectorEnv(VectorEnv):
         # ---- CoolingPlant.step, all halls at once
         air = self.air.step((1.0 - self.f_liq) * rack_w, dt)
         p_sum = rack_w.sum(axis=-1)
-        cooling, chw_sup, water_l, tcs = self._water(air, p_sum, chw_set, econ, wb, db)
+        water_step = self._water if self.batch_water else self._water_halls
+        cooling, chw_sup, water_l, tcs = water_step(air, p_sum, chw_set, econ, wb, db)
         self.air.advance_supply(self.supply_air_c[:, None], chw_sup[:, None], dt)
         thr = thermal_throttle(self.cfg, air.inlet_c, tcs, self.clock_for_power)
         # ---- the record (Simulation.step)
@@ -278,6 +284,37 @@ class DatacenterVectorEnv(VectorEnv):
         for j in range(spr):
             out = out + per[:, :, j]
         return out
+
+    def _water_halls(
+        self,
+        air: Any,
+        p_sum: np.ndarray,
+        chw_set: np.ndarray,
+        econ: np.ndarray,
+        wb: np.ndarray,
+        db: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
+        """`_water` hall by hall through each copy's own `CoolingPlant.step_water` (cheaper
+        below BATCH_WATER_MIN halls)."""
+        n_env = self.num_envs
+        to_coils = (air.heat_to_air_w + air.crah_fan_w).tolist()
+        crah, chw = air.crah_fan_w.tolist(), chw_set.tolist()
+        q_liq = (self.f_liq * p_sum).tolist()
+        wbl, dbl = wb.tolist(), db.tolist()
+        cooling, chw_sup, water_l = np.empty(n_env), np.empty(n_env), np.empty(n_env)
+        tcs = None
+        for i, (env, mode) in enumerate(zip(self.envs, econ.tolist(), strict=True)):
+            plant = env.sim.plant
+            liq, water = plant.step_water(
+                to_coils[i], q_liq[i], chw[i], ECONOMIZER_MODES[mode], wbl[i], dbl[i], self.dt
+            )
+            c = 0.0
+            for x in cooling_breakdown(crah[i], water, liq).values():
+                c += x
+            cooling[i], chw_sup[i], water_l[i] = c, water.chw_supply_c, water.water_l
+            if self.liquid_active:
+                tcs = liq.tcs_supply_c  # the same for every hall (one LiquidConfig)
+        return cooling, chw_sup, water_l, tcs
 
     def _water(
         self,
