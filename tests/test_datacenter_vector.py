@@ -18,13 +18,19 @@ def _actions(rng: np.random.Generator, n_env: int, n: int) -> np.ndarray:
     return acts
 
 
+HOT_AISLE = {"cooling.air.recirculation_mean": 0.3}
+LIQUID = {"cooling.type": "liquid", "cooling.liquid.tcs_limit_c": 30.0}
+
+
 @pytest.mark.parametrize(
-    ("n_env", "lanes"), [(1, False), (3, False), (3, True)], ids=["one", "halls", "lanes"]
+    ("n_env", "lanes", "overrides"),
+    [(1, False, HOT_AISLE), (3, False, HOT_AISLE), (3, True, HOT_AISLE), (2, True, LIQUID)],
+    ids=["one", "halls", "lanes", "liquid"],
 )
-def test_vector_equals_separate_envs(n_env: int, lanes: bool) -> None:
+def test_vector_equals_separate_envs(n_env: int, lanes: bool, overrides: dict) -> None:
     """Both water paths (each hall's own plant, and the lane-wise batch used from
     BATCH_WATER_MIN halls) against separate envs, across auto-resets and throttling."""
-    kw = {"steps": STEPS, "overrides": {"cooling.air.recirculation_mean": 0.3}}
+    kw = {"steps": STEPS, "overrides": overrides}
     venv = DatacenterVectorEnv(n_env, **kw)
     venv.batch_water = lanes
     envs = [DatacenterEnv(**kw) for _ in range(n_env)]
