@@ -3,7 +3,9 @@
 The job's SimPy process books each phase as differences of its absolute clock (t up to
 ~1e4 s here, so ~2e-12 s per event); the closed form books the same durations without that
 rounding. Seconds are compared to 1e-9 s (hundreds of events' rounding), completed steps and
-phases exactly; everything else that is claimed bitwise is compared with ==.
+phases exactly, whole step records to 1e-10 (over a whole 1,440-step day the records differ by
+at most ~1e-11 relative, 1e-10 on the small `violation_c`, all from SimPy's clock); everything
+else that is claimed bitwise is compared with ==.
 """
 
 from __future__ import annotations
@@ -144,5 +146,5 @@ def test_fast_simulation_matches_simulation(scenario: str) -> None:
         ra, rb = a.step(c).as_row(), b.step(c).as_row()
         assert ra.keys() == rb.keys()
         for key, v in ra.items():
-            assert rb[key] == pytest.approx(v, rel=1e-9, abs=1e-9), (k, key)
+            assert rb[key] == pytest.approx(v, rel=1e-10, abs=1e-10), (k, key)
     assert a.total_iterations == b.total_iterations
