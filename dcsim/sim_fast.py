@@ -8,17 +8,18 @@ progress, run whole iterations, then part of one. `job_interval` (one job) and
 `job_interval_batch` (arrays of jobs, the same operations in the same order, so each lane
 equals the scalar answer bitwise) give the time booked to each phase, the iterations and the
 completed steps, and the phase and share of it left, as the SimPy process books them
-(`tests/test_sim_fast.py`: equal to 1e-12 over random intervals, zero-length phases and
-phases ending exactly at the interval's end included). `FastSimulation` is a `Simulation`
-that uses it, and memoizes the weather and carbon lookups (the same `at` calls, cached per
-time, so identical) and the clock per power cap. Datacenter-v0 and its batched vector env
-step this; `dcsim run` keeps the SimPy process.
+(`tests/test_sim_fast.py`: the same completed steps and phase times to 1e-9 s, SimPy's own
+rounding of its absolute clock, over random intervals, zero-length phases and phases ending
+exactly at the interval's end included). `FastSimulation` is a `Simulation` that uses it,
+computes server power once per kind of server (active, idle), and looks the episode's weather
+and carbon up at reset (`at_many`, bitwise equal to `at`). Datacenter-v0 and its batched
+vector env step this; `dcsim run` keeps the SimPy process.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -239,13 +240,18 @@ class FastSimulation(Simulation):
     def reset(self, seed: int | None = None) -> None:
         if not hasattr(self, "_patterns"):
             self._server_kinds()
+        memos = {}
         for name in ("weather", "carbon"):  # the base reset rebuilds them for a new seed
             v = getattr(self, name, None)
             if isinstance(v, _Memo):
+                memos[name] = v
                 setattr(self, name, v.series)
         super().reset(seed)
-        self.weather: Any = _Memo(self.weather)
-        self.carbon: Any = _Memo(self.carbon)
+        for name in ("weather", "carbon"):  # the same series keeps its memo across episodes
+            series, memo = getattr(self, name), memos.get(name)
+            setattr(
+                self, name, memo if memo is not None and memo.series is series else _Memo(series)
+            )
         self._comm, self._left = False, 1.0  # the job starts its first compute phase
         self.prefill(self.prefill_steps or self.sc.time.steps, self.carbon_leads_s)
 
@@ -254,8 +260,9 @@ class FastSimulation(Simulation):
         and t + each lead for carbon forecasts), so steps read them from the memo."""
         ts = interval_starts(self.t0, self.dt, n_steps)
         mids = [t + 0.5 * self.dt for t in ts]
-        self.weather.fill([ts[0], *mids])
-        self.carbon.fill([ts[0], *mids, *(t + lead for lead in carbon_leads_s for t in ts)])
+        weather, carbon = cast(_Memo, self.weather), cast(_Memo, self.carbon)
+        weather.fill([ts[0], *mids])
+        carbon.fill([ts[0], *mids, *(t + lead for lead in carbon_leads_s for t in ts)])
 
     def _run_job(self, t_end: float) -> JobAccounting:
         acc = self.acct
