@@ -61,14 +61,12 @@ class DatacenterVectorEnv(VectorEnv):
         self.observation_space = batch_space(e0.observation_space, n_env)
         sim, sc = e0.sim, e0.loaded.scenario
         self.sim0, self.sc, self.dt = sim, sc, sim.dt
-        self.n_racks, self.n_servers = sim.n_racks, sim.n_servers
-        self.spr = sc.cluster.servers_per_rack
+        self.n_racks = sim.n_racks
         w = sc.workload
         # constant per scenario: the same expressions as Simulation / training_step_time
         self.n_acc = max(sim.n_active * sim.acc_per_server, 1)
         self.compute_base = step_flops(w) / (self.n_acc * sim.profile.peak_flops * sim.mfu)
         self.active_racks = sim.server_rack[sim.active]
-        self.host_w = sim.host_w * np.where(sim.active, 1.0, sim.host_idle_frac)
         self.routing_names = e0.routings
         self.econ_codes = np.array([MODE_CODES[m] for m in ECONOMIZER_MODES])
         self.max_steps = e0.max_steps
@@ -198,11 +196,7 @@ class DatacenterVectorEnv(VectorEnv):
         busy = (cs * sim.a_compute + es * sim.a_comm) / dt
         idle_share = np.maximum(0.0, 1.0 - (cs + es) / dt)
         act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
-        activity = np.where(sim.active, act_active[:, None], PHASE_ACTIVITY["idle"])
-        freq = np.where(sim.active, f[:, None], 1.0)
-        accel_w = pw.power_w(activity, freq) * sim.acc_per_server  # per server
-        server_w = server_wall_power_w(accel_w, self.host_w, sim.psu_eff)
-        rack_w = self._rack_sum(server_w) + sim.switch_w / self.n_racks
+        rack_w = self._rack_power(act_active, f)
         k = self.k
         db, wb, ci = self.db[rows, k], self.wb[rows, k], self.ci[rows, k]
         # ---- CoolingPlant.step, all halls at once
@@ -272,18 +266,27 @@ class DatacenterVectorEnv(VectorEnv):
                 self._load(int(i))
         return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
 
-    def _rack_sum(self, server_w: np.ndarray) -> np.ndarray:
-        """Rack totals as `np.bincount(server_rack, weights)` adds them: server by server in
-        order (servers are numbered rack by rack)."""
-        n_env, spr = self.num_envs, self.spr
-        pad = self.n_racks * spr - self.n_servers
-        if pad:
-            server_w = np.concatenate([server_w, np.zeros((n_env, pad))], axis=1)
-        per = server_w.reshape(n_env, self.n_racks, spr)
-        out = np.zeros((n_env, self.n_racks))
-        for j in range(spr):
-            out = out + per[:, :, j]
-        return out
+    def _rack_power(self, act_active: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """`FastSimulation._server_power`'s racks for every copy: wall power once per kind of
+        server (active at the copy's activity and clock, idle), each rack summed over its
+        pattern of kinds in server order (as `np.bincount`)."""
+        sim = self.sim0
+        pw, n = sim.power, sim.acc_per_server
+        idle = pw.power_w_scalar(PHASE_ACTIVITY["idle"], 1.0) * n
+        wall = (
+            server_wall_power_w(pw.power_w(act_active, f) * n, sim._host2[0], sim.psu_eff),
+            float(server_wall_power_w(np.array([idle]), sim._host2[1:], sim.psu_eff)[0]),
+        )
+        sums = []
+        for pattern in sim._patterns:
+            acc: Any = 0.0
+            for kind in pattern:
+                acc = acc + wall[kind]
+            sums.append(np.broadcast_to(acc, (self.num_envs,)))
+        # C order: a hall's row sums (it_w) then reduce pairwise as a single rack vector does;
+        # the gather alone can come back column-major, which sums the racks one by one
+        racks = np.ascontiguousarray(np.stack(sums, axis=1)[:, sim._rack_pattern])
+        return racks + sim.switch_w / self.n_racks
 
     def _water_halls(
         self,
