@@ -55,6 +55,17 @@ def test_vector_equals_separate_envs(n_env: int, lanes: bool, overrides: dict) -
     assert throttled  # the run covered the throttle
 
 
+def test_nan_choice_is_refused_naming_the_actuator() -> None:
+    from dcsim.errors import InputError
+
+    venv = DatacenterVectorEnv(2, steps=3)
+    venv.reset(seed=0)
+    a = np.zeros((2, 5), dtype=np.float32)
+    a[1, 4] = np.nan
+    with pytest.raises(InputError, match="economizer"):
+        venv.step(a)
+
+
 def test_sb3_adapter_steps() -> None:
     pytest.importorskip("stable_baselines3")
     from dcsim.envs.vector import sb3_vec_env

@@ -153,10 +153,13 @@ class DatacenterVectorEnv(VectorEnv):
         """`DatacenterEnv.to_controls` (Actuator.value) on arrays: supply air, CHW and cap
         setpoints, routing and economizer indices."""
         a = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 5)
-        if np.isnan(a[:, 3:]).any():
-            raise InputError("action entry is NaN; expected a number in [-1, 1]", field="routing")
-        a = np.minimum(np.maximum(a, -1.0), 1.0)
         acts = self.envs[0].actuators
+        for j in (3, 4):  # as Actuator.value: a choice needs a number
+            if np.isnan(a[:, j]).any():
+                raise InputError(
+                    "action entry is NaN; expected a number in [-1, 1]", field=acts[j].name
+                )
+        a = np.minimum(np.maximum(a, -1.0), 1.0)
         vals = [
             acts[j].low + (a[:, j] + 1.0) * 0.5 * (acts[j].high - acts[j].low) for j in range(3)
         ]
