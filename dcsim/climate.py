@@ -450,6 +450,35 @@ class CarbonIntensity:
         return float(self.at_many(np.asarray(t_s)))
 
 
+def grid_intensity(
+    region: str,
+    offset_s: float = 0.0,
+    amplitude: float = 0.0,
+    peak_hour: float = 19.0,
+    field: str = "region",
+) -> CarbonIntensity:
+    """Hourly EIA-930 2022 intensity of a balancing authority (the table of `dcsim.tenancy.grid`)
+    shifted from UTC to local standard time, t = 0 local midnight of 1 January as for the
+    weather (local hour h is UTC hour h - offset), interpolated linearly, the year wrapping.
+    The one grid-carbon lookup of `dcsim run` (climate.carbon.source grid) and the engine."""
+    from dcsim.tenancy.grid import REGIONS, UTC_OFFSET_H, carbon_table
+
+    if region not in UTC_OFFSET_H:
+        raise InputError(
+            f"unknown grid region '{region}'; expected one of {', '.join(REGIONS)}", field=field
+        )
+    hourly = np.roll(carbon_table()[region], UTC_OFFSET_H[region])
+    return CarbonIntensity(
+        np.arange(hourly.size) * 3600.0,
+        hourly,
+        hourly.size * 3600.0,
+        offset_s,
+        amplitude,
+        peak_hour,
+        f"EIA-930 2022 {region}",
+    )
+
+
 def build_carbon(
     cfg: ClimateConfig, base_dir: Path | None = None, seed: int = 0
 ) -> CarbonIntensity:
@@ -471,26 +500,8 @@ def build_carbon(
             t - t[0], v, period, offset, c.diurnal_amplitude, c.diurnal_peak_hour, p.name
         )
     if c.source == "grid":
-        # hourly EIA-930 2022 series of a balancing authority (one source of truth:
-        # dcsim.tenancy.grid), shifted from UTC to local standard time: t = 0 is local
-        # midnight of 1 January, as for the weather (local hour h is UTC hour h - offset)
-        from dcsim.tenancy.grid import REGIONS, UTC_OFFSET_H, carbon_table
-
-        region = c.region
-        if region not in UTC_OFFSET_H:
-            raise InputError(
-                f"unknown grid region '{region}'; expected one of {', '.join(REGIONS)}",
-                field="carbon.region",
-            )
-        hourly = np.roll(carbon_table()[region], UTC_OFFSET_H[region])
-        return CarbonIntensity(
-            np.arange(hourly.size) * 3600.0,
-            hourly,
-            hourly.size * 3600.0,
-            offset,
-            c.diurnal_amplitude,
-            c.diurnal_peak_hour,
-            f"EIA-930 2022 {region}",
+        return grid_intensity(
+            c.region, offset, c.diurnal_amplitude, c.diurnal_peak_hour, field="carbon.region"
         )
     if c.source == "constant":
         if c.g_per_kwh is None:

@@ -45,6 +45,7 @@ from pydantic import Field, field_validator, model_validator
 from dcsim.errors import InputError
 from dcsim.network import collective_time, route
 from dcsim.network.flows import dense_max_min
+from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel
@@ -119,14 +120,16 @@ class Job:
 
     def energy_j(self, step: StepTime, device: DevicePowerModel) -> float:
         """GPU energy of the whole job: compute at training activity, exposed comm stalled."""
+        return self.energies_j((step,), device)[0]
+
+    def energies_j(self, steps: tuple[StepTime, ...], device: DevicePowerModel) -> list[float]:
+        """`energy_j` for several per-iteration step times (one power evaluation)."""
         w = self.workload
         a_busy = PHASE_ACTIVITY["training"] if w.compute_activity is None else w.compute_activity
         a_comm = PHASE_ACTIVITY["communication"] if w.comm_activity is None else w.comm_activity
-        p_busy = float(device.power_w(a_busy))
-        p_comm = float(device.power_w(a_comm))
-        return (
-            self.gpus * self.iterations * (step.compute_s * p_busy + step.exposed_comm_s * p_comm)
-        )
+        p_busy, p_comm = device.power_w(np.array([a_busy, a_comm])).tolist()
+        n = self.gpus * self.iterations
+        return [n * (st.compute_s * p_busy + st.exposed_comm_s * p_comm) for st in steps]
 
 
 def job_workload(cfg: JobMixConfig, gpus: int, params: float) -> TrainingConfig:
@@ -185,15 +188,40 @@ def generate_jobs(
     ]
 
 
+def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(start[i], stop[i])."""
+    n = stop - start
+    first = np.cumsum(n) - n
+    return np.arange(int(n.sum()), dtype=np.int64) + np.repeat(start - first, n)
+
+
 def mean_duration_s(jobs: list[Job]) -> float:
     """Mean runtime of the jobs alone (no communication): the queue-wait scale."""
     return float(np.mean([j.iterations * j.step_time().compute_s for j in jobs]))
+
+
+@dataclass(frozen=True)
+class PairRoutes:
+    """Every host pair's routed subflows, flat: pair s * n_hosts + d has subflows
+    sptr[pair]:sptr[pair + 1] (their path latencies in `latency_s`) and link entries
+    eptr[pair]:eptr[pair + 1] (link, subflow index within the pair, weight)."""
+
+    sptr: np.ndarray
+    eptr: np.ndarray
+    link: np.ndarray
+    sub: np.ndarray
+    weight: np.ndarray
+    latency_s: np.ndarray
 
 
 # ranks -> (latency s, s per byte) and (src, dst) -> routed subflows, per (fabric, routing):
 # shared by every JobFabric on the same fabric in this process
 _ISO_CACHE: dict[tuple[str, str], dict] = {}
 _PATH_CACHE: dict[tuple[str, str], dict] = {}
+# fabrics up to this many hosts route every host pair in one call when first needed
+# (64 hosts: 4,032 pairs in ~30 ms, 128: ~0.1-0.3 s); larger ones route pairs as they appear
+ALL_PAIRS_MAX_HOSTS = 128
+_TABLE_CACHE: dict[tuple[str, str], PairRoutes] = {}
 
 
 class JobFabric:
@@ -217,26 +245,67 @@ class JobFabric:
                 for i, n in enumerate(leaf_nodes)
             ]
         )
-        key = (fabric.config.model_dump_json(), routing)
-        self._iso: dict[tuple[int, ...], tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
+        self._key = key = (fabric.config.model_dump_json(), routing)
+        self._table: PairRoutes | None = _TABLE_CACHE.get(key)
+        self._iso: dict[tuple, tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
         self._paths: dict[tuple[int, int], Any] = _PATH_CACHE.setdefault(key, {})
+        policy, self._split = parse_routing(routing)
+        # ecmp and spray route each flow on its own (hash of its pair, or all paths): a
+        # flow's subflows are the same alone or among others; split and colour are not
+        self._per_pair = policy in ("ecmp", "spray")
+        self._ring_fast = self._per_pair and fabric.scale_up is None
+        self._one_subflow = self._per_pair and self._split == 1  # ecmp:1, spray
 
     # ------------------------------------------------------------ all-reduce
     def allreduce_alone_s(self, ranks: np.ndarray, grad_bytes: float) -> float:
-        """Ring all-reduce of `grad_bytes` over `ranks` alone on the fabric.
+        """Ring all-reduce of `grad_bytes` over `ranks` alone on the fabric (a 2-D `ranks`:
+        one ring per row, all at once, as `dcsim.network.dp_allreduce`'s DP groups).
 
         `collective_time` runs once per rank set at 1 GiB; the fluid makespan of equal-size
         flows scales linearly with bytes, so T(n) = latency + (T(1 GiB) - latency) n / 1 GiB.
         """
-        key = tuple(ranks.tolist())
+        key = (ranks.shape, ranks.tobytes()) if ranks.ndim > 1 else tuple(ranks.tolist())
         got = self._iso.get(key)
         if got is None:
-            res = collective_time(
-                self.fabric, "all-reduce", "ring", float(1 << 30), self.routing, ranks=ranks
-            )
-            got = (res.latency_s, (res.time_s - res.latency_s) / float(1 << 30))
+            got = self._ring_alone(ranks) if self._ring_fast else None
+            if got is None:
+                res = collective_time(
+                    self.fabric, "all-reduce", "ring", float(1 << 30), self.routing, ranks=ranks
+                )
+                got = (res.latency_s, (res.time_s - res.latency_s) / float(1 << 30))
             self._iso[key] = got
         return got[0] + got[1] * grad_bytes
+
+    def _ring_alone(self, ranks: np.ndarray) -> tuple[float, float] | None:
+        """`collective_time`'s ring all-reduce of 1 GiB over `ranks` from the cached pair
+        routes, as (latency s, s per byte); None where its shortcut does not hold.
+
+        The ring is 2(p-1) repeats of one step of p equal-size flows (rank i -> i+1). Under
+        max-min sharing the slowest (sub)flows sit at the first water-filling level,
+        min over links of capacity / routed load, and flows of equal size finish in rate
+        order without freeing a link a slower flow froze on, so `run_flows` solves once
+        and the step's makespan is size / that level (Bertsekas & Gallager 6.5.2). Its
+        latency is the longest routed path's plus the endpoints'. Equal to
+        `collective_time` to 1e-12 (tests/test_placement_speed.py); used for routings
+        that route each flow on its own (ecmp, spray) on fabrics without a scale-up domain.
+        """
+        p = len(ranks)
+        nxt = np.concatenate([ranks[1:], ranks[:1]])
+        if not self._has_table():
+            return None
+        links, _, weights, _, lat = self._gather(ranks, nxt)
+        assert lat is not None
+        load = np.bincount(links, weights, self.fabric.n_links)
+        used = load > 0
+        level = float(np.min(self.fabric.link_cap[used] / load[used]))
+        if not level > 0:
+            return None  # a dead link: collective_time says why
+        size = float(1 << 30) / p / self._split  # per subflow (ecmp:K: K connections)
+        lat_s = float(lat.max()) + self.fabric.endpoint_latency_s
+        repeat = 2 * (p - 1)
+        total = repeat * (size / level + 1.0 * lat_s)
+        lat_total = repeat * 1.0 * lat_s
+        return lat_total, (total - lat_total) / float(1 << 30)
 
     def packed_allreduce_s(self, gpus: int, grad_bytes: float) -> float:
         """The all-reduce on the first `gpus` hosts of an empty fabric (the packed ideal)."""
@@ -250,16 +319,78 @@ class JobFabric:
         m = self.host_leaf[ranks] != self.host_leaf[nxt]
         return ranks[m], nxt[m]
 
-    def _path(self, s: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Links, subflow index and weight of flow s -> d under the routing (cached per pair)."""
+    def _path(self, s: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+        """Links, subflow index and weight of flow s -> d under the routing, its number of
+        subflows and their path latencies (s); cached per pair."""
         key = (s, d)
         got = self._paths.get(key)
         if got is None:
+            if self._has_table():
+                link, sub, weight, _, lat = self._gather(np.array([s]), np.array([d]))
+                assert lat is not None
+                return link, sub, weight, len(lat), lat
             r = route(self.fabric, np.array([s]), np.array([d]), np.ones(1), routing=self.routing)
             A = r.A.tocoo()
-            got = (A.row.astype(np.int64), A.col.astype(np.int64), A.data.astype(float), A.shape[1])
+            got = (
+                A.row.astype(np.int64),
+                A.col.astype(np.int64),
+                A.data.astype(float),
+                A.shape[1],
+                r.latency_s,
+            )
             self._paths[key] = got
         return got
+
+    def _has_table(self) -> bool:
+        """Whether the pair table serves this fabric and routing (built on first use)."""
+        if self._table is None and self._per_pair and self.n_hosts <= ALL_PAIRS_MAX_HOSTS:
+            self._route_all_pairs()
+        return self._table is not None
+
+    def _route_all_pairs(self) -> None:
+        """The pair table (`PairRoutes`) of every host pair, from one `route` call: under
+        ecmp and spray each flow is routed on its own, so a pair's subflows (links, weights,
+        order, latencies) are those of routing it alone (tests/test_placement_speed.py)."""
+        n = self.n_hosts
+        s, d = np.divmod(np.arange(n * n, dtype=np.int64), n)  # pair s * n + d (s == d: none)
+        r = route(self.fabric, s, d, np.ones(n * n), routing=self.routing)
+        A = r.A.tocsc()
+        A.sort_indices()
+        cols = np.argsort(r.parent, kind="stable")  # subflows by pair, in routed order
+        sptr = np.searchsorted(r.parent[cols], np.arange(n * n + 1))
+        lens = A.indptr[cols + 1] - A.indptr[cols]
+        at = _ranges(A.indptr[cols], A.indptr[cols + 1])
+        local = np.arange(len(cols)) - sptr[r.parent[cols]]  # subflow index within its pair
+        self._table = PairRoutes(
+            sptr=sptr,
+            eptr=np.concatenate([[0], np.cumsum(lens)])[sptr],
+            link=A.indices[at].astype(np.int64),
+            sub=np.repeat(local, lens),
+            weight=A.data[at].astype(float),
+            latency_s=r.latency_s[cols],
+        )
+        _TABLE_CACHE[self._key] = self._table
+
+    def _gather(
+        self, src: np.ndarray, dst: np.ndarray, latency: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """The flows' routed entries from the pair table, in flow order: link, subflow
+        (numbered across the flows), weight, each subflow's flow, and (`latency`) the
+        subflows' path latencies."""
+        t = self._table
+        assert t is not None
+        pid = src * self.n_hosts + dst
+        e0, e1, s0, s1 = t.eptr[pid], t.eptr[pid + 1], t.sptr[pid], t.sptr[pid + 1]
+        at = _ranges(e0, e1)
+        n_sub = s1 - s0
+        off = np.cumsum(n_sub) - n_sub
+        return (
+            t.link[at],
+            t.sub[at] + np.repeat(off, e1 - e0),
+            t.weight[at],
+            np.repeat(np.arange(len(pid)), n_sub),
+            t.latency_s[_ranges(s0, s1)] if latency else None,
+        )
 
     def contention(
         self, run_src: np.ndarray, run_dst: np.ndarray, src: np.ndarray, dst: np.ndarray
@@ -273,29 +404,43 @@ class JobFabric:
         if len(src) == 0 or len(run_src) == 0:
             return 1.0
         n_run = len(run_src)
-        bs = np.concatenate([run_src, src]).tolist()
-        bd = np.concatenate([run_dst, dst]).tolist()
-        rows, cols, data, parent = [], [], [], []
-        off = 0
-        for f, (s, d) in enumerate(zip(bs, bd, strict=True)):
-            r, c, v, n = self._path(s, d)
-            rows.append(r)
-            cols.append(c + off)
-            data.append(v)
-            parent.append(np.full(n, f))
-            off += n
-        links, ri = np.unique(np.concatenate(rows), return_inverse=True)
-        A = np.zeros((len(links), off))
-        np.add.at(A, (ri, np.concatenate(cols)), np.concatenate(data))
+        all_src, all_dst = np.concatenate([run_src, src]), np.concatenate([run_dst, dst])
+        if self._has_table():
+            row, col, data, par, _ = self._gather(all_src, all_dst, latency=False)
+        else:
+            rows, cols, datas, parent = [], [], [], []
+            off = 0
+            for f, (s, d) in enumerate(zip(all_src.tolist(), all_dst.tolist(), strict=True)):
+                r, c, v, n, _ = self._path(s, d)
+                rows.append(r)
+                cols.append(c + off)
+                datas.append(v)
+                parent.append(np.full(n, f))
+                off += n
+            row, col = np.concatenate(rows), np.concatenate(cols)
+            data, par = np.concatenate(datas), np.concatenate(parent)
+        seen = np.zeros(self.fabric.n_links, dtype=bool)
+        seen[row] = True
+        links = np.flatnonzero(seen)  # = np.unique(row), and ri its inverse
+        ri = (np.cumsum(seen) - 1)[row]
+        A = np.zeros((len(links), len(par)))
+        np.add.at(A, (ri, col), data)
         cap = self.fabric.link_cap[links]
-        par = np.concatenate(parent)
-        own = np.bincount(par, weights=dense_max_min(A, cap), minlength=len(bs))[n_run:]
+        own = np.bincount(par, weights=dense_max_min(A, cap), minlength=len(all_src))[n_run:]
         # alone: each leaf sends and receives one ring flow of the job, so no self-sharing
         # on leaf-spine links; the rate is the job's own water-filling (same code path).
         mask = par >= n_run
-        alone = np.bincount(
-            par[mask] - n_run, weights=dense_max_min(A[:, mask], cap), minlength=len(src)
-        ).min()
+        own_A = A[:, mask]
+        if self._one_subflow:
+            # one subflow per flow: the slowest sits at the first level of that filling,
+            # its first step (w = load of the active flows, rates grow by min cap / w)
+            w = own_A @ np.ones(own_A.shape[1], dtype=bool)
+            used = w > 0
+            alone = float(np.min(cap[used] / w[used]))
+        else:
+            alone = np.bincount(
+                par[mask] - n_run, weights=dense_max_min(own_A, cap), minlength=len(src)
+            ).min()
         shared = float(own.min())
         return max(1.0, float(alone) / shared) if shared > 0 else float("inf")
 
@@ -312,11 +457,13 @@ class JobFabric:
         """
         if rule not in RULES:
             raise InputError(f"unknown placement rule '{rule}'; expected one of {RULES}")
-        if int(free.sum()) < gpus:
-            raise InputError(f"{gpus} GPUs asked, {int(free.sum())} free", field="gpus")
+        idle = np.flatnonzero(free)
+        if len(idle) < gpus:
+            raise InputError(f"{gpus} GPUs asked, {len(idle)} free", field="gpus")
         if rule == "first-fit":
-            return np.flatnonzero(free)[:gpus]
-        fpl = self.free_per_leaf(free)
+            return idle[:gpus]
+        leaf = self.host_leaf[idle]
+        fpl = np.bincount(leaf, minlength=self.n_leaves)  # free_per_leaf(free)
         take = np.zeros(self.n_leaves, dtype=np.int64)
         if rule == "pack":
             fits = np.flatnonzero(fpl >= gpus)
@@ -337,11 +484,10 @@ class JobFabric:
                 n = min(left, len(avail))
                 take[order[avail[:n]]] += 1
                 left -= n
-        hosts = [
-            np.flatnonzero(free & (self.host_leaf == leaf))[: take[leaf]]
-            for leaf in np.flatnonzero(take)
-        ]
-        return np.sort(np.concatenate(hosts))
+        # the lowest-numbered free hosts of each leaf, take[leaf] of them
+        order = np.argsort(leaf, kind="stable")  # by leaf, then host
+        rank = np.arange(len(idle)) - np.searchsorted(leaf[order], leaf[order])
+        return np.sort(idle[order][rank < take[leaf[order]]])
 
     def fragmentation(self, free: np.ndarray) -> float:
         """1 - largest free block on one leaf / min(free GPUs, hosts per leaf); 0 if none free."""
@@ -386,7 +532,9 @@ class FifoCluster:
                 self.now, _, hosts, s, _ = heapq.heappop(self.running)
                 self.free[hosts] = True
                 if len(s):
-                    keep = ~np.isin(self.run_src, s)
+                    # a host runs one job at a time: the flows whose sender is now free
+                    # are the finished job's (np.isin(run_src, s), without the sort)
+                    keep = ~self.free[self.run_src]
                     self.run_src, self.run_dst = self.run_src[keep], self.run_dst[keep]
             else:
                 self.now = float(t_arr)

@@ -12,10 +12,11 @@ with a row-level controller acting through slow out-of-band commands and a fast 
    rate follows a row-wide burst process (log-rate Ornstein-Uhlenbeck fitted to the per-minute
    rate of the Azure 2023 conversation trace: sigma 0.21, tau 390 s); load = arrivals smoothed
    over a request lifetime / saturation throughput. Server wall power = GPUs (table) + host
-   (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. A SimPy
-   process ticks the physics every second, a controller process samples row power every
-   control period, clock commands land after a random out-of-band delay (<= 40 s), and a
-   power brake drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
+   (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. The physics
+   ticks every second (a block of ticks per NumPy call until the brake changes state), a
+   controller samples row power every control period (SimPy orders its instants and the
+   ticks), clock commands land after a random out-of-band delay (<= 40 s), and a power brake
+   drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
 3. High-priority latency impact = weighted percentiles of per-request latency over the run
    versus the same run with no control (same seeds). Steady-state cells are an approximation:
    queues built while capped are not carried across cells.
@@ -45,7 +46,7 @@ from dcsim.inference import (
     get_llm,
     simulate_serving,
 )
-from dcsim.power import TITANIUM_230V_REDUNDANT, server_wall_power_w
+from dcsim.power import TITANIUM_230V_REDUNDANT, host_power_w, server_wall_power_w
 from dcsim.schema import StrictModel
 from dcsim.stochastic import ar1
 
@@ -68,7 +69,7 @@ def polca_fraction(level: str) -> float:
 
 def action_to_clock(action: np.ndarray, lo: float) -> np.ndarray:
     """Map actions in [-1, 1] linearly to clock fractions in [lo, 1]."""
-    a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+    a = np.minimum(np.maximum(np.asarray(action, dtype=float), -1.0), 1.0)  # np.clip, faster
     return lo + (1.0 - lo) * (a + 1.0) / 2.0
 
 
@@ -87,6 +88,7 @@ DEFAULT_CLOCK_FRACS = tuple(
 
 
 MAX_ROW_CELLS = 10_000_000  # servers x simulated seconds a row may hold (memory)
+TICK_BLOCK = 64  # ticks per physics call at most (a brake transition re-evaluates the rest)
 
 
 class RowConfig(StrictModel):
@@ -257,18 +259,38 @@ def characterize_fresh(
 def _interp_rows(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Lower index and weight for linear interpolation on an ascending grid (clipped)."""
     xc = np.minimum(np.maximum(x, grid[0]), grid[-1])
-    k = np.minimum(np.searchsorted(grid, xc, side="right") - 1, grid.size - 2)
-    w = (xc - grid[k]) / (grid[k + 1] - grid[k])
+    k = np.searchsorted(grid[1:-1], xc, side="right")  # the segment, at most grid.size - 2
+    g0 = grid.take(k)
+    w = (xc - g0) / (grid.take(k + 1) - g0)
     return k, w
 
 
 def bilinear(table: ServingTable, z: np.ndarray, rho: np.ndarray, f: np.ndarray) -> np.ndarray:
     """Bilinear interpolation of a (rho, f) table z at loads rho and clocks f (vectorized)."""
-    za = z[:, ::-1]  # f ascending
     i, wi = _interp_rows(table.rho_grid, np.asarray(rho, dtype=float))
     j, wj = _interp_rows(table.f_grid[::-1], np.asarray(f, dtype=float))
-    lo = (1 - wj) * za[i, j] + wj * za[i, j + 1]
-    hi = (1 - wj) * za[i + 1, j] + wj * za[i + 1, j + 1]
+    nf = table.f_grid.size
+    return _bilinear_cells(_cell_pairs(z), nf, i * nf, wi, j, wj)
+
+
+def _cell_pairs(z: np.ndarray) -> np.ndarray:
+    """A (rho, f) table as (2, cells): row 0 the table with f ascending, flat (cell (i, j)
+    at i * n_f + j), row 1 the next cell's value (i, j + 1), so one take fetches both."""
+    za = z[:, ::-1].ravel()
+    return np.stack([za, np.append(za[1:], 0.0)])
+
+
+def _bilinear_cells(
+    z2: np.ndarray, nf: int, inf: np.ndarray, wi: np.ndarray, j: np.ndarray, wj: np.ndarray
+) -> np.ndarray:
+    """`bilinear` from its cells: z2 the table's `_cell_pairs`, (i, wi) and (j, wj) the
+    `_interp_rows` of the loads and the clocks, inf = i * n_f."""
+    k = inf + j
+    vj = 1 - wj
+    z00, z01 = z2.take(k, axis=1)
+    z10, z11 = z2.take(k + nf, axis=1)
+    lo = vj * z00 + wj * z01
+    hi = vj * z10 + wj * z11
     return (1 - wi) * lo + wi * hi
 
 
@@ -282,6 +304,14 @@ def nearest_cells(table: ServingTable, rho: np.ndarray, f: np.ndarray) -> np.nda
     i = np.abs(table.rho_grid[None, :] - np.asarray(rho).reshape(-1, 1)).argmin(1)
     j = np.abs(table.f_grid[None, :] - np.asarray(f).reshape(-1, 1)).argmin(1)
     return i * table.f_grid.size + j
+
+
+def _median(x: np.ndarray) -> float:
+    """`np.median` of a 1-D float array without NaNs (same value: the middle of the sorted
+    values, or the mean of the two middle ones), at a fraction of its per-call cost."""
+    s = x.copy()
+    s.sort()
+    return float((s[(x.size - 1) // 2] + s[x.size // 2]) / 2.0)
 
 
 def weighted_percentiles(
@@ -350,7 +380,7 @@ class RowResult:
 
 
 class RowSimulation:
-    """A row of inference servers, a budget, a controller and a power brake (SimPy + NumPy)."""
+    """A row of inference servers, a budget, a controller and a power brake (NumPy, 1-s ticks)."""
 
     def __init__(self, cfg: RowConfig, table: ServingTable | None = None):
         self.cfg = cfg
@@ -394,22 +424,27 @@ class RowSimulation:
         self.counts = counts
         a = 1.0 - np.exp(-1.0 / c.smoothing_s)
         zi = (1 - a) * c.mean_load * lam_sat * np.ones(N)
-        sm = ar1(counts.astype(float), 1 - a, a, zi)
+        self._counts_f = counts.astype(float)  # arrivals as weights
+        sm = ar1(self._counts_f, 1 - a, a, zi)
         self.rho = sm / lam_sat
-        # load interpolation is clock-independent: precompute it once for every tick
+        # what depends on the load only, once for every tick: its place in the tables
+        # (row offset i * n_f and weight) and the host's power
         tab = self.table
-        ri, rw = _interp_rows(tab.rho_grid, self.rho)
-        self._ri, self._rw = ri.astype(np.intp), rw
-        self._rho_near = (
-            np.abs(tab.rho_grid[None, :] - self.rho.reshape(-1, 1)).argmin(1).reshape(T, N)
-        )
+        ri, self._rw = _interp_rows(tab.rho_grid, self.rho)
         self._fa = tab.f_grid[::-1].copy()
-        self._pw_a = tab.gpu_power_w[:, ::-1].copy()
-        self._sd_a = tab.gpu_power_std_w[:, ::-1].copy()
+        self._ri_nf = ri.astype(np.intp) * self._fa.size
+        self._host_w = host_power_w(tab.host_w, self.rho, c.host_idle_fraction)
+        # the tables as `_cell_pairs`: median-latency slowdown (`bilinear`'s form), and mean
+        # GPU power and its 1-s std at each cell then their steps to the next clock (lerp form)
+        self._p50_a = _cell_pairs(tab.p50_slowdown)
+        pw_sd = np.stack([_cell_pairs(tab.gpu_power_w), _cell_pairs(tab.gpu_power_std_w)])
+        self._pw_sd = np.concatenate([pw_sd[:, 0], pw_sd[:, 1] - pw_sd[:, 0]])
         self.noise = rng.standard_normal((T, N))
         self.priority_high = np.zeros(N, dtype=bool)
         n_hp = int(round(c.high_priority_fraction * N))
         self.priority_high[rng.permutation(N)[:n_hp]] = True
+        self.hp_servers = np.flatnonzero(self.priority_high)  # indices
+        self.lp_servers = np.flatnonzero(~self.priority_high)
         self.T, self.N = T, N
         # per-server command delays are drawn when commands are issued
         self._rng = np.random.default_rng(c.seed + 1)
@@ -417,22 +452,23 @@ class RowSimulation:
     # ------------------------------------------------------------------ physics
     def server_wall_w(self, t: int | slice | np.ndarray, f: np.ndarray) -> np.ndarray:
         """Wall power of every server at tick(s) t with clocks f."""
+        return self._wall_w(t, *_interp_rows(self._fa, np.asarray(f, dtype=float)))
+
+    def _wall_w(self, t: int | slice | np.ndarray, j: np.ndarray, wj: np.ndarray) -> np.ndarray:
+        """`server_wall_w` with its clocks already located in the table (`_interp_rows`)."""
         c, tab = self.cfg, self.table
-        rho = self.rho[t]
-        i, wi = self._ri[t], self._rw[t]
-        j, wj = _interp_rows(self._fa, np.asarray(f, dtype=float))
-
-        def lerp2(za: np.ndarray) -> np.ndarray:
-            lo = za[i, j] + wj * (za[i, j + 1] - za[i, j])
-            hi = za[i + 1, j] + wj * (za[i + 1, j + 1] - za[i + 1, j])
-            return lo + wi * (hi - lo)
-
-        gpu = np.maximum(
-            lerp2(self._pw_a) + lerp2(self._sd_a) * self.noise[t], tab.n_gpus * self.profile.idle_w
-        )
-        load = np.clip(rho, 0.0, 1.0)
-        host = tab.host_w * (c.host_idle_fraction + (1 - c.host_idle_fraction) * load)
-        heat_frac = np.clip((gpu + host) / tab.rated_w, 0.0, 1.0)
+        nf = self._fa.size
+        k = self._ri_nf[t] + j  # cell (i, j) of the flat tables
+        wi = self._rw[t]
+        # mean power and its 1-s std, interpolated together: (z, z(j + 1) - z) at both rows
+        c0 = self._pw_sd.take(k, axis=1)
+        c1 = self._pw_sd.take(k + nf, axis=1)
+        lo = c0[:2] + wj * c0[2:]
+        hi = c1[:2] + wj * c1[2:]
+        mean, std = lo + wi * (hi - lo)
+        gpu = np.maximum(mean + std * self.noise[t], tab.n_gpus * self.profile.idle_w)
+        host = self._host_w[t]
+        heat_frac = np.minimum(np.maximum((gpu + host) / tab.rated_w, 0.0), 1.0)
         fans = c.fan_max_w * np.maximum(c.fan_min_speed, heat_frac) ** 3
         return server_wall_power_w(
             gpu, host, TITANIUM_230V_REDUNDANT, psu_rated_w=c.psu_rated_w, fan_w=fans
@@ -440,9 +476,9 @@ class RowSimulation:
 
     # ------------------------------------------------------------------ run
     def start(self, brake: bool = True) -> None:
-        """Set up the SimPy world (tick process); controllers then call command/advance."""
+        """Reset the row to t = 0; controllers then call command/advance (or `run`)."""
         self.brake_enabled = brake
-        self.env = simpy.Environment()
+        self.now = 0.0  # simulated time, s; tick t covers [t, t + 1)
         N, T = self.N, self.T
         self.f_cmd = np.ones(N)  # applied commanded clocks
         self.pend_val = np.ones(N)
@@ -452,6 +488,8 @@ class RowSimulation:
         self.brake_start = -np.inf
         self.row_w = np.zeros(T)
         self.f_eff = np.ones((T, N), dtype=np.float32)
+        # each server-second's median-latency slowdown at its load and f_eff, as it ticks
+        self.p50_slowdown_s = np.ones((T, N))
         self.brake_on = np.zeros(T, dtype=bool)
         self.cap_events = 0
         self.brake_events = 0
@@ -460,56 +498,101 @@ class RowSimulation:
         self._last_lp = 1.0
         self._last_hp = 1.0
         self.t_idx = 0
-        self.env.process(self._tick())
-
-    def _tick(self) -> simpy.events.ProcessGenerator:
+        self._tick_s = np.arange(T, dtype=float)  # tick times
         c = self.cfg
-        thr = c.brake_threshold * self.budget_w
-        rel = (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
-        for t in range(self.T):
-            now = float(t)
-            due = self.pend_t <= now
-            if due.any():
-                self.f_cmd[due] = self.pend_val[due]
-                self.pend_t[due] = np.inf
-            if not self.brake_active and self.brake_pending_t <= now:
-                self.brake_active = True
-                self.brake_start = now
-                self.brake_pending_t = np.inf
-                self.brake_events += 1
-                self.brake_onsets.append(now)
-            f = np.minimum(self.f_cmd, self.brake_f) if self.brake_active else self.f_cmd
-            self.f_eff[t] = f
-            self.brake_on[t] = self.brake_active
-            p = float(self.server_wall_w(t, f).sum())
-            self.row_w[t] = p
-            self.t_idx = t + 1
-            if (
-                self.brake_enabled
-                and p > thr
-                and not self.brake_active
-                and not np.isfinite(self.brake_pending_t)
-            ):
-                delay = self._rng.uniform(0.0, c.brake_delay_max_s)
-                self.brake_pending_t = now + max(1.0, np.ceil(delay))  # next tick(s), <= 5 s
-                self.brake_triggers.append(now)
-            if self.brake_active and now - self.brake_start >= c.brake_hold_s and p < rel:
-                self.brake_active = False
-            yield self.env.timeout(1.0)
+        self._brake_w = c.brake_threshold * self.budget_w  # trips above
+        self._release_w = (c.brake_threshold - c.brake_release_hysteresis) * self.budget_w
+
+    def _run_ticks(self, end: int) -> None:
+        """The 1-s ticks t_idx <= t < end, a block of them per physics call.
+
+        At tick t, commands due by t land, then a pending brake engages; the servers draw
+        `server_wall_w` at the resulting clocks; then the row power may trigger or release
+        the brake (`_brake_after`). Commands are only issued between calls, so the clocks of
+        every tick are known up front until the brake changes state: the block is evaluated
+        at once and its ticks walked through the brake logic in order; at a brake onset or
+        release the rest is re-evaluated from the first tick whose clocks it changes. The
+        numbers are those of one tick at a time (tests/test_polca_speed.py).
+        """
+        t = self.t_idx
+        while t < end:
+            stop = min(end, t + TICK_BLOCK)
+            active = self.brake_active or self.brake_pending_t <= t
+            due = self.pend_t <= self._tick_s[t:stop, None]
+            f = np.where(due, self.pend_val, self.f_cmd)
+            if active:
+                f = np.minimum(f, self.brake_f)
+            # the clocks as power sees them, then as f_eff records them (float32) for latency
+            both = np.empty((2, *f.shape))
+            both[0], both[1] = f, f.astype(np.float32)
+            j, wj = _interp_rows(self._fa, both)
+            p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
+            n = 0  # ticks of the block kept
+            quiet = not active and not np.isfinite(self.brake_pending_t)
+            if quiet and not (self.brake_enabled and float(p.max()) > self._brake_w):
+                n = stop - t  # no brake pending, none trips: the walk would change nothing
+            for k in range(n, stop - t):
+                now = float(t + k)
+                if not self.brake_active and self.brake_pending_t <= now:
+                    self._brake_onset(now)
+                    if not active:  # engaged inside the block: clocks from here on differ
+                        break
+                self._brake_after(now, float(p[k]))
+                n = k + 1
+                if self.brake_active != active:  # released: the next tick's clocks differ
+                    break
+            self.f_eff[t : t + n] = f[:n]
+            self.brake_on[t : t + n] = active
+            self.row_w[t : t + n] = p[:n]
+            self.p50_slowdown_s[t : t + n] = _bilinear_cells(
+                self._p50_a,
+                self._fa.size,
+                self._ri_nf[t : t + n],
+                self._rw[t : t + n],
+                j[1, :n],
+                wj[1, :n],
+            )
+            landed = due[n - 1]
+            np.copyto(self.f_cmd, self.pend_val, where=landed)
+            np.copyto(self.pend_t, np.inf, where=landed)
+            t = self.t_idx = t + n
+
+    def _brake_onset(self, now: float) -> None:
+        self.brake_active = True
+        self.brake_start = now
+        self.brake_pending_t = np.inf
+        self.brake_events += 1
+        self.brake_onsets.append(now)
+
+    def _brake_after(self, now: float, p: float) -> None:
+        """The brake logic after a tick's row power p: trigger (lands within its delay, on a
+        later tick) or release (held at least `brake_hold_s`, under the hysteresis)."""
+        c = self.cfg
+        if (
+            self.brake_enabled
+            and p > self._brake_w
+            and not self.brake_active
+            and not np.isfinite(self.brake_pending_t)
+        ):
+            delay = self._rng.uniform(0.0, c.brake_delay_max_s)
+            self.brake_pending_t = now + max(1.0, np.ceil(delay))  # next tick(s), <= 5 s
+            self.brake_triggers.append(now)
+        if self.brake_active and now - self.brake_start >= c.brake_hold_s and p < self._release_w:
+            self.brake_active = False
 
     def observe(self) -> RowObservation:
         t = max(self.t_idx - 1, 0)
         k = max(1, int(round(self.cfg.control_period_s)))
         lo = max(0, self.t_idx - k)
-        avg = self.row_w[lo : self.t_idx].mean() if self.t_idx > lo else 0.0
-        hp = self.priority_high
+        n = self.t_idx - lo
+        avg = np.add.reduce(self.row_w[lo : self.t_idx]) / n if n > 0 else 0.0
         return RowObservation(
-            t_s=float(self.env.now),
+            t_s=float(self.now),
             row_power_frac=float(self.row_w[t] / self.budget_w),
             row_power_frac_avg=float(avg / self.budget_w),
             brake_active=self.brake_active,
-            lp_clock_frac=float(np.median(self.f_cmd[~hp])) if (~hp).any() else 1.0,
-            hp_clock_frac=float(np.median(self.f_cmd[hp])) if hp.any() else 1.0,
+            lp_clock_frac=_median(self.f_cmd[self.lp_servers]) if self.lp_servers.size else 1.0,
+            hp_clock_frac=_median(self.f_cmd[self.hp_servers]) if self.hp_servers.size else 1.0,
         )
 
     def slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
@@ -520,55 +603,90 @@ class RowSimulation:
         """
         if t1 <= t0 or not mask.any():
             return 1.0
-        rho = self.rho[t0:t1][:, mask].ravel()
-        f = self.f_eff[t0:t1][:, mask].ravel()
-        s = bilinear(self.table, self.table.p50_slowdown, rho, f)
-        w = self.counts[t0:t1][:, mask].ravel().astype(float)
-        tot = w.sum()
-        return float((s * w).sum() / tot) if tot > 0 else float(s.mean())
+        s = bilinear(self.table, self.table.p50_slowdown, self.rho[t0:t1], self.f_eff[t0:t1])
+        return self._weigh(s, t0, t1, mask)
+
+    def slowdowns(self, t0: int, t1: int, *masks: np.ndarray) -> list[float]:
+        """`slowdown` of server groups over ticks that have run, from the scores recorded as
+        they ticked (`p50_slowdown_s`; same numbers, tests/test_polca_speed.py)."""
+        if t1 > self.t_idx:
+            raise ValueError(f"ticks up to {t1} asked, {self.t_idx} run")
+        if t1 <= t0:
+            return [1.0] * len(masks)
+        s = self.p50_slowdown_s[t0:t1]
+        return [self._weigh(s, t0, t1, m) if m.any() else 1.0 for m in masks]
+
+    def _weigh(self, s: np.ndarray, t0: int, t1: int, mask: np.ndarray) -> float:
+        """Arrival-weighted mean of the masked servers' scores s (ticks t0..t1, all servers)."""
+        s = s[:, mask].ravel()
+        w = self._counts_f[t0:t1][:, mask].ravel()
+        tot = np.add.reduce(w)  # x.sum() of a 1-D array without its Python wrapper
+        return float(np.add.reduce(s * w) / tot) if tot > 0 else float(s.mean())
 
     def command(self, lp_f: float, hp_f: float) -> None:
         """Ask low/high-priority servers for clock fractions; lands after a random OOB delay."""
-        lp_f = float(np.clip(lp_f, self.f_min, 1.0))
-        hp_f = float(np.clip(hp_f, self.f_min, 1.0))
+        lp_f = min(max(float(lp_f), self.f_min), 1.0)
+        hp_f = min(max(float(hp_f), self.f_min), 1.0)
         if lp_f < self._last_lp - 1e-9 or hp_f < self._last_hp - 1e-9:
             self.cap_events += 1
         target = np.where(self.priority_high, hp_f, lp_f)
         changed = target != np.where(np.isfinite(self.pend_t), self.pend_val, self.f_cmd)
         if changed.any():
-            delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, changed.sum())
+            delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, np.count_nonzero(changed))
             self.pend_val[changed] = target[changed]
-            self.pend_t[changed] = self.env.now + np.maximum(delay, 0.0)
+            self.pend_t[changed] = self.now + delay  # uniform on [0, max): never negative
         self._last_lp, self._last_hp = lp_f, hp_f
 
     def advance(self, dt: float) -> None:
-        self.env.run(until=min(self.env.now + dt, float(self.T)))
+        """Run the ticks in [now, now + dt) (up to the horizon) and move the clock there."""
+        until = min(self.now + dt, float(self.T))
+        if until > self.now:
+            self.now += until - self.now  # a timed event's clock: now + delay
+            self._run_ticks(min(self.T, math.ceil(self.now)))
 
     @property
     def done(self) -> bool:
-        return self.env.now >= self.T - 1e-9
+        return self.now >= self.T - 1e-9
 
     def run(self, controller: Controller | None = None, brake: bool = True) -> RowResult:
-        """Simulate the whole horizon with an optional controller (None = no capping)."""
+        """Simulate the whole horizon with an optional controller (None = no capping).
+
+        The controller acts every control period from `period + 0.5` s. SimPy orders its
+        instants against the 1-s ticks (a tick process that only counts); the ticks before
+        an instant run as blocks (`_run_ticks`) when the controller needs the row.
+        """
         self.start(brake=brake)
         if controller is None and not brake:
             # Nothing acts: clocks stay at f_max, so the whole horizon is one vectorized call.
             self.row_w[:] = self.server_wall_w(slice(None), np.ones((self.T, self.N))).sum(axis=1)
             self.t_idx = self.T
             return self.result()
+        env = simpy.Environment()
+        reached = [0]  # ticks SimPy has reached
+
+        def ticks() -> simpy.events.ProcessGenerator:
+            for t in range(self.T):
+                reached[0] = t + 1
+                yield env.timeout(1.0)
+
+        env.process(ticks())
         if controller is not None:
             period = self.cfg.control_period_s
 
             def ctl() -> simpy.events.ProcessGenerator:
-                yield self.env.timeout(period + 0.5)  # after the first ticks
+                yield env.timeout(period + 0.5)  # after the first ticks
                 while True:
+                    self._run_ticks(reached[0])
+                    self.now = env.now
                     act = controller(self.observe())
                     if act is not None:
                         self.command(*act)
-                    yield self.env.timeout(period)
+                    yield env.timeout(period)
 
-            self.env.process(ctl())
-        self.env.run(until=float(self.T))
+            env.process(ctl())
+        env.run(until=float(self.T))
+        self._run_ticks(self.T)
+        self.now = float(env.now)
         return self.result()
 
     def result(self) -> RowResult:
@@ -579,7 +697,10 @@ class RowSimulation:
         fj = (
             np.abs(tab.f_grid[None, :] - self.f_eff[:T].reshape(-1, 1)).argmin(1).reshape(T, self.N)
         )
-        cells = self._rho_near[:T] * tab.f_grid.size + fj
+        ri = (
+            np.abs(tab.rho_grid[None, :] - self.rho[:T].reshape(-1, 1)).argmin(1).reshape(T, self.N)
+        )
+        cells = ri * tab.f_grid.size + fj
         hp = self.priority_high
         hpw = np.bincount(cells[:, hp].ravel(), weights=w[:, hp].ravel(), minlength=nc)
         lpw = np.bincount(cells[:, ~hp].ravel(), weights=w[:, ~hp].ravel(), minlength=nc)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -379,6 +379,54 @@ TITANIUM_230V_REDUNDANT = PSUEfficiencyCurve(
 )
 
 
+# Host (CPUs, DRAM, NICs) idles at ~half its loaded power (Barroso et al., "The Datacenter as a
+# Computer", 3rd ed., Fig. 5.x: servers idle at ~50 % of peak).
+HOST_IDLE_FRAC = 0.5
+
+
+def host_power_w(
+    host_w: ArrayLike, busy: ArrayLike, idle_frac: float = HOST_IDLE_FRAC
+) -> np.ndarray:
+    """Host power at a busy share in [0, 1]: ``idle_frac`` of ``host_w`` at rest, all of it
+    busy. The one host model of `dcsim run` (`dcsim.sim`) and the multi-tenant engine."""
+    b = np.clip(np.asarray(busy, dtype=float), 0.0, 1.0)
+    return np.asarray(host_w, dtype=float) * (idle_frac + (1.0 - idle_frac) * b)
+
+
+# one job (float) or arrays of jobs lane by lane (np.ndarray)
+Lanes = TypeVar("Lanes", float, np.ndarray)
+
+
+def interval_activity(
+    compute_s: Lanes,
+    comm_s: Lanes,
+    span_s: float,
+    a_compute: float,
+    a_comm: float,
+    a_idle: float = PHASE_ACTIVITY["idle"],
+) -> Lanes:
+    """Mean activity of a training accelerator over ``span_s``: ``compute_s`` at ``a_compute``,
+    ``comm_s`` stalled on exposed communication at ``a_comm`` (POLCA Fig. 5 dips), the rest idle.
+
+    Power is linear in activity at a fixed clock (`DevicePowerModel.power_w`), so the power of
+    this mean is the span's mean power: the one phase-power formation of `dcsim.sim` (phases
+    booked by its DES) and the multi-tenant engine (phases of its fluid iterations)."""
+    busy = (compute_s * a_compute + comm_s * a_comm) / span_s
+    idle = 1.0 - (compute_s + comm_s) / span_s
+    # arrays of jobs lane by lane (the batched Datacenter-v0), one job without NumPy's cost
+    idle_share = np.maximum(0.0, idle) if isinstance(idle, np.ndarray) else max(0.0, idle)
+    return busy + idle_share * a_idle
+
+
+def throttled_clock(cap_f: Lanes, throttle_f: Lanes, f_min: float) -> Lanes:
+    """Clock fraction of a synchronous job: its cap's clock, lowered by the thermal throttle of
+    the slowest rack it runs on (the plant's previous interval), never below f_min. Arrays of
+    jobs lane by lane (the batched Datacenter-v0)."""
+    if isinstance(cap_f, np.ndarray):
+        return np.maximum(np.minimum(cap_f, throttle_f), f_min)
+    return max(min(cap_f, throttle_f), f_min)
+
+
 def server_wall_power_w(
     accel_w_sum: ArrayLike,
     host_w: ArrayLike,
@@ -410,12 +458,29 @@ def server_wall_power_w(
     return dc / eta
 
 
+def rack_wall_power_w(
+    accel_w: ArrayLike,
+    host_w: ArrayLike,
+    rack: ArrayLike,
+    n_racks: int,
+    psu_efficiency: float,
+    switch_w: float = 0.0,
+) -> np.ndarray:
+    """Per-rack wall power from per-unit (server or accelerator) DC loads: each rack's
+    accelerators and hosts through the PSUs (`server_wall_power_w`, a constant efficiency),
+    plus an equal share of the fabric's switches. The one rack power of `dcsim run` (per
+    server) and the multi-tenant engine (per accelerator)."""
+    acc = np.bincount(rack, weights=np.asarray(accel_w, dtype=float), minlength=n_racks)
+    host = np.bincount(rack, weights=np.asarray(host_w, dtype=float), minlength=n_racks)
+    return server_wall_power_w(acc, host, psu_efficiency) + switch_w / n_racks
+
+
 def server_power_from_profile(
     profile: HardwareProfile,
     activity: ArrayLike,
     freq_frac: ArrayLike = 1.0,
     host_activity: ArrayLike = 1.0,
-    host_idle_frac: float = 0.5,
+    host_idle_frac: float = HOST_IDLE_FRAC,
     psu_curve: PSUEfficiencyCurve | None = None,
     psu_rated_w: float | None = None,
 ) -> np.ndarray:
@@ -428,10 +493,7 @@ def server_power_from_profile(
     m = DevicePowerModel.from_profile(profile)
     acc = m.power_w(activity, freq_frac)
     acc_sum = acc.sum(axis=-1) if acc.ndim else acc * profile.server.accelerators
-    host = profile.server.host_power_w.value * (
-        host_idle_frac
-        + (1 - host_idle_frac) * np.clip(np.asarray(host_activity, dtype=float), 0, 1)
-    )
+    host = host_power_w(profile.server.host_power_w.value, host_activity, host_idle_frac)
     if psu_curve is not None:
         rated = psu_rated_w or (
             profile.server.rated_power_w.value if profile.server.rated_power_w else None
@@ -584,6 +646,43 @@ def facility_power_w(
     return it_w + ups_loss_w(it_w, rated, cfg) + cooling_w + fixed
 
 
+@dataclass(frozen=True)
+class IntervalEnergy:
+    """One control interval's facility power and what it costs (powers are interval means)."""
+
+    it_w: float  # rack wall power + server fans
+    facility_w: float
+    it_kwh: float
+    facility_kwh: float
+    carbon_kg: float
+    cost_usd: float
+
+
+def interval_energy(
+    rack_w_sum: float,
+    fan_w: float,
+    cooling_w: float,
+    design_it_w: float,
+    cfg: FacilityConfig,
+    dt_s: float,
+    carbon_g_per_kwh: float,
+    price_usd_per_mwh: float = 0.0,
+) -> IntervalEnergy:
+    """IT (racks + server fans) -> facility power (`facility_power_w`) -> energy, carbon and cost
+    of one interval: the one accounting of `dcsim run` (`dcsim.sim`) and the engine."""
+    it_w = float(rack_w_sum + fan_w)
+    facility_w = facility_power_w(it_w, float(cooling_w), design_it_w, cfg)
+    fac_kwh = facility_w * dt_s / 3.6e6
+    return IntervalEnergy(
+        it_w=it_w,
+        facility_w=facility_w,
+        it_kwh=it_w * dt_s / 3.6e6,
+        facility_kwh=fac_kwh,
+        carbon_kg=fac_kwh * carbon_g_per_kwh / 1000.0,
+        cost_usd=fac_kwh / 1000.0 * price_usd_per_mwh,
+    )
+
+
 # ------------------------------------------------------------------------------- switches
 # Switch power = chassis base + per-port (ASIC SerDes/forwarding share + pluggable optic), with
 # a small traffic-dependent part. Sources:
@@ -626,6 +725,14 @@ def switch_power_w(
     return chassis_w + n * (asic * (idle_fraction + (1 - idle_fraction) * u) + optic)
 
 
+def fabric_switch_power_w(ports: ArrayLike, port_gbps: ArrayLike) -> float:
+    """Total power of a fabric's switches from their live ports and mean port speed
+    (`dcsim.network.Fabric.switch_ports`); a switch whose every link failed still draws its
+    chassis power (ports = 0). The one switch-power sum of `dcsim run` and the engine."""
+    n = np.asarray(ports)
+    return float(np.sum(switch_power_w(n, np.where(n > 0, port_gbps, 400.0))))
+
+
 __all__ = [
     "PHASE_ACTIVITY",
     "PHASE_ACTIVITY_SOURCES",
@@ -642,6 +749,11 @@ __all__ = [
     "training_activity",
     "server_wall_power_w",
     "server_power_from_profile",
+    "rack_wall_power_w",
+    "HOST_IDLE_FRAC",
+    "host_power_w",
+    "interval_activity",
+    "throttled_clock",
     "aggregate_w",
     "contiguous_groups",
     "rack_power_w",
@@ -649,9 +761,12 @@ __all__ = [
     "pdu_input_power_w",
     "FacilityConfig",
     "facility_power_w",
+    "IntervalEnergy",
+    "interval_energy",
     "ups_efficiency",
     "ups_loss_w",
     "switch_power_w",
+    "fabric_switch_power_w",
 ]
 
 # HBM access energy incl. I/O: ~3.9 pJ/bit for HBM2 (O'Connor et al., "Fine-Grained DRAM:

@@ -1,9 +1,10 @@
 """The Simulation: hardware, fabric, power, cooling, climate and workload in one deterministic loop.
 
-Plain Python, steppable. Each control interval (dt) runs a SimPy discrete-event
-engine for the training job's iterations (compute phase, exposed-communication
-phase; a control change interrupts the running phase and re-times the rest of
-its work), then evaluates the vectorized physics: accelerator power at the
+Plain Python, steppable. Each control interval (dt) books the training job's iterations
+(compute phase, exposed-communication phase; a control change re-times the rest of the
+running phase's work) in closed form with `dcsim.workload.PhaseClock`, the phase model the
+multi-tenant engine shares (equal to the SimPy process it replaced: tests/test_phase_clock.py),
+then evaluates the vectorized physics: accelerator power at the
 interval's clock and mean activity, server and rack aggregation, the cooling
 plant (with thermal mass and throttling fed back to the next interval), UPS
 losses, PUE, water and carbon.
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
-import simpy
 
 from dcsim.climate import build_carbon, build_weather
 from dcsim.config import TOPOLOGY_DIR, LoadedScenario, resolve_path
@@ -31,11 +31,17 @@ from dcsim.network.topology import list_presets, resolve_topology_path
 from dcsim.power import (
     PHASE_ACTIVITY,
     DevicePowerModel,
-    facility_power_w,
+    fabric_switch_power_w,
+    host_power_w,
+    interval_activity,
+    interval_energy,
+    rack_wall_power_w,
     server_wall_power_w,
-    switch_power_w,
+    throttled_clock,
 )
 from dcsim.workload import (
+    PhaseBooking,
+    PhaseClock,
     comm_activity,
     compute_activity,
     gradient_bytes_per_rank,
@@ -56,18 +62,7 @@ class Controls:
     routing: str | None = None
 
 
-@dataclass
-class JobAccounting:
-    """Time the job spent in each phase during the current interval, and its progress."""
-
-    compute_s: float = 0.0
-    comm_s: float = 0.0
-    iterations: float = 0.0
-    completed: int = 0
-
-    def reset(self) -> None:
-        self.compute_s = self.comm_s = self.iterations = 0.0
-        self.completed = 0
+IDLE_BOOKING = PhaseBooking(0.0, 0.0, 0.0, 0)  # no job: nothing booked
 
 
 @dataclass
@@ -165,20 +160,17 @@ class Simulation:
                 file=src,
                 field="cluster.topology",
             )
-        ports, port_gbps = self.fabric.switch_ports()
-        # A switch whose every link failed still draws its chassis power (ports = 0).
-        self.switch_w = float(np.sum(switch_power_w(ports, np.where(ports > 0, port_gbps, 400.0))))
+        self.switch_w = fabric_switch_power_w(*self.fabric.switch_ports())
         self._comm_cache: dict[str, float] = {}
         self._comm_algo: dict[str, str] = {}
 
-        # Host (CPUs, DRAM, NICs) scales with the server size; it idles at ~half its loaded
-        # power (Barroso et al., The Datacenter as a Computer, 3rd ed.; same as power.server_power_from_profile).
+        # Host (CPUs, DRAM, NICs) scales with the server size; it idles at
+        # dcsim.power.HOST_IDLE_FRAC of its loaded power (dcsim.power.host_power_w).
         self.host_w = (
             self.profile.server.host_power_w.value
             * self.acc_per_server
             / self.profile.server.accelerators
         )
-        self.host_idle_frac = 0.5
         self.psu_eff = self.profile.server.psu_efficiency.value
         server_peak = server_wall_power_w(
             self.acc_per_server * self.profile.tdp_w, self.host_w, self.psu_eff
@@ -277,45 +269,6 @@ class Simulation:
             return 0.0
         return self.sc.workload.global_batch_tokens / st.total_s
 
-    def _job(self):
-        """SimPy process: iterations of compute then exposed communication.
-
-        Work is kept as 'fraction of the current phase left'. At each interval
-        end the process is interrupted, books the time spent into that
-        interval, and waits for the next interval, which re-times the rest of
-        the phase at the new clock.
-        """
-        phase, left = "compute", 1.0
-        while True:
-            st = self._cur_step
-            dur = (st.compute_s if phase == "compute" else st.exposed_comm_s) * left
-            start = self.env.now
-            interrupted = False
-            try:
-                if dur > 0:
-                    yield self.env.timeout(dur)
-                done = 1.0
-            except simpy.Interrupt:
-                interrupted = True
-                done = min((self.env.now - start) / dur, 1.0) if dur > 0 else 1.0
-            spent = self.env.now - start
-            acc = self.acct
-            if phase == "compute":
-                acc.compute_s += spent
-            else:
-                acc.comm_s += spent
-            acc.iterations += spent / st.total_s
-            left *= 1.0 - done
-            if left <= 1e-9:
-                if phase == "compute":
-                    phase = "comm"
-                else:
-                    phase = "compute"
-                    acc.completed += 1
-                left = 1.0
-            if interrupted:
-                yield self._resume
-
     # ------------------------------------------------------------ stepping
     def reset(self, seed: int | None = None) -> None:
         if seed is not None and seed != self.seed:
@@ -330,25 +283,20 @@ class Simulation:
         self.routing = sc.workload.routing
         self.supply_air_c = sc.cooling.supply_air_setpoint_c
         self.throttle = np.ones(self.n_racks)
-        self.env = simpy.Environment(initial_time=self.t0)
-        self.acct = JobAccounting()
+        self.phase = PhaseClock()  # the job starts an iteration at t0
         self.total_iterations = 0
-        self._cur_step = self._step_time(self._job_freq(), self.routing)
-        self._resume = self.env.event()
-        self._proc = self.env.process(self._job()) if self.n_active > 0 else None
-        idle_rack = np.bincount(
-            self.server_rack,
-            weights=np.full(
+        idle_rack = rack_wall_power_w(
+            np.full(
                 self.n_servers,
-                server_wall_power_w(
-                    self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
-                    self.host_w * self.host_idle_frac,
-                    self.psu_eff,
-                ),
+                self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
             ),
-            minlength=self.n_racks,
+            host_power_w(np.full(self.n_servers, self.host_w), 0.0),
+            self.server_rack,
+            self.n_racks,
+            self.psu_eff,
+            self.switch_w,
         )
-        self.plant.reset(self.weather.at(self.t), idle_rack + self.switch_w / self.n_racks)
+        self.plant.reset(self.weather.at(self.t), idle_rack)
         self.last: StepRecord | None = None
 
     def _job_freq(self) -> float:
@@ -360,33 +308,21 @@ class Simulation:
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
-        return max(min(f_cap, f_thermal), float(self.power.f_min_frac))
+        return throttled_clock(f_cap, f_thermal, self.power.f_min_frac)
 
     def _server_power(self, act_active: float, f: float) -> tuple[np.ndarray, float, float]:
         """(IT power per rack W, switches shared evenly; mean server activity; accelerator
-        power W) with the active servers at activity act_active and clock f, the rest idle."""
+        power W) with the active servers at activity act_active and clock f, the rest idle
+        (`host_power_w`, `rack_wall_power_w`). A method so `dcsim.sim_fast` can compute it once
+        per kind of server."""
         activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
         freq = np.where(self.active, f, 1.0)
         accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
-        host_w = self.host_w * np.where(self.active, 1.0, self.host_idle_frac)
-        server_w = server_wall_power_w(accel_w, host_w, self.psu_eff)
-        rack_w = np.bincount(self.server_rack, weights=server_w, minlength=self.n_racks)
-        rack_w = rack_w + self.switch_w / self.n_racks
+        host_w = host_power_w(self.host_w, self.active)
+        rack_w = rack_wall_power_w(
+            accel_w, host_w, self.server_rack, self.n_racks, self.psu_eff, self.switch_w
+        )
         return rack_w, float(np.mean(activity)), float(accel_w.sum())
-
-    def _run_job(self, t_end: float) -> JobAccounting:
-        """Run the job's SimPy process to t_end at the step time in force (`_cur_step`)."""
-        self.acct.reset()
-        if self._proc is not None:
-            if self.k > 0:
-                self._resume.succeed()
-            self.env.run(until=t_end)
-            # Close the interval: the job books its partial phase here and waits for the next one.
-            self._resume = self.env.event()
-            self._proc.interrupt("interval end")
-            while self.env.peek() <= t_end:
-                self.env.step()
-        return self.acct
 
     def step(self, controls: Controls | None = None) -> StepRecord:
         c = controls or Controls()
@@ -401,15 +337,19 @@ class Simulation:
         chw = None if c.chw_supply_c is None else min(max(float(c.chw_supply_c), 4.0), 25.0)
 
         f = self._job_freq()
-        self._cur_step = st = self._step_time(f, self.routing)
+        st = self._step_time(f, self.routing)
         t_start, t_end = self.t, self.t + self.dt
-        acc = self._run_job(t_end)
+        # the job's phases in this interval at its step time (dcsim.workload.PhaseClock)
+        if self.n_active > 0:
+            acc, self.phase = self.phase.advance(st, self.dt)
+        else:
+            acc = IDLE_BOOKING
         self.total_iterations += acc.completed
 
         w = sc.workload
-        busy = (acc.compute_s * self.a_compute + acc.comm_s * self.a_comm) / self.dt
-        idle_share = max(0.0, 1.0 - (acc.compute_s + acc.comm_s) / self.dt)
-        act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
+        act_active = interval_activity(
+            acc.compute_s, acc.comm_s, self.dt, self.a_compute, self.a_comm
+        )
         rack_w, activity, accel_w = self._server_power(act_active, f)
 
         t_mid = t_start + 0.5 * self.dt
@@ -423,10 +363,16 @@ class Simulation:
                 supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer
             ),
         )
-        it_w = float(rack_w.sum() + np.sum(res.server_fan_w))
-        facility_w = facility_power_w(it_w, float(res.cooling_w), self.design_it_w, sc.power)
-        it_kwh = it_w * self.dt / 3.6e6
-        fac_kwh = facility_w * self.dt / 3.6e6
+        en = interval_energy(
+            rack_w.sum(),
+            np.sum(res.server_fan_w),
+            res.cooling_w,
+            self.design_it_w,
+            sc.power,
+            self.dt,
+            ci,
+        )
+        it_w = en.it_w
         limit = sc.cooling.recommended_inlet_max_c  # ASHRAE recommended envelope (violation)
         inlet_max = float(np.max(res.inlet_c))
         self.throttle = np.asarray(res.throttle, dtype=float)
@@ -443,8 +389,8 @@ class Simulation:
             it_w=it_w,
             accel_w=accel_w,
             cooling_w=float(res.cooling_w),
-            facility_w=facility_w,
-            pue=facility_w / it_w,
+            facility_w=en.facility_w,
+            pue=en.facility_w / it_w,
             inlet_max_c=inlet_max,
             inlet_mean_c=float(np.mean(res.inlet_c)),
             violation_c=max(0.0, inlet_max - limit),
@@ -452,9 +398,9 @@ class Simulation:
             exposed_comm_s=st.exposed_comm_s if self.n_active else 0.0,
             tokens_per_s=acc.iterations * w.global_batch_tokens / self.dt if self.n_active else 0.0,
             iterations=acc.iterations,
-            it_kwh=it_kwh,
-            facility_kwh=fac_kwh,
-            carbon_kg=fac_kwh * ci / 1000.0,
+            it_kwh=en.it_kwh,
+            facility_kwh=en.facility_kwh,
+            carbon_kg=en.carbon_kg,
             water_l=float(res.water_l),
             extra={f"cooling_{k}": float(v) for k, v in sorted(res.breakdown.items())},
         )

@@ -16,9 +16,11 @@ fabric, and a fraction of that communication overlaps backward compute
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 from pydantic import Field
 
 from dcsim.errors import InputError
@@ -27,6 +29,11 @@ from dcsim.schema import StrictModel
 
 if TYPE_CHECKING:  # pragma: no cover
     from dcsim.hardware import HardwareProfile
+
+
+AllReduceAlgorithm = Literal[
+    "auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"
+]
 
 
 class TrainingConfig(StrictModel):
@@ -73,12 +80,10 @@ class TrainingConfig(StrictModel):
         description="accelerator activity during compute; unset: "
         "dcsim.power.PHASE_ACTIVITY['training'] (calibrated to DGX H100 measurements)",
     )
-    algorithm: Literal["auto", "ring", "halving-doubling", "double-binary-tree", "hierarchical"] = (
-        Field(
-            "auto",
-            description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
-            "and hierarchical (dcsim.network.collectives)",
-        )
+    algorithm: AllReduceAlgorithm = Field(
+        "auto",
+        description="DP all-reduce algorithm; auto: the faster of ring (NCCL multi-channel) "
+        "and hierarchical (dcsim.network.collectives)",
     )
     routing: str = Field("ecmp", description="ecmp | spray | split:K | colour")
     # Memory footprint per accelerator (dcsim.limits): checked against HBM at build time.
@@ -141,6 +146,121 @@ class StepTime:
     @property
     def total_s(self) -> float:
         return self.compute_s + self.exposed_comm_s
+
+
+@dataclass(frozen=True)
+class PhaseBooking:
+    """Time a synchronous job spent in each phase during one interval, and its progress."""
+
+    compute_s: float
+    comm_s: float
+    iterations: float  # fractional: active time / step time
+    completed: int  # iterations whose communication phase ended in the interval
+
+
+@dataclass(frozen=True)
+class PhaseClock:
+    """Where a synchronous training job is in its iteration: the phase (compute, then exposed
+    communication) and the fraction of that phase's work left.
+
+    `advance` books one interval in closed form, as a discrete-event run of the iterations
+    would (the model of `dcsim run` and of the multi-tenant engine): the interval's step time
+    re-times the rest of the current phase (a clock change mid-phase stretches only the work
+    left), phases then follow back to back, and the phase running at the interval's end keeps
+    the fraction it has not done. A phase with at most 1e-9 of its work left counts as done."""
+
+    comm: bool = False  # False: computing; True: stalled on exposed communication
+    left: float = 1.0
+
+    def advance(self, st: StepTime, span_s: float) -> tuple[PhaseBooking, PhaseClock]:
+        """Book `span_s` seconds at step time `st`: (booking, clock at the interval's end).
+        A phase ending exactly at the interval's end is done; the next one starts in the next
+        interval (even a zero-length one)."""
+        comm, left = self.comm, self.left
+        t = compute = comm_s = iters = 0.0
+        completed = 0
+        total = st.total_s
+        while t < span_s:
+            if not comm and left == 1.0:  # whole iterations ending before the interval's end
+                n = math.ceil((span_s - t) / total) - 1
+                if n > 0:
+                    t += n * total
+                    compute += n * st.compute_s
+                    comm_s += n * st.exposed_comm_s
+                    iters += n
+                    completed += n
+                    continue
+            dur = (st.exposed_comm_s if comm else st.compute_s) * left
+            if t + dur <= span_s:  # the phase ends inside the interval
+                spent, done = dur, 1.0
+            else:
+                spent = span_s - t
+                done = min(spent / dur, 1.0)
+            if comm:
+                comm_s += spent
+            else:
+                compute += spent
+            iters += spent / total
+            t += spent
+            left *= 1.0 - done
+            if left <= 1e-9:
+                completed += comm
+                comm, left = not comm, 1.0
+            if done < 1.0:
+                break
+        return PhaseBooking(compute, comm_s, iters, completed), PhaseClock(comm, left)
+
+
+def advance_phase_clocks(
+    comm: np.ndarray,
+    left: np.ndarray,
+    compute_s: np.ndarray,
+    exposed_s: np.ndarray,
+    span_s: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`PhaseClock.advance` lane by lane over arrays of jobs (phase `comm`, share `left` of it
+    to do, step time `compute_s` + `exposed_s`), all booking the same `span_s`: the same
+    operations in the same order, one round of the loop per lane at a time (masked) until every
+    lane has left it, so each lane equals `PhaseClock.advance` bitwise (tests/test_phase_clock.py).
+    Returns (compute s, comm s, iterations, completed, comm, left) per lane. Batched copies of
+    Datacenter-v0 (`dcsim.envs.datacenter_vector`) book their jobs with it."""
+    comm = np.asarray(comm, dtype=bool)
+    left = np.asarray(left, dtype=float)
+    compute_s = np.asarray(compute_s, dtype=float)
+    exposed_s = np.asarray(exposed_s, dtype=float)
+    t = np.zeros(left.shape)
+    compute, comm_t, iters = np.zeros(left.shape), np.zeros(left.shape), np.zeros(left.shape)
+    completed = np.zeros(left.shape, dtype=np.int64)
+    total = compute_s + exposed_s
+    live = t < span_s
+    # masked lanes may divide by zero or overflow; their results are discarded
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        while live.any():
+            # whole iterations ending before the interval's end (then the loop's `continue`)
+            n = np.ceil((span_s - t) / total) - 1.0
+            skip = live & ~comm & (left == 1.0) & (n > 0)
+            t = np.where(skip, t + n * total, t)
+            compute = np.where(skip, compute + n * compute_s, compute)
+            comm_t = np.where(skip, comm_t + n * exposed_s, comm_t)
+            iters = np.where(skip, iters + n, iters)
+            completed = np.where(skip, completed + n.astype(np.int64), completed)
+            # the phase in progress, on the lanes that did not skip
+            run = live & ~skip
+            dur = np.where(comm, exposed_s, compute_s) * left
+            inside = t + dur <= span_s  # the phase ends inside the interval
+            spent = np.where(inside, dur, span_s - t)
+            done = np.where(inside, 1.0, np.minimum(spent / dur, 1.0))
+            comm_t = np.where(run & comm, comm_t + spent, comm_t)
+            compute = np.where(run & ~comm, compute + spent, compute)
+            iters = np.where(run, iters + spent / total, iters)
+            t = np.where(run, t + spent, t)
+            rest = left * (1.0 - done)
+            over = run & (rest <= 1e-9)
+            completed = completed + (over & comm)
+            left = np.where(over, 1.0, np.where(run, rest, left))
+            comm = np.where(over, ~comm, comm)
+            live = live & ~(run & (done < 1.0)) & (t < span_s)
+    return compute, comm_t, iters, completed, comm, left
 
 
 def step_flops(cfg: TrainingConfig) -> float:

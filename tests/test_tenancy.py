@@ -246,3 +246,65 @@ def test_default_inference_fleet_is_provisioned_for_its_burst():
     assert (cfg.mean_load + cfg.amplitude) * p999 <= 1.0
     serving = ServingModel.build("H100-SXM", cfg.model, cfg.slo_s)
     assert serving.slo_attainment(1.0, 1.0) >= 0.95  # the SLO holds up to rho 1 at f_max
+
+
+# ------------------------------------------------------------------ one physics with dcsim.sim
+def test_idle_engine_draws_idle_accelerators_half_hosts_and_its_switches():
+    """With nothing running, a rack draws idle accelerators, hosts at HOST_IDLE_FRAC (Barroso)
+    through the PSUs, plus its share of the fabric's switches: the idle server of `dcsim.sim`."""
+    from dcsim.power import HOST_IDLE_FRAC, fabric_switch_power_w
+
+    e = engine([])
+    rack_w, _ = e._rack_power({}, 1.0, 0.0)
+    prof = e.profile
+    host = prof.server.host_power_w.value / prof.server.accelerators
+    per_acc = (prof.power.idle_w.value + HOST_IDLE_FRAC * host) / prof.server.psu_efficiency.value
+    switch_w = fabric_switch_power_w(*e.fabric.fabric.switch_ports())
+    assert switch_w > 0
+    np.testing.assert_allclose(rack_w, e.per_rack * per_acc + switch_w / e.n_racks, rtol=1e-12)
+    assert e.design_it_w == pytest.approx(
+        e.n_acc * (prof.tdp_w + host) / prof.server.psu_efficiency.value + switch_w, rel=1e-12
+    )
+
+
+def test_job_compute_slows_by_the_memory_bound_time_scale():
+    """A clock cap stretches only the compute-bound share of a step ((1 - m)/f + m, Zeus), as
+    in `dcsim run`: the engine's step time is `dcsim.workload.training_step_time` at it."""
+    e = engine([job(16)])
+    j = e.jobs[0]
+    m = j.workload.memory_bound_fraction
+    assert m > 0
+    for f in (0.5, 0.8):
+        ratio = j.step(f, 0.0).compute_s / j.step(1.0, 0.0).compute_s
+        assert ratio == pytest.approx((1 - m) / f + m, rel=1e-12)
+
+
+def test_a_step_inside_the_compute_phase_draws_compute_power():
+    """The engine books a job's phases like `dcsim.sim` (`dcsim.workload.PhaseClock`): steps
+    shorter than the compute phase book compute only, the exposed communication after it
+    draws less power, and the iterations booked are the time run over the step time."""
+    c = EngineConfig(
+        racks=8, accelerators_per_rack=16, inference={"servers": 0}, oversubscription=4.0
+    )
+    hosts = np.r_[0:8, 16:24, 32:40, 48:56]  # across the spine: comm-bound
+    probe = Engine(c, [job(32, tokens=1024.0)], np.zeros(0), 1.0)
+    probe.start_on(0, hosts)
+    probe.ensure_solved()
+    st = probe.jobs[0].step()
+    assert st.exposed_comm_s > 0
+    e = Engine(c, [job(32, tokens=1024.0)], np.zeros(0), 0.5 * st.compute_s)
+    e.reset_plant(W, 0.0)
+    e.start_on(0, hosts)
+    e.ensure_solved()
+    books, rack_w = [], []
+    for _ in range(3):
+        w, booked = e._rack_power({0: 1.0}, 1.0, 0.0)
+        books.append(booked[0].booking)
+        rack_w.append(float(w.sum()))
+        e.step(W, Decisions())
+    assert books[0].compute_s == books[1].compute_s == pytest.approx(e.dt, rel=1e-12)
+    assert books[0].comm_s == books[1].comm_s == 0.0
+    assert books[2].comm_s == pytest.approx(min(e.dt, st.exposed_comm_s), rel=1e-12)
+    assert rack_w[2] < rack_w[0] == pytest.approx(rack_w[1], rel=1e-12)
+    run = sum(b.compute_s + b.comm_s for b in books)
+    assert e.jobs[0].done_iters == pytest.approx(run / st.total_s, rel=1e-12)

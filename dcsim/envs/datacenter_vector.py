@@ -3,8 +3,8 @@
 Each copy is a `DatacenterEnv` (its own seed, so its own weather and all-reduce times); the
 step runs on arrays over copies: actions to controls, the job's clock under its power cap and
 thermal throttle (`DevicePowerModel.freq_for_cap`), its step time, the job's progress in the
-interval (`dcsim.sim_fast.job_interval_batch`), accelerator, server and rack power
-(`dcsim.power`), the per-rack air chain of every hall as one (copies, racks) `AirChain`, the
+interval (`dcsim.workload.advance_phase_clocks`, `PhaseClock.advance` lane by lane),
+accelerator, host and rack power (`dcsim.power`), the per-rack air chain of every hall as one (copies, racks) `AirChain`, the
 water side of all halls in one lane-wise pass (`ChilledWaterBatch`), the thermal throttle,
 facility power, reward and observation. This module holds wiring only: every formula is the
 `dcsim` function the single env calls, applied to arrays, in the same order
@@ -33,9 +33,15 @@ from dcsim.cost import price_at
 from dcsim.envs.datacenter import CARBON_FORECAST_H, ECONOMIZER_MODES, DatacenterEnv
 from dcsim.envs.vector import BATCH_WATER_MIN
 from dcsim.errors import InputError
-from dcsim.power import PHASE_ACTIVITY, facility_power_w, server_wall_power_w
-from dcsim.sim_fast import interval_starts, job_interval_batch
-from dcsim.workload import step_flops
+from dcsim.power import (
+    PHASE_ACTIVITY,
+    facility_power_w,
+    interval_activity,
+    server_wall_power_w,
+    throttled_clock,
+)
+from dcsim.sim_fast import interval_starts, pattern_sum
+from dcsim.workload import advance_phase_clocks, step_flops
 
 
 class DatacenterVectorEnv(VectorEnv):
@@ -117,7 +123,7 @@ class DatacenterVectorEnv(VectorEnv):
         a.t_in[i], a.t_rack[i], a.u[i], a.t_supply[i, 0] = src.t_in, src.t_rack, src.u, src.t_supply
         self.throttle[i] = sim.throttle
         self.k[i], self.cap_frac[i], self.supply_air_c[i] = sim.k, sim.cap_frac, sim.supply_air_c
-        self.comm[i], self.left[i] = sim._comm, sim._left
+        self.comm[i], self.left[i] = sim.phase.comm, sim.phase.left
         self.p_chiller_prev[i] = sim.plant.water.p_chiller_prev
         self.routing[i] = self.routing_names.index(sim.routing)
         self.econ[i] = ECONOMIZER_MODES.index(env.economizer)
@@ -185,20 +191,18 @@ class DatacenterVectorEnv(VectorEnv):
         active = sim.n_active > 0
         if active:
             f_thermal = self.throttle[:, self.active_racks].min(axis=1)
-            f = np.maximum(np.minimum(f, f_thermal), float(pw.f_min_frac))
+            f = throttled_clock(f, f_thermal, pw.f_min_frac)
         w = sc.workload
         compute = self.compute_base * pw.time_scale(f, w.memory_bound_fraction)
         exposed = np.maximum(0.0, self.comm_s[rows, routing] - w.overlap * compute)
         step_time = compute + exposed
         if active:
-            cs, es, iters, _, self.comm, self.left = job_interval_batch(
+            cs, es, iters, _, self.comm, self.left = advance_phase_clocks(
                 self.comm, self.left, compute, exposed, dt
             )
         else:
             cs = es = iters = np.zeros(n_env)
-        busy = (cs * sim.a_compute + es * sim.a_comm) / dt
-        idle_share = np.maximum(0.0, 1.0 - (cs + es) / dt)
-        act_active = busy + idle_share * PHASE_ACTIVITY["idle"]
+        act_active = interval_activity(cs, es, dt, sim.a_compute, sim.a_comm)
         rack_w = self._rack_power(act_active, f)
         k = self.k
         db, wb, ci = self.db[rows, k], self.wb[rows, k], self.ci[rows, k]
@@ -270,25 +274,20 @@ class DatacenterVectorEnv(VectorEnv):
         return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
 
     def _rack_power(self, act_active: np.ndarray, f: np.ndarray) -> np.ndarray:
-        """`FastSimulation._server_power`'s racks for every copy: wall power once per kind of
-        server (active at the copy's activity and clock, idle), each rack summed over its
-        pattern of kinds in server order (as `np.bincount`)."""
+        """`FastSimulation._server_power`'s racks for every copy: accelerator power once per
+        kind of server (active at the copy's activity and clock, idle), each rack's
+        accelerators summed over its pattern of kinds in server order, then its hosts' sum
+        through the PSUs plus its share of the switches (as `rack_wall_power_w`)."""
         sim = self.sim0
         pw, n = sim.power, sim.acc_per_server
         idle = pw.power_w_scalar(PHASE_ACTIVITY["idle"], 1.0) * n
-        wall = (
-            server_wall_power_w(pw.power_w(act_active, f) * n, sim._host2[0], sim.psu_eff),
-            float(server_wall_power_w(np.array([idle]), sim._host2[1:], sim.psu_eff)[0]),
-        )
-        sums = []
-        for pattern in sim._patterns:
-            acc: Any = 0.0
-            for kind in pattern:
-                acc = acc + wall[kind]
-            sums.append(np.broadcast_to(acc, (self.num_envs,)))
+        per_kind: list[Any] = [pw.power_w(act_active, f) * n, idle]
+        acc_sums = [pattern_sum(p, per_kind) for p in sim._patterns]
+        acc = np.stack([np.broadcast_to(a, (self.num_envs,)) for a in acc_sums], axis=1)
+        wall = server_wall_power_w(acc, sim._host_sums, sim.psu_eff)
         # C order: a hall's row sums (it_w) then reduce pairwise as a single rack vector does;
         # the gather alone can come back column-major, which sums the racks one by one
-        racks = np.ascontiguousarray(np.stack(sums, axis=1)[:, sim._rack_pattern])
+        racks = np.ascontiguousarray(wall[:, sim._rack_pattern])
         return racks + sim.switch_w / self.n_racks
 
     def _water_halls(

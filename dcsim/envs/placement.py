@@ -14,11 +14,11 @@ from pydantic import Field
 from dcsim.cost import FlatCostConfig
 from dcsim.envs.contract import (
     METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -228,6 +228,8 @@ class PlacementEnv(gym.Env):
         self.action_space = spaces.Discrete(len(RULES))
         self.features = features(self.jf)
         self.observation_space = observation_space(self.features)
+        self._encode = Encoder(self.features)
+        self._leaf_names = [f.name for f in self.features[: 3 * self.n_leaves]]
         self.cluster = FifoCluster(self.jf, [])
 
     # ------------------------------------------------------------ state (the cluster's)
@@ -266,20 +268,17 @@ class PlacementEnv(gym.Env):
         out_flows = np.bincount(self.host_leaf[c.run_src], minlength=L)
         job = c.head
         g = job.gpus if job is not None else self.n_hosts + 1  # nothing waiting: fits nowhere
-        vals: dict[str, float] = {}
-        for i in range(L):
-            vals[f"leaf{i}_free_gpus"] = free_leaf[i]
-            vals[f"leaf{i}_crossing_flows"] = out_flows[i]
-            vals[f"leaf{i}_head_fits"] = float(free_leaf[i] >= g)
+        per_leaf = [*free_leaf.tolist(), *out_flows.tolist(), *(free_leaf >= g).tolist()]
+        vals: dict[str, float] = dict(zip(self._leaf_names, per_leaf, strict=True))
         vals |= {
             "head_gpus": job.gpus if job is not None else 0.0,
             "head_grad_bytes": job.grad_bytes if job is not None else 0.0,
-            "free_share": c.free.mean(),
+            "free_share": np.count_nonzero(c.free) / self.n_hosts,  # the mean, cheaper
             "queue_len": len(c.queue),
             "head_wait_rel": (c.now - job.arrival_s) / self.mean_duration if job else 0.0,
             "placed_share": self.placed / self.n_jobs,
         }
-        return encode(self.features, vals)
+        return self._encode.named(vals)
 
     def step(self, action):
         c, jf = self.cluster, self.jf
@@ -297,8 +296,7 @@ class PlacementEnv(gym.Env):
         comm = iso * cont
         runtime, st = job.runtime_s(comm)
         ideal_runtime, ideal_st = job.runtime_s(jf.packed_allreduce_s(g, job.grad_bytes))
-        energy_j = job.energy_j(st, self.device)
-        ideal_j = job.energy_j(ideal_st, self.device)
+        energy_j, ideal_j = job.energies_j((st, ideal_st), self.device)
         wait = c.now - job.arrival_s
         c.start_head(hosts, runtime, (src, dst))
         self.placed += 1
@@ -310,7 +308,7 @@ class PlacementEnv(gym.Env):
             "queue": -wait / self.mean_duration,
         }
         terms = weigh(self.weights, raw)
-        leaves = int(len(np.unique(self.host_leaf[hosts])))
+        leaves = np.count_nonzero(np.bincount(self.host_leaf[hosts]))  # distinct leaves
         metrics = {
             "t_s": float(c.now),
             "job_gpus": float(g),
@@ -327,7 +325,7 @@ class PlacementEnv(gym.Env):
             "electricity_usd": energy_j / 3.6e6 * self.usd_per_kwh,
             "excess_electricity_usd": (energy_j - ideal_j) / 3.6e6 * self.usd_per_kwh,
             "fragmentation": float(frag),
-            "utilization": float(1.0 - c.free.mean()),
+            "utilization": 1.0 - np.count_nonzero(c.free) / self.n_hosts,
             "queue_len": float(len(c.queue)),
         }
         truncated = self.placed >= self.n_jobs

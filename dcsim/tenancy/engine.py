@@ -13,9 +13,13 @@ Per step of dt seconds (`Engine.step`):
    > 0 where it runs, else `compute`;
 2. power: each accelerator draws `dcsim.power.DevicePowerModel.power_w(activity, f)` with the
    training activity while computing and the communication activity while stalled on exposed
-   communication (time-weighted over the step; POLCA's phases), inference servers draw the
-   serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`), idle accelerators idle
-   power; plus host power through the PSUs (`dcsim.power.server_wall_power_w`). The clock of a
+   communication (the phases its `dcsim.workload.PhaseClock` books in the step, as `dcsim run`
+   books its job; POLCA's phases: `dcsim.power.interval_activity`),
+   inference servers draw the serving DES's GPU power at (rho, f) (`dcsim.polca.characterize`),
+   idle accelerators idle power; plus host power, idling at half when its accelerator idles
+   (`dcsim.power.host_power_w`), through the PSUs (`dcsim.power.rack_wall_power_w`), and the
+   fabric's switches spread over the racks (`dcsim.power.fabric_switch_power_w`); the same
+   models as `dcsim run` (`dcsim.sim`). The clock of a
    class is its cap, lowered by the plant's thermal throttle of the previous step on the racks
    it runs on (a synchronous job runs at its slowest rack);
 3. budget (POLCA, arXiv 2308.12908): if IT power exceeds the facility budget the power brake
@@ -49,11 +53,14 @@ from dcsim.network import load_topology
 from dcsim.network.accelerator import accelerator_network
 from dcsim.polca import polca_fraction
 from dcsim.power import (
-    PHASE_ACTIVITY,
     DevicePowerModel,
     FacilityConfig,
-    facility_power_w,
-    server_wall_power_w,
+    fabric_switch_power_w,
+    host_power_w,
+    interval_activity,
+    interval_energy,
+    rack_wall_power_w,
+    throttled_clock,
 )
 from dcsim.schema import StrictModel
 from dcsim.tenancy.fabric import SharedFabric, Tenant
@@ -66,6 +73,7 @@ from dcsim.tenancy.workload import (
     ServingModel,
     TrainingJob,
 )
+from dcsim.workload import PhaseBooking, PhaseClock
 
 CLASSES = ("comm", "compute", "inference")
 PLACEMENTS = ("pack", "cool", "uplink")
@@ -150,6 +158,15 @@ class StepResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A running job's step: its busy share, phase booking and phase clock after the step."""
+
+    share: float
+    booking: PhaseBooking
+    clock: PhaseClock
+
+
 class Engine:
     """State of the composed datacenter; `start_job` places, `step` advances."""
 
@@ -175,11 +192,11 @@ class Engine:
         srv = prof.server
         self.host_w_per_acc = srv.host_power_w.value / srv.accelerators
         self.psu_eff = srv.psu_efficiency.value
-        self.f_min = self.device.f_min_mhz / self.device.f_max_mhz
+        self.f_min = self.device.f_min_frac
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self.p_idle = float(self.device.power_w(0.0))
-        self._pp: dict[float, tuple[float, float]] = {}
         self._racks: dict[int, np.ndarray] = {}
+        self._pw: dict[tuple[float, float], float] = {}
         # inference occupies the last racks
         self.inf_acc = cfg.inference.servers * srv.accelerators
         self.inf_hosts = np.arange(self.n_acc - self.inf_acc, self.n_acc)
@@ -189,8 +206,16 @@ class Engine:
             else None
         )
         self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
-        self.design_rack_w = server_wall_power_w(
-            self.rack_acc * self.device.tdp_w, self.rack_acc * self.host_w_per_acc, self.psu_eff
+        # switches draw their (near-constant) power wherever they are; spread over the racks,
+        # as in dcsim.sim
+        self.switch_w = fabric_switch_power_w(*self.fabric.fabric.switch_ports())
+        self.design_rack_w = rack_wall_power_w(
+            np.full(self.n_acc, self.device.tdp_w),
+            np.full(self.n_acc, self.host_w_per_acc),
+            self.host_rack,
+            self.n_racks,
+            self.psu_eff,
+            self.switch_w,
         )
         self.design_it_w = float(self.design_rack_w.sum())
         self.budget_w = cfg.budget_fraction * self.design_it_w
@@ -201,8 +226,17 @@ class Engine:
         self.grid = GridSignal(cfg.region)
         self.jobs = [TrainingJob.from_spec(i, s, prof.peak_flops) for i, s in enumerate(specs)]
         self.rho = np.asarray(rho, dtype=float)
-        self.packed_comm = {
-            j.id: self.fabric.base.packed_allreduce_s(j.spec.accelerators, j.grad_bytes)
+        self.packed_comm = {  # the all-reduce on the first hosts of an empty fabric
+            j.id: self.fabric.alone_s(
+                Tenant(
+                    j.id,
+                    np.arange(j.spec.accelerators),
+                    "ecmp",
+                    j.grad_bytes,
+                    j.spec.tensor_parallel,
+                    j.spec.algorithm,
+                )
+            )
             for j in self.jobs
         }
         self.train_capacity = self.n_acc - self.inf_acc
@@ -336,7 +370,16 @@ class Engine:
         for i in self.running:
             j = self.jobs[i]
             cls = self._classes.get(i, "compute")
-            out.append(Tenant(i, j.hosts, self.routing[cls], j.grad_bytes))
+            out.append(
+                Tenant(
+                    i,
+                    j.hosts,
+                    self.routing[cls],
+                    j.grad_bytes,
+                    j.spec.tensor_parallel,
+                    j.spec.algorithm,
+                )
+            )
         return out
 
     def _refresh_comm(self) -> None:
@@ -378,46 +421,61 @@ class Engine:
         racks = self._racks.get(j.id)
         if racks is None:
             racks = self._racks[j.id] = np.unique(self.host_rack[j.hosts])
-        return max(self.f_min, min(cap, float(self.throttle[racks].min())))
+        return throttled_clock(cap, float(self.throttle[racks].min()), self.f_min)
 
     def accelerator_w(self, j: TrainingJob, f: float) -> float:
-        """Mean power of one of the job's accelerators over a step at clock f: training-phase
-        power while computing, communication-phase power while stalled on exposed comm."""
+        """Mean power of one of the job's accelerators over an iteration at clock f: its compute
+        and exposed-communication phases (`dcsim.power.interval_activity`)."""
         st = j.step(f)
-        pb, pc = self._phase_power(f)
-        return (st.compute_s * pb + st.exposed_comm_s * pc) / st.total_s
+        a = interval_activity(st.compute_s, st.exposed_comm_s, st.total_s, j.a_compute, j.a_comm)
+        return float(self.device.power_w(a, f))
 
-    def _phase_power(self, f: float) -> tuple[float, float]:
-        """(training, communication) phase power of one accelerator at clock f (cached)."""
-        got = self._pp.get(f)
+    def _power_w(self, a: float, f: float) -> float:
+        """`DevicePowerModel.power_w` memoised: most steps repeat a job's (activity, clock)."""
+        got = self._pw.get((a, f))
         if got is None:
-            got = self._pp[f] = (
-                float(self.device.power_w(PHASE_ACTIVITY["training"], f)),
-                float(self.device.power_w(PHASE_ACTIVITY["communication"], f)),
-            )
+            if len(self._pw) > 4096:
+                self._pw.clear()
+            got = self._pw[(a, f)] = float(self.device.power_w(a, f))
         return got
 
     def _rack_power(
         self, clocks: dict[int, float], inf_clock: float, rho: float
-    ) -> tuple[np.ndarray, dict[int, float]]:
-        """Per-rack wall power and each running job's busy share of the step (1 = all step)."""
+    ) -> tuple[np.ndarray, dict[int, Booked]]:
+        """Per-rack wall power and each running job's booking of the step (not yet applied).
+
+        A job runs until the step's end or its last iteration, its phases booked by its
+        `dcsim.workload.PhaseClock` (as `dcsim.sim` books its job), and idles after; its
+        accelerators draw the phases' mean activity (`dcsim.power.interval_activity`). A host
+        (its share of the server's CPUs, DRAM, NICs) is busy for its job's share of the step,
+        for the serving load rho on inference servers (as `dcsim.polca`'s row), and idles
+        otherwise (`dcsim.power.host_power_w`)."""
         acc_w = np.full(self.n_acc, self.p_idle)
-        busy: dict[int, float] = {}
+        host_busy = np.zeros(self.n_acc)
+        booked: dict[int, Booked] = {}
         for i in self.running:
             j = self.jobs[i]
             f = clocks.get(i, 1.0)
             st = j.step(f)
-            rate = 1.0 / st.total_s
-            share = min(1.0, j.remaining / rate / self.dt) if rate > 0 else 1.0
-            busy[i] = share
-            p = self.accelerator_w(j, f)
-            acc_w[j.hosts] = share * p + (1 - share) * acc_w[j.hosts]
+            span = min(self.dt, j.remaining * st.total_s)
+            book, clock = j.phase.advance(st, span)
+            booked[i] = Booked(span / self.dt, book, clock)
+            a = interval_activity(book.compute_s, book.comm_s, self.dt, j.a_compute, j.a_comm)
+            acc_w[j.hosts] = self._power_w(a, f)
+            host_busy[j.hosts] = span / self.dt
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
-        acc_rack = np.bincount(self.host_rack, weights=acc_w, minlength=self.n_racks)
-        rack_w = server_wall_power_w(acc_rack, self.rack_acc * self.host_w_per_acc, self.psu_eff)
-        return rack_w, busy
+            host_busy[self.inf_hosts] = rho
+        rack_w = rack_wall_power_w(
+            acc_w,
+            host_power_w(self.host_w_per_acc, host_busy),
+            self.host_rack,
+            self.n_racks,
+            self.psu_eff,
+            self.switch_w,
+        )
+        return rack_w, booked
 
     # ------------------------------------------------------------ step
     def step(self, weather: WeatherSample, d: Decisions) -> StepResult:
@@ -432,26 +490,27 @@ class Engine:
             inf_throttle = float(self.throttle[self.host_rack[self.inf_hosts]].min())
             inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
         clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
-        rack_w, busy = self._rack_power(clocks, inf_f, rho)
+        rack_w, booked = self._rack_power(clocks, inf_f, rho)
         it_w = demand_w = float(rack_w.sum())
         over = max(0.0, demand_w - self.budget_w)
         brake = over > 0.0
         if brake:  # POLCA power brake for the step
             clocks = {i: self.brake_f for i in self.running}
             inf_f = self.brake_f
-            rack_w, busy = self._rack_power(clocks, inf_f, rho)
+            rack_w, booked = self._rack_power(clocks, inf_f, rho)
             it_w = float(rack_w.sum())
         # ---- progress of training jobs
         train_work = 0.0
         done: list[int] = []
         for i in self.running:
             j = self.jobs[i]
-            st = j.step(clocks[i])
-            iters = min(j.remaining, self.dt / st.total_s)
+            b = booked[i]
+            j.phase = b.clock
+            iters = min(j.remaining, b.booking.iterations)
             j.done_iters += iters
             train_work += iters * j.step(1.0, 0.0).compute_s * j.spec.accelerators
             if j.remaining <= 1e-9:
-                j.end_s = self.t + busy[i] * self.dt
+                j.end_s = self.t + b.share * self.dt
                 done.append(i)
         # ---- inference
         if self.serving is not None and self.inf_acc:
@@ -477,12 +536,19 @@ class Engine:
         q_new = q_ch + ts.charge_w - ts.discharge_w
         p_ch = chiller.power(q_new, res.chw_supply_c, cond)[0] if q_new > 0 else 0.0
         cooling_w = res.cooling_w - chiller_w + p_ch
-        fan_w = float(res.server_fan_w.sum())
-        fac_w = facility_power_w(it_w + fan_w, cooling_w, self.design_it_w, self.cfg.facility)
         tmid = self.t0 + self.t + 0.5 * self.dt
         ci = float(self.grid.carbon(tmid))
         price = float(self.grid.price(tmid))
-        kwh = fac_w * self.dt / 3.6e6
+        en = interval_energy(
+            it_w,
+            float(res.server_fan_w.sum()),
+            cooling_w,
+            self.design_it_w,
+            self.cfg.facility,
+            self.dt,
+            ci,
+            price,
+        )
         inlet = res.inlet_c
         # ---- bookkeeping
         for i in done:
@@ -497,10 +563,10 @@ class Engine:
             self._refresh_comm()
         cap_s = self.n_acc * self.dt
         r = StepResult(
-            it_w=it_w + fan_w,
+            it_w=en.it_w,
             demand_w=demand_w,
             cooling_w=cooling_w,
-            facility_w=fac_w,
+            facility_w=en.facility_w,
             budget_w=self.budget_w,
             over_budget_w=over,
             brake=brake,
@@ -509,8 +575,8 @@ class Engine:
             inference_work=inf_work / cap_s,
             tokens=tokens,
             slo_attainment=slo,
-            carbon_kg=kwh * ci / 1000.0,
-            cost_usd=kwh / 1000.0 * price,
+            carbon_kg=en.carbon_kg,
+            cost_usd=en.cost_usd,
             carbon_g_per_kwh=ci,
             price_usd_per_mwh=price,
             inlet_c=inlet,

@@ -23,6 +23,7 @@ import numpy as np
 
 from dcsim.jobs import JobFabric
 from dcsim.network import route
+from dcsim.network.collectives import collective_time, data_parallel_groups
 from dcsim.network.flows import dense_max_min
 from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
@@ -36,6 +37,15 @@ class Tenant:
     hosts: np.ndarray  # sorted host indices (one rank per host)
     routing: str
     grad_bytes: float
+    tensor_parallel: int = 1  # ranks in host order, TP groups of consecutive ranks
+    algorithm: str = "ring"  # of the alone time; contention is solved on ring flows
+
+    def dp_groups(self, hosts: np.ndarray | None = None) -> np.ndarray:
+        """Data-parallel groups (rows) of hosts: one per TP rank, all-reducing at once, as
+        `dcsim.network.dp_allreduce` forms them for `dcsim run` (one row when TP = 1)."""
+        h = self.hosts if hosts is None else hosts
+        tp = self.tensor_parallel
+        return h[data_parallel_groups(len(h), tp, tp)]
 
 
 class SharedFabric:
@@ -71,10 +81,10 @@ class SharedFabric:
         """A tenant's crossing ring flows routed alone under its policy, and their slowest
         max-min rate alone; cached per (routing, hosts) since routing one job's flows does not
         depend on the other jobs. None if the job crosses no spine."""
-        key = (t.routing, t.hosts.tobytes())
+        key = (t.routing, t.hosts.tobytes(), t.tensor_parallel)
         if key in self._routes:
             return self._routes[key]
-        src, dst = self.base.ring_crossings(t.hosts)
+        src, dst = self.crossings(t)
         got = None
         if len(src):
             r = route(self.fabric, src, dst, np.ones(len(src)), routing=t.routing)
@@ -119,17 +129,34 @@ class SharedFabric:
         starts = np.searchsorted(self.host_leaf, np.arange(len(leaves)))
         return np.concatenate([s + np.arange(c) for s, c in zip(starts, counts, strict=True)])
 
+    def crossings(self, t: Tenant) -> tuple[np.ndarray, np.ndarray]:
+        """The tenant's ring flows (rank i -> i+1 of each DP group) that leave their leaf."""
+        groups = t.dp_groups()
+        if len(groups) == 1:
+            return self.base.ring_crossings(groups[0])
+        pairs = [self.base.ring_crossings(g) for g in groups]
+        return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
     def alone_s(self, t: Tenant) -> float:
-        """The tenant's all-reduce alone on the fabric (`dcsim.jobs.JobFabric`)."""
-        if len(t.hosts) < 2:
+        """The tenant's all-reduce alone on the fabric, every DP group at once
+        (`Tenant.dp_groups`): a ring through `dcsim.jobs.JobFabric` (cached per rank set, linear
+        in bytes), another algorithm through `dcsim.network.collective_time` as `dp_allreduce`."""
+        if len(t.hosts) < 2 * t.tensor_parallel:
             return 0.0
-        key = (t.routing, t.hosts.tobytes(), t.grad_bytes)
+        key = (t.routing, t.hosts.tobytes(), t.grad_bytes, t.tensor_parallel, t.algorithm)
         got = self._alone.get(key)
         if got is None:
             hosts = t.hosts
             if t.routing == "spray" and self.symmetric:
                 hosts = self.canonical_hosts(hosts)
-            got = self.job_fabric(t.routing).allreduce_alone_s(hosts, t.grad_bytes)
+            groups = t.dp_groups(hosts)
+            if t.algorithm == "ring":
+                ranks = groups[0] if len(groups) == 1 else groups
+                got = self.job_fabric(t.routing).allreduce_alone_s(ranks, t.grad_bytes)
+            else:  # as dcsim.network.dp_allreduce
+                got = collective_time(
+                    self.fabric, "all-reduce", t.algorithm, t.grad_bytes, t.routing, ranks=groups
+                ).time_s
             if len(self._alone) > 65536:
                 self._alone.clear()
             self._alone[key] = got
@@ -168,7 +195,7 @@ class SharedFabric:
         if got is None:
             n = np.zeros(self.n_leaves)
             for t in tenants:
-                src, _ = self.base.ring_crossings(t.hosts)
+                src, _ = self.crossings(t)
                 n += np.bincount(self.host_leaf[src], minlength=self.n_leaves)
             got = n / np.maximum(self.base.uplinks, 1)
             if len(self._uplink_cache) > 4096:

@@ -21,16 +21,16 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from dcsim.climate import CarbonIntensity, grid_intensity
 from dcsim.errors import InputError
 
 GRID_FILE = Path(__file__).resolve().parent.parent / "data" / "grid" / "eia930_2022_carbon.csv"
-HOURS = 8760
 # balancing authority -> UTC offset of its local standard time, h
 UTC_OFFSET_H = {"BPAT": -8, "CISO": -8, "ERCO": -6, "MISO": -6, "NYIS": -5, "PJM": -5}
 REGIONS = tuple(UTC_OFFSET_H)
@@ -69,16 +69,16 @@ class GridSignal:
     """Carbon (g/kWh) and price ($/MWh) of one region at local times t (s)."""
 
     region: str
+    _intensity: CarbonIntensity = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_region(self.region)
+        object.__setattr__(self, "_intensity", grid_intensity(self.region))
 
     def carbon(self, t_s: np.ndarray | float) -> np.ndarray:
-        v = carbon_table()[self.region]
-        h = np.mod(np.asarray(t_s, dtype=float) / 3600.0 - UTC_OFFSET_H[self.region], HOURS)
-        i = np.floor(h).astype(np.int64)
-        w = h - i
-        return (1.0 - w) * v[i % HOURS] + w * v[(i + 1) % HOURS]  # linear, year wraps
+        """gCO2/kWh at local times t: `dcsim.climate.grid_intensity`, the lookup `dcsim run`
+        uses for climate.carbon.source grid."""
+        return self._intensity.at_many(np.asarray(t_s, dtype=float))
 
     def price(self, t_s: np.ndarray | float) -> np.ndarray:
         hour = np.mod(np.asarray(t_s, dtype=float) / 3600.0, 24.0)

@@ -2,7 +2,7 @@
 
 Training jobs. A job-trace file (YAML with a `jobs:` list, or CSV with a header) gives per job
 `arrival_s, accelerators, model_params, iterations` and optionally `tokens_per_accelerator,
-tensor_parallel, deferrable, deadline_s`; rows are validated by `JobSpec` (errors name the
+tensor_parallel, algorithm, deferrable, deadline_s`; rows are validated by `JobSpec` (errors name the
 file and row). `generate_specs` draws the same fields from `dcsim.jobs.generate_jobs` (size
 mix after Philly/PAI, heavy-tailed durations after Philly/Helios; see `dcsim.jobs`) and marks a
 share of jobs deferrable with a 24-h deadline (Google's carbon-intelligent computing shifts
@@ -13,8 +13,9 @@ all-reduce time and 6ND compute both linear in N, this ratio alone decides wheth
 is communication-bound, so the draw gives a mix of both classes.
 
 Iteration time is `dcsim.workload.training_step_time` at clock fraction f: compute stretches
-by 1/f (the compute-bound share of a step scales with the clock; an upper bound on the
-slowdown), the all-reduce does not; exposed communication = comm - overlap * compute.
+by `DevicePowerModel.time_scale` (its compute-bound share by 1/f, its memory-bound share,
+`TrainingConfig.memory_bound_fraction` after Zeus, not at all; as in `dcsim run`), the
+all-reduce does not; exposed communication = comm - overlap * compute.
 The job class is `comm` when its exposed communication is > 0 where it runs, else `compute`.
 
 Inference services. Each service occupies whole servers (one tensor-parallel replica per
@@ -43,9 +44,18 @@ from dcsim.errors import InputError
 from dcsim.inference import CONV_OUTPUT_ZIPF
 from dcsim.jobs import JobMixConfig, generate_jobs
 from dcsim.polca import RowConfig, ServingTable, bilinear, characterize
-from dcsim.power import PHASE_ACTIVITY
+from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel, validate_model
-from dcsim.workload import StepTime, TrainingConfig, training_step_time
+from dcsim.workload import (
+    AllReduceAlgorithm,
+    PhaseClock,
+    StepTime,
+    TrainingConfig,
+    comm_activity,
+    compute_activity,
+    gradient_bytes_per_rank,
+    training_step_time,
+)
 
 DAY_S = 86400.0
 DEFERRABLE_DEADLINE_S = DAY_S  # CICS: flexible work within a day
@@ -60,6 +70,11 @@ class JobSpec(StrictModel):
     iterations: int = Field(ge=1)
     tokens_per_accelerator: float = Field(4096.0, gt=0, description="tokens per rank per iteration")
     tensor_parallel: int = Field(1, ge=1, le=64, description="within a server (NVLink)")
+    algorithm: AllReduceAlgorithm = Field(
+        "ring",
+        description="DP all-reduce algorithm (as workload.algorithm of dcsim run); the contention "
+        "between jobs is solved on their ring flows whatever the algorithm",
+    )
     mfu: float = Field(0.4, gt=0, le=1)
     overlap: float = Field(0.5, ge=0, le=1)
     deferrable: bool = False
@@ -171,6 +186,7 @@ class TrainingJob:
     end_s: float | None = None
     hosts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     comm_s: float = 0.0  # all-reduce time where it runs (alone time x contention)
+    phase: PhaseClock = field(default_factory=PhaseClock)  # where it is in its iteration
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -181,6 +197,7 @@ class TrainingJob:
             mfu=spec.mfu,
             tensor_parallel=spec.tensor_parallel,
             overlap=spec.overlap,
+            algorithm=spec.algorithm,
             compute_activity=PHASE_ACTIVITY["training"],
             comm_activity=PHASE_ACTIVITY["communication"],
         )
@@ -188,9 +205,9 @@ class TrainingJob:
 
     @property
     def grad_bytes(self) -> float:
-        """Bytes each data-parallel rank all-reduces per iteration (its TP shard)."""
-        w = self.workload
-        return w.model_params * w.gradient_bytes_per_param / w.tensor_parallel
+        """Bytes each data-parallel rank all-reduces per iteration (its TP shard;
+        `dcsim.workload.gradient_bytes_per_rank`, as `dcsim run`)."""
+        return gradient_bytes_per_rank(self.workload)
 
     def step(self, freq: float = 1.0, comm_s: float | None = None) -> StepTime:
         """Iteration time at clock fraction freq with an all-reduce of comm_s (default: where
@@ -201,10 +218,22 @@ class TrainingJob:
         if got is None:
             if len(self._memo) > 256:
                 self._memo.clear()
+            w = self.workload
+            scale = float(DevicePowerModel.time_scale(freq, w.memory_bound_fraction))
             got = self._memo[key] = training_step_time(
-                self.workload, self.spec.accelerators, self.peak_flops, 1.0 / freq, c
+                w, self.spec.accelerators, self.peak_flops, scale, c
             )
         return got
+
+    @property
+    def a_compute(self) -> float:
+        """Activity while computing (`dcsim.workload.compute_activity`, as in `dcsim.sim`)."""
+        return compute_activity(self.workload)
+
+    @property
+    def a_comm(self) -> float:
+        """Activity while stalled on exposed communication (`dcsim.workload.comm_activity`)."""
+        return comm_activity(self.workload)
 
     def is_comm_bound(self) -> bool:
         return self.step().exposed_comm_s > 0.0

@@ -1,0 +1,144 @@
+"""The single-job scenario of `dcsim run` is the multi-tenant engine's one-tenant case (issue
+13.1): built on the same racks, fabric, cooling, climate and grid, with the job on the same
+accelerators, `dcsim.tenancy.Engine` reproduces `dcsim.sim.Simulation` step by step (IT,
+cooling and facility power, hottest inlet, iterations, carbon) under the same controls.
+
+Covered: the default scenario (communication hidden) and Datacenter-v0's 4:1 fabric where the
+all-reduce is exposed and the routing is a control: the engine's all-reduce of its one tenant
+(one per DP group, `Tenant.dp_groups`, with the scenario's algorithm) is
+`dcsim.network.dp_allreduce`'s, incl. a double binary tree (`auto` picks ring on these fabrics).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcsim.config import load_scenario
+from dcsim.cooling import CoolingControls
+from dcsim.power import FacilityConfig
+from dcsim.sim import Controls, Simulation
+from dcsim.tenancy import Decisions, Engine, EngineConfig, JobSpec, SharedFabric
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+# grid carbon: the engine's carbon source
+BASE = {"climate.carbon.source": "grid", "climate.carbon.region": "CISO"}
+
+
+def pair(scenario: str, overrides: dict) -> tuple[Simulation, Engine]:
+    """The scenario's Simulation and the engine built on the same system (the Simulation's own
+    loaded fabric, NICs and scale-up domain included; racks = its leaves) with its one job."""
+    sim = Simulation(load_scenario(SCENARIOS / scenario, {**BASE, **overrides}))
+    sc = sim.sc
+    w = sc.workload
+    per_rack = sc.cluster.servers_per_rack * sim.acc_per_server
+    fabric = sim.fabric.config
+    cfg = EngineConfig(
+        hardware=sc.cluster.hardware,
+        racks=sim.n_racks,
+        accelerators_per_rack=per_rack,
+        spines=fabric.spines,
+        oversubscription=fabric.oversubscription,
+        inference={"servers": 0},
+        budget_fraction=2.0,  # dcsim run has no facility budget
+        cooling=sc.cooling,
+        climate=sc.climate,
+        facility=FacilityConfig(**{k: getattr(sc.power, k) for k in FacilityConfig.model_fields}),
+        region=sc.climate.carbon.region,
+    )
+    n = sim.n_active * sim.acc_per_server
+    spec = JobSpec(
+        arrival_s=0.0,
+        accelerators=n,
+        model_params=w.model_params,
+        iterations=10**9,
+        tokens_per_accelerator=w.global_batch_tokens / n,
+        tensor_parallel=w.tensor_parallel,
+        mfu=sim.mfu,
+        overlap=w.overlap,
+        algorithm=w.algorithm,
+    )
+    e = Engine(cfg, [spec], np.zeros(0), sim.dt, fabric=SharedFabric(sim.fabric))
+    assert fabric.leaves == e.n_racks and e.fabric.fabric.n_hosts == sim.fabric.n_hosts
+    e.reset_plant(sim.weather.at(0.0), sim.year_offset_s)
+    e.start_on(0, np.arange(n))
+    return sim, e
+
+
+def controls(k: int, sim: Simulation) -> tuple[Controls, Decisions]:
+    """The same actuators both ways: a power cap is the clock it sets at compute activity, and
+    the job's routing is its class's (whichever class it falls in)."""
+    cap = (1.0, 0.7, 0.85, 0.55)[k % 4]
+    routing = ("ecmp", "spray", "split:4", "ecmp", "colour")[k % 5]
+    sa = 16.0 + k % 9
+    chw = None if k % 4 else 7.0 + k % 11
+    econ = ("auto", "on", "off")[k % 3]
+    f = float(sim.power.freq_for_cap(cap * sim.profile.tdp_w, sim.a_compute))
+    return (
+        Controls(cap_frac=cap, routing=routing, supply_air_c=sa, chw_supply_c=chw, economizer=econ),
+        Decisions(
+            routing={"comm": routing, "compute": routing},
+            clock={"comm": f, "compute": f},
+            cooling=CoolingControls(supply_air_c=sa, chw_supply_c=chw, economizer=econ),
+        ),
+    )
+
+
+CASES = {
+    "default": ("default.yaml", {}),
+    "half the servers idle": ("default.yaml", {"workload.active_fraction": 0.5}),
+    "hot climate, warm air (racks throttle)": (
+        "default.yaml",
+        {
+            "climate.weather.preset": "hot-humid",
+            "cooling.air.recirculation_mean": 0.45,
+            "cooling.air.recirculation_spread": 0.1,
+        },
+    ),
+    "exposed all-reduce on a 4:1 fabric": ("datacenter_comm.yaml", {}),
+    "exposed all-reduce, TP 4, double binary tree": (
+        "datacenter_comm.yaml",
+        {
+            "workload.tensor_parallel": 4,
+            "workload.algorithm": "double-binary-tree",
+            "workload.allow_memory_overflow": True,
+        },
+    ),
+    "exposed all-reduce, TP 2 (DP peers share NVLink)": (
+        "datacenter_comm.yaml",
+        {"workload.tensor_parallel": 2, "workload.allow_memory_overflow": True},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_tenant_engine_reproduces_the_simulation(case):
+    sim, e = pair(*CASES[case])
+    job = e.jobs[0]
+    e.ensure_solved()
+    assert job.comm_s == pytest.approx(sim.comm_time(sim.routing), rel=1e-12)
+    exposed = False
+    throttled = False
+    for k in range(40):
+        c, d = controls(k, sim)
+        rec = sim.step(c)
+        done = job.done_iters
+        r = e.step(sim.weather.at(rec.t_s + 0.5 * sim.dt), d)
+        got = {
+            "it_w": r.it_w,
+            "cooling_w": r.cooling_w,
+            "facility_w": r.facility_w,
+            "inlet_max_c": float(r.inlet_c.max()),
+            "inlet_mean_c": float(r.inlet_c.mean()),
+            "iterations": job.done_iters - done,
+            "carbon_kg": r.carbon_kg,
+        }
+        for key, v in got.items():
+            assert v == pytest.approx(getattr(rec, key), rel=1e-9, abs=1e-12), (k, key)
+        assert job.comm_s == pytest.approx(sim.comm_time(sim.routing), rel=1e-12)
+        throttled |= rec.throttle_min < 1.0
+        exposed |= rec.exposed_comm_s > 0
+    assert throttled == ("throttle" in case)
+    assert exposed == ("exposed" in case)
