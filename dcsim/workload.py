@@ -224,43 +224,52 @@ def advance_phase_clocks(
     lane has left it, so each lane equals `PhaseClock.advance` bitwise (tests/test_phase_clock.py).
     Returns (compute s, comm s, iterations, completed, comm, left) per lane. Batched copies of
     Datacenter-v0 (`dcsim.envs.datacenter_vector`) book their jobs with it."""
-    comm = np.asarray(comm, dtype=bool)
-    left = np.asarray(left, dtype=float)
+    comm = np.array(comm, dtype=bool)  # copies: updated in place below
+    left = np.array(left, dtype=float)
     compute_s = np.asarray(compute_s, dtype=float)
     exposed_s = np.asarray(exposed_s, dtype=float)
     t = np.zeros(left.shape)
     compute, comm_t, iters = np.zeros(left.shape), np.zeros(left.shape), np.zeros(left.shape)
-    completed = np.zeros(left.shape, dtype=np.int64)
+    completed = np.zeros(left.shape)  # whole numbers, exact as floats; ints on return
     total = compute_s + exposed_s
     live = t < span_s
-    # masked lanes may divide by zero or overflow; their results are discarded
+    # In-place updates under `where=` masks equal np.where(mask, x + y, x) bit for bit, in
+    # fewer NumPy calls. Masked lanes may divide by zero or overflow: their results are unused.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while live.any():
             # whole iterations ending before the interval's end (then the loop's `continue`)
-            n = np.ceil((span_s - t) / total) - 1.0
-            skip = live & ~comm & (left == 1.0) & (n > 0)
-            t = np.where(skip, t + n * total, t)
-            compute = np.where(skip, compute + n * compute_s, compute)
-            comm_t = np.where(skip, comm_t + n * exposed_s, comm_t)
-            iters = np.where(skip, iters + n, iters)
-            completed = np.where(skip, completed + n.astype(np.int64), completed)
+            ncomm = ~comm
+            skip = live & ncomm & (left == 1.0)
+            if skip.any():
+                n = np.ceil((span_s - t) / total) - 1.0
+                skip &= n > 0
+                np.add(t, n * total, out=t, where=skip)
+                np.add(compute, n * compute_s, out=compute, where=skip)
+                np.add(comm_t, n * exposed_s, out=comm_t, where=skip)
+                np.add(iters, n, out=iters, where=skip)
+                np.add(completed, n, out=completed, where=skip)
+                run = live & ~skip
+            else:
+                run = live
             # the phase in progress, on the lanes that did not skip
-            run = live & ~skip
             dur = np.where(comm, exposed_s, compute_s) * left
             inside = t + dur <= span_s  # the phase ends inside the interval
             spent = np.where(inside, dur, span_s - t)
             done = np.where(inside, 1.0, np.minimum(spent / dur, 1.0))
-            comm_t = np.where(run & comm, comm_t + spent, comm_t)
-            compute = np.where(run & ~comm, compute + spent, compute)
-            iters = np.where(run, iters + spent / total, iters)
-            t = np.where(run, t + spent, t)
+            run_comm = run & comm
+            np.add(comm_t, spent, out=comm_t, where=run_comm)
+            np.add(compute, spent, out=compute, where=run & ncomm)
+            np.add(iters, spent / total, out=iters, where=run)
+            np.add(t, spent, out=t, where=run)
             rest = left * (1.0 - done)
+            np.copyto(left, rest, where=run)
             over = run & (rest <= 1e-9)
-            completed = completed + (over & comm)
-            left = np.where(over, 1.0, np.where(run, rest, left))
-            comm = np.where(over, ~comm, comm)
-            live = live & ~(run & (done < 1.0)) & (t < span_s)
-    return compute, comm_t, iters, completed, comm, left
+            np.add(completed, 1.0, out=completed, where=over & run_comm)
+            np.copyto(left, 1.0, where=over)
+            np.logical_not(comm, out=comm, where=over)
+            live &= ~(run & (done < 1.0))
+            live &= t < span_s
+    return compute, comm_t, iters, completed.astype(np.int64), comm, left
 
 
 def step_flops(cfg: TrainingConfig) -> float:
