@@ -79,8 +79,15 @@ def clock_bookings(steps: list[StepTime], spans: list[float]) -> list[tuple[floa
 
 def _check(steps, spans):
     want, got = des_bookings(steps, spans), clock_bookings(steps, spans)
+    # The DES books differences of its absolute clock (~1e-13 s per event here, 1e-9 s over a
+    # run); a phase re-timed at a clock change carries that error as a share of the phase,
+    # which a longer phase at the new clock books back as seconds: at most x (longest phase /
+    # shortest phase) of the sequence (e.g. 2.0e-9 s after 2,700 iterations of 0.086 s then a
+    # 1-s phase).
+    phases = [x for s in steps for x in (s.compute_s, s.exposed_comm_s) if x > 0]
+    atol = 1e-9 * max(1.0, max(phases) / min(phases))
     for w, g in zip(want, got, strict=True):
-        np.testing.assert_allclose(g[:3], w[:3], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(g[:3], w[:3], rtol=1e-9, atol=atol)
         assert g[3] == w[3]
 
 
