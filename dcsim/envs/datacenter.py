@@ -128,8 +128,8 @@ class DatacenterEnv(gym.Env):
     Each step is one control interval (scenario `time.dt_s`, default 60 s) of a
     `dcsim.sim.Simulation`: weather and grid carbon move on, the training job
     runs its iterations (compute, then the exposed part of the DP all-reduce,
-    re-timed on the fabric for the routing in force; `dcsim run`'s SimPy process in closed
-    form, `dcsim.sim_fast.FastSimulation`), accelerators draw power at the
+    re-timed on the fabric for the routing in force; `dcsim.workload.PhaseClock`, stepped by
+    `dcsim.sim_fast.FastSimulation`), accelerators draw power at the
     capped clock, the cooling plant (with thermal mass) removes the heat and throttles
     racks whose inlet exceeds `cooling.inlet_limit_c` (ASHRAE A1 allowable,
     32 C) on the next interval. "limit" below is the ASHRAE recommended
@@ -245,7 +245,7 @@ class DatacenterEnv(gym.Env):
             if not lo < hi:
                 raise InputError(f"need low < high (got {lo}, {hi})", field=name)
         self.max_steps = kw.steps or sc.time.steps
-        # the closed-form job and memoized weather/carbon (dcsim.sim_fast): Simulation's numbers
+        # power once per kind of server, memoized weather/carbon (dcsim.sim_fast): same numbers
         self.sim = FastSimulation(
             self.loaded,
             steps=self.max_steps,
