@@ -10,7 +10,7 @@ import pytest
 
 from dcsim.config import load_scenario
 from dcsim.hardware import get_profile
-from dcsim.power import DevicePowerModel
+from dcsim.power import DevicePowerModel, interval_activity, throttled_clock
 from dcsim.sim import Controls, Simulation
 from dcsim.sim_fast import FastSimulation, interval_starts
 
@@ -102,3 +102,19 @@ def test_fast_simulation_matches_simulation(scenario: str, overrides: dict) -> N
         assert ra == rb, k
         assert a.phase == b.phase, k
     assert a.total_iterations == b.total_iterations
+
+
+def test_interval_activity_and_throttled_clock_lanes_are_scalar_bitwise() -> None:
+    """The batched env calls `interval_activity` and `throttled_clock` on arrays of copies:
+    each lane equals the scalar call (idle share clipped at 0 included)."""
+    rng = np.random.default_rng(4)
+    n = 500
+    cs, es = rng.uniform(0.0, 70.0, n), rng.uniform(0.0, 30.0, n)
+    es[:50] = 0.0
+    cs[50:60], es[50:60] = 40.0, 20.0  # busy the whole interval: idle share exactly 0
+    cap, thr = rng.uniform(0.2, 1.0, n), rng.uniform(0.2, 1.0, n)
+    act = interval_activity(cs, es, 60.0, 0.93, 0.3)
+    clk = throttled_clock(cap, thr, 0.35)
+    for i in range(n):
+        assert act[i] == interval_activity(float(cs[i]), float(es[i]), 60.0, 0.93, 0.3), i
+        assert clk[i] == throttled_clock(float(cap[i]), float(thr[i]), 0.35), i
