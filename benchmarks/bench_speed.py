@@ -1,4 +1,5 @@
-"""Issue 17 figures in CPU time: env steps/s, the batched Cooling-v0, start-up (pytest-benchmark).
+"""Issue 17 figures in CPU time: env steps/s, the batched Cooling-v0 and Datacenter-v0, start-up
+(pytest-benchmark).
 
 Run: pytest benchmarks/bench_speed.py -q -s   (prints the CPU-time figures; -p no:xdist)
 CPU time (`time.process_time`, children's rusage for subprocesses) approximates an idle core
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 
 import dcsim.envs  # noqa: F401  (registers the ids)
+from dcsim.envs.datacenter_vector import DatacenterVectorEnv
 from dcsim.envs.vector import CoolingVectorEnv
 
 STEPS = {"Cooling": 3000, "Datacenter": 1500, "PowerCap": 1000, "Placement": 1000, "FlowSplit": 300}
@@ -81,6 +83,27 @@ def _vector_rate(num_envs: int, steps: int) -> float:
 @pytest.mark.parametrize("num_envs", [1, 16, 64])
 def test_cooling_vector_env(benchmark, num_envs: int) -> None:
     rate = benchmark.pedantic(_vector_rate, args=(num_envs, 200), rounds=1, iterations=1)
+    _report(benchmark, "env_steps_per_cpu_s", rate, "env-steps per CPU-second")
+    assert rate > 0
+
+
+def _dc_vector_rate(num_envs: int, steps: int) -> float:
+    """Batched Datacenter-v0 on its default task, random actions drawn up front, CPU time
+    (episodes of 1,440 steps: no auto-reset in the timed loop)."""
+    venv = DatacenterVectorEnv(num_envs)
+    venv.reset(seed=0)
+    acts = np.random.default_rng(0).uniform(-1, 1, (steps + 10, num_envs, 5)).astype(np.float32)
+    for a in acts[:10]:
+        venv.step(a)
+    t0 = time.process_time()
+    for a in acts[10:]:
+        venv.step(a)
+    return steps * num_envs / (time.process_time() - t0)
+
+
+@pytest.mark.parametrize("num_envs", [1, 16, 64])
+def test_datacenter_vector_env(benchmark, num_envs: int) -> None:
+    rate = benchmark.pedantic(_dc_vector_rate, args=(num_envs, 200), rounds=1, iterations=1)
     _report(benchmark, "env_steps_per_cpu_s", rate, "env-steps per CPU-second")
     assert rate > 0
 

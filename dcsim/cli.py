@@ -1589,7 +1589,7 @@ def train(
     vectorized: bool = typer.Option(
         False,
         "--vectorized",
-        help="Cooling-v0 tasks: step the --n-envs copies as one batched env in this process.",
+        help="Cooling-v0 / Datacenter-v0: step the --n-envs copies as one batched env in this process.",
     ),
     tensorboard: str = typer.Option(
         None, "--tensorboard", help="Write TensorBoard logs to this folder (needs tensorboard)."

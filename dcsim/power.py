@@ -27,8 +27,9 @@ Zeus). All functions take and return NumPy arrays and broadcast.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -220,6 +221,16 @@ class DevicePowerModel:
         a = np.clip(np.asarray(activity, dtype=float), 0.0, 1.0)
         return self.idle_w + self.dynamic_w * a * self.clock_scale(freq_frac)
 
+    def power_w_scalar(self, activity: float, freq_frac: float) -> float:
+        """`power_w` of one device without NumPy's per-call cost (the Simulation's fast path):
+        the same operations in the same order, so bitwise equal (tests/test_sim_fast.py)."""
+        a = min(max(activity, 0.0), 1.0)
+        f = min(max(freq_frac, self.f_min_frac), 1.0)
+        v = max(self.v_floor_frac, f)
+        s_l = self.leak_share
+        scale = 1.0 - s_l * (1.0 - v) - (1.0 - s_l) * (1.0 - v * v * f)
+        return self.idle_w + self.dynamic_w * a * scale
+
     def freq_for_scale(self, scale: ArrayLike) -> np.ndarray:
         """Inverse of S on [f_min, 1]: the clock whose busy-power scale is ``scale`` (clipped).
 
@@ -257,6 +268,34 @@ class DevicePowerModel:
         f = np.where(cap < self.power_w(a, self.f_min_frac), self.f_min_frac, f)
         return np.clip(f, self.f_min_frac, 1.0)
 
+    def freq_for_cap_scalar(self, cap_w: float, activity: float) -> float:
+        """`freq_for_cap` for one cap and activity without NumPy's per-call cost on 0-d arrays
+        (the Simulation's clock every interval): the same operations in the same order, and
+        NumPy's own sinh/arcsinh (whose SIMD results can differ from libm's in the last bit),
+        so bitwise equal (tests/test_sim_fast.py)."""
+        f_min = self.f_min_frac
+        s_l, vf = self.leak_share, self.v_floor_frac
+        a = min(max(float(activity), 0.0), 1.0)
+        head = max(cap_w - self.idle_w, 0.0)
+        denom = self.dynamic_w * a
+        y = min(head / denom if denom > 0 else 1.0, 1.0)
+        f_lin = (y - s_l * vf) / ((1.0 - s_l) * vf * vf)
+        if s_l > 0.0:
+            p = s_l / (1.0 - s_l)
+            q = -y / (1.0 - s_l)
+            r = 2.0 * math.sqrt(p / 3.0)
+            f_cub = -r * float(np.sinh(np.arcsinh(np.float64(3.0 * q / (p * r))) / 3.0))
+        else:
+            f_cub = float(np.cbrt(y))
+        f = min(max(f_cub if f_cub >= vf else f_lin, f_min), 1.0)
+        v = max(vf, f_min)  # power at f_min (clock_scale of the clipped f_min)
+        p_min = self.idle_w + self.dynamic_w * a * (
+            1.0 - s_l * (1.0 - v) - (1.0 - s_l) * (1.0 - v * v * f_min)
+        )
+        if cap_w < p_min:
+            f = f_min
+        return min(max(f, f_min), 1.0)
+
     def cap_feasible(self, cap_w: ArrayLike, activity: ArrayLike) -> np.ndarray:
         """True where the cap can be met at some supported clock."""
         return self.power_w(activity, self.f_min_frac) <= np.asarray(cap_w, dtype=float) + 1e-9
@@ -272,6 +311,12 @@ class DevicePowerModel:
         f = np.asarray(freq_frac, dtype=float)
         m = np.clip(np.asarray(memory_bound_fraction, dtype=float), 0.0, 1.0)
         return (1.0 - m) / f + m
+
+    @staticmethod
+    def time_scale_scalar(freq_frac: float, memory_bound_fraction: float = 0.0) -> float:
+        """`time_scale` of one clock without NumPy's per-call cost; bitwise equal."""
+        m = min(max(memory_bound_fraction, 0.0), 1.0)
+        return (1.0 - m) / freq_frac + m
 
     def throttle(
         self, cap_w: ArrayLike, activity: ArrayLike, memory_bound_fraction: ArrayLike = 0.0
@@ -348,14 +393,18 @@ def host_power_w(
     return np.asarray(host_w, dtype=float) * (idle_frac + (1.0 - idle_frac) * b)
 
 
+# one job (float) or arrays of jobs lane by lane (np.ndarray)
+Lanes = TypeVar("Lanes", float, np.ndarray)
+
+
 def interval_activity(
-    compute_s: float,
-    comm_s: float,
+    compute_s: Lanes,
+    comm_s: Lanes,
     span_s: float,
     a_compute: float,
     a_comm: float,
     a_idle: float = PHASE_ACTIVITY["idle"],
-) -> float:
+) -> Lanes:
     """Mean activity of a training accelerator over ``span_s``: ``compute_s`` at ``a_compute``,
     ``comm_s`` stalled on exposed communication at ``a_comm`` (POLCA Fig. 5 dips), the rest idle.
 
@@ -363,13 +412,18 @@ def interval_activity(
     this mean is the span's mean power: the one phase-power formation of `dcsim.sim` (phases
     booked by its DES) and the multi-tenant engine (phases of its fluid iterations)."""
     busy = (compute_s * a_compute + comm_s * a_comm) / span_s
-    idle_share = max(0.0, 1.0 - (compute_s + comm_s) / span_s)
+    idle = 1.0 - (compute_s + comm_s) / span_s
+    # arrays of jobs lane by lane (the batched Datacenter-v0), one job without NumPy's cost
+    idle_share = np.maximum(0.0, idle) if isinstance(idle, np.ndarray) else max(0.0, idle)
     return busy + idle_share * a_idle
 
 
-def throttled_clock(cap_f: float, throttle_f: float, f_min: float) -> float:
+def throttled_clock(cap_f: Lanes, throttle_f: Lanes, f_min: float) -> Lanes:
     """Clock fraction of a synchronous job: its cap's clock, lowered by the thermal throttle of
-    the slowest rack it runs on (the plant's previous interval), never below f_min."""
+    the slowest rack it runs on (the plant's previous interval), never below f_min. Arrays of
+    jobs lane by lane (the batched Datacenter-v0)."""
+    if isinstance(cap_f, np.ndarray):
+        return np.maximum(np.minimum(cap_f, throttle_f), f_min)
     return max(min(cap_f, throttle_f), f_min)
 
 

@@ -93,7 +93,8 @@ def train_agent(
     vectorized: bool = False,
 ) -> TrainRun:
     """Train an SB3 agent; ``dummy`` steps parallel envs in this process instead of subprocesses,
-    ``vectorized`` (Cooling-v0) steps them as one batched env (`dcsim.envs.vector`).
+    ``vectorized`` (Cooling-v0, Datacenter-v0) steps them as one batched env (`dcsim.envs.vector`,
+    `dcsim.envs.datacenter_vector`).
 
     ``resume`` continues an interrupted run of the same inputs from its latest checkpoint.
     """

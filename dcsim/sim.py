@@ -258,7 +258,7 @@ class Simulation:
 
     def _step_time(self, freq_frac: float, routing: str):
         w = self.sc.workload
-        scale = float(self.power.time_scale(np.asarray(freq_frac), w.memory_bound_fraction))
+        scale = self.power.time_scale_scalar(float(freq_frac), w.memory_bound_fraction)
         n = max(self.n_active * self.acc_per_server, 1)
         return training_step_time(
             w, n, self.profile.peak_flops, scale, self.comm_time(routing), mfu=self.mfu
@@ -304,11 +304,25 @@ class Simulation:
         cap_w = self.cap_frac * self.profile.tdp_w
         f_cap = self._f_cap.get(cap_w)
         if f_cap is None:
-            f_cap = self._f_cap[cap_w] = float(self.power.freq_for_cap(cap_w, self.a_compute))
+            f_cap = self._f_cap[cap_w] = self.power.freq_for_cap_scalar(cap_w, self.a_compute)
         if self.n_active == 0:
             return f_cap
         f_thermal = float(self.throttle[self.server_rack[self.active]].min())
         return throttled_clock(f_cap, f_thermal, self.power.f_min_frac)
+
+    def _server_power(self, act_active: float, f: float) -> tuple[np.ndarray, float, float]:
+        """(IT power per rack W, switches shared evenly; mean server activity; accelerator
+        power W) with the active servers at activity act_active and clock f, the rest idle
+        (`host_power_w`, `rack_wall_power_w`). A method so `dcsim.sim_fast` can compute it once
+        per kind of server."""
+        activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
+        freq = np.where(self.active, f, 1.0)
+        accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
+        host_w = host_power_w(self.host_w, self.active)
+        rack_w = rack_wall_power_w(
+            accel_w, host_w, self.server_rack, self.n_racks, self.psu_eff, self.switch_w
+        )
+        return rack_w, float(np.mean(activity)), float(accel_w.sum())
 
     def step(self, controls: Controls | None = None) -> StepRecord:
         c = controls or Controls()
@@ -336,13 +350,7 @@ class Simulation:
         act_active = interval_activity(
             acc.compute_s, acc.comm_s, self.dt, self.a_compute, self.a_comm
         )
-        activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
-        freq = np.where(self.active, f, 1.0)
-        accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
-        host_w = host_power_w(self.host_w, self.active)
-        rack_w = rack_wall_power_w(
-            accel_w, host_w, self.server_rack, self.n_racks, self.psu_eff, self.switch_w
-        )
+        rack_w, activity, accel_w = self._server_power(act_active, f)
 
         t_mid = t_start + 0.5 * self.dt
         ws = self.weather.at(t_mid)
@@ -377,9 +385,9 @@ class Simulation:
             cap_frac=self.cap_frac,
             freq_frac=f,
             throttle_min=float(self.throttle.min()),
-            activity=float(np.mean(activity)),
+            activity=activity,
             it_w=it_w,
-            accel_w=float(accel_w.sum()),
+            accel_w=accel_w,
             cooling_w=float(res.cooling_w),
             facility_w=en.facility_w,
             pue=en.facility_w / it_w,

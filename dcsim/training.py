@@ -78,14 +78,29 @@ def _complete_training(run_dir: Path) -> bool:
     )
 
 
-def _batched_cooling(spec: EnvSpec, n_envs: int) -> Any:
-    """n_envs copies of a Cooling-v0 spec as one batched env, through SB3's VecEnv API
-    (VecMonitor records the episodes, as Monitor does for separate envs)."""
+def _batched(spec: EnvSpec, n_envs: int) -> Any:
+    """n_envs copies of a Cooling-v0 or Datacenter-v0 spec as one batched env, through SB3's
+    VecEnv API (VecMonitor records the episodes, as Monitor does for separate envs)."""
     from stable_baselines3.common.vec_env import VecMonitor
 
-    from dcsim.envs.vector import CoolingVectorEnv, sb3_vec_env
+    from dcsim.envs.vector import sb3_vec_env
 
-    return VecMonitor(sb3_vec_env(CoolingVectorEnv(n_envs, **spec.kwargs)))
+    cls = _batched_class(spec.env_id)
+    return VecMonitor(sb3_vec_env(cls(n_envs, **spec.kwargs)))
+
+
+def _batched_class(env_id: str) -> Any:
+    """The batched env of an env id, or None: Cooling-v0 (`dcsim.envs.vector`), Datacenter-v0
+    (`dcsim.envs.datacenter_vector`)."""
+    if env_id == "dcsim/Cooling-v0":
+        from dcsim.envs.vector import CoolingVectorEnv
+
+        return CoolingVectorEnv
+    if env_id == "dcsim/Datacenter-v0":
+        from dcsim.envs.datacenter_vector import DatacenterVectorEnv
+
+        return DatacenterVectorEnv
+    return None
 
 
 def train(
@@ -106,8 +121,9 @@ def train(
 ) -> TrainResult:
     """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1).
 
-    `vectorized` (Cooling-v0 and its tasks): the n_envs copies are one batched env stepped in
-    this process (`dcsim.envs.vector`), same numbers as separate envs, fewer CPU-seconds.
+    `vectorized` (Cooling-v0, Datacenter-v0 and their tasks): the n_envs copies are one batched
+    env stepped in this process (`dcsim.envs.vector`, `dcsim.envs.datacenter_vector`), same
+    numbers as separate envs, fewer CPU-seconds.
 
     Checkpoints (every `checkpoint_every` steps) go to `<run>.checkpoints/` beside the run,
     outside its temporary folder, so they survive an interruption; with `resume`, training
@@ -130,14 +146,12 @@ def train(
     probe = build_env(spec)  # fail fast on bad input, in this process, with a clear message
     check_algo_fits(algo, probe)
     probe.close()
-    if vectorized:
-        from dcsim.envs.cooling import CoolingEnv
-
-        if not isinstance(probe, CoolingEnv):
-            raise InputError(
-                f"--vectorized is available for Cooling-v0 and its tasks, not {spec.env_id}",
-                field="vectorized",
-            )
+    if vectorized and _batched_class(spec.env_id) is None:
+        raise InputError(
+            f"--vectorized is available for Cooling-v0, Datacenter-v0 and their tasks, "
+            f"not {spec.env_id}",
+            field="vectorized",
+        )
     hp = validate_hyperparams(algo, hyperparams, n_envs)
     extra = {"algo": algo, "timesteps": timesteps, "n_envs": n_envs, "hyperparams": hp}
     if normalize:
@@ -155,7 +169,7 @@ def train(
     try:
         with RunWriter(final) as writer:
             if vectorized:
-                vec = _batched_cooling(spec, n_envs)
+                vec = _batched(spec, n_envs)
             else:
                 vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
             if normalize:

@@ -28,7 +28,8 @@ from dcsim.envs.contract import (
     weigh,
 )
 from dcsim.errors import InputError
-from dcsim.sim import Controls, Simulation, StepRecord
+from dcsim.sim import Controls, StepRecord
+from dcsim.sim_fast import FastSimulation
 
 # Routing policies offered for the job's DP all-reduce (as CoDesign-v0); the scenario's own
 # `workload.routing` is appended when it is none of these, so `fixed` can hold it.
@@ -126,8 +127,9 @@ class DatacenterEnv(gym.Env):
     ## Description
     Each step is one control interval (scenario `time.dt_s`, default 60 s) of a
     `dcsim.sim.Simulation`: weather and grid carbon move on, the training job
-    runs its iterations (SimPy; compute, then the exposed part of the DP all-reduce,
-    re-timed on the fabric for the routing in force), accelerators draw power at the
+    runs its iterations (compute, then the exposed part of the DP all-reduce,
+    re-timed on the fabric for the routing in force; `dcsim.workload.PhaseClock`, stepped by
+    `dcsim.sim_fast.FastSimulation`), accelerators draw power at the
     capped clock, the cooling plant (with thermal mass) removes the heat and throttles
     racks whose inlet exceeds `cooling.inlet_limit_c` (ASHRAE A1 allowable,
     32 C) on the next interval. "limit" below is the ASHRAE recommended
@@ -242,8 +244,13 @@ class DatacenterEnv(gym.Env):
         ):
             if not lo < hi:
                 raise InputError(f"need low < high (got {lo}, {hi})", field=name)
-        self.sim = Simulation(self.loaded)
         self.max_steps = kw.steps or sc.time.steps
+        # power once per kind of server, memoized weather/carbon (dcsim.sim_fast): same numbers
+        self.sim = FastSimulation(
+            self.loaded,
+            steps=self.max_steps,
+            carbon_leads_s=tuple(3600.0 * h for h in CARBON_FORECAST_H),
+        )
         sa, chw = kw.supply_air_range_c, kw.chw_range_c
         self.low = np.array([sa[0], chw[0], sc.power.min_cap_frac])
         self.high = np.array([sa[1], chw[1], 1.0])
