@@ -165,3 +165,18 @@ def test_invalid_yaml_names_the_line(tmp_path: Path, text: str, line: int) -> No
     with pytest.raises(schema.InputError, match=f"invalid YAML at line {line}") as err:
         schema.read_yaml(f)
     assert err.value.file == str(f)
+
+
+def test_grid_carbon_table_equals_the_csv_module_reading() -> None:
+    """np.loadtxt (C) gives the same float64 values, bit for bit, as float() over csv rows."""
+    import csv
+
+    from dcsim.tenancy.grid import GRID_FILE, HOURS, REGIONS, carbon_table
+
+    with GRID_FILE.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(ln for ln in fh if not ln.startswith("#")))
+    table = carbon_table()
+    assert list(table) == list(REGIONS)
+    for r in REGIONS:
+        want = np.array([float(x[r]) for x in rows])
+        assert table[r].shape == (HOURS,) and np.array_equal(table[r], want), r
