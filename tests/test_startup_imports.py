@@ -180,3 +180,41 @@ def test_grid_carbon_table_equals_the_csv_module_reading() -> None:
     for r in REGIONS:
         want = np.array([float(x[r]) for x in rows])
         assert table[r].shape == (HOURS,) and np.array_equal(table[r], want), r
+
+
+def test_hardware_names_read_from_the_name_line_are_the_validated_names() -> None:
+    """profile_files() reads names without parsing YAML; they must be the profiles' own."""
+    from dcsim.hardware import HARDWARE_DIR, HardwareProfile, profile_files
+
+    files = sorted(HARDWARE_DIR.glob("*.yaml"))
+    want = {schema.load_model(HardwareProfile, f).name: f for f in files}
+    assert list(profile_files().items()) == list(want.items())
+
+
+def test_a_run_reads_only_the_hardware_profile_it_uses() -> None:
+    code = (
+        "from dcsim import hardware, schema\n"
+        "seen = []\n"
+        "real = schema.load_model\n"
+        "def spy(model, path):\n"
+        "    seen.append(path)\n"
+        "    return real(model, path)\n"
+        "hardware.load_model = spy\n"
+        "hardware.get_profile('h100-sxm'); hardware.get_profile('H100-SXM')\n"
+        "print(len(seen))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_name_line_quotes_and_comments() -> None:
+    from dcsim.hardware import _NAME_LINE
+
+    for line, name in [
+        ("name: H100-SXM\n", "H100-SXM"),
+        ("name: 'GB200'  # NVL72\n", "GB200"),
+        ('name: "MI300X"\n', "MI300X"),
+    ]:
+        m = _NAME_LINE.search("kind: hardware\n" + line + "vendor: x\n")
+        assert m is not None and m.group(2) == name
+    assert _NAME_LINE.search("training:\n  name: nested\n") is None
