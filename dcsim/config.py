@@ -91,11 +91,11 @@ class ClusterConfig(StrictModel):
     @field_validator("hardware")
     @classmethod
     def _known_hardware(cls, v: str) -> str:
-        from dcsim.hardware import catalog
+        from dcsim.hardware import profile_files
 
-        names = {n.lower(): n for n in catalog()}
+        names = {n.lower(): n for n in profile_files()}
         if v.lower() not in names:
-            raise ValueError(f"unknown hardware; expected one of: {', '.join(catalog())}")
+            raise ValueError(f"unknown hardware; expected one of: {', '.join(profile_files())}")
         return names[v.lower()]
 
 

@@ -7,7 +7,8 @@ guess off as a datasheet value.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -174,7 +175,8 @@ class HardwareProfile(StrictModel):
             v, how = interpolate_mfu(t.mfu_by_size, params)
             return v, f"hardware profile: {how}"
         if t.mfu_size_curve_of is not None:
-            ref = catalog().get(t.mfu_size_curve_of)
+            known = t.mfu_size_curve_of in profile_files()
+            ref = _load_profile(t.mfu_size_curve_of) if known else None
             if ref is None or ref.training.mfu_by_size is None:
                 raise InputError(
                     f"{self.name}: training.mfu_size_curve_of '{t.mfu_size_curve_of}' must name "
@@ -212,22 +214,48 @@ class HardwareProfile(StrictModel):
         return out
 
 
+# A run needs one profile, not ten: names come from each file's top-level `name:` line (no
+# YAML parse) and a profile is read on first use (~1 ms each with libyaml). The line read
+# and the validated name must agree (checked on load; tests/test_hardware.py checks all).
+_NAME_LINE = re.compile(r"^name:[ \t]*(['\"]?)([^'\"#\n]*?)\1[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
 @lru_cache(maxsize=1)
+def profile_files() -> dict[str, Path]:
+    """Bundled profile name -> its file, in file order (the order `catalog()` lists)."""
+    out: dict[str, Path] = {}
+    for path in sorted(HARDWARE_DIR.glob("*.yaml")):
+        m = _NAME_LINE.search(path.read_text(encoding="utf-8"))
+        if m is None:
+            raise InputError("no top-level 'name:' line", file=str(path), field="name")
+        out[m.group(2)] = path
+    return out
+
+
+@cache
+def _load_profile(name: str) -> HardwareProfile:
+    path = profile_files()[name]
+    prof = load_model(HardwareProfile, path)
+    if prof.name != name:
+        raise InputError(
+            f"the 'name:' line reads {name!r} but the profile's name is {prof.name!r}",
+            file=str(path),
+            field="name",
+        )
+    return prof
+
+
 def catalog() -> dict[str, HardwareProfile]:
     """All bundled profiles by name."""
-    profiles: dict[str, HardwareProfile] = {}
-    for path in sorted(HARDWARE_DIR.glob("*.yaml")):
-        prof = load_model(HardwareProfile, path)
-        profiles[prof.name] = prof
-    return profiles
+    return {name: _load_profile(name) for name in profile_files()}
 
 
 def get_profile(name: str) -> HardwareProfile:
     """Look up a profile by name (case-insensitive); InputError lists the known names."""
-    cat = catalog()
-    for key, prof in cat.items():
+    names = profile_files()
+    for key in names:
         if key.lower() == name.lower():
-            return prof
+            return _load_profile(key)
     raise InputError(
-        f"unknown hardware '{name}'; expected one of: {', '.join(cat)}", field="hardware"
+        f"unknown hardware '{name}'; expected one of: {', '.join(names)}", field="hardware"
     )

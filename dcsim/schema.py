@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -50,6 +51,21 @@ class Sourced(StrictModel):
 MAX_YAML_BYTES = 16 * 1024 * 1024
 MAX_YAML_VALUES = 1_000_000  # scalars + collections after expanding every alias
 MAX_YAML_DEPTH = 100
+
+# libyaml (PyYAML's C parser) parses ~10x faster than the pure-Python one: the bundled
+# hardware catalog and topologies were ~0.2 s of every first gym.make. It reads the files
+# shipped with dcsim only, each tested to load identically (tests/test_startup_imports.py):
+# on odd text the two differ (libyaml takes tabs and `|#` the Python scanner refuses, reads a
+# bare `!` as '' not None), so a user's file keeps the pure-Python loader and its messages.
+# A file libyaml refuses is re-read by the Python loader, whose messages name the offending
+# token. Only from libyaml 0.2.5 on, which refuses nesting deeper than 1,000 levels: its
+# composer recurses in C, where no RecursionError would stop a hostile file.
+_LOADER: Any = yaml.SafeLoader
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml import _yaml as _libyaml
+
+    if _libyaml.get_version() >= (0, 2, 5):
+        _LOADER = yaml.CSafeLoader
 
 
 def _expanded_size_and_depth(root: yaml.Node) -> tuple[int, int]:
@@ -114,8 +130,8 @@ def _check_duplicate_keys(root: yaml.Node) -> None:
             stack.append((v, here))
 
 
-def _load_limited(text: str) -> Any:
-    loader = yaml.SafeLoader(text)
+def _load_with(text: str, loader_cls: Any) -> Any:
+    loader = loader_cls(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -134,6 +150,31 @@ def _load_limited(text: str) -> Any:
         loader.dispose()
 
 
+def _load_limited(text: str, loader_cls: Any = None) -> Any:
+    """Load with libyaml when it is there; what it refuses, the Python loader re-reads."""
+    cls = loader_cls or _LOADER
+    if cls is yaml.SafeLoader:
+        return _load_with(text, cls)
+    try:
+        return _load_with(text, cls)
+    except yaml.YAMLError:
+        return _load_with(text, yaml.SafeLoader)
+
+
+@cache
+def _shipped_roots() -> tuple[Path, ...]:
+    from dcsim.resources import bundled_dir
+
+    roots = (Path(__file__).parent / "data", bundled_dir("scenarios"), bundled_dir("topologies"))
+    return tuple(r.resolve() for r in roots)
+
+
+def _shipped(p: Path) -> bool:
+    """A file shipped with dcsim (hardware catalog, presets, scenarios, tasks)."""
+    rp = p.resolve()
+    return any(rp.is_relative_to(r) for r in _shipped_roots())
+
+
 def read_yaml(path: str | Path) -> Any:
     """Load YAML with the safe loader only, within size/alias/depth limits; errors name the file."""
     p = Path(path)
@@ -143,7 +184,7 @@ def read_yaml(path: str | Path) -> Any:
         if p.stat().st_size > MAX_YAML_BYTES:
             raise InputError(f"file larger than {MAX_YAML_BYTES // 2**20} MiB", file=str(p))
         text = p.read_bytes().decode("utf-8")
-        return _load_limited(text)
+        return _load_limited(text, None if _shipped(p) else yaml.SafeLoader)
     except InputError as exc:
         if exc.file is None:
             exc.file = str(p)
