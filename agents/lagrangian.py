@@ -13,6 +13,7 @@ saved model is evaluated on the env's own reward.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -65,10 +66,13 @@ class LagrangianPenalty(gym.Wrapper):
         return obs, float(reward) - self.multiplier * v, terminated, truncated, info
 
 
-def multiplier_callback(cost_limit: float, lr: float, history: list[dict[str, float]]) -> Any:
+def multiplier_callback(
+    cost_limit: float, lr: float, history: list[dict[str, float]], log: Path | None = None
+) -> Any:
     """An SB3 callback that counts violation steps over each rollout, updates the multiplier
     with `next_multiplier` at the rollout's end and pushes it to every env; appends
-    {timestep, violation_share, multiplier} to `history` per rollout."""
+    {timestep, violation_share, multiplier} to `history` per rollout, and as a CSV row to
+    `log` if given (so an interrupted run still shows its multiplier)."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class _Multiplier(BaseCallback):
@@ -88,13 +92,18 @@ def multiplier_callback(cost_limit: float, lr: float, history: list[dict[str, fl
             share = self.violations / max(self.steps, 1)
             self.multiplier = next_multiplier(self.multiplier, share, cost_limit, lr)
             self.training_env.env_method("set_multiplier", self.multiplier)
-            history.append(
-                {
-                    "timestep": float(self.num_timesteps),
-                    "violation_share": share,
-                    "multiplier": self.multiplier,
-                }
-            )
+            row = {
+                "timestep": float(self.num_timesteps),
+                "violation_share": share,
+                "multiplier": self.multiplier,
+            }
+            history.append(row)
+            if log is not None:
+                log.parent.mkdir(parents=True, exist_ok=True)
+                with log.open("a") as f:
+                    if f.tell() == 0:
+                        f.write(",".join(row) + "\n")
+                    f.write(",".join(repr(v) for v in row.values()) + "\n")
             self.steps = self.violations = 0
 
     return _Multiplier()

@@ -199,7 +199,15 @@ def train(
                 from dcsim.agents.lagrangian import multiplier_callback
 
                 callback = CallbackList(
-                    [callback, multiplier_callback(cost_limit, lagrange_lr, multipliers)]
+                    [
+                        callback,
+                        multiplier_callback(
+                            cost_limit,
+                            lagrange_lr,
+                            multipliers,
+                            ckpt / "lagrangian.csv" if ckpt is not None else None,
+                        ),
+                    ]
                 )
             if start is not None:
                 agent = SB3Agent.resume(algo, start[0], vec, timesteps, callback)

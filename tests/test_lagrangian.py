@@ -71,9 +71,18 @@ def test_multiplier_rises_with_violations_falls_below_the_limit_and_never_goes_n
 def test_training_applies_the_update_each_rollout_and_records_it(tmp_path: Path) -> None:
     spec = load_spec(COOLING, overrides={"n_accelerators": 64, "episode_steps": 20})
     r = train(
-        spec, "ppo", 64, seed=0, out=tmp_path, hyperparams=TINY, cost_limit=0.0, lagrange_lr=3.0
+        spec,
+        "ppo",
+        64,
+        seed=0,
+        out=tmp_path,
+        hyperparams=TINY,
+        cost_limit=0.0,
+        lagrange_lr=3.0,
+        checkpoint_every=32,
     )
-    data = list(csv.DictReader(io.StringIO((r.run_dir / "lagrangian.csv").read_text())))
+    text = (r.run_dir / "lagrangian.csv").read_text()
+    data = list(csv.DictReader(io.StringIO(text)))
     assert list(data[0]) == ["timestep", "violation_share", "multiplier"]
     assert len(data) == 4  # 64 steps / 16 per rollout
     lam = 0.0
@@ -81,6 +90,13 @@ def test_training_applies_the_update_each_rollout_and_records_it(tmp_path: Path)
         lam = next_multiplier(lam, float(row["violation_share"]), 0.0, 3.0)
         assert float(row["multiplier"]) == pytest.approx(lam)
     assert lam > 0  # the random early policy violated the inlet band
+    # streamed beside the checkpoints as it went, the same rows
+    streamed = list(
+        csv.DictReader(io.StringIO((r.run_dir / "checkpoints" / "lagrangian.csv").read_text()))
+    )
+    assert [{k: float(v) for k, v in x.items()} for x in streamed] == [
+        {k: float(v) for k, v in x.items()} for x in data
+    ]
     m = json.loads((r.run_dir / "manifest.json").read_text())
     assert m["lagrangian"] == {"cost_limit": 0.0, "lr": 3.0, "final_multiplier": pytest.approx(lam)}
 
