@@ -1621,6 +1621,19 @@ def train(
         help="Continue an interrupted run (same inputs) from its latest --checkpoint-every "
         "checkpoint; a finished run is shown as it is.",
     ),
+    cost_limit: float = typer.Option(
+        None,
+        "--cost-limit",
+        min=0.0,
+        max=1.0,
+        help="Constrained training (PPO-Lagrangian): allowed share of steps with a constraint "
+        "violation (0: none); the reward loses a learned multiplier per violation step.",
+    ),
+    lagrange_lr: float = typer.Option(
+        Default("dcsim.rl:train_agent.lagrange_lr"),
+        "--lagrange-lr",
+        help="With --cost-limit: multiplier step per rollout per unit of violation share.",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the manifest as JSON (no progress bar)."
     ),
@@ -1650,6 +1663,8 @@ def train(
             on_step=lambda k: bar.update(min(k, timesteps)),
             resume=resume,
             vectorized=vectorized,
+            cost_limit=cost_limit,
+            lagrange_lr=lagrange_lr,
         )
     spec, res = tr.spec, tr.result
     if as_json:

@@ -247,6 +247,12 @@ def build_env(spec: EnvSpec) -> Any:
 
 
 # ------------------------------------------------------------------ episodes
+def is_violation_step(reward_terms: dict[str, float], violation_terms: tuple[str, ...]) -> bool:
+    """A step with a constraint violation: one of the `REWARD` terms marked `violation` is
+    negative (what `violation_steps` counts and `dcsim train --cost-limit` limits)."""
+    return any(float(reward_terms.get(k, 0.0)) < -1e-12 for k in violation_terms)
+
+
 def run_episode(
     env: Any,
     agent: Any,
@@ -273,8 +279,7 @@ def run_episode(
         rt = info.get("reward_terms", {})
         for k, v in rt.items():
             terms[k] = terms.get(k, 0.0) + float(v)
-        if any(float(rt.get(k, 0.0)) < -1e-12 for k in violation_terms):
-            viol += 1
+        viol += is_violation_step(rt, violation_terms)
         episode.add(info.get("metrics", {}))
         if on_step:
             on_step(n)

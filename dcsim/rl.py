@@ -91,6 +91,8 @@ def train_agent(
     on_step: Callable[[int], None] | None = None,
     resume: bool = False,
     vectorized: bool = False,
+    cost_limit: float | None = None,
+    lagrange_lr: float = _TRAIN["lagrange_lr"],
 ) -> TrainRun:
     """Train an SB3 agent; ``dummy`` steps parallel envs in this process instead of subprocesses,
     ``vectorized`` (Cooling-v0, Datacenter-v0) steps them as one batched env (`dcsim.envs.vector`,
@@ -116,6 +118,8 @@ def train_agent(
         on_step=on_step,
         resume=resume,
         vectorized=vectorized,
+        cost_limit=cost_limit,
+        lagrange_lr=lagrange_lr,
     )
     return TrainRun(spec, res)
 

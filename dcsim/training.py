@@ -103,6 +103,13 @@ def _batched_class(env_id: str) -> Any:
     return None
 
 
+def _penalised(spec: EnvSpec) -> Any:
+    """The env in the Lagrangian penalty wrapper (a module function: picklable for subprocesses)."""
+    from dcsim.agents.lagrangian import LagrangianPenalty
+
+    return LagrangianPenalty(build_env(spec))
+
+
 def train(
     spec: EnvSpec,
     algo: str = "ppo",
@@ -118,6 +125,8 @@ def train(
     on_step: Callable[[int], None] | None = None,
     resume: bool = False,
     vectorized: bool = False,
+    cost_limit: float | None = None,
+    lagrange_lr: float = 1.0,
 ) -> TrainResult:
     """Train `algo` for `timesteps` env steps over `n_envs` parallel envs (SubprocVecEnv if > 1).
 
@@ -129,6 +138,11 @@ def train(
     outside its temporary folder, so they survive an interruption; with `resume`, training
     continues from the latest one (same env, algorithm, seed and hyperparameters: same run id)
     and a complete run is returned as it is.
+
+    `cost_limit` (a share of steps, 0 = none) trains PPO-Lagrangian style
+    (`dcsim.agents.lagrangian`): the reward loses a multiplier per violation step, and the
+    multiplier rises by `lagrange_lr` x (violation share - limit) after every rollout;
+    its trajectory goes to lagrangian.csv.
     """
     from dcsim.agents.sb3 import (
         SB3Agent,
@@ -152,12 +166,24 @@ def train(
             f"not {spec.env_id}",
             field="vectorized",
         )
+    if cost_limit is not None:
+        from dcsim.agents.lagrangian import check_lagrangian
+
+        check_lagrangian(cost_limit, lagrange_lr)
+        if vectorized or resume:
+            raise InputError(
+                "--cost-limit cannot be combined with --vectorized or --resume (the multiplier "
+                "lives in the per-env wrapper and is not checkpointed)",
+                field="cost_limit",
+            )
     hp = validate_hyperparams(algo, hyperparams, n_envs)
     extra = {"algo": algo, "timesteps": timesteps, "n_envs": n_envs, "hyperparams": hp}
     if normalize:
         extra["normalize"] = True
     if vectorized:
         extra["vectorized"] = True
+    if cost_limit is not None:
+        extra["lagrangian"] = {"cost_limit": cost_limit, "lr": lagrange_lr}
     rid = run_id(spec.as_dict(), seed, extra)
     final = contained(Path(out), safe_name(spec.name), f"{algo}-{rid}")
     if resume and _complete_training(final):
@@ -170,6 +196,8 @@ def train(
         with RunWriter(final) as writer:
             if vectorized:
                 vec = _batched(spec, n_envs)
+            elif cost_limit is not None:
+                vec = make_vec_env(functools.partial(_penalised, spec), n_envs, subproc)
             else:
                 vec = make_vec_env(functools.partial(build_env, spec), n_envs, subproc)
             if normalize:
@@ -178,6 +206,23 @@ def train(
                     vec = _restore_vecnormalize(start[2], vec)
             ckpt = ckpt_dir if checkpoint_every > 0 else None
             callback, episodes = training_callbacks(on_step, ckpt, checkpoint_every, n_envs)
+            multipliers: list[dict[str, float]] = []
+            if cost_limit is not None:
+                from stable_baselines3.common.callbacks import CallbackList
+
+                from dcsim.agents.lagrangian import multiplier_callback
+
+                callback = CallbackList(
+                    [
+                        callback,
+                        multiplier_callback(
+                            cost_limit,
+                            lagrange_lr,
+                            multipliers,
+                            ckpt / "lagrangian.csv" if ckpt is not None else None,
+                        ),
+                    ]
+                )
             if start is not None:
                 agent = SB3Agent.resume(algo, start[0], vec, timesteps, callback)
             else:
@@ -186,6 +231,8 @@ def train(
                 )
             agent.save(writer.path("model.zip"))
             writer.write_text("training.csv", csv_text(episodes))
+            if cost_limit is not None:
+                writer.write_text("lagrangian.csv", csv_text(multipliers))
             manifest = {
                 "status": "complete",
                 "run_id": rid,
@@ -214,6 +261,12 @@ def train(
                 "agent": f"{algo}:{final / 'model.zip'}",
                 "versions": environment_versions() | rl_versions(),
             }
+            if cost_limit is not None:
+                manifest["lagrangian"] = {
+                    "cost_limit": cost_limit,
+                    "lr": lagrange_lr,
+                    "final_multiplier": multipliers[-1]["multiplier"] if multipliers else 0.0,
+                }
             writer.write_json("manifest.json", manifest)
             run_dir = writer.commit()
     finally:
