@@ -171,7 +171,7 @@ def test_grid_carbon_table_equals_the_csv_module_reading() -> None:
     """np.loadtxt (C) gives the same float64 values, bit for bit, as float() over csv rows."""
     import csv
 
-    from dcsim.tenancy.grid import GRID_FILE, HOURS, REGIONS, carbon_table
+    from dcsim.tenancy.grid import GRID_FILE, REGIONS, carbon_table
 
     with GRID_FILE.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(ln for ln in fh if not ln.startswith("#")))
@@ -179,7 +179,7 @@ def test_grid_carbon_table_equals_the_csv_module_reading() -> None:
     assert list(table) == list(REGIONS)
     for r in REGIONS:
         want = np.array([float(x[r]) for x in rows])
-        assert table[r].shape == (HOURS,) and np.array_equal(table[r], want), r
+        assert table[r].shape == (8760,) and np.array_equal(table[r], want), r
 
 
 def test_hardware_names_read_from_the_name_line_are_the_validated_names() -> None:
