@@ -11,6 +11,7 @@ and its batched vector env (`dcsim.envs.datacenter_vector`) step this.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -18,10 +19,31 @@ import numpy as np
 
 from dcsim.climate import WeatherSample
 from dcsim.config import LoadedScenario
+from dcsim.cooling import CoolingControls, thermal_throttle
+from dcsim.cooling.water_batch import MODE_CODES
 from dcsim.power import PHASE_ACTIVITY, host_power_w, server_wall_power_w
-from dcsim.sim import Simulation
+from dcsim.sim import Controls, Simulation, StepRecord
+from dcsim.workload import PhaseClock
 
 MEMO_MAX = 1 << 20  # cached lookups per series before the cache starts over (memory bound)
+
+
+# The compiled step's tables (dcsim.sim_kernel.step_halls), here so that the envs can hold
+# them without importing numba.
+# scenario constants (sim_kernel.params)
+(
+    P_TDP, P_ACOMP, P_ACOMM, P_AIDLE, P_FMIN, P_SL, P_VF, P_IDLE_W, P_DYN_W, P_MB,
+    P_COMPUTE_BASE, P_OVERLAP, P_ACTIVE, P_ACC, P_IDLE_SRV_W, P_PSU, P_SW_RACK, P_DESIGN,
+    P_UPS_SIZE, P_UPS_NL, P_UPS_PL, P_UPS_SQ, P_FIXED, P_GBT, P_INLET_REC, P_INLET_LIM,
+) = range(26)  # fmt: skip
+N_PARAMS = 26
+# columns of `lane` (halls, N_LANE): this step's inputs, then its results
+L_CAP, L_COMM_S, L_PH_COMM, L_PH_LEFT, L_CI = range(5)  # cap share, all-reduce s, phase, carbon
+(
+    L_F, L_STEP, L_EXPOSED, L_ITERS, L_COMPLETED, L_ACTIVITY, L_ACCEL_W, L_IT_W, L_FAC_W,
+    L_IT_KWH, L_FAC_KWH, L_CARBON_KG, L_PUE, L_INLET_MEAN, L_VIOL, L_TOKENS, L_HOT,
+) = range(5, 22)  # fmt: skip
+N_LANE = 22
 
 
 class _Memo:
@@ -69,9 +91,29 @@ def interval_starts(t0: float, dt: float, n: int) -> list[float]:
     return ts
 
 
+# StepRecord.extra's keys in `Simulation.step`'s order (sorted) and the plant kernel's
+# columns they come from (None: the liquid loop's parts, 0.0 on the kernel's scenarios)
+_EXTRA = (
+    ("cooling_cdu_pump_w", None),
+    ("cooling_chiller_w", "O_CHILLER"),
+    ("cooling_chw_pump_w", "O_CHW_PUMP"),
+    ("cooling_crah_fan_w", "O_CRAH"),
+    ("cooling_cw_pump_w", "O_CW_PUMP"),
+    ("cooling_drycooler_fan_w", None),
+    ("cooling_fws_pump_w", None),
+    ("cooling_tower_fan_w", "O_TOWER_FAN"),
+    ("cooling_trim_chiller_w", None),
+)
+
+
 class FastSimulation(Simulation):
     """`Simulation` with server power once per kind of server and weather and carbon lookups
-    memoized; the same numbers (tests/test_sim_fast.py)."""
+    memoized; the same numbers (tests/test_sim_fast.py). With numba installed its step runs
+    compiled (`dcsim.sim_kernel`, the same numbers to a relative 1e-12,
+    tests/test_sim_kernel.py); `use_kernel = False` (or DCSIM_NO_JIT=1) keeps
+    `Simulation.step`."""
+
+    use_kernel = True
 
     def __init__(
         self,
@@ -113,6 +155,129 @@ class FastSimulation(Simulation):
         activity = np.where(self.active, act_active, idle)
         accel_w = np.where(self.active, accel2[0], accel2[1])
         return rack_w, float(activity.sum() / activity.size), float(accel_w.sum())
+
+    # ------------------------------------------------------------ compiled step
+    def kernel(self) -> Any:
+        """(dcsim.sim_kernel, its constant arguments, this sim's buffers) loaded on the first
+        step (numba costs ~0.3 s to import), or None: numba missing, DCSIM_NO_JIT=1,
+        `use_kernel` off, or a scenario the kernel does not cover (`sim_kernel.usable`)."""
+        kern = self.__dict__.get("_kern")
+        if kern is None:
+            kern = False
+            if self.use_kernel:
+                try:
+                    mod = importlib.import_module("dcsim.sim_kernel")
+                except ImportError:  # numba missing: Simulation.step
+                    mod = None
+                if mod is not None and mod.usable(self):
+                    from dcsim.cooling import fast
+
+                    n = self.n_racks
+                    bufs = (
+                        np.zeros((1, N_LANE)),
+                        np.ones((1, n)),
+                        np.zeros((1, n)),
+                        np.zeros((2, self.n_servers)),
+                        np.zeros((4, 1, n)),
+                        np.zeros((1, fast.N_HALL)),
+                    )
+                    cols = [getattr(fast, c) if c else -1 for _, c in _EXTRA]
+                    kern = (mod, mod.static_args(self), bufs, cols)
+            self._kern = kern
+        return kern or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable and deep-copyable: the compiled code is left out and loaded again on the
+        next step (the plant, `throttle` and `phase` hold the state)."""
+        state = self.__dict__.copy()
+        state.pop("_kern", None)
+        return state
+
+    def step(self, controls: Controls | None = None) -> StepRecord:
+        kern = self.kernel()
+        if kern is None:
+            return super().step(controls)
+        mod, static, (lane, thr, p, srv, racks, hall), extra_cols = kern
+        c = controls or Controls()
+        if c.economizer is not None and c.economizer not in MODE_CODES:
+            return super().step(c)  # the readable path names the bad mode
+        sc = self.sc
+        # the controls as Simulation.step takes them
+        if c.cap_frac is not None:
+            self.cap_frac = min(max(float(c.cap_frac), sc.power.min_cap_frac), 1.0)
+        if c.routing is not None:
+            self.routing = c.routing
+        if c.supply_air_c is not None:
+            self.supply_air_c = min(max(float(c.supply_air_c), 10.0), 35.0)
+        chw = None if c.chw_supply_c is None else min(max(float(c.chw_supply_c), 4.0), 25.0)
+        plant = self.plant
+        if chw is None or c.economizer is None:  # the plant's own CHW reset and mode
+            _, chw_set, econ = plant.setpoints(
+                CoolingControls(self.supply_air_c, chw, cast(Any, c.economizer))
+            )
+        else:
+            chw_set, econ = chw, c.economizer
+        air, water = plant.air, plant.water
+        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
+            racks[:3, 0] = air.t_in, air.t_rack, air.u
+            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        thr[0] = self.throttle
+        t_start = self.t
+        t_mid = t_start + 0.5 * self.dt
+        ws = self.weather.at(t_mid)
+        ci = float(self.carbon.at(t_mid))
+        db, wb = float(ws.dry_bulb_c), float(ws.wet_bulb_c)
+        ph = self.phase
+        lane[0, :5] = self.cap_frac, self.comm_time(self.routing), ph.comm, ph.left, ci
+        hall[0, :8] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, self.supply_air_c,
+                       chw_set, MODE_CODES[econ], wb, db)  # fmt: skip
+        mod.step_halls(*static[:7], lane, thr, p, srv, *static[7:], racks, hall, self.dt)
+        o, ln = hall[0].tolist(), lane[0].tolist()
+        air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
+        active = self.n_active > 0
+        if active:
+            self.phase = PhaseClock(ln[L_PH_COMM] != 0.0, ln[L_PH_LEFT])
+            self.total_iterations += int(ln[L_COMPLETED])
+        if ln[L_HOT] == 0.0:
+            self.throttle, throttle_min = np.ones(self.n_racks), 1.0
+        else:
+            thr_new = thermal_throttle(sc.cooling, racks[0, 0].copy(), None, plant.clock_for_power)
+            self.throttle = np.asarray(thr_new, dtype=float)
+            throttle_min = float(self.throttle.min())
+        rec = StepRecord(
+            t_s=t_start - self.t0,
+            outdoor_c=db,
+            wetbulb_c=wb,
+            carbon_g_per_kwh=ci,
+            supply_air_c=self.supply_air_c,
+            cap_frac=self.cap_frac,
+            freq_frac=ln[L_F],
+            throttle_min=throttle_min,
+            activity=ln[L_ACTIVITY],
+            it_w=ln[L_IT_W],
+            accel_w=ln[L_ACCEL_W],
+            cooling_w=o[mod.fast.O_COOLING],
+            facility_w=ln[L_FAC_W],
+            pue=ln[L_PUE],
+            inlet_max_c=o[mod.fast.O_INLET_MAX],
+            inlet_mean_c=ln[L_INLET_MEAN],
+            violation_c=ln[L_VIOL],
+            step_time_s=ln[L_STEP] if active else 0.0,
+            exposed_comm_s=ln[L_EXPOSED] if active else 0.0,
+            tokens_per_s=ln[L_TOKENS] if active else 0.0,
+            iterations=ln[L_ITERS],
+            it_kwh=ln[L_IT_KWH],
+            facility_kwh=ln[L_FAC_KWH],
+            carbon_kg=ln[L_CARBON_KG],
+            water_l=o[mod.fast.O_WATER_L],
+            extra={
+                k: o[j] if j >= 0 else 0.0 for (k, _), j in zip(_EXTRA, extra_cols, strict=True)
+            },
+        )
+        self.t = t_start + self.dt
+        self.k += 1
+        self.last = rec
+        return rec
 
     def reset(self, seed: int | None = None) -> None:
         if not hasattr(self, "_patterns"):

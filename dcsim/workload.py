@@ -176,39 +176,50 @@ class PhaseClock:
         """Book `span_s` seconds at step time `st`: (booking, clock at the interval's end).
         A phase ending exactly at the interval's end is done; the next one starts in the next
         interval (even a zero-length one)."""
-        comm, left = self.comm, self.left
-        t = compute = comm_s = iters = 0.0
-        completed = 0
-        total = st.total_s
-        while t < span_s:
-            if not comm and left == 1.0:  # whole iterations ending before the interval's end
-                n = math.ceil((span_s - t) / total) - 1
-                if n > 0:
-                    t += n * total
-                    compute += n * st.compute_s
-                    comm_s += n * st.exposed_comm_s
-                    iters += n
-                    completed += n
-                    continue
-            dur = (st.exposed_comm_s if comm else st.compute_s) * left
-            if t + dur <= span_s:  # the phase ends inside the interval
-                spent, done = dur, 1.0
-            else:
-                spent = span_s - t
-                done = min(spent / dur, 1.0)
-            if comm:
-                comm_s += spent
-            else:
-                compute += spent
-            iters += spent / total
-            t += spent
-            left *= 1.0 - done
-            if left <= 1e-9:
-                completed += comm
-                comm, left = not comm, 1.0
-            if done < 1.0:
-                break
+        compute, comm_s, iters, completed, comm, left = book_phases(
+            self.comm, self.left, st.compute_s, st.exposed_comm_s, st.total_s, span_s
+        )
         return PhaseBooking(compute, comm_s, iters, completed), PhaseClock(comm, left)
+
+
+def book_phases(
+    comm: bool, left: float, compute_s: float, exposed_s: float, total_s: float, span_s: float
+) -> tuple[float, float, float, int, bool, float]:
+    """`PhaseClock.advance` on plain scalars (phase, share left, the step time's compute,
+    exposed communication and total s): (compute s, comm s, iterations, completed, phase,
+    share left) booked over `span_s`. Plain Python that numba compiles as written for the
+    compiled Datacenter-v0 step (`dcsim.sim_kernel`)."""
+    t = compute = comm_t = iters = 0.0
+    completed = 0
+    while t < span_s:
+        if not comm and left == 1.0:  # whole iterations ending before the interval's end
+            n = math.ceil((span_s - t) / total_s) - 1
+            if n > 0:
+                t += n * total_s
+                compute += n * compute_s
+                comm_t += n * exposed_s
+                iters += n
+                completed += n
+                continue
+        dur = (exposed_s if comm else compute_s) * left
+        if t + dur <= span_s:  # the phase ends inside the interval
+            spent, done = dur, 1.0
+        else:
+            spent = span_s - t
+            done = min(spent / dur, 1.0)
+        if comm:
+            comm_t += spent
+        else:
+            compute += spent
+        iters += spent / total_s
+        t += spent
+        left *= 1.0 - done
+        if left <= 1e-9:
+            completed += comm
+            comm, left = not comm, 1.0
+        if done < 1.0:
+            break
+    return compute, comm_t, iters, completed, comm, left
 
 
 def advance_phase_clocks(

@@ -1,4 +1,6 @@
-"""The batched Datacenter-v0 (dcsim.envs.datacenter_vector) equals N separate envs, bitwise."""
+"""The batched Datacenter-v0 (dcsim.envs.datacenter_vector) equals N separate envs, bitwise:
+on the compiled path (`dcsim.sim_kernel`, the code each env's `FastSimulation` runs with one
+hall) and on the NumPy path (numba absent: `Simulation.step` in each env)."""
 
 from __future__ import annotations
 
@@ -22,18 +24,24 @@ HOT_AISLE = {"cooling.air.recirculation_mean": 0.3}
 LIQUID = {"cooling.type": "liquid", "cooling.liquid.tcs_limit_c": 30.0}
 
 
+@pytest.mark.parametrize("path", ["kernel", "numpy"])
 @pytest.mark.parametrize(
     ("n_env", "lanes", "overrides"),
     [(1, False, HOT_AISLE), (3, False, HOT_AISLE), (3, True, HOT_AISLE), (2, True, LIQUID)],
     ids=["one", "halls", "lanes", "liquid"],
 )
-def test_vector_equals_separate_envs(n_env: int, lanes: bool, overrides: dict) -> None:
-    """Both water paths (each hall's own plant, and the lane-wise batch used from
-    BATCH_WATER_MIN halls) against separate envs, across auto-resets and throttling."""
+def test_vector_equals_separate_envs(n_env: int, lanes: bool, overrides: dict, path: str) -> None:
+    """The compiled step, and on the NumPy path both water paths (each hall's own plant, and
+    the lane-wise batch used from BATCH_WATER_MIN halls), against separate envs, across
+    auto-resets and throttling. (A liquid loop is outside the kernel: NumPy path.)"""
     kw = {"steps": STEPS, "overrides": overrides}
     venv = DatacenterVectorEnv(n_env, **kw)
     venv.batch_water = lanes
     envs = [DatacenterEnv(**kw) for _ in range(n_env)]
+    if path == "numpy":  # as without numba (tests/test_sim_kernel.py switches numba off)
+        venv.use_kernel = False
+        for e in envs:
+            e.sim.use_kernel = False
     obs, _ = venv.reset(seed=4)
     for i, e in enumerate(envs):
         o, _ = e.reset(seed=4 + i)
@@ -53,6 +61,7 @@ def test_vector_equals_separate_envs(n_env: int, lanes: bool, overrides: dict) -
                 o, _ = e.reset()
             assert np.array_equal(o, obs[i])
     assert throttled  # the run covered the throttle
+    assert (venv._kernel() is not None) == (path == "kernel" and overrides is not LIQUID)
 
 
 def test_nan_choice_is_refused_naming_the_actuator() -> None:

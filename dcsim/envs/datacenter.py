@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
+    compiled,
+    encode_rows,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -50,6 +53,29 @@ COOLING_PARTS = (
     "fws_pump_w",
     "drycooler_fan_w",
     "trim_chiller_w",
+)
+
+
+# the observation's entries before the one-hot routing and economizer (`features`, `_obs`)
+OBS_ORDER = (
+    "outdoor_c",
+    "wetbulb_c",
+    "sin_hour",
+    "cos_hour",
+    "carbon_g_per_kwh",
+    "it_w",
+    "cooling_w",
+    "inlet_max_c",
+    "inlet_above_limit_k",
+    "supply_air_c",
+    "chw_supply_c",
+    "cap_frac",
+    "freq_frac",
+    "throttle_min",
+    "tokens_per_s",
+    "pue",
+    *(f"carbon_fc_{h:g}h_g_per_kwh" for h in CARBON_FORECAST_H),
+    "exposed_comm_share",
 )
 
 
@@ -265,6 +291,8 @@ class DatacenterEnv(gym.Env):
         self.features = features(self.sim.design_it_w, self.sim.ref_tokens_per_s, routings)
         self.observation_space = observation_space(self.features)
         self._encode = Encoder(self.features)
+        if self._encode.names[: len(OBS_ORDER)] != OBS_ORDER:  # `_obs` lists values in it
+            raise AssertionError("Datacenter-v0 features out of _obs's order")
         self._onehot = {
             **{r: f"routing_{r.replace(':', '')}" for r in routings},
             **{m: f"economizer_{m}" for m in ECONOMIZER_MODES},
@@ -275,10 +303,19 @@ class DatacenterEnv(gym.Env):
         self.chw_c = float(sc.cooling.chilled_water_setpoint_c)
         self.economizer: str = sc.cooling.economizer
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable and deep-copyable: the compiled encoder is left out (NumPy's again
+        until the next step)."""
+        state = self.__dict__.copy()
+        state["_encode"] = enc = copy.copy(self._encode)
+        enc.fn = encode_rows
+        return state
+
     # -- mapping between normalized actions and physical controls
     def to_controls(self, action: np.ndarray) -> Controls:
+        entries = np.asarray(action, dtype=np.float64).tolist()  # floats: value() is cheaper
         sa, chw, cap, routing, econ = (
-            act.value(x) for act, x in zip(self.actuators, action, strict=True)
+            act.value(x) for act, x in zip(self.actuators, entries, strict=True)
         )
         self.chw_c = float(chw)
         self.economizer = str(econ)
@@ -315,49 +352,23 @@ class DatacenterEnv(gym.Env):
         sim = self.sim
         sc = self.loaded.scenario
         hour = ((sim.t / 3600.0 + sc.climate.weather.start_hour) % 24.0) / 24.0 * 2 * np.pi
-        vals = {"sin_hour": np.sin(hour), "cos_hour": np.cos(hour), "chw_supply_c": self.chw_c}
-        for h in CARBON_FORECAST_H:
-            vals[f"carbon_fc_{h:g}h_g_per_kwh"] = sim.carbon.at(sim.t + 3600.0 * h)
-        for key in self._onehot.values():
-            vals[key] = 0.0
-        vals[self._onehot[sim.routing]] = 1.0
-        vals[self._onehot[self.economizer]] = 1.0
+        fc = [sim.carbon.at(sim.t + 3600.0 * h) for h in CARBON_FORECAST_H]
         if r is None:  # before the first interval: weather and setpoints only
             ws = sim.weather.at(sim.t)
-            vals |= {
-                "outdoor_c": ws.dry_bulb_c,
-                "wetbulb_c": ws.wet_bulb_c,
-                "carbon_g_per_kwh": sim.carbon.at(sim.t),
-                "it_w": 0.0,
-                "cooling_w": 0.0,
-                "inlet_max_c": sim.supply_air_c,
-                "inlet_above_limit_k": 0.0,
-                "supply_air_c": sim.supply_air_c,
-                "cap_frac": sim.cap_frac,
-                "freq_frac": 1.0,
-                "throttle_min": 1.0,
-                "tokens_per_s": 0.0,
-                "pue": 1.0,
-                "exposed_comm_share": 0.0,
-            }
+            sa = sim.supply_air_c
+            vals = [ws.dry_bulb_c, ws.wet_bulb_c, np.sin(hour), np.cos(hour), sim.carbon.at(sim.t),
+                    0.0, 0.0, sa, 0.0, sa, self.chw_c, sim.cap_frac, 1.0, 1.0, 0.0, 1.0, *fc, 0.0]  # fmt: skip
         else:
-            vals |= {
-                "outdoor_c": r.outdoor_c,
-                "wetbulb_c": r.wetbulb_c,
-                "carbon_g_per_kwh": r.carbon_g_per_kwh,
-                "it_w": r.it_w,
-                "cooling_w": r.cooling_w,
-                "inlet_max_c": r.inlet_max_c,
-                "inlet_above_limit_k": r.inlet_max_c - sc.cooling.recommended_inlet_max_c,
-                "supply_air_c": r.supply_air_c,
-                "cap_frac": r.cap_frac,
-                "freq_frac": r.freq_frac,
-                "throttle_min": r.throttle_min,
-                "tokens_per_s": r.tokens_per_s,
-                "pue": r.pue,
-                "exposed_comm_share": r.exposed_comm_s / r.step_time_s if r.step_time_s else 0.0,
-            }
-        return self._encode.named(vals)
+            vals = [r.outdoor_c, r.wetbulb_c, np.sin(hour), np.cos(hour), r.carbon_g_per_kwh,
+                    r.it_w, r.cooling_w, r.inlet_max_c,
+                    r.inlet_max_c - sc.cooling.recommended_inlet_max_c, r.supply_air_c,
+                    self.chw_c, r.cap_frac, r.freq_frac, r.throttle_min, r.tokens_per_s, r.pue,
+                    *fc, r.exposed_comm_s / r.step_time_s if r.step_time_s else 0.0]  # fmt: skip
+        # one-hot routing and economizer mode
+        onehot = [0.0] * (len(self.routings) + len(ECONOMIZER_MODES))
+        onehot[self.routings.index(sim.routing)] = 1.0
+        onehot[len(self.routings) + ECONOMIZER_MODES.index(self.economizer)] = 1.0
+        return self._encode(vals + onehot)
 
     def interval_usd(self, r: StepRecord) -> dict[str, float]:
         """The interval's facility electricity and carbon (social cost) in USD (`dcsim.cost`
@@ -393,6 +404,8 @@ class DatacenterEnv(gym.Env):
     def step(self, action):
         c = self.to_controls(action)
         r = self.sim.step(c)
+        if self._encode.fn is encode_rows and self.sim.kernel() is not None:
+            self._encode.fn = compiled(encode_rows)  # NumPy's numbers (test_cooling_fast)
         usd = self.interval_usd(r)
         terms = self.reward_terms(r, usd)
         reward = float(sum(terms.values()))

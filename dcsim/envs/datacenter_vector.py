@@ -20,6 +20,8 @@ arrays. `dcsim.envs.vector.sb3_vec_env` adapts it to Stable-Baselines3.
 
 from __future__ import annotations
 
+import importlib
+import math
 from typing import Any, cast
 
 import numpy as np
@@ -30,7 +32,19 @@ from dcsim.cooling import AirChain, thermal_throttle
 from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
 from dcsim.cost import price_at
+from dcsim.envs.contract import compiled, encode_rows
 from dcsim.envs.datacenter import CARBON_FORECAST_H, ECONOMIZER_MODES, DatacenterEnv
+from dcsim.envs.vector import (  # the plant kernel's hall table (dcsim.cooling.fast)
+    I_CHW,
+    I_DB,
+    I_MODE,
+    I_SA,
+    I_WB,
+    N_HALL,
+    O_COOLING,
+    O_INLET_MAX,
+    O_WATER_L,
+)
 from dcsim.errors import InputError
 from dcsim.power import (
     PHASE_ACTIVITY,
@@ -39,8 +53,158 @@ from dcsim.power import (
     server_wall_power_w,
     throttled_clock,
 )
-from dcsim.sim_fast import interval_starts, pattern_sum
+from dcsim.sim_fast import (  # the compiled step's tables (dcsim.sim_kernel), numba-free
+    L_CAP,
+    L_CARBON_KG,
+    L_CI,
+    L_COMM_S,
+    L_EXPOSED,
+    L_F,
+    L_FAC_KWH,
+    L_FAC_W,
+    L_HOT,
+    L_IT_KWH,
+    L_IT_W,
+    L_PH_COMM,
+    L_PH_LEFT,
+    L_PUE,
+    L_STEP,
+    L_TOKENS,
+    L_VIOL,
+    N_LANE,
+    interval_starts,
+    pattern_sum,
+)
 from dcsim.workload import advance_phase_clocks, step_flops
+
+
+def _inputs(
+    acts: np.ndarray,
+    low: np.ndarray,
+    span: np.ndarray,
+    n_choice: np.ndarray,
+    limits: np.ndarray,
+    k: np.ndarray,
+    comm_s: np.ndarray,
+    exo: np.ndarray,
+    econ_codes: np.ndarray,
+    ctl: np.ndarray,
+    lane: np.ndarray,
+    hall: np.ndarray,
+) -> bool:
+    """`DatacenterEnv.to_controls` (`Actuator.value`) and `Simulation.step`'s clips of every
+    copy h, into the compiled step's tables: ctl[h] = (supply air C, CHW C, cap share,
+    routing index, economizer index) unclipped; lane and hall get the clipped setpoints, the
+    routing's all-reduce s, the mode, and weather and carbon of interval k[h] (exo[h, k, :3]:
+    dry bulb, wet bulb, carbon). limits: min cap share, then the CRAH and CHW ranges.
+    False when a choice entry is NaN (the caller names it). Plain loops: numba compiles them
+    (`contract.compiled`), the interpreter runs them in tests (bitwise equal)."""
+    for h in range(acts.shape[0]):
+        for j in range(5):
+            a = min(max(float(acts[h, j]), -1.0), 1.0)
+            if j < 3:
+                ctl[h, j] = low[j] + (a + 1.0) * 0.5 * span[j]
+            else:
+                if math.isnan(a):
+                    return False
+                n = n_choice[j - 3]
+                ctl[h, j] = min(math.floor((a + 1.0) * 0.5 * n), n - 1)
+        kh = k[h]
+        lane[h, L_CAP] = min(max(ctl[h, 2], limits[0]), 1.0)
+        lane[h, L_COMM_S] = comm_s[h, int(ctl[h, 3])]
+        lane[h, L_CI] = exo[h, kh, 2]
+        hall[h, I_SA] = min(max(ctl[h, 0], limits[1]), limits[2])
+        hall[h, I_CHW] = min(max(ctl[h, 1], limits[3]), limits[4])
+        hall[h, I_MODE] = econ_codes[int(ctl[h, 4])]
+        hall[h, I_WB] = exo[h, kh, 1]
+        hall[h, I_DB] = exo[h, kh, 0]
+    return True
+
+
+def _outputs(
+    ctl: np.ndarray,
+    lane: np.ndarray,
+    hall: np.ndarray,
+    thr_min: np.ndarray,
+    k: np.ndarray,
+    exo: np.ndarray,
+    phase: np.ndarray,
+    price: np.ndarray,
+    c: np.ndarray,
+    cols: np.ndarray,
+    x: np.ndarray,
+    terms: np.ndarray,
+) -> np.ndarray:
+    """`DatacenterEnv.interval_usd`, `reward_terms` and `_obs` of every copy h after its
+    interval k[h]: terms[:, h] = (energy, carbon, throughput, violation, electricity USD),
+    the reward returned; x[h] the physical observation in feature order (columns `cols`, see
+    `DatacenterVectorEnv._kernel`) at the interval's end: exo[h, k + 1, 3:] the carbon
+    forecasts, phase[k + 1] the hour's (sin, cos); c = (USD per kg CO2, unit USD, reference tokens/s, weights (4), recommended
+    inlet max C, job on). Same operations in the same order as the scalar env."""
+    n_h = lane.shape[0]
+    reward = np.empty(n_h)
+    job = c[8] != 0.0
+    for h in range(n_h):
+        kh = k[h]
+        fac_kwh = lane[h, L_FAC_KWH]
+        elec = fac_kwh * price[h]
+        carbon_usd = lane[h, L_CARBON_KG] * c[0]
+        tokens = lane[h, L_TOKENS] if job else 0.0
+        st = lane[h, L_STEP] if job else 0.0
+        ex = lane[h, L_EXPOSED] if job else 0.0
+        inlet_max = hall[h, O_INLET_MAX]
+        e = c[3] * (-elec / c[1])
+        cb = c[4] * (-carbon_usd / c[1])
+        tp = c[5] * (tokens / max(c[2], 1e-9))
+        v = c[6] * -lane[h, L_VIOL]
+        terms[0, h], terms[1, h], terms[2, h], terms[3, h], terms[4, h] = e, cb, tp, v, elec
+        reward[h] = e + cb + tp + v
+        x[h, :] = 0.0
+        x[h, cols[0]] = exo[h, kh, 0]
+        x[h, cols[1]] = exo[h, kh, 1]
+        x[h, cols[2]] = phase[kh + 1, 0]  # the observation's time: the interval's end
+        x[h, cols[3]] = phase[kh + 1, 1]
+        x[h, cols[4]] = exo[h, kh, 2]
+        x[h, cols[5]] = lane[h, L_IT_W]
+        x[h, cols[6]] = hall[h, O_COOLING]
+        x[h, cols[7]] = inlet_max
+        x[h, cols[8]] = inlet_max - c[7]
+        x[h, cols[9]] = hall[h, I_SA]
+        x[h, cols[10]] = ctl[h, 1]
+        x[h, cols[11]] = lane[h, L_CAP]
+        x[h, cols[12]] = lane[h, L_F]
+        x[h, cols[13]] = thr_min[h]
+        x[h, cols[14]] = tokens
+        x[h, cols[15]] = lane[h, L_PUE]
+        x[h, cols[16]] = exo[h, kh + 1, 3]
+        x[h, cols[17]] = exo[h, kh + 1, 4]
+        x[h, cols[18]] = ex / st if st != 0 else 0.0
+        x[h, cols[19 + int(ctl[h, 3])]] = 1.0
+        x[h, cols[cols.shape[0] - 3 + int(ctl[h, 4])]] = 1.0
+    return reward
+
+
+# `_outputs`' first observation columns, in its order
+_OBS_NAMES = (
+    "outdoor_c",
+    "wetbulb_c",
+    "sin_hour",
+    "cos_hour",
+    "carbon_g_per_kwh",
+    "it_w",
+    "cooling_w",
+    "inlet_max_c",
+    "inlet_above_limit_k",
+    "supply_air_c",
+    "chw_supply_c",
+    "cap_frac",
+    "freq_frac",
+    "throttle_min",
+    "tokens_per_s",
+    "pue",
+    *(f"carbon_fc_{h:g}h_g_per_kwh" for h in CARBON_FORECAST_H),
+    "exposed_comm_share",
+)
 
 # halls from which the lane-wise water side beats each hall's own ChilledWaterPlant: NumPy's
 # per-call cost once per step against ~20 us per hall (measured for Cooling-v0, issue 17)
@@ -116,6 +280,86 @@ class DatacenterVectorEnv(VectorEnv):
         self.ci = np.zeros((n_env, n_t))
         self.ci_fc = np.zeros((len(CARBON_FORECAST_H), n_env, n_t))
         self._seeds: list[int | None] = [None] * n_env
+        # the compiled step's state and buffers (dcsim.sim_kernel, loaded on the first step):
+        # job lanes, rack IT W, server scratch, air chain state, the plant's hall table
+        self.use_kernel = True
+        self._kern: Any = None
+        self.lane = np.zeros((n_env, N_LANE))
+        self.p = np.zeros(shape)
+        self.srv = np.zeros((2, sim.n_servers))
+        self.racks = np.zeros((4, *shape))
+        self.hall = np.zeros((n_env, N_HALL))
+        self._throttled = False  # a copy throttled in the last step (kernel path)
+        # per copy and interval: dry bulb, wet bulb, carbon, its forecasts (kernel path)
+        self.exo = np.zeros((n_env, n_t, 3 + len(CARBON_FORECAST_H)))
+        hour = (self.times_arr / 3600.0 + sc.climate.weather.start_hour) % 24.0 / 24.0 * 2 * np.pi
+        self.phase_tab = np.stack([np.sin(hour), np.cos(hour)], 1)  # DatacenterEnv._obs's
+        acts = e0.actuators
+        self._in_consts = (
+            np.array([acts[j].low for j in range(3)]),
+            np.array([acts[j].high - acts[j].low for j in range(3)]),
+            np.array([float(len(acts[j].choices)) for j in (3, 4)]),
+            np.array([sc.power.min_cap_frac, 10.0, 35.0, 4.0, 25.0]),  # Simulation.step's clips
+        )
+        w8 = e0.weights
+        self._out_consts = np.array(
+            [
+                e0.prices.carbon_usd_per_kg,
+                e0.unit_usd,
+                sim.ref_tokens_per_s,
+                *(w8[t] for t in ("energy", "carbon", "throughput", "violation")),
+                sc.cooling.recommended_inlet_max_c,
+                sim.n_active > 0,
+            ]
+        )
+        col, onehot = self.feature_col, e0._onehot
+        self._cols = np.array(
+            [col[name] for name in _OBS_NAMES]
+            + [col[onehot[r]] for r in self.routing_names]
+            + [col[onehot[m]] for m in ECONOMIZER_MODES],
+            dtype=np.int64,
+        )
+        self._price = np.full(n_env, e0.prices.electricity_usd_per_kwh)
+        self._ctl = np.zeros((n_env, 5))
+        self._x = np.zeros((n_env, len(col)))
+        self._terms = np.zeros((5, n_env))
+        self._ones = np.ones(n_env)
+        self._metric_cols = (
+            ("it_w", self.lane, L_IT_W),
+            ("cooling_w", self.hall, O_COOLING),
+            ("facility_w", self.lane, L_FAC_W),
+            ("pue", self.lane, L_PUE),
+            ("freq_frac", self.lane, L_F),
+            ("inlet_max_c", self.hall, O_INLET_MAX),
+            ("violation_c", self.lane, L_VIOL),
+            ("water_l", self.hall, O_WATER_L),
+            ("it_kwh", self.lane, L_IT_KWH),
+            ("facility_kwh", self.lane, L_FAC_KWH),
+            ("carbon_kg", self.lane, L_CARBON_KG),
+        )
+
+    def _kernel(self) -> Any:
+        """(dcsim.sim_kernel, its constant arguments, `_inputs` and `_outputs` compiled) on
+        the first step, or None: numba missing, DCSIM_NO_JIT=1, `use_kernel` off or a
+        scenario the kernel does not cover; the same choice as each copy's
+        `FastSimulation.kernel`, so both step the same compiled code."""
+        if self._kern is None:
+            self._kern = False
+            if self.use_kernel:
+                try:
+                    mod = importlib.import_module("dcsim.sim_kernel")
+                except ImportError:  # numba missing: the NumPy path
+                    mod = None
+                if mod is not None and mod.usable(self.sim0):
+                    fns = (compiled(_inputs), compiled(_outputs), compiled(encode_rows))
+                    self._kern = (mod, mod.static_args(self.sim0), fns)
+        return self._kern or None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable: the compiled code is left out and loaded again on the next step."""
+        state = self.__dict__.copy()
+        state["_kern"] = None
+        return state
 
     # ------------------------------------------------------------ reset
     def _load(self, i: int) -> None:
@@ -124,6 +368,10 @@ class DatacenterVectorEnv(VectorEnv):
         sim = env.sim
         a, src = self.air, sim.plant.air
         a.t_in[i], a.t_rack[i], a.u[i], a.t_supply[i, 0] = src.t_in, src.t_rack, src.u, src.t_supply
+        wp = sim.plant.water
+        self.racks[:3, i] = src.t_in, src.t_rack, src.u
+        self.hall[i, :3] = src.t_supply, wp.p_chiller_prev, wp.t_cond_prev
+        self.lane[i, L_PH_COMM], self.lane[i, L_PH_LEFT] = sim.phase.comm, sim.phase.left
         self.throttle[i] = sim.throttle
         self.k[i], self.cap_frac[i], self.supply_air_c[i] = sim.k, sim.cap_frac, sim.supply_air_c
         self.comm[i], self.left[i] = sim.phase.comm, sim.phase.left
@@ -141,6 +389,7 @@ class DatacenterVectorEnv(VectorEnv):
             self.ci[i] = [sim.carbon.at(t + 0.5 * self.dt) for t in ts]
             for j, h in enumerate(CARBON_FORECAST_H):
                 self.ci_fc[j, i] = [sim.carbon.at(t + 3600.0 * h) for t in ts]
+            self.exo[i] = np.stack([self.db[i], self.wb[i], self.ci[i], *self.ci_fc[:, i]], 1)
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict | None = None
@@ -181,6 +430,8 @@ class DatacenterVectorEnv(VectorEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._kernel() is not None:
+            return self._step_kernel(actions)
         sim, sc, dt, n_env = self.sim0, self.sc, self.dt, self.num_envs
         rows = np.arange(n_env)
         sa, chw, cap, routing, econ = self._controls(actions)
@@ -228,23 +479,7 @@ class DatacenterVectorEnv(VectorEnv):
         tokens = iters * w.global_batch_tokens / dt if active else np.zeros(n_env)
         carbon_kg = fac_kwh * ci / 1000.0
         pue = facility_w / it_w
-        t_s = self.times_arr[k] - sim.t0
-        # ---- reward (DatacenterEnv.interval_usd, reward_terms)
-        e0 = self.envs[0]
-        p = e0.prices
-        price: Any = p.electricity_usd_per_kwh
-        if sim.electricity_prices is not None:
-            price = price_at(sim.electricity_prices, t_s, sim.year_offset_s, dt)
-        elec_usd = fac_kwh * price
-        carbon_usd = carbon_kg * p.carbon_usd_per_kg
-        unit, wt = e0.unit_usd, e0.weights
-        terms = {
-            "energy": wt["energy"] * (-elec_usd / unit),
-            "carbon": wt["carbon"] * (-carbon_usd / unit),
-            "throughput": wt["throughput"] * (tokens / max(sim.ref_tokens_per_s, 1e-9)),
-            "violation": wt["violation"] * -violation,
-        }
-        reward = terms["energy"] + terms["carbon"] + terms["throughput"] + terms["violation"]
+        reward, terms, elec_usd = self._reward(k, cast(Any, fac_kwh), carbon_kg, tokens, violation)
         self.k = k + 1
         st = step_time if active else np.zeros(n_env)
         ex = exposed if active else np.zeros(n_env)
@@ -264,7 +499,98 @@ class DatacenterVectorEnv(VectorEnv):
             "carbon_kg": carbon_kg,
             "electricity_usd": elec_usd,
         }
-        obs = self._observe(db, wb, ci, it_w, cooling, inlet_max, f, thr, tokens, pue, st, ex)
+        obs = self._observe(
+            db, wb, ci, it_w, cooling, inlet_max, f, thr.min(axis=-1), tokens, pue, st, ex
+        )
+        return self._finish(obs, reward)
+
+    def _step_kernel(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """`step` through the compiled interval of every copy (`dcsim.sim_kernel.step_halls`,
+        the code each copy's `FastSimulation.step` runs with one hall) and the compiled
+        `_inputs` / `_outputs` wiring."""
+        mod, static, (inputs, outputs, encode) = self._kern
+        sim, dt, n_env = self.sim0, self.dt, self.num_envs
+        lane, hall, racks, ctl = self.lane, self.hall, self.racks, self._ctl
+        a = np.asarray(actions, dtype=np.float64).reshape(n_env, 5)
+        k = self.k
+        if not inputs(a, *self._in_consts, k, self.comm_s, self.exo, self.econ_codes,
+                      ctl, lane, hall):  # fmt: skip
+            self._controls(a)  # raises naming the NaN choice
+        thr = self.throttle
+        mod.step_halls(*static[:7], lane, thr, self.p, self.srv, *static[7:], racks, hall, dt)
+        # the thermal throttle of the halls with an inlet above its limit, hall by hall as a
+        # lone FastSimulation does; exactly 1 elsewhere
+        thr_min = self._ones
+        if self._throttled or lane[:, L_HOT].any():
+            thr[:] = 1.0
+            thr_min = np.ones(n_env)
+            clock = self.clock_for_power
+            hot = np.flatnonzero(lane[:, L_HOT]).tolist()
+            for i in hot:
+                thr[i] = thermal_throttle(self.cfg, racks[0, i].copy(), None, clock)
+                thr_min[i] = thr[i].min()
+            self._throttled = bool(hot)
+        price = self._price
+        if sim.electricity_prices is not None:
+            t_s = self.times_arr[k] - sim.t0
+            price = price_at(sim.electricity_prices, t_s, sim.year_offset_s, dt)
+        x, terms = self._x, self._terms
+        reward = outputs(
+            ctl, lane, hall, thr_min, k, self.exo, self.phase_tab, price, self._out_consts,
+            self._cols, x, terms,
+        )  # fmt: skip
+        self.k = k + 1
+        self.chw_c = ctl[:, 1].copy()
+        self.routing, self.econ = ctl[:, 3].astype(np.int64), ctl[:, 4].astype(np.int64)
+        self.cap_frac, self.supply_air_c = lane[:, L_CAP].copy(), hall[:, I_SA].copy()
+        self.last_metrics = {
+            "reward_energy": terms[0].copy(),
+            "reward_carbon": terms[1].copy(),
+            "reward_throughput": terms[2].copy(),
+            "reward_violation": terms[3].copy(),
+            **{key: tab[:, j].copy() for key, tab, j in self._metric_cols},
+            "tokens_per_s": x[:, self._cols[14]].copy(),
+            "electricity_usd": terms[4].copy(),
+        }
+        enc = self.envs[0]._encode
+        obs = encode(x, enc.offset, enc.scale, enc.low, enc.high)
+        return self._finish(obs, reward)
+
+    def _reward(
+        self,
+        k: np.ndarray,
+        fac_kwh: np.ndarray,
+        carbon_kg: np.ndarray,
+        tokens: np.ndarray,
+        violation: np.ndarray,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """`DatacenterEnv.interval_usd` and `reward_terms` on arrays: (reward, weighted
+        terms, electricity USD)."""
+        sim, e0 = self.sim0, self.envs[0]
+        p = e0.prices
+        price: Any = p.electricity_usd_per_kwh
+        if sim.electricity_prices is not None:
+            t_s = self.times_arr[k] - sim.t0
+            price = price_at(sim.electricity_prices, t_s, sim.year_offset_s, self.dt)
+        elec_usd = fac_kwh * price
+        carbon_usd = carbon_kg * p.carbon_usd_per_kg
+        unit, wt = e0.unit_usd, e0.weights
+        terms = {
+            "energy": wt["energy"] * (-elec_usd / unit),
+            "carbon": wt["carbon"] * (-carbon_usd / unit),
+            "throughput": wt["throughput"] * (tokens / max(sim.ref_tokens_per_s, 1e-9)),
+            "violation": wt["violation"] * -violation,
+        }
+        reward = terms["energy"] + terms["carbon"] + terms["throughput"] + terms["violation"]
+        return reward, terms, elec_usd
+
+    def _finish(
+        self, obs: np.ndarray, reward: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Truncate the copies at their last step and reset them in the same step."""
+        n_env = self.num_envs
         trunc = self.k >= self.max_steps
         info: dict[str, Any] = {}
         if trunc.any():
@@ -388,7 +714,7 @@ class DatacenterVectorEnv(VectorEnv):
         cooling: np.ndarray,
         inlet_max: np.ndarray,
         f: np.ndarray,
-        thr: np.ndarray,
+        throttle_min: np.ndarray,
         tokens: np.ndarray,
         pue: np.ndarray,
         step_time: np.ndarray,
@@ -415,7 +741,7 @@ class DatacenterVectorEnv(VectorEnv):
             ("chw_supply_c", self.chw_c),
             ("cap_frac", self.cap_frac),
             ("freq_frac", f),
-            ("throttle_min", thr.min(axis=-1)),
+            ("throttle_min", throttle_min),
             ("tokens_per_s", tokens),
             ("pue", pue),
             (
