@@ -155,7 +155,8 @@ class DatacenterEnv(gym.Env):
     `dcsim.sim.Simulation`: weather and grid carbon move on, the training job
     runs its iterations (compute, then the exposed part of the DP all-reduce,
     re-timed on the fabric for the routing in force; `dcsim.workload.PhaseClock`, stepped by
-    `dcsim.sim_fast.FastSimulation`), accelerators draw power at the
+    `dcsim.sim_fast.FastSimulation`, compiled by numba when installed: `dcsim.sim_kernel`),
+    accelerators draw power at the
     capped clock, the cooling plant (with thermal mass) removes the heat and throttles
     racks whose inlet exceeds `cooling.inlet_limit_c` (ASHRAE A1 allowable,
     32 C) on the next interval. "limit" below is the ASHRAE recommended

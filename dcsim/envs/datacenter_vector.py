@@ -1,7 +1,12 @@
 """Datacenter-v0 as a batch: N datacenters stepped together (a `gymnasium.vector.VectorEnv`).
 
-Each copy is a `DatacenterEnv` (its own seed, so its own weather and all-reduce times); the
-step runs on arrays over copies: actions to controls, the job's clock under its power cap and
+Each copy is a `DatacenterEnv` (its own seed, so its own weather and all-reduce times). With
+numba (the default) every copy's interval runs in one call of the compiled
+`dcsim.sim_kernel.step_halls`, the same code each copy's `FastSimulation.step` runs with one
+hall, between two compiled wiring passes (`_inputs`: actions to the kernel's tables;
+`_outputs`: reward terms and observations, as `DatacenterEnv.step` forms them). Without it
+(or with a liquid loop, outside the kernel) the NumPy path below runs; its step is on arrays
+over copies: actions to controls, the job's clock under its power cap and
 thermal throttle (`DevicePowerModel.freq_for_cap`), its step time, the job's progress in the
 interval (`dcsim.workload.advance_phase_clocks`, `PhaseClock.advance` lane by lane),
 accelerator, host and rack power (`dcsim.power`), the per-rack air chain of every hall as one (copies, racks) `AirChain`, the
@@ -215,7 +220,8 @@ class DatacenterVectorEnv(VectorEnv):
     """`num_envs` copies of `dcsim/Datacenter-v0` with the same arguments, stepped as one batch.
 
     `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
-    `gymnasium.vector.SyncVectorEnv` does.
+    `gymnasium.vector.SyncVectorEnv` does. `use_kernel = False` before the first step takes
+    the NumPy path.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
