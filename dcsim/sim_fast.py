@@ -1,12 +1,15 @@
-"""The Simulation's fast path for Datacenter-v0: server power once per kind of server, memoized
-weather and carbon.
+"""The Simulation's fast path for Datacenter-v0: server power once per kind of server,
+memoized weather and carbon, and the interval compiled.
 
 `FastSimulation` is a `dcsim.sim.Simulation` (the same job phases, `dcsim.workload.PhaseClock`)
 that computes server power once per kind of server (active, idle) and sums each rack's pattern
 of kinds as `dcsim.power.rack_wall_power_w` sums its servers (accelerators and hosts in server
 order, then the PSUs), and looks the episode's weather and carbon up at reset (`at_many`,
-bitwise equal to `at`). Same numbers as `Simulation` (tests/test_sim_fast.py). Datacenter-v0
-and its batched vector env (`dcsim.envs.datacenter_vector`) step this.
+bitwise equal to `at`). Same numbers as `Simulation` (tests/test_sim_fast.py). With numba its
+`step` runs the interval compiled (`dcsim.sim_kernel`, loaded on the first step; the same
+numbers to a relative 1e-12, tests/test_sim_kernel.py); this module also holds that kernel's
+table layout, so the envs can use it without importing numba. Datacenter-v0 and its batched
+vector env (`dcsim.envs.datacenter_vector`) step this.
 """
 
 from __future__ import annotations
@@ -200,7 +203,7 @@ class FastSimulation(Simulation):
         mod, static, (lane, thr, p, srv, racks, hall), extra_cols = kern
         c = controls or Controls()
         if c.economizer is not None and c.economizer not in MODE_CODES:
-            return super().step(c)  # the readable path names the bad mode
+            return super().step(c)  # a mode without a kernel code: the readable path's answer
         sc = self.sc
         # the controls as Simulation.step takes them
         if c.cap_frac is not None:
