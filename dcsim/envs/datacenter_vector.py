@@ -38,7 +38,12 @@ from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
 from dcsim.cost import price_at
 from dcsim.envs.contract import compiled, encode_rows
-from dcsim.envs.datacenter import CARBON_FORECAST_H, ECONOMIZER_MODES, DatacenterEnv
+from dcsim.envs.datacenter import (
+    CARBON_FORECAST_H,
+    ECONOMIZER_MODES,
+    OBS_ORDER,
+    DatacenterEnv,
+)
 from dcsim.envs.vector import (  # the plant kernel's hall table (dcsim.cooling.fast)
     I_CHW,
     I_DB,
@@ -189,28 +194,6 @@ def _outputs(
     return reward
 
 
-# `_outputs`' first observation columns, in its order
-_OBS_NAMES = (
-    "outdoor_c",
-    "wetbulb_c",
-    "sin_hour",
-    "cos_hour",
-    "carbon_g_per_kwh",
-    "it_w",
-    "cooling_w",
-    "inlet_max_c",
-    "inlet_above_limit_k",
-    "supply_air_c",
-    "chw_supply_c",
-    "cap_frac",
-    "freq_frac",
-    "throttle_min",
-    "tokens_per_s",
-    "pue",
-    *(f"carbon_fc_{h:g}h_g_per_kwh" for h in CARBON_FORECAST_H),
-    "exposed_comm_share",
-)
-
 # halls from which the lane-wise water side beats each hall's own ChilledWaterPlant: NumPy's
 # per-call cost once per step against ~20 us per hall (measured for Cooling-v0, issue 17)
 BATCH_WATER_MIN = 24
@@ -320,7 +303,7 @@ class DatacenterVectorEnv(VectorEnv):
         )
         col, onehot = self.feature_col, e0._onehot
         self._cols = np.array(
-            [col[name] for name in _OBS_NAMES]
+            [col[name] for name in OBS_ORDER]
             + [col[onehot[r]] for r in self.routing_names]
             + [col[onehot[m]] for m in ECONOMIZER_MODES],
             dtype=np.int64,
