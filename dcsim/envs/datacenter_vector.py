@@ -30,8 +30,7 @@ import math
 from typing import Any, cast
 
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
+from gymnasium.vector import AutoresetMode
 
 from dcsim.cooling import AirChain, thermal_throttle
 from dcsim.cooling.plant import cooling_breakdown
@@ -54,6 +53,7 @@ from dcsim.envs.vector import (  # the plant kernel's hall table (dcsim.cooling.
     O_COOLING,
     O_INLET_MAX,
     O_WATER_L,
+    BatchOfCopies,
 )
 from dcsim.errors import InputError
 from dcsim.power import (
@@ -199,7 +199,7 @@ def _outputs(
 BATCH_WATER_MIN = 24
 
 
-class DatacenterVectorEnv(VectorEnv):
+class DatacenterVectorEnv(BatchOfCopies):
     """`num_envs` copies of `dcsim/Datacenter-v0` with the same arguments, stepped as one batch.
 
     `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
@@ -212,15 +212,11 @@ class DatacenterVectorEnv(VectorEnv):
     def __init__(self, num_envs: int, **kwargs: Any) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.num_envs = n_env = int(num_envs)
+        n_env = int(num_envs)
         e0 = DatacenterEnv(**kwargs)
         # the copies share the parsed scenario (overrides already applied)
         rest = {k: v for k, v in kwargs.items() if k not in ("scenario", "overrides")}
-        self.envs = [e0, *(DatacenterEnv(e0.loaded, **rest) for _ in range(n_env - 1))]
-        self.single_action_space = e0.action_space
-        self.single_observation_space = e0.observation_space
-        self.action_space = batch_space(e0.action_space, n_env)
-        self.observation_space = batch_space(e0.observation_space, n_env)
+        self._adopt([e0, *(DatacenterEnv(e0.loaded, **rest) for _ in range(n_env - 1))])
         sim, sc = e0.sim, e0.loaded.scenario
         self.sim0, self.sc, self.dt = sim, sc, sim.dt
         self.n_racks = sim.n_racks
@@ -379,21 +375,6 @@ class DatacenterVectorEnv(VectorEnv):
             for j, h in enumerate(CARBON_FORECAST_H):
                 self.ci_fc[j, i] = [sim.carbon.at(t + 3600.0 * h) for t in ts]
             self.exo[i] = np.stack([self.db[i], self.wb[i], self.ci[i], *self.ci_fc[:, i]], 1)
-
-    def reset(
-        self, *, seed: int | list[int | None] | None = None, options: dict | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        if seed is None or isinstance(seed, int):
-            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
-        obs = np.empty((self.num_envs, len(self.envs[0].features)), dtype=np.float32)
-        for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
-            obs[i], _ = env.reset(seed=s, options=options)
-            self._load(i)
-        return obs, {}
 
     # ------------------------------------------------------------ step
     def _controls(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:

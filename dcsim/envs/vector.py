@@ -106,7 +106,42 @@ def _obs_values(
     return v
 
 
-class CoolingVectorEnv(VectorEnv):
+class BatchOfCopies(VectorEnv):
+    """Shared by the batched envs: `num_envs` copies of one env (`envs`) whose episodes are
+    drawn by the copies' own `reset`, then loaded into the batch's arrays by `_load(i)`."""
+
+    envs: list[Any]
+
+    def _adopt(self, envs: list[Any]) -> None:
+        """Take the copies and the single/batched spaces of the first."""
+        self.num_envs = n_env = len(envs)
+        self.envs = envs
+        e = envs[0]
+        self.single_action_space = e.action_space
+        self.single_observation_space = e.observation_space
+        self.action_space = batch_space(e.action_space, n_env)
+        self.observation_space = batch_space(e.observation_space, n_env)
+
+    def _load(self, i: int) -> None:
+        raise NotImplementedError
+
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is None or isinstance(seed, int):
+            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
+        obs = np.empty((self.num_envs, len(self.envs[0].features)), dtype=np.float32)
+        for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
+            obs[i], _ = env.reset(seed=s, options=options)
+            self._load(i)
+        return obs, {}
+
+
+class CoolingVectorEnv(BatchOfCopies):
     """`num_envs` copies of `dcsim/Cooling-v0` with the same arguments, stepped as one batch.
 
     `reset(seed=s)` seeds copy i with s + i (or with seed[i] for a list), as
@@ -122,13 +157,8 @@ class CoolingVectorEnv(VectorEnv):
     def __init__(self, num_envs: int, **kwargs: Any) -> None:
         if int(num_envs) < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.num_envs = n_env = int(num_envs)
-        self.envs = [CoolingEnv(**kwargs) for _ in range(n_env)]
-        e = self.envs[0]
-        self.single_action_space = e.action_space
-        self.single_observation_space = e.observation_space
-        self.action_space = batch_space(e.action_space, n_env)
-        self.observation_space = batch_space(e.observation_space, n_env)
+        self._adopt([CoolingEnv(**kwargs) for _ in range(int(num_envs))])
+        n_env, e = self.num_envs, self.envs[0]
         self.n_racks, self.dt, self.cfg = e.n_racks, e.dt, e.cfg
         n = e.n_racks
         self.max_steps = e.max_steps
@@ -200,21 +230,6 @@ class CoolingVectorEnv(VectorEnv):
         self.k[i], self.t0[i] = 0, env.t0
         self.throttle[i], self.thr_min[i] = 1.0, 1.0  # (_throttled may stay set: harmless)
         self.last[i] = [env._last[key] for key in self._LAST]
-
-    def reset(
-        self, *, seed: int | list[int | None] | None = None, options: dict | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        if seed is None or isinstance(seed, int):
-            seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
-        obs = np.empty((self.num_envs, len(self.envs[0].features)), dtype=np.float32)
-        for i, (env, s) in enumerate(zip(self.envs, seeds, strict=True)):
-            obs[i], _ = env.reset(seed=s, options=options)
-            self._load(i)
-        return obs, {}
 
     # ------------------------------------------------------------ step
     def _rack_power(self, k: np.ndarray) -> np.ndarray:
