@@ -27,7 +27,6 @@ from dcsim.schema import MAX_SEED, StrictModel, validate_model
 from dcsim.tenancy.engine import EngineConfig
 from dcsim.tenancy.grid import check_region
 
-KW = CoDesignKwargs.model_fields
 JOB_COLUMNS = (
     "job_id",
     "arrival_h",
@@ -44,6 +43,11 @@ JOB_COLUMNS = (
 )
 
 
+def kw_field(name: str) -> Any:
+    """CoDesign-v0's own field `name` (same default, bounds and description)."""
+    return CoDesignKwargs.model_fields[name]
+
+
 class MultitenantScenario(StrictModel):
     """A multi-tenant run: facility (`engine`), workload, where and when, agent, seed."""
 
@@ -52,15 +56,15 @@ class MultitenantScenario(StrictModel):
     description: str = ""
     seed: int = Field(0, ge=0, le=MAX_SEED)
     engine: EngineConfig = Field(default_factory=EngineConfig)
-    job_trace: str | None = KW["job_trace"]
+    job_trace: str | None = kw_field("job_trace")
     region: str = Field("CISO", description="grid region (dcsim.tenancy.grid.REGIONS)")
     climate: str = Field("temperate", description="weather preset: " + ", ".join(PRESETS))
     start_day: int = Field(195, ge=0, le=364, description="day of year, 0 = 1 January")
     hours: float = Field(48.0, gt=0, description="duration (steps = hours x 3600 / dt_s)")
-    dt_s: float = KW["dt_s"]
-    top_k: int = KW["top_k"]
-    forecast_error: float = KW["forecast_error"]
-    slo_target: float = KW["slo_target"]
+    dt_s: float = kw_field("dt_s")
+    top_k: int = kw_field("top_k")
+    forecast_error: float = kw_field("forecast_error")
+    slo_target: float = kw_field("slo_target")
     agent: str = Field("composite", description="CoDesign-v0 agent (dcsim.agents)")
 
     @field_validator("region")

@@ -226,6 +226,8 @@ def plot_sweep(
             )
     if not done:
         raise InputError("no complete runs to plot yet", file=str(sweep_dir / "index.csv"))
+    if y2 is not None and not any(r.get(y2) not in ("", None) for r in done):
+        y2 = None  # a metric these runs do not report (e.g. multitenant runs)
     ys = np.array([float(r[y] or "nan") for r in done])
     ok = np.isfinite(ys)
     varying = [k for k in params if len({r[k] for r in done}) > 1] or params
