@@ -618,6 +618,7 @@ def run(
     epilog=examples(
         "dcsim validate scenarios/default.yaml topologies/leaf_spine_small.yaml",
         "dcsim validate scenarios/sweeps/codesign.yaml --kind sweep --json",
+        "dcsim validate scenarios/multitenant.yaml",
     )
 )
 def validate(
@@ -1149,6 +1150,7 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
     epilog=examples(
         "dcsim sweep scenarios/sweeps/codesign.yaml --dry-run",
         "dcsim sweep scenarios/sweeps/batch_zip.yaml --executor local --workers 2",
+        "dcsim sweep scenarios/sweeps/multitenant.yaml --executor local --workers 2",
         "dcsim sweep scenarios/sweeps/codesign.yaml cluster.hardware=H100-SXM,B200 --out runs/hw",
     )
 )
@@ -1304,6 +1306,7 @@ def sweep(
         "dcsim plot runs/sweeps/codesign",
         "dcsim plot runs/default/RUN_ID --out figure.png",
         "dcsim plot runs/sweeps/codesign --x mean_step_time_s --y pue --json",
+        "dcsim plot runs/multitenant --x carbon_kg --y jct_mean_h",
     )
 )
 def plot(
