@@ -133,12 +133,12 @@ def test_agent_override_changes_the_run(tmp_path):
 @pytest.mark.parametrize(
     "args, expect",
     [
-        (["--set", "engine.racks=many"], "engine.racks"),
-        (["--set", "bogus=1"], "bogus"),
-        (["--set", "region=Mars"], "region"),
-        (["--set", "engine.region=PJM"], "engine"),
-        (["--agent", "nope"], "composite"),
-        (["--steps", "3"], "--steps"),
+        (["--set", "engine.racks=many"], "field 'engine.racks': Input should be a valid integer"),
+        (["--set", "bogus=1"], "field 'bogus': unknown field"),
+        (["--set", "region=Mars"], "unknown grid region 'Mars'"),
+        (["--set", "engine.region=PJM"], "engine.region is set by the top-level `region`"),
+        (["--agent", "nope"], "unknown agent 'nope'; expected one of: composite, fifo-pack"),
+        (["--steps", "3"], "a multitenant scenario's duration is `hours`"),
     ],
 )
 def test_bad_command_line_exits_2(tmp_path, args, expect):
