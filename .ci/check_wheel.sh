@@ -31,6 +31,8 @@ print(f"wheel: install hint ok ({hint})")
 PY
 "$work/venv/bin/dcsim" run --steps 2 --json > run.json
 "$work/venv/bin/python" -c "import json; json.load(open('run.json')); print('wheel: dcsim run --steps 2 ok')"
+"$work/venv/bin/dcsim" run multitenant.yaml --hours 1 --no-plot --json > mt.json  # bundled kind: multitenant
+"$work/venv/bin/python" -c "import json; assert json.load(open('mt.json'))['summary']['steps'] == 12; print('wheel: dcsim run multitenant.yaml ok')"
 n=$("$work/venv/bin/dcsim" topology list --json | "$work/venv/bin/python" -c "import json,sys; print(len(json.load(sys.stdin)))")
 test "$n" -ge 10 || { echo "wheel: topology list has $n entries"; exit 1; }
 echo "wheel: topology list ok ($n presets)"

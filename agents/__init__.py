@@ -90,12 +90,29 @@ SB3_ALGOS = ("ppo", "sac", "dqn", "a2c", "td3", "maskable-ppo")
 
 
 def _table(env: Any) -> dict[str, Builder]:
-    name = type(env.unwrapped).__name__
+    return _class_table(type(env.unwrapped).__name__)
+
+
+def _class_table(name: str) -> dict[str, Builder]:
     table = dict(HEURISTICS.get(name, {}))
     if name in _DISCOVER:
         for module in _DISCOVER[name]:
             table = _discover(module) | table
     return table
+
+
+def check_agent_name(name: str, env_class: str) -> str:
+    """`name` if it is an agent of the env class `env_class` (heuristic, `random` or
+    ALGO:model.zip), else ValueError listing the valid names (for config validators)."""
+    if is_sb3(name):
+        return name
+    table = _class_table(env_class) | GENERIC
+    if name not in table:
+        raise ValueError(
+            f"unknown agent '{name}'; expected one of: {', '.join(sorted(table))} "
+            f"or ALGO:model.zip with ALGO in {', '.join(SB3_ALGOS)}"
+        )
+    return name
 
 
 def all_heuristics() -> list[str]:

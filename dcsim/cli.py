@@ -188,7 +188,7 @@ class Default:
 # `dcsim --help` imports nothing heavy; tests/test_cli_polish.py checks each list equals the
 # library's own (dcsim.validate.KINDS, dcsim.sweep.EXECUTORS, ...).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "kind": ("auto", "scenario", "topology", "hardware", "sweep", "task"),
+    "kind": ("auto", "scenario", "multitenant", "topology", "hardware", "sweep", "task"),
     "executor": ("serial", "local", "dask"),
     "collective": ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast"),
     "algorithm": (
@@ -467,30 +467,80 @@ def network_rows(net: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+MT_SUMMARY_ROWS = (
+    ("useful_work", "useful work (share of cluster)", "{:.3f}"),
+    ("facility_energy_kwh", "facility energy", "{:,.1f} kWh"),
+    ("it_energy_kwh", "IT energy", "{:,.1f} kWh"),
+    ("pue", "PUE (energy-weighted)", "{:.3f}"),
+    ("carbon_kg", "carbon", "{:,.1f} kg CO2"),
+    ("cost_usd", "energy cost", "${:,.2f}"),
+    ("thermal_k_min", "hottest inlet over limit", "{:,.1f} K*min"),
+    ("over_budget_kw_min", "IT power over budget", "{:,.1f} kW*min"),
+    ("brakes", "power brakes", "{:,} steps"),
+    ("slo_violation_min", "SLO violation", "{:,.0f} min"),
+    ("slo_attainment", "inference SLO attainment", "{:.1%}"),
+    ("jobs_started", "training jobs started", "{:,}"),
+    ("jobs_finished", "training jobs finished", "{:,}"),
+    ("jct_mean_h", "mean JCT (finished)", "{:.2f} h"),
+    ("slowdown_mean", "mean slowdown (finished)", "{:.2f}"),
+    ("jobs_queued_at_end", "queued at end", "{:,}"),
+    ("routing_comm", "routing comm-bound (most used)", "{}"),
+    ("routing_compute", "routing compute-bound (most used)", "{}"),
+    ("supply_air_mean_c", "supply air setpoint (mean)", "{:.1f} C"),
+    ("chw_supply_mean_c", "chilled water setpoint (mean)", "{:.1f} C"),
+    ("economizer", "economizer (most used)", "{}"),
+)
+
+
+def multitenant_rows(s: dict[str, Any], sysd: dict[str, Any]) -> list[tuple[str, str]]:
+    """Summary rows of a multitenant run, after the facility's budget."""
+    rows = [
+        (
+            "IT power budget",
+            f"{sysd['budget_kw']:,.0f} kW ({sysd['budget_fraction']:g} x design)",
+        )
+    ]
+    rows += [
+        (label, fmt.format(s[key]) if s.get(key) is not None else "n/a")
+        for key, label, fmt in MT_SUMMARY_ROWS
+    ]
+    return rows
+
+
 @app.command(
     epilog=examples(
         "dcsim run --steps 96",
         "dcsim run scenarios/default.yaml --agent reactive --set cooling.supply_air_setpoint_c=24",
         "dcsim run --steps 24 --json --no-plot",
+        "dcsim run scenarios/multitenant.yaml --hours 6 --agent fifo-pack",
+        "dcsim run scenarios/multitenant.yaml --set region=PJM --set engine.budget_fraction=0.6",
     )
 )
 def run(
     scenario: str = typer.Argument(
-        None, help="Scenario YAML (default: the built-in scenarios/default.yaml)."
+        None,
+        help="Scenario YAML (default: the built-in scenarios/default.yaml); a `kind: "
+        "multitenant` file runs dcsim/CoDesign-v0 (scenarios/multitenant.yaml).",
     ),
     agent: str = typer.Option(
         Default("dcsim.runner:run_scenario.agent"),
         "--agent",
         "-a",
         **AGENT_OPTION,
-        help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip).",
+        help="Heuristic name or ALGO:model.zip (e.g. ppo:model.zip). Default: fixed; "
+        "multitenant: the scenario's agent (composite). A bad name lists the env's agents.",
     ),
     steps: int = typer.Option(
         None,
         "--steps",
         "-n",
         min=1,
-        help="Control intervals to run (default: scenario time.steps).",
+        help="Control intervals to run (default: scenario time.steps; not multitenant).",
+    ),
+    hours: float = typer.Option(
+        None,
+        "--hours",
+        help="Multitenant duration in hours (default: scenario hours).",
     ),
     seed: int = typer.Option(
         None, "--seed", "-s", min=0, help="Random seed (default: scenario seed)."
@@ -524,6 +574,7 @@ def run(
             plot=not no_plot,
             on_start=bar.start,
             on_step=bar.update,
+            hours=hours,
         )
     if as_json:
         print_json(
@@ -537,6 +588,14 @@ def run(
         return
     s = res.summary
     sysd = res.system
+    if "budget_kw" in sysd:  # multitenant
+        title = (
+            f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, {s['hours']:.1f} h, "
+            f"agent {s['agent']}, {s['region']}, {s['climate']}, day {s['start_day']}"
+        )
+        console.print(kv_table(title, multitenant_rows(s, sysd)))
+        console.print(Text.assemble("run directory: ", (str(res.run_dir), "bold")))
+        return
     rows = [
         (label, fmt.format(s[key]) if s[key] is not None else "n/a")
         for key, label, fmt in SUMMARY_ROWS
@@ -546,7 +605,7 @@ def run(
     rows[at:at] = network_rows(sysd.get("network") or {})
     title = (
         f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, "
-        f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent}"
+        f"{sysd['racks']} racks, {s['hours']:.1f} h, agent {agent or 'fixed'}"
     )
     console.print(kv_table(title, rows))
     if sysd.get("air_density_note"):
@@ -559,6 +618,7 @@ def run(
     epilog=examples(
         "dcsim validate scenarios/default.yaml topologies/leaf_spine_small.yaml",
         "dcsim validate scenarios/sweeps/codesign.yaml --kind sweep --json",
+        "dcsim validate scenarios/multitenant.yaml",
     )
 )
 def validate(
@@ -1090,6 +1150,7 @@ def cooling_presets(as_json: bool = typer.Option(False, "--json", help="Print JS
     epilog=examples(
         "dcsim sweep scenarios/sweeps/codesign.yaml --dry-run",
         "dcsim sweep scenarios/sweeps/batch_zip.yaml --executor local --workers 2",
+        "dcsim sweep scenarios/sweeps/multitenant.yaml --executor local --workers 2",
         "dcsim sweep scenarios/sweeps/codesign.yaml cluster.hardware=H100-SXM,B200 --out runs/hw",
     )
 )
@@ -1245,6 +1306,7 @@ def sweep(
         "dcsim plot runs/sweeps/codesign",
         "dcsim plot runs/default/RUN_ID --out figure.png",
         "dcsim plot runs/sweeps/codesign --x mean_step_time_s --y pue --json",
+        "dcsim plot runs/multitenant --x carbon_kg --y jct_mean_h",
     )
 )
 def plot(

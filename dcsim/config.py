@@ -22,7 +22,7 @@ from dcsim.cost import CostConfig
 from dcsim.errors import InputError
 from dcsim.power import FacilityConfig
 from dcsim.resources import bundled_dir
-from dcsim.schema import MAX_SEED, StrictModel, read_yaml, validate_model
+from dcsim.schema import MAX_SEED, M, StrictModel, read_yaml, validate_model
 from dcsim.validate import refuse_wrong_kind
 from dcsim.workload import TrainingConfig
 
@@ -153,9 +153,13 @@ class Scenario(StrictModel):
         return self.cluster.servers * per
 
     def config_hash(self) -> str:
-        """Stable hash of the resolved config (sorted JSON), used for run ids and manifests."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return config_hash(self)
+
+
+def config_hash(model: StrictModel) -> str:
+    """Stable hash of a resolved config (sorted JSON), used for run ids and manifests."""
+    blob = json.dumps(model.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 class LoadedScenario:
@@ -210,9 +214,33 @@ def load_scenario(
     overrides: dict[str, Any] | None = None,
 ) -> LoadedScenario:
     """Read, override and validate a scenario; path None means the built-in default."""
+    source = scenario_source(path)
+    return LoadedScenario(read_overridden(source, Scenario, "scenario", overrides), source)
+
+
+def scenario_source(path: str | Path | None) -> Path:
+    """The file a scenario argument names: as given, else under the bundled scenarios/."""
     source = Path(path) if path else DEFAULT_SCENARIO
     if path and not source.is_file() and (SCENARIO_DIR / source).is_file():
         source = SCENARIO_DIR / source
+    return source
+
+
+def is_multitenant(path: str | Path | None) -> bool:
+    """Whether a scenario argument names a `kind: multitenant` file (dcsim.tenancy.scenario)."""
+    from dcsim.validate import guess_kind
+
+    source = scenario_source(path) if path else None
+    return (
+        source is not None and source.is_file() and guess_kind(read_yaml(source)) == "multitenant"
+    )
+
+
+def read_overridden(
+    source: Path, model: type[M], kind: str, overrides: dict[str, Any] | None = None
+) -> M:
+    """Read a YAML mapping of `kind`, apply dotted `--set` overrides, validate into `model`;
+    an error caused by an override names the command line."""
     data = read_yaml(source)
     if data is None:
         data = {}
@@ -220,16 +248,15 @@ def load_scenario(
         raise InputError(
             f"expected a mapping at the top level, got {type(data).__name__}", file=str(source)
         )
-    refuse_wrong_kind(data, source, "scenario")
+    refuse_wrong_kind(data, source, kind)
     data = copy.deepcopy(data)
     overrides = overrides or {}
     try:
         for key, value in overrides.items():
             set_dotted(data, key, value)
-        scenario = validate_model(Scenario, data, file=str(source))
+        return validate_model(model, data, file=str(source))
     except InputError as exc:
         raise blame_override(exc, overrides) from None
-    return LoadedScenario(scenario, source)
 
 
 def blame_override(exc: InputError, overrides: dict[str, Any]) -> InputError:

@@ -340,9 +340,9 @@ class RunWriter:
         self.write_json("summary.json", summary)
         plot_rows = rows if plot_rows is None else plot_rows
         if plot_title is not None and plot_rows:
-            from dcsim.viz.timeseries import plot_run_timeseries
+            from dcsim.viz.timeseries import plot_for
 
-            plot_run_timeseries(
+            plot_for(config)(
                 plot_rows, self.path("timeseries.png"), plot_title, inlet_max_c, config
             )
         self.write_json(

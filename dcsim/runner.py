@@ -183,23 +183,114 @@ def run_and_write(
     return RunResult(run_dir, rid, summary, system, scenario=sc.name)
 
 
-def run_scenario(
-    scenario: str | None = None,
+def run_multitenant(
+    scenario: str | Path,
     overrides: dict[str, Any] | None = None,
     out: str | Path = "runs",
-    agent: str = "fixed",
-    steps: int | None = None,
+    agent: str | None = None,
+    hours: float | None = None,
     seed: int | None = None,
     plot: bool = True,
     on_start: Callable[[str, int], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> RunResult:
+    """`dcsim run` of a `kind: multitenant` scenario (`dcsim.tenancy.scenario`): CoDesign-v0
+    with the named agent; writes config, manifest, summary, timeseries.csv, jobs.csv and a
+    plot to `out/<name>/<run_id>/` atomically. `hours` overrides the scenario's `hours`."""
+    import json
+
+    from dcsim.tenancy.scenario import jobs_csv, load_multitenant
+    from dcsim.tenancy.scenario import simulate as mt_simulate
+
+    overrides = dict(overrides or {})
+    if hours is not None:
+        overrides["hours"] = hours
+    loaded = load_multitenant(scenario, overrides)
+    sc = loaded.scenario
+    if agent is not None:
+        from dcsim.agents import check_agent_name
+
+        try:
+            check_agent_name(agent, "CoDesignEnv")
+        except ValueError as exc:
+            raise InputError(str(exc), field="--agent") from None
+    agent = agent or sc.agent
+    seed = check_seed(sc.seed if seed is None else seed)
+    config = sc.model_dump(mode="json")
+    inputs = loaded.input_digests()
+    rid = run_id(config, seed, {"agent": agent, "steps": sc.steps, "inputs": inputs})
+    final = contained(Path(out), safe_name(sc.name), rid)
+    if on_start:
+        on_start(f"{sc.name} [{agent}]", sc.steps)
+    with RunWriter(final) as writer:
+        sample = RowSample(sc.steps)
+        with writer.csv_stream("timeseries.csv") as series:
+
+            def on_row(row: dict[str, Any]) -> None:
+                series.write(row)
+                sample.add(row)
+
+            summary, system, jobs = mt_simulate(loaded, agent, seed, _reporting(on_step), on_row)
+        writer.write_text("jobs.csv", jobs_csv(jobs))
+        title = f"{sc.name}: {system['accelerators']} x {system['hardware']}, agent {agent}"
+        run_dir = writer.write_sim_run(
+            config,
+            None,
+            summary,
+            {
+                "run_id": rid,
+                "scenario": sc.name,
+                "kind": "multitenant",
+                "source": str(loaded.source),
+                "seed": seed,
+                "agent": agent,
+                "steps": sc.steps,
+                "inputs": inputs,
+                "system": system,
+            },
+            title if plot else None,
+            system["inlet_limit_c"],
+            plot_rows=sample.rows,
+        )
+    summary = json.loads((run_dir / "summary.json").read_text())  # as written (clean numbers)
+    return RunResult(run_dir, rid, summary, system, scenario=sc.name)
+
+
+def run_scenario(
+    scenario: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    out: str | Path = "runs",
+    agent: str | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    plot: bool = True,
+    on_start: Callable[[str, int], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    hours: float | None = None,
+) -> RunResult:
     """`dcsim run`: load a scenario file (None: the bundled default) with dotted overrides, run it.
 
+    A `kind: multitenant` file runs `run_multitenant` (duration `hours`; `steps` is refused);
+    any other is the single-job run (agent None: `fixed`; `hours` is refused).
     ``on_start(label, steps)`` is called once the scenario is valid, before the first step.
     """
-    from dcsim.config import blame_override, load_scenario
+    from dcsim.config import blame_override, is_multitenant, load_scenario
 
+    if is_multitenant(scenario):
+        if steps is not None:
+            raise InputError(
+                "a multitenant scenario's duration is `hours` (--hours H)", field="--steps"
+            )
+        assert scenario is not None
+        return run_multitenant(
+            scenario, overrides, out, agent, hours, seed, plot, on_start, on_step
+        )
+    if hours is not None:
+        raise InputError(
+            "--hours applies to multitenant scenarios; a single-job run counts --steps",
+            field="--hours",
+        )
+    agent = agent or "fixed"
     loaded = load_scenario(scenario, overrides)
     n = steps or loaded.scenario.time.steps
     if on_start:

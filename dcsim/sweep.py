@@ -39,7 +39,14 @@ import numpy as np
 import yaml
 from pydantic import Field, RootModel, field_validator, model_validator
 
-from dcsim.config import DEFAULT_SCENARIO, SCENARIO_DIR, LoadedScenario, Scenario, set_dotted
+from dcsim.config import (
+    DEFAULT_SCENARIO,
+    SCENARIO_DIR,
+    LoadedScenario,
+    Scenario,
+    config_hash,
+    set_dotted,
+)
 from dcsim.errors import InputError
 from dcsim.inputs import input_digests
 from dcsim.procs import die_with_parent
@@ -91,6 +98,16 @@ HEADLINE = (
     "cost_usd_per_million_tokens",
     "cost_usd_per_training_run",
     "embodied_carbon_share",
+    # multitenant runs (dcsim.tenancy.scenario.simulate)
+    "useful_work",
+    "cost_usd",
+    "thermal_k_min",
+    "over_budget_kw_min",
+    "brakes",
+    "slo_violation_min",
+    "slo_attainment",
+    "jobs_finished",
+    "jct_mean_h",
 )
 
 # Sweep-level fields a command-line override `KEY=VALUE` may set (anything else is a parameter).
@@ -629,12 +646,14 @@ def _plan_sweep(
     on_start: Callable[[str, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> SweepPlan:
-    from dcsim.config import load_scenario
+    from dcsim.config import is_multitenant, load_scenario
     from dcsim.cooling import AirDensityError
     from dcsim.sim import Simulation
 
     spec = load_sweep(sweep_file, overrides)
     base = _resolve_base(spec, sweep_file)
+    if is_multitenant(base):
+        return _plan_multitenant(spec, sweep_file, base, max_runs)
     base_loaded = load_scenario(base)  # errors in the base name the base file
     base_data = read_yaml(base) or {}
     _check_agent(spec.agent, sweep_file)
@@ -711,6 +730,78 @@ def _plan_sweep(
     return SweepPlan(spec.name, sweep_file, base, spec, runs, duplicates)
 
 
+def _plan_multitenant(spec: SweepSpec, sweep_file: Path, base: Path, max_runs: int) -> SweepPlan:
+    """Plan a sweep over a `kind: multitenant` base (`dcsim.tenancy.scenario`): each point is
+    validated as a MultitenantScenario; its duration is the `hours` field (sweep it as a
+    parameter), its agent the sweep's."""
+    from dcsim.agents import check_agent_name
+    from dcsim.tenancy.scenario import MultitenantScenario, load_multitenant
+
+    load_multitenant(base)  # errors in the base name the base file
+    if spec.steps is not None:
+        raise InputError(
+            "a multitenant sweep's duration is the scenario's `hours` (sweep it as a parameter)",
+            file=str(sweep_file),
+            field="steps",
+        )
+    try:
+        check_agent_name(spec.agent, "CoDesignEnv")
+    except ValueError as exc:
+        raise InputError(str(exc), file=str(sweep_file), field="agent") from None
+    base_data = read_yaml(base) or {}
+    seeds = spec.seed_list(int(base_data.get("seed", 0)))
+    n_runs = count_points(spec) * len(seeds)
+    if n_runs > max_runs:
+        raise InputError(
+            f"the sweep expands to {n_runs:,} runs, more than the limit of {max_runs:,}",
+            file=str(sweep_file),
+            field="parameters",
+        )
+    linked_field = {k: f"linked.{i}.{k}" for i, g in enumerate(spec.linked) for k in g.root}
+    runs: list[RunSpec] = []
+    seen: set[str] = set()
+    duplicates = 0
+    for i, point in enumerate(expand_points(spec)):
+        data = copy.deepcopy(base_data)
+        try:
+            for k, v in point.items():
+                set_dotted(data, k, v)
+            data["agent"] = spec.agent
+            sc = validate_model(MultitenantScenario, data, file=str(sweep_file))
+        except InputError as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            raise InputError(
+                f"{exc.message} (point {i}: {where})",
+                file=str(sweep_file),
+                field=_blame(exc, point, linked_field),
+            ) from None
+        for seed in seeds:
+            sc_seed = sc.model_copy(update={"seed": seed})
+            cfg = sc_seed.model_dump(mode="json")
+            rid = run_id(cfg, seed, {"agent": spec.agent, "steps": sc.steps, "inputs": {}})
+            if rid in seen:
+                duplicates += 1
+                continue
+            seen.add(rid)
+            inputs = {**copy.deepcopy(data), "seed": seed}
+            runs.append(
+                RunSpec(
+                    rid,
+                    dict(point),
+                    seed,
+                    cfg,
+                    inputs,
+                    config_hash(sc_seed),
+                    str(base.parent),
+                    str(base),
+                    spec.agent,
+                    sc.steps,
+                )
+            )
+    assert spec.name is not None
+    return SweepPlan(spec.name, sweep_file, base, spec, runs, duplicates)
+
+
 # ----------------------------------------------------------------------------- one run
 @dataclass
 class RunOutput:
@@ -743,8 +834,10 @@ def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunO
     t0 = time.perf_counter()
     folder: Path | None = None
     try:
-        loaded = scenario_from_dict(spec.inputs, Path(spec.base_dir))
-        loaded.source = Path(spec.source) if spec.source else None
+        multitenant = spec.inputs.get("kind") == "multitenant"
+        if not multitenant:
+            loaded = scenario_from_dict(spec.inputs, Path(spec.base_dir))
+            loaded.source = Path(spec.source) if spec.source else None
         sample = RowSample(spec.steps) if plot else None
         if spool is not None:
             folder = spool_dir(Path(spool), spec.run_id)
@@ -761,7 +854,14 @@ def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunO
                 if sample is not None:
                     sample.add(row)
 
-            summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed, on_row=on_row)
+            if multitenant:
+                from dcsim.tenancy.scenario import multitenant_from_dict
+                from dcsim.tenancy.scenario import simulate as mt_simulate
+
+                mt = multitenant_from_dict(spec.inputs, Path(spec.base_dir))
+                summary, system, _ = mt_simulate(mt, spec.agent, spec.seed, on_row=on_row)
+            else:
+                summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed, on_row=on_row)
         return RunOutput(
             spec.run_id,
             "complete",
@@ -786,8 +886,9 @@ def write_run(
     spec: RunSpec, out: RunOutput, run_dir: Path, sweep_name: str, plot: bool = False
 ) -> str:
     """Write a complete run directory atomically; returns the air-density note."""
+    from dcsim.viz.timeseries import inlet_limit_c
+
     note = out.system.get("air_density_note", "")
-    cool = spec.config.get("cooling", {})
     with RunWriter(run_dir, adopt=Path(out.spool) if out.spool else None) as writer:
         if not out.spool:
             writer.write_text("timeseries.csv", out.series_csv)
@@ -810,7 +911,7 @@ def write_run(
                 "system": out.system,
             },
             run_title(spec, out.system) if plot else None,
-            float(cool.get("recommended_inlet_max_c", 27.0)),
+            inlet_limit_c(spec.config),
             plot_rows=out.plot_rows,
         )
     return note

@@ -7,11 +7,13 @@ from pathlib import Path
 from dcsim.errors import InputError
 from dcsim.schema import read_yaml, validate_model
 
-KINDS = ("scenario", "topology", "hardware", "sweep", "task")
+KINDS = ("scenario", "multitenant", "topology", "hardware", "sweep", "task")
 
 
 def guess_kind(data: object) -> str:
     if isinstance(data, dict):
+        if data.get("kind") == "multitenant":
+            return "multitenant"
         if "base" in data or "parameters" in data or "method" in data:
             return "sweep"
         if "env" in data and "cluster" not in data:
@@ -26,6 +28,7 @@ def guess_kind(data: object) -> str:
 # What each kind of file is for: said when a file reaches a command that reads another kind.
 USED_BY = {
     "scenario": "a scenario: run it with `dcsim run FILE`",
+    "multitenant": "a multi-tenant scenario: run it with `dcsim run FILE`",
     "sweep": "a sweep: run it with `dcsim sweep FILE`",
     "task": "an RL task file: use it with `dcsim train|evaluate|compare FILE`",
     "topology": "a fabric: name it in a scenario's cluster.topology, or `dcsim topology show FILE`",
@@ -56,6 +59,10 @@ def validate_file(path: str | Path, kind: str = "auto") -> str:
 
         loaded = load_scenario(path)
         Simulation(loaded)  # resolves hardware, topology and climate files; checks sizes fit
+    elif k == "multitenant":
+        from dcsim.tenancy.scenario import load_multitenant
+
+        load_multitenant(path).build_env().close()  # resolves hardware and the job trace
     elif k == "topology":
         from dcsim.network import load_topology
 

@@ -48,7 +48,7 @@ def expected_defaults():
     from dcsim.network.api import DEFAULT_TOPOLOGY
     from dcsim.polca import SWEEP_MAX_EXTRA_PCT, SWEEP_STEP_PCT, RowConfig
     from dcsim.rl import DEFAULT_TIMESTEPS
-    from dcsim.runner import simulate
+    from dcsim.runner import run_scenario
     from dcsim.sweep import run_sweep
     from dcsim.training import train
     from dcsim.validate import validate_file
@@ -58,7 +58,8 @@ def expected_defaults():
     polca = ("reproduce", "polca")
     year, cmp_ = ("cooling", "year"), ("cooling", "compare")
     return {
-        (("run",), "agent"): sig(simulate)["agent"],
+        # None: the scenario kind's agent (fixed; multitenant: the scenario's `agent`)
+        (("run",), "agent"): sig(run_scenario)["agent"],
         (("validate",), "kind"): sig(validate_file)["kind"],
         (("sweep",), "executor"): sig(run_sweep)["executor"],
         (("sweep",), "out"): sig(run_sweep)["out"],

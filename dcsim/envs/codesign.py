@@ -63,6 +63,9 @@ class CoDesignKwargs(EnvKwargs):
     climates: list[str] = Field(default_factory=lambda: list(PRESETS))
     oversubscriptions: list[float] = Field(default_factory=lambda: [2.0])
     random_start_day: bool = True
+    start_day: int | None = Field(
+        None, ge=0, le=364, description="fixed start day (0 = 1 January); None: random_start_day"
+    )
     forecast_error: float = Field(
         0.05, ge=0, le=1, description="relative forecast error per sqrt(hour) of lead"
     )
@@ -167,7 +170,8 @@ class CoDesignEnv(gym.Env):
     spines, oversubscription, inference, workload generator, budget fraction, cooling, climate,
     tank, region), `job_trace` (YAML/CSV; default: the seeded generator), `dt_s`,
     `episode_steps`, `top_k`, `regions`, `climates`, `oversubscriptions` (lists reset draws
-    from), `random_start_day`, `forecast_error`, `supply_air_range_c`, `chw_range_c`,
+    from), `random_start_day`, `start_day` (fixed; a multitenant scenario sets it),
+    `forecast_error`, `supply_air_range_c`, `chw_range_c`,
     `slo_target`, `reward_weights`; validated by `CoDesignKwargs`.
     """
 
@@ -367,7 +371,10 @@ class CoDesignEnv(gym.Env):
         region = kw.regions[int(rng.integers(len(kw.regions)))]
         preset = kw.climates[int(rng.integers(len(kw.climates)))]
         osub = float(kw.oversubscriptions[int(rng.integers(len(kw.oversubscriptions)))])
-        day = int(rng.integers(0, 365)) if kw.random_start_day else 0
+        if kw.start_day is not None:
+            day = kw.start_day
+        else:
+            day = int(rng.integers(0, 365)) if kw.random_start_day else 0
         climate = kw.engine.climate.model_copy(
             update={"weather": kw.engine.climate.weather.model_copy(update={"preset": preset})}
         )

@@ -82,7 +82,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
     """Redraw a run's time series from its timeseries.csv (dcsim.viz.timeseries.plot_run_timeseries)."""
-    from dcsim.viz.timeseries import plot_run_timeseries
+    from dcsim.viz.timeseries import inlet_limit_c, plot_for
 
     ts = run_dir / "timeseries.csv"
     rows = _read_csv(ts)
@@ -91,12 +91,11 @@ def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
     manifest: dict[str, Any] = {}
     if (run_dir / "manifest.json").is_file():
         manifest = json.loads((run_dir / "manifest.json").read_text())
-    limit = 27.0
     cfg: dict[str, Any] = {}
     cfg_path = run_dir / "config.resolved.yaml"
     if cfg_path.is_file():
         cfg = yaml.safe_load(cfg_path.read_text()) or {}
-        limit = float((cfg.get("cooling") or {}).get("recommended_inlet_max_c", limit))
+    limit = inlet_limit_c(cfg)
     sysd = manifest.get("system", {})
     title = (
         f"{manifest.get('sweep') or manifest.get('scenario', run_dir.name)}: "
@@ -109,7 +108,7 @@ def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
     png = Path(out) if out else run_dir / "timeseries.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     try:
-        plot_run_timeseries(rows, png, title, limit, cfg)
+        plot_for(cfg)(rows, png, title, limit, cfg)
     except KeyError as exc:
         raise InputError(f"timeseries.csv lacks column {exc}", file=str(ts)) from None
     return {"kind": "run", "png": str(png), "rows": len(rows)}
@@ -227,6 +226,8 @@ def plot_sweep(
             )
     if not done:
         raise InputError("no complete runs to plot yet", file=str(sweep_dir / "index.csv"))
+    if y2 is not None and not any(r.get(y2) not in ("", None) for r in done):
+        y2 = None  # a metric these runs do not report (e.g. multitenant runs)
     ys = np.array([float(r[y] or "nan") for r in done])
     ok = np.isfinite(ys)
     varying = [k for k in params if len({r[k] for r in done}) > 1] or params

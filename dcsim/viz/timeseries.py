@@ -137,3 +137,83 @@ def plot_run_timeseries(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def inlet_limit_c(config: Mapping[str, Any]) -> float:
+    """The ASHRAE recommended inlet maximum of a resolved run config (either kind)."""
+    cool = (config.get("engine") or {}).get("cooling") or config.get("cooling") or {}
+    return float(cool.get("recommended_inlet_max_c", 27.0))
+
+
+def plot_multitenant_timeseries(
+    rows: Sequence[dict[str, Any]],
+    path: Path,
+    title: str,
+    inlet_limit_c: float,
+    config: Mapping[str, Any] | None = None,
+) -> Path:
+    """A multi-tenant run (`kind: multitenant`): facility power against the POLCA budget with
+    grid carbon; hottest inlet and the agent's setpoints against the ASHRAE limit; useful
+    work, SLO attainment and tank charge; running and queued jobs."""
+    t_h = np.array([float(r["t_s"]) for r in rows]) / 3600.0
+
+    def col(k: str) -> np.ndarray:
+        return np.array([float(r[k]) for r in rows])
+
+    if config:
+        eng = config.get("engine") or {}
+        title += (
+            f"\nregion {config.get('region')}, climate {config.get('climate')}, "
+            f"day {config.get('start_day')}, {eng.get('racks')} racks x "
+            f"{eng.get('accelerators_per_rack')} {eng.get('hardware')}, "
+            f"budget {eng.get('budget_fraction')} of design IT"
+        )
+    fig, axes = plt.subplots(4, 1, figsize=(10, 11), sharex=True, constrained_layout=True)
+    ax = axes[0]
+    ax.plot(t_h, col("facility_kw"), label="facility", color="black")
+    ax.plot(t_h, col("it_kw"), label="IT", color="tab:blue")
+    ax.plot(t_h, col("cooling_kw"), label="cooling", color="tab:cyan")
+    ax.plot(t_h, col("budget_kw"), label="IT power budget", color="tab:red", ls="--", lw=1)
+    ax.set_ylabel("power (kW)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8)
+    ax2 = ax.twinx()
+    ax2.plot(t_h, col("carbon_g_per_kwh"), color="tab:green", lw=1, alpha=0.7)
+    ax2.set_ylabel("grid carbon (g/kWh)", color="tab:green")
+    ax.grid(alpha=0.3)
+    ax = axes[1]
+    ax.plot(t_h, col("inlet_max_c"), label="hottest rack inlet", color="tab:red")
+    ax.plot(t_h, col("supply_air_c"), label="supply air setpoint", color="tab:green")
+    ax.plot(t_h, col("chw_supply_c"), label="chilled water setpoint", color="tab:blue")
+    ax.axhline(
+        inlet_limit_c, color="tab:red", ls="--", lw=1, label=f"ASHRAE max {inlet_limit_c:g} C"
+    )
+    ax.set_ylabel("temperature (C)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8)
+    ax.grid(alpha=0.3)
+    ax = axes[2]
+    ax.plot(t_h, col("work"), label="useful work (share of cluster)", color="tab:purple")
+    ax.plot(t_h, col("slo_attainment"), label="inference SLO attainment", color="tab:orange")
+    ax.plot(t_h, col("tank_soc"), label="tank state of charge", color="tab:gray", ls=":")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8)
+    ax.grid(alpha=0.3)
+    ax = axes[3]
+    ax.step(t_h, col("running_jobs"), where="post", label="running", color="tab:blue")
+    ax.step(t_h, col("queued_jobs"), where="post", label="queued", color="tab:orange")
+    ax.set_ylabel("training jobs")
+    ax.set_xlabel("time (h)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_for(config: Mapping[str, Any] | None) -> Any:
+    """The time-series figure of a run config's kind."""
+    if config and config.get("kind") == "multitenant":
+        return plot_multitenant_timeseries
+    return plot_run_timeseries
