@@ -6,6 +6,10 @@ A kernel is plain Python over scalars and NumPy arrays. numba is a dependency; a
 compiled on first use with `cache=True` (the machine code
 is kept in `__pycache__`, or numba's user cache when that is read-only, so later processes
 load it instead of compiling); numba is imported only then, so start-up does not pay for it.
+Loading numba and its cached code still costs ~0.5 CPU-s, more than the few small kernel calls
+that building an env makes; `Kernel.runner` runs those interpreted (the same function, the
+same results, tested) until a process-wide budget is spent, so a first `gym.make` stays
+under 0.5 s and numba loads only when an env steps.
 Without numba (an install that lacks it), or with DCSIM_NO_JIT=1, callers run their NumPy path instead: `compiled()`
 is None. Tests run every kernel (compiled or interpreted via `py`) against that path,
 switching numba off by setting `_NUMBA = False`.
@@ -13,12 +17,28 @@ switching numba off by setting `_NUMBA = False`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import time
 import types
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 _NUMBA: Any = None  # the numba module once imported, False when unavailable
+COLD_WORK = 2048  # largest call (flows, or incidence entries) run interpreted before numba loads
+COLD_BUDGET_S = 0.1  # interpreted CPU-s a process spends that way (loading numba costs ~0.5)
+_cold_spent = 0.0
+
+
+def jit_enabled() -> bool:
+    """Whether compiled kernels will be used, answered without importing numba."""
+    if _NUMBA is not None:
+        return bool(_NUMBA)
+    if os.environ.get("DCSIM_NO_JIT", "") in ("1", "true", "yes"):
+        return False
+    return importlib.util.find_spec("numba") is not None
 
 
 def numba_module() -> Any:
@@ -56,6 +76,24 @@ class Kernel:
                 fn = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__)
             self._compiled = nb.njit(cache=True, nogil=True)(fn)
         return self._compiled
+
+    def runner(self, work: int) -> Callable[..., Any] | None:
+        """What to call for a job of `work` units: `compiled()`, except that while numba is
+        not loaded yet a small job (<= COLD_WORK) runs `py`, timed against COLD_BUDGET_S,
+        so start-up does not load numba for a few milliseconds of work. None exactly when
+        `compiled()` is None (the caller's NumPy path)."""
+        if _NUMBA is None and work <= COLD_WORK and _cold_spent < COLD_BUDGET_S and jit_enabled():
+            return self._timed_py
+        return self.compiled()
+
+    def _timed_py(self, *args: Any) -> Any:
+        global _cold_spent
+        t0 = time.process_time()
+        try:
+            with np.errstate(over="ignore"):  # integer hashes wrap, silently, as compiled
+                return self.py(*args)
+        finally:
+            _cold_spent += time.process_time() - t0
 
 
 def kernel(py: Callable[..., Any], deps: dict[str, Kernel] | None = None) -> Kernel:

@@ -22,7 +22,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcsim import schema
+from dcsim import jit, schema
 from dcsim.network import load_topology
 from dcsim.network.topology import component_labels, list_presets
 from dcsim.resources import bundled_dir
@@ -53,6 +53,67 @@ def test_make_and_reset_is_light(env: str) -> None:
         f"e = gym.make('dcsim/{env}-v0')\ne.reset(seed=0)\ne.step(e.action_space.sample())"
     )
     assert not [m for m in HEAVY if m in mods], [m for m in HEAVY if m in mods]
+
+
+NUMBA_ON = pytest.mark.skipif(not jit.jit_enabled(), reason="numba not installed or DCSIM_NO_JIT")
+
+
+@NUMBA_ON
+@pytest.mark.parametrize("env", ENVS)
+def test_make_and_reset_do_not_load_numba(env: str) -> None:
+    """Loading numba and its cached kernels costs ~0.5 CPU-s; building an env runs its few
+    small kernel calls interpreted instead (`Kernel.runner`), so numba loads at the first
+    step that needs it."""
+    mods = _modules_after(
+        f"import gymnasium as gym, dcsim.envs\ne = gym.make('dcsim/{env}-v0')\ne.reset(seed=0)"
+    )
+    assert "numba" not in mods
+
+
+_TRACE = (
+    "import hashlib, numpy as np, gymnasium as gym, dcsim.envs, dcsim.jit\n"
+    "{preload}"
+    "e = gym.make('dcsim/{env}-v0')\n"
+    "obs, _ = e.reset(seed=3)\n"
+    "e.action_space.seed(5)\n"
+    "h = hashlib.sha256()\n"
+    "for _ in range(4):\n"
+    "    obs, r, *_ = e.step(e.action_space.sample())\n"
+    "    h.update(np.asarray(gym.spaces.flatten(e.observation_space, obs)).tobytes())\n"
+    "    h.update(np.float64(r).tobytes())\n"
+    "print(h.hexdigest())\n"
+)
+
+
+@NUMBA_ON
+@pytest.mark.parametrize("env", ("Datacenter", "FlowSplit", "CoDesign", "Placement"))
+def test_an_env_built_interpreted_equals_one_built_compiled(env: str) -> None:
+    """The same env built with its start-up kernel calls interpreted (numba not loaded yet)
+    and compiled (numba loaded first) steps bit for bit alike."""
+
+    def digest(preload: str) -> str:
+        code = _TRACE.format(env=env, preload=preload)
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert digest("") == digest("assert dcsim.jit.numba_module()\n")
+
+
+def test_the_cold_runner_is_the_interpreted_kernel_until_its_budget_is_spent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    k = jit.kernel(lambda x: x + 1)
+    monkeypatch.setattr(jit, "_NUMBA", None)
+    monkeypatch.setattr(jit, "jit_enabled", lambda: True)
+    monkeypatch.setattr(jit, "_cold_spent", 0.0)
+    assert k.runner(jit.COLD_WORK) == k._timed_py and k.runner(jit.COLD_WORK)(1) == 2
+    monkeypatch.setattr(jit, "_NUMBA", False)  # numba off: the caller's NumPy path
+    assert k.runner(1) is None
+    monkeypatch.setattr(jit, "_NUMBA", None)
+    monkeypatch.setattr(jit, "_cold_spent", jit.COLD_BUDGET_S)  # budget spent: compile
+    monkeypatch.setattr(jit, "numba_module", lambda: False)
+    assert k.runner(1) is None
 
 
 def test_scenario_grid_carbon_does_not_import_the_engine() -> None:

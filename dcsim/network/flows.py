@@ -43,7 +43,7 @@ def max_min_rates(A: sp.spmatrix, cap: np.ndarray, active: np.ndarray | None = N
 
     Inactive flows get rate 0 and use no capacity; a flow crossing no link gets rate inf.
     """
-    fast = _small_kernel(A.shape[0], _FILL_RATES)
+    fast = _small_kernel(A, _FILL_RATES)
     if fast is None:
         return _Filler(A).solve(cap, active).rate
     csr, csc = _incidence(A)
@@ -54,9 +54,9 @@ def max_min_rates(A: sp.spmatrix, cap: np.ndarray, active: np.ndarray | None = N
     return fast(*_csc_arrays(csc), _capacities(cap, csr.shape[0]), act)
 
 
-def _small_kernel(n_links: int, k: Kernel) -> Callable[..., Any] | None:
-    """The compiled kernel when numba is there and the fabric is small enough for it."""
-    return k.compiled() if n_links <= _SMALL_LINKS else None
+def _small_kernel(A: sp.spmatrix, k: Kernel) -> Callable[..., Any] | None:
+    """The kernel (`Kernel.runner`) when numba is there and the fabric is small enough."""
+    return k.runner(A.nnz) if A.shape[0] <= _SMALL_LINKS else None
 
 
 def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -649,7 +649,7 @@ def run_flows(
     """
     size = np.asarray(size, dtype=float)
     watch = None if until is None else np.asarray(until, dtype=bool)
-    fast = _small_kernel(A.shape[0], _RUN)
+    fast = _small_kernel(A, _RUN)
     if fast is not None:
         csr, csc = _incidence(A)
         cap = _capacities(cap, csr.shape[0])
@@ -744,7 +744,7 @@ def run_columns(
     """`run_flows` on a canonical CSC incidence (`dcsim.network.routing.Columns`: sorted
     links per flow, weights > 0) through the compiled kernel; needs numba (`_RUN`).
     `link_bytes` counts the flows before index bytes_of (default all)."""
-    fast = _RUN.compiled()
+    fast = _RUN.runner(len(indices))
     if fast is None:
         raise RuntimeError("run_columns needs numba; use run_flows")
     watch = np.zeros(len(size), dtype=bool) if until is None else until

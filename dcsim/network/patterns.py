@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from dcsim.network.flows import _RUN, _SMALL_LINKS, run_columns, run_flows
+from dcsim.jit import jit_enabled
+from dcsim.network.flows import _SMALL_LINKS, run_columns, run_flows
 from dcsim.network.routing import route, route_columns
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def traffic_time(
     the bytes they have left are returned (the caller commits them with `background.update`).
     """
     size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
-    if fabric.n_links <= _SMALL_LINKS and _RUN.compiled() is not None:
+    if fabric.n_links <= _SMALL_LINKS and jit_enabled():
         return _traffic_time_columns(fabric, src, dst, size, routing, seed, background)
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
     left = None

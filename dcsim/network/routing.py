@@ -278,7 +278,7 @@ def bipartite_edge_colouring(u: np.ndarray, v: np.ndarray, n_colours: int) -> np
         return np.zeros(0, dtype=np.int64)
 
     colour = np.full(E, -1, dtype=np.int64)
-    fn = _COLOUR.compiled() or _COLOUR.py
+    fn = _COLOUR.runner(E) or _COLOUR.py
     fn(np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64), C, colour)
     return colour
 
@@ -413,8 +413,8 @@ def route_columns(
 ) -> Columns:
     """`route` as CSC arrays: the same incidence (tested), built by a compiled kernel when
     numba is installed, else through scipy."""
-    fast = _COLUMNS.compiled()
     s_, d_ = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+    fast = _COLUMNS.runner(len(s_))
     if (
         fast is not None
         and fabric.n_nodes <= _MEMO_NODES
@@ -453,7 +453,7 @@ def route_columns(
 def _buckets(fabric, src, dst) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
     """(memo, each flow's pair in the memo, flows in `_assemble`'s order, their bucket)
     for flows between single-homed hosts; pairs not seen yet are enumerated first."""
-    fast = _BUCKET_ORDER.compiled() or _BUCKET_ORDER.py
+    fast = _BUCKET_ORDER.runner(len(src)) or _BUCKET_ORDER.py
     for _ in range(2):
         memo = fabric.__dict__.get("_pair_memo")
         if memo is not None:
@@ -514,7 +514,7 @@ def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
     between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
     salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
     memo, j, order, _ = _buckets(fabric, src, dst)
-    fast = _HASHED.compiled() or _HASHED.py
+    fast = _HASHED.runner(len(src)) or _HASHED.py
     ip, ii, dd = fast(
         src, dst, fabric.n_hosts, fabric.host_up, fabric.host_down, j, order,
         memo["P"], memo["H"], memo["off"], memo["store"], spray, salt,
@@ -606,7 +606,7 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int):
     store = memo["store"]
     P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
 
-    entries = _PATH_ENTRIES.compiled() or _PATH_ENTRIES.py
+    entries = _PATH_ENTRIES.runner(len(src)) or _PATH_ENTRIES.py
 
     def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
@@ -622,7 +622,7 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int):
         units = net  # one unit per flow, in flow order
         n, rows = full(units, None)
         off = np.cumsum(n) - n
-        ch = (_SPLIT.compiled() or _SPLIT.py)(
+        ch = (_SPLIT.runner(len(units)) or _SPLIT.py)(
             rows,
             off,
             P_all[units],
@@ -790,7 +790,7 @@ def _assemble(fabric, src, dst, size, routing: str, seed: int):
                 else np.zeros((0, 3), dtype=np.int64)
             )
             units = units[np.argsort(units[:, 2], kind="stable")]
-            fast = _SPLIT.compiled()
+            fast = _SPLIT.runner(len(units))
             if fast is not None and len(units):
                 flat = [M.reshape(-1) for _, M, _, _, _ in buckets]
                 base = np.cumsum([0] + [len(m) for m in flat])[:-1]
