@@ -25,12 +25,16 @@ own generator, so the arrival sample path does not depend on the decisions taken
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse as sp
 
 from dcsim.errors import InputError
 from dcsim.network.patterns import tor_of_hosts
 from dcsim.network.routing import route_columns
+
+if TYPE_CHECKING:  # scipy.sparse (~0.1 s to import) only where a matrix is built
+    import scipy.sparse as sp
 
 
 class BackgroundTraffic:
@@ -122,6 +126,8 @@ class BackgroundTraffic:
     @property
     def A(self) -> sp.csc_matrix:
         """Link incidence, links x active flows."""
+        import scipy.sparse as sp
+
         return sp.csc_matrix(
             (self.data, self.indices, self.indptr), shape=(self.fabric.n_links, self.n_active)
         )

@@ -24,13 +24,15 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from dcsim.errors import InputError
 from dcsim.jit import Kernel, kernel
+
+if TYPE_CHECKING:  # scipy.sparse (~0.1 s to import) only where a matrix is built
+    import scipy.sparse as sp
 
 _TOL = 1e-9  # a link with residual <= _TOL * capacity is saturated
 _FIRST_BATCH = 64  # candidate links per batch to start with; adapts to how far runs go
@@ -71,6 +73,8 @@ def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
 
 def _incidence(A: sp.spmatrix) -> tuple[sp.csr_matrix, sp.csc_matrix]:
     """A checked (finite weights >= 0) in canonical CSR and CSC form, explicit zeros dropped."""
+    import scipy.sparse as sp
+
     csr = sp.csr_matrix(A, dtype=float)
     if csr.nnz and (not np.all(np.isfinite(csr.data)) or csr.data.min() < 0):
         raise InputError("incidence weights must be finite and >= 0", field="A")
@@ -107,6 +111,8 @@ class _Filler:
     def __init__(self, A: sp.spmatrix):
         self.csr, self.csc = csr, _ = _incidence(A)
         self.shape = csr.shape
+        import scipy.sparse as sp
+
         self.pattern = sp.csr_matrix((np.ones(csr.nnz), csr.indices, csr.indptr), shape=csr.shape)
         self.touches = np.diff(self.csc.indptr) > 0  # flow crosses at least one link
         self.col_starts = self.csc.indptr[:-1][self.touches]  # segments for reduceat

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from dcsim.jit import jit_enabled
 from dcsim.network.flows import _SMALL_LINKS, run_columns, run_flows
@@ -117,6 +116,8 @@ def traffic_time(
     left = None
     if background is not None and background.n_active:
         n = r.A.shape[1]
+        import scipy.sparse as sp
+
         A = sp.hstack([r.A, background.A], format="csr")
         sizes = np.concatenate([r.size, background.remaining])
         watch = np.arange(sizes.size) < n

@@ -30,13 +30,15 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from dcsim.errors import InputError
 from dcsim.jit import kernel
+
+if TYPE_CHECKING:  # scipy.sparse (~0.1 s to import) only where a matrix is built
+    import scipy.sparse as sp
 
 _MEMO_NODES = 4096  # fabrics whose path lookups are memoised per node pair (_pair_slots)
 _POLICY = re.compile(r"^(ecmp(?::(\d+))?|spray|split:(\d+)|colou?r(?::(\d+))?)$")
@@ -391,6 +393,8 @@ def route(
 ) -> Routed:
     """Map flows (host src -> host dst, size bytes) to links under a routing policy."""
     rows, cols, data, parent, sub_size, lat = _assemble(fabric, src, dst, size, routing, seed)
+    import scipy.sparse as sp
+
     A = sp.csr_matrix((data, (rows, cols)), shape=(fabric.n_links, len(parent)))
     A.sum_duplicates()
     return Routed(A=A, parent=parent, size=sub_size, latency_s=lat)
@@ -445,6 +449,8 @@ def route_columns(
         np.cumsum(np.bincount(cols, minlength=n_sub), out=ptr[1:])
         ip, ii, dd = fast(ptr, rows.astype(np.int64), data)
         return Columns(ip, ii, dd, parent, sub_size)
+    import scipy.sparse as sp
+
     A = sp.csc_matrix((data, (rows, cols)), shape=(fabric.n_links, n_sub))
     A.sum_duplicates()
     return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
