@@ -44,8 +44,9 @@ from typing import Any
 import numpy as np
 
 from dcsim.errors import InputError
-from dcsim.network.flows import run_flows
-from dcsim.network.routing import parse_routing, route
+from dcsim.jit import jit_enabled
+from dcsim.network.flows import _SMALL_LINKS, run_columns, run_flows
+from dcsim.network.routing import parse_routing, route, routed_columns
 
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "broadcast")
 ALGORITHMS = (
@@ -508,10 +509,15 @@ def _solve_step(
     o = ~intra
     if o.any():
         so, do_, zo = src[o], dst[o], size[o]
-        r = route(fabric, so, do_, zo, routing=routing, seed=seed)
-        run = run_flows(r.A, fabric.link_cap, r.size)
+        if fabric.n_links <= _SMALL_LINKS and jit_enabled():  # the same run without scipy
+            c, sub_lat = routed_columns(fabric, so, do_, zo, routing=routing, seed=seed)
+            run = run_columns(c.indptr, c.indices, c.data, fabric.link_cap * 1.0, c.size)
+        else:
+            r = route(fabric, so, do_, zo, routing=routing, seed=seed)
+            run = run_flows(r.A, fabric.link_cap, r.size)
+            sub_lat = r.latency_s
         mk_o = run.makespan_s
-        lat_o = (float(r.latency_s.max()) if len(r.latency_s) else 0.0) + fabric.endpoint_latency_s
+        lat_o = (float(sub_lat.max()) if len(sub_lat) else 0.0) + fabric.endpoint_latency_s
         out_b = run.link_bytes
         events += run.n_events
         work = run.link_bytes / fabric.link_cap

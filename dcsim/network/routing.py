@@ -442,18 +442,28 @@ def route_columns(
         np.cumsum(n, out=ptr[1:])
         ip, ii, dd = fast(ptr, rows, data)
         return Columns(ip, ii, dd, parent, sub_size)
-    rows, cols, data, parent, sub_size, _ = _assemble(fabric, src, dst, size, routing, seed)
+    return routed_columns(fabric, src, dst, size, routing, seed)[0]
+
+
+def routed_columns(
+    fabric, src: np.ndarray, dst: np.ndarray, size: np.ndarray, routing: str = "ecmp", seed: int = 0
+) -> tuple[Columns, np.ndarray]:
+    """`route` as CSC arrays, subflows in `route`'s order, and each subflow's path latency
+    (`Routed.latency_s`): canonicalised by the kernel when numba is on, else by scipy."""
+    rows, cols, data, parent, sub_size, lat = _assemble(fabric, src, dst, size, routing, seed)
     n_sub = len(parent)
+    fast = _COLUMNS.runner(len(rows))
     if fast is not None:
         ptr = np.zeros(n_sub + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols, minlength=n_sub), out=ptr[1:])
         ip, ii, dd = fast(ptr, rows.astype(np.int64), data)
-        return Columns(ip, ii, dd, parent, sub_size)
+        return Columns(ip, ii, dd, parent, sub_size), lat
     import scipy.sparse as sp
 
     A = sp.csc_matrix((data, (rows, cols)), shape=(fabric.n_links, n_sub))
     A.sum_duplicates()
-    return Columns(A.indptr.astype(np.int64), A.indices.astype(np.int64), A.data, parent, sub_size)
+    ip, ii = A.indptr.astype(np.int64), A.indices.astype(np.int64)
+    return Columns(ip, ii, A.data, parent, sub_size), lat
 
 
 def _buckets(fabric, src, dst) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
