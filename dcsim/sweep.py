@@ -9,6 +9,7 @@ Layout of a sweep directory `<out>/<sweep name>/`:
     sweep.json               the resolved plan (parameters, runs and their values)
     index.csv                one row per run; finished runs append their row, compacted at the end
     runs/<run_id>/           config.resolved.yaml, manifest.json, summary.json, timeseries.csv
+                             (+ jobs.csv for a multitenant base)
 
 Design for determinism and resume (issue 8): workers only compute; the parent process writes
 every file (atomically, via RunWriter), so a killed sweep leaves complete runs or none, and
@@ -821,6 +822,7 @@ class RunOutput:
     spool: str = ""
     series_csv: str = ""
     plot_rows: list[dict[str, float]] = field(default_factory=list)
+    jobs_csv: str = ""  # a multitenant run's jobs.csv, when not written to the spool
 
 
 def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunOutput:
@@ -833,6 +835,7 @@ def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunO
 
     t0 = time.perf_counter()
     folder: Path | None = None
+    jobs_text = ""
     try:
         multitenant = spec.inputs.get("kind") == "multitenant"
         if not multitenant:
@@ -855,11 +858,15 @@ def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunO
                     sample.add(row)
 
             if multitenant:
-                from dcsim.tenancy.scenario import multitenant_from_dict
+                from dcsim.tenancy.scenario import jobs_csv, multitenant_from_dict
                 from dcsim.tenancy.scenario import simulate as mt_simulate
 
                 mt = multitenant_from_dict(spec.inputs, Path(spec.base_dir))
-                summary, system, _ = mt_simulate(mt, spec.agent, spec.seed, on_row=on_row)
+                summary, system, jobs = mt_simulate(mt, spec.agent, spec.seed, on_row=on_row)
+                jobs_text = jobs_csv(jobs)
+                if folder is not None:
+                    (folder / "jobs.csv").write_text(jobs_text, encoding="utf-8")
+                    jobs_text = ""
             else:
                 summary, system = simulate(loaded, spec.agent, spec.steps, spec.seed, on_row=on_row)
         return RunOutput(
@@ -871,6 +878,7 @@ def execute(spec: RunSpec, spool: str | None = None, plot: bool = False) -> RunO
             spool=str(folder) if folder is not None else "",
             series_csv=buf.getvalue(),
             plot_rows=sample.rows if sample is not None else [],
+            jobs_csv=jobs_text,
         )
     except BaseException as exc:
         if folder is not None:
@@ -892,6 +900,8 @@ def write_run(
     with RunWriter(run_dir, adopt=Path(out.spool) if out.spool else None) as writer:
         if not out.spool:
             writer.write_text("timeseries.csv", out.series_csv)
+            if out.jobs_csv:
+                writer.write_text("jobs.csv", out.jobs_csv)
         writer.write_sim_run(
             spec.config,
             None,

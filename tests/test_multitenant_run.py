@@ -201,6 +201,10 @@ def test_sweep_two_points_on_processes(tmp_path):
     assert {r["status"] for r in rows.values()} == {"complete"}
     assert float(rows["MISO"]["carbon_kg"]) > float(rows["BPAT"]["carbon_kg"])
     assert rows["MISO"]["useful_work"] == rows["BPAT"]["useful_work"]
+    for r in rows.values():  # each point keeps its per-job table, as `dcsim run` does
+        with open(out / "mt" / "runs" / r["run_id"] / "jobs.csv", newline="") as fh:
+            jobs = list(csv.DictReader(fh))
+        assert jobs and sum(j["finish_h"] != "" for j in jobs) == int(float(r["jobs_finished"]))
     res = runner.invoke(app, ["plot", str(out / "mt"), "--x", "carbon_kg", "--y", "useful_work"])
     assert res.exit_code == 0, res.output
     assert (out / "mt" / "sweep.png").is_file()
