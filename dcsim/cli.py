@@ -1306,7 +1306,7 @@ def sweep(
         "dcsim plot runs/sweeps/codesign",
         "dcsim plot runs/default/RUN_ID --out figure.png",
         "dcsim plot runs/sweeps/codesign --x mean_step_time_s --y pue --json",
-        "dcsim plot runs/multitenant --x carbon_kg --y jct_mean_h",
+        "dcsim plot runs/multitenant  (multitenant sweep: carbon vs mean JCT by default)",
     )
 )
 def plot(
@@ -1319,12 +1319,12 @@ def plot(
     x: str = typer.Option(
         Default("dcsim.viz.sweep:plot_path.x"),
         "--x",
-        help="Sweep Pareto x metric (lower is better).",
+        help="Sweep Pareto x metric (lower is better; multitenant runs default to carbon_kg).",
     ),
     y: str = typer.Option(
         Default("dcsim.viz.sweep:plot_path.y"),
         "--y",
-        help="Sweep Pareto y metric (lower is better).",
+        help="Sweep Pareto y metric (lower is better; multitenant runs default to jct_mean_h).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print what was drawn as JSON."),
 ) -> None:
@@ -1336,6 +1336,7 @@ def plot(
         print_json(info)
         return
     console.print(Text.assemble("wrote ", (str(info["png"]), "bold")))
+    x, y = info.get("x", x), info.get("y", y)  # the axes drawn (multitenant defaults differ)
     for p in info.get("pareto", []):
         console.print(
             f"  non-dominated: {p['label']}  ({x}={p[x]:.4g}, {y}={p[y]:.4g})", markup=False

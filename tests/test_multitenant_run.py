@@ -208,6 +208,12 @@ def test_sweep_two_points_on_processes(tmp_path):
     res = runner.invoke(app, ["plot", str(out / "mt"), "--x", "carbon_kg", "--y", "useful_work"])
     assert res.exit_code == 0, res.output
     assert (out / "mt" / "sweep.png").is_file()
+    res = runner.invoke(app, ["plot", str(out / "mt"), "--json"])  # default axes: carbon vs JCT
+    assert res.exit_code == 0, res.output
+    front = json.loads(res.output)
+    assert front["x"] == "carbon_kg" and front["y"] == "jct_mean_h", front
+    res = runner.invoke(app, ["plot", str(out / "mt"), "--x", "pue", "--y", "energy_per_token_j"])
+    assert res.exit_code == 2 and "no run reports 'energy_per_token_j'" in res.output
 
 
 def test_codesign_start_day_pins_reset():

@@ -42,6 +42,16 @@ LABELS = {
     "mfu": "MFU (6ND / peak BF16)",
     "nic_gbps": "NIC per accelerator (Gb/s)",
     "exposed_comm_share": "exposed DP comm / step time",
+    # multitenant runs (dcsim.tenancy.scenario.simulate)
+    "useful_work": "useful work (CoDesign-v0 work term)",
+    "cost_usd": "electricity cost (USD)",
+    "thermal_k_min": "hottest rack over limit (K min)",
+    "over_budget_kw_min": "power over budget (kW min)",
+    "brakes": "POLCA brake events",
+    "slo_violation_min": "inference SLO violation (min)",
+    "slo_attainment": "inference SLO attainment",
+    "jobs_finished": "training jobs finished",
+    "jct_mean_h": "mean job completion time (h)",
 }
 
 
@@ -204,6 +214,10 @@ def _csv_value(v: Any) -> str:
     return str(v)
 
 
+STEP_AXES = ("mean_step_time_s", "energy_per_token_j")  # default Pareto axes of dcsim run sweeps
+MULTITENANT_AXES = ("carbon_kg", "jct_mean_h")  # the defaults when runs are multitenant
+
+
 def plot_sweep(
     sweep_dir: Path,
     out: Path | None = None,
@@ -211,7 +225,8 @@ def plot_sweep(
     y: str = "energy_per_token_j",
     y2: str | None = "peak_facility_kw",
 ) -> dict[str, Any]:
-    """Pareto fronts of x vs y and x vs y2 (all minimized) plus y against each swept parameter."""
+    """Pareto fronts of x vs y and x vs y2 (all minimized) plus y against each swept parameter.
+    With the default axes on multitenant runs (no step time), carbon vs mean JCT."""
     params, rows, order = load_sweep_table(sweep_dir)
     done = [r for r in rows if r.get("status") == "complete"]
     n_failed = sum(r.get("status") == "failed" for r in rows)
@@ -226,6 +241,16 @@ def plot_sweep(
             )
     if not done:
         raise InputError("no complete runs to plot yet", file=str(sweep_dir / "index.csv"))
+
+    def reported(m: str) -> bool:
+        return any(r.get(m) not in ("", None) for r in done)
+
+    if (x, y) == STEP_AXES and not reported(x):
+        x, y = MULTITENANT_AXES  # multitenant runs report no step time or energy per token
+    for m, opt in ((x, "--x"), (y, "--y")):
+        if not reported(m):
+            have = [k for k in done[0] if k in LABELS and reported(k)]
+            raise InputError(f"no run reports '{m}'; these runs have: {', '.join(have)}", field=opt)
     if y2 is not None and not any(r.get(y2) not in ("", None) for r in done):
         y2 = None  # a metric these runs do not report (e.g. multitenant runs)
     ys = np.array([float(r[y] or "nan") for r in done])
@@ -287,6 +312,8 @@ def plot_sweep(
     return {
         "kind": "sweep",
         "png": str(png),
+        "x": x,
+        "y": y,
         "runs": len(done),
         "failed": n_failed,
         "pending": n_pending,
