@@ -1306,7 +1306,7 @@ def sweep(
         "dcsim plot runs/sweeps/codesign",
         "dcsim plot runs/default/RUN_ID --out figure.png",
         "dcsim plot runs/sweeps/codesign --x mean_step_time_s --y pue --json",
-        "dcsim plot runs/multitenant  (multitenant sweep: carbon vs mean JCT by default)",
+        "dcsim plot runs/multitenant",
     )
 )
 def plot(
