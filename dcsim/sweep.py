@@ -601,6 +601,19 @@ def _check_agent(agent: str, sweep_file: Path) -> None:
         )
 
 
+def _point_error(
+    exc: InputError, i: int, point: dict[str, Any], sweep_file: Path, linked: dict[str, str]
+) -> InputError:
+    """A point's scenario error, told against the sweep file: which point, which field."""
+    where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+    inner = f"{exc.file}: " if exc.file and exc.file != str(sweep_file) else ""
+    return InputError(
+        f"{inner}{exc.message} (point {i}: {where})",
+        file=str(sweep_file),
+        field=_blame(exc, point, linked),
+    )
+
+
 def _blame(exc: InputError, params: dict[str, Any], where: dict[str, str] | None = None) -> str:
     """The sweep field an error in a run's scenario belongs to (`where`: linked.<i>.<key>)."""
     f = exc.field or ""
@@ -694,13 +707,7 @@ def _plan_sweep(
         except AirDensityError:
             pass  # a design over a physical limit is a failed row when it runs, not a bad sweep
         except InputError as exc:
-            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
-            inner = f"{exc.file}: " if exc.file and exc.file != str(sweep_file) else ""
-            raise InputError(
-                f"{inner}{exc.message} (point {i}: {where})",
-                file=str(sweep_file),
-                field=_blame(exc, point, linked_field),
-            ) from None
+            raise _point_error(exc, i, point, sweep_file, linked_field) from None
         for seed in seeds:
             sc_seed = sc.model_copy(update={"seed": seed})
             cfg = sc_seed.model_dump(mode="json")
@@ -770,12 +777,7 @@ def _plan_multitenant(spec: SweepSpec, sweep_file: Path, base: Path, max_runs: i
             data["agent"] = spec.agent
             sc = validate_model(MultitenantScenario, data, file=str(sweep_file))
         except InputError as exc:
-            where = ", ".join(f"{k}={v!r}" for k, v in point.items())
-            raise InputError(
-                f"{exc.message} (point {i}: {where})",
-                file=str(sweep_file),
-                field=_blame(exc, point, linked_field),
-            ) from None
+            raise _point_error(exc, i, point, sweep_file, linked_field) from None
         for seed in seeds:
             sc_seed = sc.model_copy(update={"seed": seed})
             cfg = sc_seed.model_dump(mode="json")

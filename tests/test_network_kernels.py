@@ -54,7 +54,8 @@ ROUTINGS = ["ecmp", "ecmp:3", "spray", "split:1", "split:3", "colour", "colour:2
 @pytest.mark.parametrize("name,fab", FABRICS, ids=[n for n, _ in FABRICS])
 def test_route_columns_is_the_route_incidence(name, fab) -> None:
     """Same CSC arrays, parents and sizes as `route` (canonical), flows to themselves and
-    repeated pairs included, with and without numba."""
+    repeated pairs included, with and without numba; `routed_columns` (a collective step's
+    scipy-free route) also keeps `route`'s subflow order and gives its path latencies."""
     rng = np.random.default_rng(0)
     for trial in range(3):
         m = int(rng.integers(1, 120))
@@ -69,45 +70,22 @@ def test_route_columns_is_the_route_incidence(name, fab) -> None:
             for mode in ("compiled", "numpy"):
                 with numpy_only() if mode == "numpy" else _nothing():
                     c = route_columns(fab, src, dst, size, routing, seed=trial)
-                for got, want in [
-                    (c.indptr, A.indptr),
-                    (c.indices, A.indices),
-                    (c.data, A.data),
-                    (c.parent, r.parent),
-                    (c.size, r.size),
-                ]:
-                    np.testing.assert_array_equal(got, want, err_msg=f"{routing} {mode}")
+                    in_order, lat = routed_columns(fab, src, dst, size, routing, seed=trial)
+                np.testing.assert_array_equal(lat, r.latency_s)
+                for got in (c, in_order):
+                    for have, want in [
+                        (got.indptr, A.indptr),
+                        (got.indices, A.indices),
+                        (got.data, A.data),
+                        (got.parent, r.parent),
+                        (got.size, r.size),
+                    ]:
+                        np.testing.assert_array_equal(have, want, err_msg=f"{routing} {mode}")
 
 
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
-
-
-@pytest.mark.parametrize("name,fab", FABRICS, ids=[n for n, _ in FABRICS])
-def test_routed_columns_are_route_in_its_order_with_its_latencies(name, fab) -> None:
-    """The scipy-free route of a collective step: `route`'s canonical incidence, subflow
-    order, sizes and path latencies, bit for bit, with and without numba."""
-    rng = np.random.default_rng(4)
-    m = 90
-    src, dst = rng.integers(0, fab.n_hosts, m), rng.integers(0, fab.n_hosts, m)
-    size = rng.uniform(1e5, 1e8, m)
-    for routing in ROUTINGS:
-        r = route(fab, src, dst, size, routing, seed=2)
-        A = r.A.tocsc()
-        A.sort_indices()
-        for mode in ("compiled", "numpy"):
-            with numpy_only() if mode == "numpy" else _nothing():
-                c, lat = routed_columns(fab, src, dst, size, routing, seed=2)
-            for got, want in [
-                (c.indptr, A.indptr),
-                (c.indices, A.indices),
-                (c.data, A.data),
-                (c.parent, r.parent),
-                (c.size, r.size),
-                (lat, r.latency_s),
-            ]:
-                np.testing.assert_array_equal(got, want, err_msg=f"{routing} {mode}")
 
 
 @needs_numba
