@@ -1308,6 +1308,7 @@ def plot(
     epilog=examples(
         "dcsim report runs/architect",
         "dcsim report runs/default/RUN_ID --out decision.html",
+        "dcsim report runs/multitenant/RUN_ID",
     )
 )
 def report(
@@ -1316,7 +1317,8 @@ def report(
     ),
     out: str = typer.Option(None, "--out", "-o", help="HTML path (default: report.html in PATH)."),
 ) -> None:
-    """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions."""
+    """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions;
+    a multitenant run or sweep: facility totals, jobs by class, time series, assumptions."""
     from dcsim.viz.report import write_report
 
     with progress_bar(True) as bar:

@@ -109,6 +109,7 @@ GROUPS: tuple[tuple[str, Callable[[dict[str, Any]], bool]], ...] = (
     ("compute-bound", lambda j: j["class"] == "compute"),
     ("communication-bound", lambda j: j["class"] == "comm"),
     ("deferrable (any class)", lambda j: bool(j["deferrable"])),
+    ("running at the end", lambda j: j["start_h"] != "" and j["jct_h"] == ""),
     ("not started by the end", lambda j: j["start_h"] == ""),
 )
 STATS_HEAD = [
