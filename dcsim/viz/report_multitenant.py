@@ -261,13 +261,13 @@ def _facts(r: RunFacts) -> list[tuple[str, str, str]]:
     return [
         (
             "grid carbon",
-            f"{region}, hourly 2022; this run's average {per_kwh(s.get('carbon_kg', 0))} g/kWh",
+            f"{region}, hourly 2022; run average {per_kwh(s.get('carbon_kg', 0))} g/kWh",
             "EIA-930 via HewlettPackard/dc-rl (dcsim/data/grid)",
         ),
         (
             "electricity price",
             f"{PRICE_MEAN_USD_PER_MWH.get(region, float('nan')):g} $/MWh mean x (1 + "
-            f"{PRICE_DIURNAL_AMPLITUDE:g} cos(2 pi (h - {PRICE_PEAK_HOUR:g}) / 24)); this run's "
+            f"{PRICE_DIURNAL_AMPLITUDE:g} cos(2 pi (h - {PRICE_PEAK_HOUR:g}) / 24)); run "
             f"average {per_kwh(s.get('cost_usd', 0))} $/MWh",
             "2022 hub averages, EIA Today in Energy (rounded); daily shape an estimate; "
             "confidence low (dcsim.tenancy.grid)",
@@ -307,11 +307,11 @@ def _assumptions(runs: list[RunFacts]) -> str:
     rows: list[list[str]] = []
     per_run = [_facts(r) for r in runs]
     for k, (what, _, source) in enumerate(per_run[0]):
-        values = [f[k][1] for f in per_run]
-        if len(set(values)) == 1:
-            rows.append(["all", what, values[0], source])
-        else:
-            rows += [[r.label, what, v, source] for r, v in zip(runs, values, strict=True)]
+        runs_of: dict[str, list[str]] = {}  # one row per setting, naming the runs it holds for
+        for r, f in zip(runs, per_run, strict=True):
+            runs_of.setdefault(f[k][1], []).append(r.label)
+        for value, labels in runs_of.items():
+            rows.append(["all" if len(runs_of) == 1 else ", ".join(labels), what, value, source])
     head = ["runs", "what", "setting", "source"]
     if len(runs) == 1:
         head, rows = head[1:], [row[1:] for row in rows]
