@@ -147,6 +147,9 @@ def test_many_runs_and_many_jobs_stay_readable(run_dir):
     text = job_list(many)
     assert len(_cells(text)) == JOB_ROWS and "and 7 more jobs in jobs.csv" in text
     assert "<details open>" not in text  # a long list starts closed
+    started = next(j for j in jobs if j["start_h"] != "")
+    at_once = {**started, "wait_h": 0.0}  # started the moment it arrived: waited 0 h, not "-"
+    assert _cells(job_list([at_once]))[0][6] == "0"
 
 
 def test_job_rows_match_jobs_csv(run_dir):

@@ -138,8 +138,8 @@ def _jobs_section(runs: list[RunFacts]) -> str:
         '<p class="sub">Wait: arrival to start (jobs started). JCT: arrival to finish; '
         "slowdown: JCT over the job's runtime alone on packed racks at full clock (finished "
         "jobs). Class: bound by compute or by its all-reduce on the shared fabric, as the "
-        "engine last classified it. Mean JCT and slowdown of all arrived jobs are the "
-        "summary's.</p>",
+        "engine last classified it. The mean JCT and slowdown of all arrived jobs are the "
+        "summary's (over the finished jobs).</p>",
     ]
     if len(runs) == 1 and per_run[0][2]:
         out.append(job_list(per_run[0][2]))
@@ -158,9 +158,7 @@ def job_list(jobs: list[dict[str, Any]]) -> str:
             _fmt(j["model_params_b"]),
             j["class"] or "not started",
             "yes" if j["deferrable"] else "",
-            _fmt(j["wait_h"] or None),
-            _fmt(j["jct_h"] or None),
-            _fmt(j["slowdown"] or None),
+            *(_fmt(None if j[k] == "" else j[k]) for k in ("wait_h", "jct_h", "slowdown")),
             f"{float(j['progress']):.0%}",
         ]
         for j in jobs[:JOB_ROWS]
