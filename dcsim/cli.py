@@ -467,46 +467,6 @@ def network_rows(net: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-MT_SUMMARY_ROWS = (
-    ("useful_work", "useful work (share of cluster)", "{:.3f}"),
-    ("facility_energy_kwh", "facility energy", "{:,.1f} kWh"),
-    ("it_energy_kwh", "IT energy", "{:,.1f} kWh"),
-    ("pue", "PUE (energy-weighted)", "{:.3f}"),
-    ("carbon_kg", "carbon", "{:,.1f} kg CO2"),
-    ("cost_usd", "energy cost", "${:,.2f}"),
-    ("thermal_k_min", "hottest inlet over limit", "{:,.1f} K*min"),
-    ("over_budget_kw_min", "IT power over budget", "{:,.1f} kW*min"),
-    ("brakes", "power brakes", "{:,} steps"),
-    ("slo_violation_min", "SLO violation", "{:,.0f} min"),
-    ("slo_attainment", "inference SLO attainment", "{:.1%}"),
-    ("jobs_started", "training jobs started", "{:,}"),
-    ("jobs_finished", "training jobs finished", "{:,}"),
-    ("jct_mean_h", "mean JCT (finished)", "{:.2f} h"),
-    ("slowdown_mean", "mean slowdown (finished)", "{:.2f}"),
-    ("jobs_queued_at_end", "queued at end", "{:,}"),
-    ("routing_comm", "routing comm-bound (most used)", "{}"),
-    ("routing_compute", "routing compute-bound (most used)", "{}"),
-    ("supply_air_mean_c", "supply air setpoint (mean)", "{:.1f} C"),
-    ("chw_supply_mean_c", "chilled water setpoint (mean)", "{:.1f} C"),
-    ("economizer", "economizer (most used)", "{}"),
-)
-
-
-def multitenant_rows(s: dict[str, Any], sysd: dict[str, Any]) -> list[tuple[str, str]]:
-    """Summary rows of a multitenant run, after the facility's budget."""
-    rows = [
-        (
-            "IT power budget",
-            f"{sysd['budget_kw']:,.0f} kW ({sysd['budget_fraction']:g} x design)",
-        )
-    ]
-    rows += [
-        (label, fmt.format(s[key]) if s.get(key) is not None else "n/a")
-        for key, label, fmt in MT_SUMMARY_ROWS
-    ]
-    return rows
-
-
 @app.command(
     epilog=examples(
         "dcsim run --steps 96",
@@ -589,11 +549,9 @@ def run(
     s = res.summary
     sysd = res.system
     if "budget_kw" in sysd:  # multitenant
-        title = (
-            f"{res.scenario}: {sysd['accelerators']} x {sysd['hardware']}, {s['hours']:.1f} h, "
-            f"agent {s['agent']}, {s['region']}, {s['climate']}, day {s['start_day']}"
-        )
-        console.print(kv_table(title, multitenant_rows(s, sysd)))
+        from dcsim.tenancy.scenario import run_title, summary_rows
+
+        console.print(kv_table(run_title(res.scenario, s, sysd), summary_rows(s, sysd)))
         console.print(Text.assemble("run directory: ", (str(res.run_dir), "bold")))
         return
     rows = [
@@ -1350,6 +1308,7 @@ def plot(
     epilog=examples(
         "dcsim report runs/architect",
         "dcsim report runs/default/RUN_ID --out decision.html",
+        "dcsim report runs/multitenant/RUN_ID",
     )
 )
 def report(
@@ -1358,7 +1317,8 @@ def report(
     ),
     out: str = typer.Option(None, "--out", "-o", help="HTML path (default: report.html in PATH)."),
 ) -> None:
-    """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions."""
+    """One self-contained HTML page: answer, Pareto front of cost/time/carbon, runs, assumptions;
+    a multitenant run or sweep: facility totals, jobs by class, time series, assumptions."""
     from dcsim.viz.report import write_report
 
     with progress_bar(True) as bar:

@@ -330,3 +330,52 @@ def jobs_csv(rows: list[dict[str, Any]]) -> str:
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
+
+
+# What `dcsim run` prints and `dcsim report` shows of a summary: (key, label, format).
+SUMMARY_ROWS = (
+    ("useful_work", "useful work (share of cluster)", "{:.3f}"),
+    ("facility_energy_kwh", "facility energy", "{:,.1f} kWh"),
+    ("it_energy_kwh", "IT energy", "{:,.1f} kWh"),
+    ("pue", "PUE (energy-weighted)", "{:.3f}"),
+    ("carbon_kg", "carbon", "{:,.1f} kg CO2"),
+    ("cost_usd", "electricity cost", "${:,.2f}"),
+    ("thermal_k_min", "hottest inlet over limit", "{:,.1f} K*min"),
+    ("over_budget_kw_min", "IT power over budget", "{:,.1f} kW*min"),
+    ("brakes", "power brakes", "{:,} steps"),
+    ("slo_violation_min", "SLO violation", "{:,.0f} min"),
+    ("slo_attainment", "inference SLO attainment", "{:.1%}"),
+    ("jobs_started", "training jobs started", "{:,}"),
+    ("jobs_finished", "training jobs finished", "{:,}"),
+    ("jct_mean_h", "mean JCT (finished)", "{:.2f} h"),
+    ("slowdown_mean", "mean slowdown (finished)", "{:.2f}"),
+    ("jobs_queued_at_end", "queued at end", "{:,}"),
+    ("routing_comm", "routing comm-bound (most used)", "{}"),
+    ("routing_compute", "routing compute-bound (most used)", "{}"),
+    ("supply_air_mean_c", "supply air setpoint (mean)", "{:.1f} C"),
+    ("chw_supply_mean_c", "chilled water setpoint (mean)", "{:.1f} C"),
+    ("economizer", "economizer (most used)", "{}"),
+)
+
+
+def summary_rows(s: dict[str, Any], sysd: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) rows of a run's summary, after the facility's budget (system facts)."""
+    budget = (
+        f"{sysd['budget_kw']:,.0f} kW ({sysd['budget_fraction']:g} x design)"
+        if "budget_kw" in sysd
+        else "n/a"
+    )
+    rows = [("IT power budget", budget)]
+    rows += [
+        (label, fmt.format(s[key]) if s.get(key) is not None else "n/a")
+        for key, label, fmt in SUMMARY_ROWS
+    ]
+    return rows
+
+
+def run_title(name: str, s: dict[str, Any], sysd: dict[str, Any]) -> str:
+    """`multitenant: 512 x H100-SXM, 6.0 h, agent composite, CISO, temperate, day 195`."""
+    return (
+        f"{name}: {sysd['accelerators']} x {sysd['hardware']}, {s['hours']:.1f} h, "
+        f"agent {s['agent']}, {s['region']}, {s['climate']}, day {s['start_day']}"
+    )

@@ -11,6 +11,10 @@ Cost and carbon per run come from the run summaries' cost keys (dcsim.cost.run_c
 summary lacks them (runs written before the cost model), the page says so and computes them
 with dcsim.cost.cost_report from the run's own summary and rebuilt system at the scenario's
 flat or regional electricity price.
+
+A multitenant run or sweep (`kind: multitenant`: many jobs share one facility) has no training
+run to price; its page (dcsim.viz.report_multitenant) shows the facility's totals, the jobs'
+completion times and the time series instead.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class RunFacts:
     """One run as the report sees it."""
 
     run_id: str
+    path: Path
     label: str
     params: dict[str, Any]
     summary: dict[str, Any]
@@ -85,6 +90,7 @@ def _run(run_dir: Path, params: dict[str, Any] | None = None) -> RunFacts:
     label = " / ".join(_short(v) for v in params.values()) or str(config.get("name", run_dir.name))
     return RunFacts(
         run_id=str(manifest.get("run_id", run_dir.name)),
+        path=run_dir,
         label=label,
         params=params,
         summary=summary,
@@ -324,8 +330,8 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def _assumptions(runs: list[RunFacts]) -> str:
-    from dcsim.cost import price_book
+def hardware_sources(runs: list[RunFacts]) -> list[str]:
+    """One table per hardware profile the runs use: every value with its source."""
     from dcsim.hardware import get_profile
 
     parts = []
@@ -341,6 +347,13 @@ def _assumptions(runs: list[RunFacts]) -> str:
             f"<h3>Hardware profile {html.escape(hw)}</h3>"
             + _table(["value", "", "unit", "source", "confidence"], rows, "src")
         )
+    return parts
+
+
+def _assumptions(runs: list[RunFacts]) -> str:
+    from dcsim.cost import price_book
+
+    parts = hardware_sources(runs)
     book = [[k, _fmt(v), u, s, c] for k, v, u, s, c in _sourced(price_book().model_dump())]
     parts.append(
         "<h3>Price book (dcsim/data/cost/prices.yaml; a scenario's cost.prices overrides it)</h3>"
@@ -377,7 +390,7 @@ h3{margin-bottom:.3em}.sub{color:#5b6575}
 table{border-collapse:collapse;margin:.6em 0;font-size:.86em;width:100%}
 th,td{border:1px solid #d8dee9;padding:3px 6px;text-align:right;vertical-align:top}
 th{background:#eef2f7;text-align:center}td:first-child{text-align:left}
-table.src td{text-align:left}table.src td:nth-child(2){text-align:right;white-space:nowrap}
+table.kv{width:auto;min-width:45%}table.txt td{text-align:left}table.src td{text-align:left}table.src td:nth-child(2){text-align:right;white-space:nowrap}
 tr.front td{background:#fff1f1;font-weight:600}#runs td:nth-child(2){text-align:left}
 .answer{background:#f3f8ef;border-left:5px solid #5a9a3c;padding:.6em 1em;margin:1em 0}
 .note{background:#fff8e6;border-left:5px solid #d99a00;padding:.5em 1em;margin:.8em 0}
@@ -387,14 +400,19 @@ pre{background:#f6f8fa;border:1px solid #d8dee9;padding:.8em;overflow:auto;font-
 details summary{cursor:pointer;font-weight:600;margin:.5em 0}
 """
 
-TEMPLATE = """<!DOCTYPE html>
+PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{css}</style></head>
 <body>
 <h1>{title}</h1>
 <p class="sub">{subtitle}</p>
-<h2>Answer</h2>
+{body}
+<p class="sub">Written by dcsim {version} (<code>dcsim report</code>); self-contained: no external files.</p>
+</body></html>
+"""
+
+SECTIONS = """<h2>Answer</h2>
 {answer}
 {notes}
 <h2>Pareto front: cost vs time vs carbon per training run</h2>
@@ -409,9 +427,20 @@ TEMPLATE = """<!DOCTYPE html>
 {assumptions}
 <h2>Configuration</h2>
 {config}
-<p class="sub">Written by dcsim {version} (<code>dcsim report</code>); self-contained: no external files.</p>
-</body></html>
 """
+
+
+def page(title: str, subtitle: str, body: str) -> str:
+    """The whole HTML page around its sections (title and subtitle are plain text)."""
+    from dcsim import __version__
+
+    return PAGE.format(
+        title=html.escape(title),
+        css=CSS,
+        subtitle=html.escape(subtitle),
+        body=body,
+        version=html.escape(__version__),
+    )
 
 
 def _figure(b64: str | None, alt: str, caption: str, missing: str) -> str:
@@ -566,12 +595,14 @@ def render_report(
 ) -> str:
     """The HTML text of the report of a run or sweep directory; `on_start(label, n)` and
     `on_step(k)` count the runs read, then the figures drawn (progress)."""
-    from dcsim import __version__
-
     p = Path(path)
     if not p.is_dir():
         raise InputError("not a directory: give a run or sweep directory", file=str(p))
     kind, runs, meta = load_runs(p, on_start, on_step)
+    if all(r.config.get("kind") == "multitenant" for r in runs):
+        from dcsim.viz.report_multitenant import render_multitenant
+
+        return render_multitenant(kind, p, runs, meta, on_start, on_step)
     attach_costs(runs)
     objs = [(i, o) for i, r in enumerate(runs) if (o := objectives(r)) is not None]
     for j in pareto_front([o for _, o in objs]):
@@ -593,10 +624,7 @@ def render_report(
     breakdown_png = breakdown_figure(runs)
     if on_step:
         on_step(2)
-    return TEMPLATE.format(
-        title=html.escape(f"dcsim report: {name}"),
-        css=CSS,
-        subtitle=html.escape(subtitle),
+    body = SECTIONS.format(
         answer=_answer(runs),
         notes=note_html,
         pareto=_figure(
@@ -617,8 +645,8 @@ def render_report(
         limits=_limits(runs),
         assumptions=_assumptions(runs),
         config=_config(kind, runs, meta),
-        version=html.escape(__version__),
     )
+    return page(f"dcsim report: {name}", subtitle, body)
 
 
 def write_report(

@@ -75,7 +75,8 @@ def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- runs
-def _read_csv(path: Path) -> list[dict[str, Any]]:
+def read_csv_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV file, numbers as floats, other cells as text (empty: "")."""
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     out = []
@@ -95,7 +96,7 @@ def plot_run_dir(run_dir: Path, out: Path | None = None) -> dict[str, Any]:
     from dcsim.viz.timeseries import inlet_limit_c, plot_for
 
     ts = run_dir / "timeseries.csv"
-    rows = _read_csv(ts)
+    rows = read_csv_rows(ts)
     if not rows:
         raise InputError("timeseries.csv has no rows", file=str(ts))
     manifest: dict[str, Any] = {}
