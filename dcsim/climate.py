@@ -74,6 +74,14 @@ class ClimateConfig(StrictModel):
     carbon: CarbonConfig = Field(default_factory=CarbonConfig)
 
 
+class WeatherOnly(StrictModel):
+    """A climate without a carbon section, for the multi-tenant engine: its carbon and price
+    are the hourly EIA-930 traces of its grid `region` (`dcsim.tenancy.grid`), so a carbon
+    setting here would change nothing and is refused as an unknown field."""
+
+    weather: WeatherConfig = Field(default_factory=WeatherConfig)
+
+
 # ----------------------------------------------------------------------------- psychrometrics
 def saturation_vapour_pressure_hpa(t_c: np.ndarray | float) -> np.ndarray | float:
     """Magnus form, Alduchov & Eskridge (1996), J. Appl. Meteor. 35:601: hPa over water."""
@@ -373,7 +381,9 @@ def resolve_climate_file(path_str: str, base_dir: Path | None, field: str) -> Pa
     return p
 
 
-def build_weather(cfg: ClimateConfig, base_dir: Path | None = None, seed: int = 0) -> Weather:
+def build_weather(
+    cfg: ClimateConfig | WeatherOnly, base_dir: Path | None = None, seed: int = 0
+) -> Weather:
     """Weather for a climate config; file paths are relative to base_dir (the scenario's folder)."""
     w = cfg.weather
     if w.source == "synthetic":

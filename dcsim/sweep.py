@@ -741,11 +741,13 @@ def _plan_sweep(
 def _plan_multitenant(spec: SweepSpec, sweep_file: Path, base: Path, max_runs: int) -> SweepPlan:
     """Plan a sweep over a `kind: multitenant` base (`dcsim.tenancy.scenario`): each point is
     validated as a MultitenantScenario; its duration is the `hours` field (sweep it as a
-    parameter), its agent the sweep's."""
+    parameter), its agent the sweep's `agent` if the sweep file sets one, else the base's."""
     from dcsim.agents import check_agent_name
     from dcsim.tenancy.scenario import MultitenantScenario, load_multitenant
 
-    load_multitenant(base)  # errors in the base name the base file
+    base_sc = load_multitenant(base).scenario  # errors in the base name the base file
+    agent = spec.agent if "agent" in spec.model_fields_set else base_sc.agent
+    spec = spec.model_copy(update={"agent": agent})  # sweep.json names the agent that ran
     if spec.steps is not None:
         raise InputError(
             "a multitenant sweep's duration is the scenario's `hours` (sweep it as a parameter)",
@@ -753,7 +755,7 @@ def _plan_multitenant(spec: SweepSpec, sweep_file: Path, base: Path, max_runs: i
             field="steps",
         )
     try:
-        check_agent_name(spec.agent, "CoDesignEnv")
+        check_agent_name(agent, "CoDesignEnv")
     except ValueError as exc:
         raise InputError(str(exc), file=str(sweep_file), field="agent") from None
     base_data = read_yaml(base) or {}
@@ -774,14 +776,14 @@ def _plan_multitenant(spec: SweepSpec, sweep_file: Path, base: Path, max_runs: i
         try:
             for k, v in point.items():
                 set_dotted(data, k, v)
-            data["agent"] = spec.agent
+            data["agent"] = agent
             sc = validate_model(MultitenantScenario, data, file=str(sweep_file))
         except InputError as exc:
             raise _point_error(exc, i, point, sweep_file, linked_field) from None
         for seed in seeds:
             sc_seed = sc.model_copy(update={"seed": seed})
             cfg = sc_seed.model_dump(mode="json")
-            rid = run_id(cfg, seed, {"agent": spec.agent, "steps": sc.steps, "inputs": {}})
+            rid = run_id(cfg, seed, {"agent": agent, "steps": sc.steps, "inputs": {}})
             if rid in seen:
                 duplicates += 1
                 continue
@@ -797,7 +799,7 @@ def _plan_multitenant(spec: SweepSpec, sweep_file: Path, base: Path, max_runs: i
                     config_hash(sc_seed),
                     str(base.parent),
                     str(base),
-                    spec.agent,
+                    agent,
                     sc.steps,
                 )
             )

@@ -137,6 +137,8 @@ def test_agent_override_changes_the_run(tmp_path):
         (["--set", "bogus=1"], "field 'bogus': unknown field"),
         (["--set", "region=Mars"], "unknown grid region 'Mars'"),
         (["--set", "engine.region=PJM"], "engine.region is set by the top-level `region`"),
+        # the engine's carbon is its region's hourly trace: no carbon section to set
+        (["--set", "engine.climate.carbon.region=PJM"], "'engine.climate.carbon': unknown field"),
         (["--agent", "nope"], "unknown agent 'nope'; expected one of: composite, fifo-pack"),
         (["--steps", "3"], "a multitenant scenario's duration is `hours`"),
     ],
@@ -189,13 +191,14 @@ def test_sweep_two_points_on_processes(tmp_path):
     params["region"] = {"values": ["BPAT", "MISO"]}
     params["hours"] = {"values": [3]}
     sweep.write_text(
-        json.dumps({"name": "mt", "base": SCENARIO, "parameters": params, "agent": "composite"})
+        json.dumps({"name": "mt", "base": SCENARIO, "parameters": params})  # base's agent
     )
     out = tmp_path / "o"
     res = runner.invoke(
         app, ["sweep", str(sweep), "--executor", "local", "--workers", "2", "--out", str(out)]
     )
     assert res.exit_code == 0, res.output
+    assert json.loads((out / "mt" / "sweep.json").read_text())["agent"] == "composite"
     with open(out / "mt" / "index.csv", newline="") as fh:
         rows = {r["region"]: r for r in csv.DictReader(fh)}
     assert {r["status"] for r in rows.values()} == {"complete"}

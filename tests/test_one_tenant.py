@@ -44,7 +44,7 @@ def pair(scenario: str, overrides: dict) -> tuple[Simulation, Engine]:
         inference={"servers": 0},
         budget_fraction=2.0,  # dcsim run has no facility budget
         cooling=sc.cooling,
-        climate=sc.climate,
+        climate={"weather": sc.climate.weather},
         facility=FacilityConfig(**{k: getattr(sc.power, k) for k in FacilityConfig.model_fields}),
         region=sc.climate.carbon.region,
     )

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
-from dcsim.climate import ClimateConfig, WeatherSample
+from dcsim.climate import WeatherOnly, WeatherSample
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
@@ -93,7 +93,9 @@ class EngineConfig(StrictModel):
         0.8, gt=0, le=2, description="facility IT budget / IT power with every accelerator at TDP"
     )
     cooling: CoolingConfig = Field(default_factory=CoolingConfig)
-    climate: ClimateConfig = Field(default_factory=ClimateConfig)
+    climate: WeatherOnly = Field(
+        default_factory=WeatherOnly, description="weather (carbon: the `region`'s hourly traces)"
+    )
     tank: TankConfig = Field(default_factory=TankConfig)
     facility: FacilityConfig = Field(
         default_factory=FacilityConfig, description="UPS losses and fixed loads"
