@@ -91,12 +91,9 @@ class ClusterConfig(StrictModel):
     @field_validator("hardware")
     @classmethod
     def _known_hardware(cls, v: str) -> str:
-        from dcsim.hardware import profile_files
+        from dcsim.hardware import canonical_hardware
 
-        names = {n.lower(): n for n in profile_files()}
-        if v.lower() not in names:
-            raise ValueError(f"unknown hardware; expected one of: {', '.join(profile_files())}")
-        return names[v.lower()]
+        return canonical_hardware(v)
 
 
 class PowerConfig(FacilityConfig):

@@ -232,6 +232,15 @@ def profile_files() -> dict[str, Path]:
     return out
 
 
+def canonical_hardware(name: str) -> str:
+    """A bundled profile's own spelling of `name` (case-insensitive), for config validators:
+    ValueError naming the choices, so the error carries the field's path."""
+    names = {n.lower(): n for n in profile_files()}
+    if name.lower() not in names:
+        raise ValueError(f"unknown hardware; expected one of: {', '.join(profile_files())}")
+    return names[name.lower()]
+
+
 @cache
 def _load_profile(name: str) -> HardwareProfile:
     path = profile_files()[name]

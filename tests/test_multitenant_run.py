@@ -136,6 +136,7 @@ def test_agent_override_changes_the_run(tmp_path):
         (["--set", "engine.racks=many"], "field 'engine.racks': Input should be a valid integer"),
         (["--set", "bogus=1"], "field 'bogus': unknown field"),
         (["--set", "region=Mars"], "unknown grid region 'Mars'"),
+        (["--set", "engine.hardware=B200-SXM"], "field 'engine.hardware': Value error, unknown"),
         (["--set", "engine.region=PJM"], "engine.region is set by the top-level `region`"),
         # the engine's carbon is its region's hourly trace: no carbon section to set
         (["--set", "engine.climate.carbon.region=PJM"], "'engine.climate.carbon': unknown field"),

@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from dcsim.climate import WeatherOnly, WeatherSample
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.errors import InputError
-from dcsim.hardware import get_profile
+from dcsim.hardware import canonical_hardware, get_profile
 from dcsim.network import load_topology
 from dcsim.network.accelerator import accelerator_network
 from dcsim.polca import polca_fraction
@@ -101,6 +101,11 @@ class EngineConfig(StrictModel):
         default_factory=FacilityConfig, description="UPS losses and fixed loads"
     )
     region: str = "CISO"
+
+    @field_validator("hardware")
+    @classmethod
+    def _known_hardware(cls, v: str) -> str:
+        return canonical_hardware(v)
 
     @model_validator(mode="after")
     def _room(self) -> EngineConfig:
