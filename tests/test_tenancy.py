@@ -308,3 +308,46 @@ def test_a_step_inside_the_compute_phase_draws_compute_power():
     assert rack_w[2] < rack_w[0] == pytest.approx(rack_w[1], rel=1e-12)
     run = sum(b.compute_s + b.comm_s for b in books)
     assert e.jobs[0].done_iters == pytest.approx(run / st.total_s, rel=1e-12)
+
+
+def test_cached_tenants_and_uplink_load_equal_a_fresh_computation():
+    """`Engine.tenants()` and `SharedFabric.uplink_load` are cached across steps; after every
+    step of a busy episode (jobs starting and finishing, routing changing) they equal what a
+    fresh computation gives, so no invalidation is missed."""
+    from dcsim.agents import make_agent
+
+    from dcsim.envs.codesign import CoDesignEnv
+
+    env = CoDesignEnv(
+        engine={
+            "racks": 8,
+            "accelerators_per_rack": 8,
+            "spines": 2,
+            "inference": {"servers": 1},
+            "workload": {"mix": {"load": 2.0, "job_sizes": {8: 0.5, 16: 0.5}}},
+        }
+    )
+    agent = make_agent("random", env)
+    obs, _ = env.reset(seed=3)
+    env.action_space.seed(3)
+    e = env.engine
+    seen = 0
+    for _ in range(60):
+        obs, *_ = env.step(agent.predict(obs))
+        e.tenants()
+        for job in list(e.queue)[:1]:  # a start between steps (as `place` sees the set)
+            e.start_job(job, "pack")
+        cached = e.tenants()
+        e._tenant_list = None
+        fresh = e.tenants()
+        assert [(t.id, t.routing, t.hosts.tolist()) for t in cached] == [
+            (t.id, t.routing, t.hosts.tolist()) for t in fresh
+        ]
+        want = np.zeros(e.fabric.n_leaves)
+        for t in fresh:
+            src, _ = e.fabric.crossings(t)
+            want += np.bincount(e.fabric.host_leaf[src], minlength=e.fabric.n_leaves)
+        got = e.fabric.uplink_load(cached)
+        assert np.array_equal(got, want / np.maximum(e.fabric.base.uplinks, 1))
+        seen += len(fresh)
+    assert seen > 60  # jobs were running

@@ -254,6 +254,8 @@ class Engine:
         self.next_arrival = 0
         self.queue: list[int] = []
         self.running: list[int] = []
+        # `tenants()`, kept until the running set, a job's class or the routing changes
+        self._tenant_list: list[Tenant] | None = None
         self.finished: list[int] = []
         self.routing = {c: "ecmp" for c in CLASSES}
         self.throttle = np.ones(self.n_racks)
@@ -370,9 +372,13 @@ class Engine:
         self.queued_accelerators -= j.spec.accelerators
         self.running.append(job_id)
         self._dirty = True
+        self._tenant_list = None
 
     # ------------------------------------------------------------ network
     def tenants(self) -> list[Tenant]:
+        """The running jobs as the fabric sees them (with their class's routing)."""
+        if self._tenant_list is not None:
+            return self._tenant_list
         out = []
         for i in self.running:
             j = self.jobs[i]
@@ -387,6 +393,7 @@ class Engine:
                     j.spec.algorithm,
                 )
             )
+        self._tenant_list = out
         return out
 
     def _refresh_comm(self) -> None:
@@ -405,6 +412,7 @@ class Engine:
                 cls = "comm" if j.is_comm_bound() else "compute"
                 changed |= self._classes.get(i) != cls
                 self._classes[i] = cls
+            self._tenant_list = None
             if not changed:
                 return
 
@@ -421,6 +429,7 @@ class Engine:
         new = {**self.routing, **routing}
         if new != self.routing:
             self.routing = new
+            self._tenant_list = None
             self._refresh_comm()
 
     # ------------------------------------------------------------ power
@@ -563,6 +572,7 @@ class Engine:
             self.free[self.jobs[i].hosts] = True
             self.finished.append(i)
             self._classes.pop(i, None)
+            self._tenant_list = None
         self.t += self.dt
         self.k += 1
         self._admit()

@@ -61,6 +61,7 @@ class SharedFabric:
         self._uplink_cache: dict[tuple, np.ndarray] = {}
         self._routes: dict[tuple, tuple | None] = {}
         self._alone: dict[tuple, float] = {}
+        self._leaf_out: dict[tuple, np.ndarray] = {}
         cfg = fabric.config
         self.symmetric = (
             getattr(cfg, "kind", "") == "leaf_spine"
@@ -188,6 +189,19 @@ class SharedFabric:
             out[tid] = max(1.0, alone_rate[tid] / shared) if shared > 0 else float("inf")
         return out
 
+    def _leaving(self, t: Tenant) -> np.ndarray:
+        """Per leaf: the tenant's crossing ring flows leaving it (cached per hosts and TP: the
+        running set changes most steps, a job's placement never)."""
+        key = (t.hosts.tobytes(), t.tensor_parallel)
+        got = self._leaf_out.get(key)
+        if got is None:
+            src, _ = self.crossings(t)
+            got = np.bincount(self.host_leaf[src], minlength=self.n_leaves)
+            if len(self._leaf_out) > 65536:
+                self._leaf_out.clear()
+            self._leaf_out[key] = got
+        return got
+
     def uplink_load(self, tenants: list[Tenant]) -> np.ndarray:
         """Per leaf: crossing ring flows leaving it / its uplinks (a congestion indicator)."""
         key = self._key(tenants)
@@ -195,8 +209,7 @@ class SharedFabric:
         if got is None:
             n = np.zeros(self.n_leaves)
             for t in tenants:
-                src, _ = self.crossings(t)
-                n += np.bincount(self.host_leaf[src], minlength=self.n_leaves)
+                n += self._leaving(t)
             got = n / np.maximum(self.base.uplinks, 1)
             if len(self._uplink_cache) > 4096:
                 self._uplink_cache.clear()
