@@ -189,7 +189,8 @@ class Encoder:
             raise KeyError(
                 f"observation values do not match features: missing {missing}, extra {extra}"
             )
-        return self([float(values[n]) for n in self.names])
+        x = np.fromiter(map(values.__getitem__, self.names), np.float64, len(self.names))
+        return self.fn(x, self.offset, self.scale, self.low, self.high)
 
 
 def encode(features: Sequence[Feature], values: Mapping[str, float]) -> np.ndarray:
