@@ -109,10 +109,10 @@ class _Filler:
     """Progressive filling with the sparse structure prepared once (reused across events)."""
 
     def __init__(self, A: sp.spmatrix):
-        self.csr, self.csc = csr, _ = _incidence(A)
-        self.shape = csr.shape
         import scipy.sparse as sp
 
+        self.csr, self.csc = csr, _ = _incidence(A)
+        self.shape = csr.shape
         self.pattern = sp.csr_matrix((np.ones(csr.nnz), csr.indices, csr.indptr), shape=csr.shape)
         self.touches = np.diff(self.csc.indptr) > 0  # flow crosses at least one link
         self.col_starts = self.csc.indptr[:-1][self.touches]  # segments for reduceat

@@ -530,7 +530,8 @@ def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
     between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
     salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
     memo, j, order, _ = _buckets(fabric, src, dst)
-    fast = _HASHED.runner(len(src)) or _HASHED.py
+    work = int((memo["P"][j] * (memo["H"][j] + 2)).sum()) if spray else len(src)  # entries
+    fast = _HASHED.runner(work) or _HASHED.py
     ip, ii, dd = fast(
         src, dst, fabric.n_hosts, fabric.host_up, fabric.host_down, j, order,
         memo["P"], memo["H"], memo["off"], memo["store"], spray, salt,
@@ -622,7 +623,7 @@ def _stub_entries(fabric, src, dst, size, policy: str, K: int):
     store = memo["store"]
     P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
 
-    entries = _PATH_ENTRIES.runner(len(src)) or _PATH_ENTRIES.py
+    entries = _PATH_ENTRIES.runner(int((P_all * (H_all + 2)).sum())) or _PATH_ENTRIES.py
 
     def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
