@@ -222,8 +222,8 @@ MULTITENANT_AXES = ("carbon_kg", "jct_mean_h")  # the defaults when runs are mul
 def plot_sweep(
     sweep_dir: Path,
     out: Path | None = None,
-    x: str = "mean_step_time_s",
-    y: str = "energy_per_token_j",
+    x: str = STEP_AXES[0],
+    y: str = STEP_AXES[1],
     y2: str | None = "peak_facility_kw",
 ) -> dict[str, Any]:
     """Pareto fronts of x vs y and x vs y2 (all minimized) plus y against each swept parameter.
@@ -252,7 +252,7 @@ def plot_sweep(
         if not reported(m):
             have = [k for k in done[0] if k in LABELS and reported(k)]
             raise InputError(f"no run reports '{m}'; these runs have: {', '.join(have)}", field=opt)
-    if y2 is not None and not any(r.get(y2) not in ("", None) for r in done):
+    if y2 is not None and not reported(y2):
         y2 = None  # a metric these runs do not report (e.g. multitenant runs)
     ys = np.array([float(r[y] or "nan") for r in done])
     ok = np.isfinite(ys)
@@ -605,8 +605,8 @@ def _effect_panel(
 def plot_path(
     path: str | Path,
     out: str | Path | None = None,
-    x: str = "mean_step_time_s",
-    y: str = "energy_per_token_j",
+    x: str = STEP_AXES[0],
+    y: str = STEP_AXES[1],
     y2: str | None = "peak_facility_kw",
 ) -> dict[str, Any]:
     """`dcsim plot`: a run directory (timeseries.csv) or a sweep directory (index.csv)."""
