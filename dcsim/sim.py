@@ -1,13 +1,14 @@
-"""The Simulation: hardware, fabric, power, cooling, climate and workload in one deterministic loop.
+"""The Simulation: `dcsim run`'s one training job on its scenario's datacenter, stepped one
+control interval at a time: the multi-tenant engine's one-tenant case (issue 13.1).
 
-Plain Python, steppable. Each control interval (dt) books the training job's iterations
-(compute phase, exposed-communication phase; a control change re-times the rest of the
-running phase's work) in closed form with `dcsim.workload.PhaseClock`, the phase model the
-multi-tenant engine shares (equal to the SimPy process it replaced: tests/test_phase_clock.py),
-then evaluates the vectorized physics: accelerator power at the
-interval's clock and mean activity, server and rack aggregation, the cooling
-plant (with thermal mass and throttling fed back to the next interval), UPS
-losses, PUE, water and carbon.
+The scenario builds the system (hardware profile, any fabric with its NICs and scale-up domain,
+servers filling racks in order, the cooling plant, weather and carbon) and hands it to
+`dcsim.tenancy.Engine` as a `Site` with one `TrainingJob` on the first active accelerators,
+no facility budget and no chilled-water tank. Each interval the engine books the job's
+iterations with `dcsim.workload.PhaseClock` at the clock the power cap sets (lowered by the
+plant's thermal throttle of the previous interval), draws accelerator, host and rack power,
+steps the plant and books facility energy and carbon; this module turns the controls into the
+engine's decisions and its result into a `StepRecord` (timeseries.csv) and run totals.
 """
 
 from __future__ import annotations
@@ -25,29 +26,22 @@ from dcsim.cost import load_hourly_prices, price_sums, run_cost
 from dcsim.errors import InputError, input_context
 from dcsim.hardware import get_profile
 from dcsim.limits import check_limits
-from dcsim.network import dp_allreduce, load_topology
+from dcsim.network import load_topology
 from dcsim.network.accelerator import AcceleratorNetwork
 from dcsim.network.topology import list_presets, resolve_topology_path
-from dcsim.power import (
-    PHASE_ACTIVITY,
-    DevicePowerModel,
-    fabric_switch_power_w,
-    host_power_w,
-    interval_activity,
-    interval_energy,
-    rack_wall_power_w,
-    server_wall_power_w,
-    throttled_clock,
-)
+from dcsim.power import DevicePowerModel, fabric_switch_power_w, server_wall_power_w
+from dcsim.tenancy.engine import Decisions, Engine, Site
+from dcsim.tenancy.fabric import SharedFabric, Tenant
+from dcsim.tenancy.tank import TankConfig
+from dcsim.tenancy.workload import InferenceConfig, TrainingJob
 from dcsim.workload import (
     PhaseBooking,
     PhaseClock,
+    StepTime,
     comm_activity,
     compute_activity,
-    gradient_bytes_per_rank,
     resolve_mfu,
     step_flops,
-    training_step_time,
 )
 
 
@@ -63,6 +57,22 @@ class Controls:
 
 
 IDLE_BOOKING = PhaseBooking(0.0, 0.0, 0.0, 0)  # no job: nothing booked
+NO_TANK = TankConfig(capacity_hours=0.0)  # dcsim run's plant has no chilled-water storage
+NO_INFERENCE = InferenceConfig(servers=0)
+
+
+class ScenarioCarbon:
+    """The scenario's carbon source (`dcsim.climate`) as the engine's grid signal: carbon at
+    t seconds from the run's start (t0 = 0); prices are booked by `RunTotals`, not per step."""
+
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+
+    def carbon(self, t_s: float) -> float:
+        return float(self.sim.carbon.at(t_s))
+
+    def price(self, t_s: float) -> float:
+        return 0.0
 
 
 @dataclass
@@ -161,8 +171,9 @@ class Simulation:
                 field="cluster.topology",
             )
         self.switch_w = fabric_switch_power_w(*self.fabric.switch_ports())
-        self._comm_cache: dict[str, float] = {}
-        self._comm_algo: dict[str, str] = {}
+        # accelerator i is fabric host i; servers fill racks in order
+        self.rack_of = self.server_rack[np.arange(self.n_dev) // self.acc_per_server]
+        self._fabrics: dict[int, SharedFabric] = {}  # seed -> the fabric with its caches
 
         # Host (CPUs, DRAM, NICs) scales with the server size; it idles at
         # dcsim.power.HOST_IDLE_FRAC of its loaded power (dcsim.power.host_power_w).
@@ -198,43 +209,56 @@ class Simulation:
         self.a_compute = compute_activity(sc.workload)
         self._f_cap: dict[float, float] = {}  # cap W -> clock; the activity is fixed per run
         self.a_comm = comm_activity(sc.workload)
+        self.engine: Engine | None = None
+        self.job = self._new_job()
         # Reference throughput: the job at full clock, no throttling (normalizes rewards).
         self.ref_tokens_per_s = self._tokens_per_s(self._step_time(1.0, sc.workload.routing))
         self.reset()
 
     # ------------------------------------------------------------ job model
+    def _new_job(self) -> TrainingJob | None:
+        """The scenario's training job on the first active servers' accelerators (None when
+        no server is active), as the engine runs it (`TrainingJob.of_workload`)."""
+        if self.n_active == 0:
+            return None
+        n = self.n_active * self.acc_per_server
+        return TrainingJob.of_workload(0, self.sc.workload, n, self.profile.peak_flops, self.mfu)
+
+    def _shared_fabric(self) -> SharedFabric:
+        fab = self._fabrics.get(self.seed)
+        if fab is None:
+            fab = self._fabrics[self.seed] = SharedFabric(self.fabric, self.seed)
+        return fab
+
+    def _tenant(self, routing: str) -> Tenant | None:
+        j = self.job
+        if j is None:
+            return None
+        hosts = np.arange(j.spec.accelerators)
+        return Tenant(0, hosts, routing, j.grad_bytes, j.spec.tensor_parallel, j.spec.algorithm)
+
     def comm_time(self, routing: str) -> float:
-        """DP gradient all-reduce time on the fabric (cached per routing policy).
+        """DP gradient all-reduce time on the fabric under a routing policy: the engine's
+        all-reduce of its one tenant alone (`SharedFabric.alone_s`, cached per routing).
 
         All DP groups (one per TP rank, dcsim.network.data_parallel_groups) all-reduce
         at once and contend for the fabric; DP peers inside one scale-up domain talk
         over it (NVLink/UB), as NCCL/HCCL do (dcsim.network.dp_allreduce).
         """
-        if routing not in self._comm_cache:
-            res = dp_allreduce(
-                self.fabric,
-                self.n_active * self.acc_per_server,
-                self.acc_per_server,
-                self.sc.workload.tensor_parallel,
-                gradient_bytes_per_rank(self.sc.workload),
-                algorithm=self.sc.workload.algorithm,
-                routing=routing,
-                seed=self.seed,
-            )
-            self._comm_cache[routing] = float(res.time_s) if res is not None else 0.0
-            self._comm_algo[routing] = (
-                "none (one rank per DP group)"
-                if res is None
-                else res.algorithm
-                + (
-                    " (auto: "
-                    + ", ".join(f"{a} {t:.3g} s" for a, t in res.candidates.items())
-                    + ")"
-                    if res.candidates
-                    else ""
-                )
-            )
-        return self._comm_cache[routing]
+        t = self._tenant(routing)
+        return 0.0 if t is None else self._shared_fabric().alone_s(t)
+
+    def _dp_algorithm(self, routing: str) -> str:
+        """Which all-reduce algorithm the job's DP groups run (and auto's candidates)."""
+        t = self._tenant(routing)
+        if t is None or self.comm_time(routing) == 0.0:
+            return "none (one rank per DP group)"
+        fab = self._shared_fabric()
+        key = (t.routing, t.hosts.tobytes(), t.grad_bytes, t.tensor_parallel, t.algorithm)
+        algo, cands = fab.algorithms.get(key, (self.sc.workload.algorithm, {}))
+        if not cands:
+            return algo
+        return algo + " (auto: " + ", ".join(f"{a} {x:.3g} s" for a, x in cands.items()) + ")"
 
     @property
     def network_facts(self) -> dict[str, Any]:
@@ -253,80 +277,108 @@ class Simulation:
             "scaleup_domain": dom.n_hosts if dom is not None else 1,
             "scaleup_gBps": dom.host_link_Bps() / 1e9 if dom is not None else 0.0,
             "routing": routing,
-            "dp_algorithm": self._comm_algo.get(routing, self.sc.workload.algorithm),
+            "dp_algorithm": self._dp_algorithm(routing),
         }
 
-    def _step_time(self, freq_frac: float, routing: str):
-        w = self.sc.workload
-        scale = self.power.time_scale_scalar(float(freq_frac), w.memory_bound_fraction)
-        n = max(self.n_active * self.acc_per_server, 1)
-        return training_step_time(
-            w, n, self.profile.peak_flops, scale, self.comm_time(routing), mfu=self.mfu
-        )
+    def _step_time(self, freq_frac: float, routing: str) -> StepTime:
+        if self.job is None:
+            return StepTime(0.0, 0.0, 0.0)
+        return self.job.step(float(freq_frac), self.comm_time(routing))
 
-    def _tokens_per_s(self, st) -> float:
+    def _tokens_per_s(self, st: StepTime) -> float:
         if self.n_active == 0:
             return 0.0
         return self.sc.workload.global_batch_tokens / st.total_s
 
+    # ------------------------------------------------------------ state (the engine's)
+    @property
+    def t(self) -> float:
+        return self._engine.t
+
+    @t.setter
+    def t(self, v: float) -> None:
+        self._engine.t = v
+
+    @property
+    def k(self) -> int:
+        return self._engine.k
+
+    @k.setter
+    def k(self, v: int) -> None:
+        self._engine.k = v
+
+    @property
+    def throttle(self) -> np.ndarray:
+        """Per-rack thermal clock limit from the previous interval (the plant's)."""
+        return self._engine.throttle
+
+    @throttle.setter
+    def throttle(self, v: np.ndarray) -> None:
+        self._engine.throttle = v
+
+    @property
+    def phase(self) -> PhaseClock:
+        """Where the job is in its iteration (`dcsim.workload.PhaseClock`)."""
+        return self.job.phase if self.job is not None else PhaseClock()
+
+    @phase.setter
+    def phase(self, v: PhaseClock) -> None:
+        if self.job is not None:
+            self.job.phase = v
+
+    @property
+    def _engine(self) -> Engine:
+        assert self.engine is not None, "reset() builds the engine"
+        return self.engine
+
     # ------------------------------------------------------------ stepping
     def reset(self, seed: int | None = None) -> None:
+        """A fresh engine on this system: the job placed on its accelerators at t = 0, the
+        plant at rest under the idle cluster."""
         if seed is not None and seed != self.seed:
             self.seed = seed
             self.weather = build_weather(self.sc.climate, self.loaded.base_dir, seed)
             self.carbon = build_carbon(self.sc.climate, self.loaded.base_dir, seed)
-            self._comm_cache.clear()
         sc = self.sc
-        self.k = 0
-        self.t = self.t0
         self.cap_frac = sc.power.cap_frac
         self.routing = sc.workload.routing
         self.supply_air_c = sc.cooling.supply_air_setpoint_c
-        self.throttle = np.ones(self.n_racks)
-        self.phase = PhaseClock()  # the job starts an iteration at t0
         self.total_iterations = 0
-        idle_rack = rack_wall_power_w(
-            np.full(
-                self.n_servers,
-                self.acc_per_server * float(self.power.power_w(PHASE_ACTIVITY["idle"], 1.0)),
-            ),
-            host_power_w(np.full(self.n_servers, self.host_w), 0.0),
-            self.server_rack,
-            self.n_racks,
-            self.psu_eff,
-            self.switch_w,
+        self.job = self._new_job()
+        site = Site(
+            profile=self.profile,
+            fabric=self._shared_fabric(),
+            host_rack=self.rack_of,
+            n_racks=self.n_racks,
+            design_it_w=self.design_it_w,
+            plant=self.plant,
+            tank=NO_TANK,
+            facility=sc.power,
+            budget_w=math.inf,  # dcsim run has no facility budget (CoDesign-v0 has)
+            signal=ScenarioCarbon(self),
+            inference=NO_INFERENCE,
         )
-        self.plant.reset(self.weather.at(self.t), idle_rack)
+        jobs = [] if self.job is None else [self.job]
+        self.engine = e = Engine(site, jobs, np.zeros(0), self.dt)
+        e.reset_plant(self.weather.at(self.t0), self.t0)
+        if self.job is not None:
+            e.start_on(0, np.arange(self.job.spec.accelerators))
         self.last: StepRecord | None = None
 
-    def _job_freq(self) -> float:
-        """Clock of the synchronous job: the power cap's clock, lowered by any throttled rack it runs on."""
+    def _cap_clock(self) -> float:
+        """The power cap's clock at compute activity (`freq_for_cap`, memoised per cap)."""
         cap_w = self.cap_frac * self.profile.tdp_w
         f_cap = self._f_cap.get(cap_w)
         if f_cap is None:
             f_cap = self._f_cap[cap_w] = self.power.freq_for_cap_scalar(cap_w, self.a_compute)
-        if self.n_active == 0:
-            return f_cap
-        f_thermal = float(self.throttle[self.server_rack[self.active]].min())
-        return throttled_clock(f_cap, f_thermal, self.power.f_min_frac)
-
-    def _server_power(self, act_active: float, f: float) -> tuple[np.ndarray, float, float]:
-        """(IT power per rack W, switches shared evenly; mean server activity; accelerator
-        power W) with the active servers at activity act_active and clock f, the rest idle
-        (`host_power_w`, `rack_wall_power_w`). A method so `dcsim.sim_fast` can compute it once
-        per kind of server."""
-        activity = np.where(self.active, act_active, PHASE_ACTIVITY["idle"])
-        freq = np.where(self.active, f, 1.0)
-        accel_w = self.power.power_w(activity, freq) * self.acc_per_server  # per server
-        host_w = host_power_w(self.host_w, self.active)
-        rack_w = rack_wall_power_w(
-            accel_w, host_w, self.server_rack, self.n_racks, self.psu_eff, self.switch_w
-        )
-        return rack_w, float(np.mean(activity)), float(accel_w.sum())
+        return f_cap
 
     def step(self, controls: Controls | None = None) -> StepRecord:
+        """One interval of the engine with its one job: the cap sets the job's clock (lowered
+        by throttled racks it runs on), the routing its all-reduce, the setpoints the plant."""
         c = controls or Controls()
         sc = self.sc
+        e = self._engine
         # scalar clips as min(max()): np.clip on one number costs ~3 us each
         if c.cap_frac is not None:
             self.cap_frac = min(max(float(c.cap_frac), sc.power.min_cap_frac), 1.0)
@@ -336,76 +388,57 @@ class Simulation:
             self.supply_air_c = min(max(float(c.supply_air_c), 10.0), 35.0)
         chw = None if c.chw_supply_c is None else min(max(float(c.chw_supply_c), 4.0), 25.0)
 
-        f = self._job_freq()
-        st = self._step_time(f, self.routing)
-        t_start, t_end = self.t, self.t + self.dt
-        # the job's phases in this interval at its step time (dcsim.workload.PhaseClock)
-        if self.n_active > 0:
-            acc, self.phase = self.phase.advance(st, self.dt)
-        else:
-            acc = IDLE_BOOKING
-        self.total_iterations += acc.completed
-
-        w = sc.workload
-        act_active = interval_activity(
-            acc.compute_s, acc.comm_s, self.dt, self.a_compute, self.a_comm
-        )
-        rack_w, activity, accel_w = self._server_power(act_active, f)
-
-        t_mid = t_start + 0.5 * self.dt
-        ws = self.weather.at(t_mid)
-        ci = float(self.carbon.at(t_mid))
-        res = self.plant.step(
-            rack_w,
+        f_cap = self._cap_clock()
+        t_start = e.t
+        ws = self.weather.at(t_start + 0.5 * self.dt)
+        r = e.step(
             ws,
-            self.dt,
-            CoolingControls(
-                supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer
+            Decisions(
+                routing={"comm": self.routing, "compute": self.routing},
+                clock={"comm": f_cap, "compute": f_cap},
+                cooling=CoolingControls(
+                    supply_air_c=self.supply_air_c, chw_supply_c=chw, economizer=c.economizer
+                ),
             ),
         )
-        en = interval_energy(
-            rack_w.sum(),
-            np.sum(res.server_fan_w),
-            res.cooling_w,
-            self.design_it_w,
-            sc.power,
-            self.dt,
-            ci,
-        )
-        it_w = en.it_w
-        limit = sc.cooling.recommended_inlet_max_c  # ASHRAE recommended envelope (violation)
-        inlet_max = float(np.max(res.inlet_c))
-        self.throttle = np.asarray(res.throttle, dtype=float)
+        job = self.job
+        if job is not None:
+            f = r.clocks[0]
+            booking = r.booked[0].booking
+            st = job.step(f)
+            self.total_iterations += booking.completed
+        else:
+            f, booking, st = f_cap, IDLE_BOOKING, StepTime(0.0, 0.0, 0.0)
+        it_w = r.it_w
+        inlet_max = float(np.max(r.inlet_c))
         rec = StepRecord(
             t_s=t_start - self.t0,
             outdoor_c=float(ws.dry_bulb_c),
             wetbulb_c=float(ws.wet_bulb_c),
-            carbon_g_per_kwh=ci,
+            carbon_g_per_kwh=r.carbon_g_per_kwh,
             supply_air_c=self.supply_air_c,
             cap_frac=self.cap_frac,
             freq_frac=f,
-            throttle_min=float(self.throttle.min()),
-            activity=activity,
+            throttle_min=float(e.throttle.min()),
+            activity=r.activity,
             it_w=it_w,
-            accel_w=accel_w,
-            cooling_w=float(res.cooling_w),
-            facility_w=en.facility_w,
-            pue=en.facility_w / it_w,
+            accel_w=r.accel_w,
+            cooling_w=r.cooling_w,
+            facility_w=r.facility_w,
+            pue=r.facility_w / it_w,
             inlet_max_c=inlet_max,
-            inlet_mean_c=float(np.mean(res.inlet_c)),
-            violation_c=max(0.0, inlet_max - limit),
-            step_time_s=st.total_s if self.n_active else 0.0,
-            exposed_comm_s=st.exposed_comm_s if self.n_active else 0.0,
-            tokens_per_s=acc.iterations * w.global_batch_tokens / self.dt if self.n_active else 0.0,
-            iterations=acc.iterations,
-            it_kwh=en.it_kwh,
-            facility_kwh=en.facility_kwh,
-            carbon_kg=en.carbon_kg,
-            water_l=float(res.water_l),
-            extra={f"cooling_{k}": float(v) for k, v in sorted(res.breakdown.items())},
+            inlet_mean_c=float(np.mean(r.inlet_c)),
+            violation_c=r.inlet_excess_k,
+            step_time_s=st.total_s,
+            exposed_comm_s=st.exposed_comm_s,
+            tokens_per_s=booking.iterations * sc.workload.global_batch_tokens / self.dt,
+            iterations=booking.iterations,
+            it_kwh=r.it_kwh,
+            facility_kwh=r.facility_kwh,
+            carbon_kg=r.carbon_kg,
+            water_l=r.water_l,
+            extra={f"cooling_{k}": float(v) for k, v in sorted(r.cooling_breakdown.items())},
         )
-        self.t = t_end
-        self.k += 1
         self.last = rec
         return rec
 

@@ -1,15 +1,15 @@
-"""The Simulation's fast path for Datacenter-v0: server power once per kind of server,
-memoized weather and carbon, and the interval compiled.
+"""The Simulation's fast path for Datacenter-v0: the interval compiled, server power once per
+kind of server, memoized weather and carbon.
 
-`FastSimulation` is a `dcsim.sim.Simulation` (the same job phases, `dcsim.workload.PhaseClock`)
-that computes server power once per kind of server (active, idle) and sums each rack's pattern
-of kinds as `dcsim.power.rack_wall_power_w` sums its servers (accelerators and hosts in server
-order, then the PSUs), and looks the episode's weather and carbon up at reset (`at_many`,
-bitwise equal to `at`). Same numbers as `Simulation` (tests/test_sim_fast.py). With numba its
-`step` runs the interval compiled (`dcsim.sim_kernel`, loaded on the first step; the same
-numbers to a relative 1e-12, tests/test_sim_kernel.py); this module also holds that kernel's
-table layout, so the envs can use it without importing numba. Datacenter-v0 and its batched
-vector env (`dcsim.envs.datacenter_vector`) step this.
+`FastSimulation` is a `dcsim.sim.Simulation` (whose step is the multi-tenant engine's with one
+job) that looks the episode's weather and carbon up at reset (`at_many`, bitwise equal to
+`at`) and, with numba, runs the interval compiled (`dcsim.sim_kernel`, loaded on the first
+step). The kernel computes server power once per kind of server (active, idle) and sums each
+rack's pattern of kinds (`_server_kinds`) where the engine sums accelerators: the same numbers
+to a relative 1e-12 (tests/test_sim_kernel.py). Without numba (or for a scenario outside the
+kernel) its step is `Simulation.step`. This module also holds the kernel's table layout, so
+the envs can use it without importing numba. Datacenter-v0 and its batched vector env
+(`dcsim.envs.datacenter_vector`) step this.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dcsim.climate import WeatherSample
 from dcsim.config import LoadedScenario
 from dcsim.cooling import CoolingControls, thermal_throttle
 from dcsim.cooling.water_batch import MODE_CODES
-from dcsim.power import PHASE_ACTIVITY, host_power_w, server_wall_power_w
+from dcsim.power import host_power_w
 from dcsim.sim import Controls, Simulation, StepRecord
 from dcsim.workload import PhaseClock
 
@@ -110,11 +110,10 @@ _EXTRA = (
 
 
 class FastSimulation(Simulation):
-    """`Simulation` with server power once per kind of server and weather and carbon lookups
-    memoized; the same numbers (tests/test_sim_fast.py). With numba installed its step runs
-    compiled (`dcsim.sim_kernel`, the same numbers to a relative 1e-12,
-    tests/test_sim_kernel.py); `use_kernel = False` (or DCSIM_NO_JIT=1) keeps
-    `Simulation.step`."""
+    """`Simulation` with weather and carbon lookups memoized (the same numbers,
+    tests/test_sim_fast.py). With numba installed its step runs compiled (`dcsim.sim_kernel`,
+    the same numbers to a relative 1e-12, tests/test_sim_kernel.py); `use_kernel = False` (or
+    DCSIM_NO_JIT=1) keeps `Simulation.step`."""
 
     use_kernel = True
 
@@ -134,8 +133,8 @@ class FastSimulation(Simulation):
 
     def _server_kinds(self) -> None:
         """Servers are of two kinds, active (the job's activity and clock) and idle: each
-        rack's servers in order as a pattern of kinds, summed as `rack_wall_power_w` sums them
-        (`np.bincount`: 0.0 + the first server + the next ...)."""
+        rack's servers in order as a pattern of kinds, for the kernel and the batched env to
+        sum as `rack_wall_power_w` sums servers (`np.bincount`: 0.0 + the first server + ...)."""
         kind = np.where(self.active, 0, 1)
         patterns: dict[tuple[int, ...], int] = {}
         rack_pattern = np.empty(self.n_racks, dtype=np.int64)
@@ -146,18 +145,6 @@ class FastSimulation(Simulation):
         self._rack_pattern = rack_pattern
         host2 = host_power_w(self.host_w, np.array([1.0, 0.0])).tolist()  # active, idle
         self._host_sums = np.array([pattern_sum(p, host2) for p in self._patterns])
-
-    def _server_power(self, act_active: float, f: float) -> tuple[np.ndarray, float, float]:
-        """`Simulation._server_power` computed once per kind of server: the same numbers."""
-        idle = PHASE_ACTIVITY["idle"]
-        pw, n = self.power, self.acc_per_server
-        accel2 = [pw.power_w_scalar(act_active, f) * n, pw.power_w_scalar(idle, 1.0) * n]
-        acc_sums = np.array([pattern_sum(p, accel2) for p in self._patterns])
-        wall = server_wall_power_w(acc_sums, self._host_sums, self.psu_eff)
-        rack_w = wall[self._rack_pattern] + self.switch_w / self.n_racks
-        activity = np.where(self.active, act_active, idle)
-        accel_w = np.where(self.active, accel2[0], accel2[1])
-        return rack_w, float(activity.sum() / activity.size), float(accel_w.sum())
 
     # ------------------------------------------------------------ compiled step
     def kernel(self) -> Any:

@@ -1,7 +1,9 @@
 """The single-job scenario of `dcsim run` is the multi-tenant engine's one-tenant case (issue
-13.1): built on the same racks, fabric, cooling, climate and grid, with the job on the same
-accelerators, `dcsim.tenancy.Engine` reproduces `dcsim.sim.Simulation` step by step (IT,
-cooling and facility power, hottest inlet, iterations, carbon) under the same controls.
+13.1): `dcsim.sim.Simulation` steps a `dcsim.tenancy.Engine` built on the scenario's system
+(a `Site`: any fabric, servers filling racks, no budget, no tank) with its one job, and an
+engine built from an `EngineConfig` of the same racks, fabric, cooling, climate and grid
+(the multi-tenant layout, `Site.of`) reproduces it step by step (IT, cooling and facility
+power, hottest inlet, iterations, carbon) under the same controls.
 
 Covered: the default scenario (communication hidden) and Datacenter-v0's 4:1 fabric where the
 all-reduce is exposed and the routing is a control: the engine's all-reduce of its one tenant
@@ -18,9 +20,11 @@ import pytest
 
 from dcsim.config import load_scenario
 from dcsim.cooling import CoolingControls
+from dcsim.network import dp_allreduce
 from dcsim.power import FacilityConfig
 from dcsim.sim import Controls, Simulation
-from dcsim.tenancy import Decisions, Engine, EngineConfig, JobSpec, SharedFabric
+from dcsim.tenancy import Decisions, Engine, EngineConfig, JobSpec, SharedFabric, Tenant
+from dcsim.workload import gradient_bytes_per_rank
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 # grid carbon: the engine's carbon source
@@ -142,3 +146,69 @@ def test_one_tenant_engine_reproduces_the_simulation(case):
         exposed |= rec.exposed_comm_s > 0
     assert throttled == ("throttle" in case)
     assert exposed == ("exposed" in case)
+
+
+def test_dcsim_run_steps_the_engine_with_one_tenant():
+    """`Simulation.step` is the engine's step: its one job runs on the first active servers'
+    accelerators, and every record is the engine's result (power, cooling, carbon, the job's
+    iterations and clock)."""
+    sim = Simulation(load_scenario(SCENARIOS / "datacenter_comm.yaml"))
+    e = sim.engine
+    assert isinstance(e, Engine) and e.running == [0] and len(e.jobs) == 1
+    n = sim.n_active * sim.acc_per_server
+    np.testing.assert_array_equal(e.jobs[0].hosts, np.arange(n))
+    assert e.budget_w == float("inf") and e.tank.capacity_j == 0.0
+    for k in range(20):
+        c, _ = controls(k, sim)
+        done = e.jobs[0].done_iters
+        rec = sim.step(c)
+        r = e.last
+        assert r is not None and e.k == k + 1
+        assert (rec.it_w, rec.facility_w, rec.cooling_w) == (r.it_w, r.facility_w, r.cooling_w)
+        assert (rec.carbon_kg, rec.freq_frac) == (r.carbon_kg, r.clocks[0])
+        assert rec.iterations == pytest.approx(e.jobs[0].done_iters - done, rel=1e-12)
+        assert rec.exposed_comm_s == e.jobs[0].step(rec.freq_frac).exposed_comm_s
+
+
+def test_idle_cluster_is_the_engine_without_jobs():
+    sim = Simulation(load_scenario(SCENARIOS / "default.yaml", {"workload.active_fraction": 0.0}))
+    assert sim.engine is not None and sim.engine.jobs == []
+    rec = sim.step()
+    assert rec.iterations == 0.0 and rec.tokens_per_s == 0.0 and rec.it_w > 0.0
+
+
+@pytest.mark.parametrize(
+    ("topology", "hardware", "overrides", "seed"),
+    [
+        # several NICs per NPU (UB plane): the engine's fabric carries the one job, no placement
+        ("ub_cloudmatrix384", "Ascend-910C", {"cluster.servers": 48, "cooling.type": "liquid"}, 0),
+        # the scenario's seed salts ECMP's hash: the engine routes with it
+        ("leaf_spine_256_oversub4", "H100-SXM", {}, 1),
+    ],
+)
+def test_engine_fabric_times_the_job_as_dp_allreduce(topology, hardware, overrides, seed):
+    over = {
+        "cluster.topology": topology,
+        "cluster.hardware": hardware,
+        "cluster.servers_per_rack": 2,
+        "workload.tensor_parallel": 1,
+        "workload.allow_memory_overflow": True,
+        "seed": seed,
+        **overrides,
+    }
+    sim = Simulation(load_scenario(SCENARIOS / "default.yaml", over))
+    w = sim.sc.workload
+    n = sim.n_active * sim.acc_per_server
+    fab = SharedFabric(sim.fabric, seed)
+    for routing in ("ecmp", "spray"):
+        want = dp_allreduce(
+            sim.fabric, n, sim.acc_per_server, 1, gradient_bytes_per_rank(w), w.algorithm,
+            routing, seed,
+        )  # fmt: skip
+        assert want is not None
+        t = Tenant(0, np.arange(n), routing, gradient_bytes_per_rank(w), 1, w.algorithm)
+        assert fab.alone_s(t) == pytest.approx(want.time_s, rel=1e-12)
+        assert sim.comm_time(routing) == pytest.approx(want.time_s, rel=1e-12)
+    if seed:  # a different hash salt routes differently on an oversubscribed fabric
+        t0 = Tenant(0, np.arange(n), "ecmp", gradient_bytes_per_rank(w), 1, w.algorithm)
+        assert SharedFabric(sim.fabric, 0).alone_s(t0) != fab.alone_s(t0)

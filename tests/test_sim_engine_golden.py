@@ -1,9 +1,10 @@
-"""Golden rollouts of the two datacenter code paths: `dcsim.sim.Simulation` (`dcsim run`,
-sweeps, Datacenter-v0) and the multi-tenant `dcsim.tenancy.Engine` (CoDesign-v0).
+"""Golden rollouts of the datacenter engine: `dcsim.sim.Simulation` (`dcsim run`, sweeps,
+Datacenter-v0: the engine's one-tenant case) and the multi-tenant `dcsim.tenancy.Engine`
+(CoDesign-v0).
 
-Recorded before their shared physics (server power, throttled clock, facility energy and
-carbon) moved into one place (issue 13.1), so a refactor that keeps the physics keeps every
-number. Each Simulation case steps a scenario under a fixed control sequence that moves every
+Recorded while the two were separate code paths (before issue 13.1 moved their physics into
+one place and then `Simulation` onto the engine), so a refactor that keeps the physics keeps
+every number. Each Simulation case steps a scenario under a fixed control sequence that moves every
 actuator (cap, routing, supply air, chilled water, economizer) and stores every StepRecord
 field per step; the engine case is a CoDesign-v0 rollout (rewards, metric sums). The
 comparison allows a relative 1e-9 for floating-point reordering only.

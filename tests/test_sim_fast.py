@@ -1,7 +1,6 @@
 """The Simulation's fast path (dcsim.sim_fast) gives the readable path's numbers bitwise: server
-power once per kind of server (`FastSimulation._server_power` vs `Simulation._server_power`), the
-memoized weather and carbon, and whole step records (both book the job with
-`dcsim.workload.PhaseClock`)."""
+power once per kind of server (as the kernel and the batched env sum racks) against every
+server's, the memoized weather and carbon, and whole step records."""
 
 from __future__ import annotations
 
@@ -49,15 +48,29 @@ def test_power_scalars_are_array_bitwise() -> None:
     ],
 )
 def test_server_power_per_kind_is_per_server_bitwise(overrides: dict) -> None:
-    loaded = load_scenario("default.yaml", overrides)
-    fast = FastSimulation(loaded)
+    """The batched env's (and kernel's) racks from server power once per kind of server equal
+    every server's power summed by `rack_wall_power_w`, bitwise."""
+    from dcsim.envs.datacenter_vector import DatacenterVectorEnv
+    from dcsim.power import PHASE_ACTIVITY, host_power_w, rack_wall_power_w
+
+    venv = DatacenterVectorEnv(1, steps=3, overrides=overrides)
+    sim = venv.sim0
     rng = np.random.default_rng(2)
     for _ in range(200):
         act, f = float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.3, 1.0))
-        rack, activity, accel = fast._server_power(act, f)
-        want_rack, want_activity, want_accel = Simulation._server_power(fast, act, f)
-        assert np.array_equal(rack, want_rack)
-        assert (activity, accel) == (want_activity, want_accel)
+        got = venv._rack_power(np.array([act]), np.array([f]))[0]
+        activity = np.where(sim.active, act, PHASE_ACTIVITY["idle"])
+        freq = np.where(sim.active, f, 1.0)
+        accel_w = sim.power.power_w(activity, freq) * sim.acc_per_server
+        want = rack_wall_power_w(
+            accel_w,
+            host_power_w(sim.host_w, sim.active),
+            sim.server_rack,
+            sim.n_racks,
+            sim.psu_eff,
+            sim.switch_w,
+        )
+        assert np.array_equal(got, want)
 
 
 def test_memo_fill_is_at_bitwise(loaded) -> None:

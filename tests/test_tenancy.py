@@ -255,7 +255,7 @@ def test_idle_engine_draws_idle_accelerators_half_hosts_and_its_switches():
     from dcsim.power import HOST_IDLE_FRAC, fabric_switch_power_w
 
     e = engine([])
-    rack_w, _ = e._rack_power({}, 1.0, 0.0)
+    rack_w = e._rack_power({}, 1.0, 0.0)[0]
     prof = e.profile
     host = prof.server.host_power_w.value / prof.server.accelerators
     per_acc = (prof.power.idle_w.value + HOST_IDLE_FRAC * host) / prof.server.psu_efficiency.value
@@ -298,7 +298,7 @@ def test_a_step_inside_the_compute_phase_draws_compute_power():
     e.ensure_solved()
     books, rack_w = [], []
     for _ in range(3):
-        w, booked = e._rack_power({0: 1.0}, 1.0, 0.0)
+        w, booked = e._rack_power({0: 1.0}, 1.0, 0.0)[:2]
         books.append(booked[0].booking)
         rack_w.append(float(w.sum()))
         e.step(W, Decisions())

@@ -476,14 +476,14 @@ class CoDesignEnv(gym.Env):
         for s in range(self.top_k):
             if s < len(slots):
                 j = e.jobs[slots[s]]
-                st = j.step(1.0, e.packed_comm[j.id])
+                st = j.step(1.0, e.packed_comm(j.id))
                 dl = j.spec.deadline_s
                 vals = (
                     j.spec.accelerators / e.train_capacity,
                     st.comm_s / st.compute_s if st.compute_s > 0 else 0.0,
                     (now - j.spec.arrival_s) / 3600.0,
                     float(j.spec.deferrable),
-                    (dl - now - j.ideal_runtime_s(e.packed_comm[j.id])) / 3600.0 if dl else 0.0,
+                    (dl - now - j.ideal_runtime_s(e.packed_comm(j.id))) / 3600.0 if dl else 0.0,
                     float(e.fits(j.id)),
                 )
             else:

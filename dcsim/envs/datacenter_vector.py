@@ -13,8 +13,10 @@ accelerator, host and rack power (`dcsim.power`), the per-rack air chain of ever
 water side of all halls in one lane-wise pass (`ChilledWaterBatch`), the thermal throttle,
 facility power, reward and observation. This module holds wiring only: every formula is the
 `dcsim` function the single env calls, applied to arrays, in the same order
-(`FastSimulation.step`, `CoolingPlant.step`, `DatacenterEnv.step`), so results equal N
-separate `DatacenterEnv`s bitwise (tests/test_datacenter_vector.py). Weather and carbon of
+(`CoolingPlant.step`, `DatacenterEnv.step`), server power once per kind of server as the
+kernel sums it, so results equal N separate `DatacenterEnv`s bitwise on the compiled path and
+to a relative 1e-12 on the NumPy one, where each env's step is the engine's, which sums
+accelerators rather than servers (tests/test_datacenter_vector.py). Weather and carbon of
 each copy's episode are read once at its reset (the arrays its own `FastSimulation` looked up).
 
 Episodes auto-reset in the same step (`AutoresetMode.SAME_STEP`): the returned observation is
@@ -573,7 +575,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         return obs, reward, np.zeros(n_env, dtype=bool), trunc, info
 
     def _rack_power(self, act_active: np.ndarray, f: np.ndarray) -> np.ndarray:
-        """`FastSimulation._server_power`'s racks for every copy: accelerator power once per
+        """Rack power for every copy as the kernel forms it: accelerator power once per
         kind of server (active at the copy's activity and clock, idle), each rack's
         accelerators summed over its pattern of kinds in server order, then its hosts' sum
         through the PSUs plus its share of the switches (as `rack_wall_power_w`)."""

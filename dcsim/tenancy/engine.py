@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -48,11 +49,12 @@ from pydantic import Field, field_validator, model_validator
 from dcsim.climate import WeatherOnly, WeatherSample
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
 from dcsim.errors import InputError
-from dcsim.hardware import canonical_hardware, get_profile
+from dcsim.hardware import HardwareProfile, canonical_hardware, get_profile
 from dcsim.network import load_topology
 from dcsim.network.accelerator import accelerator_network
 from dcsim.polca import polca_fraction
 from dcsim.power import (
+    PHASE_ACTIVITY,
     DevicePowerModel,
     FacilityConfig,
     fabric_switch_power_w,
@@ -76,6 +78,7 @@ from dcsim.tenancy.workload import (
 from dcsim.workload import PhaseBooking, PhaseClock
 
 CLASSES = ("comm", "compute", "inference")
+IDLE_ACTIVITY = PHASE_ACTIVITY["idle"]
 PLACEMENTS = ("pack", "cool", "uplink")
 
 
@@ -133,6 +136,15 @@ class Decisions:
     tank: float = 0.0  # -1 discharge .. +1 charge
 
 
+@dataclass(frozen=True)
+class Booked:
+    """A running job's step: its busy share, phase booking and phase clock after the step."""
+
+    share: float
+    booking: PhaseBooking
+    clock: PhaseClock
+
+
 @dataclass
 class StepResult:
     """Facility totals of one step (powers are step averages, W)."""
@@ -162,16 +174,79 @@ class StepResult:
     tank_soc: float
     rho: float
     finished: list[int]
+    accel_w: float = 0.0  # accelerators' power
+    activity: float = 0.0  # mean accelerator activity (inference: its load rho)
+    it_kwh: float = 0.0
+    facility_kwh: float = 0.0
+    water_l: float = 0.0  # the plant's water use for this step's heat
+    clocks: dict[int, float] = field(default_factory=dict)  # running job -> clock fraction
+    booked: dict[int, Booked] = field(default_factory=dict)  # running job -> its step
+    cooling_breakdown: dict[str, float] = field(default_factory=dict)  # W, sums to cooling_w
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Booked:
-    """A running job's step: its busy share, phase booking and phase clock after the step."""
+class Signal(Protocol):
+    """Grid carbon (g/kWh) and price (USD/MWh) at time t_s (s, a float or an array) on the
+    engine's clock shifted by its origin t0 (`reset_plant`): `GridSignal` counts from 1 January
+    00:00, `dcsim run`'s scenario carbon from the run's start."""
 
-    share: float
-    booking: PhaseBooking
-    clock: PhaseClock
+    def carbon(self, t_s: Any) -> Any: ...
+    def price(self, t_s: Any) -> Any: ...
+
+
+@dataclass
+class Site:
+    """A built facility the engine runs on: which rack each accelerator (fabric host i) sits
+    in, the shared fabric, the plant and tank, the facility's power budget and its grid.
+
+    `Site.of(cfg)` builds the multi-tenant layout (one leaf per rack, inference in the last
+    racks); `dcsim.sim.Simulation` builds its scenario's (any fabric, servers filling racks in
+    order) and runs its one training job on it."""
+
+    profile: HardwareProfile
+    fabric: SharedFabric
+    host_rack: np.ndarray  # rack of accelerator i
+    n_racks: int
+    design_it_w: float  # every accelerator at TDP, hosts busy, through the PSUs, + switches
+    plant: CoolingPlant
+    tank: TankConfig
+    facility: FacilityConfig
+    budget_w: float  # facility IT budget (POLCA brake above it); inf: none
+    signal: Signal
+    inference: InferenceConfig
+
+    @classmethod
+    def of(cls, cfg: EngineConfig, fabric: SharedFabric | None = None) -> Site:
+        """The multi-tenant facility of `cfg` (`fabric` reuses one built for the same config)."""
+        prof = get_profile(cfg.hardware)
+        shared = fabric if fabric is not None else SharedFabric(Engine.build_fabric(cfg))
+        host_rack = shared.host_leaf  # one leaf per rack, racks in leaf order
+        n_acc = cfg.racks * cfg.accelerators_per_rack
+        srv = prof.server
+        design_w = float(
+            rack_wall_power_w(
+                np.full(n_acc, prof.tdp_w),
+                np.full(n_acc, srv.host_power_w.value / srv.accelerators),
+                host_rack,
+                cfg.racks,
+                srv.psu_efficiency.value,
+                fabric_switch_power_w(*shared.fabric.switch_ports()),
+            ).sum()
+        )
+        device = DevicePowerModel.from_profile(prof)
+        return cls(
+            profile=prof,
+            fabric=shared,
+            host_rack=host_rack,
+            n_racks=cfg.racks,
+            design_it_w=design_w,
+            plant=CoolingPlant(cfg.cooling, cfg.racks, design_w, device.freq_for_scale),
+            tank=cfg.tank,
+            facility=cfg.facility,
+            budget_w=cfg.budget_fraction * design_w,
+            signal=GridSignal(cfg.region),
+            inference=cfg.inference,
+        )
 
 
 class Engine:
@@ -179,39 +254,37 @@ class Engine:
 
     def __init__(
         self,
-        cfg: EngineConfig,
-        specs: list[JobSpec],
+        cfg: EngineConfig | Site,
+        specs: Sequence[JobSpec | TrainingJob],
         rho: np.ndarray,
         dt_s: float,
         fabric: SharedFabric | None = None,
     ):
-        """`fabric` reuses a SharedFabric (and its caches) built for the same config."""
-        self.cfg = cfg
-        prof = get_profile(cfg.hardware)
-        self.profile = prof
+        """On a config's facility (`fabric` reuses a SharedFabric, and its caches, built for
+        the same config) or on a built `Site`; jobs as specs or built `TrainingJob`s."""
+        site = cfg if isinstance(cfg, Site) else Site.of(cfg, fabric)
+        self.site = site
+        prof = self.profile = site.profile
         self.dt = float(dt_s)
-        self.per_rack = cfg.accelerators_per_rack
-        self.n_racks = cfg.racks
-        self.n_acc = cfg.racks * cfg.accelerators_per_rack
-        self.fabric = fabric if fabric is not None else SharedFabric(self.build_fabric(cfg))
-        self.host_rack = self.fabric.host_leaf  # one leaf per rack, racks in leaf order
+        self.host_rack = site.host_rack
+        self.n_racks = site.n_racks
+        self.n_acc = len(site.host_rack)
+        self.per_rack = self.n_acc / self.n_racks  # accelerators per rack (mean)
+        self.fabric = site.fabric
         self.device = DevicePowerModel.from_profile(prof)
         srv = prof.server
         self.host_w_per_acc = srv.host_power_w.value / srv.accelerators
         self.psu_eff = srv.psu_efficiency.value
         self.f_min = self.device.f_min_frac
         self.brake_f = max(self.f_min, polca_fraction("brake"))
-        self.p_idle = float(self.device.power_w(0.0))
+        self.p_idle = float(self.device.power_w(IDLE_ACTIVITY))
         self._racks: dict[int, np.ndarray] = {}
         self._pw: dict[tuple[float, float], float] = {}
         # inference occupies the last racks
-        self.inf_acc = cfg.inference.servers * srv.accelerators
+        inf = site.inference
+        self.inf_acc = inf.servers * srv.accelerators
         self.inf_hosts = np.arange(self.n_acc - self.inf_acc, self.n_acc)
-        self.serving = (
-            ServingModel.build(cfg.hardware, cfg.inference.model, cfg.inference.slo_s)
-            if self.inf_acc
-            else None
-        )
+        self.serving = ServingModel.build(prof.name, inf.model, inf.slo_s) if self.inf_acc else None
         self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
         # switches draw their (near-constant) power wherever they are; spread over the racks,
         # as in dcsim.sim
@@ -224,32 +297,23 @@ class Engine:
             self.psu_eff,
             self.switch_w,
         )
-        self.design_it_w = float(self.design_rack_w.sum())
-        self.budget_w = cfg.budget_fraction * self.design_it_w
-        self.plant = CoolingPlant(
-            cfg.cooling, self.n_racks, self.design_it_w, self.device.freq_for_scale
-        )
-        self.tank = ChilledWaterTank(cfg.tank, self.plant.water.q_chw_design)
-        self.grid = GridSignal(cfg.region)
-        self.jobs = [TrainingJob.from_spec(i, s, prof.peak_flops) for i, s in enumerate(specs)]
+        self.design_it_w = site.design_it_w
+        self.budget_w = site.budget_w
+        self.plant = site.plant
+        self.inlet_limit_c = self.plant.cfg.recommended_inlet_max_c
+        self.tank = ChilledWaterTank(site.tank, self.plant.water.q_chw_design)
+        self.grid = site.signal
+        self.jobs = [
+            s if isinstance(s, TrainingJob) else TrainingJob.from_spec(i, s, prof.peak_flops)
+            for i, s in enumerate(specs)
+        ]
         self.rho = np.asarray(rho, dtype=float)
-        self.packed_comm = {  # the all-reduce on the first hosts of an empty fabric
-            j.id: self.fabric.alone_s(
-                Tenant(
-                    j.id,
-                    np.arange(j.spec.accelerators),
-                    "ecmp",
-                    j.grad_bytes,
-                    j.spec.tensor_parallel,
-                    j.spec.algorithm,
-                )
-            )
-            for j in self.jobs
-        }
+        self._packed: dict[int, float] = {}
         self.train_capacity = self.n_acc - self.inf_acc
         self.free = np.ones(self.n_acc, dtype=bool)
         self.free[self.inf_hosts] = False
         self.t = 0.0
+        self.t0 = 0.0
         self.k = 0
         self.next_arrival = 0
         self.queue: list[int] = []
@@ -264,6 +328,24 @@ class Engine:
         self._dirty = False
         self.queued_accelerators = 0
         self._admit()
+
+    def packed_comm(self, job_id: int) -> float:
+        """The job's all-reduce alone on the first hosts of an empty fabric under ECMP (its
+        packed ideal, for slowdowns and latest starts); solved on first use."""
+        got = self._packed.get(job_id)
+        if got is None:
+            j = self.jobs[job_id]
+            got = self._packed[job_id] = self.fabric.alone_s(
+                Tenant(
+                    j.id,
+                    np.arange(j.spec.accelerators),
+                    "ecmp",
+                    j.grad_bytes,
+                    j.spec.tensor_parallel,
+                    j.spec.algorithm,
+                )
+            )
+        return got
 
     # ------------------------------------------------------------ construction
     @staticmethod
@@ -285,7 +367,7 @@ class Engine:
 
     def reset_plant(self, weather: WeatherSample, t0_s: float) -> None:
         self.t0 = float(t0_s)
-        rack_w, _ = self._rack_power({}, 1.0, self.rho[0] if len(self.rho) else 0.0)
+        rack_w = self._rack_power({}, 1.0, self.rho[0] if len(self.rho) else 0.0)[0]
         self.plant.reset(weather, rack_w)
         self.tank.reset()
 
@@ -306,7 +388,7 @@ class Engine:
         j = self.jobs[job_id]
         if j.spec.deadline_s is None:
             return math.inf
-        return j.spec.deadline_s - j.ideal_runtime_s(self.packed_comm[job_id])
+        return j.spec.deadline_s - j.ideal_runtime_s(self.packed_comm(job_id))
 
     def can_defer(self, job_id: int) -> bool:
         """A deferrable job before its latest start."""
@@ -457,8 +539,9 @@ class Engine:
 
     def _rack_power(
         self, clocks: dict[int, float], inf_clock: float, rho: float
-    ) -> tuple[np.ndarray, dict[int, Booked]]:
-        """Per-rack wall power and each running job's booking of the step (not yet applied).
+    ) -> tuple[np.ndarray, dict[int, Booked], float, float]:
+        """Per-rack wall power, each running job's booking of the step (not yet applied), the
+        accelerators' power and their mean activity (inference servers: their load rho).
 
         A job runs until the step's end or its last iteration, its phases booked by its
         `dcsim.workload.PhaseClock` (as `dcsim.sim` books its job), and idles after; its
@@ -469,6 +552,7 @@ class Engine:
         acc_w = np.full(self.n_acc, self.p_idle)
         host_busy = np.zeros(self.n_acc)
         booked: dict[int, Booked] = {}
+        busy = 0.0  # sum of activity - idle activity over accelerators
         for i in self.running:
             j = self.jobs[i]
             f = clocks.get(i, 1.0)
@@ -479,10 +563,12 @@ class Engine:
             a = interval_activity(book.compute_s, book.comm_s, self.dt, j.a_compute, j.a_comm)
             acc_w[j.hosts] = self._power_w(a, f)
             host_busy[j.hosts] = span / self.dt
+            busy += (a - IDLE_ACTIVITY) * len(j.hosts)
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
             host_busy[self.inf_hosts] = rho
+            busy += (rho - IDLE_ACTIVITY) * self.inf_acc
         rack_w = rack_wall_power_w(
             acc_w,
             host_power_w(self.host_w_per_acc, host_busy),
@@ -491,7 +577,7 @@ class Engine:
             self.psu_eff,
             self.switch_w,
         )
-        return rack_w, booked
+        return rack_w, booked, float(acc_w.sum()), IDLE_ACTIVITY + busy / self.n_acc
 
     # ------------------------------------------------------------ step
     def step(self, weather: WeatherSample, d: Decisions) -> StepResult:
@@ -506,14 +592,14 @@ class Engine:
             inf_throttle = float(self.throttle[self.host_rack[self.inf_hosts]].min())
             inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
         clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
-        rack_w, booked = self._rack_power(clocks, inf_f, rho)
+        rack_w, booked, accel_w, activity = self._rack_power(clocks, inf_f, rho)
         it_w = demand_w = float(rack_w.sum())
         over = max(0.0, demand_w - self.budget_w)
         brake = over > 0.0
         if brake:  # POLCA power brake for the step
             clocks = {i: self.brake_f for i in self.running}
             inf_f = self.brake_f
-            rack_w, booked = self._rack_power(clocks, inf_f, rho)
+            rack_w, booked, accel_w, activity = self._rack_power(clocks, inf_f, rho)
             it_w = float(rack_w.sum())
         # ---- progress of training jobs
         train_work = 0.0
@@ -547,11 +633,18 @@ class Engine:
         q_ch = chiller_w * res.chiller_cop
         chiller = self.plant.water.chiller
         cond = float(res.extra["condenser_c"])
-        _, _, cap = chiller.power(max(q_ch, 1.0), res.chw_supply_c, cond)
-        ts = self.tank.step(d.tank, q_ch, max(cap - q_ch, 0.0), self.dt)
-        q_new = q_ch + ts.charge_w - ts.discharge_w
-        p_ch = chiller.power(q_new, res.chw_supply_c, cond)[0] if q_new > 0 else 0.0
-        cooling_w = res.cooling_w - chiller_w + p_ch
+        headroom = 0.0  # the chiller's spare capacity, asked only to charge the tank
+        if d.tank > 0.0:
+            headroom = max(chiller.power(max(q_ch, 1.0), res.chw_supply_c, cond)[2] - q_ch, 0.0)
+        ts = self.tank.step(d.tank, q_ch, headroom, self.dt)
+        breakdown = res.breakdown
+        if ts.charge_w == 0.0 and ts.discharge_w == 0.0:  # the plant's own answer
+            p_ch, cooling_w = chiller_w, res.cooling_w
+        else:  # the chiller's power at the load the tank leaves it
+            q_new = q_ch + ts.charge_w - ts.discharge_w
+            p_ch = chiller.power(q_new, res.chw_supply_c, cond)[0] if q_new > 0 else 0.0
+            cooling_w = res.cooling_w - chiller_w + p_ch
+            breakdown = {**breakdown, "chiller_w": p_ch}
         tmid = self.t0 + self.t + 0.5 * self.dt
         ci = float(self.grid.carbon(tmid))
         price = float(self.grid.price(tmid))
@@ -560,7 +653,7 @@ class Engine:
             float(res.server_fan_w.sum()),
             cooling_w,
             self.design_it_w,
-            self.cfg.facility,
+            self.site.facility,
             self.dt,
             ci,
             price,
@@ -598,13 +691,21 @@ class Engine:
             price_usd_per_mwh=price,
             inlet_c=inlet,
             rack_w=rack_w,
-            inlet_excess_k=max(0.0, float(inlet.max()) - self.cfg.cooling.recommended_inlet_max_c),
+            inlet_excess_k=max(0.0, float(inlet.max()) - self.inlet_limit_c),
             tank_charge_w=ts.charge_w,
             tank_discharge_w=ts.discharge_w,
             tank_loss_w=ts.loss_w,
             tank_soc=ts.soc,
             rho=rho,
             finished=done,
+            accel_w=accel_w,
+            activity=activity,
+            it_kwh=en.it_kwh,
+            facility_kwh=en.facility_kwh,
+            water_l=float(res.water_l),
+            clocks=clocks,
+            booked=booked,
+            cooling_breakdown=breakdown,
             extra={"chiller_load_w": q_ch, "chiller_w_plant": chiller_w, "chiller_w": p_ch},
         )
         self.last = r
@@ -619,7 +720,7 @@ class Engine:
             assert j.end_s is not None
             c = j.end_s - j.spec.arrival_s
             jct.append(c)
-            slow.append(c / j.ideal_runtime_s(self.packed_comm[i]))
+            slow.append(c / j.ideal_runtime_s(self.packed_comm(i)))
             if j.spec.deadline_s is not None and j.end_s > j.spec.deadline_s:
                 late += 1
         for i in self.queue + self.running:
@@ -641,18 +742,19 @@ class Engine:
         caches, serving model, grid, device, load series) are shared, not copied: copying them
         costs time, and the fabric's caches are pure functions of their keys."""
         shared = (
-            self.cfg,
             self.fabric,
             self.serving,
             self.grid,
             self.device,
             self.profile,
             self.rho,
-            self.packed_comm,
             self.host_rack,
             self.inf_hosts,
             self.rack_acc,
             self.design_rack_w,
+            self.site.facility,
+            self.site.inference,
+            self.site.tank,
         )
         memo: dict[int, Any] = {id(x): x for x in shared if x is not None}
         return copy.deepcopy(self, memo)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dcsim.errors import InputError
 from dcsim.jobs import JobFabric
 from dcsim.network import route
 from dcsim.network.collectives import collective_time, data_parallel_groups
@@ -49,14 +50,23 @@ class Tenant:
 
 
 class SharedFabric:
-    """Leaf-spine fabric shared by many jobs; `comm_times` solves them together."""
+    """Leaf-spine fabric shared by many jobs; `comm_times` solves them together.
 
-    def __init__(self, fabric: Fabric):
+    `seed` salts the ECMP hash (`dcsim.network.route`), as a scenario's seed does for
+    `dcsim run`. A fabric whose hosts are not single-homed (several NICs per accelerator,
+    scale-up domains as fabrics) carries one job: its all-reduce alone (`alone_s`), no
+    placement and no contention between jobs."""
+
+    def __init__(self, fabric: Fabric, seed: int = 0):
         self.fabric = fabric
+        self.seed = int(seed)
         self._jf: dict[str, JobFabric] = {}
-        self.base = self.job_fabric("ecmp")
-        self.n_leaves = self.base.n_leaves
-        self.host_leaf = self.base.host_leaf
+        self.placeable = bool(fabric.host_single.all())
+        self._base = self.job_fabric("ecmp") if self.placeable else None
+        self.n_leaves = self._base.n_leaves if self._base is not None else 0
+        self.host_leaf = self._base.host_leaf if self._base is not None else np.zeros(0, np.int64)
+        # alone_s key -> (the algorithm it ran, auto's candidates and their times)
+        self.algorithms: dict[tuple, tuple[str, dict[str, float]]] = {}
         self._cache: dict[tuple, dict[int, float]] = {}
         self._uplink_cache: dict[tuple, np.ndarray] = {}
         self._routes: dict[tuple, tuple | None] = {}
@@ -64,12 +74,24 @@ class SharedFabric:
         self._leaf_out: dict[tuple, np.ndarray] = {}
         cfg = fabric.config
         self.symmetric = (
-            getattr(cfg, "kind", "") == "leaf_spine"
+            self._base is not None
+            and getattr(cfg, "kind", "") == "leaf_spine"
             and not getattr(cfg, "failures", None)
-            and bool(np.all(np.diff(self.host_leaf) >= 0))
-            and len(set(self.base.per_leaf.tolist())) == 1
+            and bool(np.all(np.diff(self._base.host_leaf) >= 0))
+            and len(set(self._base.per_leaf.tolist())) == 1
         )
         self.solves = 0  # joint solves run (cache misses), for tests and benchmarks
+
+    @property
+    def base(self) -> JobFabric:
+        """The fabric as a scheduler sees it (leaves, placement rules); single-homed only."""
+        if self._base is None:
+            raise InputError(
+                "placing jobs and sharing the fabric between them need single-homed hosts "
+                "(one NIC per accelerator)",
+                field="topology",
+            )
+        return self._base
 
     def job_fabric(self, routing: str) -> JobFabric:
         parse_routing(routing)  # InputError on an unknown policy
@@ -88,7 +110,7 @@ class SharedFabric:
         src, dst = self.crossings(t)
         got = None
         if len(src):
-            r = route(self.fabric, src, dst, np.ones(len(src)), routing=t.routing)
+            r = route(self.fabric, src, dst, np.ones(len(src)), routing=t.routing, seed=self.seed)
             A = r.A.tocoo()
             rows, cols = A.row.astype(np.int64), A.col.astype(np.int64)
             links, ri = np.unique(rows, return_inverse=True)
@@ -151,13 +173,22 @@ class SharedFabric:
             if t.routing == "spray" and self.symmetric:
                 hosts = self.canonical_hosts(hosts)
             groups = t.dp_groups(hosts)
-            if t.algorithm == "ring":
+            if t.algorithm == "ring" and self._base is not None and self.seed == 0:
                 ranks = groups[0] if len(groups) == 1 else groups
                 got = self.job_fabric(t.routing).allreduce_alone_s(ranks, t.grad_bytes)
+                self.algorithms[key] = ("ring", {})
             else:  # as dcsim.network.dp_allreduce
-                got = collective_time(
-                    self.fabric, "all-reduce", t.algorithm, t.grad_bytes, t.routing, ranks=groups
-                ).time_s
+                res = collective_time(
+                    self.fabric,
+                    "all-reduce",
+                    t.algorithm,
+                    t.grad_bytes,
+                    t.routing,
+                    seed=self.seed,
+                    ranks=groups,
+                )
+                got = res.time_s
+                self.algorithms[key] = (res.algorithm, dict(res.candidates or {}))
             if len(self._alone) > 65536:
                 self._alone.clear()
             self._alone[key] = got
@@ -166,6 +197,8 @@ class SharedFabric:
     def contention(self, tenants: list[Tenant]) -> dict[int, float]:
         """Job id -> slowest crossing-flow rate alone / shared (1 if it crosses no spine)."""
         out = {t.id: 1.0 for t in tenants}
+        if len(tenants) < 2:
+            return out
         rows, cols, data, owner, alone_rate = [], [], [], [], {}
         off = 0
         for t in tenants:

@@ -181,7 +181,7 @@ def job_rows(env: CoDesignEnv) -> list[dict[str, Any]]:
     for j in e.jobs:
         if j.spec.arrival_s > e.t:
             continue
-        ideal = j.ideal_runtime_s(e.packed_comm[j.id])
+        ideal = j.ideal_runtime_s(e.packed_comm(j.id))
         jct = j.end_s - j.spec.arrival_s if j.end_s is not None else None
         rows.append(
             {

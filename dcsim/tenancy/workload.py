@@ -203,6 +203,27 @@ class TrainingJob:
         )
         return cls(i, spec, w, peak_flops)
 
+    @classmethod
+    def of_workload(
+        cls, i: int, w: TrainingConfig, accelerators: int, peak_flops: float, mfu: float
+    ) -> TrainingJob:
+        """`dcsim run`'s job: the scenario's workload as it is (activities, memory-bound share,
+        batch) on `accelerators`, at the resolved `mfu`, arriving at 0 and never finishing."""
+        spec = JobSpec.model_construct(
+            arrival_s=0.0,
+            accelerators=accelerators,
+            model_params=w.model_params,
+            iterations=1 << 62,
+            tokens_per_accelerator=w.global_batch_tokens / accelerators,
+            tensor_parallel=w.tensor_parallel,
+            algorithm=w.algorithm,
+            mfu=mfu,
+            overlap=w.overlap,
+            deferrable=False,
+            deadline_s=None,
+        )
+        return cls(i, spec, w.model_copy(update={"mfu": mfu}), peak_flops)
+
     @property
     def grad_bytes(self) -> float:
         """Bytes each data-parallel rank all-reduces per iteration (its TP shard;
