@@ -63,4 +63,4 @@ def test_placement_random_actions(benchmark) -> None:
     agent = make_agent("random", env)
     benchmark.extra_info["steps_per_round"] = 512
     benchmark.pedantic(_steps, args=(env, agent, 512, 1), rounds=3, iterations=1)
-    assert np.isfinite(env.now)
+    assert np.isfinite(env.cluster.now)
