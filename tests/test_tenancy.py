@@ -351,3 +351,22 @@ def test_cached_tenants_and_uplink_load_equal_a_fresh_computation():
         assert np.array_equal(got, want / np.maximum(e.fabric.base.uplinks, 1))
         seen += len(fresh)
     assert seen > 60  # jobs were running
+
+
+def test_serving_lookups_are_the_vectorized_bilinear_bitwise():
+    """The engine's per-step serving lookups (one point on Python floats) return the same
+    floats as `dcsim.polca.bilinear` over the table, grid points and clipping included."""
+    from dcsim.polca import bilinear
+    from dcsim.tenancy.workload import ServingModel
+
+    sm = ServingModel.build("H100-SXM", "llama2-70b", 20.0)
+    t = sm.table
+    rng = np.random.default_rng(5)
+    rho = np.concatenate([rng.uniform(-0.2, 1.5, 400), t.rho_grid, [t.rho_grid[-1] + 1.0]])
+    f = np.concatenate([rng.uniform(0.1, 1.2, 400), t.f_grid, [0.0]])
+    f = rng.choice(f, len(rho))  # grid points and out-of-range clocks among random ones
+    want_p = bilinear(t, t.gpu_power_w, rho, f)
+    want_s = bilinear(t, sm.slo_frac, rho, f)
+    for k in range(len(rho)):
+        assert sm.gpu_power_w(float(rho[k]), float(f[k])) == want_p[k], k
+        assert sm.slo_attainment(float(rho[k]), float(f[k])) == want_s[k], k

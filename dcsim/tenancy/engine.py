@@ -41,7 +41,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -136,8 +136,7 @@ class Decisions:
     tank: float = 0.0  # -1 discharge .. +1 charge
 
 
-@dataclass(frozen=True)
-class Booked:
+class Booked(NamedTuple):
     """A running job's step: its busy share, phase booking and phase clock after the step."""
 
     share: float
@@ -284,6 +283,7 @@ class Engine:
         inf = site.inference
         self.inf_acc = inf.servers * srv.accelerators
         self.inf_hosts = np.arange(self.n_acc - self.inf_acc, self.n_acc)
+        self._inf_racks = np.unique(self.host_rack[self.inf_hosts])
         self.serving = ServingModel.build(prof.name, inf.model, inf.slo_s) if self.inf_acc else None
         self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
         # switches draw their (near-constant) power wherever they are; spread over the racks,
@@ -328,6 +328,16 @@ class Engine:
         self._dirty = False
         self.queued_accelerators = 0
         self._admit()
+
+    @property
+    def throttle(self) -> np.ndarray:
+        """Per-rack clock limit from the plant's last step (1: unthrottled)."""
+        return self._throttle
+
+    @throttle.setter
+    def throttle(self, v: np.ndarray) -> None:
+        self._throttle = v
+        self._throttled = bool(np.min(v) < 1.0)  # some rack's clock limited by its inlet
 
     def packed_comm(self, job_id: int) -> float:
         """The job's all-reduce alone on the first hosts of an empty fabric under ECMP (its
@@ -521,6 +531,19 @@ class Engine:
             racks = self._racks[j.id] = np.unique(self.host_rack[j.hosts])
         return throttled_clock(cap, float(self.throttle[racks].min()), self.f_min)
 
+    def _clocks(self, caps: dict[str, float]) -> dict[int, float]:
+        """Each running job's clock: its class's cap, lowered by the slowest rack it runs on
+        (looked up only while some rack is throttled: the clock at an unthrottled rack is
+        `throttled_clock(cap, 1.0, f_min)` whatever the job)."""
+        self.ensure_solved()
+        cls = self._classes
+        if self._throttled:
+            return {
+                i: self._job_clock(self.jobs[i], caps[cls.get(i, "compute")]) for i in self.running
+            }
+        free = {c: throttled_clock(cap, 1.0, self.f_min) for c, cap in caps.items()}
+        return {i: free[cls.get(i, "compute")] for i in self.running}
+
     def accelerator_w(self, j: TrainingJob, f: float) -> float:
         """Mean power of one of the job's accelerators over an iteration at clock f: its compute
         and exposed-communication phases (`dcsim.power.interval_activity`)."""
@@ -589,9 +612,9 @@ class Engine:
         rho = float(self.rho[min(self.k, len(self.rho) - 1)]) if len(self.rho) else 0.0
         inf_f = 1.0
         if self.inf_acc:
-            inf_throttle = float(self.throttle[self.host_rack[self.inf_hosts]].min())
+            inf_throttle = float(self.throttle[self._inf_racks].min()) if self._throttled else 1.0
             inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
-        clocks = {i: self._job_clock(self.jobs[i], caps[self.job_class(i)]) for i in self.running}
+        clocks = self._clocks(caps)
         rack_w, booked, accel_w, activity = self._rack_power(clocks, inf_f, rho)
         it_w = demand_w = float(rack_w.sum())
         over = max(0.0, demand_w - self.budget_w)

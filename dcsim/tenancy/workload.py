@@ -30,9 +30,11 @@ interpolated bilinearly in (rho, f).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,7 @@ from pydantic import Field, model_validator
 from dcsim.errors import InputError
 from dcsim.inference import CONV_OUTPUT_ZIPF
 from dcsim.jobs import JobMixConfig, generate_jobs
-from dcsim.polca import RowConfig, ServingTable, bilinear, characterize
+from dcsim.polca import RowConfig, ServingTable, characterize
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
 from dcsim.schema import StrictModel, validate_model
 from dcsim.workload import (
@@ -246,12 +248,12 @@ class TrainingJob:
             )
         return got
 
-    @property
+    @cached_property
     def a_compute(self) -> float:
         """Activity while computing (`dcsim.workload.compute_activity`, as in `dcsim.sim`)."""
         return compute_activity(self.workload)
 
-    @property
+    @cached_property
     def a_comm(self) -> float:
         """Activity while stalled on exposed communication (`dcsim.workload.comm_activity`)."""
         return comm_activity(self.workload)
@@ -296,6 +298,14 @@ class InferenceConfig(StrictModel):
         return self
 
 
+def _row(grid: list[float], x: float) -> tuple[int, float]:
+    """`dcsim.polca._interp_rows` of one point: lower index and weight on an ascending grid."""
+    xc = min(max(x, grid[0]), grid[-1])
+    k = bisect.bisect_right(grid, xc, 1, len(grid) - 1) - 1
+    g0 = grid[k]
+    return k, (xc - g0) / (grid[k + 1] - g0)
+
+
 @dataclass(frozen=True)
 class ServingModel:
     """Per-server GPU power, SLO attainment and token throughput vs (rho, f) (from the DES)."""
@@ -303,6 +313,11 @@ class ServingModel:
     table: ServingTable
     slo_frac: np.ndarray  # (n_rho, n_f)
     tokens_per_request: float
+    # the grids and tables as Python floats, f ascending (`__post_init__`), for `_lookup`
+    _rho: list[float] = field(init=False, repr=False, compare=False)
+    _f: list[float] = field(init=False, repr=False, compare=False)
+    _power: list[list[float]] = field(init=False, repr=False, compare=False)
+    _slo: list[list[float]] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, hardware: str, model: str, slo_s: float) -> ServingModel:
@@ -314,14 +329,29 @@ class ServingModel:
                     frac[i, j] = float(np.mean(s <= slo_s))
         return cls(t, frac, float(CONV_OUTPUT_ZIPF.mean()))
 
+    def __post_init__(self) -> None:
+        t = self.table
+        object.__setattr__(self, "_rho", t.rho_grid.tolist())
+        object.__setattr__(self, "_f", t.f_grid[::-1].tolist())
+        object.__setattr__(self, "_power", t.gpu_power_w[:, ::-1].tolist())
+        object.__setattr__(self, "_slo", self.slo_frac[:, ::-1].tolist())
+
+    def _lookup(self, z: list[list[float]], rho: float, f: float) -> float:
+        """`dcsim.polca.bilinear` of one point on Python floats: the same operations in the
+        same order, so the same float (tests/test_tenancy.py), without NumPy's per-call cost."""
+        i, wi = _row(self._rho, rho)
+        j, wj = _row(self._f, f)
+        vj = 1 - wj
+        lo = vj * z[i][j] + wj * z[i][j + 1]
+        hi = vj * z[i + 1][j] + wj * z[i + 1][j + 1]
+        return (1 - wi) * lo + wi * hi
+
     def gpu_power_w(self, rho: float, f: float) -> float:
         """Mean GPU power of one server (all its GPUs), W."""
-        return float(
-            bilinear(self.table, self.table.gpu_power_w, np.array([rho]), np.array([f]))[0]
-        )
+        return self._lookup(self._power, float(rho), float(f))
 
     def slo_attainment(self, rho: float, f: float) -> float:
-        return float(bilinear(self.table, self.slo_frac, np.array([rho]), np.array([f]))[0])
+        return self._lookup(self._slo, float(rho), float(f))
 
     def tokens_per_s(self, rho: float) -> float:
         """Output tokens per second of one server at load rho (offered = served below 1.2)."""
