@@ -254,8 +254,7 @@ class Simulation:
         if t is None or self.comm_time(routing) == 0.0:
             return "none (one rank per DP group)"
         fab = self._shared_fabric()
-        key = (t.routing, t.hosts.tobytes(), t.grad_bytes, t.tensor_parallel, t.algorithm)
-        algo, cands = fab.algorithms.get(key, (self.sc.workload.algorithm, {}))
+        algo, cands = fab.algorithms.get(fab.alone_key(t), (self.sc.workload.algorithm, {}))
         if not cands:
             return algo
         return algo + " (auto: " + ", ".join(f"{a} {x:.3g} s" for a, x in cands.items()) + ")"

@@ -410,6 +410,7 @@ class CoDesignEnv(gym.Env):
         self.fc_z = np.random.default_rng(int(rng.integers(0, 2**31 - 1))).standard_normal(
             (3, hours)
         )
+        self._signals(e, t)
         self.region, self.preset, self.osub = region, preset, osub
         self._episode = object()  # identity of this reset's draws, checked by set_state
         e.reset_plant(self._weather(0), self.t0)
@@ -422,23 +423,36 @@ class CoDesignEnv(gym.Env):
         k = min(k, len(self.w_db) - 1)
         return WeatherSample(float(self.w_db[k]), float(self.w_wb[k]), float(self.w_rh[k]))
 
+    def _signals(self, e: Engine, t: np.ndarray) -> None:
+        """The episode's grid signals and forecasts at every step's start `t` (steps 0..n),
+        looked up at reset: now, and at each lead with the forecast error of its target hour
+        (`noisy_forecast`; the wet-bulb error grows as sqrt(lead) in K). Elementwise the same
+        operations a step would run on its own row."""
+        lead_s = np.array(CARBON_LEADS_H, dtype=float) * 3600.0
+        err = self.kw.forecast_error
+        hour = ((t - self.t0) / 3600.0).astype(np.int64)[:, None]
+        zc = self.fc_z[:, hour + np.array(CARBON_LEADS_H)]
+        tl = t[:, None] + lead_s
+        wb_lead = np.array(WETBULB_LEADS_H, dtype=float)
+        wb_fc = np.asarray(self.weather.at_many(t[:, None] + wb_lead * 3600.0).wet_bulb_c)
+        zw = self.fc_z[2, hour + np.array(WETBULB_LEADS_H)]
+        self._sig = {
+            "carbon": np.asarray(e.grid.carbon(t), dtype=float).tolist(),
+            "price": np.asarray(e.grid.price(t), dtype=float).tolist(),
+            "carbon_fc": noisy_forecast(e.grid.carbon(tl), CARBON_LEADS_H, err, zc[0]).tolist(),
+            "price_fc": noisy_forecast(e.grid.price(tl), CARBON_LEADS_H, err, zc[1]).tolist(),
+            "wet_bulb_fc": (wb_fc + err * WETBULB_K_PER_ERROR * np.sqrt(wb_lead) * zw).tolist(),
+        }
+
     def _obs(self) -> np.ndarray:
         e = self.engine
         assert e is not None
         t = self.t0 + self.k * self.dt
         h = 2 * math.pi * (t / 3600.0 % 24.0) / 24.0
         d = 2 * math.pi * (t / DAY_S % 365.0) / 365.0
-        lead_s = np.array(CARBON_LEADS_H, dtype=float) * 3600.0
-        err = self.kw.forecast_error
-        hour = int((t - self.t0) / 3600.0)
-        zc = self.fc_z[:, [hour + h for h in CARBON_LEADS_H]]
-        ci_fc = noisy_forecast(e.grid.carbon(t + lead_s), CARBON_LEADS_H, err, zc[0])
-        pr_fc = noisy_forecast(e.grid.price(t + lead_s), CARBON_LEADS_H, err, zc[1])
-        wb_lead = np.array(WETBULB_LEADS_H, dtype=float)
-        wb_fc = np.asarray(self.weather.at_many(t + wb_lead * 3600.0).wet_bulb_c)
-        zw = self.fc_z[2, [hour + h for h in WETBULB_LEADS_H]]
-        wb_fc = wb_fc + err * WETBULB_K_PER_ERROR * np.sqrt(wb_lead) * zw
         k = min(self.k, len(self.w_db) - 1)
+        sig = self._sig
+        ci_fc, pr_fc, wb_fc = sig["carbon_fc"][k], sig["price_fc"][k], sig["wet_bulb_fc"][k]
         inlet = e.plant.t_in
         rack_w = e.last.rack_w if e.last is not None else np.zeros(self.n_racks)
         free = e.fabric.base.free_per_leaf(e.free) / e.per_rack
@@ -450,8 +464,8 @@ class CoDesignEnv(gym.Env):
             "cos_day": math.cos(d),
             "dry_bulb_c": float(self.w_db[k]),
             "wet_bulb_c": float(self.w_wb[k]),
-            "carbon_g_per_kwh": float(e.grid.carbon(t)),
-            "price_usd_per_mwh": float(e.grid.price(t)),
+            "carbon_g_per_kwh": sig["carbon"][k],
+            "price_usd_per_mwh": sig["price"][k],
             "it_over_budget": self._last["it"] / e.budget_w,
             "demand_over_budget": self._last["demand"] / e.budget_w,
             "facility_over_design": self._last["fac"] / e.design_it_w,

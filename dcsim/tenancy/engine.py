@@ -320,6 +320,7 @@ class Engine:
         self.running: list[int] = []
         # `tenants()`, kept until the running set, a job's class or the routing changes
         self._tenant_list: list[Tenant] | None = None
+        self._tenant_of: dict[tuple[int, str], Tenant] = {}  # (job, routing) -> its Tenant
         self.finished: list[int] = []
         self.routing = {c: "ecmp" for c in CLASSES}
         self.throttle = np.ones(self.n_racks)
@@ -472,19 +473,16 @@ class Engine:
         if self._tenant_list is not None:
             return self._tenant_list
         out = []
+        made = self._tenant_of
         for i in self.running:
-            j = self.jobs[i]
-            cls = self._classes.get(i, "compute")
-            out.append(
-                Tenant(
-                    i,
-                    j.hosts,
-                    self.routing[cls],
-                    j.grad_bytes,
-                    j.spec.tensor_parallel,
-                    j.spec.algorithm,
+            routing = self.routing[self._classes.get(i, "compute")]
+            t = made.get((i, routing))
+            if t is None:  # a job's hosts never change: one Tenant per job and routing
+                j = self.jobs[i]
+                t = made[(i, routing)] = Tenant(
+                    i, j.hosts, routing, j.grad_bytes, j.spec.tensor_parallel, j.spec.algorithm
                 )
-            )
+            out.append(t)
         self._tenant_list = out
         return out
 
@@ -688,6 +686,8 @@ class Engine:
             self.free[self.jobs[i].hosts] = True
             self.finished.append(i)
             self._classes.pop(i, None)
+            for key in [k for k in self._tenant_of if k[0] == i]:
+                del self._tenant_of[key]
             self._tenant_list = None
         self.t += self.dt
         self.k += 1

@@ -18,6 +18,7 @@ and its all-reduce time is alone time x contention. The solve is cached by the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -30,6 +31,19 @@ from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
 
 
+def _dense(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n_cols: int, n_links: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (links used) x n_cols matrix of (row, col, data) entries, duplicates summed in
+    order (as `np.add.at`), and the links (ascending, as `np.unique(rows)`)."""
+    seen = np.zeros(n_links, dtype=bool)
+    seen[rows] = True
+    links = np.flatnonzero(seen)
+    ri = (np.cumsum(seen) - 1)[rows]
+    flat = np.bincount(ri * n_cols + cols, weights=data, minlength=len(links) * n_cols)
+    return flat.reshape(len(links), n_cols), links
+
+
 @dataclass(frozen=True)
 class Tenant:
     """What the fabric needs of a running job."""
@@ -40,6 +54,11 @@ class Tenant:
     grad_bytes: float
     tensor_parallel: int = 1  # ranks in host order, TP groups of consecutive ranks
     algorithm: str = "ring"  # of the alone time; contention is solved on ring flows
+
+    @cached_property
+    def hosts_key(self) -> bytes:
+        """The hosts as bytes: the caches' key for a placement (computed once per tenant)."""
+        return self.hosts.tobytes()
 
     def dp_groups(self, hosts: np.ndarray | None = None) -> np.ndarray:
         """Data-parallel groups (rows) of hosts: one per TP rank, all-reducing at once, as
@@ -69,6 +88,7 @@ class SharedFabric:
         self.algorithms: dict[tuple, tuple[str, dict[str, float]]] = {}
         self._cache: dict[tuple, dict[int, float]] = {}
         self._uplink_cache: dict[tuple, np.ndarray] = {}
+        self._uplink_last: tuple[list[Tenant], np.ndarray] | None = None
         self._routes: dict[tuple, tuple | None] = {}
         self._alone: dict[tuple, float] = {}
         self._leaf_out: dict[tuple, np.ndarray] = {}
@@ -104,7 +124,7 @@ class SharedFabric:
         """A tenant's crossing ring flows routed alone under its policy, and their slowest
         max-min rate alone; cached per (routing, hosts) since routing one job's flows does not
         depend on the other jobs. None if the job crosses no spine."""
-        key = (t.routing, t.hosts.tobytes(), t.tensor_parallel)
+        key = (t.routing, t.hosts_key, t.tensor_parallel)
         if key in self._routes:
             return self._routes[key]
         src, dst = self.crossings(t)
@@ -113,9 +133,7 @@ class SharedFabric:
             r = route(self.fabric, src, dst, np.ones(len(src)), routing=t.routing, seed=self.seed)
             A = r.A.tocoo()
             rows, cols = A.row.astype(np.int64), A.col.astype(np.int64)
-            links, ri = np.unique(rows, return_inverse=True)
-            A1 = np.zeros((len(links), A.shape[1]))
-            np.add.at(A1, (ri, cols), A.data)
+            A1, links = _dense(rows, cols, A.data, A.shape[1], self.fabric.n_links)
             rate = np.bincount(r.parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
             got = (rows, cols, A.data, r.parent, A.shape[1], float(rate.min()))
         if len(self._routes) > 65536:
@@ -125,7 +143,7 @@ class SharedFabric:
 
     @staticmethod
     def _key(tenants: list[Tenant]) -> tuple:
-        return tuple(sorted((t.id, t.routing, t.hosts.tobytes()) for t in tenants))
+        return tuple(sorted((t.id, t.routing, t.hosts_key) for t in tenants))
 
     def comm_times(self, tenants: list[Tenant]) -> dict[int, float]:
         """Job id -> all-reduce time per iteration with every tenant communicating at once."""
@@ -160,13 +178,18 @@ class SharedFabric:
         pairs = [self.base.ring_crossings(g) for g in groups]
         return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
 
+    @staticmethod
+    def alone_key(t: Tenant) -> tuple:
+        """What `alone_s` (and `algorithms`) key a tenant's all-reduce alone by."""
+        return (t.routing, t.hosts_key, t.grad_bytes, t.tensor_parallel, t.algorithm)
+
     def alone_s(self, t: Tenant) -> float:
         """The tenant's all-reduce alone on the fabric, every DP group at once
         (`Tenant.dp_groups`): a ring through `dcsim.jobs.JobFabric` (cached per rank set, linear
         in bytes), another algorithm through `dcsim.network.collective_time` as `dp_allreduce`."""
         if len(t.hosts) < 2 * t.tensor_parallel:
             return 0.0
-        key = (t.routing, t.hosts.tobytes(), t.grad_bytes, t.tensor_parallel, t.algorithm)
+        key = self.alone_key(t)
         got = self._alone.get(key)
         if got is None:
             hosts = t.hosts
@@ -213,9 +236,13 @@ class SharedFabric:
             off += n
         if len(owner) < 2:
             return out
-        links, ri = np.unique(np.concatenate(rows), return_inverse=True)
-        A = np.zeros((len(links), off))
-        np.add.at(A, (ri, np.concatenate(cols)), np.concatenate(data))
+        A, links = _dense(
+            np.concatenate(rows),
+            np.concatenate(cols),
+            np.concatenate(data),
+            off,
+            self.fabric.n_links,
+        )
         sub_rate = dense_max_min(A, self.fabric.link_cap[links])
         for tid, o, n, parent in owner:
             shared = float(np.bincount(parent, weights=sub_rate[o : o + n]).min())
@@ -225,7 +252,7 @@ class SharedFabric:
     def _leaving(self, t: Tenant) -> np.ndarray:
         """Per leaf: the tenant's crossing ring flows leaving it (cached per hosts and TP: the
         running set changes most steps, a job's placement never)."""
-        key = (t.hosts.tobytes(), t.tensor_parallel)
+        key = (t.hosts_key, t.tensor_parallel)
         got = self._leaf_out.get(key)
         if got is None:
             src, _ = self.crossings(t)
@@ -236,7 +263,12 @@ class SharedFabric:
         return got
 
     def uplink_load(self, tenants: list[Tenant]) -> np.ndarray:
-        """Per leaf: crossing ring flows leaving it / its uplinks (a congestion indicator)."""
+        """Per leaf: crossing ring flows leaving it / its uplinks (a congestion indicator).
+        Cached by running set, and by the list itself for the caller that asks again with
+        the same (unchanged) list, as the engine's `tenants()` does between changes."""
+        last = self._uplink_last
+        if last is not None and last[0] is tenants:
+            return last[1]
         key = self._key(tenants)
         got = self._uplink_cache.get(key)
         if got is None:
@@ -247,6 +279,7 @@ class SharedFabric:
             if len(self._uplink_cache) > 4096:
                 self._uplink_cache.clear()
             self._uplink_cache[key] = got
+        self._uplink_last = (tenants, got)
         return got
 
 
