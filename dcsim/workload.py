@@ -17,8 +17,7 @@ fabric, and a fraction of that communication overlaps backward compute
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -137,8 +136,11 @@ def comm_activity(cfg: TrainingConfig) -> float:
     return PHASE_ACTIVITY["communication"] if cfg.comm_activity is None else cfg.comm_activity
 
 
-@dataclass(frozen=True)
-class StepTime:
+class StepTime(NamedTuple):
+    """One iteration's compute, all-reduce and exposed (not overlapped) all-reduce time, s.
+    Step time, phase booking and phase clock are named tuples: the engine makes a few per
+    running job per step, and a tuple is built ~3x faster than a frozen dataclass."""
+
     compute_s: float
     comm_s: float
     exposed_comm_s: float
@@ -148,8 +150,7 @@ class StepTime:
         return self.compute_s + self.exposed_comm_s
 
 
-@dataclass(frozen=True)
-class PhaseBooking:
+class PhaseBooking(NamedTuple):
     """Time a synchronous job spent in each phase during one interval, and its progress."""
 
     compute_s: float
@@ -158,8 +159,7 @@ class PhaseBooking:
     completed: int  # iterations whose communication phase ended in the interval
 
 
-@dataclass(frozen=True)
-class PhaseClock:
+class PhaseClock(NamedTuple):
     """Where a synchronous training job is in its iteration: the phase (compute, then exposed
     communication) and the fraction of that phase's work left.
 
