@@ -508,9 +508,7 @@ class CoDesignEnv(gym.Env):
                 strict=True,
             ):
                 v[f"q{s}_{name}"] = x
-        acc = {"comm": 0, "compute": 0}
-        for i in e.running:
-            acc[e.job_class(i)] += e.jobs[i].spec.accelerators
+        acc = e.accelerators_by_class()
         rho = float(e.rho[min(self.k, len(e.rho) - 1)]) if len(e.rho) else 0.0
         v.update(
             running_jobs=float(len(e.running)),

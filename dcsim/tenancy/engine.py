@@ -278,6 +278,7 @@ class Engine:
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self.p_idle = float(self.device.power_w(IDLE_ACTIVITY))
         self._racks: dict[int, np.ndarray] = {}
+        self._sel: dict[int, slice | np.ndarray] = {}  # job -> its hosts as an index
         self._pw: dict[tuple[float, float], float] = {}
         # inference occupies the last racks
         inf = site.inference
@@ -511,6 +512,15 @@ class Engine:
         if self._dirty:
             self._refresh_comm()
 
+    def accelerators_by_class(self) -> dict[str, int]:
+        """Accelerators of the running training jobs per class (comm, compute)."""
+        self.ensure_solved()
+        out = {"comm": 0, "compute": 0}
+        cls = self._classes
+        for i in self.running:
+            out[cls.get(i, "compute")] += self.jobs[i].spec.accelerators
+        return out
+
     def job_class(self, job_id: int) -> str:
         self.ensure_solved()
         return self._classes.get(job_id, "compute")
@@ -549,6 +559,16 @@ class Engine:
         a = interval_activity(st.compute_s, st.exposed_comm_s, st.total_s, j.a_compute, j.a_comm)
         return float(self.device.power_w(a, f))
 
+    def _host_sel(self, j: TrainingJob) -> slice | np.ndarray:
+        """The job's hosts as an index: a slice when they are consecutive (as packed jobs'
+        mostly are; a slice assignment costs a third of a fancy one), else the array."""
+        got = self._sel.get(j.id)
+        if got is None:
+            h = j.hosts
+            whole = len(h) > 0 and int(h[-1]) - int(h[0]) == len(h) - 1
+            got = self._sel[j.id] = slice(int(h[0]), int(h[-1]) + 1) if whole else h
+        return got
+
     def _power_w(self, a: float, f: float) -> float:
         """`DevicePowerModel.power_w` memoised: most steps repeat a job's (activity, clock)."""
         got = self._pw.get((a, f))
@@ -574,17 +594,19 @@ class Engine:
         host_busy = np.zeros(self.n_acc)
         booked: dict[int, Booked] = {}
         busy = 0.0  # sum of activity - idle activity over accelerators
+        dt = self.dt
         for i in self.running:
             j = self.jobs[i]
             f = clocks.get(i, 1.0)
             st = j.step(f)
-            span = min(self.dt, j.remaining * st.total_s)
+            span = min(dt, j.remaining * st.total_s)
             book, clock = j.phase.advance(st, span)
-            booked[i] = Booked(span / self.dt, book, clock)
-            a = interval_activity(book.compute_s, book.comm_s, self.dt, j.a_compute, j.a_comm)
-            acc_w[j.hosts] = self._power_w(a, f)
-            host_busy[j.hosts] = span / self.dt
-            busy += (a - IDLE_ACTIVITY) * len(j.hosts)
+            booked[i] = Booked(span / dt, book, clock)
+            a = interval_activity(book.compute_s, book.comm_s, dt, j.a_compute, j.a_comm)
+            at = self._host_sel(j)
+            acc_w[at] = self._power_w(a, f)
+            host_busy[at] = span / dt
+            busy += (a - IDLE_ACTIVITY) * j.spec.accelerators
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
