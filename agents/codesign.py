@@ -30,6 +30,11 @@ from dcsim.envs.contract import physical
 from dcsim.polca import polca_fraction
 
 
+def _nearest(f: float) -> float:
+    """The env clock level nearest f (the first of two equally near, as np.argmin)."""
+    return float(min(CLOCKS, key=lambda c: abs(c - f)))
+
+
 class CompositeHeuristic:
     """FIFO + pack + backfill + carbon deferral; spray; POLCA; reactive cooling; tank schedule."""
 
@@ -103,19 +108,14 @@ class CompositeHeuristic:
         if level >= 2:
             comm, compute = polca_fraction("lp_level2"), polca_fraction("hp_level2")
 
-        def nearest(f: float) -> float:
-            return float(CLOCKS[int(np.argmin(np.abs(np.array(CLOCKS) - f)))])
-
-        return {"comm": nearest(comm), "compute": nearest(compute), "inference": 1.0}
+        return {"comm": _nearest(comm), "compute": _nearest(compute), "inference": 1.0}
 
     def cooling(self, obs: np.ndarray) -> tuple[float, float, str]:
         lo_sa, hi_sa = self.env.kw.supply_air_range_c
         lo_chw, hi_chw = self.env.kw.chw_range_c
         margin = self.limit_c - self._p(obs, "inlet_max_c")
-        self.supply_c = float(
-            np.clip(self.supply_c + self.gain * (margin - self.margin_c), lo_sa, hi_sa)
-        )
-        chw = float(np.clip(self.supply_c - self.coil_approach_k - 1.0, lo_chw, hi_chw))
+        self.supply_c = min(max(self.supply_c + self.gain * (margin - self.margin_c), lo_sa), hi_sa)
+        chw = min(max(self.supply_c - self.coil_approach_k - 1.0, lo_chw), hi_chw)
         econ = "on" if self._p(obs, "wet_bulb_c") <= chw - self.econ_approach_k else "auto"
         return self.supply_c, chw, econ
 

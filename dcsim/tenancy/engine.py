@@ -653,7 +653,7 @@ class Engine:
             j.phase = b.clock
             iters = min(j.remaining, b.booking.iterations)
             j.done_iters += iters
-            train_work += iters * j.step(1.0, 0.0).compute_s * j.spec.accelerators
+            train_work += iters * j.ideal_compute_s * j.spec.accelerators
             if j.remaining <= 1e-9:
                 j.end_s = self.t + b.share * self.dt
                 done.append(i)

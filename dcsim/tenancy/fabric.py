@@ -24,10 +24,9 @@ import numpy as np
 
 from dcsim.errors import InputError
 from dcsim.jobs import JobFabric
-from dcsim.network import route
 from dcsim.network.collectives import collective_time, data_parallel_groups
 from dcsim.network.flows import dense_max_min
-from dcsim.network.routing import parse_routing
+from dcsim.network.routing import parse_routing, route_columns
 from dcsim.network.topology import Fabric
 
 
@@ -130,12 +129,16 @@ class SharedFabric:
         src, dst = self.crossings(t)
         got = None
         if len(src):
-            r = route(self.fabric, src, dst, np.ones(len(src)), routing=t.routing, seed=self.seed)
-            A = r.A.tocoo()
-            rows, cols = A.row.astype(np.int64), A.col.astype(np.int64)
-            A1, links = _dense(rows, cols, A.data, A.shape[1], self.fabric.n_links)
-            rate = np.bincount(r.parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
-            got = (rows, cols, A.data, r.parent, A.shape[1], float(rate.min()))
+            # `route`'s incidence as CSC arrays (compiled, memoised per fabric for ecmp/spray)
+            c = route_columns(
+                self.fabric, src, dst, np.ones(len(src)), routing=t.routing, seed=self.seed
+            )
+            n = len(c.parent)
+            rows = c.indices
+            cols = np.repeat(np.arange(n, dtype=np.int64), np.diff(c.indptr))
+            A1, links = _dense(rows, cols, c.data, n, self.fabric.n_links)
+            rate = np.bincount(c.parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
+            got = (rows, cols, c.data, c.parent, n, float(rate.min()))
         if len(self._routes) > 65536:
             self._routes.clear()
         self._routes[key] = got

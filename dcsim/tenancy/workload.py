@@ -249,6 +249,11 @@ class TrainingJob:
         return got
 
     @cached_property
+    def ideal_compute_s(self) -> float:
+        """Compute time of one iteration at f_max (the ideal work an iteration does)."""
+        return self.step(1.0, 0.0).compute_s
+
+    @cached_property
     def a_compute(self) -> float:
         """Activity while computing (`dcsim.workload.compute_activity`, as in `dcsim.sim`)."""
         return compute_activity(self.workload)
