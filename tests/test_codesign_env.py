@@ -180,7 +180,15 @@ def test_fast_encode_equals_the_contract_encode():
             for f, v in zip(env.features, rng.normal(0, 50, len(env.features)), strict=True)
         }
         vals[env.features[3].name] = float("nan")
-        np.testing.assert_array_equal(env._encode(vals), encode(env.features, vals))
+        names = [f.name for f in env.features]
+        blocks, rest = [], dict(vals)
+        for start in env._rack_starts:  # the per-rack runs as arrays, as `_obs` passes them
+            run = names[start : start + env.n_racks]
+            blocks.append((start, np.array([rest.pop(n) for n in run])))
+        got = env._encoder.named_blocks(rest, blocks)
+        np.testing.assert_array_equal(got, encode(env.features, vals))
+        with pytest.raises(KeyError, match="missing"):
+            env._encoder.named_blocks({**rest, "inlet_c_00": 1.0}, blocks[1:])
 
 
 def test_a_cost_only_reward_is_the_energy_bill():

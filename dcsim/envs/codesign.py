@@ -245,10 +245,16 @@ class CoDesignEnv(gym.Env):
         self.features = _features(self.n_racks, self.top_k)
         self.observation_space = observation_space(self.features)
         self._encoder = Encoder(self.features)
-        self._rack_names = [
+        rack_names = [
             [f"{p}_{r:02d}" for r in range(self.n_racks)]
             for p in ("inlet_c", "rack_power", "leaf_free", "leaf_uplink")
         ]
+        names = [f.name for f in self.features]
+        # each per-rack block is a run of consecutive features (see `features`)
+        self._rack_starts = [names.index(b[0]) for b in rack_names]
+        assert all(
+            names[s : s + len(b)] == b for s, b in zip(self._rack_starts, rack_names, strict=True)
+        )
         self._fabrics: dict[float, SharedFabric] = {}
         self.engine: Engine | None = None
         self._slots: list[int] | None = None
@@ -315,10 +321,16 @@ class CoDesignEnv(gym.Env):
         e = self.engine
         assert e is not None
         if self._slots is None:
-            q = e.queue
-            if any(e.jobs[i].spec.deferrable for i in q):
-                q = sorted(q, key=lambda i: (e.can_defer(i), e.jobs[i].spec.arrival_s))
-            self._slots = q[: self.top_k]
+            # the queue is in arrival order: a stable partition is the sort by (can defer,
+            # arrival), taking only the first top_k
+            must: list[int] = []
+            later: list[int] = []
+            k = self.top_k
+            for i in e.queue:
+                (later if e.can_defer(i) else must).append(i)
+                if len(must) >= k:
+                    break
+            self._slots = (must + later)[:k]
         return self._slots
 
     def action_masks(self) -> np.ndarray:
@@ -481,10 +493,12 @@ class CoDesignEnv(gym.Env):
             v[f"price_fc_{lead}h"] = float(pr_fc[i])
         for i, lead in enumerate(WETBULB_LEADS_H):
             v[f"wet_bulb_fc_{lead}h"] = float(wb_fc[i])
-        for names, arr in zip(
-            self._rack_names, (inlet, rack_w / e.design_rack_w, free, up), strict=True
-        ):
-            v.update(zip(names, np.asarray(arr, dtype=float).tolist(), strict=True))
+        blocks = [
+            (start, np.asarray(arr, dtype=float))
+            for start, arr in zip(
+                self._rack_starts, (inlet, rack_w / e.design_rack_w, free, up), strict=True
+            )
+        ]
         slots = self.slots()
         now = e.t
         for s in range(self.top_k):
@@ -518,11 +532,7 @@ class CoDesignEnv(gym.Env):
             slo_attainment=self._last["slo"],
             slo_margin=self._last["slo"] - self.kw.slo_target,
         )
-        return self._encode(v)
-
-    def _encode(self, values: dict[str, float]) -> np.ndarray:
-        """Physical values by name -> observation (`dcsim.envs.contract.Encoder`)."""
-        return self._encoder.named(values)
+        return self._encoder.named_blocks(v, blocks)
 
     def step(self, action):
         e = self.engine

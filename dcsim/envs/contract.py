@@ -174,6 +174,8 @@ class Encoder:
         self.low = np.array([f.low for f in features], dtype=np.float64)
         self.high = np.array([f.high for f in features], dtype=np.float64)
         self.fn = encode_rows  # or its compiled form (`compiled(encode_rows)`): same numbers
+        # `named_blocks`: the features outside the blocks, per block layout
+        self._rest: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
 
     def __call__(
         self, values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray
@@ -190,6 +192,33 @@ class Encoder:
                 f"observation values do not match features: missing {missing}, extra {extra}"
             )
         x = np.fromiter(map(values.__getitem__, self.names), np.float64, len(self.names))
+        return self.fn(x, self.offset, self.scale, self.low, self.high)
+
+    def named_blocks(
+        self, values: Mapping[str, float], blocks: Sequence[tuple[int, np.ndarray]]
+    ) -> np.ndarray:
+        """`named` with runs of consecutive features given as arrays, (index of the run's
+        first feature, its values), and the other features by name in `values`: the same
+        observation without a dict entry per rack."""
+        key = tuple((start, len(arr)) for start, arr in blocks)
+        rest = self._rest.get(key)
+        if rest is None:
+            taken = np.zeros(len(self.names), dtype=bool)
+            for start, n in key:
+                taken[start : start + n] = True
+            idx = np.flatnonzero(~taken)
+            rest = self._rest[key] = (idx, tuple(self.names[i] for i in idx))
+        idx, names = rest
+        if len(values) != len(names):
+            missing = [n for n in names if n not in values]
+            extra = [k for k in values if k not in names]
+            raise KeyError(
+                f"observation values do not match features: missing {missing}, extra {extra}"
+            )
+        x = np.empty(len(self.names))
+        for start, arr in blocks:
+            x[start : start + len(arr)] = arr
+        x[idx] = np.fromiter(map(values.__getitem__, names), np.float64, len(names))
         return self.fn(x, self.offset, self.scale, self.low, self.high)
 
 

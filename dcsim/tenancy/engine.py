@@ -310,6 +310,7 @@ class Engine:
         ]
         self.rho = np.asarray(rho, dtype=float)
         self._packed: dict[int, float] = {}
+        self._latest: dict[int, float] = {}  # job -> latest start (constant per job)
         self.train_capacity = self.n_acc - self.inf_acc
         self.free = np.ones(self.n_acc, dtype=bool)
         self.free[self.inf_hosts] = False
@@ -397,10 +398,13 @@ class Engine:
 
     def latest_start_s(self, job_id: int) -> float:
         """Deadline minus the packed-alone runtime at f_max (inf without a deadline)."""
-        j = self.jobs[job_id]
-        if j.spec.deadline_s is None:
-            return math.inf
-        return j.spec.deadline_s - j.ideal_runtime_s(self.packed_comm(job_id))
+        got = self._latest.get(job_id)
+        if got is None:
+            j = self.jobs[job_id]
+            dl = j.spec.deadline_s
+            got = math.inf if dl is None else dl - j.ideal_runtime_s(self.packed_comm(job_id))
+            self._latest[job_id] = got
+        return got
 
     def can_defer(self, job_id: int) -> bool:
         """A deferrable job before its latest start."""

@@ -26,7 +26,7 @@ from dcsim.errors import InputError
 from dcsim.jobs import JobFabric
 from dcsim.network.collectives import collective_time, data_parallel_groups
 from dcsim.network.flows import dense_max_min
-from dcsim.network.routing import parse_routing, route_columns
+from dcsim.network.routing import memo_pairs_between, parse_routing, route_columns
 from dcsim.network.topology import Fabric
 
 
@@ -89,6 +89,7 @@ class SharedFabric:
         self._uplink_cache: dict[tuple, np.ndarray] = {}
         self._uplink_last: tuple[list[Tenant], np.ndarray] | None = None
         self._routes: dict[tuple, tuple | None] = {}
+        self._pairs_memoised = False
         self._alone: dict[tuple, float] = {}
         self._leaf_out: dict[tuple, np.ndarray] = {}
         cfg = fabric.config
@@ -129,6 +130,9 @@ class SharedFabric:
         src, dst = self.crossings(t)
         got = None
         if len(src):
+            if not self._pairs_memoised:  # every leaf pair's paths at once, on first use
+                memo_pairs_between(self.fabric, self.fabric.host_key)
+                self._pairs_memoised = True
             # `route`'s incidence as CSC arrays (compiled, memoised per fabric for ecmp/spray)
             c = route_columns(
                 self.fabric, src, dst, np.ones(len(src)), routing=t.routing, seed=self.seed
