@@ -314,6 +314,7 @@ class Engine:
         self.train_capacity = self.n_acc - self.inf_acc
         self.free = np.ones(self.n_acc, dtype=bool)
         self.free[self.inf_hosts] = False
+        self.n_free = int(self.free.sum())  # free training accelerators (kept with `free`)
         self.t = 0.0
         self.t0 = 0.0
         self.k = 0
@@ -411,7 +412,7 @@ class Engine:
         return self.jobs[job_id].spec.deferrable and self.t < self.latest_start_s(job_id)
 
     def fits(self, job_id: int) -> bool:
-        return self.jobs[job_id].spec.accelerators <= int(self.free.sum())
+        return self.jobs[job_id].spec.accelerators <= self.n_free
 
     def place(self, rule: str, gpus: int, inlet: np.ndarray | None = None) -> np.ndarray:
         """Hosts for `gpus` under a rule: `pack` (best-fit, fewest leaves: `dcsim.jobs`), `cool`
@@ -465,6 +466,7 @@ class Engine:
             raise InputError(f"job {job_id} needs {j.spec.accelerators} free hosts", field="hosts")
         j.hosts = hosts
         self.free[j.hosts] = False
+        self.n_free -= len(j.hosts)
         j.start_s = self.t
         self.queue.remove(job_id)
         self.queued_accelerators -= j.spec.accelerators
@@ -574,12 +576,13 @@ class Engine:
         return got
 
     def _power_w(self, a: float, f: float) -> float:
-        """`DevicePowerModel.power_w` memoised: most steps repeat a job's (activity, clock)."""
+        """`DevicePowerModel.power_w` (its scalar twin, bitwise equal) memoised: most steps
+        repeat a job's (activity, clock)."""
         got = self._pw.get((a, f))
         if got is None:
             if len(self._pw) > 4096:
                 self._pw.clear()
-            got = self._pw[(a, f)] = float(self.device.power_w(a, f))
+            got = self._pw[(a, f)] = self.device.power_w_scalar(a, f)
         return got
 
     def _rack_power(
@@ -710,6 +713,7 @@ class Engine:
         for i in done:
             self.running.remove(i)
             self.free[self.jobs[i].hosts] = True
+            self.n_free += len(self.jobs[i].hosts)
             self.finished.append(i)
             self._classes.pop(i, None)
             for key in [k for k in self._tenant_of if k[0] == i]:
