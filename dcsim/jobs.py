@@ -239,12 +239,9 @@ class JobFabric:
         self.n_leaves = len(leaf_nodes)
         self.per_leaf = np.bincount(self.host_leaf, minlength=self.n_leaves)
         self.hosts_per_leaf = int(self.per_leaf.max())
-        self.uplinks = np.array(
-            [
-                int(np.sum(fabric.link_src == n)) - int(self.per_leaf[i])
-                for i, n in enumerate(leaf_nodes)
-            ]
-        )
+        # links leaving each leaf switch, less its host links: its uplinks
+        out_links = np.bincount(fabric.link_src, minlength=fabric.n_nodes)
+        self.uplinks = out_links[leaf_nodes].astype(np.int64) - self.per_leaf
         self._key = key = (fabric.config.model_dump_json(), routing)
         self._table: PairRoutes | None = _TABLE_CACHE.get(key)
         self._iso: dict[tuple, tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
