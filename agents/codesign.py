@@ -25,14 +25,9 @@ from __future__ import annotations
 import numpy as np
 from dcsim.agents.polca import PolcaController
 
-from dcsim.envs.codesign import CARBON_LEADS_H, CLOCKS
+from dcsim.envs.codesign import CARBON_LEADS_H, CLOCKS, nearest_level
 from dcsim.envs.contract import physical
 from dcsim.polca import polca_fraction
-
-
-def _nearest(f: float) -> float:
-    """The env clock level nearest f (the first of two equally near, as np.argmin)."""
-    return float(min(CLOCKS, key=lambda c: abs(c - f)))
 
 
 class CompositeHeuristic:
@@ -108,7 +103,11 @@ class CompositeHeuristic:
         if level >= 2:
             comm, compute = polca_fraction("lp_level2"), polca_fraction("hp_level2")
 
-        return {"comm": _nearest(comm), "compute": _nearest(compute), "inference": 1.0}
+        near = {
+            c: float(CLOCKS[nearest_level(CLOCKS, f)])
+            for c, f in (("comm", comm), ("compute", compute))
+        }
+        return {**near, "inference": 1.0}
 
     def cooling(self, obs: np.ndarray) -> tuple[float, float, str]:
         lo_sa, hi_sa = self.env.kw.supply_air_range_c

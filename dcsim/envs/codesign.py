@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -121,6 +122,12 @@ def _features(n_racks: int, top_k: int) -> tuple[Feature, ...]:
     return tuple(f)
 
 
+def nearest_level(levels: Sequence[float], x: float) -> int:
+    """Index of the level nearest x, the first of equally near ones (as np.argmin of the
+    absolute differences, on Python floats)."""
+    return min(range(len(levels)), key=lambda i: abs(levels[i] - x))
+
+
 class CoDesignEnv(gym.Env):
     """Run a multi-tenant AI datacenter: place jobs, route, cap clocks, cool, store cold.
 
@@ -234,6 +241,7 @@ class CoDesignEnv(gym.Env):
         self.n_racks = kw.engine.racks
         self.sa_levels = np.linspace(*kw.supply_air_range_c, LEVELS)
         self.chw_levels = np.linspace(*kw.chw_range_c, LEVELS)
+        self._sa_list, self._chw_list = self.sa_levels.tolist(), self.chw_levels.tolist()
         self.nvec = np.array(
             [len(SCHEDULE)] * self.top_k
             + [len(ROUTINGS)] * 2
@@ -306,11 +314,11 @@ class CoDesignEnv(gym.Env):
         out = sched[: self.top_k] + [
             ROUTINGS.index(routing.get("comm", "ecmp")),
             ROUTINGS.index(routing.get("compute", "ecmp")),
-            *(int(np.argmin(np.abs(np.array(CLOCKS) - clock.get(c, 1.0)))) for c in CLASSES),
-            int(np.argmin(np.abs(self.sa_levels - supply_air_c))),
-            int(np.argmin(np.abs(self.chw_levels - chw_supply_c))),
+            *(nearest_level(CLOCKS, clock.get(c, 1.0)) for c in CLASSES),
+            nearest_level(self._sa_list, supply_air_c),
+            nearest_level(self._chw_list, chw_supply_c),
             ECONOMIZER.index(economizer),
-            int(np.argmin(np.abs(np.array(TANK) - tank))),
+            nearest_level(TANK, tank),
         ]
         return np.array(out, dtype=np.int64)
 
