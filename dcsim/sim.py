@@ -119,6 +119,8 @@ _ROW_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name != "extra")
 class Simulation:
     """One datacenter running one training job, stepped one control interval at a time."""
 
+    engine: Engine  # built by `reset` (the constructor's last step)
+
     def __init__(self, loaded: LoadedScenario, seed: int | None = None):
         self.loaded = loaded
         self.sc = sc = loaded.scenario
@@ -174,6 +176,7 @@ class Simulation:
         # accelerator i is fabric host i; servers fill racks in order
         self.rack_of = self.server_rack[np.arange(self.n_dev) // self.acc_per_server]
         self._fabrics: dict[int, SharedFabric] = {}  # seed -> the fabric with its caches
+        self._comm: dict[tuple[int, str], float] = {}  # (seed, routing) -> all-reduce s
 
         # Host (CPUs, DRAM, NICs) scales with the server size; it idles at
         # dcsim.power.HOST_IDLE_FRAC of its loaded power (dcsim.power.host_power_w).
@@ -209,7 +212,6 @@ class Simulation:
         self.a_compute = compute_activity(sc.workload)
         self._f_cap: dict[float, float] = {}  # cap W -> clock; the activity is fixed per run
         self.a_comm = comm_activity(sc.workload)
-        self.engine: Engine | None = None
         self.job = self._new_job()
         # Reference throughput: the job at full clock, no throttling (normalizes rewards).
         self.ref_tokens_per_s = self._tokens_per_s(self._step_time(1.0, sc.workload.routing))
@@ -245,8 +247,12 @@ class Simulation:
         at once and contend for the fabric; DP peers inside one scale-up domain talk
         over it (NVLink/UB), as NCCL/HCCL do (dcsim.network.dp_allreduce).
         """
-        t = self._tenant(routing)
-        return 0.0 if t is None else self._shared_fabric().alone_s(t)
+        key = (self.seed, routing)
+        got = self._comm.get(key)
+        if got is None:
+            t = self._tenant(routing)
+            got = self._comm[key] = 0.0 if t is None else self._shared_fabric().alone_s(t)
+        return got
 
     def _dp_algorithm(self, routing: str) -> str:
         """Which all-reduce algorithm the job's DP groups run (and auto's candidates)."""
@@ -292,28 +298,28 @@ class Simulation:
     # ------------------------------------------------------------ state (the engine's)
     @property
     def t(self) -> float:
-        return self._engine.t
+        return self.engine.t
 
     @t.setter
     def t(self, v: float) -> None:
-        self._engine.t = v
+        self.engine.t = v
 
     @property
     def k(self) -> int:
-        return self._engine.k
+        return self.engine.k
 
     @k.setter
     def k(self, v: int) -> None:
-        self._engine.k = v
+        self.engine.k = v
 
     @property
     def throttle(self) -> np.ndarray:
         """Per-rack thermal clock limit from the previous interval (the plant's)."""
-        return self._engine.throttle
+        return self.engine.throttle
 
     @throttle.setter
     def throttle(self, v: np.ndarray) -> None:
-        self._engine.throttle = v
+        self.engine.throttle = v
 
     @property
     def phase(self) -> PhaseClock:
@@ -324,11 +330,6 @@ class Simulation:
     def phase(self, v: PhaseClock) -> None:
         if self.job is not None:
             self.job.phase = v
-
-    @property
-    def _engine(self) -> Engine:
-        assert self.engine is not None, "reset() builds the engine"
-        return self.engine
 
     # ------------------------------------------------------------ stepping
     def reset(self, seed: int | None = None) -> None:
@@ -377,7 +378,7 @@ class Simulation:
         by throttled racks it runs on), the routing its all-reduce, the setpoints the plant."""
         c = controls or Controls()
         sc = self.sc
-        e = self._engine
+        e = self.engine
         # scalar clips as min(max()): np.clip on one number costs ~3 us each
         if c.cap_frac is not None:
             self.cap_frac = min(max(float(c.cap_frac), sc.power.min_cap_frac), 1.0)

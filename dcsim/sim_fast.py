@@ -211,13 +211,14 @@ class FastSimulation(Simulation):
         if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
             racks[:3, 0] = air.t_in, air.t_rack, air.u
             air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
-        thr[0] = self.throttle
-        t_start = self.t
+        e, job = self.engine, self.job  # the engine's state, read and written directly
+        thr[0] = e.throttle
+        t_start = e.t
         t_mid = t_start + 0.5 * self.dt
         ws = self.weather.at(t_mid)
         ci = float(self.carbon.at(t_mid))
         db, wb = float(ws.dry_bulb_c), float(ws.wet_bulb_c)
-        ph = self.phase
+        ph = job.phase if job is not None else PhaseClock()
         lane[0, :5] = self.cap_frac, self.comm_time(self.routing), ph.comm, ph.left, ci
         hall[0, :8] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, self.supply_air_c,
                        chw_set, MODE_CODES[econ], wb, db)  # fmt: skip
@@ -226,14 +227,15 @@ class FastSimulation(Simulation):
         air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
         active = self.n_active > 0
         if active:
-            self.phase = PhaseClock(ln[L_PH_COMM] != 0.0, ln[L_PH_LEFT])
+            assert job is not None
+            job.phase = PhaseClock(ln[L_PH_COMM] != 0.0, ln[L_PH_LEFT])
             self.total_iterations += int(ln[L_COMPLETED])
         if ln[L_HOT] == 0.0:
-            self.throttle, throttle_min = np.ones(self.n_racks), 1.0
+            e.throttle, throttle_min = np.ones(self.n_racks), 1.0
         else:
             thr_new = thermal_throttle(sc.cooling, racks[0, 0].copy(), None, plant.clock_for_power)
-            self.throttle = np.asarray(thr_new, dtype=float)
-            throttle_min = float(self.throttle.min())
+            e.throttle = np.asarray(thr_new, dtype=float)
+            throttle_min = float(e.throttle.min())
         rec = StepRecord(
             t_s=t_start - self.t0,
             outdoor_c=db,
@@ -264,8 +266,8 @@ class FastSimulation(Simulation):
                 k: o[j] if j >= 0 else 0.0 for (k, _), j in zip(_EXTRA, extra_cols, strict=True)
             },
         )
-        self.t = t_start + self.dt
-        self.k += 1
+        e.t = t_start + self.dt
+        e.k += 1
         self.last = rec
         return rec
 

@@ -370,3 +370,22 @@ def test_serving_lookups_are_the_vectorized_bilinear_bitwise():
     for k in range(len(rho)):
         assert sm.gpu_power_w(float(rho[k]), float(f[k])) == want_p[k], k
         assert sm.slo_attainment(float(rho[k]), float(f[k])) == want_s[k], k
+
+
+def test_a_throttled_rack_slows_only_the_jobs_on_it():
+    """The plant's thermal throttle of the previous step lowers the clock of every job with a
+    host on that rack to its limit (`throttled_clock`; a synchronous job runs at its slowest
+    rack); a job elsewhere keeps its class's cap."""
+    from dcsim.power import throttled_clock
+
+    e = engine([job(16), job(16)])
+    e.start_on(0, np.arange(16))  # rack 0
+    e.start_on(1, np.arange(32, 48))  # rack 2
+    cap = 0.9
+    d = Decisions(clock={"comm": cap, "compute": cap})
+    thr = np.ones(e.n_racks)
+    thr[0] = 0.6
+    e.throttle = thr
+    r = e.step(W, d)
+    assert r.clocks[0] == throttled_clock(cap, 0.6, e.f_min) < cap
+    assert r.clocks[1] == throttled_clock(cap, 1.0, e.f_min) == cap

@@ -327,21 +327,21 @@ class Engine:
         self.finished: list[int] = []
         self.routing = {c: "ecmp" for c in CLASSES}
         self.throttle = np.ones(self.n_racks)
+        self._thr_seen: np.ndarray | None = None  # `_any_throttled`'s last array and answer
+        self._thr_any = False
         self.last: StepResult | None = None
         self._classes: dict[int, str] = {}
         self._dirty = False
         self.queued_accelerators = 0
         self._admit()
 
-    @property
-    def throttle(self) -> np.ndarray:
-        """Per-rack clock limit from the plant's last step (1: unthrottled)."""
-        return self._throttle
-
-    @throttle.setter
-    def throttle(self, v: np.ndarray) -> None:
-        self._throttle = v
-        self._throttled = bool(np.min(v) < 1.0)  # some rack's clock limited by its inlet
+    def _any_throttled(self) -> bool:
+        """Whether some rack's clock is limited by its inlet (`throttle` < 1), worked out once
+        per throttle array (the plant hands over a new one each step)."""
+        thr = self.throttle
+        if thr is not self._thr_seen:
+            self._thr_seen, self._thr_any = thr, bool(thr.min() < 1.0)
+        return self._thr_any
 
     def packed_comm(self, job_id: int) -> float:
         """The job's all-reduce alone on the first hosts of an empty fabric under ECMP (its
@@ -551,7 +551,7 @@ class Engine:
         `throttled_clock(cap, 1.0, f_min)` whatever the job)."""
         self.ensure_solved()
         cls = self._classes
-        if self._throttled:
+        if self._any_throttled():
             return {
                 i: self._job_clock(self.jobs[i], caps[cls.get(i, "compute")]) for i in self.running
             }
@@ -639,7 +639,9 @@ class Engine:
         rho = float(self.rho[min(self.k, len(self.rho) - 1)]) if len(self.rho) else 0.0
         inf_f = 1.0
         if self.inf_acc:
-            inf_throttle = float(self.throttle[self._inf_racks].min()) if self._throttled else 1.0
+            inf_throttle = (
+                float(self.throttle[self._inf_racks].min()) if self._any_throttled() else 1.0
+            )
             inf_f = max(self.f_min, min(caps["inference"], inf_throttle))
         clocks = self._clocks(caps)
         rack_w, booked, accel_w, activity = self._rack_power(clocks, inf_f, rho)
