@@ -389,3 +389,18 @@ def test_a_throttled_rack_slows_only_the_jobs_on_it():
     r = e.step(W, d)
     assert r.clocks[0] == throttled_clock(cap, 0.6, e.f_min) < cap
     assert r.clocks[1] == throttled_clock(cap, 1.0, e.f_min) == cap
+
+
+def test_a_job_inside_one_leaf_does_not_re_solve_the_fabric():
+    """Only jobs whose ring crosses a spine share links: starting one that stays on its leaf
+    keeps the others' all-reduce times and runs no new joint solve."""
+    e = engine([job(2)] * 9, oversubscription=4.0)
+    fab = e.fabric
+    crossing = [Tenant(i, np.array([i, 16 + i]), "ecmp", 2e10) for i in range(8)]
+    inside = Tenant(8, np.array([32, 33]), "ecmp", 2e10)  # both ranks on leaf 2
+    t1 = fab.comm_times(crossing)
+    n = fab.solves
+    t2 = fab.comm_times([*crossing, inside])
+    assert fab.solves == n
+    assert {i: t2[i] for i in t1} == t1
+    assert t2[8] == fab.alone_s(inside) > 0
