@@ -357,6 +357,8 @@ class Simulation:
             budget_w=math.inf,  # dcsim run has no facility budget (CoDesign-v0 has)
             signal=ScenarioCarbon(self),
             inference=NO_INFERENCE,
+            unit=self.acc_per_server,  # the job takes whole servers: power per server
+            unit_host_w=self.host_w,
         )
         jobs = [] if self.job is None else [self.job]
         self.engine = e = Engine(site, jobs, np.zeros(0), self.dt)

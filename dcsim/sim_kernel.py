@@ -13,12 +13,11 @@ written; the kernel restates only the scalar laws `Simulation.step` composes, in
 operation order: `DevicePowerModel.freq_for_cap_scalar` / `power_w_scalar` /
 `time_scale_scalar`, `throttled_clock`, `training_step_time`, `interval_activity`,
 `server_wall_power_w` once per kind of server (racks summed per pattern of kinds,
-`FastSimulation._server_kinds`, where the engine sums accelerators), `facility_power_w` and
+`FastSimulation._server_kinds`, as the engine sums servers), `facility_power_w` and
 `interval_energy`. Sums over servers and racks are
 NumPy's pairwise sums (`fast._pairwise`), so they equal `ndarray.sum()` bitwise.
 tests/test_sim_kernel.py holds the kernel to `Simulation` (every record field to a relative
-1e-12: libm's sinh/asinh/exp against NumPy's SIMD ones, the plant kernel's u*u*u, and sums
-over servers against the engine's over accelerators) and to
+1e-12: libm's sinh/asinh/exp against NumPy's SIMD ones, and the plant kernel's u*u*u) and to
 its own source run by the interpreter (bitwise). The thermal throttle (only when an inlet
 exceeds its limit) and the liquid loop stay on the readable path (a scenario with a liquid
 loop steps `Simulation.step`).

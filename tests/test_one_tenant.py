@@ -212,3 +212,21 @@ def test_engine_fabric_times_the_job_as_dp_allreduce(topology, hardware, overrid
     if seed:  # a different hash salt routes differently on an oversubscribed fabric
         t0 = Tenant(0, np.arange(n), "ecmp", gradient_bytes_per_rank(w), 1, w.algorithm)
         assert SharedFabric(sim.fabric, 0).alone_s(t0) != fab.alone_s(t0)
+
+
+def test_dcsim_run_books_power_per_server_and_refuses_split_servers():
+    """`dcsim run`'s engine books power per server (`Site.unit`), so a job must take whole
+    servers; the multi-tenant engine's unit is one accelerator."""
+    from dcsim.errors import InputError
+    from dcsim.tenancy.workload import TrainingJob
+
+    sim = Simulation(load_scenario(SCENARIOS / "default.yaml"))
+    site = sim.engine.site
+    assert site.unit == sim.acc_per_server == 8 and sim.engine.n_units == sim.n_servers
+    w = sim.sc.workload
+    job = TrainingJob.of_workload(0, w, 8, sim.profile.peak_flops, sim.mfu)
+    e = Engine(site, [job], np.zeros(0), sim.dt)
+    with pytest.raises(InputError, match="whole power units of 8"):
+        e.start_on(0, np.arange(4, 12))
+    e.start_on(0, np.arange(8, 16))
+    assert e.running == [0]

@@ -14,9 +14,8 @@ water side of all halls in one lane-wise pass (`ChilledWaterBatch`), the thermal
 facility power, reward and observation. This module holds wiring only: every formula is the
 `dcsim` function the single env calls, applied to arrays, in the same order
 (`CoolingPlant.step`, `DatacenterEnv.step`), server power once per kind of server as the
-kernel sums it, so results equal N separate `DatacenterEnv`s bitwise on the compiled path and
-to a relative 1e-12 on the NumPy one, where each env's step is the engine's, which sums
-accelerators rather than servers (tests/test_datacenter_vector.py). Weather and carbon of
+kernel sums it (bitwise the engine's per-server sums), so results equal N separate
+`DatacenterEnv`s bitwise (tests/test_datacenter_vector.py). Weather and carbon of
 each copy's episode are read once at its reset (the arrays its own `FastSimulation` looked up).
 
 Episodes auto-reset in the same step (`AutoresetMode.SAME_STEP`): the returned observation is

@@ -213,6 +213,12 @@ class Site:
     budget_w: float  # facility IT budget (POLCA brake above it); inf: none
     signal: Signal
     inference: InferenceConfig
+    # Power is booked per unit of `unit` consecutive accelerators that always share a job (a
+    # server for `dcsim run`, whose job takes whole servers; 1 for the multi-tenant engine,
+    # whose jobs take single accelerators), each unit's host drawing `unit_host_w` at full
+    # load (default: its accelerators' share of the server's host power).
+    unit: int = 1
+    unit_host_w: float | None = None
 
     @classmethod
     def of(cls, cfg: EngineConfig, fabric: SharedFabric | None = None) -> Site:
@@ -273,10 +279,19 @@ class Engine:
         self.device = DevicePowerModel.from_profile(prof)
         srv = prof.server
         self.host_w_per_acc = srv.host_power_w.value / srv.accelerators
+        self.unit = k = site.unit
+        if self.n_acc % k or (k > 1 and site.inference.servers):
+            raise ValueError("power units must tile the accelerators; inference needs unit 1")
+        self.n_units = self.n_acc // k
+        self.unit_rack = self.host_rack[::k]  # a unit's accelerators share its rack
+        self.unit_host_w = (
+            self.host_w_per_acc * k if site.unit_host_w is None else float(site.unit_host_w)
+        )
         self.psu_eff = srv.psu_efficiency.value
         self.f_min = self.device.f_min_frac
         self.brake_f = max(self.f_min, polca_fraction("brake"))
         self.p_idle = float(self.device.power_w(IDLE_ACTIVITY))
+        self.p_idle_unit = self.p_idle * k
         self._racks: dict[int, np.ndarray] = {}
         self._sel: dict[int, slice | np.ndarray] = {}  # job -> its hosts as an index
         self._pw: dict[tuple[float, float], float] = {}
@@ -291,9 +306,9 @@ class Engine:
         # as in dcsim.sim
         self.switch_w = fabric_switch_power_w(*self.fabric.fabric.switch_ports())
         self.design_rack_w = rack_wall_power_w(
-            np.full(self.n_acc, self.device.tdp_w),
-            np.full(self.n_acc, self.host_w_per_acc),
-            self.host_rack,
+            np.full(self.n_units, self.device.tdp_w * k),
+            np.full(self.n_units, self.unit_host_w),
+            self.unit_rack,
             self.n_racks,
             self.psu_eff,
             self.switch_w,
@@ -464,6 +479,12 @@ class Engine:
             raise InputError(f"job {job_id} is not queued", field="job")
         if len(hosts) != j.spec.accelerators or not self.free[hosts].all():
             raise InputError(f"job {job_id} needs {j.spec.accelerators} free hosts", field="hosts")
+        k = self.unit
+        if k > 1:  # whole units: k consecutive hosts from a multiple of k
+            first = hosts[::k]
+            whole = len(hosts) % k == 0 and not np.any(first % k)
+            if not (whole and np.array_equal(hosts, (first[:, None] + np.arange(k)).ravel())):
+                raise InputError(f"job {job_id} must take whole power units of {k}", field="hosts")
         j.hosts = hosts
         self.free[j.hosts] = False
         self.n_free -= len(j.hosts)
@@ -566,11 +587,11 @@ class Engine:
         return float(self.device.power_w(a, f))
 
     def _host_sel(self, j: TrainingJob) -> slice | np.ndarray:
-        """The job's hosts as an index: a slice when they are consecutive (as packed jobs'
-        mostly are; a slice assignment costs a third of a fancy one), else the array."""
+        """The job's power units as an index: a slice when they are consecutive (as packed
+        jobs' mostly are; a slice assignment costs a third of a fancy one), else an array."""
         got = self._sel.get(j.id)
         if got is None:
-            h = j.hosts
+            h = j.hosts[:: self.unit] // self.unit
             whole = len(h) > 0 and int(h[-1]) - int(h[0]) == len(h) - 1
             got = self._sel[j.id] = slice(int(h[0]), int(h[-1]) + 1) if whole else h
         return got
@@ -597,8 +618,9 @@ class Engine:
         (its share of the server's CPUs, DRAM, NICs) is busy for its job's share of the step,
         for the serving load rho on inference servers (as `dcsim.polca`'s row), and idles
         otherwise (`dcsim.power.host_power_w`)."""
-        acc_w = np.full(self.n_acc, self.p_idle)
-        host_busy = np.zeros(self.n_acc)
+        k = self.unit
+        acc_w = np.full(self.n_units, self.p_idle_unit)  # per unit of k accelerators
+        host_busy = np.zeros(self.n_units)
         booked: dict[int, Booked] = {}
         busy = 0.0  # sum of activity - idle activity over accelerators
         dt = self.dt
@@ -611,7 +633,7 @@ class Engine:
             booked[i] = Booked(span / dt, book, clock)
             a = interval_activity(book.compute_s, book.comm_s, dt, j.a_compute, j.a_comm)
             at = self._host_sel(j)
-            acc_w[at] = self._power_w(a, f)
+            acc_w[at] = self._power_w(a, f) * k
             host_busy[at] = span / dt
             busy += (a - IDLE_ACTIVITY) * j.spec.accelerators
         if self.serving is not None and self.inf_acc:
@@ -621,8 +643,8 @@ class Engine:
             busy += (rho - IDLE_ACTIVITY) * self.inf_acc
         rack_w = rack_wall_power_w(
             acc_w,
-            host_power_w(self.host_w_per_acc, host_busy),
-            self.host_rack,
+            host_power_w(self.unit_host_w, host_busy),
+            self.unit_rack,
             self.n_racks,
             self.psu_eff,
             self.switch_w,
