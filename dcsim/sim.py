@@ -175,7 +175,7 @@ class Simulation:
         self.switch_w = fabric_switch_power_w(*self.fabric.switch_ports())
         # accelerator i is fabric host i; servers fill racks in order
         self.rack_of = self.server_rack[np.arange(self.n_dev) // self.acc_per_server]
-        self._fabrics: dict[int, SharedFabric] = {}  # seed -> the fabric with its caches
+        self._fabrics: dict[int, SharedFabric] = {}  # the seed's fabric with its caches
         self._comm: dict[tuple[int, str], float] = {}  # (seed, routing) -> all-reduce s
 
         # Host (CPUs, DRAM, NICs) scales with the server size; it idles at
@@ -339,6 +339,10 @@ class Simulation:
             self.seed = seed
             self.weather = build_weather(self.sc.climate, self.loaded.base_dir, seed)
             self.carbon = build_carbon(self.sc.climate, self.loaded.base_dir, seed)
+            # the ECMP hash is seeded: the fabric and all-reduce times of this seed only (an
+            # env reset with ever new seeds must not keep one fabric per seed)
+            self._fabrics.clear()
+            self._comm.clear()
         sc = self.sc
         self.cap_frac = sc.power.cap_frac
         self.routing = sc.workload.routing

@@ -230,3 +230,15 @@ def test_dcsim_run_books_power_per_server_and_refuses_split_servers():
         e.start_on(0, np.arange(4, 12))
     e.start_on(0, np.arange(8, 16))
     assert e.running == [0]
+
+
+def test_resets_with_new_seeds_keep_one_fabric():
+    """The ECMP hash follows the seed; a reset with a new seed drops the last seed's fabric
+    and all-reduce times (an env reset with ever new seeds keeps one, not one per seed)."""
+    sim = Simulation(load_scenario(SCENARIOS / "datacenter_comm.yaml"))
+    times = {}
+    for seed in (0, 1, 2, 3, 1):
+        sim.reset(seed=seed)
+        times[seed] = sim.comm_time("ecmp")
+        assert len(sim._fabrics) == 1 and {k[0] for k in sim._comm} == {seed}
+    assert times[1] != times[0]  # the seeded hash routes differently (as dp_allreduce does)

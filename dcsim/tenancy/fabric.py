@@ -83,7 +83,8 @@ class SharedFabric:
         self._base = self.job_fabric("ecmp") if self.placeable else None
         self.n_leaves = self._base.n_leaves if self._base is not None else 0
         self.host_leaf = self._base.host_leaf if self._base is not None else np.zeros(0, np.int64)
-        # alone_s key -> (the algorithm it ran, auto's candidates and their times)
+        # alone_s key -> (the algorithm it ran, auto's candidates and their times), for the
+        # all-reduces `collective_time` timed (a ring through `JobFabric` is not listed)
         self.algorithms: dict[tuple, tuple[str, dict[str, float]]] = {}
         self._cache: dict[tuple, dict[int, float]] = {}
         self._factors: dict[tuple, dict[int, float]] = {}  # crossing set -> contention
@@ -215,7 +216,6 @@ class SharedFabric:
             if t.algorithm == "ring" and self._base is not None and self.seed == 0:
                 ranks = groups[0] if len(groups) == 1 else groups
                 got = self.job_fabric(t.routing).allreduce_alone_s(ranks, t.grad_bytes)
-                self.algorithms[key] = ("ring", {})
             else:  # as dcsim.network.dp_allreduce
                 res = collective_time(
                     self.fabric,
@@ -230,6 +230,7 @@ class SharedFabric:
                 self.algorithms[key] = (res.algorithm, dict(res.candidates or {}))
             if len(self._alone) > 65536:
                 self._alone.clear()
+                self.algorithms.clear()
             self._alone[key] = got
         return got
 
