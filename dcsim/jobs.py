@@ -44,7 +44,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dcsim.errors import InputError
 from dcsim.network import collective_time, route
-from dcsim.network.flows import dense_max_min
+from dcsim.network.flows import dense_incidence, dense_max_min
 from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
@@ -416,12 +416,7 @@ class JobFabric:
                 off += n
             row, col = np.concatenate(rows), np.concatenate(cols)
             data, par = np.concatenate(datas), np.concatenate(parent)
-        seen = np.zeros(self.fabric.n_links, dtype=bool)
-        seen[row] = True
-        links = np.flatnonzero(seen)  # = np.unique(row), and ri its inverse
-        ri = (np.cumsum(seen) - 1)[row]
-        A = np.zeros((len(links), len(par)))
-        np.add.at(A, (ri, col), data)
+        A, links = dense_incidence(row, col, data, len(par), self.fabric.n_links)
         cap = self.fabric.link_cap[links]
         own = np.bincount(par, weights=dense_max_min(A, cap), minlength=len(all_src))[n_run:]
         # alone: each leaf sends and receives one ring flow of the job, so no self-sharing

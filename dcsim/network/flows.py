@@ -307,6 +307,20 @@ class _State:
     level: float = 0.0  # last level
 
 
+def dense_incidence(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n_cols: int, n_links: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (links used) x n_cols matrix of (link, column, weight) entries for `dense_max_min`,
+    duplicates summed in order (as `np.add.at`), and the links used (ascending, as
+    `np.unique(rows)`): a link mask and one `np.bincount` instead of a sort and `np.add.at`."""
+    seen = np.zeros(n_links, dtype=bool)
+    seen[rows] = True
+    links = np.flatnonzero(seen)
+    ri = (np.cumsum(seen) - 1)[rows]
+    flat = np.bincount(ri * n_cols + cols, weights=data, minlength=len(links) * n_cols)
+    return flat.reshape(len(links), n_cols), links
+
+
 def dense_max_min(A: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """`max_min_rates` for a small dense links x flows matrix (same numbers).
 

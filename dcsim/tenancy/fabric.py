@@ -25,22 +25,9 @@ import numpy as np
 from dcsim.errors import InputError
 from dcsim.jobs import JobFabric
 from dcsim.network.collectives import collective_time, data_parallel_groups
-from dcsim.network.flows import dense_max_min
+from dcsim.network.flows import dense_incidence, dense_max_min
 from dcsim.network.routing import memo_pairs_between, parse_routing, route_columns
 from dcsim.network.topology import Fabric
-
-
-def _dense(
-    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n_cols: int, n_links: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The (links used) x n_cols matrix of (row, col, data) entries, duplicates summed in
-    order (as `np.add.at`), and the links (ascending, as `np.unique(rows)`)."""
-    seen = np.zeros(n_links, dtype=bool)
-    seen[rows] = True
-    links = np.flatnonzero(seen)
-    ri = (np.cumsum(seen) - 1)[rows]
-    flat = np.bincount(ri * n_cols + cols, weights=data, minlength=len(links) * n_cols)
-    return flat.reshape(len(links), n_cols), links
 
 
 @dataclass(frozen=True)
@@ -142,7 +129,7 @@ class SharedFabric:
             n = len(c.parent)
             rows = c.indices
             cols = np.repeat(np.arange(n, dtype=np.int64), np.diff(c.indptr))
-            A1, links = _dense(rows, cols, c.data, n, self.fabric.n_links)
+            A1, links = dense_incidence(rows, cols, c.data, n, self.fabric.n_links)
             rate = np.bincount(c.parent, weights=dense_max_min(A1, self.fabric.link_cap[links]))
             got = (rows, cols, c.data, c.parent, n, float(rate.min()))
         if len(self._routes) > 65536:
@@ -253,7 +240,7 @@ class SharedFabric:
             off += n
         if len(owner) < 2:
             return out
-        A, links = _dense(
+        A, links = dense_incidence(
             np.concatenate(rows),
             np.concatenate(cols),
             np.concatenate(data),
