@@ -354,6 +354,7 @@ class Simulation:
             fabric=self._shared_fabric(),
             host_rack=self.rack_of,
             n_racks=self.n_racks,
+            switch_w=self.switch_w,
             design_it_w=self.design_it_w,
             plant=self.plant,
             tank=NO_TANK,

@@ -206,6 +206,7 @@ class Site:
     fabric: SharedFabric
     host_rack: np.ndarray  # rack of accelerator i
     n_racks: int
+    switch_w: float  # the fabric's switches (`fabric_switch_power_w`), spread over the racks
     design_it_w: float  # every accelerator at TDP, hosts busy, through the PSUs, + switches
     plant: CoolingPlant
     tank: TankConfig
@@ -226,24 +227,15 @@ class Site:
         prof = get_profile(cfg.hardware)
         shared = fabric if fabric is not None else SharedFabric(Engine.build_fabric(cfg))
         host_rack = shared.host_leaf  # one leaf per rack, racks in leaf order
-        n_acc = cfg.racks * cfg.accelerators_per_rack
-        srv = prof.server
-        design_w = float(
-            rack_wall_power_w(
-                np.full(n_acc, prof.tdp_w),
-                np.full(n_acc, srv.host_power_w.value / srv.accelerators),
-                host_rack,
-                cfg.racks,
-                srv.psu_efficiency.value,
-                fabric_switch_power_w(*shared.fabric.switch_ports()),
-            ).sum()
-        )
+        switch_w = fabric_switch_power_w(*shared.fabric.switch_ports())
+        design_w = float(design_rack_w(prof, host_rack, cfg.racks, switch_w).sum())
         device = DevicePowerModel.from_profile(prof)
         return cls(
             profile=prof,
             fabric=shared,
             host_rack=host_rack,
             n_racks=cfg.racks,
+            switch_w=switch_w,
             design_it_w=design_w,
             plant=CoolingPlant(cfg.cooling, cfg.racks, design_w, device.freq_for_scale),
             tank=cfg.tank,
@@ -252,6 +244,31 @@ class Site:
             signal=GridSignal(cfg.region),
             inference=cfg.inference,
         )
+
+
+def design_rack_w(
+    profile: HardwareProfile,
+    unit_rack: np.ndarray,
+    n_racks: int,
+    switch_w: float,
+    unit: int = 1,
+    unit_host_w: float | None = None,
+) -> np.ndarray:
+    """Per-rack wall power with every accelerator at TDP and every host busy, through the
+    PSUs, plus the racks' share of the switches: power units of `unit` accelerators in racks
+    `unit_rack`, each unit's host `unit_host_w` (default its share of the server's host)."""
+    srv = profile.server
+    host_w = (
+        srv.host_power_w.value / srv.accelerators * unit if unit_host_w is None else unit_host_w
+    )
+    return rack_wall_power_w(
+        np.full(len(unit_rack), profile.tdp_w * unit),
+        np.full(len(unit_rack), host_w),
+        unit_rack,
+        n_racks,
+        srv.psu_efficiency.value,
+        switch_w,
+    )
 
 
 class Engine:
@@ -304,14 +321,9 @@ class Engine:
         self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
         # switches draw their (near-constant) power wherever they are; spread over the racks,
         # as in dcsim.sim
-        self.switch_w = fabric_switch_power_w(*self.fabric.fabric.switch_ports())
-        self.design_rack_w = rack_wall_power_w(
-            np.full(self.n_units, self.device.tdp_w * k),
-            np.full(self.n_units, self.unit_host_w),
-            self.unit_rack,
-            self.n_racks,
-            self.psu_eff,
-            self.switch_w,
+        self.switch_w = site.switch_w
+        self.design_rack_w = design_rack_w(
+            prof, self.unit_rack, self.n_racks, self.switch_w, k, self.unit_host_w
         )
         self.design_it_w = site.design_it_w
         self.budget_w = site.budget_w
