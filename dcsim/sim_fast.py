@@ -6,8 +6,8 @@ job) that looks the episode's weather and carbon up at reset (`at_many`, bitwise
 `at`) and, with numba, runs the interval compiled (`dcsim.sim_kernel`, loaded on the first
 step). The kernel computes server power once per kind of server (active, idle) and sums each
 rack's pattern of kinds (`_server_kinds`) as the engine sums servers (bitwise the same sums,
-tests/test_sim_fast.py): the same numbers to a relative 1e-12 (tests/test_sim_kernel.py). Without numba (or for a scenario outside the
-kernel) its step is `Simulation.step`. This module also holds the kernel's table layout, so
+tests/test_sim_fast.py): the same numbers to a relative 1e-12 (tests/test_sim_kernel.py).
+Without numba (or for a scenario outside the kernel) its step is `Simulation.step`. This module also holds the kernel's table layout, so
 the envs can use it without importing numba. Datacenter-v0 and its batched vector env
 (`dcsim.envs.datacenter_vector`) step this.
 """

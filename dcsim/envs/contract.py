@@ -160,6 +160,16 @@ def compiled(fn: Any) -> Any:
     return _COMPILED[fn]
 
 
+def _check_names(values: Mapping[str, float], names: Sequence[str]) -> None:
+    """KeyError naming the missing and extra features unless `values` has one per name."""
+    if len(values) != len(names):
+        missing = [n for n in names if n not in values]
+        extra = [k for k in values if k not in names]
+        raise KeyError(
+            f"observation values do not match features: missing {missing}, extra {extra}"
+        )
+
+
 class Encoder:
     """`encode` for a fixed feature order, its constants built once (the per-step path).
 
@@ -185,12 +195,7 @@ class Encoder:
 
     def named(self, values: Mapping[str, float]) -> np.ndarray:
         """Physical values by feature name -> the clipped float32 observation (NaN -> 0)."""
-        if len(values) != len(self.names):
-            missing = [n for n in self.names if n not in values]
-            extra = [k for k in values if k not in self.names]
-            raise KeyError(
-                f"observation values do not match features: missing {missing}, extra {extra}"
-            )
+        _check_names(values, self.names)
         x = np.fromiter(map(values.__getitem__, self.names), np.float64, len(self.names))
         return self.fn(x, self.offset, self.scale, self.low, self.high)
 
@@ -209,12 +214,7 @@ class Encoder:
             idx = np.flatnonzero(~taken)
             rest = self._rest[key] = (idx, tuple(self.names[i] for i in idx))
         idx, names = rest
-        if len(values) != len(names):
-            missing = [n for n in names if n not in values]
-            extra = [k for k in values if k not in names]
-            raise KeyError(
-                f"observation values do not match features: missing {missing}, extra {extra}"
-            )
+        _check_names(values, names)
         x = np.empty(len(self.names))
         for start, arr in blocks:
             x[start : start + len(arr)] = arr
