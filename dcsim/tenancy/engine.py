@@ -318,7 +318,6 @@ class Engine:
         self.inf_hosts = np.arange(self.n_acc - self.inf_acc, self.n_acc)
         self._inf_racks = np.unique(self.host_rack[self.inf_hosts])
         self.serving = ServingModel.build(prof.name, inf.model, inf.slo_s) if self.inf_acc else None
-        self.rack_acc = np.bincount(self.host_rack, minlength=self.n_racks).astype(float)
         # switches draw their (near-constant) power wherever they are; spread over the racks,
         # as in dcsim.sim
         self.switch_w = site.switch_w
@@ -839,7 +838,6 @@ class Engine:
             self.rho,
             self.host_rack,
             self.inf_hosts,
-            self.rack_acc,
             self.design_rack_w,
             self.site.facility,
             self.site.inference,
