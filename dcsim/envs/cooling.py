@@ -76,6 +76,14 @@ OBS_NAMES = tuple(f.name for f in features(1.0))
 MAX_EPISODE_CELLS = 20_000_000  # episode_steps x racks precomputed per episode (memory)
 
 
+def bill_usd(
+    ctrl_w: Any, water_l: Any, dt: float, usd_per_kwh: float, usd_per_m3: float
+) -> tuple[Any, Any]:
+    """(electricity USD of ctrl_w W over dt s, USD of water_l L of tower water). Array code:
+    the batched env's compiled step calls it too."""
+    return ctrl_w * (dt / 3.6e6) * usd_per_kwh, water_l / 1e3 * usd_per_m3
+
+
 class CoolingKwargs(EnvKwargs):
     """Cooling-v0 arguments (see the env's docstring); config errors name `cooling.<field>`."""
 
@@ -378,7 +386,7 @@ class CoolingEnv(gym.Env):
     def bill_usd(self, ctrl_w: Any, water_l: Any) -> tuple[Any, Any]:
         """Electricity of cooling + server fans and tower water over one step, USD (floats,
         or per-hall arrays for the batched env)."""
-        return ctrl_w * (self.dt / 3.6e6) * self.usd_per_kwh, water_l / 1e3 * self.usd_per_m3
+        return bill_usd(ctrl_w, water_l, self.dt, self.usd_per_kwh, self.usd_per_m3)
 
     # ------------------------------------------------------------ plant step
     use_fast = True  # the compiled kernel (dcsim.cooling.fast) when numba is installed
