@@ -37,7 +37,7 @@ from dcsim.cooling import AirChain, thermal_throttle
 from dcsim.cooling.plant import cooling_breakdown
 from dcsim.cooling.water_batch import MODE_CODES, ChilledWaterBatch
 from dcsim.cost import price_at
-from dcsim.envs.contract import compiled, encode_rows
+from dcsim.envs.contract import compiled, encode_into
 from dcsim.envs.datacenter import (
     CARBON_FORECAST_H,
     ECONOMIZER_MODES,
@@ -195,6 +195,76 @@ def _outputs(
     return reward
 
 
+def _step(*args: Any) -> None:
+    """Placeholder for `dcsim.sim_kernel.step_halls`, which `_step_calm` is compiled with
+    (`DatacenterVectorEnv._kernel`; importing the kernel imports numba)."""
+    raise NotImplementedError("_step_calm runs compiled, bound to sim_kernel.step_halls")
+
+
+def _step_calm(
+    acts: np.ndarray,
+    low: np.ndarray,
+    span: np.ndarray,
+    n_choice: np.ndarray,
+    limits: np.ndarray,
+    k: np.ndarray,
+    comm_s: np.ndarray,
+    exo: np.ndarray,
+    econ_codes: np.ndarray,
+    ctl: np.ndarray,
+    lane: np.ndarray,
+    hall: np.ndarray,
+    prm: np.ndarray,
+    pat: np.ndarray,
+    pat_len: np.ndarray,
+    rack_pat: np.ndarray,
+    host_sums: np.ndarray,
+    active_racks: np.ndarray,
+    active: np.ndarray,
+    thr: np.ndarray,
+    p: np.ndarray,
+    srv: np.ndarray,
+    plant_prm: np.ndarray,
+    rk: np.ndarray,
+    racks: np.ndarray,
+    dt: float,
+    ones: np.ndarray,
+    phase: np.ndarray,
+    price: np.ndarray,
+    c: np.ndarray,
+    cols: np.ndarray,
+    x: np.ndarray,
+    terms: np.ndarray,
+    enc: np.ndarray,
+    reward: np.ndarray,
+    obs: np.ndarray,
+) -> int:
+    """The kernel path's step of copies none of which throttled in the last interval, as one
+    compiled call: `_inputs`, the interval (`sim_kernel.step_halls`), `_outputs` and the
+    encoding (`encode_into`), the functions of the multi-call path in its order, without a
+    dispatch between them. The copies' steps k advance; the copies whose episode ended
+    (k reached max steps) are returned, -2 when an action's choice entry is NaN (nothing
+    ran) or -1 when an inlet exceeds its limit (after the interval: the caller throttles and
+    finishes as the multi-call path does)."""
+    if not _inputs(acts, low, span, n_choice, limits, k, comm_s, exo, econ_codes, ctl, lane,
+                   hall):  # fmt: skip
+        return -2
+    _step(prm, pat, pat_len, rack_pat, host_sums, active_racks, active, lane, thr, p, srv,
+          plant_prm, rk, racks, hall, dt)  # fmt: skip
+    n_h = lane.shape[0]
+    for h in range(n_h):
+        if lane[h, L_HOT] != 0.0:
+            return -1
+    reward[:] = _outputs(ctl, lane, hall, ones, k, exo, phase, price, c, cols, x, terms)
+    ended = 0
+    for h in range(n_h):
+        k[h] += 1
+        if k[h] >= exo.shape[1] - 1:  # max steps: exo holds one interval more
+            ended += 1
+    encode_into(x, enc[0], enc[1], enc[2], enc[3], obs)
+    return ended
+
+
 # halls from which the lane-wise water side beats each hall's own ChilledWaterPlant: NumPy's
 # per-call cost once per step against ~20 us per hall (measured for Cooling-v0, issue 17)
 BATCH_WATER_MIN = 24
@@ -253,13 +323,13 @@ class DatacenterVectorEnv(BatchOfCopies):
         self.batch_water = n_env >= BATCH_WATER_MIN
         # per-copy state
         self.k = np.zeros(n_env, dtype=np.int64)
-        self.cap_frac, self.supply_air_c = np.zeros(n_env), np.zeros(n_env)
+        self._cap_frac, self._supply_air_c = np.zeros(n_env), np.zeros(n_env)
         self.throttle = np.ones(shape)
         self.comm, self.left = np.zeros(n_env, dtype=bool), np.ones(n_env)
         self.p_chiller_prev = np.zeros(n_env)
-        self.routing = np.zeros(n_env, dtype=np.int64)
-        self.econ = np.zeros(n_env, dtype=np.int64)
-        self.chw_c = np.zeros(n_env)
+        self._routing = np.zeros(n_env, dtype=np.int64)
+        self._econ = np.zeros(n_env, dtype=np.int64)
+        self._chw_c = np.zeros(n_env)
         n_t = self.max_steps + 1
         self.comm_s = np.zeros((n_env, len(self.routing_names)))
         self.db, self.wb = np.zeros((n_env, n_t)), np.zeros((n_env, n_t))
@@ -310,6 +380,9 @@ class DatacenterVectorEnv(BatchOfCopies):
         self._x = np.zeros((n_env, len(col)))
         self._terms = np.zeros((5, n_env))
         self._ones = np.ones(n_env)
+        enc = e0._encode
+        self._enc = np.stack([enc.offset, enc.scale, enc.low, enc.high])
+        self._metrics_np: dict[str, np.ndarray] | None = None  # the NumPy path's record
         self._metric_cols = (
             ("it_w", self.lane, L_IT_W),
             ("cooling_w", self.hall, O_COOLING),
@@ -337,8 +410,15 @@ class DatacenterVectorEnv(BatchOfCopies):
                 except ImportError:  # numba missing: the NumPy path
                     mod = None
                 if mod is not None and mod.usable(self.sim0):
-                    fns = (compiled(_inputs), compiled(_outputs), compiled(encode_rows))
-                    self._kern = (mod, mod.static_args(self.sim0), fns)
+                    fns = (compiled(_inputs), compiled(_outputs))
+                    calm = compiled(
+                        _step_calm,
+                        _inputs=fns[0],
+                        _outputs=fns[1],
+                        _step=mod.step_halls,
+                        encode_into=compiled(encode_into),
+                    )
+                    self._kern = (mod, mod.static_args(self.sim0), (*fns, calm))
         return self._kern or None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -359,12 +439,12 @@ class DatacenterVectorEnv(BatchOfCopies):
         self.hall[i, :3] = src.t_supply, wp.p_chiller_prev, wp.t_cond_prev
         self.lane[i, L_PH_COMM], self.lane[i, L_PH_LEFT] = sim.phase.comm, sim.phase.left
         self.throttle[i] = sim.throttle
-        self.k[i], self.cap_frac[i], self.supply_air_c[i] = sim.k, sim.cap_frac, sim.supply_air_c
+        self.k[i], self._cap_frac[i], self._supply_air_c[i] = sim.k, sim.cap_frac, sim.supply_air_c
         self.comm[i], self.left[i] = sim.phase.comm, sim.phase.left
         self.p_chiller_prev[i] = sim.plant.water.p_chiller_prev
-        self.routing[i] = self.routing_names.index(sim.routing)
-        self.econ[i] = ECONOMIZER_MODES.index(env.economizer)
-        self.chw_c[i] = env.chw_c
+        self._routing[i] = self.routing_names.index(sim.routing)
+        self._econ[i] = ECONOMIZER_MODES.index(env.economizer)
+        self._chw_c[i] = env.chw_c
         if self._seeds[i] != sim.seed or not self.comm_s[i].any():  # per seed (ECMP hashing)
             self._seeds[i] = sim.seed
             self.comm_s[i] = [sim.comm_time(r) for r in self.routing_names]
@@ -406,13 +486,13 @@ class DatacenterVectorEnv(BatchOfCopies):
         sim, sc, dt, n_env = self.sim0, self.sc, self.dt, self.num_envs
         rows = np.arange(n_env)
         sa, chw, cap, routing, econ = self._controls(actions)
-        self.chw_c, self.econ, self.routing = chw, econ, routing
+        self._chw_c, self._econ, self._routing = chw, econ, routing
         # ---- Simulation.step: controls, clock, step time, the job's interval
-        self.cap_frac = np.minimum(np.maximum(cap, sc.power.min_cap_frac), 1.0)
-        self.supply_air_c = np.minimum(np.maximum(sa, 10.0), 35.0)
+        self._cap_frac = np.minimum(np.maximum(cap, sc.power.min_cap_frac), 1.0)
+        self._supply_air_c = np.minimum(np.maximum(sa, 10.0), 35.0)
         chw_set = np.minimum(np.maximum(chw, 4.0), 25.0)
         pw = sim.power
-        f = pw.freq_for_cap(self.cap_frac * sim.profile.tdp_w, sim.a_compute)
+        f = pw.freq_for_cap(self._cap_frac * sim.profile.tdp_w, sim.a_compute)
         active = sim.n_active > 0
         if active:
             f_thermal = self.throttle[:, self.active_racks].min(axis=1)
@@ -436,7 +516,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         p_sum = rack_w.sum(axis=-1)
         water_step = self._water if self.batch_water else self._water_halls
         cooling, chw_sup, water_l, tcs = water_step(air, p_sum, chw_set, econ, wb, db)
-        self.air.advance_supply(self.supply_air_c[:, None], chw_sup[:, None], dt)
+        self.air.advance_supply(self._supply_air_c[:, None], chw_sup[:, None], dt)
         thr = thermal_throttle(self.cfg, air.inlet_c, tcs, self.clock_for_power)
         # ---- the record (Simulation.step)
         it_w = rack_w.sum(axis=-1) + air.server_fan_w.sum(axis=-1)
@@ -454,7 +534,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         self.k = k + 1
         st = step_time if active else np.zeros(n_env)
         ex = exposed if active else np.zeros(n_env)
-        self.last_metrics = {
+        self._metrics_np = {
             **{f"reward_{n}": v for n, v in terms.items()},
             "it_w": it_w,
             "cooling_w": cooling,
@@ -473,24 +553,43 @@ class DatacenterVectorEnv(BatchOfCopies):
         obs = self._observe(
             db, wb, ci, it_w, cooling, inlet_max, f, thr.min(axis=-1), tokens, pue, st, ex
         )
-        return self._finish(obs, reward)
+        return self._finish(obs, reward, int(np.count_nonzero(self.k >= self.max_steps)))
 
     def _step_kernel(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """`step` through the compiled interval of every copy (`dcsim.sim_kernel.step_halls`,
         the code each copy's `FastSimulation.step` runs with one hall) and the compiled
-        `_inputs` / `_outputs` wiring."""
-        mod, static, (inputs, outputs, encode) = self._kern
+        `_inputs` / `_outputs` wiring: one call (`_step_calm`) while no copy throttles."""
+        mod, static, (inputs, outputs, calm) = self._kern
         sim, dt, n_env = self.sim0, self.dt, self.num_envs
         lane, hall, racks, ctl = self.lane, self.hall, self.racks, self._ctl
-        a = np.asarray(actions, dtype=np.float64).reshape(n_env, 5)
+        a = np.ascontiguousarray(actions, dtype=np.float64).reshape(n_env, 5)
         k = self.k
-        if not inputs(a, *self._in_consts, k, self.comm_s, self.exo, self.econ_codes,
-                      ctl, lane, hall):  # fmt: skip
-            self._controls(a)  # raises naming the NaN choice
+        price = self._price
+        if sim.electricity_prices is not None:
+            t_s = self.times_arr[k] - sim.t0
+            price = price_at(sim.electricity_prices, t_s, sim.year_offset_s, dt)
         thr = self.throttle
-        mod.step_halls(*static[:7], lane, thr, self.p, self.srv, *static[7:], racks, hall, dt)
+        self._metrics_np = None
+        if not self._throttled:
+            obs = np.empty((n_env, self._x.shape[1]), dtype=np.float32)
+            reward = np.empty(n_env)
+            ended = calm(
+                a, *self._in_consts, k, self.comm_s, self.exo, self.econ_codes, ctl, lane, hall,
+                *static[:7], thr, self.p, self.srv, *static[7:], racks, dt, self._ones,
+                self.phase_tab, price, self._out_consts, self._cols, self._x, self._terms,
+                self._enc, reward, obs,
+            )  # fmt: skip
+            if ended >= 0:
+                return self._finish(obs, reward, ended)
+            if ended == -2:
+                self._controls(a)  # raises naming the NaN choice
+        else:
+            if not inputs(a, *self._in_consts, k, self.comm_s, self.exo, self.econ_codes,
+                          ctl, lane, hall):  # fmt: skip
+                self._controls(a)  # raises naming the NaN choice
+            mod.step_halls(*static[:7], lane, thr, self.p, self.srv, *static[7:], racks, hall, dt)
         # the thermal throttle of the halls with an inlet above its limit, hall by hall as a
         # lone FastSimulation does; exactly 1 elsewhere
         thr_min = self._ones
@@ -503,31 +602,34 @@ class DatacenterVectorEnv(BatchOfCopies):
                 thr[i] = thermal_throttle(self.cfg, racks[0, i].copy(), None, clock)
                 thr_min[i] = thr[i].min()
             self._throttled = bool(hot)
-        price = self._price
-        if sim.electricity_prices is not None:
-            t_s = self.times_arr[k] - sim.t0
-            price = price_at(sim.electricity_prices, t_s, sim.year_offset_s, dt)
-        x, terms = self._x, self._terms
+        x = self._x
         reward = outputs(
             ctl, lane, hall, thr_min, k, self.exo, self.phase_tab, price, self._out_consts,
-            self._cols, x, terms,
+            self._cols, x, self._terms,
         )  # fmt: skip
-        self.k = k + 1
-        self.chw_c = ctl[:, 1].copy()
-        self.routing, self.econ = ctl[:, 3].astype(np.int64), ctl[:, 4].astype(np.int64)
-        self.cap_frac, self.supply_air_c = lane[:, L_CAP].copy(), hall[:, I_SA].copy()
-        self.last_metrics = {
+        k += 1
+        enc = self._enc
+        obs = np.empty((n_env, x.shape[1]), dtype=np.float32)
+        encode_into(x, enc[0], enc[1], enc[2], enc[3], obs)
+        return self._finish(obs, reward, int(np.count_nonzero(k >= self.max_steps)))
+
+    @property
+    def last_metrics(self) -> dict[str, np.ndarray]:
+        """The last step's reward terms and main metrics per copy (DatacenterEnv's
+        info["metrics"] of these): the NumPy path's record, or read from the compiled step's
+        tables (a step's tables hold its results until the next step)."""
+        if self._metrics_np is not None:
+            return self._metrics_np
+        terms = self._terms
+        return {
             "reward_energy": terms[0].copy(),
             "reward_carbon": terms[1].copy(),
             "reward_throughput": terms[2].copy(),
             "reward_violation": terms[3].copy(),
             **{key: tab[:, j].copy() for key, tab, j in self._metric_cols},
-            "tokens_per_s": x[:, self._cols[14]].copy(),
+            "tokens_per_s": self._x[:, self._cols[14]].copy(),
             "electricity_usd": terms[4].copy(),
         }
-        enc = self.envs[0]._encode
-        obs = encode(x, enc.offset, enc.scale, enc.low, enc.high)
-        return self._finish(obs, reward)
 
     def _reward(
         self,
@@ -558,13 +660,13 @@ class DatacenterVectorEnv(BatchOfCopies):
         return reward, terms, elec_usd
 
     def _finish(
-        self, obs: np.ndarray, reward: np.ndarray
+        self, obs: np.ndarray, reward: np.ndarray, ended: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Truncate the copies at their last step and reset them in the same step."""
+        """Truncate the `ended` copies at their last step and reset them in the same step."""
         n_env = self.num_envs
-        trunc = self.k >= self.max_steps
+        trunc = self.k >= self.max_steps if ended else np.zeros(n_env, dtype=bool)
         info: dict[str, Any] = {}
-        if trunc.any():
+        if ended:
             info["final_obs"] = np.full(n_env, None, dtype=object)
             info["_final_obs"] = trunc.copy()
             for i in np.flatnonzero(trunc):
@@ -708,9 +810,9 @@ class DatacenterVectorEnv(BatchOfCopies):
             ("cooling_w", cooling),
             ("inlet_max_c", inlet_max),
             ("inlet_above_limit_k", inlet_max - self.sc.cooling.recommended_inlet_max_c),
-            ("supply_air_c", self.supply_air_c),
-            ("chw_supply_c", self.chw_c),
-            ("cap_frac", self.cap_frac),
+            ("supply_air_c", self._supply_air_c),
+            ("chw_supply_c", self._chw_c),
+            ("cap_frac", self._cap_frac),
             ("freq_frac", f),
             ("throttle_min", throttle_min),
             ("tokens_per_s", tokens),
@@ -725,6 +827,6 @@ class DatacenterVectorEnv(BatchOfCopies):
             x[:, col[f"carbon_fc_{h:g}h_g_per_kwh"]] = self.ci_fc[j, rows, k]
         # one-hot routing and economizer mode (the rest of their columns stay 0)
         onehot = e0._onehot
-        x[rows, np.array([col[onehot[r]] for r in self.routing_names])[self.routing]] = 1.0
-        x[rows, np.array([col[onehot[m]] for m in ECONOMIZER_MODES])[self.econ]] = 1.0
+        x[rows, np.array([col[onehot[r]] for r in self.routing_names])[self._routing]] = 1.0
+        x[rows, np.array([col[onehot[m]] for m in ECONOMIZER_MODES])[self._econ]] = 1.0
         return e0._encode(cast(Any, x))
