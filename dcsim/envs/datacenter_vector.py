@@ -382,7 +382,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         self._ones = np.ones(n_env)
         enc = e0._encode
         self._enc = np.stack([enc.offset, enc.scale, enc.low, enc.high])
-        self._metrics_np: dict[str, np.ndarray] | None = None  # the NumPy path's record
+        self._metrics_np: dict[str, Any] | None = None  # the NumPy path's record
         self._metric_cols = (
             ("it_w", self.lane, L_IT_W),
             ("cooling_w", self.hall, O_COOLING),
