@@ -14,6 +14,7 @@ engine's decisions and its result into a `StepRecord` (timeseries.csv) and run t
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -75,7 +76,7 @@ class ScenarioCarbon:
         return 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """What one interval produced; every field is a finite float (timeseries.csv columns)."""
 
@@ -108,12 +109,13 @@ class StepRecord:
 
     def as_row(self) -> dict[str, float]:
         # the fields in order, then extra's items (asdict's deep copy was ~30 % of an env step)
-        row = {k: getattr(self, k) for k in _ROW_FIELDS}
+        row = dict(zip(_ROW_FIELDS, _row_values(self), strict=True))
         row.update(self.extra)
         return row
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(StepRecord) if f.name != "extra")
+_row_values = operator.attrgetter(*_ROW_FIELDS)  # one C call for the fields' values
 
 
 class Simulation:

@@ -15,6 +15,7 @@ the envs can use it without importing numba. Datacenter-v0 and its batched vecto
 from __future__ import annotations
 
 import importlib
+import operator
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -108,6 +109,8 @@ _EXTRA = (
     ("cooling_trim_chiller_w", None),
 )
 
+_EXTRA_KEYS = tuple(k for k, _ in _EXTRA)
+
 
 class FastSimulation(Simulation):
     """`Simulation` with weather and carbon lookups memoized (the same numbers,
@@ -171,8 +174,13 @@ class FastSimulation(Simulation):
                         np.zeros((4, 1, n)),
                         np.zeros((1, fast.N_HALL)),
                     )
+                    # the extra columns of the hall table; -1 reads the 0.0 appended to it
                     cols = [getattr(fast, c) if c else -1 for _, c in _EXTRA]
-                    kern = (mod, mod.static_args(self), bufs, cols)
+                    no_throttle = np.ones(n)  # shared by the steps without a hot inlet
+                    no_throttle.flags.writeable = False
+                    self._thr_in: np.ndarray | None = None  # the throttle last copied to thr
+                    kern = (mod, mod.static_args(self), bufs, operator.itemgetter(*cols),
+                            no_throttle)  # fmt: skip
             self._kern = kern
         return kern or None
 
@@ -187,7 +195,7 @@ class FastSimulation(Simulation):
         kern = self.kernel()
         if kern is None:
             return super().step(controls)
-        mod, static, (lane, thr, p, srv, racks, hall), extra_cols = kern
+        mod, static, (lane, thr, p, srv, racks, hall), extra_of, no_throttle = kern
         c = controls or Controls()
         if c.economizer is not None and c.economizer not in MODE_CODES:
             return super().step(c)  # a mode without a kernel code: the readable path's answer
@@ -212,7 +220,9 @@ class FastSimulation(Simulation):
             racks[:3, 0] = air.t_in, air.t_rack, air.u
             air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
         e, job = self.engine, self.job  # the engine's state, read and written directly
-        thr[0] = e.throttle
+        if e.throttle is not no_throttle or self._thr_in is not no_throttle:
+            thr[0] = e.throttle  # (the kernel's copy already holds the shared ones)
+            self._thr_in = e.throttle
         t_start = e.t
         t_mid = t_start + 0.5 * self.dt
         ws = self.weather.at(t_mid)
@@ -231,7 +241,7 @@ class FastSimulation(Simulation):
             job.phase = PhaseClock(ln[L_PH_COMM] != 0.0, ln[L_PH_LEFT])
             self.total_iterations += int(ln[L_COMPLETED])
         if ln[L_HOT] == 0.0:
-            e.throttle, throttle_min = np.ones(self.n_racks), 1.0
+            e.throttle, throttle_min = no_throttle, 1.0
         else:
             thr_new = thermal_throttle(sc.cooling, racks[0, 0].copy(), None, plant.clock_for_power)
             e.throttle = np.asarray(thr_new, dtype=float)
@@ -262,9 +272,7 @@ class FastSimulation(Simulation):
             facility_kwh=ln[L_FAC_KWH],
             carbon_kg=ln[L_CARBON_KG],
             water_l=o[mod.fast.O_WATER_L],
-            extra={
-                k: o[j] if j >= 0 else 0.0 for (k, _), j in zip(_EXTRA, extra_cols, strict=True)
-            },
+            extra=dict(zip(_EXTRA_KEYS, extra_of(o + [0.0]), strict=True)),
         )
         e.t = t_start + self.dt
         e.k += 1

@@ -19,8 +19,10 @@ from dcsim.envs.contract import (
     Metric,
     RewardTerm,
     compiled,
+    compiled_encoder,
     encode,
     encode_into,
+    encode_loop,
     encode_rows,
     observation_space,
     physical,
@@ -351,7 +353,7 @@ def test_task_weights_have_one_place(tmp_path) -> None:
     special=st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300]),
 )
 def test_encode_into_equals_encode_rows(rows: int, seed: int, special: float) -> None:
-    """The loop the batched envs' compiled steps run gives `encode_rows`' float32 bits: NaN
+    """The loop the envs' compiled steps run gives `encode_rows`' float32 bits: NaN
     to 0 then clipped, infinities clipped, values inside the bounds scaled as they are."""
     rng = np.random.default_rng(seed)
     m = 7
@@ -371,3 +373,8 @@ def test_encode_into_equals_encode_rows(rows: int, seed: int, special: float) ->
         out = np.full((rows, m), 9.0, dtype=np.float32)
         fn(x, offset, scale, low, high, out)
         assert out.tobytes() == want.tobytes()
+    loops = [encode_loop] + ([compiled_encoder()] if len(fns) > 1 else [])
+    for fn in loops:  # the Encoder's form: a row or rows
+        assert fn(x, offset, scale, low, high).tobytes() == want.tobytes()
+        row = fn(x[0], offset, scale, low, high)
+        assert row.shape == (m,) and row.tobytes() == want[0].tobytes()

@@ -160,6 +160,22 @@ def encode_into(
             out[i, j] = min(max(y, low[j]), high[j])
 
 
+def encode_loop(
+    x: np.ndarray, offset: np.ndarray, scale: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """`encode_rows` (a row or rows) by the element loop `encode_into`: the form the envs
+    compile (`compiled_encoder`), ~3x faster compiled than `encode_rows` compiled."""
+    rows = x.reshape(-1, offset.shape[0])
+    out = np.empty(rows.shape, dtype=np.float32)
+    encode_into(rows, offset, scale, low, high, out)
+    return out.reshape(x.shape)
+
+
+def compiled_encoder() -> Any:
+    """`encode_loop` compiled by numba (ImportError without it): an `Encoder.fn`."""
+    return compiled(encode_loop, encode_into=compiled(encode_into))
+
+
 _COMPILED: dict[Any, Any] = {}
 
 
@@ -209,7 +225,7 @@ class Encoder:
         self.scale = np.array([f.scale for f in features], dtype=np.float64)
         self.low = np.array([f.low for f in features], dtype=np.float64)
         self.high = np.array([f.high for f in features], dtype=np.float64)
-        self.fn = encode_rows  # or its compiled form (`compiled(encode_rows)`): same numbers
+        self.fn = encode_rows  # or its compiled form (`compiled_encoder()`): same numbers
         # `named_blocks`: the features outside the blocks, per block layout
         self._rest: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
 

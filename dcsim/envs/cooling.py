@@ -23,7 +23,7 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
-    compiled,
+    compiled_encoder,
     encode_rows,
     observation_space,
     parse_kwargs,
@@ -403,7 +403,7 @@ class CoolingEnv(gym.Env):
                 self._fast = False
                 return None
             prm, rk = fast.plant_params(self.plant)
-            self._encode.fn = compiled(encode_rows)
+            self._encode.fn = compiled_encoder()
             self._fast = (fast, prm, rk, np.empty((4, 1, self.n_racks)), np.zeros((1, fast.N_HALL)))
             self._no_throttle = np.ones(self.n_racks)
             self._no_throttle.flags.writeable = False

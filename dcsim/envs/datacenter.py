@@ -21,7 +21,7 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
-    compiled,
+    compiled_encoder,
     encode_rows,
     observation_space,
     parse_kwargs,
@@ -406,7 +406,7 @@ class DatacenterEnv(gym.Env):
         c = self.to_controls(action)
         r = self.sim.step(c)
         if self._encode.fn is encode_rows and self.sim.kernel() is not None:
-            self._encode.fn = compiled(encode_rows)  # NumPy's numbers (test_cooling_fast)
+            self._encode.fn = compiled_encoder()  # NumPy's numbers (test_cooling_fast)
         usd = self.interval_usd(r)
         terms = self.reward_terms(r, usd)
         reward = float(sum(terms.values()))
