@@ -369,6 +369,7 @@ class Simulation:
         )
         jobs = [] if self.job is None else [self.job]
         self.engine = e = Engine(site, jobs, np.zeros(0), self.dt)
+        e.fast_plant = False  # the readable reference (FastSimulation has its own kernel)
         e.reset_plant(self.weather.at(self.t0), self.t0)
         if self.job is not None:
             e.start_on(0, np.arange(self.job.spec.accelerators))

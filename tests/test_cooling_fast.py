@@ -111,6 +111,61 @@ def test_kernel_equals_plant_step(case: str) -> None:
     assert len(seen) >= 4, seen  # several branches of the water side were taken
 
 
+@pytest.mark.parametrize("case", ["air", "bare_pumps_carnot", "small_chiller"])
+def test_fast_plant_returns_the_plant_steps_result(case: str) -> None:
+    """`fast.FastPlant.step` (the multi-tenant engine's plant step) against `CoolingPlant.step`
+    on a twin plant: every field of the CoolingResult to 1e-12, hot inlets (thermal throttle)
+    and default controls included, and the two plants' states stay together."""
+    cfg = CoolingConfig.model_validate(PLANTS[case] | {"air": {"recirculation_mean": 0.25}})
+    n, design = 10, 10 * 30e3
+    twin, plant = CoolingPlant(cfg, n, design), CoolingPlant(cfg, n, design)
+    rng = np.random.default_rng(3)
+    p0 = rng.uniform(0.3, 1.0, n) * design / n
+    for pl in (twin, plant):
+        pl.reset(WeatherSample(20.0, 15.0, 0.5), p0)
+    fp = fast.FastPlant(plant)
+    modes = ("off", "auto", "on")
+    hot = 0
+    for k in range(50):
+        db, wb = WEATHER[k % len(WEATHER)]
+        ctl = (
+            None
+            if k % 7 == 0
+            else CoolingControls(
+                rng.uniform(16, 32), rng.uniform(4, 20), modes[int(rng.integers(0, 3))]
+            )
+        )
+        if k == 20:  # a reset between steps: the fast plant takes the new state
+            for pl in (twin, plant):
+                pl.reset(WeatherSample(db, wb, 0.5), p0)
+        p = rng.uniform(0.05, 1.2, n) * design / n
+        want = twin.step(p, WeatherSample(db, wb, 0.5), 300.0, ctl)
+        got = fp.step(p, WeatherSample(db, wb, 0.5), 300.0, ctl)
+        for name in want.__slots__:
+            a, b = getattr(got, name), getattr(want, name)
+            if isinstance(b, dict):
+                assert list(a) == list(b), name  # the same keys in the same order
+                for key in b:
+                    assert _close(a[key], b[key]), (case, k, name, key, a[key], b[key])
+            else:
+                assert _close(a, b), (case, k, name, a, b)
+        hot += bool(want.throttle.min() < 1.0)
+        assert _close(plant.air.t_rack, twin.air.t_rack) and _close(plant.air.u, twin.air.u)
+        assert _close(plant.water.t_cond_prev, twin.water.t_cond_prev)
+    assert hot > 0  # the run reached the thermal throttle
+
+
+def test_fast_plant_steps_a_liquid_loop_on_the_readable_path() -> None:
+    cfg = CoolingConfig.model_validate(PLANTS["liquid"])
+    twin, plant = CoolingPlant(cfg, 6, 6 * 30e3), CoolingPlant(cfg, 6, 6 * 30e3)
+    p = np.full(6, 25e3)
+    for pl in (twin, plant):
+        pl.reset(WeatherSample(20.0, 15.0, 0.5), p)
+    want = twin.step(p, WeatherSample(30.0, 22.0, 0.4), 300.0)
+    got = fast.FastPlant(plant).step(p, WeatherSample(30.0, 22.0, 0.4), 300.0)
+    assert got.cooling_w == want.cooling_w and got.breakdown == want.breakdown
+
+
 _PY_KERNEL = """
 import json, numpy as np
 from dcsim.cooling import CoolingConfig, CoolingPlant, fast

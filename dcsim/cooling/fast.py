@@ -33,7 +33,9 @@ import numpy as np
 
 from dcsim.cooling import equipment as eq
 from dcsim.cooling.config import RHO_CP_WATER, RHO_WATER
+from dcsim.cooling.plant import CoolingResult, thermal_throttle
 from dcsim.cooling.water import ChilledWaterPlant
+from dcsim.cooling.water_batch import MODE_CODES
 from dcsim.jit import numba_module
 
 numba = numba_module()
@@ -559,3 +561,86 @@ def day_phases(t: np.ndarray, day_s: float, out: np.ndarray) -> None:
         out[i, 1] = math.cos(h)
         out[i, 2] = math.sin(d)
         out[i, 3] = math.cos(d)
+
+
+# ------------------------------------------------------------------ one plant
+class FastPlant:
+    """`CoolingPlant.step` of one air-cooled plant through `step_halls` (one hall), returning
+    the readable step's `CoolingResult` (every field to a relative 1e-12,
+    tests/test_cooling_fast.py): for the engines that step a plant in Python (the multi-tenant
+    `dcsim.tenancy.Engine`), where the readable step costs ~160 us at 64 racks. The plant's
+    air state lives in this kernel's buffer (`air.t_in` and the rest become views of it, as
+    in `CoolingEnv`); a plant with an active liquid loop steps on the readable path."""
+
+    def __init__(self, plant: CoolingPlant):
+        self.plant = plant
+        self.prm, self.rk = plant_params(plant)
+        n = plant.air.n
+        self.racks = np.zeros((4, 1, n))
+        self.hall = np.zeros((1, N_HALL))
+        self.no_throttle = np.ones(n)  # thermal_throttle's answer without excess, shared
+        self.no_throttle.flags.writeable = False
+
+    def step(
+        self, rack_it_w: np.ndarray, weather: Any, dt_s: float, controls: Any = None
+    ) -> CoolingResult:
+        plant = self.plant
+        if plant.liquid.active:
+            return plant.step(rack_it_w, weather, dt_s, controls)
+        p = np.asarray(rack_it_w, dtype=float)
+        sa_set, chw_set, econ_mode = plant.setpoints(controls)
+        air, water = plant.air, plant.water
+        racks, hall = self.racks, self.hall
+        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
+            racks[:3, 0] = air.t_in, air.t_rack, air.u
+            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        hall[0, :8] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, sa_set, chw_set,
+                       MODE_CODES[econ_mode], float(weather.wet_bulb_c),
+                       float(weather.dry_bulb_c))  # fmt: skip
+        step_halls(self.prm, self.rk, racks, hall, p[None], dt_s)
+        o = hall[0].tolist()
+        air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
+        inlet = racks[0, 0].copy()
+        cfg = plant.cfg
+        if o[O_INLET_MAX] <= cfg.inlet_limit_c:
+            throttle = self.no_throttle
+        else:
+            throttle = thermal_throttle(cfg, inlet, None, plant.clock_for_power)
+        p_ch = o[O_CHILLER]
+        return CoolingResult(
+            inlet_c=inlet,
+            outlet_c=racks[1, 0].copy(),
+            server_fan_w=racks[3, 0].copy(),
+            cooling_w=o[O_COOLING],
+            breakdown={  # cooling_breakdown's keys, in its order
+                "crah_fan_w": o[O_CRAH],
+                "chiller_w": p_ch,
+                "tower_fan_w": o[O_TOWER_FAN],
+                "chw_pump_w": o[O_CHW_PUMP],
+                "cw_pump_w": o[O_CW_PUMP],
+                "cdu_pump_w": 0.0,
+                "fws_pump_w": 0.0,
+                "drycooler_fan_w": 0.0,
+                "trim_chiller_w": 0.0,
+            },
+            heat_removed_w=o[O_HEAT_AIR] + 0.0,
+            water_l=o[O_WATER_L],
+            throttle=throttle,
+            economizer_on=o[O_ECON] > 0.0,
+            it_heat_w=o[O_P_SUM] + o[O_FAN_SUM],
+            stored_energy_j=plant.stored_energy_j,
+            supply_air_c=o[O_SUPPLY],
+            chw_supply_c=o[O_CHW_SUP],
+            economizer_fraction=o[O_ECON],
+            chiller_plr=o[O_PLR],
+            chiller_cop=(o[O_Q_CHILLER] / p_ch) if p_ch > 0 else 0.0,
+            extra={
+                "trim_load_w": 0.0,
+                "heat_rejected_w": o[O_Q_REJ],
+                "condenser_c": o[O_COND],
+                "tower_fan_speed": o[O_PHI],
+                "evaporation_l": o[O_EVAP],
+                "drift_l": o[O_DRIFT],
+                "blowdown_l": o[O_BLOWDOWN],
+            },
+        )

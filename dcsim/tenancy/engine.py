@@ -48,6 +48,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dcsim.climate import WeatherOnly, WeatherSample
 from dcsim.cooling import CoolingConfig, CoolingControls, CoolingPlant
+from dcsim.cooling.plant import CoolingResult
 from dcsim.errors import InputError
 from dcsim.hardware import HardwareProfile, canonical_hardware, get_profile
 from dcsim.network import load_topology
@@ -327,6 +328,10 @@ class Engine:
         self.design_it_w = site.design_it_w
         self.budget_w = site.budget_w
         self.plant = site.plant
+        # the plant steps through the compiled kernel (`dcsim.cooling.fast.FastPlant`, the
+        # readable step's numbers to 1e-12) when numba is installed, unless this is off
+        self.fast_plant = True
+        self._plant_kernel: Any = None  # the FastPlant, or False (readable), on first step
         self.inlet_limit_c = self.plant.cfg.recommended_inlet_max_c
         self.tank = ChilledWaterTank(site.tank, self.plant.water.q_chw_design)
         self.grid = site.signal
@@ -663,6 +668,26 @@ class Engine:
         return rack_w, booked, float(acc_w.sum()), IDLE_ACTIVITY + busy / self.n_acc
 
     # ------------------------------------------------------------ step
+    def _plant_step(
+        self, rack_w: np.ndarray, weather: WeatherSample, controls: CoolingControls | None
+    ) -> CoolingResult:
+        """`CoolingPlant.step` over dt: compiled (`FastPlant`) when numba is installed and
+        `fast_plant` is on (decided at the first step), else the readable step."""
+        fp = self._plant_kernel
+        if fp is None:
+            fp = False
+            if self.fast_plant:
+                try:
+                    from dcsim.cooling.fast import FastPlant
+                except ImportError:  # numba missing or DCSIM_NO_JIT=1
+                    pass
+                else:
+                    fp = FastPlant(self.plant)
+            self._plant_kernel = fp
+        if fp:
+            return fp.step(rack_w, weather, self.dt, controls)
+        return self.plant.step(rack_w, weather, self.dt, controls)
+
     def step(self, weather: WeatherSample, d: Decisions) -> StepResult:
         """Advance one step of dt under the decisions (routing applies before the step)."""
         if d.routing:
@@ -712,7 +737,7 @@ class Engine:
         else:
             slo, tokens, inf_work = 1.0, 0.0, 0.0
         # ---- cooling and tank
-        res = self.plant.step(rack_w, weather, self.dt, d.cooling)
+        res = self._plant_step(rack_w, weather, d.cooling)
         self.throttle = res.throttle
         chiller_w = float(res.breakdown["chiller_w"])
         q_ch = chiller_w * res.chiller_cop
