@@ -66,6 +66,7 @@ from dcsim.power import (
     throttled_clock,
 )
 from dcsim.schema import StrictModel
+from dcsim.tenancy.booking import BOOK_JOBS, O_N, S_N
 from dcsim.tenancy.fabric import SharedFabric, Tenant
 from dcsim.tenancy.grid import GridSignal
 from dcsim.tenancy.tank import ChilledWaterTank, TankConfig
@@ -332,6 +333,13 @@ class Engine:
         # readable step's numbers to 1e-12) when numba is installed, unless this is off
         self.fast_plant = True
         self._plant_kernel: Any = None  # the FastPlant, or False (readable), on first step
+        # the running jobs' step booked by the compiled `booking.book_jobs` when numba is
+        # installed, unless this is off (then the readable loop in `_rack_power`)
+        self.compiled_booking = True
+        self._booking_set: tuple | None = None  # `_running_set`'s key and arrays
+        dv = self.device
+        self._dev = np.array([dv.f_min_frac, dv.v_floor_frac, dv.leak_share, dv.idle_w,
+                              dv.dynamic_w, IDLE_ACTIVITY, float(k)])  # fmt: skip
         self.inlet_limit_c = self.plant.cfg.recommended_inlet_max_c
         self.tank = ChilledWaterTank(site.tank, self.plant.water.q_chw_design)
         self.grid = site.signal
@@ -640,7 +648,26 @@ class Engine:
         booked: dict[int, Booked] = {}
         busy = 0.0  # sum of activity - idle activity over accelerators
         dt = self.dt
-        for i in self.running:
+        book_fn = BOOK_JOBS.compiled() if self.compiled_booking and self.running else None
+        if book_fn is not None:  # the loop below, compiled (tests/test_tenancy.py: bitwise)
+            static, units, uoff = self._running_set()
+            jobs = self.jobs
+            rows = []
+            for i in self.running:
+                j = jobs[i]
+                f = clocks.get(i, 1.0)
+                st, ph = j.step(f), j.phase
+                rows.append((f, st.compute_s, st.exposed_comm_s, ph.comm, ph.left, j.remaining))
+            out = np.empty((len(rows), O_N))
+            busy = book_fn(np.array(rows, dtype=float), static, units, uoff, self._dev, dt, acc_w,
+                        host_busy, out)  # fmt: skip
+            for i, (share, c_s, m_s, iters, done, comm, left) in zip(
+                self.running, out.tolist(), strict=True
+            ):
+                booked[i] = Booked(
+                    share, PhaseBooking(c_s, m_s, iters, int(done)), PhaseClock(comm != 0.0, left)
+                )
+        for i in self.running if book_fn is None else ():
             j = self.jobs[i]
             f = clocks.get(i, 1.0)
             st = j.step(f)
@@ -666,6 +693,23 @@ class Engine:
             self.switch_w,
         )
         return rack_w, booked, float(acc_w.sum()), IDLE_ACTIVITY + busy / self.n_acc
+
+    def _running_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`book_jobs`' constants of the running set (kept until it changes): per job its
+        activities and accelerators, and its power units as one index array with offsets."""
+        key = tuple(self.running)
+        got = self._booking_set
+        if got is None or got[0] != key:
+            jobs = [self.jobs[i] for i in key]
+            static = np.array([(j.a_compute, j.a_comm, j.spec.accelerators) for j in jobs],
+                              dtype=float).reshape(len(jobs), S_N)  # fmt: skip
+            sel = [self._host_sel(j) for j in jobs]
+            parts = [np.arange(s.start, s.stop) if isinstance(s, slice) else s for s in sel]
+            units = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+            uoff = np.zeros(len(parts) + 1, dtype=np.int64)
+            np.cumsum([len(p) for p in parts], out=uoff[1:])
+            got = self._booking_set = (key, static, units, uoff)
+        return got[1], got[2], got[3]
 
     # ------------------------------------------------------------ step
     def _plant_step(
