@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import math
+import operator
 from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
@@ -269,6 +270,7 @@ class CoolingEnv(gym.Env):
         self._weather_seed: int | None = None
         self._fast: Any = None  # (dcsim.cooling.fast, parameters, state buffers), or False
         self._no_throttle = np.ones(0)
+        self._fused: tuple | None = None  # `_fused_step`'s compiled call and buffers
         self.k = 0
         self.t0 = 0.0
 
@@ -304,10 +306,9 @@ class CoolingEnv(gym.Env):
         )
         self.w_ci = self.carbon.at_many(t)
         # wet-bulb forecasts: the weather series itself at the leads (perfect foresight)
-        self._wb_fc = tuple(
-            np.asarray(self.weather.at_many(t + 3600.0 * h).wet_bulb_c).tolist()
-            for h in WETBULB_FORECAST_H
-        )
+        wb_fc = [np.asarray(self.weather.at_many(t + 3600.0 * h).wet_bulb_c, dtype=float)
+                 for h in WETBULB_FORECAST_H]  # fmt: skip
+        self._wb_fc = tuple(x.tolist() for x in wb_fc)
         # per-step scalars as Python floats (cheaper to index than NumPy scalars, same values)
         self._db, self._wb, self._rh, self._ci = (
             x.tolist() for x in (self.w_db, self.w_wb, self.w_rh, self.w_ci)
@@ -318,6 +319,10 @@ class CoolingEnv(gym.Env):
         # the same power law at full clock for the whole episode: used while no rack throttles
         # (f = 1 makes S(f) exactly 1, so the numbers are identical)
         self.p_full = self.rack_power.power_w(self.activity, 1.0)
+        # the two as one hall's arrays for the compiled step (`_fused_step`)
+        cols = (self.w_db, self.w_wb, *wb_fc, self.w_rh, self.w_ci)  # `_exo`'s, as arrays
+        self._exo_arr = np.stack([np.asarray(x, dtype=float) for x in cols], axis=1)[None]
+        self._p_full1 = self.p_full[None]
 
     def _rack_power(self, k: int) -> np.ndarray:
         if self.throttle_min == 1.0:
@@ -413,7 +418,7 @@ class CoolingEnv(gym.Env):
         """Picklable and deep-copyable as before the kernel: the compiled code is left out and
         loaded again on the next step (the plant holds the state)."""
         state = self.__dict__.copy()
-        state["_fast"] = None
+        state["_fast"] = state["_fused"] = None
         state["_encode"] = enc = copy.copy(self._encode)
         enc.fn = encode_rows
         return state
@@ -497,13 +502,70 @@ class CoolingEnv(gym.Env):
             o[fast.O_VIOL_SUM],
         )
 
+    def _fused_step(self, action: Any) -> tuple[tuple[Any, ...], np.ndarray | None, int] | None:
+        """The step through the batched env's one compiled call with one hall
+        (`dcsim.envs.vector._step_calm`: setpoints, rack power, plant, observation), while no
+        rack throttles and without a liquid loop; None otherwise (the caller's path). Returns
+        `_plant_step`'s tuple, the next observation (None when an inlet passed its limit: the
+        plant has stepped, the caller observes) and the economizer mode's index."""
+        kern = self._kernel()
+        if kern is None or self.throttle_min != 1.0 or self.plant.liquid.active:
+            return None
+        fast, prm, rk, racks, hall = kern
+        if self._fused is None:
+            from dcsim.envs import vector  # (imports this module)
+
+            n_obs = len(self.features)
+            enc = self._encode
+            self._fused = (
+                vector._compiled_array_fns(fast)[4],
+                np.array(self._lo_hi[0]),
+                np.array(self._lo_hi[1]) - np.array(self._lo_hi[0]),
+                np.array([self.dt, self.cfg.inlet_limit_c, self.usd_per_kwh, self.usd_per_m3,
+                          self.max_steps, DAY_S]),  # fmt: skip
+                np.array([self.weights[t.name] for t in self.REWARD]),
+                np.array([self.design_it_w, self._inlet_band[1], self.n_racks,
+                          self.cost_unit_usd]),  # fmt: skip
+                np.stack([enc.offset, enc.scale, enc.low, enc.high]),
+                np.ones(1), np.zeros(1, dtype=np.intp), np.zeros(1), np.empty((1, self.n_racks)),
+                np.empty((1, 8)), np.empty((1, 4)), np.empty((1, n_obs)), np.empty(1),
+                np.empty((1, 3)),
+                operator.itemgetter(fast.O_FAN_SUM, fast.O_COOLING, fast.O_WATER_L,
+                                    fast.O_SUPPLY, fast.O_CHW_SUP, fast.O_ECON, fast.O_P_SUM,
+                                    fast.O_INLET_SUM, fast.O_INLET_MAX, fast.O_VIOL_SUM),
+            )  # fmt: skip
+        (calm, lo, span, consts, w, c, enc_arr, ones, k1, t01, p1, last, phase, vals, rew, acts,
+         outs_of) = self._fused  # fmt: skip
+        plant = self.plant
+        air, water = plant.air, plant.water
+        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
+            racks[:3, 0] = air.t_in, air.t_rack, air.u
+            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        hall[0, :3] = air.t_supply, water.p_chiller_prev, water.t_cond_prev
+        k1[0], t01[0] = self.k, self.t0
+        obs = np.empty((1, vals.shape[1]), dtype=np.float32)
+        acts[0] = action  # (as float64, as `_setpoints` reads it)
+        ended = calm(acts, lo, span, self._p_full1, self._exo_arr, k1, prm, rk, racks, hall, p1,
+                     consts, w, c, ones, last, t01, phase, vals, enc_arr, rew, obs)  # fmt: skip
+        o = hall[0].tolist()
+        air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
+        if ended >= 0:
+            thr = self._no_throttle
+        else:  # an inlet passed its limit: thermal_throttle, as `_plant_step`
+            thr = thermal_throttle(self.cfg, racks[0, 0].copy(), None, plant.clock_for_power)
+        return (thr, *outs_of(o)), (obs[0] if ended >= 0 else None), int(o[fast.I_MODE])
+
     def step(self, action):
         k = self.k
-        sa, chw, mode = self._setpoints(action)
-        p = self._rack_power(k)
         db, wb, ci = self._db[k], self._wb[k], self._ci[k]
+        fused = self._fused_step(action)
+        if fused is None:
+            sa, chw, mode = self._setpoints(action)
+            outs, obs = self._plant_step(self._rack_power(k), sa, chw, mode, k), None
+        else:
+            outs, obs, mode = fused
         (throttle, fan, cooling_w, water_l, supply, chw_sup, econ, p_sum, inlet_sum,
-         inlet_max, viol_sum) = self._plant_step(p, sa, chw, mode, k)  # fmt: skip
+         inlet_max, viol_sum) = outs  # fmt: skip
         self.throttle = throttle
         n = self.n_racks
         it = p_sum + fan
@@ -564,4 +626,4 @@ class CoolingEnv(gym.Env):
         }
         info = {"reward_terms": terms, "metrics": metrics}
         truncated = self.k >= self.max_steps
-        return self._obs(self.k), reward, False, truncated, info
+        return self._obs(self.k) if obs is None else obs, reward, False, truncated, info
