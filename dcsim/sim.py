@@ -46,7 +46,7 @@ from dcsim.workload import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Controls:
     """Actuator settings for one interval; None keeps the current value."""
 

@@ -411,6 +411,7 @@ def test_compiled_booking_equals_the_readable_loop_bitwise():
     per-job loop: a CoDesign-v0 episode stretch (jobs starting, finishing, throttled and
     braked steps alike) gives the same observations, rewards and metrics, bit for bit."""
     from dcsim.agents import make_agent
+
     from dcsim.envs.codesign import CoDesignEnv
     from dcsim.tenancy.booking import BOOK_JOBS
 

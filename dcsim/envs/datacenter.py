@@ -315,18 +315,14 @@ class DatacenterEnv(gym.Env):
     # -- mapping between normalized actions and physical controls
     def to_controls(self, action: np.ndarray) -> Controls:
         entries = np.asarray(action, dtype=np.float64).tolist()  # floats: value() is cheaper
-        sa, chw, cap, routing, econ = (
-            act.value(x) for act, x in zip(self.actuators, entries, strict=True)
-        )
-        self.chw_c = float(chw)
-        self.economizer = str(econ)
-        return Controls(
-            supply_air_c=float(sa),
-            chw_supply_c=float(chw),
-            cap_frac=float(cap),
-            routing=str(routing),
-            economizer=str(econ),
-        )
+        if len(entries) != len(self.actuators):
+            raise ValueError(f"action has {len(entries)} entries, expected {len(self.actuators)}")
+        # value() returns floats for ranges and str for choices: no conversions needed
+        vals: Any = map(Actuator.value, self.actuators, entries)
+        sa, chw, cap, routing, econ = vals
+        self.chw_c = chw
+        self.economizer = econ
+        return Controls(sa, chw, econ, cap, routing)
 
     def to_action(
         self,
