@@ -216,9 +216,7 @@ class FastSimulation(Simulation):
         else:
             chw_set, econ = chw, c.economizer
         air, water = plant.air, plant.water
-        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
-            racks[:3, 0] = air.t_in, air.t_rack, air.u
-            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        mod.fast.hold_air_state(air, racks)
         e, job = self.engine, self.job  # the engine's state, read and written directly
         if e.throttle is not no_throttle or self._thr_in is not no_throttle:
             thr[0] = e.throttle  # (the kernel's copy already holds the shared ones)

@@ -564,6 +564,15 @@ def day_phases(t: np.ndarray, day_s: float, out: np.ndarray) -> None:
 
 
 # ------------------------------------------------------------------ one plant
+def hold_air_state(air: Any, racks: np.ndarray) -> None:
+    """Make a one-hall air chain's state (inlets, exhaust nodes, fan speeds) views of the
+    kernel's `racks` buffer (X_TIN, X_TRACK, X_U of hall 0), copying it in first when a reset
+    or a readable step has replaced it; a no-op while it already lives there."""
+    if air.t_in.base is not racks:
+        racks[:3, 0] = air.t_in, air.t_rack, air.u
+        air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+
+
 class FastPlant:
     """`CoolingPlant.step` of one air-cooled plant through `step_halls` (one hall), returning
     the readable step's `CoolingResult` (every field to a relative 1e-12,
@@ -591,9 +600,7 @@ class FastPlant:
         sa_set, chw_set, econ_mode = plant.setpoints(controls)
         air, water = plant.air, plant.water
         racks, hall = self.racks, self.hall
-        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
-            racks[:3, 0] = air.t_in, air.t_rack, air.u
-            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        hold_air_state(air, racks)
         hall[0, :8] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, sa_set, chw_set,
                        MODE_CODES[econ_mode], float(weather.wet_bulb_c),
                        float(weather.dry_bulb_c))  # fmt: skip

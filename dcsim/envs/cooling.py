@@ -457,9 +457,7 @@ class CoolingEnv(gym.Env):
         fast, prm, rk, racks, hall = kern
         plant = self.plant
         air, water = plant.air, plant.water
-        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
-            racks[:3, 0] = air.t_in, air.t_rack, air.u
-            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        fast.hold_air_state(air, racks)
         tcs = None
         if plant.liquid.active:  # the liquid loop: scalar, readable, before the kernel
             liq = plant.liquid.step(plant.f_liq * float(p.sum()), db, water.t_cond_prev)
@@ -538,9 +536,7 @@ class CoolingEnv(gym.Env):
          outs_of) = self._fused  # fmt: skip
         plant = self.plant
         air, water = plant.air, plant.water
-        if air.t_in.base is not racks:  # reset (or a readable step) replaced the state: take it
-            racks[:3, 0] = air.t_in, air.t_rack, air.u
-            air.t_in, air.t_rack, air.u = racks[0, 0], racks[1, 0], racks[2, 0]
+        fast.hold_air_state(air, racks)
         hall[0, :3] = air.t_supply, water.p_chiller_prev, water.t_cond_prev
         k1[0], t01[0] = self.k, self.t0
         obs = np.empty((1, vals.shape[1]), dtype=np.float32)
