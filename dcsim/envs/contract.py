@@ -229,6 +229,11 @@ class Encoder:
         # `named_blocks`: the features outside the blocks, per block layout
         self._rest: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
 
+    def stacked(self) -> np.ndarray:
+        """(offset, scale, low, high) as one (4, features) array: the encoding's constants
+        as the batched envs' compiled steps take them (`encode_into`)."""
+        return np.stack([self.offset, self.scale, self.low, self.high])
+
     def __call__(
         self, values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray
     ) -> np.ndarray:

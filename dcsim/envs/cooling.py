@@ -514,17 +514,9 @@ class CoolingEnv(gym.Env):
             from dcsim.envs import vector  # (imports this module)
 
             n_obs = len(self.features)
-            enc = self._encode
             self._fused = (
                 vector._compiled_array_fns(fast)[4],
-                np.array(self._lo_hi[0]),
-                np.array(self._lo_hi[1]) - np.array(self._lo_hi[0]),
-                np.array([self.dt, self.cfg.inlet_limit_c, self.usd_per_kwh, self.usd_per_m3,
-                          self.max_steps, DAY_S]),  # fmt: skip
-                np.array([self.weights[t.name] for t in self.REWARD]),
-                np.array([self.design_it_w, self._inlet_band[1], self.n_racks,
-                          self.cost_unit_usd]),  # fmt: skip
-                np.stack([enc.offset, enc.scale, enc.low, enc.high]),
+                *vector.calm_constants(self),
                 np.ones(1), np.zeros(1, dtype=np.intp), np.zeros(1), np.empty((1, self.n_racks)),
                 np.empty((1, 8)), np.empty((1, 4)), np.empty((1, n_obs)), np.empty(1),
                 np.empty((1, 3)),

@@ -380,8 +380,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         self._x = np.zeros((n_env, len(col)))
         self._terms = np.zeros((5, n_env))
         self._ones = np.ones(n_env)
-        enc = e0._encode
-        self._enc = np.stack([enc.offset, enc.scale, enc.low, enc.high])
+        self._enc = e0._encode.stacked()
         self._metrics_np: dict[str, Any] | None = None  # the NumPy path's record
         self._metric_cols = (
             ("it_w", self.lane, L_IT_W),

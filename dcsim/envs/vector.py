@@ -180,6 +180,21 @@ def _step_calm(
     return ended
 
 
+def calm_constants(e: CoolingEnv) -> tuple[np.ndarray, ...]:
+    """`_step_calm`'s constant arguments for halls like `e`: the setpoints' lows and spans
+    (`_setpoints`), (dt s, inlet limit C, USD/kWh, USD/m3, max steps, seconds per day), the
+    reward weights in REWARD order and `_outcome`'s constants, and the encoder's arrays."""
+    (lo0, lo1), (hi0, hi1) = e._lo_hi
+    return (
+        np.array([lo0, lo1]),
+        np.array([hi0 - lo0, hi1 - lo1]),
+        np.array([e.dt, e.cfg.inlet_limit_c, e.usd_per_kwh, e.usd_per_m3, e.max_steps, DAY_S]),
+        np.array([e.weights[t.name] for t in e.REWARD]),
+        np.array([e.design_it_w, e._inlet_band[1], e.n_racks, e.cost_unit_usd]),
+        e._encode.stacked(),
+    )
+
+
 class BatchOfCopies(VectorEnv):
     """Shared by the batched envs: `num_envs` copies of one env (`envs`) whose episodes are
     drawn by the copies' own `reset`, then loaded into the batch's arrays by `_load(i)`."""
@@ -263,17 +278,8 @@ class CoolingVectorEnv(BatchOfCopies):
         self.water = ChilledWaterBatch(e.plant.water)
         if [MODE_CODES[m] for m in ECONOMIZER_MODES] != [0, 1, 2]:
             raise ValueError("the economizer's MODE_* codes must be ECONOMIZER_MODES' indices")
-        (lo0, lo1), (hi0, hi1) = e._lo_hi
-        self._lo, self._span = np.array([lo0, lo1]), np.array([hi0 - lo0, hi1 - lo1])
-        self._w = np.array([e.weights[t.name] for t in e.REWARD])
-        self._c = np.array([e.design_it_w, e._inlet_band[1], e.n_racks, e.cost_unit_usd])
-        # _step_calm's constants, the encoder's arrays and its rack power buffer
-        self._consts = np.array(
-            [e.dt, e.cfg.inlet_limit_c, e.usd_per_kwh, e.usd_per_m3, e.max_steps, DAY_S]
-        )
-        enc = e._encode
-        self._enc = np.stack([enc.offset, enc.scale, enc.low, enc.high])
-        self._p = np.empty((n_env, n))
+        self._lo, self._span, self._consts, self._w, self._c, self._enc = calm_constants(e)
+        self._p = np.empty((n_env, n))  # _step_calm's rack power buffer
         self._array_fns: tuple[Any, ...] = (_setpoints, _outcome, _obs_values, encode_rows)
 
     _LAST = ("it", "inlet_mean", "inlet_max", "supply", "chw", "pue", "econ", "throttle")
