@@ -649,7 +649,7 @@ class Engine:
         busy = 0.0  # sum of activity - idle activity over accelerators
         dt = self.dt
         book_fn = BOOK_JOBS.compiled() if self.compiled_booking and self.running else None
-        if book_fn is not None:  # the loop below, compiled (tests/test_tenancy.py: bitwise)
+        if book_fn is not None:  # the readable loop below, compiled (tests/test_tenancy.py)
             static, units, uoff = self._running_set()
             jobs = self.jobs
             rows = []
@@ -667,18 +667,19 @@ class Engine:
                 booked[i] = Booked(
                     share, PhaseBooking(c_s, m_s, iters, int(done)), PhaseClock(comm != 0.0, left)
                 )
-        for i in self.running if book_fn is None else ():
-            j = self.jobs[i]
-            f = clocks.get(i, 1.0)
-            st = j.step(f)
-            span = min(dt, j.remaining * st.total_s)
-            book, clock = j.phase.advance(st, span)
-            booked[i] = Booked(span / dt, book, clock)
-            a = interval_activity(book.compute_s, book.comm_s, dt, j.a_compute, j.a_comm)
-            at = self._host_sel(j)
-            acc_w[at] = self._power_w(a, f) * k
-            host_busy[at] = span / dt
-            busy += (a - IDLE_ACTIVITY) * j.spec.accelerators
+        else:  # the readable loop
+            for i in self.running:
+                j = self.jobs[i]
+                f = clocks.get(i, 1.0)
+                st = j.step(f)
+                span = min(dt, j.remaining * st.total_s)
+                book, clock = j.phase.advance(st, span)
+                booked[i] = Booked(span / dt, book, clock)
+                a = interval_activity(book.compute_s, book.comm_s, dt, j.a_compute, j.a_comm)
+                at = self._host_sel(j)
+                acc_w[at] = self._power_w(a, f) * k
+                host_busy[at] = span / dt
+                busy += (a - IDLE_ACTIVITY) * j.spec.accelerators
         if self.serving is not None and self.inf_acc:
             per_gpu = self.serving.gpu_power_w(rho, inf_clock) / self.profile.server.accelerators
             acc_w[self.inf_hosts] = per_gpu
