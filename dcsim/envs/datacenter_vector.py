@@ -409,13 +409,13 @@ class DatacenterVectorEnv(BatchOfCopies):
                 except ImportError:  # numba missing: the NumPy path
                     mod = None
                 if mod is not None and mod.usable(self.sim0):
-                    fns = (compiled(_inputs), compiled(_outputs))
+                    fns = (compiled(_inputs), compiled(_outputs), compiled(encode_into))
                     calm = compiled(
                         _step_calm,
                         _inputs=fns[0],
                         _outputs=fns[1],
                         _step=mod.step_halls,
-                        encode_into=compiled(encode_into),
+                        encode_into=fns[2],
                     )
                     self._kern = (mod, mod.static_args(self.sim0), (*fns, calm))
         return self._kern or None
@@ -560,7 +560,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         """`step` through the compiled interval of every copy (`dcsim.sim_kernel.step_halls`,
         the code each copy's `FastSimulation.step` runs with one hall) and the compiled
         `_inputs` / `_outputs` wiring: one call (`_step_calm`) while no copy throttles."""
-        mod, static, (inputs, outputs, calm) = self._kern
+        mod, static, (inputs, outputs, encode, calm) = self._kern
         sim, dt, n_env = self.sim0, self.dt, self.num_envs
         lane, hall, racks, ctl = self.lane, self.hall, self.racks, self._ctl
         a = np.ascontiguousarray(actions, dtype=np.float64).reshape(n_env, 5)
@@ -609,7 +609,7 @@ class DatacenterVectorEnv(BatchOfCopies):
         k += 1
         enc = self._enc
         obs = np.empty((n_env, x.shape[1]), dtype=np.float32)
-        encode_into(x, enc[0], enc[1], enc[2], enc[3], obs)
+        encode(x, enc[0], enc[1], enc[2], enc[3], obs)
         return self._finish(obs, reward, int(np.count_nonzero(k >= self.max_steps)))
 
     @property
