@@ -313,7 +313,7 @@ class CoolingVectorEnv(BatchOfCopies):
         self.hall[i, :3] = plant.air.t_supply, plant.water.p_chiller_prev, plant.water.t_cond_prev
         self.p_full[i] = env.p_full
         env.p_full = self.p_full[i]  # the env's copy is only read through the batch now
-        self.exo[i] = env._exo
+        self.exo[i] = env._exo_arr[0]  # (its `_exo` as an array: no per-tuple conversion)
         self.k[i], self.t0[i] = 0, env.t0
         self.throttle[i], self.thr_min[i] = 1.0, 1.0  # (_throttled may stay set: harmless)
         self.last[i] = [env._last[key] for key in self._LAST]
