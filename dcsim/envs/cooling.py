@@ -31,7 +31,6 @@ from dcsim.envs.contract import (
     render_frame,
     render_mode_arg,
     reward_weights,
-    weigh,
 )
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
@@ -444,7 +443,7 @@ class CoolingEnv(gym.Env):
             return (
                 res.throttle,
                 float(res.server_fan_w.sum()),
-                res.cooling_w,
+                float(res.cooling_w),
                 float(res.water_l),
                 float(res.supply_air_c),
                 float(res.chw_supply_c),
@@ -506,42 +505,54 @@ class CoolingEnv(gym.Env):
         rack throttles and without a liquid loop; None otherwise (the caller's path). Returns
         `_plant_step`'s tuple, the next observation (None when an inlet passed its limit: the
         plant has stepped, the caller observes) and the economizer mode's index."""
-        kern = self._kernel()
-        if kern is None or self.throttle_min != 1.0 or self.plant.liquid.active:
+        fused = self._fused
+        if fused is None:
+            kern = self._kernel()
+            if kern is None or self.plant.liquid.active:
+                return None
+            fused = self._fused = self._fused_call(kern)
+        if self.throttle_min != 1.0:
             return None
-        fast, prm, rk, racks, hall = kern
-        if self._fused is None:
-            from dcsim.envs import vector  # (imports this module)
-
-            n_obs = len(self.features)
-            self._fused = (
-                vector._compiled_array_fns(fast)[4],
-                *vector.calm_constants(self),
-                np.ones(1), np.zeros(1, dtype=np.intp), np.zeros(1), np.empty((1, self.n_racks)),
-                np.empty((1, 8)), np.empty((1, 4)), np.empty((1, n_obs)), np.empty(1),
-                np.empty((1, 3)),
-                operator.itemgetter(fast.O_FAN_SUM, fast.O_COOLING, fast.O_WATER_L,
-                                    fast.O_SUPPLY, fast.O_CHW_SUP, fast.O_ECON, fast.O_P_SUM,
-                                    fast.O_INLET_SUM, fast.O_INLET_MAX, fast.O_VIOL_SUM),
-            )  # fmt: skip
         (calm, lo, span, consts, w, c, enc_arr, ones, k1, t01, p1, last, phase, vals, rew, acts,
-         outs_of) = self._fused  # fmt: skip
-        plant = self.plant
-        air, water = plant.air, plant.water
-        fast.hold_air_state(air, racks)
-        hall[0, :3] = air.t_supply, water.p_chiller_prev, water.t_cond_prev
-        k1[0], t01[0] = self.k, self.t0
-        obs = np.empty((1, vals.shape[1]), dtype=np.float32)
+         outs_of, racks, hall, row, obs_shape, prm, rk, hold, i_mode) = fused  # fmt: skip
+        air = self.plant.air
+        water = self.plant.water
+        if air.t_in.base is not racks:  # a reset or a readable step replaced the state
+            hold(air, racks)
+        row[0] = air.t_supply
+        row[1] = water.p_chiller_prev
+        row[2] = water.t_cond_prev
+        k1[0] = self.k
+        t01[0] = self.t0
+        obs = np.empty(obs_shape, dtype=np.float32)
         acts[0] = action  # (as float64, as `_setpoints` reads it)
         ended = calm(acts, lo, span, self._p_full1, self._exo_arr, k1, prm, rk, racks, hall, p1,
                      consts, w, c, ones, last, t01, phase, vals, enc_arr, rew, obs)  # fmt: skip
-        o = hall[0].tolist()
-        air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
+        o = row.tolist()
+        air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[0], o[1], o[2]
         if ended >= 0:
-            thr = self._no_throttle
-        else:  # an inlet passed its limit: thermal_throttle, as `_plant_step`
-            thr = thermal_throttle(self.cfg, racks[0, 0].copy(), None, plant.clock_for_power)
-        return (thr, *outs_of(o)), (obs[0] if ended >= 0 else None), int(o[fast.I_MODE])
+            return (self._no_throttle, *outs_of(o)), obs[0], int(o[i_mode])
+        # an inlet passed its limit: thermal_throttle, as `_plant_step`
+        thr = thermal_throttle(self.cfg, racks[0, 0].copy(), None, self.plant.clock_for_power)
+        return (thr, *outs_of(o)), None, int(o[i_mode])
+
+    def _fused_call(self, kern: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`_fused_step`'s compiled function, constants and buffers (built on its first step)."""
+        from dcsim.envs import vector  # (imports this module)
+
+        fast, prm, rk, racks, hall = kern
+        n_obs = len(self.features)
+        return (
+            vector._compiled_array_fns(fast)[4],
+            *vector.calm_constants(self),
+            np.ones(1), np.zeros(1, dtype=np.intp), np.zeros(1), np.empty((1, self.n_racks)),
+            np.empty((1, 8)), np.empty((1, 4)), np.empty((1, n_obs)), np.empty(1),
+            np.empty((1, 3)),
+            operator.itemgetter(fast.O_FAN_SUM, fast.O_COOLING, fast.O_WATER_L,
+                                fast.O_SUPPLY, fast.O_CHW_SUP, fast.O_ECON, fast.O_P_SUM,
+                                fast.O_INLET_SUM, fast.O_INLET_MAX, fast.O_VIOL_SUM),
+            racks, hall, hall[0], (1, n_obs), prm, rk, fast.hold_air_state, fast.I_MODE,
+        )  # fmt: skip
 
     def step(self, action):
         k = self.k
@@ -558,39 +569,42 @@ class CoolingEnv(gym.Env):
         n = self.n_racks
         it = p_sum + fan
         ctrl_w = cooling_w + fan
-        hi = self._inlet_band[1]
         viol = viol_sum / n
-        self.throttle_min = 1.0 if throttle is self._no_throttle else float(throttle.min())
-        thr = 1.0 if self.throttle_min == 1.0 else float(throttle.sum()) / n
+        if throttle is self._no_throttle:
+            self.throttle_min = thr_min = 1.0
+        else:
+            self.throttle_min = thr_min = float(throttle.min())
+        thr = 1.0 if thr_min == 1.0 else float(throttle.sum()) / n
         thr = 1.0 - thr
         design = self.design_it_w
-        hot = max(inlet_max - hi, 0.0)  # the hottest rack's K above the recommended max
-        kwh = self.dt / 3.6e6
-        elec_usd, water_usd = self.bill_usd(ctrl_w, water_l)
-        raw = {
-            "energy": -ctrl_w / design,
-            "carbon": -ctrl_w * ci / (design * 400.0),
-            "violation": -viol,
-            "throttle": -thr,
-            "hottest": -hot,
-            "cost": -(elec_usd + water_usd) / self.cost_unit_usd,
+        hot = max(inlet_max - self._inlet_band[1], 0.0)  # the hottest rack's K above its max
+        dt = self.dt
+        kwh = dt / 3.6e6
+        elec_usd, water_usd = bill_usd(ctrl_w, water_l, dt, self.usd_per_kwh, self.usd_per_m3)
+        w = self.weights  # `weigh`'s terms, written out (one dict, no intermediate)
+        terms = {
+            "energy": w["energy"] * (-ctrl_w / design),
+            "carbon": w["carbon"] * (-ctrl_w * ci / (design * 400.0)),
+            "violation": w["violation"] * -viol,
+            "throttle": w["throttle"] * -thr,
+            "hottest": w["hottest"] * -hot,
+            "cost": w["cost"] * (-(elec_usd + water_usd) / self.cost_unit_usd),
         }
-        terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         pue = (it + cooling_w) / it
-        self._last = dict(
-            it=it,
-            inlet_mean=inlet_sum / n,
-            inlet_max=inlet_max,
-            supply=supply,
-            chw=chw_sup,
-            pue=pue,
-            econ=econ,
-            throttle=self.throttle_min,
-        )
-        self.k += 1
+        self._last = {
+            "it": it,
+            "inlet_mean": inlet_sum / n,
+            "inlet_max": inlet_max,
+            "supply": supply,
+            "chw": chw_sup,
+            "pue": pue,
+            "econ": econ,
+            "throttle": thr_min,
+        }
+        self.k = k + 1
         metrics: dict[str, Any] = {
-            "t_s": float(k * self.dt),
+            "t_s": float(k * dt),
             "it_w": it,
             "server_fan_w": fan,
             "cooling_w": float(cooling_w),
