@@ -179,8 +179,10 @@ class FastSimulation(Simulation):
                     no_throttle = np.ones(n)  # shared by the steps without a hot inlet
                     no_throttle.flags.writeable = False
                     self._thr_in: np.ndarray | None = None  # the throttle last copied to thr
-                    kern = (mod, mod.static_args(self), bufs, operator.itemgetter(*cols),
-                            no_throttle)  # fmt: skip
+                    static = mod.static_args(self)
+                    # the step's argument runs around the buffers, and the two tables' rows
+                    kern = (mod, (static[:7], static[7:], bufs[0][0], bufs[5][0]), bufs,
+                            operator.itemgetter(*cols), no_throttle)  # fmt: skip
             self._kern = kern
         return kern or None
 
@@ -192,22 +194,29 @@ class FastSimulation(Simulation):
         return state
 
     def step(self, controls: Controls | None = None) -> StepRecord:
-        kern = self.kernel()
+        kern = self.__dict__.get("_kern") or self.kernel()
         if kern is None:
             return super().step(controls)
-        mod, static, (lane, thr, p, srv, racks, hall), extra_of, no_throttle = kern
+        (mod, (static_a, static_b, lane0, hall0), (lane, thr, p, srv, racks, hall), extra_of,
+         no_throttle) = kern  # fmt: skip
         c = controls or Controls()
         if c.economizer is not None and c.economizer not in MODE_CODES:
             return super().step(c)  # a mode without a kernel code: the readable path's answer
         sc = self.sc
-        # the controls as Simulation.step takes them
+        # the controls as Simulation.step takes them (its min(max(x, lo), hi) clamps as
+        # conditionals: the same values, NaN kept, without two builtin calls each)
         if c.cap_frac is not None:
-            self.cap_frac = min(max(float(c.cap_frac), sc.power.min_cap_frac), 1.0)
+            x, lo = float(c.cap_frac), sc.power.min_cap_frac
+            self.cap_frac = lo if x < lo else (1.0 if x > 1.0 else x)
         if c.routing is not None:
             self.routing = c.routing
         if c.supply_air_c is not None:
-            self.supply_air_c = min(max(float(c.supply_air_c), 10.0), 35.0)
-        chw = None if c.chw_supply_c is None else min(max(float(c.chw_supply_c), 4.0), 25.0)
+            x = float(c.supply_air_c)
+            self.supply_air_c = 10.0 if x < 10.0 else (35.0 if x > 35.0 else x)
+        chw = None
+        if c.chw_supply_c is not None:
+            x = float(c.chw_supply_c)
+            chw = 4.0 if x < 4.0 else (25.0 if x > 25.0 else x)
         plant = self.plant
         if chw is None or c.economizer is None:  # the plant's own CHW reset and mode
             _, chw_set, econ = plant.setpoints(
@@ -216,7 +225,8 @@ class FastSimulation(Simulation):
         else:
             chw_set, econ = chw, c.economizer
         air, water = plant.air, plant.water
-        mod.fast.hold_air_state(air, racks)
+        if air.t_in.base is not racks:  # a reset or a readable step replaced the state
+            mod.fast.hold_air_state(air, racks)
         e, job = self.engine, self.job  # the engine's state, read and written directly
         if e.throttle is not no_throttle or self._thr_in is not no_throttle:
             thr[0] = e.throttle  # (the kernel's copy already holds the shared ones)
@@ -227,11 +237,11 @@ class FastSimulation(Simulation):
         ci = float(self.carbon.at(t_mid))
         db, wb = float(ws.dry_bulb_c), float(ws.wet_bulb_c)
         ph = job.phase if job is not None else PhaseClock()
-        lane[0, :5] = self.cap_frac, self.comm_time(self.routing), ph.comm, ph.left, ci
-        hall[0, :8] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, self.supply_air_c,
-                       chw_set, MODE_CODES[econ], wb, db)  # fmt: skip
-        mod.step_halls(*static[:7], lane, thr, p, srv, *static[7:], racks, hall, self.dt)
-        o, ln = hall[0].tolist(), lane[0].tolist()
+        lane0[:5] = self.cap_frac, self.comm_time(self.routing), ph.comm, ph.left, ci
+        hall0[:8] = (air.t_supply, water.p_chiller_prev, water.t_cond_prev, self.supply_air_c,
+                     chw_set, MODE_CODES[econ], wb, db)  # fmt: skip
+        mod.step_halls(*static_a, lane, thr, p, srv, *static_b, racks, hall, self.dt)
+        o, ln = hall0.tolist(), lane0.tolist()
         air.t_supply, water.p_chiller_prev, water.t_cond_prev = o[:3]
         active = self.n_active > 0
         if active:
@@ -244,33 +254,35 @@ class FastSimulation(Simulation):
             thr_new = thermal_throttle(sc.cooling, racks[0, 0].copy(), None, plant.clock_for_power)
             e.throttle = np.asarray(thr_new, dtype=float)
             throttle_min = float(e.throttle.min())
+        fo = mod.fast
+        # positional, in StepRecord's field order (its keywords cost ~3x as much)
         rec = StepRecord(
-            t_s=t_start - self.t0,
-            outdoor_c=db,
-            wetbulb_c=wb,
-            carbon_g_per_kwh=ci,
-            supply_air_c=self.supply_air_c,
-            cap_frac=self.cap_frac,
-            freq_frac=ln[L_F],
-            throttle_min=throttle_min,
-            activity=ln[L_ACTIVITY],
-            it_w=ln[L_IT_W],
-            accel_w=ln[L_ACCEL_W],
-            cooling_w=o[mod.fast.O_COOLING],
-            facility_w=ln[L_FAC_W],
-            pue=ln[L_PUE],
-            inlet_max_c=o[mod.fast.O_INLET_MAX],
-            inlet_mean_c=ln[L_INLET_MEAN],
-            violation_c=ln[L_VIOL],
-            step_time_s=ln[L_STEP] if active else 0.0,
-            exposed_comm_s=ln[L_EXPOSED] if active else 0.0,
-            tokens_per_s=ln[L_TOKENS] if active else 0.0,
-            iterations=ln[L_ITERS],
-            it_kwh=ln[L_IT_KWH],
-            facility_kwh=ln[L_FAC_KWH],
-            carbon_kg=ln[L_CARBON_KG],
-            water_l=o[mod.fast.O_WATER_L],
-            extra=dict(zip(_EXTRA_KEYS, extra_of(o + [0.0]), strict=True)),
+            t_start - self.t0,  # t_s
+            db,  # outdoor_c
+            wb,  # wetbulb_c
+            ci,  # carbon_g_per_kwh
+            self.supply_air_c,
+            self.cap_frac,
+            ln[L_F],  # freq_frac
+            throttle_min,
+            ln[L_ACTIVITY],
+            ln[L_IT_W],
+            ln[L_ACCEL_W],
+            o[fo.O_COOLING],
+            ln[L_FAC_W],
+            ln[L_PUE],
+            o[fo.O_INLET_MAX],
+            ln[L_INLET_MEAN],
+            ln[L_VIOL],  # violation_c
+            ln[L_STEP] if active else 0.0,  # step_time_s
+            ln[L_EXPOSED] if active else 0.0,  # exposed_comm_s
+            ln[L_TOKENS] if active else 0.0,  # tokens_per_s
+            ln[L_ITERS],
+            ln[L_IT_KWH],
+            ln[L_FAC_KWH],
+            ln[L_CARBON_KG],
+            o[fo.O_WATER_L],
+            dict(zip(_EXTRA_KEYS, extra_of(o + [0.0]), strict=True)),  # extra
         )
         e.t = t_start + self.dt
         e.k += 1

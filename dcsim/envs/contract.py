@@ -301,14 +301,16 @@ class Actuator:
 
     def value(self, a: float) -> float | str:
         """The physical value (or choice) of action entry a (clipped to [-1, 1])."""
-        a = min(max(float(a), -1.0), 1.0)
+        a = float(a)
+        a = -1.0 if a < -1.0 else (1.0 if a > 1.0 else a)  # min(max(a, -1), 1), NaN kept
         if self.choices:
-            if math.isnan(a):
+            if a != a:
                 raise InputError(
                     "action entry is NaN; expected a number in [-1, 1]", field=self.name
                 )
             n = len(self.choices)
-            return self.choices[min(int((a + 1.0) * 0.5 * n), n - 1)]
+            i = int((a + 1.0) * 0.5 * n)
+            return self.choices[i if i < n else n - 1]
         return self.low + (a + 1.0) * 0.5 * (self.high - self.low)
 
     def action(self, v: float | str) -> float:

@@ -28,7 +28,6 @@ from dcsim.envs.contract import (
     render_frame,
     render_mode_arg,
     reward_weights,
-    weigh,
 )
 from dcsim.errors import InputError
 from dcsim.sim import Controls, StepRecord
@@ -298,6 +297,7 @@ class DatacenterEnv(gym.Env):
             **{r: f"routing_{r.replace(':', '')}" for r in routings},
             **{m: f"economizer_{m}" for m in ECONOMIZER_MODES},
         }
+        self._onehot_rows: dict[tuple[str, str], list[float]] = {}  # `_obs`'s, by pair
         # reward unit: the cluster's ownership cost of one interval (USD)
         self.prices = work_prices(sc, self.sim.describe(), network_inventory(self.sim.fabric))
         self.unit_usd = self.prices.ownership_usd_per_hour * self.sim.dt / 3600.0
@@ -361,10 +361,13 @@ class DatacenterEnv(gym.Env):
                     r.inlet_max_c - sc.cooling.recommended_inlet_max_c, r.supply_air_c,
                     self.chw_c, r.cap_frac, r.freq_frac, r.throttle_min, r.tokens_per_s, r.pue,
                     *fc, r.exposed_comm_s / r.step_time_s if r.step_time_s else 0.0]  # fmt: skip
-        # one-hot routing and economizer mode
-        onehot = [0.0] * (len(self.routings) + len(ECONOMIZER_MODES))
-        onehot[self.routings.index(sim.routing)] = 1.0
-        onehot[len(self.routings) + ECONOMIZER_MODES.index(self.economizer)] = 1.0
+        key = (sim.routing, self.economizer)
+        onehot = self._onehot_rows.get(key)
+        if onehot is None:  # one-hot routing and economizer mode, built once per pair
+            onehot = [0.0] * (len(self.routings) + len(ECONOMIZER_MODES))
+            onehot[self.routings.index(key[0])] = 1.0
+            onehot[len(self.routings) + ECONOMIZER_MODES.index(key[1])] = 1.0
+            self._onehot_rows[key] = onehot
         return self._encode(vals + onehot)
 
     def interval_usd(self, r: StepRecord) -> dict[str, float]:
@@ -383,13 +386,15 @@ class DatacenterEnv(gym.Env):
         """Weighted terms of one interval (`info["reward_terms"]`), in units of the cluster's
         ownership cost of one interval; `usd` is `interval_usd(r)`."""
         unit = self.unit_usd
-        raw = {
-            "energy": -usd["electricity_usd"] / unit,
-            "carbon": -usd["carbon_usd"] / unit,
-            "throughput": r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9),
-            "violation": -r.violation_c,
+        w = self.weights  # `weigh`'s terms, written out (one dict, no intermediate)
+        return {
+            "energy": float(w["energy"] * (-usd["electricity_usd"] / unit)),
+            "carbon": float(w["carbon"] * (-usd["carbon_usd"] / unit)),
+            "throughput": float(
+                w["throughput"] * (r.tokens_per_s / max(self.sim.ref_tokens_per_s, 1e-9))
+            ),
+            "violation": float(w["violation"] * -r.violation_c),
         }
-        return weigh(self.weights, raw)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -400,16 +405,19 @@ class DatacenterEnv(gym.Env):
 
     def step(self, action):
         c = self.to_controls(action)
-        r = self.sim.step(c)
-        if self._encode.fn is encode_rows and self.sim.kernel() is not None:
+        sim = self.sim
+        r = sim.step(c)
+        if self._encode.fn is encode_rows and sim.kernel() is not None:
             self._encode.fn = compiled_encoder()  # NumPy's numbers (test_cooling_fast)
         usd = self.interval_usd(r)
         terms = self.reward_terms(r, usd)
         reward = float(sum(terms.values()))
-        truncated = bool(self.sim.k >= self.max_steps)
+        truncated = sim.k >= self.max_steps
+        metrics = r.as_row()
+        metrics.update(usd)
         info = {
             "reward_terms": terms,
-            "metrics": r.as_row() | usd,
+            "metrics": metrics,
             "routing": c.routing,
             "economizer": c.economizer,
         }
