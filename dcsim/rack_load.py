@@ -102,11 +102,12 @@ def rack_activity(
     n = len(t)
     training = training_racks(cfg, n_racks)
     phi = math.exp(-dt_s / cfg.correlation_s)
-    eps = rng.standard_normal((n, n_racks)) * math.sqrt(1 - phi * phi)
-    noise = ar1(eps, phi, axis=0)
-    base = np.where(training[None, :], cfg.training_activity, inference_activity(cfg, t)[:, None])
-    sd = np.where(training, cfg.training_sd, cfg.inference_sd)
-    return np.clip(base + sd[None, :] * noise, cfg.activity_min, cfg.activity_max)
+    eps = rng.standard_normal((n, n_racks))
+    eps *= math.sqrt(1 - phi * phi)
+    act = ar1(eps, phi, axis=0)  # the noise, then (in place) the activity
+    act *= np.where(training, cfg.training_sd, cfg.inference_sd)
+    act += np.where(training[None, :], cfg.training_activity, inference_activity(cfg, t)[:, None])
+    return np.clip(act, cfg.activity_min, cfg.activity_max, out=act)
 
 
 def rack_sizes(n_accelerators: int, per_rack: int) -> np.ndarray:

@@ -41,9 +41,13 @@ def ar1(
     shape = (block,) + (1,) * (x.ndim - 1)
     grow = (phi**-j).reshape(shape)
     decay = (phi**j).reshape(shape)
-    for a in range(0, n, block):
+    for a in range(0, n, block):  # in y's rows, in place (a fresh array per step cost 2x)
         b = min(block, n - a)
-        acc = np.cumsum(grow[:b] * x[a : a + b], axis=0) * gain + carry
-        y[a : a + b] = decay[:b] * acc
+        acc = y[a : a + b]
+        np.multiply(grow[:b], x[a : a + b], out=acc)
+        np.cumsum(acc, axis=0, out=acc)
+        acc *= gain
+        acc += carry
+        acc *= decay[:b]
         carry = phi * y[a + b - 1]
     return np.moveaxis(y, 0, axis)
