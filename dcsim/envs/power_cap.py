@@ -17,6 +17,7 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
+    compiled_encoder,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -31,6 +32,7 @@ from dcsim.polca import (
     action_to_clock,
     characterize,
     clock_to_action,
+    kernels,
     polca_fraction,
 )
 from dcsim.schema import validate_model
@@ -166,6 +168,7 @@ class PowerCapEnv(gym.Env):
         self._encode = Encoder(self.features)
         self.sim: RowSimulation | None = None
         self._steps = 0
+        self._compiled: bool | None = None  # the row's compiled loops, loaded on the first step
 
     # ------------------------------------------------------------------ helpers
     def to_action(self, lp_clock_frac: float, hp_clock_frac: float) -> np.ndarray:
@@ -219,11 +222,20 @@ class PowerCapEnv(gym.Env):
             "electricity_usd": float(np.add.reduce(sim.row_w[t0:t1])) / 3.6e6 * self.usd_per_kwh,
         }
 
+    def _load_kernels(self) -> None:
+        """On the first step: the row's compiled loops (`polca.kernels`, numba ~0.5 s to
+        load, so not at reset) and the compiled observation encoder; same numbers."""
+        self._compiled = kernels(load=True) is not None
+        if self._compiled:
+            self._encode.fn = compiled_encoder()
+
     def step(self, action: np.ndarray):
         sim = self.sim
         assert sim is not None, "call reset() first"
-        lp, hp = action_to_clock(np.asarray(action, dtype=float).reshape(2), self.clock_lo)
-        sim.command(float(lp), float(hp))
+        if self._compiled is None:
+            self._load_kernels()
+        a_lp, a_hp = np.asarray(action, dtype=float).reshape(2).tolist()
+        sim.command(action_to_clock(a_lp, self.clock_lo), action_to_clock(a_hp, self.clock_lo))
         t0 = sim.t_idx
         sim.advance(self.period)
         t1 = sim.t_idx
