@@ -108,12 +108,11 @@ def kernels(load: bool = False) -> Any:
     if _KERNELS is None:
         if not (load or jit.numba_loaded()):
             return None
-        try:
-            import dcsim.polca_kernel as mod
-        except ImportError:  # numba missing or off: the NumPy path
-            _KERNELS = False
-        else:
-            _KERNELS = mod
+        _KERNELS = False  # numba missing or off: the NumPy path
+        if jit.numba_module():
+            import dcsim.polca_kernel
+
+            _KERNELS = dcsim.polca_kernel
     return _KERNELS or None
 
 

@@ -101,7 +101,9 @@ def test_power_cap_episodes_as_the_numpy_path(
     fast, kw: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Whole episodes with random actions: observations, rewards, flags and info, bitwise."""
-    got = _rollout(PowerCapEnv(**kw), 5)
+    env = PowerCapEnv(**kw)
+    got = _rollout(env, 5)
+    assert env._compiled  # its first step loaded the kernels
     env = PowerCapEnv(**kw)
     env._compiled = False  # the NumPy encoder, and no kernels loaded by the env
     monkeypatch.setattr(RowSimulation, "compiled", False)
