@@ -382,6 +382,18 @@ Controller = Callable[[RowObservation], "tuple[float, float] | None"]
 
 
 @dataclass
+class PeriodPower:
+    """The row's 1-s power over a span of ticks against its budget (all 0 for no tick)."""
+
+    peak_frac: float  # max of P / budget
+    mean_frac: float  # mean of P / budget
+    over_frac: float  # mean of max(0, P / budget - 1)
+    over_w: float  # sum of max(0, P - budget): W x 1 s
+    energy_j: float  # sum of P: W x 1 s
+    braked_s: int  # ticks with the brake on
+
+
+@dataclass
 class RowResult:
     n_servers: int
     budget_w: float
@@ -686,6 +698,25 @@ class RowSimulation:
             brake_active=self.brake_active,
             lp_clock_frac=median(self.f_cmd, self.lp_servers) if self.lp_servers.size else 1.0,
             hp_clock_frac=median(self.f_cmd, self.hp_servers) if self.hp_servers.size else 1.0,
+        )
+
+    def period_power(self, t0: int, t1: int) -> PeriodPower:
+        """`PeriodPower` of ticks t0..t1 (compiled: `polca_kernel.period_power`)."""
+        if t1 <= t0:
+            return PeriodPower(0.0, 0.0, 0.0, 0.0, 0.0, 0)
+        fast = self._kernels()
+        if fast:
+            return PeriodPower(*fast.period_power(self.row_w, self.brake_on, t0, t1, self.budget_w))
+        row_w = self.row_w[t0:t1]
+        frac = row_w / self.budget_w
+        n = frac.size  # 1-D .max() / .mean() / .sum() without their Python wrappers:
+        return PeriodPower(
+            peak_frac=float(np.maximum.reduce(frac)),
+            mean_frac=float(np.add.reduce(frac) / n),
+            over_frac=float(np.add.reduce(np.maximum(frac - 1.0, 0.0)) / n),
+            over_w=float(np.add.reduce(np.maximum(row_w - self.budget_w, 0.0))),
+            energy_j=float(np.add.reduce(row_w)),
+            braked_s=int(np.count_nonzero(self.brake_on[t0:t1])),
         )
 
     def slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:

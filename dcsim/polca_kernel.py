@@ -13,7 +13,8 @@ order as `dcsim.polca.RowSimulation`'s readable NumPy path, element by element:
   as one merge walk per server (the cumulative sum in `np.cumsum`'s order).
 * `interp_rows_into`: `_interp_rows` on the load table (`_build_load`).
 * `changed_servers` / `set_pending`: `RowSimulation.command` around its RNG draw.
-* `weigh`, `median_of`: `_weigh` (pairwise sums) and `_median`.
+* `weigh`, `median_of`, `period_power`: `_weigh`, `_median` and `period_power` (NumPy's
+  pairwise sums).
 
 Same numbers, bitwise: tests/test_polca_kernel.py runs rows and PowerCap-v0 episodes through
 both paths. `x ** 3` is `math.pow(x, 3.0)` (NumPy calls libm's pow; numba's `** 3` multiplies).
@@ -250,3 +251,34 @@ def median_of(x: np.ndarray, idx: np.ndarray) -> float:
     """`polca._median(x[idx])`."""
     s = np.sort(x[idx])
     return (s[(idx.size - 1) // 2] + s[idx.size // 2]) / 2.0
+
+
+@_jit
+def period_power(
+    row_w: np.ndarray, brake_on: np.ndarray, t0: int, t1: int, budget_w: float
+) -> tuple[float, float, float, float, float, int]:
+    """`RowSimulation.period_power` of ticks t0 < t1, as its fields."""
+    n = t1 - t0
+    buf = np.empty((4, n))
+    braked = 0
+    for i in range(n):
+        p = row_w[t0 + i]
+        frac = p / budget_w
+        buf[0, i] = frac
+        buf[1, i] = max(frac - 1.0, 0.0)
+        buf[2, i] = max(p - budget_w, 0.0)
+        buf[3, i] = p
+        if brake_on[t0 + i]:
+            braked += 1
+    peak = buf[0, 0]  # np.maximum.reduce: NaN wins
+    for i in range(1, n):
+        if not buf[0, i] <= peak:
+            peak = buf[0, i] if peak == peak else peak
+    return (
+        peak,
+        _pairwise(buf, 0, n) / n,
+        _pairwise(buf, 1, n) / n,
+        _pairwise(buf, 2, n),
+        _pairwise(buf, 3, n),
+        braked,
+    )

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from dcsim import jit
 from dcsim.envs.power_cap import PowerCapEnv
-from dcsim.polca import RowConfig, RowSimulation, _interp_rows, _median, characterize, kernels
+from dcsim.polca import (
+    PeriodPower,
+    RowConfig,
+    RowSimulation,
+    _interp_rows,
+    _median,
+    characterize,
+    kernels,
+)
 from dcsim.power import TITANIUM_230V_REDUNDANT
 
 needs_numba = pytest.mark.skipif(not jit.jit_enabled(), reason="numba absent or DCSIM_NO_JIT=1")
@@ -137,13 +145,20 @@ def test_segment_is_interp_rows(table, fast, xs: list[float]) -> None:
 
 @needs_numba
 def test_reductions_are_the_numpy_ones(table, fast, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`weigh` (masks empty, any, all; weights all zero) and `median_of`, and the renewal
-    counts with arrival times exactly on interval edges."""
-    sim = _row(RowConfig(n_servers=40, horizon_s=60.0, seed=3), table, False, monkeypatch)
+    """`weigh` (masks empty, any, all; weights all zero), `median_of`, `period_power` (over
+    and under the budget, > 128 ticks) and the renewal counts with arrival times exactly on
+    interval edges."""
+    sim = _row(RowConfig(n_servers=40, horizon_s=300.0, seed=3), table, False, monkeypatch)
     rng = np.random.default_rng(0)
-    s = rng.uniform(0.9, 3.0, (60, 40))
+    sim.start()
+    sim.row_w[:] = sim.budget_w * rng.uniform(0.8, 1.2, sim.T)
+    sim.brake_on[:] = rng.random(sim.T) < 0.3
+    for t0, t1 in ((0, 300), (3, 8), (10, 12), (299, 300)):
+        got = fast.period_power(sim.row_w, sim.brake_on, t0, t1, sim.budget_w)
+        assert PeriodPower(*got) == sim.period_power(t0, t1)
+    s = rng.uniform(0.9, 3.0, (300, 40))
     sim._counts_f[10:12] = 0.0
-    for t0, t1 in ((0, 60), (3, 8), (10, 12), (59, 60)):
+    for t0, t1 in ((0, 60), (3, 8), (10, 12), (59, 60)):  # 60 ticks x 40: > 128 cells
         for mask in (rng.random(40) < 0.5, np.ones(40, bool), np.zeros(40, bool)):
             want = sim._weigh(s[t0:t1], t0, t1, mask) if mask.any() else 1.0
             assert fast.weigh(s, sim._counts_f, t0, t1, mask) == want
