@@ -13,7 +13,8 @@ with a row-level controller acting through slow out-of-band commands and a fast 
    rate of the Azure 2023 conversation trace: sigma 0.21, tau 390 s); load = arrivals smoothed
    over a request lifetime / saturation throughput. Server wall power = GPUs (table) + host
    (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. The physics
-   ticks every second (a block of ticks per NumPy call until the brake changes state), a
+   ticks every second (a block of ticks per NumPy call until the brake changes state, or
+   per compiled call once numba is loaded: ``dcsim.polca_kernel``, the same numbers), a
    controller samples row power every control period (SimPy orders its instants and the
    ticks), clock commands land after a random out-of-band delay (<= 40 s), and a power brake
    drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.

@@ -18,6 +18,8 @@ order as `dcsim.polca.RowSimulation`'s readable NumPy path, element by element:
 
 Same numbers, bitwise: tests/test_polca_kernel.py runs rows and PowerCap-v0 episodes through
 both paths. `x ** 3` is `math.pow(x, 3.0)` (NumPy calls libm's pow; numba's `** 3` multiplies).
+np.minimum/np.maximum are written min/max: they differ only on NaN, which no input carries
+(clocks are clamped, loads and powers finite).
 
 Importing this module imports numba (`ImportError` without it or with DCSIM_NO_JIT=1,
 `dcsim.jit`); `dcsim.polca` imports it once numba is loaded (`polca.kernels`). Compiled
