@@ -18,8 +18,9 @@ order as `dcsim.polca.RowSimulation`'s readable NumPy path, element by element:
 
 Same numbers, bitwise: tests/test_polca_kernel.py runs rows and PowerCap-v0 episodes through
 both paths. `x ** 3` is `math.pow(x, 3.0)` (NumPy calls libm's pow; numba's `** 3` multiplies).
-np.minimum/np.maximum are written min/max: they differ only on NaN, which no input carries
-(clocks are clamped, loads and powers finite).
+np.minimum/np.maximum are written min/max, whose results differ only when a NaN is the second
+argument: there, as at a NaN clock (a NaN action), the value is NaN in both paths anyway;
+maxima that decide (a block's peak power) propagate NaN as np.max does (`_nan_max`).
 
 Importing this module imports numba (`ImportError` without it or with DCSIM_NO_JIT=1,
 `dcsim.jit`); `dcsim.polca` imports it once numba is loaded (`polca.kernels`). Compiled
@@ -40,6 +41,12 @@ P_BRAKE_F, P_GPU_FLOOR, P_RATED_W, P_FAN_MAX_W, P_FAN_MIN_SPEED, P_PSU_RATED_W, 
     7
 )
 P_N = 7
+
+
+@_jit
+def _nan_max(a: float, b: float) -> float:
+    """np.maximum of two floats: NaN wins (a running np.max)."""
+    return a if a > b or a != a else b
 
 
 @_jit
@@ -106,7 +113,7 @@ def tick_block(
     n_srv = f_cmd.size
     nf = fa.size
     wall = np.empty((1, n_srv))
-    tripped = False
+    peak = -np.inf  # the block's row power, np.max's (NaN wins)
     for tt in range(t, stop):
         now = float(tt)
         for s in range(n_srv):
@@ -142,8 +149,8 @@ def tick_block(
         p = _pairwise(wall, 0, n_srv)
         row_w[tt] = p
         brake_on[tt] = active
-        tripped = tripped or p > trip_w
-    if not quiet or tripped:
+        peak = _nan_max(peak, p)
+    if not quiet or peak > trip_w:
         return 0
     last = float(stop - 1)
     for s in range(n_srv):
@@ -272,10 +279,9 @@ def period_power(
         buf[3, i] = p
         if brake_on[t0 + i]:
             braked += 1
-    peak = buf[0, 0]  # np.maximum.reduce: NaN wins
+    peak = buf[0, 0]
     for i in range(1, n):
-        if not buf[0, i] <= peak:
-            peak = buf[0, i] if peak == peak else peak
+        peak = _nan_max(peak, buf[0, i])
     return (
         peak,
         _pairwise(buf, 0, n) / n,

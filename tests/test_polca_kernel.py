@@ -82,15 +82,36 @@ def test_row_runs_as_the_numpy_path(
     assert a.observe() == b.observe()
 
 
-def _rollout(env: PowerCapEnv, seed: int) -> list:
+@needs_numba
+def test_a_nan_clock_in_a_block_as_the_numpy_path(
+    table, fast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NaN clock landing inside a block of over-budget ticks: the block's peak is NaN
+    (np.max), so neither path walks it or trips the brake."""
+    cfg = RowConfig(n_servers=80, baseline_servers=30, horizon_s=60.0, seed=1)
+    rows = [_row(cfg, table, c, monkeypatch) for c in (True, False)]
+    for sim in rows:
+        sim.start()
+        sim.pend_val[4], sim.pend_t[4] = np.nan, 3.0
+        sim.advance(20.0)
+    a, b = rows
+    for k in RUN:
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+    assert a.brake_triggers == b.brake_triggers
+    assert a.row_w[0] > a._brake_w and np.isnan(a.row_w[3])
+
+
+def _rollout(env: PowerCapEnv, seed: int, nan_share: float = 0.0) -> list:
     rng = np.random.default_rng(seed)
     out: list = []
     for ep in range(2):
         obs, info = env.reset(seed=seed + ep)
         out.append((obs.tobytes(), repr(info)))
         while True:
-            obs, r, term, trunc, info = env.step(rng.uniform(-1.1, 1.1, 2).astype(np.float32))
-            out.append((obs.tobytes(), r, term, trunc, repr(info)))
+            a = rng.uniform(-1.1, 1.1, 2).astype(np.float32)
+            a[rng.random(2) < nan_share] = np.nan  # a broken policy's NaN clocks
+            obs, r, term, trunc, info = env.step(a)
+            out.append((obs.tobytes(), np.float64(r).tobytes(), term, trunc, repr(info)))
             if trunc:
                 break
     return out
@@ -98,24 +119,26 @@ def _rollout(env: PowerCapEnv, seed: int) -> list:
 
 @needs_numba
 @pytest.mark.parametrize(
-    "kw",
+    "kw, nan_share",
     [
-        {"horizon_s": 300.0},
-        {"n_servers": 80, "baseline_servers": 30, "horizon_s": 300.0},  # brakes
-        {"n_servers": 75, "baseline_servers": 30, "horizon_s": 100.0, "control_period_s": 0.7},
+        ({"horizon_s": 300.0}, 0.0),
+        ({"n_servers": 80, "baseline_servers": 30, "horizon_s": 300.0}, 0.0),  # brakes
+        ({"n_servers": 75, "baseline_servers": 30, "horizon_s": 100.0, "control_period_s": 0.7}, 0),
+        ({"n_servers": 80, "baseline_servers": 30, "horizon_s": 200.0}, 0.05),
     ],
 )
 def test_power_cap_episodes_as_the_numpy_path(
-    fast, kw: dict, monkeypatch: pytest.MonkeyPatch
+    fast, kw: dict, nan_share: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Whole episodes with random actions: observations, rewards, flags and info, bitwise."""
+    """Whole episodes with random actions (NaN ones too): observations, rewards, flags and
+    info, bitwise (repr: NaN equals NaN)."""
     env = PowerCapEnv(**kw)
-    got = _rollout(env, 5)
+    got = _rollout(env, 5, nan_share)
     assert env._compiled  # its first step loaded the kernels
     env = PowerCapEnv(**kw)
     env._compiled = False  # the NumPy encoder, and no kernels loaded by the env
     monkeypatch.setattr(RowSimulation, "compiled", False)
-    assert got == _rollout(env, 5) and len(got) > 100
+    assert got == _rollout(env, 5, nan_share) and len(got) > 70
 
 
 @needs_numba
