@@ -506,7 +506,7 @@ class RowSimulation:
         self.T, self.N = T, N
         # per-server command delays are drawn when commands are issued
         self._rng = np.random.default_rng(c.seed + 1)
-        # the compiled tick's constants (`polca_kernel.tick_block`'s prm) and PSU curve
+        # the compiled tick's constants, in `polca_kernel.tick_block`'s order, and PSU curve
         psu_x, psu_loss, psu_slope = TITANIUM_230V_REDUNDANT.loss_points()
         self._psu = (psu_x, psu_loss)
         self._prm = np.array(

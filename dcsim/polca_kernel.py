@@ -35,13 +35,6 @@ import numpy as np
 
 from dcsim.cooling.fast import _jit, _pairwise
 
-# entries of `prm` (tick_block's constants): the brake clock, the GPUs' idle floor, the
-# server's rated power, fans, PSU rating and the PSU loss curve's slope past its last point
-P_BRAKE_F, P_GPU_FLOOR, P_RATED_W, P_FAN_MAX_W, P_FAN_MIN_SPEED, P_PSU_RATED_W, P_PSU_SLOPE = range(
-    7
-)
-P_N = 7
-
 
 @_jit
 def _nan_max(a: float, b: float) -> float:
@@ -109,7 +102,11 @@ def tick_block(
     """`RowSimulation._block`: ticks t..stop-1 evaluated at the clocks of commands due by
     each tick (capped at the brake clock when `active`), written to row_w, f_eff, scores
     and brake_on. Returns stop - t and lands the commands due by the last tick when the
-    block is `quiet` and no tick's row power exceeds trip_w; else 0 (the brake's walk)."""
+    block is `quiet` and no tick's row power exceeds trip_w; else 0 (the brake's walk).
+    prm: the constants `RowSimulation._build_load` packs (brake clock, GPUs' idle floor,
+    server rated W, fans' max W and min speed, PSU rating W, PSU loss slope past 100 %)."""
+    brake_f, gpu_floor, rated_w, fan_max_w = prm[0], prm[1], prm[2], prm[3]
+    fan_min_speed, psu_rated_w, psu_slope = prm[4], prm[5], prm[6]
     n_srv = f_cmd.size
     nf = fa.size
     wall = np.empty((1, n_srv))
@@ -119,7 +116,7 @@ def tick_block(
         for s in range(n_srv):
             f = pend_val[s] if pend_t[s] <= now else f_cmd[s]
             if active:
-                f = min(f, prm[P_BRAKE_F])
+                f = min(f, brake_f)
             f32 = np.float32(f)
             f_eff[tt, s] = f32
             wi = rw[tt, s]
@@ -132,13 +129,11 @@ def tick_block(
             hi_s = pw_sd[1, k + nf] + wj * pw_sd[3, k + nf]
             mean = lo_m + wi * (hi_m - lo_m)
             std = lo_s + wi * (hi_s - lo_s)
-            gpu = max(mean + std * noise[tt, s], prm[P_GPU_FLOOR])
+            gpu = max(mean + std * noise[tt, s], gpu_floor)
             host = host_w[tt, s]
-            heat_frac = min(max((gpu + host) / prm[P_RATED_W], 0.0), 1.0)
-            fans = prm[P_FAN_MAX_W] * math.pow(max(prm[P_FAN_MIN_SPEED], heat_frac), 3.0)
-            wall[0, s] = _psu_input_w(
-                gpu + host + fans, prm[P_PSU_RATED_W], psu_x, psu_loss, prm[P_PSU_SLOPE]
-            )
+            heat_frac = min(max((gpu + host) / rated_w, 0.0), 1.0)
+            fans = fan_max_w * math.pow(max(fan_min_speed, heat_frac), 3.0)
+            wall[0, s] = _psu_input_w(gpu + host + fans, psu_rated_w, psu_x, psu_loss, psu_slope)
             # median-latency slowdown at the clock as f_eff records it (float32)
             j, wj = _segment(fa, float(f32))
             k = ri_nf[tt, s] + j
@@ -181,7 +176,7 @@ def renewal_counts(gaps: np.ndarray, edges: np.ndarray, counts: np.ndarray) -> N
 
 
 @_jit
-def interp_rows_into(grid: np.ndarray, x: np.ndarray, k_out: np.ndarray, w_out: np.ndarray):
+def interp_rows_into(grid: np.ndarray, x: np.ndarray, k_out: np.ndarray, w_out: np.ndarray) -> None:
     """`polca._interp_rows(grid, x)` of a 2-D x into k_out (index) and w_out (weight)."""
     for a in range(x.shape[0]):
         for b in range(x.shape[1]):
