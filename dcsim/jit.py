@@ -56,6 +56,12 @@ def numba_module() -> Any:
     return _NUMBA
 
 
+def numba_loaded() -> bool:
+    """Whether numba is imported already (some compiled code ran): work too small to pay for
+    loading it (a reset) uses compiled code only then."""
+    return bool(_NUMBA)
+
+
 class Kernel:
     """A Python function compiled with numba on first request; `py` is the function itself."""
 

@@ -13,7 +13,8 @@ with a row-level controller acting through slow out-of-band commands and a fast 
    rate of the Azure 2023 conversation trace: sigma 0.21, tau 390 s); load = arrivals smoothed
    over a request lifetime / saturation throughput. Server wall power = GPUs (table) + host
    (load-dependent) + fans (cube law) through a load-dependent Titanium PSU curve. The physics
-   ticks every second (a block of ticks per NumPy call until the brake changes state), a
+   ticks every second (a block of ticks per NumPy call until the brake changes state, or
+   per compiled call once numba is loaded: ``dcsim.polca_kernel``, the same numbers), a
    controller samples row power every control period (SimPy orders its instants and the
    ticks), clock commands land after a random out-of-band delay (<= 40 s), and a power brake
    drops every GPU to the brake clock within <= 5 s when the row exceeds its budget.
@@ -35,6 +36,7 @@ import numpy as np
 import simpy
 from pydantic import Field, model_validator
 
+from dcsim import jit
 from dcsim.errors import InputError
 from dcsim.hardware import get_profile
 from dcsim.inference import (
@@ -67,9 +69,13 @@ def polca_fraction(level: str) -> float:
     return POLCA_A100_MHZ[level] / A100_F_MAX_MHZ
 
 
-def action_to_clock(action: np.ndarray, lo: float) -> np.ndarray:
-    """Map actions in [-1, 1] linearly to clock fractions in [lo, 1]."""
-    a = np.minimum(np.maximum(np.asarray(action, dtype=float), -1.0), 1.0)  # np.clip, faster
+def action_to_clock(action: np.ndarray | float, lo: float) -> Any:
+    """Map actions in [-1, 1] linearly to clock fractions in [lo, 1] (an array, or a float
+    without NumPy's per-call cost: the same operations, so the same numbers)."""
+    if isinstance(action, float):
+        a: Any = min(max(action, -1.0), 1.0)
+    else:
+        a = np.minimum(np.maximum(np.asarray(action, dtype=float), -1.0), 1.0)  # np.clip
     return lo + (1.0 - lo) * (a + 1.0) / 2.0
 
 
@@ -89,6 +95,26 @@ DEFAULT_CLOCK_FRACS = tuple(
 
 MAX_ROW_CELLS = 10_000_000  # servers x simulated seconds a row may hold (memory)
 TICK_BLOCK = 64  # ticks per physics call at most (a brake transition re-evaluates the rest)
+_KERNELS: Any = None  # dcsim.polca_kernel once imported, False when numba is unavailable
+
+
+def kernels(load: bool = False) -> Any:
+    """`dcsim.polca_kernel` (the row's compiled loops, the NumPy path's numbers) or None.
+
+    Imported once numba is loaded, or now when `load` asks for it: loading numba costs
+    ~0.5 CPU-s, worth it for a run or an episode's steps, not for building a row (a reset
+    stays on the NumPy path until something loads numba). None without numba or with
+    DCSIM_NO_JIT=1."""
+    global _KERNELS
+    if _KERNELS is None:
+        if not (load or jit.numba_loaded()):
+            return None
+        _KERNELS = False  # numba missing or off: the NumPy path
+        if jit.numba_module():
+            import dcsim.polca_kernel
+
+            _KERNELS = dcsim.polca_kernel
+    return _KERNELS or None
 
 
 class RowConfig(StrictModel):
@@ -314,6 +340,11 @@ def _median(x: np.ndarray) -> float:
     return float((s[(x.size - 1) // 2] + s[x.size // 2]) / 2.0)
 
 
+def _median_of(x: np.ndarray, idx: np.ndarray) -> float:
+    """`_median` of x at the indices idx (`polca_kernel.median_of` compiled)."""
+    return _median(x[idx])
+
+
 def weighted_percentiles(
     table: ServingTable, cell_weights: np.ndarray, qs: tuple[float, ...]
 ) -> list[float]:
@@ -352,6 +383,18 @@ Controller = Callable[[RowObservation], "tuple[float, float] | None"]
 
 
 @dataclass
+class PeriodPower:
+    """The row's 1-s power over a span of ticks against its budget (all 0 for no tick)."""
+
+    peak_frac: float  # max of P / budget
+    mean_frac: float  # mean of P / budget
+    over_frac: float  # mean of max(0, P / budget - 1)
+    over_w: float  # sum of max(0, P - budget): W x 1 s
+    energy_j: float  # sum of P: W x 1 s
+    braked_s: int  # ticks with the brake on
+
+
+@dataclass
 class RowResult:
     n_servers: int
     budget_w: float
@@ -380,7 +423,14 @@ class RowResult:
 
 
 class RowSimulation:
-    """A row of inference servers, a budget, a controller and a power brake (NumPy, 1-s ticks)."""
+    """A row of inference servers, a budget, a controller and a power brake (NumPy, 1-s ticks).
+
+    Its per-tick physics, command bookkeeping and per-step reductions run as compiled loops
+    (`dcsim.polca_kernel`, via `kernels`) once numba is loaded, with the numbers of the
+    readable NumPy path (tests/test_polca_kernel.py); `compiled = False` keeps that path.
+    """
+
+    compiled = True
 
     def __init__(self, cfg: RowConfig, table: ServingTable | None = None):
         self.cfg = cfg
@@ -417,10 +467,14 @@ class RowSimulation:
         # Gamma renewal in operational time (mean gap 1), one stream per server.
         n_arr = int(Lam[-1] * 1.2 + 10 * np.sqrt(Lam[-1]) + 50)
         gaps = rng.gamma(CONV_GAMMA_SHAPE, 1.0 / CONV_GAMMA_SHAPE, size=(N, n_arr))
-        s = np.cumsum(gaps, axis=1)
         counts = np.empty((T, N), dtype=np.int32)
-        for i in range(N):
-            counts[:, i] = np.diff(np.searchsorted(s[i], Lam))
+        fast = self._kernels()
+        if fast:
+            fast.renewal_counts(gaps, Lam, counts)
+        else:
+            s = np.cumsum(gaps, axis=1)
+            for i in range(N):
+                counts[:, i] = np.diff(np.searchsorted(s[i], Lam))
         self.counts = counts
         a = 1.0 - np.exp(-1.0 / c.smoothing_s)
         zi = (1 - a) * c.mean_load * lam_sat * np.ones(N)
@@ -430,7 +484,11 @@ class RowSimulation:
         # what depends on the load only, once for every tick: its place in the tables
         # (row offset i * n_f and weight) and the host's power
         tab = self.table
-        ri, self._rw = _interp_rows(tab.rho_grid, self.rho)
+        if fast:
+            ri, self._rw = np.empty((T, N), dtype=np.intp), np.empty((T, N))
+            fast.interp_rows_into(tab.rho_grid, self.rho, ri, self._rw)
+        else:
+            ri, self._rw = _interp_rows(tab.rho_grid, self.rho)
         self._fa = tab.f_grid[::-1].copy()
         self._ri_nf = ri.astype(np.intp) * self._fa.size
         self._host_w = host_power_w(tab.host_w, self.rho, c.host_idle_fraction)
@@ -448,6 +506,25 @@ class RowSimulation:
         self.T, self.N = T, N
         # per-server command delays are drawn when commands are issued
         self._rng = np.random.default_rng(c.seed + 1)
+        # the compiled tick's constants, in `polca_kernel.tick_block`'s order, and PSU curve
+        psu_x, psu_loss, psu_slope = TITANIUM_230V_REDUNDANT.loss_points()
+        self._psu = (psu_x, psu_loss)
+        self._prm = np.array(
+            [
+                self.brake_f,
+                tab.n_gpus * self.profile.idle_w,
+                tab.rated_w,
+                c.fan_max_w,
+                c.fan_min_speed,
+                c.psu_rated_w,
+                psu_slope,
+            ]
+        )
+        self._changed = np.empty(N, dtype=np.intp)  # `command`'s changed servers (compiled)
+
+    def _kernels(self) -> Any:
+        """`kernels()` unless this row keeps the readable NumPy path (`compiled` off)."""
+        return kernels() if self.compiled else None
 
     # ------------------------------------------------------------------ physics
     def server_wall_w(self, t: int | slice | np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -510,52 +587,79 @@ class RowSimulation:
         `server_wall_w` at the resulting clocks; then the row power may trigger or release
         the brake (`_brake_after`). Commands are only issued between calls, so the clocks of
         every tick are known up front until the brake changes state: the block is evaluated
-        at once and its ticks walked through the brake logic in order; at a brake onset or
+        at once (`_block`, or compiled `polca_kernel.tick_block`) and, unless it is quiet,
+        its ticks walked through the brake logic in order (`_walk`); at a brake onset or
         release the rest is re-evaluated from the first tick whose clocks it changes. The
         numbers are those of one tick at a time (tests/test_polca_speed.py).
         """
+        fast = self._kernels()
         t = self.t_idx
         while t < end:
             stop = min(end, t + TICK_BLOCK)
             active = self.brake_active or self.brake_pending_t <= t
-            due = self.pend_t <= self._tick_s[t:stop, None]
-            f = np.where(due, self.pend_val, self.f_cmd)
-            if active:
-                f = np.minimum(f, self.brake_f)
-            # the clocks as power sees them, then as f_eff records them (float32) for latency
-            both = np.empty((2, *f.shape))
-            both[0], both[1] = f, f.astype(np.float32)
-            j, wj = _interp_rows(self._fa, both)
-            p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
-            n = 0  # ticks of the block kept
             quiet = not active and not np.isfinite(self.brake_pending_t)
-            if quiet and not (self.brake_enabled and float(p.max()) > self._brake_w):
-                n = stop - t  # no brake pending, none trips: the walk would change nothing
-            for k in range(n, stop - t):
-                now = float(t + k)
-                if not self.brake_active and self.brake_pending_t <= now:
-                    self._brake_onset(now)
-                    if not active:  # engaged inside the block: clocks from here on differ
-                        break
-                self._brake_after(now, float(p[k]))
-                n = k + 1
-                if self.brake_active != active:  # released: the next tick's clocks differ
-                    break
-            self.f_eff[t : t + n] = f[:n]
-            self.brake_on[t : t + n] = active
-            self.row_w[t : t + n] = p[:n]
-            self.p50_slowdown_s[t : t + n] = _bilinear_cells(
-                self._p50_a,
-                self._fa.size,
-                self._ri_nf[t : t + n],
-                self._rw[t : t + n],
-                j[1, :n],
-                wj[1, :n],
-            )
-            landed = due[n - 1]
-            np.copyto(self.f_cmd, self.pend_val, where=landed)
-            np.copyto(self.pend_t, np.inf, where=landed)
+            trip_w = self._brake_w if self.brake_enabled else np.inf
+            if fast:
+                n = fast.tick_block(
+                    t, stop, active, quiet, trip_w, self._prm, self._fa,
+                    self.pend_t, self.pend_val, self.f_cmd,
+                    self._ri_nf, self._rw, self.noise, self._host_w, self._pw_sd, self._p50_a,
+                    *self._psu, self.row_w, self.f_eff, self.p50_slowdown_s, self.brake_on,
+                )  # fmt: skip
+            else:
+                n = self._block(t, stop, active, quiet, trip_w)
+            if n == 0:
+                n = self._walk(t, stop, active)
+                self._land(float(t + n - 1))
             t = self.t_idx = t + n
+
+    def _block(self, t: int, stop: int, active: bool, quiet: bool, trip_w: float) -> int:
+        """Ticks t..stop-1 at the clocks of the commands due by each tick (the brake clock at
+        most when `active`): row power, applied clocks, brake flag and median-latency scores
+        written for the block. Returns stop - t, the commands due by its last tick landed, if
+        the block is `quiet` (no brake on or pending) and no tick's row power exceeds trip_w;
+        else 0 (the brake logic walks it, `_walk`, and the ticks after that are redone)."""
+        due = self.pend_t <= self._tick_s[t:stop, None]
+        f = np.where(due, self.pend_val, self.f_cmd)
+        if active:
+            f = np.minimum(f, self.brake_f)
+        # the clocks as power sees them, then as f_eff records them (float32) for latency
+        both = np.empty((2, *f.shape))
+        both[0], both[1] = f, f.astype(np.float32)
+        j, wj = _interp_rows(self._fa, both)
+        p = self._wall_w(slice(t, stop), j[0], wj[0]).sum(axis=1)
+        self.f_eff[t:stop] = f
+        self.brake_on[t:stop] = active
+        self.row_w[t:stop] = p
+        self.p50_slowdown_s[t:stop] = _bilinear_cells(
+            self._p50_a, self._fa.size, self._ri_nf[t:stop], self._rw[t:stop], j[1], wj[1]
+        )
+        if not quiet or float(p.max()) > trip_w:
+            return 0
+        self._land(float(stop - 1))
+        return stop - t
+
+    def _walk(self, t: int, stop: int, active: bool) -> int:
+        """The brake logic tick by tick over a block's row power (`_block`); returns the ticks
+        kept: up to a brake onset inside the block or a release (the next clocks differ)."""
+        n = 0
+        for k in range(t, stop):
+            now = float(k)
+            if not self.brake_active and self.brake_pending_t <= now:
+                self._brake_onset(now)
+                if not active:  # engaged inside the block: clocks from here on differ
+                    break
+            self._brake_after(now, float(self.row_w[k]))
+            n = k + 1 - t
+            if self.brake_active != active:  # released: the next tick's clocks differ
+                break
+        return n
+
+    def _land(self, now: float) -> None:
+        """Commands due by time `now` become the applied clocks."""
+        landed = self.pend_t <= now
+        np.copyto(self.f_cmd, self.pend_val, where=landed)
+        np.copyto(self.pend_t, np.inf, where=landed)
 
     def _brake_onset(self, now: float) -> None:
         self.brake_active = True
@@ -586,13 +690,34 @@ class RowSimulation:
         lo = max(0, self.t_idx - k)
         n = self.t_idx - lo
         avg = np.add.reduce(self.row_w[lo : self.t_idx]) / n if n > 0 else 0.0
+        fast = self._kernels()
+        median = fast.median_of if fast else _median_of
         return RowObservation(
             t_s=float(self.now),
             row_power_frac=float(self.row_w[t] / self.budget_w),
             row_power_frac_avg=float(avg / self.budget_w),
             brake_active=self.brake_active,
-            lp_clock_frac=_median(self.f_cmd[self.lp_servers]) if self.lp_servers.size else 1.0,
-            hp_clock_frac=_median(self.f_cmd[self.hp_servers]) if self.hp_servers.size else 1.0,
+            lp_clock_frac=median(self.f_cmd, self.lp_servers) if self.lp_servers.size else 1.0,
+            hp_clock_frac=median(self.f_cmd, self.hp_servers) if self.hp_servers.size else 1.0,
+        )
+
+    def period_power(self, t0: int, t1: int) -> PeriodPower:
+        """`PeriodPower` of ticks t0..t1 (compiled: `polca_kernel.period_power`)."""
+        if t1 <= t0:
+            return PeriodPower(0.0, 0.0, 0.0, 0.0, 0.0, 0)
+        fast = self._kernels()
+        if fast:
+            return PeriodPower(*fast.period_power(self.row_w, self.brake_on, t0, t1, self.budget_w))
+        row_w = self.row_w[t0:t1]
+        frac = row_w / self.budget_w
+        n = frac.size  # 1-D .max() / .mean() / .sum() without their Python wrappers:
+        return PeriodPower(
+            peak_frac=float(np.maximum.reduce(frac)),
+            mean_frac=float(np.add.reduce(frac) / n),
+            over_frac=float(np.add.reduce(np.maximum(frac - 1.0, 0.0)) / n),
+            over_w=float(np.add.reduce(np.maximum(row_w - self.budget_w, 0.0))),
+            energy_j=float(np.add.reduce(row_w)),
+            braked_s=int(np.count_nonzero(self.brake_on[t0:t1])),
         )
 
     def slowdown(self, t0: int, t1: int, mask: np.ndarray) -> float:
@@ -613,6 +738,9 @@ class RowSimulation:
             raise ValueError(f"ticks up to {t1} asked, {self.t_idx} run")
         if t1 <= t0:
             return [1.0] * len(masks)
+        fast = self._kernels()
+        if fast:
+            return [fast.weigh(self.p50_slowdown_s, self._counts_f, t0, t1, m) for m in masks]
         s = self.p50_slowdown_s[t0:t1]
         return [self._weigh(s, t0, t1, m) if m.any() else 1.0 for m in masks]
 
@@ -629,12 +757,20 @@ class RowSimulation:
         hp_f = min(max(float(hp_f), self.f_min), 1.0)
         if lp_f < self._last_lp - 1e-9 or hp_f < self._last_hp - 1e-9:
             self.cap_events += 1
-        target = np.where(self.priority_high, hp_f, lp_f)
-        changed = target != np.where(np.isfinite(self.pend_t), self.pend_val, self.f_cmd)
-        if changed.any():
-            delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, np.count_nonzero(changed))
-            self.pend_val[changed] = target[changed]
-            self.pend_t[changed] = self.now + delay  # uniform on [0, max): never negative
+        fast = self._kernels()
+        if fast:
+            high, idx = self.priority_high, self._changed
+            m = fast.changed_servers(high, hp_f, lp_f, self.pend_t, self.pend_val, self.f_cmd, idx)
+            if m:
+                delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, m)
+                fast.set_pending(idx, high, hp_f, lp_f, self.now, delay, self.pend_val, self.pend_t)
+        else:
+            target = np.where(self.priority_high, hp_f, lp_f)
+            changed = target != np.where(np.isfinite(self.pend_t), self.pend_val, self.f_cmd)
+            if changed.any():
+                delay = self._rng.uniform(0.0, self.cfg.cap_delay_max_s, np.count_nonzero(changed))
+                self.pend_val[changed] = target[changed]
+                self.pend_t[changed] = self.now + delay  # uniform on [0, max): never negative
         self._last_lp, self._last_hp = lp_f, hp_f
 
     def advance(self, dt: float) -> None:
@@ -655,6 +791,7 @@ class RowSimulation:
         instants against the 1-s ticks (a tick process that only counts); the ticks before
         an instant run as blocks (`_run_ticks`) when the controller needs the row.
         """
+        kernels(load=True)  # a whole horizon: worth loading numba for the compiled ticks
         self.start(brake=brake)
         if controller is None and not brake:
             # Nothing acts: clocks stay at f_max, so the whole horizon is one vectorized call.

@@ -346,13 +346,18 @@ class PSUEfficiencyCurve:
     efficiency: tuple[float, ...]
     source: str
 
-    def loss_frac(self, load_frac: ArrayLike) -> np.ndarray:
+    def loss_points(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(load fractions, loss at each as a fraction of rated output, slope past the last):
+        what `loss_frac` interpolates, also for kernels that restate it on scalars."""
         x = np.asarray(self.load_frac)
         eta = np.asarray(self.efficiency)
         loss_pts = x / eta - x  # loss as a fraction of rated output
+        return x, loss_pts, float((loss_pts[-1] - loss_pts[-2]) / (x[-1] - x[-2]))
+
+    def loss_frac(self, load_frac: ArrayLike) -> np.ndarray:
+        x, loss_pts, slope = self.loss_points()
         lf = np.maximum(np.asarray(load_frac, dtype=float), 0.0)
         out = np.interp(lf, x, loss_pts)
-        slope = (loss_pts[-1] - loss_pts[-2]) / (x[-1] - x[-2])
         return np.where(lf > x[-1], loss_pts[-1] + slope * (lf - x[-1]), out)
 
     def __call__(self, load_frac: ArrayLike) -> np.ndarray:

@@ -17,6 +17,7 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
+    compiled_encoder,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -25,12 +26,14 @@ from dcsim.envs.contract import (
     weigh,
 )
 from dcsim.polca import (
+    PeriodPower,
     RowConfig,
     RowObservation,
     RowSimulation,
     action_to_clock,
     characterize,
     clock_to_action,
+    kernels,
     polca_fraction,
 )
 from dcsim.schema import validate_model
@@ -166,6 +169,7 @@ class PowerCapEnv(gym.Env):
         self._encode = Encoder(self.features)
         self.sim: RowSimulation | None = None
         self._steps = 0
+        self._compiled: bool | None = None  # the row's compiled loops, loaded on the first step
 
     # ------------------------------------------------------------------ helpers
     def to_action(self, lp_clock_frac: float, hp_clock_frac: float) -> np.ndarray:
@@ -201,45 +205,50 @@ class PowerCapEnv(gym.Env):
         self._steps = 0
         self._brakes = self.sim.brake_events
         o = self.sim.observe()
-        return self._obs(o), {"metrics": self._metrics(0, self.sim.t_idx, o)}
+        return self._obs(o), {"metrics": self._metrics(self.sim.period_power(0, self.sim.t_idx), o)}
 
-    def _metrics(self, t0: int, t1: int, o: RowObservation) -> dict[str, float]:
+    def _metrics(self, pp: PeriodPower, o: RowObservation) -> dict[str, float]:
         sim = self.sim
         assert sim is not None
-        frac = sim.row_w[t0:t1] / sim.budget_w if t1 > t0 else np.zeros(1)
         # the clocks' medians are the observation's (NaN: no server)
         return {
-            "row_power_frac_peak": float(np.maximum.reduce(frac)),  # 1-D .max() / .mean()
-            "row_power_frac_mean": float(np.add.reduce(frac) / frac.size),
+            "row_power_frac_peak": pp.peak_frac,
+            "row_power_frac_mean": pp.mean_frac,
             "brake_events_total": float(sim.brake_events),
             "brake_active": float(sim.brake_active),
             "lp_clock_frac": o.lp_clock_frac if sim.lp_servers.size else float("nan"),
             "hp_clock_frac": o.hp_clock_frac if sim.hp_servers.size else float("nan"),
             # the row's wall energy over the period (1-s ticks) at the dcsim.cost price
-            "electricity_usd": float(np.add.reduce(sim.row_w[t0:t1])) / 3.6e6 * self.usd_per_kwh,
+            "electricity_usd": pp.energy_j / 3.6e6 * self.usd_per_kwh,
         }
+
+    def _load_kernels(self) -> None:
+        """On the first step: the row's compiled loops (`polca.kernels`, numba ~0.5 s to
+        load, so not at reset) and the compiled observation encoder; same numbers."""
+        self._compiled = kernels(load=True) is not None
+        if self._compiled:
+            self._encode.fn = compiled_encoder()
 
     def step(self, action: np.ndarray):
         sim = self.sim
         assert sim is not None, "call reset() first"
-        lp, hp = action_to_clock(np.asarray(action, dtype=float).reshape(2), self.clock_lo)
-        sim.command(float(lp), float(hp))
+        if self._compiled is None:
+            self._load_kernels()
+        a_lp, a_hp = np.asarray(action, dtype=float).reshape(2).tolist()
+        sim.command(action_to_clock(a_lp, self.clock_lo), action_to_clock(a_hp, self.clock_lo))
         t0 = sim.t_idx
         sim.advance(self.period)
         t1 = sim.t_idx
         self._steps += 1
         o = sim.observe()
-        metrics = self._metrics(t0, t1, o)
-        row_w = sim.row_w[t0:t1]  # 1-s ticks
-        braked = float(np.count_nonzero(sim.brake_on[t0:t1]))
+        pp = sim.period_power(t0, t1)  # 1-s ticks
+        metrics = self._metrics(pp, o)
+        braked = float(pp.braked_s)
         hp_s, lp_s = sim.slowdowns(t0, t1, sim.priority_high, ~sim.priority_high)
         brakes = sim.brake_events - self._brakes  # brakes that engaged in this period
         self._brakes = sim.brake_events
-        over = row_w / sim.budget_w - 1.0
         raw = {
-            "over_budget": -float(np.add.reduce(np.maximum(over, 0.0)) / over.size * 100.0)
-            if t1 > t0
-            else 0.0,
+            "over_budget": -(pp.over_frac * 100.0) if t1 > t0 else 0.0,
             "brake": -braked / self.period,
             "brake_event": -float(brakes),
             "hp_latency": -(hp_s - 1.0) * 100.0,
@@ -250,11 +259,10 @@ class PowerCapEnv(gym.Env):
         terms = weigh(self.weights, raw)
         reward = float(sum(terms.values()))
         truncated = bool(self._steps >= self.max_steps or sim.done)
-        over_w = np.maximum(row_w - sim.budget_w, 0.0)
         cost = {  # constraint costs in physical units (CoDesign-v0's names), for safe RL
             "brakes": float(brakes),
             "brake_s": braked,
-            "over_budget_kw_min": float(np.add.reduce(over_w)) / 1000.0 / 60.0,
+            "over_budget_kw_min": pp.over_w / 1000.0 / 60.0,
         }
         info = {"reward_terms": terms, "metrics": metrics, "cost": cost}
         return self._obs(o), reward, False, truncated, info
