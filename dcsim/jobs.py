@@ -132,7 +132,7 @@ class Job:
         w = self.workload
         a_busy = PHASE_ACTIVITY["training"] if w.compute_activity is None else w.compute_activity
         a_comm = PHASE_ACTIVITY["communication"] if w.comm_activity is None else w.comm_activity
-        p_busy, p_comm = device.power_w(np.array([a_busy, a_comm])).tolist()
+        p_busy, p_comm = device.power_w_scalar(a_busy, 1.0), device.power_w_scalar(a_comm, 1.0)
         n = self.gpus * self.iterations
         return [n * (st.compute_s * p_busy + st.exposed_comm_s * p_comm) for st in steps]
 
@@ -521,7 +521,7 @@ class JobFabric:
 
     def fragmentation(self, free: np.ndarray) -> float:
         """1 - largest free block on one leaf / min(free GPUs, hosts per leaf); 0 if none free."""
-        nf = int(free.sum())
+        nf = int(np.count_nonzero(free))
         if nf == 0:
             return 0.0
         return 1.0 - int(self.free_per_leaf(free).max()) / min(nf, self.hosts_per_leaf)
@@ -552,7 +552,7 @@ class FifoCluster:
         """Process arrivals and completions until the head job fits (or no jobs are left)."""
         n = len(self.jobs)
         while True:
-            if self.queue and self.jobs[self.queue[0]].gpus <= int(self.free.sum()):
+            if self.queue and self.jobs[self.queue[0]].gpus <= np.count_nonzero(self.free):
                 return
             t_arr = self.jobs[self.next_arrival].arrival_s if self.next_arrival < n else math.inf
             t_end = self.running[0][0] if self.running else math.inf
