@@ -25,7 +25,10 @@ the leaf switch it hangs off. A job's all-reduce alone on the fabric is
 `dcsim.network.collective_time`; with other jobs running, its leaf-crossing ring flows share
 spine links with theirs (all assumed to communicate at once: an upper bound on contention),
 and their max-min fair rates (`dcsim.network.flows.dense_max_min`, the tested fast path of
-`max_min_rates`) stretch it by `contention = rate alone / rate shared` >= 1.
+`max_min_rates`) stretch it by `contention = rate alone / rate shared` >= 1. Placement, the
+ring's first level alone and contention also run as scalar kernels (end of this module,
+compiled by numba when installed): a Placement-v0 step is dozens of tiny NumPy calls
+otherwise (issue 17.3); the NumPy code stays the readable path, the same numbers bitwise.
 
 Scheduling (`FifoCluster`): a FIFO queue without backfilling; the head job starts once
 enough GPUs are free, where a placement rule (`place`) puts it; its runtime is fixed at
@@ -43,8 +46,9 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from dcsim.errors import InputError
+from dcsim.jit import kernel
 from dcsim.network import collective_time, route
-from dcsim.network.flows import dense_incidence, dense_max_min
+from dcsim.network.flows import DENSE_FILL, dense_fill, dense_incidence, dense_max_min
 from dcsim.network.routing import parse_routing
 from dcsim.network.topology import Fabric
 from dcsim.power import PHASE_ACTIVITY, DevicePowerModel
@@ -52,6 +56,7 @@ from dcsim.schema import StrictModel
 from dcsim.workload import StepTime, TrainingConfig, training_step_time
 
 RULES = ("pack", "spread", "first-fit")
+PACK, SPREAD, FIRST_FIT = range(len(RULES))  # the rules' indices, as the compiled place takes
 # GPUs -> probability (Philly, Jeon et al. ATC 2019 Fig. 2; Alibaba PAI, Weng et al. NSDI 2022).
 DEFAULT_SIZES = {1: 0.25, 2: 0.10, 4: 0.15, 8: 0.25, 16: 0.15, 32: 0.10}
 
@@ -127,7 +132,7 @@ class Job:
         w = self.workload
         a_busy = PHASE_ACTIVITY["training"] if w.compute_activity is None else w.compute_activity
         a_comm = PHASE_ACTIVITY["communication"] if w.comm_activity is None else w.comm_activity
-        p_busy, p_comm = device.power_w(np.array([a_busy, a_comm])).tolist()
+        p_busy, p_comm = device.power_w_scalar(a_busy, 1.0), device.power_w_scalar(a_comm, 1.0)
         n = self.gpus * self.iterations
         return [n * (st.compute_s * p_busy + st.exposed_comm_s * p_comm) for st in steps]
 
@@ -246,6 +251,7 @@ class JobFabric:
         self._table: PairRoutes | None = _TABLE_CACHE.get(key)
         self._iso: dict[tuple, tuple[float, float]] = _ISO_CACHE.setdefault(key, {})
         self._paths: dict[tuple[int, int], Any] = _PATH_CACHE.setdefault(key, {})
+        self._packed: dict[int, tuple[float, float]] = {}  # gpus -> _iso_of(arange(gpus))
         policy, self._split = parse_routing(routing)
         # ecmp and spray route each flow on its own (hash of its pair, or all paths): a
         # flow's subflows are the same alone or among others; split and colour are not
@@ -261,6 +267,11 @@ class JobFabric:
         `collective_time` runs once per rank set at 1 GiB; the fluid makespan of equal-size
         flows scales linearly with bytes, so T(n) = latency + (T(1 GiB) - latency) n / 1 GiB.
         """
+        got = self._iso_of(ranks)
+        return got[0] + got[1] * grad_bytes
+
+    def _iso_of(self, ranks: np.ndarray) -> tuple[float, float]:
+        """(latency s, s per byte) of the ring all-reduce over `ranks` alone, cached."""
         key = (ranks.shape, ranks.tobytes()) if ranks.ndim > 1 else tuple(ranks.tolist())
         got = self._iso.get(key)
         if got is None:
@@ -271,7 +282,7 @@ class JobFabric:
                 )
                 got = (res.latency_s, (res.time_s - res.latency_s) / float(1 << 30))
             self._iso[key] = got
-        return got[0] + got[1] * grad_bytes
+        return got
 
     def _ring_alone(self, ranks: np.ndarray) -> tuple[float, float] | None:
         """`collective_time`'s ring all-reduce of 1 GiB over `ranks` from the cached pair
@@ -287,18 +298,28 @@ class JobFabric:
         that route each flow on its own (ecmp, spray) on fabrics without a scale-up domain.
         """
         p = len(ranks)
-        nxt = np.concatenate([ranks[1:], ranks[:1]])
         if not self._has_table():
             return None
-        links, _, weights, _, lat = self._gather(ranks, nxt)
-        assert lat is not None
-        load = np.bincount(links, weights, self.fabric.n_links)
-        used = load > 0
-        level = float(np.min(self.fabric.link_cap[used] / load[used]))
+        t = self._table
+        assert t is not None
+        fast = RING_LEVEL.runner(p) if ranks.ndim == 1 else None
+        if fast is not None:
+            level, lat_max = map(float, fast(
+                t.sptr, t.eptr, t.link, t.sub, t.weight, t.latency_s, self.n_hosts,
+                self.fabric.link_cap, ranks,
+            ))  # fmt: skip
+        else:
+            nxt = np.concatenate([ranks[1:], ranks[:1]])
+            links, _, weights, _, lat = self._gather(ranks, nxt)
+            assert lat is not None
+            load = np.bincount(links, weights, self.fabric.n_links)
+            used = load > 0
+            level = float(np.min(self.fabric.link_cap[used] / load[used]))
+            lat_max = float(lat.max())
         if not level > 0:
             return None  # a dead link: collective_time says why
         size = float(1 << 30) / p / self._split  # per subflow (ecmp:K: K connections)
-        lat_s = float(lat.max()) + self.fabric.endpoint_latency_s
+        lat_s = lat_max + self.fabric.endpoint_latency_s
         repeat = 2 * (p - 1)
         total = repeat * (size / level + 1.0 * lat_s)
         lat_total = repeat * 1.0 * lat_s
@@ -306,7 +327,12 @@ class JobFabric:
 
     def packed_allreduce_s(self, gpus: int, grad_bytes: float) -> float:
         """The all-reduce on the first `gpus` hosts of an empty fabric (the packed ideal)."""
-        return self.allreduce_alone_s(np.arange(gpus), grad_bytes) if gpus > 1 else 0.0
+        if gpus <= 1:
+            return 0.0
+        got = self._packed.get(gpus)
+        if got is None:
+            got = self._packed[gpus] = self._iso_of(np.arange(gpus))
+        return got[0] + got[1] * grad_bytes
 
     def ring_crossings(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ring flows rank i -> i+1 that leave their leaf (ranks sorted by host)."""
@@ -400,6 +426,14 @@ class JobFabric:
         """
         if len(src) == 0 or len(run_src) == 0:
             return 1.0
+        t = self._table if self._has_table() else None
+        fast = CONTENTION.runner(len(run_src) + len(src)) if t is not None else None
+        if fast is not None:
+            assert t is not None
+            return float(fast(
+                t.sptr, t.eptr, t.link, t.sub, t.weight, self.n_hosts, self.fabric.link_cap,
+                run_src, run_dst, src, dst, self._one_subflow,
+            ))  # fmt: skip
         n_run = len(run_src)
         all_src, all_dst = np.concatenate([run_src, src]), np.concatenate([run_dst, dst])
         if self._has_table():
@@ -449,9 +483,13 @@ class JobFabric:
         """
         if rule not in RULES:
             raise InputError(f"unknown placement rule '{rule}'; expected one of {RULES}")
+        n_free = int(np.count_nonzero(free))
+        if n_free < gpus:
+            raise InputError(f"{gpus} GPUs asked, {n_free} free", field="gpus")
+        fast = PLACE.runner(len(free))
+        if fast is not None:
+            return fast(RULES.index(rule), gpus, free, self.host_leaf, self.n_leaves)
         idle = np.flatnonzero(free)
-        if len(idle) < gpus:
-            raise InputError(f"{gpus} GPUs asked, {len(idle)} free", field="gpus")
         if rule == "first-fit":
             return idle[:gpus]
         leaf = self.host_leaf[idle]
@@ -483,7 +521,7 @@ class JobFabric:
 
     def fragmentation(self, free: np.ndarray) -> float:
         """1 - largest free block on one leaf / min(free GPUs, hosts per leaf); 0 if none free."""
-        nf = int(free.sum())
+        nf = int(np.count_nonzero(free))
         if nf == 0:
             return 0.0
         return 1.0 - int(self.free_per_leaf(free).max()) / min(nf, self.hosts_per_leaf)
@@ -514,7 +552,7 @@ class FifoCluster:
         """Process arrivals and completions until the head job fits (or no jobs are left)."""
         n = len(self.jobs)
         while True:
-            if self.queue and self.jobs[self.queue[0]].gpus <= int(self.free.sum()):
+            if self.queue and self.jobs[self.queue[0]].gpus <= np.count_nonzero(self.free):
                 return
             t_arr = self.jobs[self.next_arrival].arrival_s if self.next_arrival < n else math.inf
             t_end = self.running[0][0] if self.running else math.inf
@@ -548,6 +586,216 @@ class FifoCluster:
         self.run_src = np.concatenate([self.run_src, src])
         self.run_dst = np.concatenate([self.run_dst, dst])
         return job, src, dst
+
+
+# ------------------------------------------------------------ compiled paths
+# `JobFabric`'s per-step array code over scalars, compiled by numba when installed
+# (`dcsim.jit`): the same operations in the same order as the NumPy code each method keeps as
+# its readable path (tests/test_placement_speed.py holds the two to the same numbers).
+
+
+def place_hosts(
+    rule: int, gpus: int, free: np.ndarray, host_leaf: np.ndarray, n_leaves: int
+) -> np.ndarray:
+    """`JobFabric.place` for rule index `rule` (`RULES`), with `gpus` <= free hosts."""
+    n = free.shape[0]
+    out = np.empty(gpus, np.int64)
+    if rule == FIRST_FIT:  # the lowest-numbered free hosts
+        k = 0
+        for h in range(n):
+            if k == gpus:
+                break
+            if free[h]:
+                out[k] = h
+                k += 1
+        return out
+    fpl = np.zeros(n_leaves, np.int64)  # free per leaf
+    for h in range(n):
+        if free[h]:
+            fpl[host_leaf[h]] += 1
+    order = np.empty(n_leaves, np.int64)  # argsort(-fpl, kind="stable"), by insertion
+    for i in range(n_leaves):
+        j = i
+        while j > 0 and fpl[order[j - 1]] < fpl[i]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+    take = np.zeros(n_leaves, np.int64)
+    left = gpus
+    if rule == PACK:
+        best = -1
+        for li in range(n_leaves):  # best fit (ties: lowest leaf)
+            if fpl[li] >= gpus and (best < 0 or fpl[li] < fpl[best]):
+                best = li
+        if best >= 0:
+            take[best] = gpus
+        else:  # fewest leaves: the fullest first
+            for i in range(n_leaves):
+                li = order[i]
+                take[li] = min(fpl[li], left)
+                left -= take[li]
+                if left == 0:
+                    break
+    else:  # spread: round-robin, emptiest leaves first
+        while left > 0:
+            for i in range(n_leaves):
+                li = order[i]
+                if left > 0 and fpl[li] - take[li] > 0:
+                    take[li] += 1
+                    left -= 1
+    # the lowest-numbered free hosts of each leaf, take[leaf] of them
+    k = 0
+    for h in range(n):
+        li = host_leaf[h]
+        if free[h] and take[li] > 0:
+            out[k] = h
+            k += 1
+            take[li] -= 1
+    return out
+
+
+def route_entries(
+    sptr: np.ndarray,
+    eptr: np.ndarray,
+    t_link: np.ndarray,
+    t_sub: np.ndarray,
+    t_weight: np.ndarray,
+    n_hosts: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`JobFabric._gather` (without latencies) from the `PairRoutes` arrays: link, subflow
+    (numbered across the flows) and weight per entry, and each subflow's flow."""
+    n_e = 0
+    n_c = 0
+    for f in range(src.shape[0]):
+        pid = src[f] * n_hosts + dst[f]
+        n_e += eptr[pid + 1] - eptr[pid]
+        n_c += sptr[pid + 1] - sptr[pid]
+    link = np.empty(n_e, np.int64)
+    col = np.empty(n_e, np.int64)
+    weight = np.empty(n_e)
+    par = np.empty(n_c, np.int64)
+    k = 0
+    off = 0
+    for f in range(src.shape[0]):
+        pid = src[f] * n_hosts + dst[f]
+        for e in range(eptr[pid], eptr[pid + 1]):
+            link[k] = t_link[e]
+            col[k] = t_sub[e] + off
+            weight[k] = t_weight[e]
+            k += 1
+        for q in range(sptr[pid + 1] - sptr[pid]):
+            par[off + q] = f
+        off += sptr[pid + 1] - sptr[pid]
+    return link, col, weight, par
+
+
+def ring_level(
+    sptr: np.ndarray,
+    eptr: np.ndarray,
+    t_link: np.ndarray,
+    t_sub: np.ndarray,
+    t_weight: np.ndarray,
+    t_lat: np.ndarray,
+    n_hosts: int,
+    link_cap: np.ndarray,
+    ranks: np.ndarray,
+) -> tuple[float, float]:
+    """`JobFabric._ring_alone`'s (first water-filling level, longest subflow latency) of
+    the ring rank i -> i+1 over `ranks`."""
+    p = ranks.shape[0]
+    nxt = np.empty(p, np.int64)
+    for i in range(p):
+        nxt[i] = ranks[(i + 1) % p]
+    link, _, weight, _ = route_entries(sptr, eptr, t_link, t_sub, t_weight, n_hosts, ranks, nxt)
+    load = np.zeros(link_cap.shape[0])  # np.bincount(links, weights)
+    for k in range(link.shape[0]):
+        load[link[k]] += weight[k]
+    level = np.inf
+    for li in range(load.shape[0]):
+        if load[li] > 0 and link_cap[li] / load[li] < level:
+            level = link_cap[li] / load[li]
+    lat = -np.inf
+    for i in range(p):
+        pid = ranks[i] * n_hosts + nxt[i]
+        for q in range(sptr[pid], sptr[pid + 1]):
+            lat = max(lat, t_lat[q])
+    return level, lat
+
+
+def pair_contention(
+    sptr: np.ndarray,
+    eptr: np.ndarray,
+    t_link: np.ndarray,
+    t_sub: np.ndarray,
+    t_weight: np.ndarray,
+    n_hosts: int,
+    link_cap: np.ndarray,
+    run_src: np.ndarray,
+    run_dst: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    one_subflow: bool,
+) -> float:
+    """`JobFabric.contention` from the `PairRoutes` arrays (both flow sets non-empty):
+    `dense_incidence`, `dense_max_min` (`dense_fill`) and the per-flow sums as scalars."""
+    n_run = run_src.shape[0]
+    link, col, weight, par = route_entries(
+        sptr, eptr, t_link, t_sub, t_weight, n_hosts,
+        np.concatenate((run_src, src)), np.concatenate((run_dst, dst)),
+    )  # fmt: skip
+    n_c = par.shape[0]
+    row_of = np.full(link_cap.shape[0], -1, np.int64)  # the links used, ascending
+    for k in range(link.shape[0]):
+        row_of[link[k]] = 0
+    n_used = 0
+    for li in range(row_of.shape[0]):
+        if row_of[li] == 0:
+            row_of[li] = n_used
+            n_used += 1
+    cap = np.empty(n_used)
+    for li in range(row_of.shape[0]):
+        if row_of[li] >= 0:
+            cap[row_of[li]] = link_cap[li]
+    A = np.zeros((n_used, n_c))
+    for k in range(link.shape[0]):  # duplicates summed in order
+        A[row_of[link[k]], col[k]] += weight[k]
+    rate = np.empty(n_c)
+    dense_fill(A, cap, rate)
+    n_f = n_run + src.shape[0]
+    flow_rate = np.zeros(n_f)
+    for c in range(n_c):
+        flow_rate[par[c]] += rate[c]
+    shared = np.inf
+    for f in range(n_run, n_f):
+        shared = min(shared, flow_rate[f])
+    c0 = 0  # the job's own subflows: the last columns
+    while c0 < n_c and par[c0] < n_run:
+        c0 += 1
+    alone = np.inf
+    if one_subflow:  # the first level of the job's own filling
+        for li in range(n_used):
+            w = 0.0
+            for c in range(c0, n_c):
+                w += A[li, c]
+            if w > 0 and cap[li] / w < alone:
+                alone = cap[li] / w
+    else:
+        own_rate = np.empty(n_c - c0)
+        dense_fill(A[:, c0:], cap, own_rate)
+        own = np.zeros(n_f - n_run)
+        for c in range(c0, n_c):
+            own[par[c] - n_run] += own_rate[c - c0]
+        for f in range(n_f - n_run):
+            alone = min(alone, own[f])
+    return max(1.0, alone / shared) if shared > 0 else np.inf
+
+
+PLACE = kernel(place_hosts)
+ROUTE_ENTRIES = kernel(route_entries)
+RING_LEVEL = kernel(ring_level, {"route_entries": ROUTE_ENTRIES})
+CONTENTION = kernel(pair_contention, {"route_entries": ROUTE_ENTRIES, "dense_fill": DENSE_FILL})
 
 
 __all__ = [

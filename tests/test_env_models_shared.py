@@ -106,8 +106,13 @@ def test_placement_follows_the_step_time_model(monkeypatch) -> None:
 def test_placement_follows_the_power_model(monkeypatch) -> None:
     env = PlacementEnv(n_jobs=8, reward_weights={"energy": 1.0})
     _, m0 = _first_step(env)
-    orig = DevicePowerModel.power_w
+    # the model's array form and its scalar form (bitwise equal, tests/test_sim_fast.py),
+    # which `dcsim.jobs.Job.energies_j` takes
+    orig, orig_s = DevicePowerModel.power_w, DevicePowerModel.power_w_scalar
     monkeypatch.setattr(DevicePowerModel, "power_w", lambda self, a, f=1.0: 3.0 * orig(self, a, f))
+    monkeypatch.setattr(
+        DevicePowerModel, "power_w_scalar", lambda self, a, f: 3.0 * orig_s(self, a, f)
+    )
     env = PlacementEnv(n_jobs=8, reward_weights={"energy": 1.0})
     _, m1 = _first_step(env)
     assert m1["energy_kwh"] == pytest.approx(3.0 * m0["energy_kwh"], rel=1e-12)

@@ -229,7 +229,6 @@ class PlacementEnv(gym.Env):
         self.features = features(self.jf)
         self.observation_space = observation_space(self.features)
         self._encode = Encoder(self.features)
-        self._leaf_names = [f.name for f in self.features[: 3 * self.n_leaves]]
         self.cluster = FifoCluster(self.jf, [])
 
     # ------------------------------------------------------------ state (the cluster's)
@@ -268,9 +267,7 @@ class PlacementEnv(gym.Env):
         out_flows = np.bincount(self.host_leaf[c.run_src], minlength=L)
         job = c.head
         g = job.gpus if job is not None else self.n_hosts + 1  # nothing waiting: fits nowhere
-        per_leaf = [*free_leaf.tolist(), *out_flows.tolist(), *(free_leaf >= g).tolist()]
-        vals: dict[str, float] = dict(zip(self._leaf_names, per_leaf, strict=True))
-        vals |= {
+        vals = {
             "head_gpus": job.gpus if job is not None else 0.0,
             "head_grad_bytes": job.grad_bytes if job is not None else 0.0,
             "free_share": np.count_nonzero(c.free) / self.n_hosts,  # the mean, cheaper
@@ -278,7 +275,8 @@ class PlacementEnv(gym.Env):
             "head_wait_rel": (c.now - job.arrival_s) / self.mean_duration if job else 0.0,
             "placed_share": self.placed / self.n_jobs,
         }
-        return self._encode.named(vals)
+        per_leaf = ((0, free_leaf), (L, out_flows), (2 * L, free_leaf >= g))
+        return self._encode.named_blocks(vals, per_leaf)
 
     def step(self, action):
         c, jf = self.cluster, self.jf

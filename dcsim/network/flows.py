@@ -348,6 +348,50 @@ def dense_max_min(A: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return rate
 
 
+def dense_fill(A: np.ndarray, cap: np.ndarray, rate: np.ndarray) -> None:
+    """`dense_max_min(A, cap)` into `rate` over scalars: the form compiled code calls
+    (`DENSE_FILL`, `dcsim.jobs`' contention kernel), the same operations in the same order.
+    Bitwise equal where a link's load (sum of the active flows' weights) is exact in any
+    summation order, as with ECMP's 1.0 and spray's 1/2^k weights (`A @ act` may go
+    through BLAS); within 1e-12 otherwise (tests/test_placement_speed.py)."""
+    n_l, n_f = A.shape
+    act = np.zeros(n_f, np.bool_)
+    n_act = 0
+    for f in range(n_f):
+        rate[f] = 0.0
+        for li in range(n_l):
+            if A[li, f] > 0:
+                act[f] = True
+                n_act += 1
+                break
+        if not act[f]:
+            rate[f] = np.inf  # crosses no link
+    resid = cap.copy()
+    w = np.empty(n_l)
+    while n_act > 0:
+        delta = np.inf
+        for li in range(n_l):  # w = A @ act; delta = min(resid / w) over links in use
+            s = 0.0
+            for f in range(n_f):
+                if act[f]:
+                    s += A[li, f]
+            w[li] = s
+            if s > 0 and resid[li] / s < delta:
+                delta = resid[li] / s
+        for f in range(n_f):
+            if act[f]:
+                rate[f] += delta
+        for li in range(n_l):
+            if w[li] > 0:
+                resid[li] -= delta * w[li]
+        for li in range(n_l):  # flows on saturated links freeze
+            if w[li] > 0 and resid[li] <= _TOL * cap[li]:
+                for f in range(n_f):
+                    if act[f] and A[li, f] > 0:
+                        act[f] = False
+                        n_act -= 1
+
+
 # ---------------------------------------------------------------- compiled small-problem path
 # The envs time a few hundred flows on a few hundred links per step, with a re-solve per
 # completion event; there the NumPy solver's per-call overhead, not arithmetic, is the cost.
@@ -631,6 +675,7 @@ def _run(cp, ci, cd, cap, size, watch, has_watch, n_bytes):
 
 
 _FILL = kernel(_fill)
+DENSE_FILL = kernel(dense_fill)
 _TRANSPOSE = kernel(_transpose)
 _FILL_RATES = kernel(_fill_rates, {"_fill": _FILL, "_transpose": _TRANSPOSE})
 _RUN = kernel(_run, {"_fill": _FILL, "_transpose": _TRANSPOSE})
