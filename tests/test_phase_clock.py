@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dcsim.workload import PhaseClock, StepTime, advance_phase_clocks
@@ -86,9 +86,18 @@ def _check(steps, spans):
     # 1-s phase).
     phases = [x for s in steps for x in (s.compute_s, s.exposed_comm_s) if x > 0]
     atol = 1e-9 * max(1.0, max(phases) / min(phases))
+    done_w = done_g = 0  # iterations completed so far
+    iters_w = 0.0  # iterations (fractional) booked so far by the DES
     for w, g in zip(want, got, strict=True):
         np.testing.assert_allclose(g[:3], w[:3], rtol=1e-9, atol=atol)
-        assert g[3] == w[3]
+        done_w, done_g, iters_w = done_w + w[3], done_g + g[3], iters_w + w[2]
+        # An iteration ending on the interval's end (a tie) is done in this interval by the
+        # closed form and, by the DES's accumulated clock, a rounding error before or after
+        # it: the two may then book it one interval apart (e.g. 40 steps of 0.05 s from t = 1
+        # end at 2.9999999999999996 on the DES's clock, 3.0 in closed form); elsewhere they
+        # complete the same iterations in the same intervals.
+        tie = abs(iters_w - round(iters_w)) <= 1e-9 * max(1.0, iters_w)
+        assert done_g == done_w or (tie and abs(done_g - done_w) == 1), (done_g, done_w)
 
 
 step_time = st.builds(
@@ -100,6 +109,7 @@ step_time = st.builds(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(step_time, st.floats(0.1, 400.0)), min_size=1, max_size=12))
+@example([(StepTime(1.0, 1.0, 0.0), 1.0), (StepTime(0.05, 0.05, 0.0), 2.0)])  # a tie (_check)
 def test_phase_clock_books_what_the_des_books(seq):
     """Clock changes every interval, intervals shorter and longer than a phase, no exposed
     communication (zero-length phases)."""
