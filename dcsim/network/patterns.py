@@ -7,6 +7,7 @@ random rank order, and uniform all-to-all.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,10 @@ def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
     """Uniform random permutation with no fixed point (rejection; P(accept) -> 1/e)."""
     if n < 2:
         raise ValueError("a derangement needs n >= 2")
-    ar = np.arange(n)
+    ar = range(n)
     while True:
         p = rng.permutation(n)
-        if not (p == ar).any():
+        if not any(map(operator.eq, p.tolist(), ar)):  # a few ToRs: cheaper than NumPy's ==
             return p
 
 
@@ -63,14 +64,14 @@ def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray,
     h = len(members[0])
     if T < 2 or any(len(m) != h for m in members):
         raise ValueError("inter-ToR permutation needs >= 2 ToRs with equal host counts")
-    M = np.stack(members)  # (T, h)
-    src, dst = [], []
+    M = fabric.__dict__.get("_tor_matrix")
+    if M is None:
+        M = fabric.__dict__["_tor_matrix"] = np.stack(members)  # (T, h), read-only
+        M.setflags(write=False)
     slots = np.stack([rng.permutation(h) for _ in range(T)])  # receiving order per ToR
-    for j in range(h):
-        sigma = random_derangement(T, rng)
-        src.append(M[:, j])
-        dst.append(M[sigma, slots[sigma, j]])
-    return np.concatenate(src), np.concatenate(dst)
+    sigma = np.stack([random_derangement(T, rng) for _ in range(h)])  # row j: sigma_j
+    dst = M[sigma, slots[sigma, np.arange(h)[:, None]]]  # (h, T): slot j of every ToR
+    return M.T.flatten(), dst.ravel()
 
 
 def shuffled_ring(
@@ -109,7 +110,9 @@ def traffic_time(
     With `background`, its flows share the fabric (max-min) until the step's last flow ends;
     the bytes they have left are returned (the caller commits them with `background.update`).
     """
-    size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
+    size = np.asarray(size, dtype=float)
+    if size.shape != np.shape(src):
+        size = np.broadcast_to(size, np.shape(src))
     if fabric.n_links <= _SMALL_LINKS and jit_enabled():
         return _traffic_time_columns(fabric, src, dst, size, routing, seed, background)
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
@@ -165,11 +168,12 @@ def _result(fabric, link_bytes: np.ndarray, t: float, n_events: int, left) -> Tr
     work = link_bytes / fabric.link_cap
     hl = fabric.host_link_mask
     hw = float(work[hl].max()) if hl.any() else 0.0
+    most = float(work.max())  # max(work / t) is most / t: division by t > 0 keeps the order
     return TrafficResult(
         time_s=t,
-        max_link_util=float((work / t).max()) if t > 0 else 0.0,
-        congestion=float(work.max() / hw) if hw > 0 else 1.0,
-        max_work_s=float(work.max()),
+        max_link_util=most / t if t > 0 else 0.0,
+        congestion=most / hw if hw > 0 else 1.0,
+        max_work_s=most,
         link_load=link_bytes,
         n_events=n_events,
         background_left=left,

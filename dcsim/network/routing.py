@@ -89,6 +89,12 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+@functools.lru_cache(maxsize=64)
+def _salt(seed: int) -> np.ndarray:
+    """Per-seed salt of the ECMP hash keys (one uint64), mixed once per seed (do not edit)."""
+    return _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
+
+
 def _occurrence(pair: np.ndarray) -> np.ndarray:
     """k-th repeat of the same (src, dst) within a step -> k (separate connections)."""
     order = np.argsort(pair, kind="stable")
@@ -437,10 +443,9 @@ def route_columns(
         fast is not None
         and fabric.n_nodes <= _MEMO_NODES
         and len(s_)
-        and s_.min() >= 0
-        and d_.min() >= 0
-        and max(s_.max(), d_.max()) < fabric.n_hosts
-        and np.all(fabric.host_single[s_] & fabric.host_single[d_])
+        # hosts in 0..n_hosts - 1: as uint64 a negative index is above n_hosts
+        and max(s_.view(np.uint64).max(), d_.view(np.uint64).max()) < fabric.n_hosts
+        and (fabric.host_single.all() or np.all(fabric.host_single[s_] & fabric.host_single[d_]))
     ):
         policy, K = parse_routing(routing)
         size = np.asarray(size, dtype=float)
@@ -542,7 +547,7 @@ _BUCKET_ORDER = kernel(_bucket_order)
 def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
     """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
     between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
-    salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
+    salt = _salt(seed)
     memo, j, order, _ = _buckets(fabric, src, dst)
     work = int((memo["P"][j] * (memo["H"][j] + 2)).sum()) if spray else len(src)  # entries
     fast = _HASHED.runner(work) or _HASHED.py
@@ -782,9 +787,7 @@ def _assemble(fabric, src, dst, size, routing: str, seed: int):
                 key = (src[idx].astype(np.uint64) << np.uint64(32)) ^ (
                     dst[idx].astype(np.uint64) << np.uint64(8)
                 )
-                key ^= occ[idx].astype(np.uint64) ^ _mix64(
-                    np.full(f, seed, dtype=np.uint64) + np.uint64(0x9E3779B9)
-                )
+                key ^= occ[idx].astype(np.uint64) ^ _salt(seed)
                 if np.any(frac < 1):  # striped: each port's share is its own connection
                     key ^= _mix64(M[:, 0, 0].astype(np.uint64) + np.uint64(1))
                 choice = (_mix64(key) % np.uint64(P)).astype(np.int64)
