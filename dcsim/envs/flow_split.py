@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal, get_args
 
 import gymnasium as gym
@@ -17,6 +18,8 @@ from dcsim.envs.contract import (
     Feature,
     Metric,
     RewardTerm,
+    compiled_encoder,
+    encode_rows,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -25,6 +28,7 @@ from dcsim.envs.contract import (
     weigh,
 )
 from dcsim.errors import InputError
+from dcsim.jit import jit_enabled
 from dcsim.network import load_topology
 from dcsim.network.background import BackgroundTraffic
 from dcsim.network.patterns import (
@@ -41,6 +45,17 @@ POLICIES = ("ecmp", "spray", "split", "colour")
 SPLITS = (1, 2, 4, 8)
 Pattern = Literal["ring", "permutation", "halving-doubling", "all-to-all"]
 PATTERNS: tuple[Pattern, ...] = get_args(Pattern)
+
+
+@functools.lru_cache(maxsize=16)
+def _all_pairs(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks (s, d), s != d, in row-major order: an all-to-all among p ranks (read-only)."""
+    s_, d_ = np.divmod(np.arange(p * p), p)
+    keep = s_ != d_
+    s_, d_ = s_[keep], d_[keep]
+    s_.setflags(write=False)
+    d_.setflags(write=False)
+    return s_, d_
 
 
 def _f(name: str, unit: str, scale: float = 1.0, offset: float = 0.0) -> Feature:
@@ -224,9 +239,8 @@ class FlowSplitEnv(gym.Env):
                 v = np.arange(m)
                 src, dst, chunk = hosts[v], hosts[v ^ dist], size / 2
             else:
-                s_, d_ = np.divmod(np.arange(p * p), p)
-                keep = s_ != d_
-                src, dst, chunk = hosts[s_[keep]], hosts[d_[keep]], size / p
+                s_, d_ = _all_pairs(p)
+                src, dst, chunk = hosts[s_], hosts[d_], size / p
         self._pattern = (kind, np.asarray(src), np.asarray(dst), float(chunk), p, size)
 
     def _obs(self) -> np.ndarray:
@@ -284,7 +298,7 @@ class FlowSplitEnv(gym.Env):
         n = self._paths_between.get(key)
         if n is None:
             f = self._tor_first
-            n = self._paths_between[key] = len(self.fabric.paths(int(f[a]), int(f[b])))
+            n = self._paths_between[key] = self.fabric.n_paths(f[a], f[b])
         return n
 
     # ------------------------------------------------------------ gym API
@@ -353,6 +367,8 @@ class FlowSplitEnv(gym.Env):
 
     def step(self, action: Any):
         m, left = self._run(action)
+        if self._encode.fn is encode_rows and jit_enabled():  # numba is loaded by now
+            self._encode.fn = compiled_encoder()  # NumPy's numbers (test_env_contract)
         if self.background is not None and left is not None:
             self.background.update(left)  # other tenants' flows carry their progress on
         self.clock_s += m["time_s"]

@@ -111,8 +111,10 @@ def traffic_time(
     the bytes they have left are returned (the caller commits them with `background.update`).
     """
     size = np.asarray(size, dtype=float)
-    if size.shape != np.shape(src):
-        size = np.broadcast_to(size, np.shape(src))
+    if size.shape != np.shape(src):  # one size for all (np.full: cheaper than broadcast_to)
+        size = (
+            np.full(np.shape(src), size) if not size.ndim else np.broadcast_to(size, np.shape(src))
+        )
     if fabric.n_links <= _SMALL_LINKS and jit_enabled():
         return _traffic_time_columns(fabric, src, dst, size, routing, seed, background)
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
