@@ -89,6 +89,27 @@ def _nothing() -> Iterator[None]:
 
 
 @needs_numba
+@pytest.mark.parametrize("name,fab", [FABRICS[0], FABRICS[-1]], ids=[FABRICS[0][0], FABRICS[-1][0]])
+def test_interpreted_route_kernels_give_the_compiled_columns(name, fab, monkeypatch) -> None:
+    """`route_columns` with every kernel run as Python (a cold start, `Kernel.runner`) gives
+    the compiled kernels' arrays: the fused split/colour pass (`_stub_kernel`) included."""
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, fab.n_hosts, 60)
+    dst = rng.integers(0, fab.n_hosts, 60)
+    dst[:10] = src[:10]
+    size = rng.uniform(1e5, 1e8, 60)
+    compiled = {r: route_columns(fab, src, dst, size, r, seed=1) for r in ROUTINGS}
+    monkeypatch.setattr(jit, "_cold_spent", 0.0)
+    monkeypatch.setattr(jit.Kernel, "runner", lambda self, work: self._timed_py)
+    for routing, want in compiled.items():
+        got = route_columns(fab, src, dst, size, routing, seed=1)
+        for field in ("indptr", "indices", "data", "parent", "size"):
+            np.testing.assert_array_equal(
+                getattr(got, field), getattr(want, field), err_msg=f"{routing} {field}"
+            )
+
+
+@needs_numba
 @pytest.mark.parametrize("name,fab", FABRICS, ids=[n for n, _ in FABRICS])
 def test_collective_step_without_scipy_equals_route_and_run_flows(name, fab, monkeypatch) -> None:
     """`_solve_step` on CSC arrays (numba on) gives the scipy route's times and link bytes

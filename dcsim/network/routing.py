@@ -456,11 +456,7 @@ def route_columns(
             if K > 1:
                 col.parent //= K
             return col
-        n, rows, data, parent, sub_size = _stub_entries(fabric, s_, d_, size, policy, K)
-        ptr = np.zeros(len(n) + 1, dtype=np.int64)
-        np.cumsum(n, out=ptr[1:])
-        ip, ii, dd = fast(ptr, rows, data)
-        return Columns(ip, ii, dd, parent, sub_size)
+        return _stub_columns(fabric, s_, d_, size, policy, K)
     return routed_columns(fabric, src, dst, size, routing, seed)[0]
 
 
@@ -630,65 +626,6 @@ def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spr
 _HASHED = kernel(_hashed_kernel)
 
 
-def _stub_entries(fabric, src, dst, size, policy: str, K: int):
-    """`_assemble` of split and colour for flows between single-homed hosts on a memoised
-    fabric, all path shapes at once: per subflow, in `_assemble`'s order (path-shape
-    buckets, then flow, then k), its entry count; the entries (links, column by column);
-    weights; parent flow and bytes. Same choices as `_assemble` (tests/test_network_kernels.py
-    checks the incidence)."""
-    ks, kd = fabric.host_key[src], fabric.host_key[dst]
-    memo, j, order, bucket = _buckets(fabric, src, dst)
-    net = np.sort(order)  # flow order
-    store = memo["store"]
-    P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
-
-    entries = _PATH_ENTRIES.runner(int((P_all * (H_all + 2)).sum())) or _PATH_ENTRIES.py
-
-    def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
-        host links included): entry count and links, column by column."""
-        every = paths is None
-        ch = np.zeros((len(fl), 1), np.int64) if paths is None else paths
-        return entries(
-            ch, every, P_all[fl], H_all[fl], off_all[fl], store,
-            fabric.host_up[src[fl]], fabric.host_down[dst[fl]],
-        )  # fmt: skip
-
-    if policy == "split":
-        units = net  # one unit per flow, in flow order
-        n, rows = full(units, None)
-        off = np.cumsum(n) - n
-        ch = (_SPLIT.runner(len(units)) or _SPLIT.py)(
-            rows,
-            off,
-            P_all[units],
-            H_all[units] + 2,
-            size[units] * 1.0 / K,
-            1.0 / fabric.link_cap,
-            K,
-        )
-        pos = np.empty(len(src), np.int64)
-        pos[units] = np.arange(len(units))
-        choice = ch[pos[order]]
-    else:  # colour, per path-shape bucket
-        choice = np.zeros((len(order), K), np.int64)
-        cut = np.flatnonzero(np.diff(bucket)) + 1
-        for sel in np.split(np.arange(len(order)), cut) if len(order) else []:
-            P = int(P_all[order[sel[0]]])
-            if P > 1:
-                fl = order[sel]
-                c = bipartite_edge_colouring(np.repeat(ks[fl], K), np.repeat(kd[fl], K), P)
-                choice[sel] = c.reshape(len(sel), K)
-    n, rows = full(order, choice)
-    return (
-        n,
-        rows,
-        np.ones(int(n.sum())),
-        np.repeat(order, K),
-        np.repeat(size[order] * 1.0 / K, K),
-    )
-
-
 def _path_entries(choice, every, P, H, off, store, up, down):
     """Links of flow i on path choice[i, q] (one subflow each) or, with every, on all its
     P[i] paths (one subflow): host link up[i], the H[i] switch links of the path (row-major
@@ -755,6 +692,74 @@ def _canonical_columns(ptr, rows, data):
 
 
 _COLUMNS = kernel(_canonical_columns)
+
+
+def _stub_columns(fabric, src, dst, size, policy: str, K: int) -> Columns:
+    """`route_columns` of split and colour for flows between single-homed hosts on a
+    memoised fabric, all path shapes at once, in one compiled pass (`_stub_kernel`)."""
+    memo, j, order, bucket = _buckets(fabric, src, dst)
+    P_m, H_m = memo["P"], memo["H"]
+    fast = _STUB.runner(int((P_m[j] * (H_m[j] + 2)).sum())) or _STUB.py  # entries
+    ip, ii, dd, parent, sub_size = fast(
+        src, dst, fabric.host_up, fabric.host_down, fabric.host_key, j, order, bucket,
+        P_m, H_m, memo["off"], memo["store"], size, fabric.link_cap, policy == "split", K,
+    )  # fmt: skip
+    return Columns(ip, ii, dd, parent, sub_size)
+
+
+def _stub_kernel(src, dst, up, down, key, j, order, bucket, P_m, H_m, off_m, store, size, cap, split, K):  # fmt: skip
+    """`_assemble` of split:K (split) or colour:K and `_canonical_columns` over scalars, for
+    flows `order` (`_assemble`'s order: path-shape buckets, then flow; pairs j in the memo,
+    bucket per flow of order): per subflow (flow, then k) the links of its path, host links
+    around it: (indptr, indices, data, parent, size). Same choices as `_assemble`
+    (tests/test_network_kernels.py checks the incidence)."""
+    n_net = order.shape[0]
+    if split:  # greedy least-loaded, one unit per flow in flow order
+        net = np.sort(order)
+        jn = j[net]
+        n, rows = _path_entries(
+            np.zeros((n_net, 1), np.int64), True, P_m[jn], H_m[jn], off_m[jn], store,
+            up[src[net]], down[dst[net]],
+        )  # fmt: skip
+        ch = _split_greedy(
+            rows, np.cumsum(n) - n, P_m[jn], H_m[jn] + 2, size[net] * 1.0 / K, 1.0 / cap, K
+        )
+        pos = np.empty(src.shape[0], np.int64)
+        pos[net] = np.arange(n_net)
+        choice = ch[pos[order]]
+    else:  # colour, per path-shape bucket (a run of equal bucket in order)
+        choice = np.zeros((n_net, K), np.int64)
+        a = 0
+        while a < n_net:
+            b = a + 1
+            while b < n_net and bucket[b] == bucket[a]:
+                b += 1
+            P = P_m[j[order[a]]]
+            if P > 1:
+                fl = order[a:b]
+                colour = np.full((b - a) * K, -1, np.int64)
+                _colour_edges(np.repeat(key[src[fl]], K), np.repeat(key[dst[fl]], K), P, colour)
+                choice[a:b] = colour.reshape(b - a, K)
+            a = b
+    jo = j[order]
+    n, rows = _path_entries(
+        choice, False, P_m[jo], H_m[jo], off_m[jo], store, up[src[order]], down[dst[order]]
+    )
+    ptr = np.zeros(n.shape[0] + 1, np.int64)
+    ptr[1:] = np.cumsum(n)
+    ip, ii, dd = _canonical_columns(ptr, rows, np.ones(rows.shape[0]))
+    return ip, ii, dd, np.repeat(order, K), np.repeat(size[order] * 1.0 / K, K)
+
+
+_STUB = kernel(
+    _stub_kernel,
+    {
+        "_path_entries": _PATH_ENTRIES,
+        "_split_greedy": _SPLIT,
+        "_colour_edges": _COLOUR,
+        "_canonical_columns": _COLUMNS,
+    },
+)
 
 
 def _assemble(fabric, src, dst, size, routing: str, seed: int):
