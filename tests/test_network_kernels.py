@@ -18,8 +18,10 @@ from test_flows_solver import assert_same, flow_sets, problems
 
 import dcsim.jit as jit
 import dcsim.network.flows as flows
+import dcsim.network.routing as routing_mod
 from dcsim.envs.flow_split import FlowSplitEnv
-from dcsim.network import load_topology, route, run_flows
+from dcsim.network import load_topology, patterns, route, run_flows
+from dcsim.network.patterns import inter_tor_permutation
 from dcsim.network.routing import route_columns, routed_columns
 from dcsim.network.topology import TOPOLOGY_DIR, FailureConfig
 
@@ -98,6 +100,7 @@ def test_interpreted_route_kernels_give_the_compiled_columns(name, fab, monkeypa
     dst = rng.integers(0, fab.n_hosts, 60)
     dst[:10] = src[:10]
     size = rng.uniform(1e5, 1e8, 60)
+    assert routing_mod._STUB.compiled() is not None
     compiled = {r: route_columns(fab, src, dst, size, r, seed=1) for r in ROUTINGS}
     monkeypatch.setattr(jit, "_cold_spent", 0.0)
     monkeypatch.setattr(jit.Kernel, "runner", lambda self, work: self._timed_py)
@@ -142,6 +145,36 @@ def test_compiled_split_and_colouring_route_as_the_numpy_path(name, fab) -> None
         for a, b in [(fast.parent, slow.parent), (fast.size, slow.size)]:
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(fast.latency_s, slow.latency_s)
+
+
+@needs_numba
+@pytest.mark.parametrize("preset", ["leaf_spine_small", "leaf_spine_256_oversub2"])
+def test_compiled_inter_tor_permutation_draws_as_numpy(preset, monkeypatch) -> None:
+    """The compiled inter-ToR permutation (numba's Generator.permutation on the same bit
+    generator) gives the NumPy path's hosts and leaves the generator in the same state
+    (its buffered 32-bit half included); interpreted too."""
+    fab = load_topology(TOPOLOGY_DIR / f"{preset}.yaml")
+    kern = patterns._TOR_PERMUTATION
+    assert kern.runner(fab.n_hosts) is kern.compiled() is not None  # the path taken
+
+    def draw(seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        rng = np.random.default_rng(seed)
+        rng.integers(5)  # a 32-bit half left in the buffer, as the env's earlier draws do
+        src, dst = inter_tor_permutation(fab, rng)
+        return src, dst, rng.bit_generator.state
+
+    for seed in range(10):
+        want = draw(seed)
+        with numpy_only():
+            runs = [draw(seed)]
+        with monkeypatch.context() as m:
+            m.setattr(jit, "_cold_spent", 0.0)
+            m.setattr(jit.Kernel, "runner", lambda self, work: self._timed_py)
+            runs.append(draw(seed))
+        for got in runs:
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+            assert got[2] == want[2]
 
 
 def _kernel_rates(A, cap, active=None) -> np.ndarray:
