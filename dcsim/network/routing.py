@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dcsim.errors import InputError
-from dcsim.jit import kernel
+from dcsim.jit import Kernel, kernel
 
 if TYPE_CHECKING:  # scipy.sparse (~0.1 s to import) only where a matrix is built
     import scipy.sparse as sp
@@ -194,6 +194,7 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
             "H": np.zeros(0, np.int64),
             "off": np.zeros(0, np.int64),
             "store": np.zeros(0, np.int64),
+            "widest": 0,  # most path entries of one pair, P * (H + 2) (job sizes)
         }
         if fabric.n_nodes <= _MEMO_NODES:
             fabric.__dict__["_pair_memo"] = memo
@@ -233,6 +234,7 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
         memo["P"] = np.concatenate([memo["P"], PH[:, 0]])[order]
         memo["H"] = np.concatenate([memo["H"], PH[:, 1]])[order]
         memo["off"] = np.concatenate([memo["off"], off])[order]
+        memo["widest"] = max(memo["widest"], int((PH[:, 0] * (PH[:, 1] + 2)).max()))
         known = memo["codes"]
         i = np.searchsorted(known, codes)
     return memo, i
@@ -481,18 +483,22 @@ def routed_columns(
     return Columns(ip, ii, A.data, parent, sub_size), lat
 
 
-def _buckets(fabric, src, dst) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
-    """(memo, each flow's pair in the memo, flows in `_assemble`'s order, their bucket)
-    for flows between single-homed hosts; pairs not seen yet are enumerated first."""
-    fast = _BUCKET_ORDER.runner(len(src)) or _BUCKET_ORDER.py
+def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[Any, ...]:
+    """k(src, dst, n_nodes, host_key, codes, sid, P, H, off, store, *args) on the fabric's path
+    memo, for flows between single-homed hosts: a kernel that places the flows with
+    `_bucket_order` and returns ok = False (last) when a pair is missing; pairs not seen
+    yet are then enumerated and k runs again. The job's size (`Kernel.runner`) is its flows,
+    or with `entries` a bound on its path entries (all paths of every flow)."""
     for _ in range(2):
         memo = fabric.__dict__.get("_pair_memo")
         if memo is not None:
-            j, order, bucket, ok = fast(
-                src, dst, fabric.n_nodes, fabric.host_key, memo["codes"], memo["sid"]
-            )
-            if ok:
-                return memo, j, order, bucket
+            fast = k.runner(len(src) * (memo["widest"] if entries else 1)) or k.py
+            out = fast(
+                src, dst, fabric.n_nodes, fabric.host_key, memo["codes"], memo["sid"],
+                memo["P"], memo["H"], memo["off"], memo["store"], *args,
+            )  # fmt: skip
+            if out[-1]:
+                return out[:-1]
         code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
         _pair_slots(fabric, np.unique(code))
     raise AssertionError("path memo did not take the new pairs")
@@ -543,20 +549,20 @@ _BUCKET_ORDER = kernel(_bucket_order)
 def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
     """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
     between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
-    salt = _salt(seed)
-    memo, j, order, _ = _buckets(fabric, src, dst)
-    work = int((memo["P"][j] * (memo["H"][j] + 2)).sum()) if spray else len(src)  # entries
-    fast = _HASHED.runner(work) or _HASHED.py
-    ip, ii, dd = fast(
-        src, dst, fabric.n_hosts, fabric.host_up, fabric.host_down, j, order,
-        memo["P"], memo["H"], memo["off"], memo["store"], spray, salt,
+    ip, ii, dd, order, sub_size = _on_memo(
+        fabric, src, dst, _HASHED, spray, fabric.n_hosts, fabric.host_up, fabric.host_down,
+        size, spray, _salt(seed),
     )  # fmt: skip
-    return Columns(ip, ii, dd, order, size[order] * 1.0)
+    return Columns(ip, ii, dd, order, sub_size)
 
 
-def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spray, salt):
-    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows `order`
-    (pairs j in the memo): (indptr, indices, data)."""
+def _hashed_kernel(src, dst, n_nodes, key, codes, sid_m, P_m, H_m, off_m, store, nh, up, down, size, spray, salt):  # fmt: skip
+    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows in
+    `_bucket_order`: (indptr, indices, data, flows, their bytes, ok)."""
+    j, order, _, ok = _bucket_order(src, dst, n_nodes, key, codes, sid_m)
+    if not ok:
+        e = np.zeros(0, np.int64)
+        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), False
     n = src.shape[0]
     n_net = order.shape[0]
     choice = np.zeros(n_net, np.int64)
@@ -620,10 +626,10 @@ def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spr
                 last = rows[q]
                 m += 1
         ip[i + 1] = m
-    return ip, ii[:m], dd[:m]
+    return ip, ii[:m], dd[:m], order, size[order] * 1.0, True
 
 
-_HASHED = kernel(_hashed_kernel)
+_HASHED = kernel(_hashed_kernel, {"_bucket_order": _BUCKET_ORDER})
 
 
 def _path_entries(choice, every, P, H, off, store, up, down):
@@ -697,22 +703,23 @@ _COLUMNS = kernel(_canonical_columns)
 def _stub_columns(fabric, src, dst, size, policy: str, K: int) -> Columns:
     """`route_columns` of split and colour for flows between single-homed hosts on a
     memoised fabric, all path shapes at once, in one compiled pass (`_stub_kernel`)."""
-    memo, j, order, bucket = _buckets(fabric, src, dst)
-    P_m, H_m = memo["P"], memo["H"]
-    fast = _STUB.runner(int((P_m[j] * (H_m[j] + 2)).sum())) or _STUB.py  # entries
-    ip, ii, dd, parent, sub_size = fast(
-        src, dst, fabric.host_up, fabric.host_down, fabric.host_key, j, order, bucket,
-        P_m, H_m, memo["off"], memo["store"], size, fabric.link_cap, policy == "split", K,
+    ip, ii, dd, parent, sub_size = _on_memo(
+        fabric, src, dst, _STUB, True, fabric.host_up, fabric.host_down, size,
+        fabric.link_cap, policy == "split", K,
     )  # fmt: skip
     return Columns(ip, ii, dd, parent, sub_size)
 
 
-def _stub_kernel(src, dst, up, down, key, j, order, bucket, P_m, H_m, off_m, store, size, cap, split, K):  # fmt: skip
+def _stub_kernel(src, dst, n_nodes, key, codes, sid_m, P_m, H_m, off_m, store, up, down, size, cap, split, K):  # fmt: skip
     """`_assemble` of split:K (split) or colour:K and `_canonical_columns` over scalars, for
-    flows `order` (`_assemble`'s order: path-shape buckets, then flow; pairs j in the memo,
-    bucket per flow of order): per subflow (flow, then k) the links of its path, host links
-    around it: (indptr, indices, data, parent, size). Same choices as `_assemble`
-    (tests/test_network_kernels.py checks the incidence)."""
+    flows in `_assemble`'s order (`_bucket_order`: path-shape buckets, then flow): per
+    subflow (flow, then k) the links of its path, host links around it: (indptr, indices,
+    data, parent, size, ok). Same choices as `_assemble` (tests/test_network_kernels.py
+    checks the incidence)."""
+    j, order, bucket, ok = _bucket_order(src, dst, n_nodes, key, codes, sid_m)
+    if not ok:
+        e = np.zeros(0, np.int64)
+        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), False
     n_net = order.shape[0]
     if split:  # greedy least-loaded, one unit per flow in flow order
         net = np.sort(order)
@@ -748,7 +755,7 @@ def _stub_kernel(src, dst, up, down, key, j, order, bucket, P_m, H_m, off_m, sto
     ptr = np.zeros(n.shape[0] + 1, np.int64)
     ptr[1:] = np.cumsum(n)
     ip, ii, dd = _canonical_columns(ptr, rows, np.ones(rows.shape[0]))
-    return ip, ii, dd, np.repeat(order, K), np.repeat(size[order] * 1.0 / K, K)
+    return ip, ii, dd, np.repeat(order, K), np.repeat(size[order] * 1.0 / K, K), True
 
 
 _STUB = kernel(
@@ -758,6 +765,7 @@ _STUB = kernel(
         "_split_greedy": _SPLIT,
         "_colour_edges": _COLOUR,
         "_canonical_columns": _COLUMNS,
+        "_bucket_order": _BUCKET_ORDER,
     },
 )
 
