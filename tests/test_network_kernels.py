@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reference_maxmin import reference_max_min_rates, reference_run_flows
 from test_flows_solver import assert_same, flow_sets, problems
 
@@ -22,7 +23,7 @@ import dcsim.network.routing as routing_mod
 from dcsim.envs.flow_split import FlowSplitEnv
 from dcsim.network import load_topology, patterns, route, run_flows
 from dcsim.network.patterns import inter_tor_permutation
-from dcsim.network.routing import route_columns, routed_columns
+from dcsim.network.routing import Columns, route_columns, routed_columns
 from dcsim.network.topology import TOPOLOGY_DIR, FailureConfig
 
 HAVE_NUMBA = bool(jit.numba_module())
@@ -238,6 +239,36 @@ def test_compiled_run_flows_with_until_equals_the_numpy_loop(prob) -> None:
     )
     np.testing.assert_allclose(fast.link_bytes, slow.link_bytes, rtol=1e-9)
     assert fast.n_events == slow.n_events
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_sets(), st.integers(0, 8))
+def test_run_beside_is_run_columns_on_the_joined_columns(prob, n_first) -> None:
+    """`run_beside` (a collective next to background flows, one compiled call) gives bit for
+    bit what `run_columns` gives on the joined columns watching the first flows; the
+    kernel interpreted too."""
+    A, cap, size = prob
+    csc = sp.csc_matrix(A)
+    csc.sort_indices()
+    ip, ii, dd = csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data
+    n = min(n_first, len(size))
+    cut = ip[n]
+    first = Columns(ip[: n + 1], ii[:cut], dd[:cut], np.arange(n), size[:n])
+    rest = Columns(ip[n:] - cut, ii[cut:], dd[cut:], np.arange(len(size) - n), size[n:])
+    run = flows.run_columns(ip, ii, dd, cap, size, until=np.arange(len(size)) < n, bytes_of=n)
+    assert run.remaining is not None
+    t = float(run.finish_s[:n].max()) if n else 0.0
+    want = (t, run.link_bytes, run.remaining[n:], run.n_events)
+    got = flows.run_beside(first, size[:n], rest, size[n:], cap)
+    interpreted = flows._BESIDE.py(
+        first.indptr, first.indices, first.data, size[:n],
+        rest.indptr, rest.indices, rest.data, size[n:], cap,
+    )  # fmt: skip
+    for have in (got, interpreted[:4]):
+        assert have[0] == want[0] and have[3] == want[3]
+        np.testing.assert_array_equal(have[1], want[1])
+        np.testing.assert_array_equal(have[2], want[2])
 
 
 @needs_numba

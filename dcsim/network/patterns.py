@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dcsim.jit import jit_enabled, kernel
-from dcsim.network.flows import _SMALL_LINKS, run_columns, run_flows
+from dcsim.network.flows import _SMALL_LINKS, run_beside, run_columns, run_flows
 from dcsim.network.routing import route, route_columns
 
 if TYPE_CHECKING:
@@ -174,28 +174,13 @@ def _traffic_time_columns(fabric, src, dst, size, routing, seed, background) -> 
     """`traffic_time` on CSC arrays and the compiled event loop (small fabrics, numba):
     the same incidence, rates and link sums without building scipy matrices."""
     r = route_columns(fabric, src, dst, size, routing=routing, seed=seed)
-    n = len(r.size)
-    left = None
     if background is not None and background.n_active:
         bg = background
-        run = run_columns(
-            np.concatenate([r.indptr, bg.indptr[1:] + r.indptr[-1]]),
-            np.concatenate([r.indices, bg.indices]),
-            np.concatenate([r.data, bg.data]),
-            fabric.link_cap,
-            np.concatenate([r.size, bg.remaining]),
-            until=np.arange(n + bg.n_active) < n,
-            bytes_of=n,  # the timed flows all finish: their bytes are their sizes
-        )
-        assert run.remaining is not None
-        left = run.remaining[n:]
-        t = float(run.finish_s[:n].max()) if n else 0.0
-    else:
-        run = run_columns(r.indptr, r.indices, r.data, fabric.link_cap, r.size)
-        t = run.makespan_s
-        if background is not None:
-            left = background.remaining.copy()
-    return _result(fabric, run.link_bytes, t, run.n_events, left)
+        t, link_bytes, bg_left, n_events = run_beside(r, r.size, bg, bg.remaining, fabric.link_cap)
+        return _result(fabric, link_bytes, t, n_events, bg_left)
+    run = run_columns(r.indptr, r.indices, r.data, fabric.link_cap, r.size)
+    left = None if background is None else background.remaining.copy()
+    return _result(fabric, run.link_bytes, run.makespan_s, run.n_events, left)
 
 
 def _result(fabric, link_bytes: np.ndarray, t: float, n_events: int, left) -> TrafficResult:
