@@ -22,7 +22,7 @@ import dcsim.network.flows as flows
 import dcsim.network.routing as routing_mod
 from dcsim.envs.flow_split import FlowSplitEnv
 from dcsim.network import load_topology, patterns, route, run_flows
-from dcsim.network.patterns import inter_tor_permutation
+from dcsim.network.patterns import inter_tor_permutation, tor_demand
 from dcsim.network.routing import Columns, route_columns, routed_columns
 from dcsim.network.topology import TOPOLOGY_DIR, FailureConfig
 
@@ -176,6 +176,23 @@ def test_compiled_inter_tor_permutation_draws_as_numpy(preset, monkeypatch) -> N
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
             assert got[2] == want[2]
+
+
+@needs_numba
+def test_compiled_tor_demand_counts_as_numpy(monkeypatch) -> None:
+    """`tor_demand` (FlowSplit-v0's ToR-pair and uplink loads) compiled, interpreted and on
+    the NumPy path: the same counts and the same busiest pair (the first of equals)."""
+    assert patterns._TOR_DEMAND.compiled() is not None
+    rng = np.random.default_rng(6)
+    tor = np.repeat(np.arange(8), 8)
+    cases = [(np.arange(8), np.arange(8)[::-1] % 8)]  # all inside ToR 0: zeros
+    for m in (1, 2, 7, 64, 240):
+        cases.append((rng.integers(0, 64, m), rng.integers(0, 64, m)))
+    for src, dst in cases:
+        want = tor_demand(tor, 8, src, dst)
+        with numpy_only():
+            assert tor_demand(tor, 8, src, dst) == want
+        assert patterns._TOR_DEMAND.py(tor, 8, src, dst) == want
 
 
 def _kernel_rates(A, cap, active=None) -> np.ndarray:

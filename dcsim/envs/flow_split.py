@@ -34,6 +34,7 @@ from dcsim.network.background import BackgroundTraffic
 from dcsim.network.patterns import (
     inter_tor_permutation,
     random_derangement,
+    tor_demand,
     tor_members,
     tor_of_hosts,
     traffic_time,
@@ -247,17 +248,12 @@ class FlowSplitEnv(gym.Env):
         kind, src, dst, _, p, size = self._pattern
         fab = self.fabric
         T = len(self._tor_first)
-        ts, td = self._tor[src], self._tor[dst]
-        inter = ts != td
-        n_inter = int(np.count_nonzero(inter))
+        n_inter, a, pair_flows, most_out = tor_demand(self._tor, T, src, dst)
         pair_load, out_load = 0.0, 0.0
         if n_inter:
-            ts, td = ts[inter], td[inter]
-            pair = np.bincount(ts * T + td, minlength=T * T)
-            a = int(pair.argmax())
-            pair_load = int(pair[a]) / max(self._n_paths(a // T, a % T), 1)
+            pair_load = pair_flows / max(self._n_paths(a // T, a % T), 1)
             n_up = max(self._n_paths(0, 1), 1) if T > 1 else 1
-            out_load = int(np.bincount(ts, minlength=T).max()) / n_up
+            out_load = most_out / n_up
         bg = self.background
         bg_link = 0.0
         if bg is not None and bg.n_active:
@@ -268,7 +264,7 @@ class FlowSplitEnv(gym.Env):
                 *(float(q == kind) for q in PATTERNS),
                 np.log2(size),
                 p / fab.n_hosts,
-                n_inter / len(inter) if len(inter) else 0.0,  # inter.mean(), cheaper
+                n_inter / len(src) if len(src) else 0.0,  # share of flows leaving their ToR
                 pair_load,
                 out_load,
                 self._failed_frac,

@@ -53,6 +53,48 @@ def tor_members(fabric) -> list[np.ndarray]:
     return members
 
 
+def tor_demand(tor: np.ndarray, n_tors: int, src, dst) -> tuple[int, int, int, int]:
+    """Flows between ToR groups (`tor`: each host's group, 0..n_tors - 1): (flows that leave
+    their ToR, the ToR pair a * n_tors + b most of them run between (the first of equals),
+    its flows, the most of them leaving one ToR); all 0 when none leaves its ToR. One
+    compiled call when numba is on (`_tor_demand`, same counts)."""
+    fast = _TOR_DEMAND.runner(len(src))
+    if fast is not None:
+        return fast(tor, n_tors, src, dst)
+    ts, td = tor[src], tor[dst]
+    inter = ts != td
+    n_inter = int(np.count_nonzero(inter))
+    if not n_inter:
+        return 0, 0, 0, 0
+    ts, td = ts[inter], td[inter]
+    pair = np.bincount(ts * n_tors + td, minlength=n_tors * n_tors)
+    a = int(pair.argmax())
+    return n_inter, a, int(pair[a]), int(np.bincount(ts, minlength=n_tors).max())
+
+
+def _tor_demand(tor, n_tors, src, dst):
+    """`tor_demand` over scalars."""
+    pair = np.zeros(n_tors * n_tors, np.int64)
+    out = np.zeros(n_tors, np.int64)
+    n_inter = 0
+    for f in range(src.shape[0]):
+        a, b = tor[src[f]], tor[dst[f]]
+        if a != b:
+            n_inter += 1
+            pair[a * n_tors + b] += 1
+            out[a] += 1
+    if n_inter == 0:
+        return 0, 0, 0, 0
+    best = 0
+    for q in range(1, n_tors * n_tors):
+        if pair[q] > pair[best]:  # argmax: the first of equals
+            best = q
+    return n_inter, best, int(pair[best]), int(out.max())
+
+
+_TOR_DEMAND = kernel(_tor_demand)
+
+
 def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random permutation where every host sends to a host under another ToR.
 
