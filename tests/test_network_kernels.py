@@ -21,6 +21,7 @@ import dcsim.jit as jit
 import dcsim.network.flows as flows
 import dcsim.network.routing as routing_mod
 from dcsim.envs.flow_split import FlowSplitEnv
+from dcsim.errors import InputError
 from dcsim.network import load_topology, patterns, route, run_flows
 from dcsim.network.patterns import inter_tor_permutation, tor_demand
 from dcsim.network.routing import Columns, route_columns, routed_columns
@@ -89,6 +90,21 @@ def test_route_columns_is_the_route_incidence(name, fab) -> None:
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+@pytest.mark.parametrize("bad", [-1, 64])
+@pytest.mark.parametrize("routing", ["ecmp", "ecmp:2", "split:2", "colour"])
+def test_route_columns_refuses_hosts_out_of_range(bad, routing) -> None:
+    """A host index out of range is an InputError (the compiled kernels check it before
+    they index with it), with numba on and off."""
+    fab = FABRICS[0][1]
+    src, dst = np.array([0, 1, 2]), np.array([5, bad, 9])
+    for mode in ("compiled", "numpy"):
+        with numpy_only() if mode == "numpy" else _nothing():
+            with pytest.raises(InputError, match="out of range"):
+                route_columns(fab, src, dst, np.ones(3), routing)
+            with pytest.raises(InputError, match="out of range"):
+                route_columns(fab, dst, src, np.ones(3), routing)
 
 
 @needs_numba

@@ -441,24 +441,20 @@ def route_columns(
     numba is installed, else through scipy."""
     s_, d_ = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
     fast = _COLUMNS.runner(len(s_))
-    if (
-        fast is not None
-        and fabric.n_nodes <= _MEMO_NODES
-        and len(s_)
-        # hosts in 0..n_hosts - 1: as uint64 a negative index is above n_hosts
-        and max(s_.view(np.uint64).max(), d_.view(np.uint64).max()) < fabric.n_hosts
-        and (fabric.host_single.all() or np.all(fabric.host_single[s_] & fabric.host_single[d_]))
-    ):
+    if fast is not None and fabric.n_nodes <= _MEMO_NODES and len(s_):
         policy, K = parse_routing(routing)
-        size = np.asarray(size, dtype=float)
+        w = np.asarray(size, dtype=float)
+        col: Columns | None
         if policy in ("ecmp", "spray"):
             if K > 1:  # K independently hashed ECMP connections per flow
-                s_, d_, size = np.repeat(s_, K), np.repeat(d_, K), np.repeat(size / K, K)
-            col = _hashed_columns(fabric, s_, d_, size, policy == "spray", seed)
-            if K > 1:
+                s_, d_, w = np.repeat(s_, K), np.repeat(d_, K), np.repeat(w / K, K)
+            col = _hashed_columns(fabric, s_, d_, w, policy == "spray", seed)
+            if col is not None and K > 1:
                 col.parent //= K
+        else:
+            col = _stub_columns(fabric, s_, d_, w, policy, K)
+        if col is not None:  # None: a host index out of range, or a multi-homed host
             return col
-        return _stub_columns(fabric, s_, d_, size, policy, K)
     return routed_columns(fabric, src, dst, size, routing, seed)[0]
 
 
@@ -483,20 +479,24 @@ def routed_columns(
     return Columns(ip, ii, A.data, parent, sub_size), lat
 
 
-def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[Any, ...]:
-    """k(src, dst, n_nodes, host_key, codes, sid, P, H, off, store, *args) on the fabric's path
-    memo, for flows between single-homed hosts: a kernel that places the flows with
-    `_bucket_order` and returns ok = False (last) when a pair is missing; pairs not seen
-    yet are then enumerated and k runs again. The job's size (`Kernel.runner`) is its flows,
-    or with `entries` a bound on its path entries (all paths of every flow)."""
+def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[Any, ...] | None:
+    """k(src, dst, n_nodes, host_key, host_single, codes, sid, P, H, off, store, *args) on
+    the fabric's path memo: a kernel that places the flows with `_bucket_order` and returns
+    its status last. Missing pairs (0) are enumerated and k runs again; None when the flows
+    are not for the memo (-1: a host index out of range or a multi-homed host). The job's
+    size (`Kernel.runner`) is its flows, or with `entries` a bound on its path entries
+    (all paths of every flow)."""
     for _ in range(2):
         memo = fabric.__dict__.get("_pair_memo")
         if memo is not None:
             fast = k.runner(len(src) * (memo["widest"] if entries else 1)) or k.py
             out = fast(
-                src, dst, fabric.n_nodes, fabric.host_key, memo["codes"], memo["sid"],
+                src, dst, fabric.n_nodes, fabric.host_key, fabric.host_single, memo["codes"],
+                memo["sid"],
                 memo["P"], memo["H"], memo["off"], memo["store"], *args,
             )  # fmt: skip
+            if out[-1] < 0:
+                return None
             if out[-1]:
                 return out[:-1]
         code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
@@ -504,12 +504,18 @@ def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[An
     raise AssertionError("path memo did not take the new pairs")
 
 
-def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
+def _bucket_order(src, dst, n_nodes, host_key, single, codes, sid_m):
     """Each flow's pair in the memo (binary search of its code), the flows that leave
     their host in `_assemble`'s order (path-shape buckets in order of the smallest pair
-    code using them, then flow index) and their bucket; ok = False: a pair is missing."""
+    code using them, then flow index) and their bucket; status 1, or 0: a pair is missing,
+    -1: the flows are not for the memo (a host out of range or multi-homed)."""
     n = src.shape[0]
+    nh = host_key.shape[0]
     e0 = np.zeros(0, np.int64)
+    for f in range(n):
+        s_, d_ = src[f], dst[f]
+        if s_ < 0 or s_ >= nh or d_ < 0 or d_ >= nh or not (single[s_] and single[d_]):
+            return e0, e0, e0, -1
     j = np.empty(n, np.int64)
     for f in range(n):
         c = host_key[src[f]] * n_nodes + host_key[dst[f]]
@@ -521,7 +527,7 @@ def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
             else:
                 hi = mid
         if lo >= codes.shape[0] or codes[lo] != c:
-            return e0, e0, e0, False
+            return e0, e0, e0, 0
         j[f] = lo
     n_sh = sid_m.max() + 1
     minc = np.full(n_sh, np.iinfo(np.int64).max)
@@ -540,29 +546,29 @@ def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
     for q in range(n_net):
         key[q] = rank[sid_m[j[net[q]]]]
     srt = np.argsort(key, kind="mergesort")
-    return j, net[:n_net][srt], key[srt], True
+    return j, net[:n_net][srt], key[srt], 1
 
 
 _BUCKET_ORDER = kernel(_bucket_order)
 
 
-def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
+def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns | None:
     """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
-    between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
-    ip, ii, dd, order, sub_size = _on_memo(
+    between single-homed hosts, in one compiled pass (`_hashed_kernel`); None for others."""
+    out = _on_memo(
         fabric, src, dst, _HASHED, spray, fabric.n_hosts, fabric.host_up, fabric.host_down,
         size, spray, _salt(seed),
     )  # fmt: skip
-    return Columns(ip, ii, dd, order, sub_size)
+    return None if out is None else Columns(*out)
 
 
-def _hashed_kernel(src, dst, n_nodes, key, codes, sid_m, P_m, H_m, off_m, store, nh, up, down, size, spray, salt):  # fmt: skip
+def _hashed_kernel(src, dst, n_nodes, key, single, codes, sid_m, P_m, H_m, off_m, store, nh, up, down, size, spray, salt):  # fmt: skip
     """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows in
-    `_bucket_order`: (indptr, indices, data, flows, their bytes, ok)."""
-    j, order, _, ok = _bucket_order(src, dst, n_nodes, key, codes, sid_m)
-    if not ok:
+    `_bucket_order`: (indptr, indices, data, flows, their bytes, its status)."""
+    j, order, _, status = _bucket_order(src, dst, n_nodes, key, single, codes, sid_m)
+    if status != 1:
         e = np.zeros(0, np.int64)
-        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), False
+        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), status
     n = src.shape[0]
     n_net = order.shape[0]
     choice = np.zeros(n_net, np.int64)
@@ -626,7 +632,7 @@ def _hashed_kernel(src, dst, n_nodes, key, codes, sid_m, P_m, H_m, off_m, store,
                 last = rows[q]
                 m += 1
         ip[i + 1] = m
-    return ip, ii[:m], dd[:m], order, size[order] * 1.0, True
+    return ip, ii[:m], dd[:m], order, size[order] * 1.0, 1
 
 
 _HASHED = kernel(_hashed_kernel, {"_bucket_order": _BUCKET_ORDER})
@@ -700,26 +706,27 @@ def _canonical_columns(ptr, rows, data):
 _COLUMNS = kernel(_canonical_columns)
 
 
-def _stub_columns(fabric, src, dst, size, policy: str, K: int) -> Columns:
+def _stub_columns(fabric, src, dst, size, policy: str, K: int) -> Columns | None:
     """`route_columns` of split and colour for flows between single-homed hosts on a
-    memoised fabric, all path shapes at once, in one compiled pass (`_stub_kernel`)."""
-    ip, ii, dd, parent, sub_size = _on_memo(
+    memoised fabric, all path shapes at once, in one compiled pass (`_stub_kernel`); None
+    for other flows."""
+    out = _on_memo(
         fabric, src, dst, _STUB, True, fabric.host_up, fabric.host_down, size,
         fabric.link_cap, policy == "split", K,
     )  # fmt: skip
-    return Columns(ip, ii, dd, parent, sub_size)
+    return None if out is None else Columns(*out)
 
 
-def _stub_kernel(src, dst, n_nodes, key, codes, sid_m, P_m, H_m, off_m, store, up, down, size, cap, split, K):  # fmt: skip
+def _stub_kernel(src, dst, n_nodes, key, single, codes, sid_m, P_m, H_m, off_m, store, up, down, size, cap, split, K):  # fmt: skip
     """`_assemble` of split:K (split) or colour:K and `_canonical_columns` over scalars, for
     flows in `_assemble`'s order (`_bucket_order`: path-shape buckets, then flow): per
     subflow (flow, then k) the links of its path, host links around it: (indptr, indices,
-    data, parent, size, ok). Same choices as `_assemble` (tests/test_network_kernels.py
-    checks the incidence)."""
-    j, order, bucket, ok = _bucket_order(src, dst, n_nodes, key, codes, sid_m)
-    if not ok:
+    data, parent, size, `_bucket_order`'s status). Same choices as `_assemble`
+    (tests/test_network_kernels.py checks the incidence)."""
+    j, order, bucket, status = _bucket_order(src, dst, n_nodes, key, single, codes, sid_m)
+    if status != 1:
         e = np.zeros(0, np.int64)
-        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), False
+        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), status
     n_net = order.shape[0]
     if split:  # greedy least-loaded, one unit per flow in flow order
         net = np.sort(order)
@@ -755,7 +762,7 @@ def _stub_kernel(src, dst, n_nodes, key, codes, sid_m, P_m, H_m, off_m, store, u
     ptr = np.zeros(n.shape[0] + 1, np.int64)
     ptr[1:] = np.cumsum(n)
     ip, ii, dd = _canonical_columns(ptr, rows, np.ones(rows.shape[0]))
-    return ip, ii, dd, np.repeat(order, K), np.repeat(size[order] * 1.0 / K, K), True
+    return ip, ii, dd, np.repeat(order, K), np.repeat(size[order] * 1.0 / K, K), 1
 
 
 _STUB = kernel(
