@@ -28,7 +28,7 @@ from dcsim.envs.contract import (
     weigh,
 )
 from dcsim.errors import InputError
-from dcsim.jit import jit_enabled
+from dcsim.jit import numba_loaded
 from dcsim.network import load_topology
 from dcsim.network.background import BackgroundTraffic
 from dcsim.network.patterns import (
@@ -363,7 +363,7 @@ class FlowSplitEnv(gym.Env):
 
     def step(self, action: Any):
         m, left = self._run(action)
-        if self._encode.fn is encode_rows and jit_enabled():  # numba is loaded by now
+        if self._encode.fn is encode_rows and numba_loaded():  # the network kernels loaded it
             self._encode.fn = compiled_encoder()  # NumPy's numbers (test_env_contract)
         if self.background is not None and left is not None:
             self.background.update(left)  # other tenants' flows carry their progress on

@@ -139,6 +139,7 @@ def _tor_permutation(M, rng):
 
 
 def _has_fixed_point(p):
+    """Whether permutation p maps some index to itself (the derangement test)."""
     for i in range(p.shape[0]):
         if p[i] == i:
             return True

@@ -91,7 +91,8 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _salt(seed: int) -> np.ndarray:
-    """Per-seed salt of the ECMP hash keys (one uint64), mixed once per seed (do not edit)."""
+    """Per-seed salt of the ECMP hash keys (one uint64), mixed once per seed; shared between
+    calls, so read only."""
     return _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
 
 
@@ -491,9 +492,9 @@ def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[An
         if memo is not None:
             fast = k.runner(len(src) * (memo["widest"] if entries else 1)) or k.py
             out = fast(
-                src, dst, fabric.n_nodes, fabric.host_key, fabric.host_single, memo["codes"],
-                memo["sid"],
-                memo["P"], memo["H"], memo["off"], memo["store"], *args,
+                src, dst, fabric.n_nodes, fabric.host_key, fabric.host_single,
+                memo["codes"], memo["sid"], memo["P"], memo["H"], memo["off"], memo["store"],
+                *args,
             )  # fmt: skip
             if out[-1] < 0:
                 return None
