@@ -41,6 +41,12 @@ def jit_enabled() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def numba_loaded() -> bool:
+    """Whether numba is imported and on already (so compiled code costs no import), without
+    importing it."""
+    return bool(_NUMBA)
+
+
 def numba_module() -> Any:
     """numba, or False when it is not installed or DCSIM_NO_JIT=1 turns compiled code off."""
     global _NUMBA

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from dcsim.envs import ENV_IDS
 from dcsim.envs.contract import (
     AGGREGATIONS,
+    Encoder,
     EnvKwargs,
     Episode,
     Feature,
@@ -378,3 +379,18 @@ def test_encode_into_equals_encode_rows(rows: int, seed: int, special: float) ->
         assert fn(x, offset, scale, low, high).tobytes() == want.tobytes()
         row = fn(x[0], offset, scale, low, high)
         assert row.shape == (m,) and row.tobytes() == want[0].tobytes()
+
+
+def test_encoder_pickles_without_its_compiled_code() -> None:
+    """An Encoder running the compiled loop pickles with NumPy's encode_rows in its place
+    (loadable where numba is missing) and encodes the same observation."""
+    import pickle
+
+    enc = Encoder([Feature("a", "1", 2.0, low=0.0, high=1.0), Feature("b", "C", 10.0)])
+    try:
+        enc.fn = compiled_encoder()
+    except ImportError:  # DCSIM_NO_JIT=1 or no numba
+        pass
+    back = pickle.loads(pickle.dumps(enc))
+    assert back.fn is encode_rows
+    assert back([1.0, 37.0]).tobytes() == enc([1.0, 37.0]).tobytes()

@@ -112,6 +112,15 @@ def test_paths_are_valid_shortest_walks():
         assert len({tuple(p) for p in P.tolist()}) == len(P)
 
 
+@pytest.mark.parametrize("preset", ["rail_optimized", "leaf_spine_small", "fat_tree_k8"])
+def test_n_paths_counts_the_paths(preset):
+    """`Fabric.n_paths` (FlowSplit-v0's observation) is `len(paths)`, multi-homed hosts too."""
+    fab = load_topology(ROOT / "topologies" / f"{preset}.yaml")
+    last = fab.n_hosts - 1
+    for a, b in [(0, 1), (0, 8), (3, last), (last, 0), (2, 2)]:
+        assert fab.n_paths(a, b) == len(fab.paths(a, b))
+
+
 @pytest.mark.parametrize(
     "data, field",
     [

@@ -13,14 +13,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reference_maxmin import reference_max_min_rates, reference_run_flows
 from test_flows_solver import assert_same, flow_sets, problems
 
 import dcsim.jit as jit
 import dcsim.network.flows as flows
+import dcsim.network.routing as routing_mod
 from dcsim.envs.flow_split import FlowSplitEnv
-from dcsim.network import load_topology, route, run_flows
-from dcsim.network.routing import route_columns, routed_columns
+from dcsim.errors import InputError
+from dcsim.network import load_topology, patterns, route, run_flows
+from dcsim.network.patterns import inter_tor_permutation, tor_demand
+from dcsim.network.routing import Columns, route_columns, routed_columns
 from dcsim.network.topology import TOPOLOGY_DIR, FailureConfig
 
 HAVE_NUMBA = bool(jit.numba_module())
@@ -88,6 +92,43 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+@pytest.mark.parametrize("bad", [-1, 64])
+@pytest.mark.parametrize("routing", ["ecmp", "ecmp:2", "split:2", "colour"])
+def test_route_columns_refuses_hosts_out_of_range(bad, routing) -> None:
+    """A host index out of range is an InputError (the compiled kernels check it before
+    they index with it), with numba on and off."""
+    fab = FABRICS[0][1]
+    src, dst = np.array([0, 1, 2]), np.array([5, bad, 9])
+    for mode in ("compiled", "numpy"):
+        with numpy_only() if mode == "numpy" else _nothing():
+            with pytest.raises(InputError, match="out of range"):
+                route_columns(fab, src, dst, np.ones(3), routing)
+            with pytest.raises(InputError, match="out of range"):
+                route_columns(fab, dst, src, np.ones(3), routing)
+
+
+@needs_numba
+@pytest.mark.parametrize("name,fab", [FABRICS[0], FABRICS[-1]], ids=[FABRICS[0][0], FABRICS[-1][0]])
+def test_interpreted_route_kernels_give_the_compiled_columns(name, fab, monkeypatch) -> None:
+    """`route_columns` with every kernel run as Python (a cold start, `Kernel.runner`) gives
+    the compiled kernels' arrays: the fused split/colour pass (`_stub_kernel`) included."""
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, fab.n_hosts, 60)
+    dst = rng.integers(0, fab.n_hosts, 60)
+    dst[:10] = src[:10]
+    size = rng.uniform(1e5, 1e8, 60)
+    assert routing_mod._STUB.compiled() is not None
+    compiled = {r: route_columns(fab, src, dst, size, r, seed=1) for r in ROUTINGS}
+    monkeypatch.setattr(jit, "_cold_spent", 0.0)
+    monkeypatch.setattr(jit.Kernel, "runner", lambda self, work: self._timed_py)
+    for routing, want in compiled.items():
+        got = route_columns(fab, src, dst, size, routing, seed=1)
+        for field in ("indptr", "indices", "data", "parent", "size"):
+            np.testing.assert_array_equal(
+                getattr(got, field), getattr(want, field), err_msg=f"{routing} {field}"
+            )
+
+
 @needs_numba
 @pytest.mark.parametrize("name,fab", FABRICS, ids=[n for n, _ in FABRICS])
 def test_collective_step_without_scipy_equals_route_and_run_flows(name, fab, monkeypatch) -> None:
@@ -121,6 +162,53 @@ def test_compiled_split_and_colouring_route_as_the_numpy_path(name, fab) -> None
         for a, b in [(fast.parent, slow.parent), (fast.size, slow.size)]:
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(fast.latency_s, slow.latency_s)
+
+
+@needs_numba
+@pytest.mark.parametrize("preset", ["leaf_spine_small", "leaf_spine_256_oversub2"])
+def test_compiled_inter_tor_permutation_draws_as_numpy(preset, monkeypatch) -> None:
+    """The compiled inter-ToR permutation (numba's Generator.permutation on the same bit
+    generator) gives the NumPy path's hosts and leaves the generator in the same state
+    (its buffered 32-bit half included); interpreted too."""
+    fab = load_topology(TOPOLOGY_DIR / f"{preset}.yaml")
+    kern = patterns._TOR_PERMUTATION
+    assert kern.runner(fab.n_hosts) is kern.compiled() is not None  # the path taken
+
+    def draw(seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        rng = np.random.default_rng(seed)
+        rng.integers(5)  # a 32-bit half left in the buffer, as the env's earlier draws do
+        src, dst = inter_tor_permutation(fab, rng)
+        return src, dst, rng.bit_generator.state
+
+    for seed in range(10):
+        want = draw(seed)
+        with numpy_only():
+            runs = [draw(seed)]
+        with monkeypatch.context() as m:
+            m.setattr(jit, "_cold_spent", 0.0)
+            m.setattr(jit.Kernel, "runner", lambda self, work: self._timed_py)
+            runs.append(draw(seed))
+        for got in runs:
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+            assert got[2] == want[2]
+
+
+@needs_numba
+def test_compiled_tor_demand_counts_as_numpy(monkeypatch) -> None:
+    """`tor_demand` (FlowSplit-v0's ToR-pair and uplink loads) compiled, interpreted and on
+    the NumPy path: the same counts and the same busiest pair (the first of equals)."""
+    assert patterns._TOR_DEMAND.compiled() is not None
+    rng = np.random.default_rng(6)
+    tor = np.repeat(np.arange(8), 8)
+    cases = [(np.arange(8), np.arange(8)[::-1] % 8)]  # all inside ToR 0: zeros
+    for m in (1, 2, 7, 64, 240):
+        cases.append((rng.integers(0, 64, m), rng.integers(0, 64, m)))
+    for src, dst in cases:
+        want = tor_demand(tor, 8, src, dst)
+        with numpy_only():
+            assert tor_demand(tor, 8, src, dst) == want
+        assert patterns._TOR_DEMAND.py(tor, 8, src, dst) == want
 
 
 def _kernel_rates(A, cap, active=None) -> np.ndarray:
@@ -184,6 +272,36 @@ def test_compiled_run_flows_with_until_equals_the_numpy_loop(prob) -> None:
     )
     np.testing.assert_allclose(fast.link_bytes, slow.link_bytes, rtol=1e-9)
     assert fast.n_events == slow.n_events
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_sets(), st.integers(0, 8))
+def test_run_beside_is_run_columns_on_the_joined_columns(prob, n_first) -> None:
+    """`run_beside` (a collective next to background flows, one compiled call) gives bit for
+    bit what `run_columns` gives on the joined columns watching the first flows; the
+    kernel interpreted too."""
+    A, cap, size = prob
+    csc = sp.csc_matrix(A)
+    csc.sort_indices()
+    ip, ii, dd = csc.indptr.astype(np.int64), csc.indices.astype(np.int64), csc.data
+    n = min(n_first, len(size))
+    cut = ip[n]
+    first = Columns(ip[: n + 1], ii[:cut], dd[:cut], np.arange(n), size[:n])
+    rest = Columns(ip[n:] - cut, ii[cut:], dd[cut:], np.arange(len(size) - n), size[n:])
+    run = flows.run_columns(ip, ii, dd, cap, size, until=np.arange(len(size)) < n, bytes_of=n)
+    assert run.remaining is not None
+    t = float(run.finish_s[:n].max()) if n else 0.0
+    want = (t, run.link_bytes, run.remaining[n:], run.n_events)
+    got = flows.run_beside(first, size[:n], rest, size[n:], cap)
+    interpreted = flows._BESIDE.py(
+        first.indptr, first.indices, first.data, size[:n],
+        rest.indptr, rest.indices, rest.data, size[n:], cap,
+    )  # fmt: skip
+    for have in (got, interpreted[:4]):
+        assert have[0] == want[0] and have[3] == want[3]
+        np.testing.assert_array_equal(have[1], want[1])
+        np.testing.assert_array_equal(have[2], want[2])
 
 
 @needs_numba

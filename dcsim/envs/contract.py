@@ -229,6 +229,13 @@ class Encoder:
         # `named_blocks`: the features outside the blocks, per block layout
         self._rest: dict[tuple, tuple[np.ndarray, tuple[str, ...]]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable where numba is missing: the compiled `fn` is left out (NumPy's until
+        the owner sets it again)."""
+        state = self.__dict__.copy()
+        state["fn"] = encode_rows
+        return state
+
     def stacked(self) -> np.ndarray:
         """(offset, scale, low, high) as one (4, features) array: the encoding's constants
         as the batched envs' compiled steps take them (`encode_into`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal, get_args
 
 import gymnasium as gym
@@ -12,11 +13,13 @@ from pydantic import Field
 from dcsim.config import MAX_STEPS
 from dcsim.envs.contract import (
     METADATA,
+    Encoder,
     EnvKwargs,
     Feature,
     Metric,
     RewardTerm,
-    encode,
+    compiled_encoder,
+    encode_rows,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -25,11 +28,13 @@ from dcsim.envs.contract import (
     weigh,
 )
 from dcsim.errors import InputError
+from dcsim.jit import numba_loaded
 from dcsim.network import load_topology
 from dcsim.network.background import BackgroundTraffic
 from dcsim.network.patterns import (
     inter_tor_permutation,
     random_derangement,
+    tor_demand,
     tor_members,
     tor_of_hosts,
     traffic_time,
@@ -41,6 +46,17 @@ POLICIES = ("ecmp", "spray", "split", "colour")
 SPLITS = (1, 2, 4, 8)
 Pattern = Literal["ring", "permutation", "halving-doubling", "all-to-all"]
 PATTERNS: tuple[Pattern, ...] = get_args(Pattern)
+
+
+@functools.lru_cache(maxsize=16)
+def _all_pairs(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks (s, d), s != d, in row-major order: an all-to-all among p ranks (read-only)."""
+    s_, d_ = np.divmod(np.arange(p * p), p)
+    keep = s_ != d_
+    s_, d_ = s_[keep], d_[keep]
+    s_.setflags(write=False)
+    d_.setflags(write=False)
+    return s_, d_
 
 
 def _f(name: str, unit: str, scale: float = 1.0, offset: float = 0.0) -> Feature:
@@ -177,8 +193,8 @@ class FlowSplitEnv(gym.Env):
         self._base = load_topology(kw.topology)
         self._fabrics: dict[int, Any] = {}
         self.action_space = spaces.MultiDiscrete([len(POLICIES), len(SPLITS)])
-        self._nvec = np.array([len(POLICIES), len(SPLITS)])
         self.observation_space = observation_space(self.features)
+        self._encode = Encoder(self.features)
         self._set_fabric(self._base)
         self._t = 0
         self._last = 1.0
@@ -210,7 +226,8 @@ class FlowSplitEnv(gym.Env):
             p = n
             chunk = size
         else:
-            p = int(rng.choice([q for q in (8, 16, 32, 64, n) if q <= n]))
+            sizes = [q for q in (8, 16, 32, 64, n) if q <= n]
+            p = sizes[int(rng.integers(len(sizes)))]  # rng.choice(sizes)'s draw, cheaper
             if kind == "all-to-all":
                 p = min(p, 16)
             hosts = rng.permutation(n)[:p]
@@ -223,54 +240,48 @@ class FlowSplitEnv(gym.Env):
                 v = np.arange(m)
                 src, dst, chunk = hosts[v], hosts[v ^ dist], size / 2
             else:
-                s_, d_ = np.divmod(np.arange(p * p), p)
-                keep = s_ != d_
-                src, dst, chunk = hosts[s_[keep]], hosts[d_[keep]], size / p
+                s_, d_ = _all_pairs(p)
+                src, dst, chunk = hosts[s_], hosts[d_], size / p
         self._pattern = (kind, np.asarray(src), np.asarray(dst), float(chunk), p, size)
 
     def _obs(self) -> np.ndarray:
         kind, src, dst, _, p, size = self._pattern
         fab = self.fabric
-        tor = tor_of_hosts(fab)
-        first = self._tor_first
-        ts, td = tor[src], tor[dst]
-        inter = ts != td
-        T = len(first)
+        T = len(self._tor_first)
+        n_inter, a, pair_flows, most_out = tor_demand(self._tor, T, src, dst)
         pair_load, out_load = 0.0, 0.0
-        if inter.any():
-            pair = np.bincount(ts[inter] * T + td[inter], minlength=T * T)
-            a = int(np.argmax(pair))
-            pair_load = pair[a] / max(self._n_paths(a // T, a % T), 1)
-            ups = np.bincount(ts[inter], minlength=T)
+        if n_inter:
+            pair_load = pair_flows / max(self._n_paths(a // T, a % T), 1)
             n_up = max(self._n_paths(0, 1), 1) if T > 1 else 1
-            out_load = ups.max() / n_up
+            out_load = most_out / n_up
         bg = self.background
         bg_link = 0.0
         if bg is not None and bg.n_active:
-            sw = self._switch_links
-            bg_link = float(bg.link_flows()[sw].max()) if len(sw) else 0.0
-        vals = {f"pattern_{q}": float(q == kind) for q in PATTERNS}
-        vals |= {
-            "log2_size_B": np.log2(size),
-            "ranks_frac": p / fab.n_hosts,
-            "inter_tor_frac": inter.mean() if len(inter) else 0.0,
-            "tor_pair_load": pair_load,
-            "tor_out_load": out_load,
-            "failed_frac": self._failed_frac,
-            "oversubscription": fab.oversubscription,
-            "last_norm_time": self._last,
-            "bg_flows": (bg.n_active / fab.n_hosts) if bg is not None else 0.0,
-            "bg_link_flows": bg_link,
-        }
-        return encode(self.features, vals)
+            # background flows cross switch links only: the busiest link is a switch link
+            bg_link = float(bg.link_flows().max())
+        return self._encode(
+            [
+                *(float(q == kind) for q in PATTERNS),
+                np.log2(size),
+                p / fab.n_hosts,
+                n_inter / len(src) if len(src) else 0.0,  # share of flows leaving their ToR
+                pair_load,
+                out_load,
+                self._failed_frac,
+                fab.oversubscription,
+                self._last,
+                (bg.n_active / fab.n_hosts) if bg is not None else 0.0,
+                bg_link,
+            ]
+        )
 
     def _set_fabric(self, fab: Any) -> None:
         """Per-fabric constants of the observation, computed once per episode."""
         self.fabric = fab
         prefetch_paths(fab)
+        self._tor = tor_of_hosts(fab)
         self._tor_first = np.array([m[0] for m in tor_members(fab)])
-        self._paths_between: dict[tuple[int, int], int] = {}
-        self._switch_links = np.flatnonzero(~fab.host_link_mask)
+        self._paths_between: dict[int, int] = {}  # by ToR pair a * T + b
         self._host_bw = fab.host_link_Bps()
         sw_cables = (
             np.sum((fab.node_tier[fab.link_src] > 0) & (fab.node_tier[fab.link_dst] > 0)) / 2
@@ -279,10 +290,11 @@ class FlowSplitEnv(gym.Env):
 
     def _n_paths(self, a: int, b: int) -> int:
         """Equal-cost paths between the first hosts of ToR groups a and b."""
-        n = self._paths_between.get((a, b))
+        key = a * len(self._tor_first) + b
+        n = self._paths_between.get(key)
         if n is None:
             f = self._tor_first
-            n = self._paths_between[(a, b)] = len(self.fabric.paths(int(f[a]), int(f[b])))
+            n = self._paths_between[key] = self.fabric.n_paths(f[a], f[b])
         return n
 
     # ------------------------------------------------------------ gym API
@@ -314,11 +326,12 @@ class FlowSplitEnv(gym.Env):
     def _run(self, action: Any) -> tuple[dict[str, Any], np.ndarray | None]:
         """Metrics of the current pattern under an action, and the background bytes left."""
         a = np.asarray(action, dtype=np.int64).reshape(-1)
-        if a.shape != (2,) or not np.all((a >= 0) & (a < self._nvec)):
+        i, j = a.tolist() if a.shape == (2,) else (-1, -1)
+        if not (0 <= i < len(POLICIES) and 0 <= j < len(SPLITS)):
             raise InputError(
                 f"action must be in {self.action_space} (got {action!r})", field="action"
             )
-        policy, k = POLICIES[int(a[0])], SPLITS[int(a[1])]
+        policy, k = POLICIES[i], SPLITS[j]
         kind, src, dst, chunk, _, _ = self._pattern
         routing = "spray" if policy == "spray" else f"{policy}:{k}"
         res = traffic_time(
@@ -329,11 +342,13 @@ class FlowSplitEnv(gym.Env):
             t /= self.spray_efficiency
         else:
             t += (k - 1) * self.subflow_overhead_s
-        fab = self.fabric
-        out_bytes = np.bincount(src, minlength=fab.n_hosts) * chunk
-        in_bytes = np.bincount(dst, minlength=fab.n_hosts) * chunk
-        host_bw = self._host_bw
-        lb = max(out_bytes.max(), in_bytes.max()) / host_bw
+        # most flows out of or into one host x chunk: the busiest NIC's bytes (exactly the
+        # max of the per-host bytes, as chunk > 0)
+        n = self.fabric.n_hosts
+        most = max(
+            int(np.bincount(src, minlength=n).max()), int(np.bincount(dst, minlength=n).max())
+        )
+        lb = most * chunk / self._host_bw
         bg = self.background
         return {
             "time_s": float(t),
@@ -348,6 +363,8 @@ class FlowSplitEnv(gym.Env):
 
     def step(self, action: Any):
         m, left = self._run(action)
+        if self._encode.fn is encode_rows and numba_loaded():  # the network kernels loaded it
+            self._encode.fn = compiled_encoder()  # NumPy's numbers (test_env_contract)
         if self.background is not None and left is not None:
             self.background.update(left)  # other tenants' flows carry their progress on
         self.clock_s += m["time_s"]

@@ -88,9 +88,9 @@ class BackgroundTraffic:
         r = route_columns(self.fabric, src, dst, size, "ecmp", seed=self._hash_seed + self._batches)
         self._batches += 1
         keep = self._switch[r.indices]  # the tenants' own NICs are not ours
-        col = np.repeat(np.arange(len(r.size)), np.diff(r.indptr))[keep]
-        ptr = np.cumsum(np.bincount(col, minlength=len(r.size))) + self.indptr[-1]
-        self.indptr = np.concatenate([self.indptr, ptr])
+        kept = np.zeros(len(keep) + 1, dtype=np.int64)  # entries kept before each position
+        np.cumsum(keep, out=kept[1:])
+        self.indptr = np.concatenate([self.indptr, kept[r.indptr[1:]] + self.indptr[-1]])
         self.indices = np.concatenate([self.indices, r.indices[keep]])
         self.data = np.concatenate([self.data, r.data[keep]])
         self.remaining = np.concatenate([self.remaining, r.size])
@@ -111,9 +111,13 @@ class BackgroundTraffic:
         if remaining.shape != self.remaining.shape:
             raise ValueError("remaining must have one entry per active background flow")
         keep = remaining > 0
-        n = np.diff(self.indptr)
+        if keep.all():  # none finished: only the bytes change
+            self.remaining = remaining.copy()
+            return
+        n = self.indptr[1:] - self.indptr[:-1]
         on = np.repeat(keep, n)
-        self.indptr = np.concatenate([[0], np.cumsum(n[keep])])
+        self.indptr = np.zeros(np.count_nonzero(keep) + 1, dtype=np.int64)
+        np.cumsum(n[keep], out=self.indptr[1:])
         self.indices = self.indices[on]
         self.data = self.data[on]
         self.remaining = remaining[keep]

@@ -828,6 +828,55 @@ def run_columns(
     )
 
 
+def run_beside(
+    cols: Any, size: np.ndarray, other: Any, other_size: np.ndarray, cap: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray, int]:
+    """`run_columns` of flows (`cols`: canonical CSC arrays indptr, indices, data) next to
+    other flows (`other`, bytes `other_size`) until the last of the first ends, in one
+    compiled call (`_beside`): (that time, link bytes of the first, bytes each other flow
+    has left, events). The same numbers as `run_columns` on the joined columns with
+    `until` the first flows and `bytes_of` their count."""
+    fast = _BESIDE.runner(len(cols.indices) + len(other.indices))
+    if fast is None:
+        raise RuntimeError("run_beside needs numba; use run_flows")
+    t, link_bytes, left, events, ok = fast(
+        cols.indptr, cols.indices, cols.data, size,
+        other.indptr, other.indices, other.data, other_size, cap,
+    )  # fmt: skip
+    if not ok:
+        raise RuntimeError("flows cannot progress: a link on their path has zero capacity")
+    return t, link_bytes, left, int(events)
+
+
+def _beside(cp, ci, cd, size, ocp, oci, ocd, osize, cap):
+    """`run_beside` over scalars: the joined CSC, `_run` watching the first flows, their
+    last finish and the others' bytes left, clipped at 0 as `np.maximum(x, 0.0)` does."""
+    n, n_o = size.shape[0], osize.shape[0]
+    jp = np.empty(n + n_o + 1, np.int64)
+    jp[: n + 1] = cp
+    jp[n + 1 :] = ocp[1:] + cp[n]
+    ji = np.concatenate((ci, oci))
+    jd = np.concatenate((cd, ocd))
+    js = np.concatenate((size, osize))
+    watch = np.zeros(n + n_o, np.bool_)
+    watch[:n] = True
+    finish, remaining, link_bytes, events, _, ok = _run(jp, ji, jd, cap, js, watch, True, n)
+    t = 0.0
+    if n:
+        t = finish[0]
+        for f in range(1, n):
+            if finish[f] > t:
+                t = finish[f]
+    left = np.empty(n_o)
+    for f in range(n_o):
+        x = remaining[n + f]
+        left[f] = x if not x < 0.0 else 0.0  # NaN and -0.0 kept, as np.maximum
+    return t, link_bytes, left, events, ok
+
+
+_BESIDE = kernel(_beside, {"_run": _RUN})
+
+
 def _flow_run(
     csr: sp.csr_matrix,
     size: np.ndarray,

@@ -7,13 +7,14 @@ random rank order, and uniform all-to-all.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dcsim.jit import jit_enabled
-from dcsim.network.flows import _SMALL_LINKS, run_columns, run_flows
+from dcsim.jit import jit_enabled, kernel
+from dcsim.network.flows import _SMALL_LINKS, run_beside, run_columns, run_flows
 from dcsim.network.routing import route, route_columns
 
 if TYPE_CHECKING:
@@ -24,10 +25,10 @@ def random_derangement(n: int, rng: np.random.Generator) -> np.ndarray:
     """Uniform random permutation with no fixed point (rejection; P(accept) -> 1/e)."""
     if n < 2:
         raise ValueError("a derangement needs n >= 2")
-    ar = np.arange(n)
+    ar = range(n)
     while True:
         p = rng.permutation(n)
-        if not (p == ar).any():
+        if not any(map(operator.eq, p.tolist(), ar)):  # a few ToRs: cheaper than NumPy's ==
             return p
 
 
@@ -52,6 +53,48 @@ def tor_members(fabric) -> list[np.ndarray]:
     return members
 
 
+def tor_demand(tor: np.ndarray, n_tors: int, src, dst) -> tuple[int, int, int, int]:
+    """Flows between ToR groups (`tor`: each host's group, 0..n_tors - 1): (flows that leave
+    their ToR, the ToR pair a * n_tors + b most of them run between (the first of equals),
+    its flows, the most of them leaving one ToR); all 0 when none leaves its ToR. One
+    compiled call when numba is on (`_tor_demand`, same counts)."""
+    fast = _TOR_DEMAND.runner(len(src))
+    if fast is not None:
+        return fast(tor, n_tors, src, dst)
+    ts, td = tor[src], tor[dst]
+    inter = ts != td
+    n_inter = int(np.count_nonzero(inter))
+    if not n_inter:
+        return 0, 0, 0, 0
+    ts, td = ts[inter], td[inter]
+    pair = np.bincount(ts * n_tors + td, minlength=n_tors * n_tors)
+    a = int(pair.argmax())
+    return n_inter, a, int(pair[a]), int(np.bincount(ts, minlength=n_tors).max())
+
+
+def _tor_demand(tor, n_tors, src, dst):
+    """`tor_demand` over scalars."""
+    pair = np.zeros(n_tors * n_tors, np.int64)
+    out = np.zeros(n_tors, np.int64)
+    n_inter = 0
+    for f in range(src.shape[0]):
+        a, b = tor[src[f]], tor[dst[f]]
+        if a != b:
+            n_inter += 1
+            pair[a * n_tors + b] += 1
+            out[a] += 1
+    if n_inter == 0:
+        return 0, 0, 0, 0
+    best = 0
+    for q in range(1, n_tors * n_tors):
+        if pair[q] > pair[best]:  # argmax: the first of equals
+            best = q
+    return n_inter, best, int(pair[best]), int(out.max())
+
+
+_TOR_DEMAND = kernel(_tor_demand)
+
+
 def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random permutation where every host sends to a host under another ToR.
 
@@ -63,14 +106,47 @@ def inter_tor_permutation(fabric, rng: np.random.Generator) -> tuple[np.ndarray,
     h = len(members[0])
     if T < 2 or any(len(m) != h for m in members):
         raise ValueError("inter-ToR permutation needs >= 2 ToRs with equal host counts")
-    M = np.stack(members)  # (T, h)
-    src, dst = [], []
+    M = fabric.__dict__.get("_tor_matrix")
+    if M is None:
+        M = fabric.__dict__["_tor_matrix"] = np.stack(members)  # (T, h)
+    fast = _TOR_PERMUTATION.runner(T * h)
+    if fast is not None:
+        return fast(M, rng)
     slots = np.stack([rng.permutation(h) for _ in range(T)])  # receiving order per ToR
+    sigma = np.stack([random_derangement(T, rng) for _ in range(h)])  # row j: sigma_j
+    dst = M[sigma, slots[sigma, np.arange(h)[:, None]]]  # (h, T): slot j of every ToR
+    return M.T.flatten(), dst.ravel()
+
+
+def _tor_permutation(M, rng):
+    """`inter_tor_permutation` over scalars for hosts M (ToRs x slots): the same draws from
+    rng (numba's Generator.permutation is NumPy's shuffle on the same bit generator), in
+    one compiled call instead of ~30 NumPy ones (tests/test_network_kernels.py)."""
+    T, h = M.shape
+    slots = np.empty((T, h), np.int64)
+    for a in range(T):
+        slots[a] = rng.permutation(h)
+    src = np.empty(T * h, np.int64)
+    dst = np.empty(T * h, np.int64)
     for j in range(h):
-        sigma = random_derangement(T, rng)
-        src.append(M[:, j])
-        dst.append(M[sigma, slots[sigma, j]])
-    return np.concatenate(src), np.concatenate(dst)
+        sigma = rng.permutation(T)
+        while _has_fixed_point(sigma):  # random_derangement's rejection
+            sigma = rng.permutation(T)
+        for a in range(T):
+            src[j * T + a] = M[a, j]
+            dst[j * T + a] = M[sigma[a], slots[sigma[a], j]]
+    return src, dst
+
+
+def _has_fixed_point(p):
+    """Whether permutation p maps some index to itself (the derangement test)."""
+    for i in range(p.shape[0]):
+        if p[i] == i:
+            return True
+    return False
+
+
+_TOR_PERMUTATION = kernel(_tor_permutation, {"_has_fixed_point": kernel(_has_fixed_point)})
 
 
 def shuffled_ring(
@@ -109,7 +185,11 @@ def traffic_time(
     With `background`, its flows share the fabric (max-min) until the step's last flow ends;
     the bytes they have left are returned (the caller commits them with `background.update`).
     """
-    size = np.broadcast_to(np.asarray(size, dtype=float), np.shape(src))
+    size = np.asarray(size, dtype=float)
+    if size.shape != np.shape(src):  # one size for all (np.full: cheaper than broadcast_to)
+        size = (
+            np.full(np.shape(src), size) if not size.ndim else np.broadcast_to(size, np.shape(src))
+        )
     if fabric.n_links <= _SMALL_LINKS and jit_enabled():
         return _traffic_time_columns(fabric, src, dst, size, routing, seed, background)
     r = route(fabric, src, dst, size, routing=routing, seed=seed)
@@ -137,39 +217,25 @@ def _traffic_time_columns(fabric, src, dst, size, routing, seed, background) -> 
     """`traffic_time` on CSC arrays and the compiled event loop (small fabrics, numba):
     the same incidence, rates and link sums without building scipy matrices."""
     r = route_columns(fabric, src, dst, size, routing=routing, seed=seed)
-    n = len(r.size)
-    left = None
     if background is not None and background.n_active:
         bg = background
-        run = run_columns(
-            np.concatenate([r.indptr, bg.indptr[1:] + r.indptr[-1]]),
-            np.concatenate([r.indices, bg.indices]),
-            np.concatenate([r.data, bg.data]),
-            fabric.link_cap,
-            np.concatenate([r.size, bg.remaining]),
-            until=np.arange(n + bg.n_active) < n,
-            bytes_of=n,  # the timed flows all finish: their bytes are their sizes
-        )
-        assert run.remaining is not None
-        left = run.remaining[n:]
-        t = float(run.finish_s[:n].max()) if n else 0.0
-    else:
-        run = run_columns(r.indptr, r.indices, r.data, fabric.link_cap, r.size)
-        t = run.makespan_s
-        if background is not None:
-            left = background.remaining.copy()
-    return _result(fabric, run.link_bytes, t, run.n_events, left)
+        t, link_bytes, bg_left, n_events = run_beside(r, r.size, bg, bg.remaining, fabric.link_cap)
+        return _result(fabric, link_bytes, t, n_events, bg_left)
+    run = run_columns(r.indptr, r.indices, r.data, fabric.link_cap, r.size)
+    left = None if background is None else background.remaining.copy()
+    return _result(fabric, run.link_bytes, run.makespan_s, run.n_events, left)
 
 
 def _result(fabric, link_bytes: np.ndarray, t: float, n_events: int, left) -> TrafficResult:
     work = link_bytes / fabric.link_cap
     hl = fabric.host_link_mask
     hw = float(work[hl].max()) if hl.any() else 0.0
+    most = float(work.max())  # max(work / t) is most / t: division by t > 0 keeps the order
     return TrafficResult(
         time_s=t,
-        max_link_util=float((work / t).max()) if t > 0 else 0.0,
-        congestion=float(work.max() / hw) if hw > 0 else 1.0,
-        max_work_s=float(work.max()),
+        max_link_util=most / t if t > 0 else 0.0,
+        congestion=most / hw if hw > 0 else 1.0,
+        max_work_s=most,
         link_load=link_bytes,
         n_events=n_events,
         background_left=left,

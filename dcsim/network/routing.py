@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dcsim.errors import InputError
-from dcsim.jit import kernel
+from dcsim.jit import Kernel, kernel
 
 if TYPE_CHECKING:  # scipy.sparse (~0.1 s to import) only where a matrix is built
     import scipy.sparse as sp
@@ -87,6 +87,13 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
+
+
+@functools.lru_cache(maxsize=64)
+def _salt(seed: int) -> np.ndarray:
+    """Per-seed salt of the ECMP hash keys (one uint64), mixed once per seed; shared between
+    calls, so read only."""
+    return _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
 
 
 def _occurrence(pair: np.ndarray) -> np.ndarray:
@@ -188,6 +195,7 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
             "H": np.zeros(0, np.int64),
             "off": np.zeros(0, np.int64),
             "store": np.zeros(0, np.int64),
+            "widest": 0,  # most path entries of one pair, P * (H + 2) (job sizes)
         }
         if fabric.n_nodes <= _MEMO_NODES:
             fabric.__dict__["_pair_memo"] = memo
@@ -227,6 +235,7 @@ def _pair_slots(fabric, codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
         memo["P"] = np.concatenate([memo["P"], PH[:, 0]])[order]
         memo["H"] = np.concatenate([memo["H"], PH[:, 1]])[order]
         memo["off"] = np.concatenate([memo["off"], off])[order]
+        memo["widest"] = max(memo["widest"], int((PH[:, 0] * (PH[:, 1] + 2)).max()))
         known = memo["codes"]
         i = np.searchsorted(known, codes)
     return memo, i
@@ -433,29 +442,20 @@ def route_columns(
     numba is installed, else through scipy."""
     s_, d_ = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
     fast = _COLUMNS.runner(len(s_))
-    if (
-        fast is not None
-        and fabric.n_nodes <= _MEMO_NODES
-        and len(s_)
-        and s_.min() >= 0
-        and d_.min() >= 0
-        and max(s_.max(), d_.max()) < fabric.n_hosts
-        and np.all(fabric.host_single[s_] & fabric.host_single[d_])
-    ):
+    if fast is not None and fabric.n_nodes <= _MEMO_NODES and len(s_):
         policy, K = parse_routing(routing)
-        size = np.asarray(size, dtype=float)
+        w = np.asarray(size, dtype=float)
+        col: Columns | None
         if policy in ("ecmp", "spray"):
             if K > 1:  # K independently hashed ECMP connections per flow
-                s_, d_, size = np.repeat(s_, K), np.repeat(d_, K), np.repeat(size / K, K)
-            col = _hashed_columns(fabric, s_, d_, size, policy == "spray", seed)
-            if K > 1:
+                s_, d_, w = np.repeat(s_, K), np.repeat(d_, K), np.repeat(w / K, K)
+            col = _hashed_columns(fabric, s_, d_, w, policy == "spray", seed)
+            if col is not None and K > 1:
                 col.parent //= K
+        else:
+            col = _stub_columns(fabric, s_, d_, w, policy, K)
+        if col is not None:  # None: a host index out of range, or a multi-homed host
             return col
-        n, rows, data, parent, sub_size = _stub_entries(fabric, s_, d_, size, policy, K)
-        ptr = np.zeros(len(n) + 1, dtype=np.int64)
-        np.cumsum(n, out=ptr[1:])
-        ip, ii, dd = fast(ptr, rows, data)
-        return Columns(ip, ii, dd, parent, sub_size)
     return routed_columns(fabric, src, dst, size, routing, seed)[0]
 
 
@@ -480,29 +480,43 @@ def routed_columns(
     return Columns(ip, ii, A.data, parent, sub_size), lat
 
 
-def _buckets(fabric, src, dst) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
-    """(memo, each flow's pair in the memo, flows in `_assemble`'s order, their bucket)
-    for flows between single-homed hosts; pairs not seen yet are enumerated first."""
-    fast = _BUCKET_ORDER.runner(len(src)) or _BUCKET_ORDER.py
+def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[Any, ...] | None:
+    """k(src, dst, n_nodes, host_key, host_single, codes, sid, P, H, off, store, *args) on
+    the fabric's path memo: a kernel that places the flows with `_bucket_order` and returns
+    its status last. Missing pairs (0) are enumerated and k runs again; None when the flows
+    are not for the memo (-1: a host index out of range or a multi-homed host). The job's
+    size (`Kernel.runner`) is its flows, or with `entries` a bound on its path entries
+    (all paths of every flow)."""
     for _ in range(2):
         memo = fabric.__dict__.get("_pair_memo")
         if memo is not None:
-            j, order, bucket, ok = fast(
-                src, dst, fabric.n_nodes, fabric.host_key, memo["codes"], memo["sid"]
-            )
-            if ok:
-                return memo, j, order, bucket
+            fast = k.runner(len(src) * (memo["widest"] if entries else 1)) or k.py
+            out = fast(
+                src, dst, fabric.n_nodes, fabric.host_key, fabric.host_single,
+                memo["codes"], memo["sid"], memo["P"], memo["H"], memo["off"], memo["store"],
+                *args,
+            )  # fmt: skip
+            if out[-1] < 0:
+                return None
+            if out[-1]:
+                return out[:-1]
         code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
         _pair_slots(fabric, np.unique(code))
     raise AssertionError("path memo did not take the new pairs")
 
 
-def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
+def _bucket_order(src, dst, n_nodes, host_key, single, codes, sid_m):
     """Each flow's pair in the memo (binary search of its code), the flows that leave
     their host in `_assemble`'s order (path-shape buckets in order of the smallest pair
-    code using them, then flow index) and their bucket; ok = False: a pair is missing."""
+    code using them, then flow index) and their bucket; status 1, or 0: a pair is missing,
+    -1: the flows are not for the memo (a host out of range or multi-homed)."""
     n = src.shape[0]
+    nh = host_key.shape[0]
     e0 = np.zeros(0, np.int64)
+    for f in range(n):
+        s_, d_ = src[f], dst[f]
+        if s_ < 0 or s_ >= nh or d_ < 0 or d_ >= nh or not (single[s_] and single[d_]):
+            return e0, e0, e0, -1
     j = np.empty(n, np.int64)
     for f in range(n):
         c = host_key[src[f]] * n_nodes + host_key[dst[f]]
@@ -514,7 +528,7 @@ def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
             else:
                 hi = mid
         if lo >= codes.shape[0] or codes[lo] != c:
-            return e0, e0, e0, False
+            return e0, e0, e0, 0
         j[f] = lo
     n_sh = sid_m.max() + 1
     minc = np.full(n_sh, np.iinfo(np.int64).max)
@@ -533,29 +547,29 @@ def _bucket_order(src, dst, n_nodes, host_key, codes, sid_m):
     for q in range(n_net):
         key[q] = rank[sid_m[j[net[q]]]]
     srt = np.argsort(key, kind="mergesort")
-    return j, net[:n_net][srt], key[srt], True
+    return j, net[:n_net][srt], key[srt], 1
 
 
 _BUCKET_ORDER = kernel(_bucket_order)
 
 
-def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns:
+def _hashed_columns(fabric, src, dst, size, spray: bool, seed: int) -> Columns | None:
     """`route_columns` of ecmp (one hashed path) or spray (every path at 1/P) for flows
-    between single-homed hosts, in one compiled pass (`_hashed_kernel`)."""
-    salt = _mix64(np.full(1, seed, dtype=np.uint64) + np.uint64(0x9E3779B9))
-    memo, j, order, _ = _buckets(fabric, src, dst)
-    work = int((memo["P"][j] * (memo["H"][j] + 2)).sum()) if spray else len(src)  # entries
-    fast = _HASHED.runner(work) or _HASHED.py
-    ip, ii, dd = fast(
-        src, dst, fabric.n_hosts, fabric.host_up, fabric.host_down, j, order,
-        memo["P"], memo["H"], memo["off"], memo["store"], spray, salt,
+    between single-homed hosts, in one compiled pass (`_hashed_kernel`); None for others."""
+    out = _on_memo(
+        fabric, src, dst, _HASHED, spray, fabric.n_hosts, fabric.host_up, fabric.host_down,
+        size, spray, _salt(seed),
     )  # fmt: skip
-    return Columns(ip, ii, dd, order, size[order] * 1.0)
+    return None if out is None else Columns(*out)
 
 
-def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spray, salt):
-    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows `order`
-    (pairs j in the memo): (indptr, indices, data)."""
+def _hashed_kernel(src, dst, n_nodes, key, single, codes, sid_m, P_m, H_m, off_m, store, nh, up, down, size, spray, salt):  # fmt: skip
+    """`_assemble` + `_canonical_columns` for ecmp / spray over scalars, flows in
+    `_bucket_order`: (indptr, indices, data, flows, their bytes, its status)."""
+    j, order, _, status = _bucket_order(src, dst, n_nodes, key, single, codes, sid_m)
+    if status != 1:
+        e = np.zeros(0, np.int64)
+        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), status
     n = src.shape[0]
     n_net = order.shape[0]
     choice = np.zeros(n_net, np.int64)
@@ -619,69 +633,10 @@ def _hashed_kernel(src, dst, nh, up, down, j, order, P_m, H_m, off_m, store, spr
                 last = rows[q]
                 m += 1
         ip[i + 1] = m
-    return ip, ii[:m], dd[:m]
+    return ip, ii[:m], dd[:m], order, size[order] * 1.0, 1
 
 
-_HASHED = kernel(_hashed_kernel)
-
-
-def _stub_entries(fabric, src, dst, size, policy: str, K: int):
-    """`_assemble` of split and colour for flows between single-homed hosts on a memoised
-    fabric, all path shapes at once: per subflow, in `_assemble`'s order (path-shape
-    buckets, then flow, then k), its entry count; the entries (links, column by column);
-    weights; parent flow and bytes. Same choices as `_assemble` (tests/test_network_kernels.py
-    checks the incidence)."""
-    ks, kd = fabric.host_key[src], fabric.host_key[dst]
-    memo, j, order, bucket = _buckets(fabric, src, dst)
-    net = np.sort(order)  # flow order
-    store = memo["store"]
-    P_all, H_all, off_all = memo["P"][j], memo["H"][j], memo["off"][j]
-
-    entries = _PATH_ENTRIES.runner(int((P_all * (H_all + 2)).sum())) or _PATH_ENTRIES.py
-
-    def full(fl: np.ndarray, paths: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Per subflow (flow fl[i] on path paths[i, q], or on all its paths if None,
-        host links included): entry count and links, column by column."""
-        every = paths is None
-        ch = np.zeros((len(fl), 1), np.int64) if paths is None else paths
-        return entries(
-            ch, every, P_all[fl], H_all[fl], off_all[fl], store,
-            fabric.host_up[src[fl]], fabric.host_down[dst[fl]],
-        )  # fmt: skip
-
-    if policy == "split":
-        units = net  # one unit per flow, in flow order
-        n, rows = full(units, None)
-        off = np.cumsum(n) - n
-        ch = (_SPLIT.runner(len(units)) or _SPLIT.py)(
-            rows,
-            off,
-            P_all[units],
-            H_all[units] + 2,
-            size[units] * 1.0 / K,
-            1.0 / fabric.link_cap,
-            K,
-        )
-        pos = np.empty(len(src), np.int64)
-        pos[units] = np.arange(len(units))
-        choice = ch[pos[order]]
-    else:  # colour, per path-shape bucket
-        choice = np.zeros((len(order), K), np.int64)
-        cut = np.flatnonzero(np.diff(bucket)) + 1
-        for sel in np.split(np.arange(len(order)), cut) if len(order) else []:
-            P = int(P_all[order[sel[0]]])
-            if P > 1:
-                fl = order[sel]
-                c = bipartite_edge_colouring(np.repeat(ks[fl], K), np.repeat(kd[fl], K), P)
-                choice[sel] = c.reshape(len(sel), K)
-    n, rows = full(order, choice)
-    return (
-        n,
-        rows,
-        np.ones(int(n.sum())),
-        np.repeat(order, K),
-        np.repeat(size[order] * 1.0 / K, K),
-    )
+_HASHED = kernel(_hashed_kernel, {"_bucket_order": _BUCKET_ORDER})
 
 
 def _path_entries(choice, every, P, H, off, store, up, down):
@@ -752,6 +707,77 @@ def _canonical_columns(ptr, rows, data):
 _COLUMNS = kernel(_canonical_columns)
 
 
+def _stub_columns(fabric, src, dst, size, policy: str, K: int) -> Columns | None:
+    """`route_columns` of split and colour for flows between single-homed hosts on a
+    memoised fabric, all path shapes at once, in one compiled pass (`_stub_kernel`); None
+    for other flows."""
+    out = _on_memo(
+        fabric, src, dst, _STUB, True, fabric.host_up, fabric.host_down, size,
+        fabric.link_cap, policy == "split", K,
+    )  # fmt: skip
+    return None if out is None else Columns(*out)
+
+
+def _stub_kernel(src, dst, n_nodes, key, single, codes, sid_m, P_m, H_m, off_m, store, up, down, size, cap, split, K):  # fmt: skip
+    """`_assemble` of split:K (split) or colour:K and `_canonical_columns` over scalars, for
+    flows in `_assemble`'s order (`_bucket_order`: path-shape buckets, then flow): per
+    subflow (flow, then k) the links of its path, host links around it: (indptr, indices,
+    data, parent, size, `_bucket_order`'s status). Same choices as `_assemble`
+    (tests/test_network_kernels.py checks the incidence)."""
+    j, order, bucket, status = _bucket_order(src, dst, n_nodes, key, single, codes, sid_m)
+    if status != 1:
+        e = np.zeros(0, np.int64)
+        return np.zeros(1, np.int64), e, np.zeros(0), e, np.zeros(0), status
+    n_net = order.shape[0]
+    if split:  # greedy least-loaded, one unit per flow in flow order
+        net = np.sort(order)
+        jn = j[net]
+        n, rows = _path_entries(
+            np.zeros((n_net, 1), np.int64), True, P_m[jn], H_m[jn], off_m[jn], store,
+            up[src[net]], down[dst[net]],
+        )  # fmt: skip
+        ch = _split_greedy(
+            rows, np.cumsum(n) - n, P_m[jn], H_m[jn] + 2, size[net] * 1.0 / K, 1.0 / cap, K
+        )
+        pos = np.empty(src.shape[0], np.int64)
+        pos[net] = np.arange(n_net)
+        choice = ch[pos[order]]
+    else:  # colour, per path-shape bucket (a run of equal bucket in order)
+        choice = np.zeros((n_net, K), np.int64)
+        a = 0
+        while a < n_net:
+            b = a + 1
+            while b < n_net and bucket[b] == bucket[a]:
+                b += 1
+            P = P_m[j[order[a]]]
+            if P > 1:
+                fl = order[a:b]
+                colour = np.full((b - a) * K, -1, np.int64)
+                _colour_edges(np.repeat(key[src[fl]], K), np.repeat(key[dst[fl]], K), P, colour)
+                choice[a:b] = colour.reshape(b - a, K)
+            a = b
+    jo = j[order]
+    n, rows = _path_entries(
+        choice, False, P_m[jo], H_m[jo], off_m[jo], store, up[src[order]], down[dst[order]]
+    )
+    ptr = np.zeros(n.shape[0] + 1, np.int64)
+    ptr[1:] = np.cumsum(n)
+    ip, ii, dd = _canonical_columns(ptr, rows, np.ones(rows.shape[0]))
+    return ip, ii, dd, np.repeat(order, K), np.repeat(size[order] * 1.0 / K, K), 1
+
+
+_STUB = kernel(
+    _stub_kernel,
+    {
+        "_path_entries": _PATH_ENTRIES,
+        "_split_greedy": _SPLIT,
+        "_colour_edges": _COLOUR,
+        "_canonical_columns": _COLUMNS,
+        "_bucket_order": _BUCKET_ORDER,
+    },
+)
+
+
 def _assemble(fabric, src, dst, size, routing: str, seed: int):
     """Coordinates (rows = links, cols = subflows, non-decreasing; data = weights, repeats
     summed by the caller) and per-subflow parent flow, bytes and path latency."""
@@ -782,9 +808,7 @@ def _assemble(fabric, src, dst, size, routing: str, seed: int):
                 key = (src[idx].astype(np.uint64) << np.uint64(32)) ^ (
                     dst[idx].astype(np.uint64) << np.uint64(8)
                 )
-                key ^= occ[idx].astype(np.uint64) ^ _mix64(
-                    np.full(f, seed, dtype=np.uint64) + np.uint64(0x9E3779B9)
-                )
+                key ^= occ[idx].astype(np.uint64) ^ _salt(seed)
                 if np.any(frac < 1):  # striped: each port's share is its own connection
                     key ^= _mix64(M[:, 0, 0].astype(np.uint64) + np.uint64(1))
                 choice = (_mix64(key) % np.uint64(P)).astype(np.int64)

@@ -645,6 +645,13 @@ class Fabric:
             )
         return self._node_paths(int(self.host_nodes[a]), int(self.host_nodes[b]))
 
+    def n_paths(self, src_host: int, dst_host: int) -> int:
+        """Number of equal-cost paths between two hosts: `len(paths(...))` without adding
+        the NIC links to every path."""
+        a, b = int(src_host), int(dst_host)
+        node = self.host_key if self.host_single[a] and self.host_single[b] else self.host_nodes
+        return len(self._node_paths(int(node[a]), int(node[b])))
+
     @cached_property
     def link_names(self) -> list[str]:
         """Directed link names "u->v" (built on first use: 100k hosts make ~300k links)."""
