@@ -43,7 +43,8 @@ def jit_enabled() -> bool:
 
 def numba_loaded() -> bool:
     """Whether numba is imported and on already (so compiled code costs no import), without
-    importing it."""
+    importing it: work too small to pay for loading numba (a reset, a cold env's first
+    steps) uses compiled code only then."""
     return bool(_NUMBA)
 
 
@@ -60,12 +61,6 @@ def numba_module() -> Any:
             except ImportError:  # optional: the NumPy paths stand in
                 pass
     return _NUMBA
-
-
-def numba_loaded() -> bool:
-    """Whether numba is imported already (some compiled code ran): work too small to pay for
-    loading it (a reset) uses compiled code only then."""
-    return bool(_NUMBA)
 
 
 class Kernel:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 import math
 import operator
@@ -25,7 +24,6 @@ from dcsim.envs.contract import (
     Metric,
     RewardTerm,
     compiled_encoder,
-    encode_rows,
     observation_space,
     parse_kwargs,
     render_frame,
@@ -415,11 +413,10 @@ class CoolingEnv(gym.Env):
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable and deep-copyable as before the kernel: the compiled code is left out and
-        loaded again on the next step (the plant holds the state)."""
+        loaded again on the next step (the plant holds the state; the encoder pickles
+        without its compiled code itself)."""
         state = self.__dict__.copy()
         state["_fast"] = state["_fused"] = None
-        state["_encode"] = enc = copy.copy(self._encode)
-        enc.fn = encode_rows
         return state
 
     def _plant_step(

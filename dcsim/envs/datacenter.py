@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -303,14 +302,6 @@ class DatacenterEnv(gym.Env):
         self.unit_usd = self.prices.ownership_usd_per_hour * self.sim.dt / 3600.0
         self.chw_c = float(sc.cooling.chilled_water_setpoint_c)
         self.economizer: str = sc.cooling.economizer
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Picklable and deep-copyable: the compiled encoder is left out (NumPy's again
-        until the next step)."""
-        state = self.__dict__.copy()
-        state["_encode"] = enc = copy.copy(self._encode)
-        enc.fn = encode_rows
-        return state
 
     # -- mapping between normalized actions and physical controls
     def to_controls(self, action: np.ndarray) -> Controls:
