@@ -305,7 +305,9 @@ class DatacenterEnv(gym.Env):
 
     # -- mapping between normalized actions and physical controls
     def to_controls(self, action: np.ndarray) -> Controls:
-        entries = np.asarray(action, dtype=np.float64).tolist()  # floats: value() is cheaper
+        # Python floats (value() is cheaper on them): an array's own, exact for float32
+        arr = action if isinstance(action, np.ndarray) else np.asarray(action, dtype=np.float64)
+        entries = arr.tolist()
         if len(entries) != len(self.actuators):
             raise ValueError(f"action has {len(entries)} entries, expected {len(self.actuators)}")
         # value() returns floats for ranges and str for choices: no conversions needed
