@@ -32,6 +32,16 @@ def _fabric(name: str):
     return load_topology(resolve_topology_path(name))
 
 
+# fabric and routing cases: ECMP, hashed splitting and spraying on leaf-spine and fat tree
+CASES = [
+    ("leaf_spine_oversub.yaml", "ecmp"),
+    ("leaf_spine_oversub.yaml", "ecmp:2"),
+    ("leaf_spine_oversub.yaml", "spray"),
+    ("fat_tree_k8.yaml", "ecmp"),
+    ("fat_tree_k8.yaml", "spray"),
+]
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches(monkeypatch) -> None:
     """Each test fills its own per-process caches (they are shared by fabric and routing)."""
@@ -42,12 +52,7 @@ def fresh_caches(monkeypatch) -> None:
 
 @pytest.mark.parametrize(
     ("topo", "routing"),
-    [
-        ("leaf_spine_oversub.yaml", "ecmp"),
-        ("leaf_spine_oversub.yaml", "ecmp:2"),
-        ("leaf_spine_oversub.yaml", "spray"),
-        ("fat_tree_k8.yaml", "ecmp"),
-    ],
+    CASES[:4],
 )
 def test_all_pairs_routes_are_single_pair_routes(topo: str, routing: str) -> None:
     fab = _fabric(topo)
@@ -200,13 +205,7 @@ def _fabric_calls(jf: JobFabric, seed: int) -> list:
 
 @pytest.mark.parametrize(
     ("topo", "routing"),
-    [
-        ("leaf_spine_oversub.yaml", "ecmp"),
-        ("leaf_spine_oversub.yaml", "ecmp:2"),
-        ("leaf_spine_oversub.yaml", "spray"),
-        ("fat_tree_k8.yaml", "ecmp"),
-        ("fat_tree_k8.yaml", "spray"),
-    ],
+    CASES,
 )
 def test_kernels_give_the_numpy_numbers(topo: str, routing: str, monkeypatch) -> None:
     """Placement, the ring's level and contention: bitwise the NumPy paths' numbers."""
