@@ -2,9 +2,9 @@
 equal-cost paths of the data-parallel all-reduce (pytest-benchmark, CPU time and peak RSS).
 
 Run: pytest benchmarks/bench_paths.py -q -s -p no:xdist   (prints CPU-s and peak RSS)
-Each figure comes from a fresh interpreter (`resource.getrusage` in the child: CPU time of
-the build alone, peak RSS of the whole process), so a benchmark never inherits another's
-caches or memory. The scenario is the default one (70B training, H100, TP 8) on 12,500
+Each figure comes from a fresh interpreter (in the child: CPU time of the build alone, peak
+RSS of the whole process as its VmHWM, since ru_maxrss survives exec from the parent), so a
+benchmark never inherits another's caches or memory. The scenario is the default one (70B training, H100, TP 8) on 12,500
 servers = 100,000 GPUs; the build is `Simulation(load_scenario(...))` plus its first step
 time, i.e. the gradient all-reduce over 8 rail rings of 12,500 ranks, routed with ECMP.
 `test_enumerate_paths_cold` times `Fabric.ensure_paths` alone (fabric compiled untimed) on
@@ -76,7 +76,14 @@ else:  # paths only, of node pairs on a fabric compiled beforehand
     out["cpu_s"] = time.process_time() - t1
     out["pairs"] = len(set(zip(s.tolist(), t.tolist())))
 use = resource.getrusage(resource.RUSAGE_SELF)
-out["peak_rss_mb"] = use.ru_maxrss / 1024
+# this process's own high-water mark: Linux keeps ru_maxrss across exec, so it would report
+# the parent's (pytest's) peak when that was larger; VmHWM belongs to the new image
+try:
+    with open("/proc/self/status") as f:
+        hwm_kb = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
+except (OSError, StopIteration):  # not Linux
+    hwm_kb = use.ru_maxrss
+out["peak_rss_mb"] = hwm_kb / 1024
 out["process_user_s"], out["process_sys_s"] = use.ru_utime, use.ru_stime
 print(json.dumps(out))
 """
