@@ -96,8 +96,9 @@ def _nothing() -> Iterator[None]:
 @pytest.mark.parametrize("routing", ["ecmp", "ecmp:2", "split:2", "colour"])
 def test_route_columns_refuses_hosts_out_of_range(bad, routing) -> None:
     """A host index out of range is an InputError (the compiled kernels check it before
-    they index with it), with numba on and off."""
-    fab = FABRICS[0][1]
+    they index with it), with numba on and off, also on a fabric whose path memo is still
+    empty (the first call enumerates the missing pairs)."""
+    fab = load_topology(TOPOLOGY_DIR / f"{FABRICS[0][0]}.yaml")  # its own, memo empty
     src, dst = np.array([0, 1, 2]), np.array([5, bad, 9])
     for mode in ("compiled", "numpy"):
         with numpy_only() if mode == "numpy" else _nothing():

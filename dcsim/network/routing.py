@@ -500,6 +500,9 @@ def _on_memo(fabric, src, dst, k: Kernel, entries: bool, *args: Any) -> tuple[An
                 return None
             if out[-1]:
                 return out[:-1]
+        nh = fabric.n_hosts  # (the kernel's own check, before host_key is indexed here)
+        if min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= nh:
+            return None  # a host index out of range: not for the memo
         code = fabric.host_key[src].astype(np.int64) * fabric.n_nodes + fabric.host_key[dst]
         _pair_slots(fabric, np.unique(code))
     raise AssertionError("path memo did not take the new pairs")
